@@ -1,0 +1,1 @@
+//! Device-tree reader (being written).
