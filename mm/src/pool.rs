@@ -1,0 +1,624 @@
+//! The physical page pool: a buddy allocator over free RAM plus a per-frame reference count
+//! table.
+//!
+//! The buddy free lists are intrusive: they live in the free pages themselves, which the pool
+//! reaches through a linear map (`virtual = physical + phys_offset`, wrapping). Nothing here
+//! allocates, so the pool works before the kernel heap exists (the heap grows from it).
+//!
+//! # Frame table
+//!
+//! Every page frame of every RAM range has one `AtomicU32` entry holding a 3-bit state and a
+//! 29-bit reference count:
+//!
+//! * *untracked*: RAM the pool does not own (kernel image, DTB, reserved memory, ...). Its
+//!   count may still be raised and lowered (e.g. for kernel pages mapped into user space),
+//!   but such pages are never freed into the pool.
+//! * *free*: on the buddy free lists; count 0, and reference operations fail.
+//! * *allocated for a [`PageUse`]*: handed out by [`PagePool::alloc_pages`] with count 1.
+//!
+//! The entry records the use so that [`PagePool::free_pages`] can check the caller's claim
+//! and keep the per-use accounting exact.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use buddy_system_allocator::Heap;
+
+use crate::memmap::{PhysRange, RangeSet};
+use crate::{PAGE_SHIFT, PAGE_SIZE};
+
+// Physical addresses are u64 and virtual ones usize; converting between them with `as` is
+// lossless only on 64-bit targets, which are the only ones the kernel supports.
+const _: () = assert!(usize::BITS == 64);
+
+/// Maximum number of (merged) RAM ranges the frame table can describe.
+pub const MAX_RAM_RANGES: usize = 8;
+
+/// Buddy orders: blocks of up to 2^48 bytes, enough for any RAM range below 2^48.
+const ORDER: usize = 49;
+const MAX_BLOCK_BYTES: usize = 1 << (ORDER - 1);
+const MAX_BLOCK_PAGES: usize = MAX_BLOCK_BYTES >> PAGE_SHIFT;
+const PAGE: u64 = PAGE_SIZE as u64;
+
+const TAG_SHIFT: u32 = 29;
+const REF_MASK: u32 = (1 << TAG_SHIFT) - 1;
+const TAG_UNTRACKED: u32 = 0;
+const TAG_FREE: u32 = 7;
+const FREE_ENTRY: u32 = TAG_FREE << TAG_SHIFT;
+
+const fn tag_of(entry: u32) -> u32 {
+    entry >> TAG_SHIFT
+}
+
+const fn refs_of(entry: u32) -> u32 {
+    entry & REF_MASK
+}
+
+/// What a page handed out by the pool is used for (accounting only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PageUse {
+    /// The pool's own frame table (allocated once, never freed).
+    FrameTable,
+    /// Backing memory of the kernel heap.
+    Heap,
+    /// Translation tables.
+    PageTable,
+    /// Pages owned by virtual memory objects.
+    Vmo,
+    /// Other kernel uses (stacks, ...).
+    Kernel,
+}
+
+impl PageUse {
+    /// Number of uses, the length of [`PoolStats::used_by`].
+    pub const COUNT: usize = 5;
+    /// Every use, in index order.
+    pub const ALL: [PageUse; PageUse::COUNT] = [
+        PageUse::FrameTable,
+        PageUse::Heap,
+        PageUse::PageTable,
+        PageUse::Vmo,
+        PageUse::Kernel,
+    ];
+
+    /// Index into [`PoolStats::used_by`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Frame-table state tag: 1..=COUNT, between "untracked" (0) and "free" (7).
+    const fn tag(self) -> u32 {
+        self as u32 + 1
+    }
+
+    const fn allocated_entry(self) -> u32 {
+        (self.tag() << TAG_SHIFT) | 1
+    }
+}
+
+const _: () = assert!(PageUse::COUNT < TAG_FREE as usize);
+
+impl fmt::Display for PageUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PageUse::FrameTable => "frame-table",
+            PageUse::Heap => "heap",
+            PageUse::PageTable => "page-table",
+            PageUse::Vmo => "vmo",
+            PageUse::Kernel => "kernel",
+        })
+    }
+}
+
+/// Errors from the page pool. The pool state is unchanged whenever one is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolError {
+    /// No free block large (and aligned) enough.
+    OutOfMemory,
+    /// Malformed request: zero count, unaligned address, alignment not a power of two or
+    /// larger than the linear map preserves, [`PageUse::FrameTable`] passed by a caller, or
+    /// inconsistent ranges given to [`PagePool::new`].
+    InvalidArgument,
+    /// More than [`MAX_RAM_RANGES`] RAM ranges.
+    TooManyRamRanges,
+    /// A reference-count operation on an address outside RAM.
+    NotRam,
+    /// Freeing pages the pool does not manage (outside RAM or never given to the pool).
+    NotPoolMemory,
+    /// The page is free in the pool (double free, or referencing a free page).
+    NotAllocated,
+    /// Freeing pages under a different [`PageUse`] than they were allocated for.
+    UseMismatch,
+    /// Freeing a page whose reference count is above 1.
+    StillReferenced,
+    /// Decrementing a reference count that is already 0.
+    RefCountUnderflow,
+    /// Incrementing a reference count past its 29-bit maximum.
+    RefCountOverflow,
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolError::OutOfMemory => "out of physical memory",
+            PoolError::InvalidArgument => "invalid argument",
+            PoolError::TooManyRamRanges => "too many RAM ranges",
+            PoolError::NotRam => "address is not RAM",
+            PoolError::NotPoolMemory => "address is not managed by the page pool",
+            PoolError::NotAllocated => "page is not allocated",
+            PoolError::UseMismatch => "page was allocated for another use",
+            PoolError::StillReferenced => "page is still referenced",
+            PoolError::RefCountUnderflow => "reference count underflow",
+            PoolError::RefCountOverflow => "reference count overflow",
+        })
+    }
+}
+
+/// Page accounting. `total_pages == free_pages + used_by.iter().sum()` always holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Pages managed by the pool, including its frame table.
+    pub total_pages: usize,
+    /// Pages on the buddy free lists.
+    pub free_pages: usize,
+    /// Allocated pages per [`PageUse::index`].
+    pub used_by: [usize; PageUse::COUNT],
+}
+
+impl PoolStats {
+    /// Pages handed out, all uses together.
+    pub fn used_pages(&self) -> usize {
+        self.used_by.iter().sum()
+    }
+}
+
+/// The frames of one merged RAM range and where their entries start in the frame table.
+#[derive(Clone, Copy)]
+struct RamSpan {
+    first_pfn: u64,
+    pages: u64,
+    table_base: usize,
+}
+
+/// The physical page allocator. See the module documentation.
+pub struct PagePool {
+    heap: Heap<ORDER>,
+    phys_offset: usize,
+    spans: [RamSpan; MAX_RAM_RANGES],
+    span_count: usize,
+    table: NonNull<AtomicU32>,
+    table_len: usize,
+    table_range: PhysRange,
+    total_pages: usize,
+    free_pages: usize,
+    used_by: [usize; PageUse::COUNT],
+}
+
+// SAFETY: the pool exclusively owns its pages and frame table (contract of `new`); nothing in
+// it is tied to the creating CPU, so it may move between CPUs.
+unsafe impl Send for PagePool {}
+// SAFETY: `&self` methods only read plain fields or access the frame table through atomics;
+// every mutation of the free lists and counters takes `&mut self`.
+unsafe impl Sync for PagePool {}
+
+impl PagePool {
+    /// Creates the pool.
+    ///
+    /// `ram` lists every RAM range (any alignment; entries may touch or overlap, at most
+    /// [`MAX_RAM_RANGES`] after merging); `free` lists page-aligned, non-overlapping ranges
+    /// inside RAM that the pool may use (e.g. from [`crate::memmap::free_ranges`]).
+    /// `phys_offset` must be page aligned. The frame table is carved from the end of the
+    /// first free range large enough and accounted as [`PageUse::FrameTable`]; the rest goes
+    /// to the buddy allocator. Pages whose linear-map address would be null or wrap around
+    /// the address space are left unused.
+    ///
+    /// The largest alignment [`PagePool::alloc_pages_aligned`] can give is the alignment of
+    /// `phys_offset` (buddy blocks are aligned in the virtual addresses).
+    ///
+    /// # Safety
+    ///
+    /// Every range in `free` must be unused RAM, readable and writable at
+    /// `pa.wrapping_add(phys_offset)`, used by nobody else, and stay so for as long as the
+    /// pool or any page it hands out is alive.
+    pub unsafe fn new(
+        phys_offset: usize,
+        ram: &[PhysRange],
+        free: &[PhysRange],
+    ) -> Result<PagePool, PoolError> {
+        if !phys_offset.is_multiple_of(PAGE_SIZE) {
+            return Err(PoolError::InvalidArgument);
+        }
+
+        // Outward alignment so partial pages at the edges still get an entry; merging so a
+        // frame shared by two touching entries gets exactly one.
+        let mut merged = RangeSet::<MAX_RAM_RANGES>::new();
+        for r in ram {
+            merged
+                .insert(r.page_align_outward())
+                .map_err(|_| PoolError::TooManyRamRanges)?;
+        }
+        let mut spans = [RamSpan {
+            first_pfn: 0,
+            pages: 0,
+            table_base: 0,
+        }; MAX_RAM_RANGES];
+        let mut table_len = 0usize;
+        for (span, r) in spans.iter_mut().zip(merged.iter()) {
+            let pages = r.len() >> PAGE_SHIFT;
+            *span = RamSpan {
+                first_pfn: r.start >> PAGE_SHIFT,
+                pages,
+                table_base: table_len,
+            };
+            table_len = usize::try_from(pages)
+                .ok()
+                .and_then(|p| table_len.checked_add(p))
+                .ok_or(PoolError::InvalidArgument)?;
+        }
+        let table_bytes = table_len
+            .checked_mul(size_of::<AtomicU32>())
+            .and_then(|b| b.checked_next_multiple_of(PAGE_SIZE))
+            .ok_or(PoolError::InvalidArgument)?;
+
+        for (i, f) in free.iter().enumerate() {
+            if f.is_empty() {
+                continue;
+            }
+            let aligned = f.start.is_multiple_of(PAGE) && f.end.is_multiple_of(PAGE);
+            let in_ram = merged.iter().any(|r| r.start <= f.start && f.end <= r.end);
+            let overlaps = free[..i].iter().any(|g| g.overlaps(f));
+            if !aligned || !in_ram || overlaps {
+                return Err(PoolError::InvalidArgument);
+            }
+        }
+
+        let mut table_range = PhysRange::EMPTY;
+        let mut table = NonNull::dangling();
+        if table_bytes > 0 {
+            let host = free
+                .iter()
+                .map(|f| usable(phys_offset, *f))
+                .find(|u| u.len() >= table_bytes as u64)
+                .ok_or(PoolError::OutOfMemory)?;
+            table_range = PhysRange::new(host.end - table_bytes as u64, host.end);
+            let va = (table_range.start as usize).wrapping_add(phys_offset);
+            // SAFETY: the table lies in a free range (caller: unused, writable through the
+            // linear map), and `usable` ensured its virtual range neither is null nor wraps.
+            unsafe { core::ptr::write_bytes(va as *mut u8, 0, table_bytes) };
+            // A zeroed AtomicU32 is a valid 0 ("untracked, no references"); `va` is page
+            // aligned because both the physical address and phys_offset are.
+            table = NonNull::new(va as *mut AtomicU32).ok_or(PoolError::InvalidArgument)?;
+        }
+
+        let mut pool = PagePool {
+            heap: Heap::new(),
+            phys_offset,
+            spans,
+            span_count: merged.len(),
+            table,
+            table_len,
+            table_range,
+            total_pages: 0,
+            free_pages: 0,
+            used_by: [0; PageUse::COUNT],
+        };
+
+        let table_pages = table_bytes / PAGE_SIZE;
+        if let Some(entries) = pool.frames(table_range.start, table_pages) {
+            for e in entries {
+                e.store(PageUse::FrameTable.allocated_entry(), Ordering::Relaxed);
+            }
+        }
+        pool.total_pages = table_pages;
+        pool.used_by[PageUse::FrameTable.index()] = table_pages;
+
+        for f in free {
+            let u = usable(phys_offset, *f);
+            let below = PhysRange::new(u.start, u.end.min(table_range.start));
+            let above = PhysRange::new(u.start.max(table_range.end), u.end);
+            let pieces = if u.overlaps(&table_range) {
+                [below, above]
+            } else {
+                [u, PhysRange::EMPTY]
+            };
+            for piece in pieces.into_iter().filter(|p| !p.is_empty()) {
+                let pages = (piece.len() / PAGE) as usize;
+                if let Some(entries) = pool.frames(piece.start, pages) {
+                    for e in entries {
+                        e.store(FREE_ENTRY, Ordering::Relaxed);
+                    }
+                }
+                let va = (piece.start as usize).wrapping_add(phys_offset);
+                // SAFETY: the piece is free RAM the caller gave us, writable at `va`, not
+                // overlapping the frame table or any other piece (free ranges were checked
+                // disjoint), and its virtual range does not wrap (`usable`).
+                unsafe { pool.heap.add_to_heap(va, va + piece.len() as usize) };
+                pool.total_pages += pages;
+                pool.free_pages += pages;
+            }
+        }
+
+        log::debug!(
+            "page pool: {} pages, frame table {} ({} pages)",
+            pool.total_pages,
+            table_range,
+            table_pages
+        );
+        Ok(pool)
+    }
+
+    /// The linear-map offset given to [`PagePool::new`].
+    pub fn phys_offset(&self) -> usize {
+        self.phys_offset
+    }
+
+    /// Virtual address of `pa` in the linear map.
+    pub fn phys_to_virt(&self, pa: u64) -> usize {
+        (pa as usize).wrapping_add(self.phys_offset)
+    }
+
+    /// Physical range holding the frame table.
+    pub fn frame_table(&self) -> PhysRange {
+        self.table_range
+    }
+
+    /// Current accounting.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            total_pages: self.total_pages,
+            free_pages: self.free_pages,
+            used_by: self.used_by,
+        }
+    }
+
+    /// Allocates `count` contiguous pages for `use_`, aligned to the next power of two of
+    /// `count` pages. Exactly `count` pages are accounted and returned, each with reference
+    /// count 1; the rest of the power-of-two buddy block goes straight back to the free lists.
+    pub fn alloc_pages(&mut self, count: usize, use_: PageUse) -> Result<u64, PoolError> {
+        self.alloc_pages_aligned(count, PAGE_SIZE, use_)
+    }
+
+    /// Like [`PagePool::alloc_pages`], with the physical address also aligned to
+    /// `align_bytes` (a power of two; values below the page size mean page alignment).
+    ///
+    /// Fails with [`PoolError::InvalidArgument`] if `align_bytes` exceeds the alignment of
+    /// `phys_offset` (the linear map would not preserve it).
+    pub fn alloc_pages_aligned(
+        &mut self,
+        count: usize,
+        align_bytes: usize,
+        use_: PageUse,
+    ) -> Result<u64, PoolError> {
+        if count == 0 || use_ == PageUse::FrameTable || !align_bytes.is_power_of_two() {
+            return Err(PoolError::InvalidArgument);
+        }
+        if align_bytes > self.max_align() {
+            return Err(PoolError::InvalidArgument);
+        }
+        if count > self.free_pages {
+            return Err(PoolError::OutOfMemory);
+        }
+        let block_pages = count
+            .checked_next_power_of_two()
+            .ok_or(PoolError::OutOfMemory)?
+            .max(align_bytes >> PAGE_SHIFT);
+        if block_pages > MAX_BLOCK_PAGES {
+            return Err(PoolError::OutOfMemory);
+        }
+        let bytes = block_pages << PAGE_SHIFT;
+        // Size == align makes the buddy allocator hand out exactly one naturally aligned
+        // block of `bytes`.
+        let layout = Layout::from_size_align(bytes, bytes).map_err(|_| PoolError::OutOfMemory)?;
+        let va = self
+            .heap
+            .alloc(layout)
+            .map_err(|()| PoolError::OutOfMemory)?
+            .as_ptr() as usize;
+        // SAFETY: the tail of the block we just took is unused by anyone.
+        unsafe { self.release(va + (count << PAGE_SHIFT), block_pages - count) };
+
+        let pa = va.wrapping_sub(self.phys_offset) as u64;
+        let Some(entries) = self.frames(pa, count) else {
+            // Unreachable: every page on the free lists has an entry. Undo instead of
+            // panicking.
+            // SAFETY: the pages were just taken from the free lists and are unused.
+            unsafe { self.release(va, count) };
+            return Err(PoolError::OutOfMemory);
+        };
+        for e in entries {
+            e.store(use_.allocated_entry(), Ordering::Release);
+        }
+        self.free_pages -= count;
+        self.used_by[use_.index()] += count;
+        Ok(pa)
+    }
+
+    /// [`PagePool::alloc_pages`], then fills the pages with zeros through the linear map.
+    pub fn alloc_zeroed(&mut self, count: usize, use_: PageUse) -> Result<u64, PoolError> {
+        let pa = self.alloc_pages(count, use_)?;
+        // SAFETY: the `count` pages were just allocated, so nobody else uses them, and they
+        // are writable through the linear map (contract of `new`).
+        unsafe { core::ptr::write_bytes(self.phys_to_virt(pa) as *mut u8, 0, count * PAGE_SIZE) };
+        Ok(pa)
+    }
+
+    /// Returns `count` pages starting at `pa` to the pool.
+    ///
+    /// Any run of pages that are all allocated for `use_` may be freed, not only a whole
+    /// allocation (e.g. one page of a multi-page block). Every page must have reference count
+    /// 0 or 1: the caller is the last owner, whether it still holds the allocation reference
+    /// or has already dropped it with [`PagePool::page_ref_dec`]. All pages are checked
+    /// before any is freed, so on error nothing changes. Double frees are reported as
+    /// [`PoolError::NotAllocated`].
+    pub fn free_pages(&mut self, pa: u64, count: usize, use_: PageUse) -> Result<(), PoolError> {
+        if count == 0 || use_ == PageUse::FrameTable || !pa.is_multiple_of(PAGE) {
+            return Err(PoolError::InvalidArgument);
+        }
+        {
+            let entries = self.frames(pa, count).ok_or(PoolError::NotPoolMemory)?;
+            for e in entries {
+                let v = e.load(Ordering::Acquire);
+                match tag_of(v) {
+                    TAG_UNTRACKED => return Err(PoolError::NotPoolMemory),
+                    TAG_FREE => return Err(PoolError::NotAllocated),
+                    t if t != use_.tag() => return Err(PoolError::UseMismatch),
+                    _ if refs_of(v) > 1 => return Err(PoolError::StillReferenced),
+                    _ => {}
+                }
+            }
+            for e in entries {
+                e.store(FREE_ENTRY, Ordering::Release);
+            }
+        }
+        // SAFETY: the pages were allocated from this pool (their entries said so) and the
+        // caller, as last owner, gives them up.
+        unsafe { self.release(self.phys_to_virt(pa), count) };
+        self.free_pages += count;
+        self.used_by[use_.index()] -= count;
+        Ok(())
+    }
+
+    /// Reference count of the frame containing `pa`, `None` if it is not RAM. Free pages
+    /// report 0.
+    pub fn page_ref(&self, pa: u64) -> Option<u32> {
+        let i = self.frame_index(pa)?;
+        Some(refs_of(self.table()[i].load(Ordering::Acquire)))
+    }
+
+    /// Adds a reference to the frame containing `pa`; returns the new count. Fails for
+    /// non-RAM and for pages free in the pool.
+    pub fn page_ref_inc(&self, pa: u64) -> Result<u32, PoolError> {
+        let e = &self.table()[self.frame_index(pa).ok_or(PoolError::NotRam)?];
+        e.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+            (tag_of(v) != TAG_FREE && refs_of(v) < REF_MASK).then(|| v + 1)
+        })
+        .map(|old| refs_of(old) + 1)
+        .map_err(|v| {
+            if tag_of(v) == TAG_FREE {
+                PoolError::NotAllocated
+            } else {
+                PoolError::RefCountOverflow
+            }
+        })
+    }
+
+    /// Drops a reference to the frame containing `pa`; returns the new count. Reaching 0
+    /// does not free the page: its owner then calls [`PagePool::free_pages`].
+    pub fn page_ref_dec(&self, pa: u64) -> Result<u32, PoolError> {
+        let e = &self.table()[self.frame_index(pa).ok_or(PoolError::NotRam)?];
+        e.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+            (tag_of(v) != TAG_FREE && refs_of(v) > 0).then(|| v - 1)
+        })
+        .map(|old| refs_of(old) - 1)
+        .map_err(|v| {
+            if tag_of(v) == TAG_FREE {
+                PoolError::NotAllocated
+            } else {
+                PoolError::RefCountUnderflow
+            }
+        })
+    }
+
+    /// Largest physical alignment the buddy blocks (aligned in virtual addresses) carry.
+    fn max_align(&self) -> usize {
+        let low_bit = self.phys_offset & self.phys_offset.wrapping_neg();
+        if low_bit == 0 {
+            MAX_BLOCK_BYTES
+        } else {
+            low_bit.min(MAX_BLOCK_BYTES)
+        }
+    }
+
+    fn table(&self) -> &[AtomicU32] {
+        // SAFETY: `table` points to `table_len` initialised entries in memory the pool owns
+        // for its whole life (contract of `new`), or is dangling with length 0. Entries are
+        // only accessed atomically.
+        unsafe { core::slice::from_raw_parts(self.table.as_ptr(), self.table_len) }
+    }
+
+    fn frame_index(&self, pa: u64) -> Option<usize> {
+        let pfn = pa >> PAGE_SHIFT;
+        self.spans[..self.span_count]
+            .iter()
+            .find(|s| pfn >= s.first_pfn && pfn - s.first_pfn < s.pages)
+            .map(|s| s.table_base + (pfn - s.first_pfn) as usize)
+    }
+
+    /// Entries for `count` pages from `pa`, if they all lie in RAM. Spans never touch (they
+    /// are merged), so a contiguous run of RAM lies within one span.
+    fn frames(&self, pa: u64, count: usize) -> Option<&[AtomicU32]> {
+        let first = self.frame_index(pa)?;
+        let last_pa = pa.checked_add((count as u64).checked_sub(1)?.checked_mul(PAGE)?)?;
+        let last = self.frame_index(last_pa)?;
+        (last.checked_sub(first)? == count - 1).then(|| &self.table()[first..=last])
+    }
+
+    /// Pushes `pages` pages at virtual address `va` onto the free lists as naturally aligned
+    /// power-of-two blocks, merging with free buddies.
+    ///
+    /// # Safety
+    ///
+    /// The pages must belong to the pool, be currently allocated from `self.heap` (as whole
+    /// blocks or parts of one), and be unused from now on.
+    unsafe fn release(&mut self, mut va: usize, mut pages: usize) {
+        while pages > 0 {
+            let page_index = va >> PAGE_SHIFT;
+            let align_pages = if page_index == 0 {
+                MAX_BLOCK_PAGES
+            } else {
+                page_index & page_index.wrapping_neg()
+            };
+            let prev_pow2 = 1usize << (usize::BITS - 1 - pages.leading_zeros());
+            let block = align_pages.min(prev_pow2).min(MAX_BLOCK_PAGES);
+            let bytes = block << PAGE_SHIFT;
+            if let (Ok(layout), Some(ptr)) = (
+                Layout::from_size_align(bytes, bytes),
+                NonNull::new(va as *mut u8),
+            ) {
+                // SAFETY: the heap keeps no per-allocation metadata: a naturally aligned
+                // power-of-two block that is allocated is exactly what `alloc` with this
+                // layout returns, so giving it back is what `dealloc` expects. The caller
+                // guarantees the pages are allocated and unused.
+                unsafe { self.heap.dealloc(ptr, layout) };
+            }
+            va += bytes;
+            pages -= block;
+        }
+    }
+}
+
+impl fmt::Debug for PagePool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PagePool")
+            .field("phys_offset", &format_args!("{:#x}", self.phys_offset))
+            .field("frame_table", &self.table_range)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// The part of page-aligned `r` whose linear-map addresses are usable by the intrusive free
+/// lists: not null and not wrapping past the top of the address space. The page at the very
+/// top is dropped too, because the buddy arithmetic computes the end address of a block.
+fn usable(phys_offset: usize, r: PhysRange) -> PhysRange {
+    if r.is_empty() {
+        return PhysRange::EMPTY;
+    }
+    let mut start = r.start;
+    let mut va = (start as usize).wrapping_add(phys_offset);
+    if va == 0 {
+        start += PAGE;
+        va = PAGE_SIZE;
+    }
+    let top = usize::MAX - (PAGE_SIZE - 1);
+    if start >= r.end || va >= top {
+        return PhysRange::EMPTY;
+    }
+    let len = (r.end - start).min((top - va) as u64);
+    PhysRange::new(start, start + len)
+}
+
+#[cfg(test)]
+mod tests;
