@@ -1,9 +1,28 @@
 //! aarch64 support: boot entry, exception vectors, MMU, interrupt controllers, timer, UART,
 //! and the device-tree reader that tells the kernel what board it is on.
 //!
-//! The device-tree reader is plain logic and is tested on the host; everything that touches
-//! system registers only builds for aarch64.
+//! The device-tree reader and ESR decoding are plain logic and are tested on the host;
+//! everything that touches system registers only builds for aarch64.
 #![cfg_attr(not(test), no_std)]
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 pub mod devicetree;
+pub mod esr;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod cpu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod exception;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod gic;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod mmu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod semihosting;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod timer;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod uart;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+core::arch::global_asm!(include_str!("asm/boot.S"));

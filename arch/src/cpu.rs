@@ -1,0 +1,100 @@
+//! CPU identification, interrupt masking and halting.
+
+use aarch64_cpu::asm;
+use aarch64_cpu::registers::*;
+
+/// The exception level the kernel runs at now (1 after the boot code dropped from EL2).
+pub fn current_el() -> u8 {
+    CurrentEL.read(CurrentEL::EL) as u8
+}
+
+/// A readable name for the CPU from MIDR_EL1, e.g. "Arm Cortex-A72 r0p3".
+pub struct CpuId {
+    pub implementer: &'static str,
+    pub part: &'static str,
+    pub variant: u8,
+    pub revision: u8,
+    pub midr: u64,
+}
+
+pub fn cpu_id() -> CpuId {
+    let midr = MIDR_EL1.get();
+    let implementer = match (midr >> 24) & 0xff {
+        0x41 => "Arm",
+        0x42 => "Broadcom",
+        0x43 => "Cavium",
+        0x51 => "Qualcomm",
+        0x61 => "Apple",
+        _ => "unknown implementer",
+    };
+    let part = if (midr >> 24) & 0xff == 0x41 {
+        match (midr >> 4) & 0xfff {
+            0xd03 => "Cortex-A53",
+            0xd04 => "Cortex-A35",
+            0xd05 => "Cortex-A55",
+            0xd07 => "Cortex-A57",
+            0xd08 => "Cortex-A72",
+            0xd09 => "Cortex-A73",
+            0xd0b => "Cortex-A76",
+            0xd0c => "Neoverse-N1",
+            0xd40 => "Neoverse-V1",
+            0xd49 => "Neoverse-N2",
+            _ => "unknown part",
+        }
+    } else {
+        "unknown part"
+    };
+    CpuId {
+        implementer,
+        part,
+        variant: ((midr >> 20) & 0xf) as u8,
+        revision: (midr & 0xf) as u8,
+        midr,
+    }
+}
+
+impl core::fmt::Display for CpuId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} {} r{}p{} (MIDR {:#x})",
+            self.implementer, self.part, self.variant, self.revision, self.midr
+        )
+    }
+}
+
+/// Unmask IRQs at EL1.
+pub fn enable_irqs() {
+    DAIF.modify(DAIF::I::Unmasked);
+}
+
+/// Mask IRQs; returns whether they were unmasked before.
+pub fn disable_irqs() -> bool {
+    let was_unmasked = !DAIF.is_set(DAIF::I);
+    DAIF.modify(DAIF::I::Masked);
+    was_unmasked
+}
+
+/// Wait for an interrupt (or any other wake-up event).
+pub fn wait_for_interrupt() {
+    asm::wfi();
+}
+
+/// Stop this CPU for good: interrupts masked, waiting for events that change nothing.
+pub fn halt() -> ! {
+    DAIF.write(DAIF::D::Masked + DAIF::A::Masked + DAIF::I::Masked + DAIF::F::Masked);
+    loop {
+        asm::wfe();
+    }
+}
+
+/// The generic counter's frequency as the firmware programmed it (0 if it did not).
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// The virtual counter (equal to the physical one: the boot code zeroes CNTVOFF_EL2).
+pub fn counter() -> u64 {
+    asm::barrier::isb(asm::barrier::SY);
+    CNTVCT_EL0.get()
+}

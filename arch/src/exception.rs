@@ -1,0 +1,237 @@
+//! Exception entry from the vectors in `asm/vectors.S`: the trap frame, dispatch to the
+//! kernel's handlers, recovery through the fixup table, and fatal reports.
+
+use crate::esr::Esr;
+use core::fmt;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+core::arch::global_asm!(include_str!("asm/vectors.S"));
+
+/// Integer state saved on exception entry, in the order `vectors.S` stores it.
+#[repr(C)]
+#[derive(Clone, Debug, Default)]
+pub struct TrapFrame {
+    pub x: [u64; 31],
+    pub sp_el0: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub esr: u64,
+    pub far: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 288);
+
+/// Where the exception came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// EL1 while using SP_EL0 (the kernel never runs like this).
+    KernelSp0,
+    Kernel,
+    User,
+    UserAarch32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Synchronous,
+    Irq,
+    Fiq,
+    SError,
+}
+
+/// Handlers the kernel installs. Kept as plain function pointers so the vectors never take
+/// a lock.
+pub struct Handlers {
+    /// An IRQ arrived (from the kernel or from user mode).
+    pub irq: fn(&mut TrapFrame),
+    /// A synchronous exception from EL1 that no fixup covers; returns whether it was handled.
+    pub kernel_sync: fn(&mut TrapFrame) -> bool,
+    /// Called after a fatal exception has been reported; never returns.
+    pub fatal: fn() -> !,
+}
+
+static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static KERNEL_SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static FATAL_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_handlers(handlers: Handlers) {
+    IRQ_HANDLER.store(handlers.irq as usize, Ordering::Release);
+    KERNEL_SYNC_HANDLER.store(handlers.kernel_sync as usize, Ordering::Release);
+    FATAL_HANDLER.store(handlers.fatal as usize, Ordering::Release);
+}
+
+/// Replaces only the kernel synchronous-exception hook, returning the previous one (tests use
+/// this to catch their own `brk`).
+pub fn set_kernel_sync_handler(handler: fn(&mut TrapFrame) -> bool) -> fn(&mut TrapFrame) -> bool {
+    let previous = KERNEL_SYNC_HANDLER.swap(handler as usize, Ordering::AcqRel);
+    if previous == 0 {
+        decline
+    } else {
+        // SAFETY: the atomic only ever holds 0 or a value stored from a
+        // `fn(&mut TrapFrame) -> bool`.
+        unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame) -> bool>(previous) }
+    }
+}
+
+fn decline(_: &mut TrapFrame) -> bool {
+    false
+}
+
+fn load_irq_handler() -> Option<fn(&mut TrapFrame)> {
+    let raw = IRQ_HANDLER.load(Ordering::Acquire);
+    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame)` in `set_handlers`.
+    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame)>(raw) })
+}
+
+fn load_kernel_sync_handler() -> Option<fn(&mut TrapFrame) -> bool> {
+    let raw = KERNEL_SYNC_HANDLER.load(Ordering::Acquire);
+    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame) -> bool`.
+    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame) -> bool>(raw) })
+}
+
+fn fatal_stop() -> ! {
+    let raw = FATAL_HANDLER.load(Ordering::Acquire);
+    if raw != 0 {
+        // SAFETY: a value stored from a `fn() -> !` in `set_handlers`.
+        let fatal = unsafe { core::mem::transmute::<usize, fn() -> !>(raw) };
+        fatal();
+    }
+    crate::cpu::halt()
+}
+
+#[repr(C)]
+struct FixupEntry {
+    instruction: usize,
+    resume_at: usize,
+}
+
+extern "C" {
+    static __fixup_start: FixupEntry;
+    static __fixup_end: FixupEntry;
+}
+
+fn fixup_for(pc: u64) -> Option<usize> {
+    // SAFETY: the linker script places the `__fixup` entries, which vectors.S emits as pairs
+    // of 8-byte words, between these two symbols.
+    let table = unsafe {
+        let start = &raw const __fixup_start;
+        let end = &raw const __fixup_end;
+        let count = (end as usize - start as usize) / core::mem::size_of::<FixupEntry>();
+        core::slice::from_raw_parts(start, count)
+    };
+    table
+        .iter()
+        .find(|entry| entry.instruction as u64 == pc)
+        .map(|entry| entry.resume_at)
+}
+
+#[no_mangle]
+extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
+    let source = match kind >> 2 {
+        0 => Source::KernelSp0,
+        1 => Source::Kernel,
+        2 => Source::User,
+        _ => Source::UserAarch32,
+    };
+    let ty = match kind & 3 {
+        0 => Type::Synchronous,
+        1 => Type::Irq,
+        2 => Type::Fiq,
+        _ => Type::SError,
+    };
+    match (source, ty) {
+        (_, Type::Irq) => match load_irq_handler() {
+            Some(handler) => handler(frame),
+            None => fatal(
+                frame,
+                source,
+                ty,
+                "IRQ before the interrupt controller was set up",
+            ),
+        },
+        (Source::Kernel, Type::Synchronous) => {
+            if let Some(resume_at) = fixup_for(frame.elr) {
+                frame.elr = resume_at as u64;
+                frame.x[0] = frame.esr;
+                return;
+            }
+            if let Some(handler) = load_kernel_sync_handler() {
+                if handler(frame) {
+                    return;
+                }
+            }
+            fatal(
+                frame,
+                source,
+                ty,
+                "unexpected synchronous exception in the kernel",
+            )
+        }
+        (_, Type::SError) => fatal(frame, source, ty, "SError (asynchronous external abort)"),
+        _ => fatal(frame, source, ty, "unexpected exception"),
+    }
+}
+
+/// Reports an exception the kernel cannot continue from, then stops.
+fn fatal(frame: &TrapFrame, source: Source, ty: Type, what: &str) -> ! {
+    log::error!(
+        "FATAL: {what}: {ty:?} from {source:?}\n  ESR {}\n  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}\n{}",
+        Esr(frame.esr),
+        frame.far,
+        frame.elr,
+        frame.spsr,
+        Registers(frame)
+    );
+    fatal_stop()
+}
+
+struct Registers<'a>(&'a TrapFrame);
+
+impl fmt::Display for Registers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, value) in self.0.x.iter().enumerate() {
+            write!(f, "  x{i:<2} {value:#018x}")?;
+            if i % 4 == 3 {
+                f.write_str("\n")?;
+            }
+        }
+        write!(f, "  sp_el0 {:#018x}", self.0.sp_el0)
+    }
+}
+
+#[no_mangle]
+extern "C" fn arch_kernel_stack_overflow(esr: u64, far: u64, elr: u64) -> ! {
+    log::error!(
+        "FATAL: kernel stack overflow into the guard page\n  ESR {}\n  FAR {far:#018x}  ELR {elr:#018x}",
+        Esr(esr)
+    );
+    fatal_stop()
+}
+
+extern "C" {
+    fn arch_probe_read_u64(addr: usize, out: *mut u64) -> u64;
+    fn arch_probe_write_u64(addr: usize, value: u64) -> u64;
+}
+
+/// Reads a word at `addr`, recovering if the access faults; the error is the fault's ESR.
+pub fn probe_read(addr: usize) -> Result<u64, Esr> {
+    let mut value = 0;
+    // SAFETY: the load in `arch_probe_read_u64` is covered by the fixup table, so a fault
+    // returns an error instead of stopping the kernel; a successful load only reads.
+    match unsafe { arch_probe_read_u64(addr, &mut value) } {
+        0 => Ok(value),
+        esr => Err(Esr(esr)),
+    }
+}
+
+/// Writes a word at `addr`, recovering if the access faults.
+///
+/// # Safety
+/// If the write succeeds it changes memory: `addr` must not hold anything that matters.
+pub unsafe fn probe_write(addr: usize, value: u64) -> Result<(), Esr> {
+    // SAFETY: a fault is recovered through the fixup table; the caller vouches for the store.
+    match unsafe { arch_probe_write_u64(addr, value) } {
+        0 => Ok(()),
+        esr => Err(Esr(esr)),
+    }
+}

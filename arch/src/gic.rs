@@ -1,0 +1,215 @@
+//! Arm Generic Interrupt Controllers. GICv3 goes through the `arm-gic` crate. GICv2 has its
+//! own small driver: `arm-gic`'s GICv2 setup and group-1 acknowledge use registers that only
+//! Secure software can reach (GICD_CTLR.EnableGrp1, GICC_AIAR), while this kernel runs
+//! Non-secure - on the Pi 4's GIC-400, which has the Security Extensions, those accesses
+//! would do nothing.
+
+use arm_gic::gicv3::registers::{Gicd, GicrSgi};
+use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
+use core::ptr::NonNull;
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::register_structs;
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+
+register_structs! {
+    GicV2Distributor {
+        (0x000 => ctlr: ReadWrite<u32>),
+        (0x004 => typer: ReadOnly<u32>),
+        (0x008 => _reserved0),
+        (0x080 => igroupr: [ReadWrite<u32>; 32]),
+        (0x100 => isenabler: [ReadWrite<u32>; 32]),
+        (0x180 => icenabler: [ReadWrite<u32>; 32]),
+        (0x200 => _reserved1),
+        (0x400 => ipriorityr: [ReadWrite<u32>; 255]),
+        (0x7fc => _reserved2),
+        (0x800 => itargetsr: [ReadWrite<u32>; 255]),
+        (0xbfc => _reserved3),
+        (0xc00 => icfgr: [ReadWrite<u32>; 64]),
+        (0xd00 => _reserved4),
+        (0x1000 => @END),
+    }
+}
+
+register_structs! {
+    GicV2CpuInterface {
+        (0x000 => ctlr: ReadWrite<u32>),
+        (0x004 => pmr: ReadWrite<u32>),
+        (0x008 => bpr: ReadWrite<u32>),
+        (0x00c => iar: ReadOnly<u32>),
+        (0x010 => eoir: WriteOnly<u32>),
+        (0x014 => _reserved0),
+        (0x1000 => @END),
+    }
+}
+
+const SPURIOUS: u32 = 1023;
+/// Priority given to every interrupt the kernel enables (lower is more urgent).
+const DEFAULT_PRIORITY: u8 = 0xa0;
+
+struct GicV2 {
+    distributor: &'static GicV2Distributor,
+    cpu: &'static GicV2CpuInterface,
+}
+
+impl GicV2 {
+    fn init(&mut self) {
+        let lines = ((self.distributor.typer.get() & 0x1f) + 1) * 32;
+        // Group 0 when the GIC has a single security state (QEMU virt); in the Non-secure
+        // view of a GIC with Security Extensions these writes are ignored and the firmware's
+        // group 1 assignment stands.
+        for i in 0..(lines / 32) as usize {
+            self.distributor.icenabler[i].set(u32::MAX);
+            self.distributor.igroupr[i].set(0);
+        }
+        // Every SPI to CPU 0.
+        for i in 8..(lines / 4) as usize {
+            self.distributor.itargetsr[i].set(0x0101_0101);
+        }
+        self.distributor.ctlr.set(1);
+        self.cpu.pmr.set(0xff);
+        self.cpu.bpr.set(0);
+        self.cpu.ctlr.set(1);
+    }
+
+    fn enable(&mut self, intid: u32, level_triggered: bool) {
+        let index = intid as usize;
+        let shift = (index % 4) * 8;
+        let priority = &self.distributor.ipriorityr[index / 4];
+        priority.set((priority.get() & !(0xff << shift)) | (u32::from(DEFAULT_PRIORITY) << shift));
+        if intid >= 32 {
+            let config = &self.distributor.icfgr[index / 16];
+            let bit = 2 << ((index % 16) * 2);
+            let value = if level_triggered {
+                config.get() & !bit
+            } else {
+                config.get() | bit
+            };
+            config.set(value);
+        }
+        self.distributor.isenabler[index / 32].set(1 << (index % 32));
+    }
+
+    fn acknowledge(&mut self) -> Option<u32> {
+        let iar = self.cpu.iar.get();
+        let intid = iar & 0x3ff;
+        (intid < 1020).then_some(iar)
+    }
+
+    fn end(&mut self, iar: u32) {
+        self.cpu.eoir.set(iar);
+    }
+}
+
+pub struct Gic {
+    inner: Inner,
+}
+
+enum Inner {
+    V2(GicV2),
+    V3(GicV3<'static>),
+}
+
+// SAFETY: the GIC registers are only touched through `&mut Gic`, which the kernel keeps
+// behind a lock.
+unsafe impl Send for Gic {}
+
+impl Gic {
+    /// # Safety
+    /// `distributor` and `cpu_interface` must be the virtual addresses of a GICv2's register
+    /// frames, mapped as device memory, used by nothing else.
+    pub unsafe fn new_v2(distributor: usize, cpu_interface: usize) -> Gic {
+        // SAFETY: the caller vouches for the addresses and exclusivity.
+        let (distributor, cpu) = unsafe {
+            (
+                &*(distributor as *const GicV2Distributor),
+                &*(cpu_interface as *const GicV2CpuInterface),
+            )
+        };
+        Gic {
+            inner: Inner::V2(GicV2 { distributor, cpu }),
+        }
+    }
+
+    /// # Safety
+    /// `distributor` and `redistributors` must be the virtual addresses of a GICv3's
+    /// distributor and redistributor region, mapped as device memory, used by nothing else.
+    pub unsafe fn new_v3(distributor: usize, redistributors: usize, cpus: usize) -> Option<Gic> {
+        let gicd = NonNull::new(distributor as *mut Gicd)?;
+        let gicr = NonNull::new(redistributors as *mut GicrSgi)?;
+        // SAFETY: the caller vouches for the addresses and exclusivity.
+        let gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, cpus.max(1)) }.ok()?;
+        Some(Gic {
+            inner: Inner::V3(gic),
+        })
+    }
+
+    pub fn version(&self) -> u8 {
+        match self.inner {
+            Inner::V2(_) => 2,
+            Inner::V3(_) => 3,
+        }
+    }
+
+    /// Resets the controller for this (the boot) CPU with every interrupt disabled.
+    pub fn init(&mut self) {
+        match &mut self.inner {
+            Inner::V2(gic) => gic.init(),
+            Inner::V3(gic) => {
+                gic.setup(0);
+                GicCpuInterface::set_priority_mask(0xff);
+            }
+        }
+    }
+
+    /// Enables interrupt `intid` (a GIC INTID: PPIs 16-31, SPIs from 32).
+    pub fn enable(&mut self, intid: u32, level_triggered: bool) {
+        match &mut self.inner {
+            Inner::V2(gic) => gic.enable(intid, level_triggered),
+            Inner::V3(gic) => {
+                if intid < 16 {
+                    return; // SGIs are always enabled
+                }
+                let id = if intid < 32 {
+                    IntId::ppi(intid - 16)
+                } else {
+                    IntId::spi(intid - 32)
+                };
+                let cpu = Some(0);
+                let trigger = if level_triggered {
+                    Trigger::Level
+                } else {
+                    Trigger::Edge
+                };
+                // Only the boot CPU's redistributor exists for these calls; they cannot fail.
+                let _ = gic.set_interrupt_priority(id, cpu, DEFAULT_PRIORITY);
+                let _ = gic.set_trigger(id, cpu, trigger);
+                let _ = gic.enable_interrupt(id, cpu, true);
+            }
+        }
+    }
+
+    /// Takes the highest-priority pending interrupt; returns a token for `end` and its INTID.
+    pub fn acknowledge(&mut self) -> Option<(u32, u32)> {
+        match &mut self.inner {
+            Inner::V2(gic) => gic.acknowledge().map(|iar| (iar, iar & 0x3ff)),
+            Inner::V3(_) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+                .map(|id| (u32::from(id), u32::from(id))),
+        }
+    }
+
+    /// Signals the end of the interrupt `acknowledge` returned `token` for.
+    pub fn end(&mut self, token: u32) {
+        match &mut self.inner {
+            Inner::V2(gic) => gic.end(token),
+            Inner::V3(_) => {
+                if let Ok(id) = IntId::try_from(token) {
+                    GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
+                }
+            }
+        }
+    }
+}
+
+/// The spurious INTID, for callers that want to recognise it.
+pub const SPURIOUS_INTID: u32 = SPURIOUS;
