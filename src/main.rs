@@ -1,2 +1,74 @@
+//! The kernel: boot from the device tree, then (for now) report what it found and idle.
+//!
+//! Boot order: the assembly in `arch` has turned the MMU on with boot tables and calls
+//! `kernel_entry` in the high half. From here: read the DTB through the boot window, build
+//! and switch to the final tables, bring up the console, the page pool and heap, the
+//! interrupt controller and timer, and print the banner.
 #![no_std]
 #![no_main]
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+#[macro_use]
+mod console;
+mod boot;
+mod irq;
+#[cfg(feature = "ktest")]
+mod ktest;
+mod memory;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Timer ticks per second.
+pub const TICK_HZ: u64 = 100;
+
+static COUNTER_FREQUENCY: AtomicU64 = AtomicU64::new(0);
+static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Microseconds since `kernel_entry`, from the generic counter.
+pub fn uptime_micros() -> u64 {
+    let frequency = COUNTER_FREQUENCY.load(Ordering::Relaxed);
+    if frequency == 0 {
+        return 0;
+    }
+    let ticks = arch::cpu::counter().saturating_sub(BOOT_COUNTER.load(Ordering::Relaxed));
+    (u128::from(ticks) * 1_000_000 / u128::from(frequency)) as u64
+}
+
+/// Called by the boot assembly, at the link address, with the MMU on.
+#[no_mangle]
+extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
+    BOOT_COUNTER.store(arch::cpu::counter(), Ordering::Relaxed);
+    COUNTER_FREQUENCY.store(arch::cpu::counter_frequency(), Ordering::Relaxed);
+    console::init_logger();
+    let board = boot::start(dtb_pa, boot_el as u8, image_pa);
+
+    #[cfg(feature = "ktest")]
+    ktest::run(&board);
+
+    #[cfg(not(feature = "ktest"))]
+    {
+        let _ = &board;
+        log::info!("boot complete; idle");
+        loop {
+            arch::cpu::wait_for_interrupt();
+        }
+    }
+}
+
+/// Stops the kernel after a fatal error. Test builds end the emulator with a failure status
+/// instead of hanging, so a broken kernel fails the run quickly.
+pub fn stop() -> ! {
+    if cfg!(feature = "ktest") {
+        arch::semihosting::exit(1);
+    }
+    arch::cpu::halt()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    arch::cpu::disable_irqs();
+    log::error!("PANIC: {info}");
+    stop()
+}

@@ -1,0 +1,364 @@
+//! Bring-up from the device tree: final page tables, console, page pool and heap,
+//! interrupts and timer, and the banner.
+
+use crate::{irq, memory, TICK_HZ};
+use arch::devicetree::{BoardInfo, ConsoleKind, InterruptController};
+use arch::mmu::{self, KernelTables, Region};
+use arrayvec::ArrayVec;
+use mm::memmap::PhysRange;
+
+/// What the kernel learnt at boot, for the banner, the tests and later subsystems.
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "read by the in-kernel tests")
+)]
+pub struct Board {
+    pub info: BoardInfo<'static>,
+    pub dtb: PhysRange,
+    pub image: PhysRange,
+    pub boot_el: u8,
+    pub ram: ArrayVec<PhysRange, 8>,
+    pub free: ArrayVec<PhysRange, 32>,
+    pub dtb_bytes: &'static [u8],
+}
+
+/// A boot failure before anything else can report it: one message, then stop.
+fn early_fail(what: core::fmt::Arguments<'_>) -> ! {
+    // The console may still be semihosting (or nothing, on a board without a debugger).
+    log::error!("boot failed: {what}");
+    crate::stop()
+}
+
+/// The DTB as the boot window shows it: validated before anything reads past the header.
+fn dtb_in_boot_window(dtb_pa: u64) -> &'static [u8] {
+    if dtb_pa == 0 {
+        early_fail(format_args!(
+            "no device tree: the boot loader passed none in x0; this kernel learns the board from it"
+        ));
+    }
+    let offset = (dtb_pa as usize) & (mmu::PAGE_SIZE - 1);
+    let window = mmu::BOOT_DTB_WINDOW + offset;
+    // The header is read with a fault-recovering load first: a bogus x0 must give a message,
+    // not a fault loop.
+    if let Err(esr) = arch::exception::probe_read(window) {
+        early_fail(format_args!(
+            "device tree at physical {dtb_pa:#x} cannot be read ({esr})"
+        ));
+    }
+    // SAFETY: the boot tables map BOOT_DTB_WINDOW_SIZE bytes from the DTB's page onwards,
+    // read-only for us and never written while the window exists.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(window as *const u8, mmu::BOOT_DTB_WINDOW_SIZE - offset)
+    };
+    match arch::devicetree::validate_header(bytes) {
+        Ok(size) => &bytes[..size],
+        Err(error) => early_fail(format_args!(
+            "device tree at physical {dtb_pa:#x} is not valid: {error}"
+        )),
+    }
+}
+
+fn parse(dtb: &[u8], dtb_pa: u64) -> BoardInfo<'_> {
+    BoardInfo::parse(dtb).unwrap_or_else(|error| {
+        early_fail(format_args!(
+            "device tree at physical {dtb_pa:#x} is not valid: {error}"
+        ))
+    })
+}
+
+fn range(base: u64, size: u64) -> PhysRange {
+    PhysRange::new(base, base.saturating_add(size))
+}
+
+pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
+    mmu::set_image_pa(image_pa);
+    arch::exception::set_handlers(arch::exception::Handlers {
+        irq: irq::handle,
+        kernel_sync: |_| false,
+        fatal: crate::stop,
+    });
+
+    // 1. Read the board through the boot window and build the final kernel tables.
+    let window_dtb = dtb_in_boot_window(dtb_pa);
+    let dtb_size = window_dtb.len() as u64;
+    let info = parse(window_dtb, dtb_pa);
+    let mut regions: ArrayVec<Region, 24> = ArrayVec::new();
+    for ram in &info.memory {
+        regions.push(Region::Ram {
+            pa: ram.base,
+            size: ram.size,
+        });
+    }
+    if let Some(console) = &info.console {
+        regions.push(Region::Device {
+            pa: console.region.base,
+            size: console.region.size,
+        });
+    }
+    match &info.interrupt_controller {
+        Some(InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        }) => {
+            regions.push(Region::Device {
+                pa: distributor.base,
+                size: distributor.size,
+            });
+            regions.push(Region::Device {
+                pa: cpu_interface.base,
+                size: cpu_interface.size,
+            });
+        }
+        Some(InterruptController::GicV3 {
+            distributor,
+            redistributors,
+        }) => {
+            regions.push(Region::Device {
+                pa: distributor.base,
+                size: distributor.size,
+            });
+            regions.push(Region::Device {
+                pa: redistributors.base,
+                size: redistributors.size,
+            });
+        }
+        Some(InterruptController::Bcm2836 { local, peripheral }) => {
+            regions.push(Region::Device {
+                pa: local.base,
+                size: local.size,
+            });
+            if let Some(peripheral) = peripheral {
+                regions.push(Region::Device {
+                    pa: peripheral.base,
+                    size: peripheral.size,
+                });
+            }
+        }
+        None => {}
+    }
+    if !info
+        .memory
+        .iter()
+        .any(|ram| dtb_pa >= ram.base && dtb_pa + dtb_size <= ram.base + ram.size)
+    {
+        early_fail(format_args!(
+            "device tree at {dtb_pa:#x} lies outside the RAM it describes"
+        ));
+    }
+    let tables = match KernelTables::build(&regions) {
+        Ok(tables) => tables,
+        Err(error) => early_fail(format_args!("building the kernel page tables: {error}")),
+    };
+    static TABLES: spin::Once<KernelTables> = spin::Once::new();
+    let tables = TABLES.call_once(|| tables);
+    // SAFETY: the tables map the image (same addresses and memory type as the boot tables),
+    // all RAM, and the devices used below; the boot DTB window is not used after this.
+    unsafe { tables.activate() };
+
+    // 2. From now on the DTB is read through the linear map.
+    // SAFETY: the DTB lies in RAM (checked above), which the linear map covers; nothing
+    // writes it, and its range is kept out of the page pool below.
+    let dtb_bytes: &'static [u8] = unsafe {
+        core::slice::from_raw_parts(mmu::phys_to_virt(dtb_pa) as *const u8, dtb_size as usize)
+    };
+    let info = parse(dtb_bytes, dtb_pa);
+
+    // 3. Console.
+    if let Some(console) = &info.console {
+        if console.kind == ConsoleKind::Pl011 {
+            // SAFETY: mapped as device memory above; the console is its only user.
+            unsafe { crate::console::use_pl011(mmu::phys_to_virt(console.region.base)) };
+        }
+    }
+
+    // 4. Page pool over RAM minus the image, the DTB, the initrd and reserved memory.
+    let layout = mmu::image_layout();
+    let image = range(image_pa, (layout.end - layout.start) as u64);
+    let dtb = range(dtb_pa, dtb_size);
+    let mut ram: ArrayVec<PhysRange, 8> = ArrayVec::new();
+    for region in &info.memory {
+        ram.push(range(region.base, region.size));
+    }
+    let mut reserved: ArrayVec<PhysRange, 24> = ArrayVec::new();
+    reserved.push(image);
+    reserved.push(dtb);
+    if let Some(initrd) = info.initrd {
+        reserved.push(range(initrd.base, initrd.size));
+    }
+    for region in &info.reserved {
+        if reserved.try_push(range(region.base, region.size)).is_err() {
+            early_fail(format_args!(
+                "too many reserved memory ranges in the device tree"
+            ));
+        }
+    }
+    let free = match mm::memmap::free_ranges::<32>(&ram, &reserved) {
+        Ok(free) => free,
+        Err(_) => early_fail(format_args!("too many free memory ranges")),
+    };
+    let free: ArrayVec<PhysRange, 32> = free.iter().collect();
+    // SAFETY: `free` excludes everything in use: image (with boot tables, stack and bss),
+    // DTB, initrd, and reserved memory.
+    if let Err(error) = unsafe { memory::init_pool(&ram, &free) } {
+        early_fail(format_args!("page pool: {error:?}"));
+    }
+
+    // 5. Interrupt controller and timer.
+    let cpus = info.cpus.len().max(1);
+    let gic = info
+        .interrupt_controller
+        .as_ref()
+        .and_then(|controller| interrupt_controller(controller, cpus));
+    let mut frequency = arch::cpu::counter_frequency();
+    if frequency == 0 {
+        frequency = info
+            .timer
+            .as_ref()
+            .and_then(|t| t.frequency)
+            .map_or(0, u64::from);
+    }
+    match (gic, &info.timer) {
+        (Some(gic), Some(timer)) if frequency != 0 => {
+            irq::install(gic);
+            irq::enable_timer(timer.virt);
+            arch::timer::start_periodic(frequency, TICK_HZ);
+            arch::cpu::enable_irqs();
+        }
+        _ => log::warn!("no usable interrupt controller or timer: running without a tick"),
+    }
+
+    let board = Board {
+        info,
+        dtb,
+        image,
+        boot_el,
+        ram,
+        free,
+        dtb_bytes,
+    };
+    banner(&board, frequency);
+    board
+}
+
+/// The driver for the interrupt controller the device tree names, if this kernel has one.
+fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option<arch::gic::Gic> {
+    match controller {
+        InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        } => {
+            let distributor = mmu::phys_to_virt(distributor.base);
+            let cpu_interface = mmu::phys_to_virt(cpu_interface.base);
+            // SAFETY: both frames were mapped as device memory when the kernel tables were
+            // built, and only the interrupt module uses them.
+            Some(unsafe { arch::gic::Gic::new_v2(distributor, cpu_interface) })
+        }
+        InterruptController::GicV3 {
+            distributor,
+            redistributors,
+        } => {
+            let distributor = mmu::phys_to_virt(distributor.base);
+            let redistributors = mmu::phys_to_virt(redistributors.base);
+            // SAFETY: as for GICv2.
+            unsafe { arch::gic::Gic::new_v3(distributor, redistributors, cpus) }
+        }
+        InterruptController::Bcm2836 { .. } => None,
+    }
+}
+
+fn banner(board: &Board, frequency: u64) {
+    let info = &board.info;
+    println!();
+    println!(
+        "zircon-style microkernel {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        env!("KERNEL_GIT_VERSION")
+    );
+    println!(
+        "  board:      {} ({})",
+        info.model.unwrap_or("unnamed"),
+        info.compatible.unwrap_or("no compatible")
+    );
+    println!(
+        "  boot:       entered at EL{}, running at EL{}",
+        board.boot_el,
+        arch::cpu::current_el()
+    );
+    println!(
+        "  cpu:        {} ({} in the device tree)",
+        arch::cpu::cpu_id(),
+        info.cpus.len()
+    );
+    for region in &info.memory {
+        println!(
+            "  memory:     {:#012x}..{:#012x} ({} MiB)",
+            region.base,
+            region.base + region.size,
+            region.size >> 20
+        );
+    }
+    for region in &info.reserved {
+        println!(
+            "  reserved:   {:#012x}..{:#012x}",
+            region.base,
+            region.base + region.size
+        );
+    }
+    if let Some(initrd) = info.initrd {
+        println!(
+            "  initrd:     {:#012x}..{:#012x}",
+            initrd.base,
+            initrd.base + initrd.size
+        );
+    }
+    println!(
+        "  kernel:     {:#012x}..{:#012x}, dtb {:#012x}..{:#012x}",
+        board.image.start, board.image.end, board.dtb.start, board.dtb.end
+    );
+    let pool = memory::pool_stats();
+    println!(
+        "  page pool:  {} pages ({} MiB), {} free, {} in the frame table; heap {} KiB from the pool",
+        pool.total_pages,
+        (pool.total_pages * mm::PAGE_SIZE) >> 20,
+        pool.free_pages,
+        pool.used_by[mm::pool::PageUse::FrameTable as usize],
+        memory::heap_stats().bytes_from_pool / 1024
+    );
+    match &info.console {
+        Some(console) => println!(
+            "  console:    {} {:?} at {:#x}",
+            console.path, console.kind, console.region.base
+        ),
+        None => println!("  console:    semihosting (no stdout-path in the device tree)"),
+    }
+    match &info.interrupt_controller {
+        Some(InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        }) => println!(
+            "  interrupts: GICv2, distributor {:#x}, cpu interface {:#x}",
+            distributor.base, cpu_interface.base
+        ),
+        Some(InterruptController::GicV3 {
+            distributor,
+            redistributors,
+        }) => println!(
+            "  interrupts: GICv3, distributor {:#x}, redistributors {:#x}",
+            distributor.base, redistributors.base
+        ),
+        Some(InterruptController::Bcm2836 { local, peripheral }) => println!(
+            "  interrupts: BCM2836 local {:#x}, BCM2835 {:#x?}",
+            local.base,
+            peripheral.map(|p| p.base)
+        ),
+        None => println!("  interrupts: none found"),
+    }
+    match &info.timer {
+        Some(timer) => println!(
+            "  timer:      {} Hz counter, virtual timer IRQ {}, tick {} Hz",
+            frequency, timer.virt, TICK_HZ
+        ),
+        None => println!("  timer:      not in the device tree"),
+    }
+    println!();
+}

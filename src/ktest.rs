@@ -1,0 +1,539 @@
+//! In-kernel tests, built with `--features ktest` and run by `make test` under QEMU with
+//! `-semihosting`: one line per test, then "N passed, N failed", and the emulator exits with
+//! status 0 only if every test passed.
+
+use crate::boot::Board;
+use crate::memory::{self, with_pool};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use arch::esr::FaultKind;
+use arch::exception::{self, TrapFrame};
+use arch::mmu;
+use core::sync::atomic::{AtomicU64, Ordering};
+use mm::pool::PageUse;
+
+type TestResult = Result<(), String>;
+type Test = (&'static str, fn(&Board) -> TestResult);
+
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err(format!("{}:{}: check failed: {}", file!(), line!(), stringify!($cond)));
+        }
+    };
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($msg)+)));
+        }
+    };
+}
+
+pub fn run(board: &Board) -> ! {
+    // `-append ktest.crash=KIND` makes this boot crash on purpose, so the runner can check
+    // that fatal errors are reported once and stop the kernel (exit status 1), never loop.
+    if let Some(kind) = board.info.bootargs.and_then(|args| {
+        args.split_whitespace()
+            .find_map(|arg| arg.strip_prefix("ktest.crash="))
+    }) {
+        crash(kind);
+    }
+    let tests: &[Test] = &[
+        ("boot_runs_at_el1", boot_runs_at_el1),
+        ("dtb_memory_matches_pool", dtb_memory_matches_pool),
+        ("dtb_corrupt_copy_rejected", dtb_corrupt_copy_rejected),
+        ("pool_alloc_write_free", pool_alloc_write_free),
+        ("pool_split_and_merge", pool_split_and_merge),
+        (
+            "pool_exhaustion_returns_error",
+            pool_exhaustion_returns_error,
+        ),
+        ("pool_refcounts", pool_refcounts),
+        ("heap_alloc_and_grow", heap_alloc_and_grow),
+        (
+            "mmu_linear_map_reaches_all_ram",
+            mmu_linear_map_reaches_all_ram,
+        ),
+        ("mmu_text_write_faults", mmu_text_write_faults),
+        ("mmu_rodata_write_faults", mmu_rodata_write_faults),
+        ("mmu_stack_guard_page_faults", mmu_stack_guard_page_faults),
+        ("mmu_data_not_executable", mmu_data_not_executable),
+        ("mmu_unmapped_address_faults", mmu_unmapped_address_faults),
+        ("exception_brk_round_trip", exception_brk_round_trip),
+        ("timer_ticks_advance", timer_ticks_advance),
+    ];
+    let mut passed = 0;
+    let mut failed = 0;
+    for (name, test) in tests {
+        match test(board) {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("test {name} ... FAILED: {why}");
+            }
+        }
+    }
+    println!("ktest: {passed} passed, {failed} failed");
+    arch::semihosting::exit(if failed == 0 { 0 } else { 1 });
+    // Only reached without a semihosting host.
+    arch::cpu::halt()
+}
+
+fn crash(kind: &str) -> ! {
+    println!("ktest: crashing on purpose: {kind}");
+    match kind {
+        "stack-overflow" => {
+            let depth = recurse(core::hint::black_box(1 << 20));
+            println!("recursion returned {depth}");
+        }
+        // SAFETY: deliberately executes an undefined instruction; the fatal handler stops.
+        "undefined-instruction" => unsafe { core::arch::asm!("udf #0x17") },
+        "panic" => panic!("deliberate panic"),
+        _ => println!("unknown crash kind"),
+    }
+    arch::semihosting::exit(3);
+    arch::cpu::halt()
+}
+
+/// Uses about 1 KiB of stack per level and cannot be turned into a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [0u8; 1024];
+    frame[depth as usize % 1024] = depth as u8;
+    if depth == 0 {
+        return 0;
+    }
+    core::hint::black_box(&mut frame);
+    recurse(depth - 1) + u64::from(frame[0])
+}
+
+fn boot_runs_at_el1(board: &Board) -> TestResult {
+    check!(
+        arch::cpu::current_el() == 1,
+        "running at EL{}",
+        arch::cpu::current_el()
+    );
+    check!(
+        board.boot_el == 1 || board.boot_el == 2,
+        "entered at EL{}",
+        board.boot_el
+    );
+    Ok(())
+}
+
+fn dtb_memory_matches_pool(board: &Board) -> TestResult {
+    check!(!board.ram.is_empty(), "no RAM in the device tree");
+    let stats = memory::pool_stats();
+    let ram_pages: u64 = board
+        .ram
+        .iter()
+        .map(|r| r.len() / mm::PAGE_SIZE as u64)
+        .sum();
+    let free_pages: u64 = board
+        .free
+        .iter()
+        .map(|r| r.len() / mm::PAGE_SIZE as u64)
+        .sum();
+    check!(
+        stats.total_pages as u64 == free_pages,
+        "pool {} pages, free ranges {free_pages}",
+        stats.total_pages
+    );
+    check!(free_pages < ram_pages);
+    for free in &board.free {
+        check!(
+            board
+                .ram
+                .iter()
+                .any(|r| r.start <= free.start && free.end <= r.end),
+            "{free:?} outside RAM"
+        );
+        check!(
+            !free.overlaps(&board.image),
+            "{free:?} overlaps the kernel image"
+        );
+        check!(!free.overlaps(&board.dtb), "{free:?} overlaps the DTB");
+        if let Some(initrd) = board.info.initrd {
+            let initrd = mm::memmap::PhysRange::new(initrd.base, initrd.base + initrd.size);
+            check!(!free.overlaps(&initrd), "{free:?} overlaps the initrd");
+        }
+    }
+    Ok(())
+}
+
+fn dtb_corrupt_copy_rejected(board: &Board) -> TestResult {
+    let mut copy = board.dtb_bytes.to_vec();
+    check!(arch::devicetree::BoardInfo::parse(&copy).is_ok());
+    copy[0] ^= 0xff;
+    check!(
+        arch::devicetree::BoardInfo::parse(&copy).is_err(),
+        "bad magic accepted"
+    );
+    check!(arch::devicetree::validate_header(&copy).is_err());
+    copy[0] ^= 0xff;
+    let truncated = &copy[..copy.len() / 2];
+    check!(
+        arch::devicetree::validate_header(truncated).is_err(),
+        "truncated DTB accepted"
+    );
+    check!(arch::devicetree::BoardInfo::parse(&[]).is_err());
+    Ok(())
+}
+
+fn pool_alloc_write_free(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    let one = with_pool(|p| p.alloc_pages(1, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    let eight = with_pool(|p| p.alloc_pages(8, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    check!(one % mm::PAGE_SIZE as u64 == 0 && eight % (8 * mm::PAGE_SIZE as u64) == 0);
+    check!(
+        one + mm::PAGE_SIZE as u64 <= eight || eight + 8 * mm::PAGE_SIZE as u64 <= one,
+        "blocks overlap"
+    );
+    let during = memory::pool_stats();
+    check!(
+        during.free_pages + 9 == before.free_pages,
+        "free {} -> {}",
+        before.free_pages,
+        during.free_pages
+    );
+    // SAFETY: both blocks were just allocated to this test and are reached through the
+    // linear map; nothing else uses them.
+    unsafe {
+        let words = mmu::phys_to_virt(eight) as *mut u64;
+        for i in 0..(8 * mm::PAGE_SIZE / 8) {
+            words.add(i).write_volatile(i as u64 ^ 0x5a5a);
+        }
+        for i in 0..(8 * mm::PAGE_SIZE / 8) {
+            check!(words.add(i).read_volatile() == i as u64 ^ 0x5a5a);
+        }
+    }
+    with_pool(|p| p.free_pages(one, 1, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    with_pool(|p| p.free_pages(eight, 8, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    check!(
+        memory::pool_stats() == before,
+        "accounting did not return to the start"
+    );
+    Ok(())
+}
+
+fn pool_split_and_merge(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    let big = with_pool(|p| p.alloc_pages(512, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    with_pool(|p| p.free_pages(big, 512, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    // Split: 512 single pages, kept in a list stored in the pages themselves (no heap use
+    // while measuring the pool).
+    let mut singles = [0u64; 512];
+    for slot in singles.iter_mut() {
+        *slot = with_pool(|p| p.alloc_pages(1, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    }
+    for &page in singles.iter() {
+        with_pool(|p| p.free_pages(page, 1, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    }
+    // Merge: the big block is available again.
+    let again = with_pool(|p| p.alloc_pages(512, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    with_pool(|p| p.free_pages(again, 512, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+    check!(memory::pool_stats() == before);
+    Ok(())
+}
+
+fn pool_exhaustion_returns_error(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    // Take every block of 16 pages, chaining them through their first word, until the pool
+    // says no; then give everything back.
+    const BLOCK: usize = 16;
+    let mut head: u64 = 0;
+    let mut taken = 0usize;
+    loop {
+        match with_pool(|p| p.alloc_pages(BLOCK, PageUse::Kernel)) {
+            Ok(pa) => {
+                // SAFETY: freshly allocated block, reached through the linear map.
+                unsafe { (mmu::phys_to_virt(pa) as *mut u64).write(head) };
+                head = pa;
+                taken += 1;
+            }
+            Err(mm::pool::PoolError::OutOfMemory) => break,
+            Err(other) => return Err(format!("unexpected error {other:?}")),
+        }
+    }
+    let exhausted = memory::pool_stats();
+    // Single pages may remain (blocks smaller than 16 pages); take them too.
+    let mut singles = 0usize;
+    let mut single_head: u64 = 0;
+    while let Ok(pa) = with_pool(|p| p.alloc_pages(1, PageUse::Kernel)) {
+        // SAFETY: as above.
+        unsafe { (mmu::phys_to_virt(pa) as *mut u64).write(single_head) };
+        single_head = pa;
+        singles += 1;
+    }
+    let empty = memory::pool_stats();
+    let single_error = with_pool(|p| p.alloc_pages(1, PageUse::Kernel));
+    while head != 0 {
+        // SAFETY: each block's first word holds the next block's address (0 ends the list).
+        let next = unsafe { (mmu::phys_to_virt(head) as *const u64).read() };
+        with_pool(|p| p.free_pages(head, BLOCK, PageUse::Kernel)).map_err(|e| format!("{e:?}"))?;
+        head = next;
+    }
+    while single_head != 0 {
+        // SAFETY: as above.
+        let next = unsafe { (mmu::phys_to_virt(single_head) as *const u64).read() };
+        with_pool(|p| p.free_pages(single_head, 1, PageUse::Kernel))
+            .map_err(|e| format!("{e:?}"))?;
+        single_head = next;
+    }
+    check!(taken > 0);
+    check!(
+        exhausted.free_pages < BLOCK * 2,
+        "{} pages left after exhaustion",
+        exhausted.free_pages
+    );
+    check!(empty.free_pages == 0, "{} pages left", empty.free_pages);
+    check!(singles == exhausted.free_pages);
+    check!(matches!(
+        single_error,
+        Err(mm::pool::PoolError::OutOfMemory)
+    ));
+    check!(
+        memory::pool_stats() == before,
+        "accounting did not return to the start"
+    );
+    Ok(())
+}
+
+fn pool_refcounts(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    let pa = with_pool(|p| p.alloc_pages(1, PageUse::Vmo)).map_err(|e| format!("{e:?}"))?;
+    let count = with_pool(|p| Ok(p.page_ref(pa))).map_err(|e| format!("{e:?}"))?;
+    check!(count == Some(1), "new page has refcount {count:?}");
+    let up = with_pool(|p| p.page_ref_inc(pa)).map_err(|e| format!("{e:?}"))?;
+    let down = with_pool(|p| p.page_ref_dec(pa)).map_err(|e| format!("{e:?}"))?;
+    check!(up == 2 && down == 1);
+    with_pool(|p| p.free_pages(pa, 1, PageUse::Vmo)).map_err(|e| format!("{e:?}"))?;
+    check!(
+        with_pool(|p| p.free_pages(pa, 1, PageUse::Vmo)).is_err(),
+        "double free accepted"
+    );
+    check!(memory::pool_stats() == before);
+    Ok(())
+}
+
+fn heap_alloc_and_grow(_: &Board) -> TestResult {
+    let before = memory::heap_stats();
+    {
+        let mut map = BTreeMap::new();
+        for i in 0..1000u32 {
+            map.insert(i, Box::new([i; 16]));
+        }
+        check!(map.values().enumerate().all(|(i, b)| b[15] == i as u32));
+        // Larger than any chunk the heap had: it must grow from the pool.
+        let big: Vec<u8> = alloc::vec![0xa5; 4 << 20];
+        check!(big.iter().all(|&b| b == 0xa5));
+        check!(
+            memory::heap_stats().bytes_from_pool > before.bytes_from_pool
+                || before.bytes_from_pool >= 8 << 20
+        );
+    }
+    let after = memory::heap_stats();
+    check!(
+        after.bytes_allocated == before.bytes_allocated,
+        "{} bytes still allocated",
+        after.bytes_allocated - before.bytes_allocated
+    );
+    Ok(())
+}
+
+fn mmu_linear_map_reaches_all_ram(board: &Board) -> TestResult {
+    // First and last word of every RAM range is readable through the linear map.
+    for ram in &board.ram {
+        for pa in [ram.start, ram.end - 8] {
+            check!(
+                exception::probe_read(mmu::phys_to_virt(pa)).is_ok(),
+                "RAM at {pa:#x} not mapped"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn expect_fault(
+    result: Result<(), arch::esr::Esr>,
+    want: fn(FaultKind) -> bool,
+    what: &str,
+) -> TestResult {
+    match result {
+        Ok(()) => Err(format!("{what}: no fault")),
+        Err(esr) => match esr.fault() {
+            Some(kind) if want(kind) => Ok(()),
+            _ => Err(format!("{what}: unexpected exception {esr}")),
+        },
+    }
+}
+
+fn mmu_text_write_faults(_: &Board) -> TestResult {
+    let target = kernel_text_word as fn() as usize;
+    let before = exception::probe_read(target).map_err(|e| format!("cannot read text: {e}"))?;
+    // SAFETY: a write to kernel text must fault; if it did not, it stores the same value.
+    let result = unsafe { exception::probe_write(target, before) };
+    expect_fault(
+        result.map(|_| ()),
+        |k| matches!(k, FaultKind::Permission(_)),
+        "write to kernel text",
+    )
+}
+
+fn kernel_text_word() {}
+
+static RODATA_WORD: u64 = 0x1234_5678;
+
+fn mmu_rodata_write_faults(_: &Board) -> TestResult {
+    let target = &RODATA_WORD as *const u64 as usize;
+    // SAFETY: the write must fault; if not, it stores the value that is already there.
+    let result = unsafe { exception::probe_write(target, 0x1234_5678) };
+    expect_fault(
+        result,
+        |k| matches!(k, FaultKind::Permission(_)),
+        "write to rodata",
+    )
+}
+
+fn mmu_stack_guard_page_faults(_: &Board) -> TestResult {
+    let guard = mmu::image_layout().stack_guard;
+    let marker = 0u64;
+    let sp_near = &marker as *const u64 as usize;
+    check!(
+        sp_near > guard + mmu::PAGE_SIZE,
+        "test not running on the boot stack"
+    );
+    let read = exception::probe_read(guard + 64).map(|_| ());
+    expect_fault(
+        read,
+        |k| matches!(k, FaultKind::Translation(3)),
+        "read of the stack guard page",
+    )?;
+    // SAFETY: the guard page is unmapped; the write must fault.
+    let write = unsafe { exception::probe_write(guard + mmu::PAGE_SIZE - 8, 0) };
+    expect_fault(
+        write,
+        |k| matches!(k, FaultKind::Translation(3)),
+        "write to the stack guard page",
+    )
+}
+
+fn mmu_unmapped_address_faults(_: &Board) -> TestResult {
+    // The lower half has no tables at all (TTBR0 walks are off) and the DTB boot window is gone.
+    let low = exception::probe_read(0x1000).map(|_| ());
+    expect_fault(
+        low,
+        |k| matches!(k, FaultKind::Translation(_)),
+        "read of a lower-half address",
+    )?;
+    let window = exception::probe_read(mmu::BOOT_DTB_WINDOW).map(|_| ());
+    expect_fault(
+        window,
+        |k| matches!(k, FaultKind::Translation(_)),
+        "read of the old DTB window",
+    )
+}
+
+static EXEC_ABORTS: AtomicU64 = AtomicU64::new(0);
+
+fn catch_instruction_abort(frame: &mut TrapFrame) -> bool {
+    let esr = arch::esr::Esr(frame.esr);
+    if esr.is_instruction_abort() && matches!(esr.fault(), Some(FaultKind::Permission(_))) {
+        EXEC_ABORTS.fetch_add(1, Ordering::Relaxed);
+        // Return to the caller of the data "function": its return address is still in x30.
+        frame.elr = frame.x[30];
+        frame.x[0] = 0xdead;
+        return true;
+    }
+    false
+}
+
+fn mmu_data_not_executable(_: &Board) -> TestResult {
+    // A `ret` instruction in writable memory (heap, reached through the linear map).
+    let code: Box<[u32; 4]> = Box::new([0xd65f_03c0; 4]); // ret
+    let target = code.as_ptr() as usize;
+    check!((mmu::LINEAR_BASE..mmu::KERNEL_VBASE).contains(&target));
+    let previous = exception::set_kernel_sync_handler(catch_instruction_abort);
+    let before = EXEC_ABORTS.load(Ordering::Relaxed);
+    let result: u64;
+    // SAFETY: branching to data must raise an instruction abort (PXN); the handler above
+    // resumes at the return address with x0 = 0xdead. Were the page executable, `ret` would
+    // return normally with x0 = 1.
+    unsafe {
+        core::arch::asm!(
+            "mov x0, #1",
+            "blr {target}",
+            target = in(reg) target,
+            out("x0") result,
+            out("x30") _,
+        );
+    }
+    exception::set_kernel_sync_handler(previous);
+    check!(result == 0xdead, "data executed (x0 = {result:#x})");
+    check!(EXEC_ABORTS.load(Ordering::Relaxed) == before + 1);
+    Ok(())
+}
+
+static BRK_SEEN: AtomicU64 = AtomicU64::new(0);
+
+fn catch_brk(frame: &mut TrapFrame) -> bool {
+    if arch::esr::Esr(frame.esr).brk_immediate() == Some(0x42) {
+        BRK_SEEN.fetch_add(1, Ordering::Relaxed);
+        frame.x[0] += 1;
+        frame.elr += 4;
+        return true;
+    }
+    false
+}
+
+fn exception_brk_round_trip(_: &Board) -> TestResult {
+    let previous = exception::set_kernel_sync_handler(catch_brk);
+    let before = BRK_SEEN.load(Ordering::Relaxed);
+    let mut value: u64 = 41;
+    let callee_saved: u64;
+    // SAFETY: `brk #0x42` traps to `catch_brk`, which increments x0 and resumes after it;
+    // x19 checks that the frame restores registers the handler did not touch.
+    unsafe {
+        core::arch::asm!(
+            "mov {saved}, x19",
+            "mov x19, #0x77",
+            "brk #0x42",
+            "mov {callee}, x19",
+            "mov x19, {saved}",
+            saved = out(reg) _,
+            callee = out(reg) callee_saved,
+            inout("x0") value,
+        );
+    }
+    exception::set_kernel_sync_handler(previous);
+    check!(value == 42, "x0 = {value}");
+    check!(callee_saved == 0x77, "x19 = {callee_saved:#x}");
+    check!(BRK_SEEN.load(Ordering::Relaxed) == before + 1);
+    Ok(())
+}
+
+fn timer_ticks_advance(_: &Board) -> TestResult {
+    let frequency = arch::cpu::counter_frequency();
+    check!(frequency != 0, "counter frequency is 0");
+    let start_ticks = arch::timer::ticks();
+    let start = arch::cpu::counter();
+    // Wait for 10 ticks (100 ms at 100 Hz) but give up after 2 s of counter time.
+    while arch::timer::ticks() < start_ticks + 10 && arch::cpu::counter() - start < 2 * frequency {
+        arch::cpu::wait_for_interrupt();
+    }
+    let elapsed_ms = (arch::cpu::counter() - start) * 1000 / frequency;
+    let ticks = arch::timer::ticks() - start_ticks;
+    check!(ticks >= 10, "only {ticks} ticks in {elapsed_ms} ms");
+    // 10 ticks at 100 Hz take about 100 ms; the bound leaves room for a busy host.
+    check!(
+        (80..=400).contains(&elapsed_ms),
+        "10 ticks took {elapsed_ms} ms"
+    );
+    check!(crate::irq::spurious_count() < 10);
+    Ok(())
+}
