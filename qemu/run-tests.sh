@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs every test: host unit tests (cargo test), then the in-kernel test build under QEMU
+# across the machine matrix, then boot-failure cases. Each QEMU run has a timeout; a hang
+# counts as a failure. Ends with one line "N passed, N failed"; exits 0 only if none failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+qemu_only=0
+[ "${1:-}" = "--qemu-only" ] && qemu_only=1
+timeout_s=${KTEST_TIMEOUT:-120}
+logs=build/test-logs
+mkdir -p "$logs"
+passed=0
+failed=0
+failures=()
+
+fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAILED: $1"; }
+
+# --- host tests --------------------------------------------------------------------------
+if [ "$qemu_only" = 0 ]; then
+    echo "== host tests (cargo test: abi, arch, mm, object)"
+    cargo test 2>&1 | tee "$logs/host.log"
+    host_status=${PIPESTATUS[0]}
+    host_passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) n += $i } END { print n + 0 }' "$logs/host.log")
+    host_failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) n += $i } END { print n + 0 }' "$logs/host.log")
+    passed=$((passed + ${host_passed:-0}))
+    failed=$((failed + ${host_failed:-0}))
+    if [ "$host_status" -ne 0 ] && [ "${host_failed:-0}" -eq 0 ]; then
+        fail "host tests did not build or run (see $logs/host.log)"
+    fi
+fi
+
+# --- in-kernel tests under QEMU ----------------------------------------------------------
+echo "== building the in-kernel test image"
+if ! make -s build/Image-ktest > "$logs/build.log" 2>&1; then
+    cat "$logs/build.log"
+    fail "kernel test image did not build"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+image=build/Image-ktest
+
+# run_kernel NAME EXPECTED_EXIT PATTERN QEMU-ARGS...: one QEMU boot; counts the kernel's own
+# test lines when it prints them, else the run as one test.
+run_kernel() {
+    local name=$1 expect_exit=$2 pattern=$3
+    shift 3
+    local log="$logs/$name.log"
+    timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 "$@" \
+        -nographic -semihosting -no-reboot < /dev/null > "$log" 2>&1
+    local status=$?
+    sed "s/^/[$name] /" "$log" | tr -d '\r'
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        fail "$name: timed out after ${timeout_s}s"
+        return
+    fi
+    local summary
+    summary=$(tr -d '\r' < "$log" | grep -E '^ktest: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -n "$summary" ]; then
+        local p f
+        p=$(echo "$summary" | sed -E 's/ktest: ([0-9]+) passed.*/\1/')
+        f=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed/\1/')
+        passed=$((passed + p))
+        failed=$((failed + f))
+        [ "$f" -ne 0 ] && failures+=("$name: $f in-kernel test(s) failed")
+        if [ "$status" -ne "$expect_exit" ]; then
+            fail "$name: QEMU exit status $status, expected $expect_exit"
+        fi
+    elif [ "$status" -eq "$expect_exit" ] && grep -q -- "$pattern" "$log"; then
+        passed=$((passed + 1))
+        echo "test $name ... ok"
+    else
+        fail "$name: exit status $status (expected $expect_exit), output lacks '$pattern'"
+    fi
+}
+
+for gic in 2 3; do
+    for el in 1 2; do
+        for cpu in cortex-a53 cortex-a72; do
+            for mem in 128M 2G; do
+                machine="virt,gic-version=$gic"
+                [ "$el" = 2 ] && machine="$machine,virtualization=on"
+                name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem"
+                echo "== $name"
+                run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" -kernel "$image"
+            done
+        done
+    done
+done
+
+# --- fatal errors are reported once and stop the kernel -----------------------------------
+for case in "stack-overflow:kernel stack overflow into the guard page" \
+            "undefined-instruction:unknown reason (undefined instruction)" \
+            "panic:PANIC: "; do
+    IFS=: read -r kind pattern <<< "$case"
+    echo "== crash-$kind"
+    run_kernel "crash-$kind" 1 "$pattern" -M virt -cpu cortex-a72 -m 128M -kernel "$image" \
+        -append "ktest.crash=$kind"
+done
+
+# --- boot without a boot loader: x0 chosen by a stub ---------------------------------------
+# QEMU virt puts its DTB at the start of RAM when there is no -kernel; the stub enters the
+# kernel, loaded at an address that is only 4 KiB aligned, with x0 set to DTB_ADDRESS.
+stub() {
+    local out=$1 dtb=$2 kernel=$3
+    aarch64-linux-gnu-gcc -nostdlib -ffreestanding -static -Wl,-Ttext=0x41000000 \
+        -Wl,--defsym=DTB_ADDRESS="$dtb" -Wl,--defsym=KERNEL_ADDRESS="$kernel" \
+        -o "$out" qemu/boot-stub.S
+}
+kernel_at=0x41234000
+head -c 8192 /dev/urandom > build/garbage.bin
+for case in "firmware-entry-unaligned-load:0x40000000:0:ktest:" \
+            "no-dtb:0:1:no device tree" \
+            "garbage-dtb:0x48000000:1:is not valid" \
+            "dtb-outside-ram:0x90000000:1:device tree at physical"; do
+    IFS=: read -r name dtb expect pattern <<< "$case"
+    echo "== $name"
+    if ! stub "build/stub-$name.elf" "$dtb" "$kernel_at" 2> "$logs/stub-$name.log"; then
+        fail "$name: boot stub did not assemble"
+        continue
+    fi
+    run_kernel "$name" "$expect" "$pattern" -M virt -cpu cortex-a72 -m 1G \
+        -device loader,file="$image",addr=$kernel_at,force-raw=on \
+        -device loader,file=build/garbage.bin,addr=0x48000000,force-raw=on \
+        -device loader,file="build/stub-$name.elf",cpu-num=0
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failures:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
