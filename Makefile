@@ -14,8 +14,8 @@ GIC ?= 2
 EL  ?= 1
 CPU ?= cortex-a72
 MEM ?= 1G
-VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 comma := ,
+VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
 
 .PHONY: all deps kernel run test test-host test-qemu gdb clippy fmt clean FORCE

@@ -6,7 +6,9 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     println!("cargo:rerun-if-changed={dir}/linker.ld");
     println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
+    // HEAD names the branch; the log changes with every commit and checkout.
     println!("cargo:rerun-if-changed={dir}/.git/HEAD");
+    println!("cargo:rerun-if-changed={dir}/.git/logs/HEAD");
     let revision = Command::new("git")
         .args(["describe", "--always", "--dirty"])
         .current_dir(&dir)
