@@ -1,0 +1,69 @@
+/* zx_object_get_info() topics and records, and object properties.
+ *
+ * Part of the system-call ABI: values, sizes and field offsets are checked against the Rust
+ * `abi` crate by abi/tests/c_headers.rs.
+ */
+#ifndef ZIRCON_SYSCALLS_OBJECT_H_
+#define ZIRCON_SYSCALLS_OBJECT_H_
+
+#include <zircon/types.h>
+
+typedef uint32_t zx_object_info_topic_t;
+
+/* Topics of zx_object_get_info(). */
+#define ZX_INFO_HANDLE_VALID ((zx_object_info_topic_t)1u) /* no data */
+#define ZX_INFO_HANDLE_BASIC ((zx_object_info_topic_t)2u) /* zx_info_handle_basic_t */
+#define ZX_INFO_VMAR ((zx_object_info_topic_t)7u)         /* zx_info_vmar_t */
+#define ZX_INFO_KMEM_STATS ((zx_object_info_topic_t)9u)   /* zx_info_kmem_stats_t */
+#define ZX_INFO_HANDLE_COUNT ((zx_object_info_topic_t)19u) /* zx_info_handle_count_t */
+#define ZX_INFO_VMO ((zx_object_info_topic_t)23u)         /* zx_info_vmo_t */
+
+/* Properties of zx_object_get_property()/zx_object_set_property(). */
+#define ZX_PROP_NAME ((uint32_t)3u) /* char[ZX_MAX_NAME_LEN] */
+
+typedef struct zx_info_handle_basic {
+    zx_koid_t koid;         /* the object */
+    zx_rights_t rights;     /* the handle's rights */
+    zx_obj_type_t type;     /* ZX_OBJ_TYPE_* */
+    zx_koid_t related_koid; /* e.g. a channel's peer; 0 if none */
+    uint32_t reserved;
+    uint8_t padding1[4];
+} zx_info_handle_basic_t;
+
+typedef struct zx_info_handle_count {
+    uint32_t handle_count; /* handles to the object, in all processes */
+} zx_info_handle_count_t;
+
+typedef struct zx_info_vmar {
+    uintptr_t base;
+    size_t len;
+} zx_info_vmar_t;
+
+typedef struct zx_info_vmo {
+    zx_koid_t koid;
+    char name[ZX_MAX_NAME_LEN];
+    uint64_t size_bytes;
+    zx_koid_t parent_koid;  /* the VMO this one was cloned from, or 0 */
+    size_t num_children;
+    size_t num_mappings;
+    size_t share_count;     /* address spaces mapping it */
+    uint32_t flags;         /* ZX_INFO_VMO_* */
+    uint8_t padding1[4];
+    uint64_t committed_bytes;
+    zx_rights_t handle_rights; /* with ZX_INFO_VMO_VIA_HANDLE */
+    uint32_t cache_policy;     /* ZX_CACHE_POLICY_* */
+} zx_info_vmo_t;
+
+typedef struct zx_info_kmem_stats {
+    uint64_t total_bytes;
+    uint64_t free_bytes;
+    uint64_t wired_bytes;
+    uint64_t total_heap_bytes;
+    uint64_t free_heap_bytes;
+    uint64_t vmo_bytes;
+    uint64_t mmu_overhead_bytes;
+    uint64_t ipc_bytes;
+    uint64_t other_bytes;
+} zx_info_kmem_stats_t;
+
+#endif /* ZIRCON_SYSCALLS_OBJECT_H_ */
