@@ -1,0 +1,171 @@
+//! Physical pages as the object layer sees them: the kernel implements these traits with its
+//! page pool and linear map (and `dc` instructions for cache maintenance); the host tests
+//! use [`testing::TestFrames`], which counts every page and can fail on demand.
+
+/// Physical address of one 4 KiB page frame.
+pub type FrameAddr = u64;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Source of page frames and access to their contents.
+pub trait FrameAllocator: Send + Sync {
+    /// A page with unspecified contents, or `None` when memory is exhausted.
+    fn alloc(&self) -> Option<FrameAddr>;
+    /// Returns a page obtained from `alloc`.
+    fn free(&self, frame: FrameAddr);
+    /// A page of zeroes that is never written, for read-only mappings of untouched pages.
+    fn zero_page(&self) -> FrameAddr;
+    fn zero(&self, frame: FrameAddr);
+    fn copy_page(&self, dst: FrameAddr, src: FrameAddr);
+    /// Copies `buf.len()` bytes from `offset` within the page.
+    fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]);
+    /// Copies `data` to `offset` within the page.
+    fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]);
+}
+
+/// Data-cache maintenance on page contents (`zx_vmo_op_range` cache ops).
+pub trait CacheOps {
+    fn clean(&self, frame: FrameAddr, offset: usize, len: usize);
+    fn invalidate(&self, frame: FrameAddr, offset: usize, len: usize);
+    fn clean_invalidate(&self, frame: FrameAddr, offset: usize, len: usize);
+}
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    //! A frame allocator over host memory that counts pages and fails on request.
+
+    use super::{FrameAddr, FrameAllocator, PAGE_SIZE};
+    use alloc::boxed::Box;
+    use alloc::collections::BTreeMap;
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    /// Frames live in a map from fake physical address to a boxed page.
+    pub struct TestFrames {
+        pages: spin::Mutex<BTreeMap<FrameAddr, Box<[u8; PAGE_SIZE as usize]>>>,
+        next: AtomicU64,
+        allocations: AtomicUsize,
+        /// Fail the allocation whose number (counting from 1) equals this; 0 = never.
+        fail_at: AtomicUsize,
+        zero_page: FrameAddr,
+    }
+
+    impl Default for TestFrames {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl TestFrames {
+        pub fn new() -> Self {
+            let zero_page = 0x1000;
+            let mut pages = BTreeMap::new();
+            pages.insert(zero_page, Box::new([0u8; PAGE_SIZE as usize]));
+            TestFrames {
+                pages: spin::Mutex::new(pages),
+                next: AtomicU64::new(0x10_0000),
+                allocations: AtomicUsize::new(0),
+                fail_at: AtomicUsize::new(0),
+                zero_page,
+            }
+        }
+
+        /// Pages currently allocated (not counting the zero page).
+        pub fn in_use(&self) -> usize {
+            self.pages.lock().len() - 1
+        }
+
+        /// Makes the `n`th allocation from now fail (1 = the next one); 0 turns it off.
+        pub fn fail_nth_allocation(&self, n: usize) {
+            let base = self.allocations.load(Ordering::SeqCst);
+            self.fail_at
+                .store(if n == 0 { 0 } else { base + n }, Ordering::SeqCst);
+        }
+
+        /// Allocations attempted so far (failed ones included).
+        pub fn allocation_count(&self) -> usize {
+            self.allocations.load(Ordering::SeqCst)
+        }
+
+        fn check(&self, frame: FrameAddr) {
+            assert!(
+                self.pages.lock().contains_key(&frame),
+                "use of frame {frame:#x} that is not allocated"
+            );
+        }
+    }
+
+    impl FrameAllocator for TestFrames {
+        fn alloc(&self) -> Option<FrameAddr> {
+            let number = self.allocations.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.fail_at.load(Ordering::SeqCst) == number {
+                return None;
+            }
+            let frame = self.next.fetch_add(PAGE_SIZE, Ordering::SeqCst);
+            // Garbage, so code that forgets to zero a new page is caught.
+            self.pages
+                .lock()
+                .insert(frame, Box::new([0xcc; PAGE_SIZE as usize]));
+            Some(frame)
+        }
+
+        fn free(&self, frame: FrameAddr) {
+            assert_ne!(frame, self.zero_page, "freeing the zero page");
+            assert!(
+                self.pages.lock().remove(&frame).is_some(),
+                "double free of frame {frame:#x}"
+            );
+        }
+
+        fn zero_page(&self) -> FrameAddr {
+            self.zero_page
+        }
+
+        fn zero(&self, frame: FrameAddr) {
+            assert_ne!(frame, self.zero_page);
+            self.check(frame);
+            self.pages.lock().get_mut(&frame).unwrap().fill(0);
+        }
+
+        fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
+            assert_ne!(dst, self.zero_page);
+            let mut pages = self.pages.lock();
+            let data = **pages.get(&src).expect("copy from an unallocated frame");
+            *pages.get_mut(&dst).expect("copy to an unallocated frame") = Box::new(data);
+        }
+
+        fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {
+            let pages = self.pages.lock();
+            let page = pages.get(&frame).expect("read of an unallocated frame");
+            buf.copy_from_slice(&page[offset..offset + buf.len()]);
+        }
+
+        fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]) {
+            assert_ne!(frame, self.zero_page, "write to the zero page");
+            let mut pages = self.pages.lock();
+            let page = pages
+                .get_mut(&frame)
+                .expect("write to an unallocated frame");
+            page[offset..offset + data.len()].copy_from_slice(data);
+        }
+    }
+
+    /// Cache operations that only count what they were asked to do.
+    #[derive(Default)]
+    pub struct CountingCache {
+        pub cleaned: AtomicUsize,
+        pub invalidated: AtomicUsize,
+        pub clean_invalidated: AtomicUsize,
+    }
+
+    impl super::CacheOps for CountingCache {
+        fn clean(&self, _: FrameAddr, _: usize, len: usize) {
+            self.cleaned.fetch_add(len, Ordering::SeqCst);
+        }
+        fn invalidate(&self, _: FrameAddr, _: usize, len: usize) {
+            self.invalidated.fetch_add(len, Ordering::SeqCst);
+        }
+        fn clean_invalidate(&self, _: FrameAddr, _: usize, len: usize) {
+            self.clean_invalidated.fetch_add(len, Ordering::SeqCst);
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! Handles and per-process handle tables.
+//!
+//! A [`Handle`] is a reference to a kernel object together with the rights it grants. It is
+//! never copied: duplicating creates a new one. Each handle has a kernel-unique `id` so that
+//! waits registered through it can be canceled when it goes away.
+//!
+//! A [`HandleTable`] maps the `zx_handle_t` values a process uses to its handles. Values are
+//! encoded so that they cannot be guessed and a closed value does not soon name another
+//! handle (see [`HandleTable`]).
+//!
+//! Handles are never dropped while the table lock is held: dropping the last handle runs the
+//! object's `on_zero_handles`, which may drop more handles (even of the same process).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi::{zx_handle_t, zx_time_t, Rights, Signals, Status, ZX_HANDLE_INVALID};
+
+use crate::channel::{self, Channel};
+use crate::koid::Koid;
+use crate::object::{downcast, KernelObject};
+use crate::wait::{self, Blocker};
+use crate::ZxResult;
+
+static NEXT_HANDLE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A reference to a kernel object with rights.
+pub struct Handle {
+    object: Arc<dyn KernelObject>,
+    rights: Rights,
+    id: u64,
+    /// Whether this handle is included in the object's handle count. Only a channel endpoint
+    /// stops counting the handles to itself that wait in its own receive queue.
+    counted: bool,
+}
+
+impl Handle {
+    /// A new handle to `object`; the object's handle count goes up by one.
+    pub fn new(object: Arc<dyn KernelObject>, rights: Rights) -> Handle {
+        object.base().add_handle_ref();
+        Handle {
+            object,
+            rights,
+            id: NEXT_HANDLE_ID.fetch_add(1, Ordering::Relaxed),
+            counted: true,
+        }
+    }
+
+    pub fn object(&self) -> &Arc<dyn KernelObject> {
+        &self.object
+    }
+
+    pub fn rights(&self) -> Rights {
+        self.rights
+    }
+
+    /// Kernel-unique id; waits registered through this handle carry it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn koid(&self) -> Koid {
+        self.object.koid()
+    }
+
+    /// Stops counting this handle in the object's handle count. Returns `true` if the count
+    /// reached zero: the caller must then run [`zero_handles`] (outside its locks).
+    pub(crate) fn uncount(&mut self) -> bool {
+        if !self.counted {
+            return false;
+        }
+        self.counted = false;
+        self.object.base().remove_handle_ref()
+    }
+
+    /// Counts this handle again after [`Handle::uncount`].
+    pub(crate) fn recount(&mut self) {
+        if !self.counted {
+            self.object.base().add_handle_ref();
+            self.counted = true;
+        }
+    }
+
+    /// Does what dropping does except the zero-handles path: cancels waits registered
+    /// through the handle and removes it from the count. Returns the object and whether the
+    /// count reached zero; the caller then runs that path itself (this is how the channel
+    /// reaper frees chains of messages without recursion).
+    pub(crate) fn release(mut self) -> (Arc<dyn KernelObject>, bool) {
+        self.object.signals().cancel_handle(self.id);
+        let reached_zero = self.uncount();
+        (self.object.clone(), reached_zero)
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.object.signals().cancel_handle(self.id);
+        if self.uncount() {
+            zero_handles(&self.object);
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("koid", &self.koid())
+            .field("type", &self.object.object_type())
+            .field("rights", &self.rights)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// The last handle to `object` is gone: tells the object, then frees what a dead channel
+/// endpoint still holds (iteratively, see `channel.rs`).
+pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
+    object.on_zero_handles();
+    if let Some(endpoint) = downcast::<Channel>(object) {
+        channel::reap_dead(endpoint);
+    }
+}
+
+/// Handle values carry 30 bits above the two low bits that are always set.
+const PAYLOAD_BITS: u32 = 30;
+/// The largest per-table limit: leaves at least 10 bits of generation in every value.
+pub const MAX_TABLE_HANDLES: usize = 1 << 20;
+/// Free slots kept in rotation before slots are reused, so a closed value comes back only
+/// after about this many closes times the generation period.
+const MIN_FREE_SLOTS: usize = 64;
+/// End of the free list.
+const NIL: u32 = u32::MAX;
+/// Handles dropped per lock hold by [`HandleTable::clear`].
+const CLEAR_BATCH: usize = 16;
+
+struct Slot {
+    /// Incremented (modulo the generation width) each time the slot is freed.
+    generation: u32,
+    handle: Option<Handle>,
+    /// Next slot in the free list while this one is free.
+    next_free: u32,
+}
+
+struct TableInner {
+    slots: Vec<Slot>,
+    /// Free slots, oldest first (FIFO, so a freed slot is reused as late as possible).
+    free_head: u32,
+    free_tail: u32,
+    free_count: usize,
+    count: usize,
+}
+
+/// The handles of one process.
+///
+/// A value is `((generation << index_bits | index) << 2 | 0b11) ^ secret`, with the two low
+/// bits of the secret ignored: every value has its low bits set (so it is never
+/// `ZX_HANDLE_INVALID`), values differ between processes, and a slot's generation changes
+/// whenever it is freed, so a stale value (or one from another table) is rejected with
+/// `BAD_HANDLE` rather than naming some other handle.
+///
+/// At most `max_handles` handles (clamped to `1..=MAX_TABLE_HANDLES`) may be in the table:
+/// one process cannot exhaust the kernel's memory with handles.
+pub struct HandleTable {
+    secret: u32,
+    max_handles: usize,
+    index_bits: u32,
+    inner: spin::Mutex<TableInner>,
+}
+
+impl HandleTable {
+    /// An empty table. `secret` should be random per process.
+    pub fn new(secret: u32, max_handles: usize) -> Self {
+        let max_handles = max_handles.clamp(1, MAX_TABLE_HANDLES);
+        // Bits to number slots 0..max_handles-1 (at least one).
+        let index_bits = (usize::BITS - (max_handles - 1).leading_zeros()).max(1);
+        HandleTable {
+            secret: secret & !0b11,
+            max_handles,
+            index_bits,
+            inner: spin::Mutex::new(TableInner {
+                slots: Vec::new(),
+                free_head: NIL,
+                free_tail: NIL,
+                free_count: 0,
+                count: 0,
+            }),
+        }
+    }
+
+    /// The per-table limit.
+    pub fn max_handles(&self) -> usize {
+        self.max_handles
+    }
+
+    /// Handles in the table.
+    pub fn count(&self) -> usize {
+        self.inner.lock().count
+    }
+
+    fn generation_mask(&self) -> u32 {
+        (1u32 << (PAYLOAD_BITS - self.index_bits)) - 1
+    }
+
+    fn encode(&self, index: u32, generation: u32) -> zx_handle_t {
+        let payload = ((generation & self.generation_mask()) << self.index_bits) | index;
+        ((payload << 2) | 0b11) ^ self.secret
+    }
+
+    fn decode(&self, value: zx_handle_t) -> Option<(usize, u32)> {
+        if value & 0b11 != 0b11 {
+            return None;
+        }
+        let payload = (value ^ self.secret) >> 2;
+        let index = payload & ((1u32 << self.index_bits) - 1);
+        let generation = payload >> self.index_bits;
+        Some((index as usize, generation))
+    }
+
+    /// The slot index of a live value.
+    fn find(&self, inner: &TableInner, value: zx_handle_t) -> Option<usize> {
+        let (index, generation) = self.decode(value)?;
+        let slot = inner.slots.get(index)?;
+        (slot.handle.is_some() && slot.generation == generation).then_some(index)
+    }
+
+    fn lookup<'a>(&self, inner: &'a TableInner, value: zx_handle_t) -> Option<&'a Handle> {
+        let index = self.find(inner, value)?;
+        inner.slots[index].handle.as_ref()
+    }
+
+    /// A slot for one more handle (not yet marked used), or `NO_RESOURCES` at the limit /
+    /// `NO_MEMORY`.
+    fn alloc_slot(&self, inner: &mut TableInner) -> ZxResult<usize> {
+        if inner.count >= self.max_handles {
+            return Err(Status::NO_RESOURCES);
+        }
+        let may_grow = inner.slots.len() < self.max_handles;
+        let prefer_reuse = inner.free_count >= MIN_FREE_SLOTS || !may_grow;
+        if inner.free_head == NIL || !prefer_reuse {
+            if may_grow && inner.slots.try_reserve(1).is_ok() {
+                inner.slots.push(Slot {
+                    generation: 0,
+                    handle: None,
+                    next_free: NIL,
+                });
+                return Ok(inner.slots.len() - 1);
+            }
+            if inner.free_head == NIL {
+                return Err(Status::NO_MEMORY);
+            }
+        }
+        let index = inner.free_head as usize;
+        inner.free_head = inner.slots[index].next_free;
+        if inner.free_head == NIL {
+            inner.free_tail = NIL;
+        }
+        inner.slots[index].next_free = NIL;
+        inner.free_count -= 1;
+        Ok(index)
+    }
+
+    /// Stores `handle` in a slot from [`alloc_slot`](Self::alloc_slot); returns its value.
+    fn fill_slot(&self, inner: &mut TableInner, index: usize, handle: Handle) -> zx_handle_t {
+        let slot = &mut inner.slots[index];
+        slot.handle = Some(handle);
+        inner.count += 1;
+        self.encode(index as u32, slot.generation)
+    }
+
+    fn insert(
+        &self,
+        inner: &mut TableInner,
+        handle: Handle,
+    ) -> Result<zx_handle_t, (Status, Handle)> {
+        match self.alloc_slot(inner) {
+            Ok(index) => Ok(self.fill_slot(inner, index, handle)),
+            Err(status) => Err((status, handle)),
+        }
+    }
+
+    /// Empties a used slot and appends it to the free list.
+    fn take_slot(&self, inner: &mut TableInner, index: usize) -> Option<Handle> {
+        let mask = self.generation_mask();
+        let slot = &mut inner.slots[index];
+        let handle = slot.handle.take()?;
+        slot.generation = slot.generation.wrapping_add(1) & mask;
+        inner.count -= 1;
+        self.push_free(inner, index);
+        Some(handle)
+    }
+
+    /// Appends an empty slot to the free list.
+    fn push_free(&self, inner: &mut TableInner, index: usize) {
+        inner.slots[index].next_free = NIL;
+        if inner.free_tail == NIL {
+            inner.free_head = index as u32;
+        } else {
+            inner.slots[inner.free_tail as usize].next_free = index as u32;
+        }
+        inner.free_tail = index as u32;
+        inner.free_count += 1;
+    }
+
+    fn take_value(&self, inner: &mut TableInner, value: zx_handle_t) -> Option<Handle> {
+        let index = self.find(inner, value)?;
+        self.take_slot(inner, index)
+    }
+
+    /// Adds a handle and returns its value. At the limit `NO_RESOURCES` (or `NO_MEMORY`); the
+    /// rejected handle is closed.
+    pub fn add(&self, handle: Handle) -> ZxResult<zx_handle_t> {
+        let result = self.insert(&mut self.inner.lock(), handle);
+        // A rejected handle is dropped here, after the lock is released.
+        result.map_err(|(status, _handle)| status)
+    }
+
+    /// The object, rights and handle id behind `value`, or `BAD_HANDLE`.
+    pub fn get(&self, value: zx_handle_t) -> ZxResult<(Arc<dyn KernelObject>, Rights, u64)> {
+        let inner = self.inner.lock();
+        let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+        Ok((handle.object().clone(), handle.rights(), handle.id()))
+    }
+
+    /// The object behind `value` as a `T`, checked in the contract's order: `BAD_HANDLE`, then
+    /// `WRONG_TYPE`, then `ACCESS_DENIED` if the handle lacks any of `required`.
+    pub fn get_object<T: KernelObject>(
+        &self,
+        value: zx_handle_t,
+        required: Rights,
+    ) -> ZxResult<(Arc<T>, Rights)> {
+        let (object, rights, _) = self.get(value)?;
+        let object = downcast::<T>(&object).ok_or(Status::WRONG_TYPE)?;
+        if !rights.contains(required) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        Ok((object, rights))
+    }
+
+    /// Takes the handle out of the table (`BAD_HANDLE` if there is none). Waits registered
+    /// through it are canceled: for this process the value is closed.
+    pub fn remove(&self, value: zx_handle_t) -> ZxResult<Handle> {
+        let handle = self.take_value(&mut self.inner.lock(), value);
+        let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        handle.object().signals().cancel_handle(handle.id());
+        Ok(handle)
+    }
+
+    /// `zx_handle_close`: `ZX_HANDLE_INVALID` is OK, an unknown value `BAD_HANDLE`.
+    pub fn close(&self, value: zx_handle_t) -> ZxResult {
+        if value == ZX_HANDLE_INVALID {
+            return Ok(());
+        }
+        let handle = self.remove(value)?;
+        drop(handle);
+        Ok(())
+    }
+
+    /// `zx_handle_close_many`: closes every valid value and returns the first error
+    /// (`BAD_HANDLE` for an unknown value or one listed twice). `ZX_HANDLE_INVALID` entries are
+    /// skipped.
+    pub fn close_many(&self, values: &[zx_handle_t]) -> ZxResult {
+        let mut result = Ok(());
+        for &value in values {
+            if let Err(status) = self.close(value) {
+                result = result.and(Err(status));
+            }
+        }
+        result
+    }
+
+    /// `zx_handle_duplicate`: a new handle to the same object. `ACCESS_DENIED` without
+    /// `DUPLICATE`; `INVALID_ARGS` unless `rights` is `SAME_RIGHTS` or a subset of the
+    /// handle's rights; `NO_RESOURCES` at the limit. The source is unchanged in every case.
+    pub fn duplicate(&self, value: zx_handle_t, rights: Rights) -> ZxResult<zx_handle_t> {
+        let result = {
+            let mut inner = self.inner.lock();
+            let source = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+            if !source.rights().contains(Rights::DUPLICATE) {
+                return Err(Status::ACCESS_DENIED);
+            }
+            let rights = resolve_rights(source.rights(), rights)?;
+            let copy = Handle::new(source.object().clone(), rights);
+            self.insert(&mut inner, copy)
+        };
+        result.map_err(|(status, _copy)| status)
+    }
+
+    /// `zx_handle_replace`: a new handle with `rights` (`SAME_RIGHTS` or a subset, else
+    /// `INVALID_ARGS`) in place of the old one. No right is needed. Unless the value is
+    /// unknown (`BAD_HANDLE`), the old handle is closed even when the call fails.
+    pub fn replace(&self, value: zx_handle_t, rights: Rights) -> ZxResult<zx_handle_t> {
+        let (old, result) = {
+            let mut inner = self.inner.lock();
+            let old = self
+                .take_value(&mut inner, value)
+                .ok_or(Status::BAD_HANDLE)?;
+            let result = match resolve_rights(old.rights(), rights) {
+                Err(status) => Err(status),
+                Ok(rights) => {
+                    let new = Handle::new(old.object().clone(), rights);
+                    // The old handle's slot was just freed, so there is room.
+                    self.insert(&mut inner, new)
+                        .map_err(|(status, _new)| status)
+                }
+            };
+            (old, result)
+        };
+        drop(old);
+        result
+    }
+
+    /// Takes the handles a channel write sends. Every value must name a handle of this table
+    /// (`BAD_HANDLE`, also for a value listed twice), have `TRANSFER` (`ACCESS_DENIED`) and not
+    /// refer to the object `exclude` (the endpoint written to: `NOT_SUPPORTED`). The first
+    /// error in list order is returned. Every listed handle that exists leaves the table on
+    /// every path: on success they are returned in list order, on failure they are closed.
+    pub fn take_for_transfer(
+        &self,
+        values: &[zx_handle_t],
+        exclude: Option<Koid>,
+    ) -> ZxResult<Vec<Handle>> {
+        let mut taken = Vec::new();
+        if taken.try_reserve_exact(values.len()).is_err() {
+            // Still consume them, one at a time.
+            for &value in values {
+                let _ = self.remove(value);
+            }
+            return Err(Status::NO_MEMORY);
+        }
+        let mut first_error = None;
+        {
+            let mut inner = self.inner.lock();
+            for &value in values {
+                let error = match self.take_value(&mut inner, value) {
+                    None => Some(Status::BAD_HANDLE),
+                    Some(handle) => {
+                        let error = if !handle.rights().contains(Rights::TRANSFER) {
+                            Some(Status::ACCESS_DENIED)
+                        } else if Some(handle.koid()) == exclude {
+                            Some(Status::NOT_SUPPORTED)
+                        } else {
+                            None
+                        };
+                        taken.push(handle);
+                        error
+                    }
+                };
+                if first_error.is_none() {
+                    first_error = error;
+                }
+            }
+        }
+        for handle in &taken {
+            handle.object().signals().cancel_handle(handle.id());
+        }
+        match first_error {
+            None => Ok(taken),
+            Some(status) => {
+                drop(taken);
+                Err(status)
+            }
+        }
+    }
+
+    /// Adds all `handles` or none (for a channel read): `NO_RESOURCES` if they do not all fit
+    /// under the limit, `NO_MEMORY`. On failure the handles are closed; a caller that must not
+    /// lose them checks [`available`](Self::available) first.
+    pub fn insert_many(&self, handles: Vec<Handle>) -> ZxResult<Vec<zx_handle_t>> {
+        let mut values: Vec<zx_handle_t> = Vec::new();
+        if values.try_reserve_exact(handles.len()).is_err() {
+            return Err(Status::NO_MEMORY);
+        }
+        let mut inner = self.inner.lock();
+        if inner.count + handles.len() > self.max_handles {
+            drop(inner);
+            return Err(Status::NO_RESOURCES);
+        }
+        let grow = handles.len().saturating_sub(inner.free_count);
+        if inner.slots.try_reserve(grow).is_err() {
+            drop(inner);
+            return Err(Status::NO_MEMORY);
+        }
+        // First pick every slot (this cannot fail after the checks above, but if it did the
+        // slots go back untouched), then fill them.
+        for _ in 0..handles.len() {
+            match self.alloc_slot(&mut inner) {
+                Ok(index) => values.push(index as u32),
+                Err(status) => {
+                    for &index in &values {
+                        self.push_free(&mut inner, index as usize);
+                    }
+                    drop(inner);
+                    return Err(status);
+                }
+            }
+        }
+        for (value, handle) in values.iter_mut().zip(handles) {
+            *value = self.fill_slot(&mut inner, *value as usize, handle);
+        }
+        Ok(values)
+    }
+
+    /// Room left under the limit.
+    pub fn available(&self) -> usize {
+        self.max_handles - self.inner.lock().count
+    }
+
+    /// Closes every handle (process death). Handles are dropped in small batches outside the
+    /// lock; handles added concurrently to slots already passed survive.
+    pub fn clear(&self) {
+        let mut index = 0;
+        loop {
+            let mut batch: [Option<Handle>; CLEAR_BATCH] = Default::default();
+            let mut taken = 0;
+            let done = {
+                let mut inner = self.inner.lock();
+                while index < inner.slots.len() && taken < CLEAR_BATCH {
+                    if let Some(handle) = self.take_slot(&mut inner, index) {
+                        batch[taken] = Some(handle);
+                        taken += 1;
+                    }
+                    index += 1;
+                }
+                index >= inner.slots.len()
+            };
+            drop(batch);
+            if done {
+                break;
+            }
+        }
+    }
+
+    /// `zx_object_wait_one` on a value. Like [`wait::wait_one`], but the observer is
+    /// registered under the table lock after checking the value is still there, so a close
+    /// by another thread always cancels the wait (`CANCELED` with `HANDLE_CLOSED`). An
+    /// unknown value gives `(BAD_HANDLE, NONE)`.
+    pub fn wait_one(
+        &self,
+        value: zx_handle_t,
+        signals: Signals,
+        deadline: zx_time_t,
+        blocker: &dyn Blocker,
+    ) -> Result<Signals, (Status, Signals)> {
+        let (object, _, _) = self.get(value).map_err(|s| (s, Signals::NONE))?;
+        let koid = object.koid();
+        wait::wait_with(&object, signals, deadline, blocker, |waker| {
+            let inner = self.inner.lock();
+            match self.lookup(&inner, value) {
+                Some(handle) if handle.koid() == koid => {
+                    handle
+                        .object()
+                        .signals()
+                        .add_observer(handle.id(), signals, waker)
+                }
+                _ => Err(Status::BAD_HANDLE),
+            }
+        })
+    }
+}
+
+impl fmt::Debug for HandleTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandleTable")
+            .field("count", &self.count())
+            .field("max_handles", &self.max_handles)
+            .finish()
+    }
+}
+
+/// The rights of a duplicate or replacement: `SAME_RIGHTS` keeps them, anything else must be
+/// a subset (`INVALID_ARGS`).
+fn resolve_rights(current: Rights, requested: Rights) -> ZxResult<Rights> {
+    if requested == Rights::SAME_RIGHTS {
+        Ok(current)
+    } else if current.contains(requested) {
+        Ok(requested)
+    } else {
+        Err(Status::INVALID_ARGS)
+    }
+}
