@@ -1,0 +1,1303 @@
+//! Virtual memory objects: pages committed lazily, copy-on-write clones (`zx_vmo_clone`),
+//! snapshots and slices (`zx_vmo_create_child`).
+//!
+//! # How pages are shared
+//!
+//! Every VMO created from another one joins its *family*: one arena of nodes under one lock.
+//! A node holds some pages and zeroed page ranges and may
+//! have a *link* to a parent node: a page the node does not hold is looked up in the parent
+//! (page `k` maps to parent page `k + offset` while `k < limit`; beyond the limit it is zero).
+//! Lookups walk links in a loop, never by recursion.
+//!
+//! - A clone (`zx_vmo_clone`, the seed's copy-on-write) links to its parent: it reads the
+//!   parent's *current* content until it writes a page, which copies it.
+//! - A snapshot moves the parent's pages into a new hidden node (an O(1) map move) that
+//!   becomes the parent of both the original and the snapshot; each then copies on write, so
+//!   neither sees the other's later writes.
+//! - A slice owns no pages: it forwards to its parent's pages at an offset.
+//!
+//! Pages no VMO can see any more are freed at once: when a node copies a page from an
+//! ancestor that nobody else can see, when a node dies (a dead node with one child merges
+//! into it, with none it is removed), and when a node shrinks or zeroes pages.
+//!
+//! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
+//! never changes again, so only alive nodes' pages need no visibility check.
+
+use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
+use crate::koid::Koid;
+use crate::object::{KernelObject, ObjectBase};
+use crate::vmar::{MapTarget, MappingObserver, PageForFault};
+use crate::{Rights, Signals, Status, ZxResult};
+use abi::{
+    zx_info_vmo_t, ZX_INFO_VMO_IS_COW_CLONE, ZX_INFO_VMO_RESIZABLE, ZX_INFO_VMO_TYPE_PAGED,
+    ZX_MAX_VMO_SIZE, ZX_OBJ_TYPE_VMO, ZX_VMO_CHILD_NO_WRITE, ZX_VMO_CHILD_RESIZABLE,
+    ZX_VMO_CHILD_SLICE, ZX_VMO_CHILD_SNAPSHOT, ZX_VMO_CLONE_COPY_ON_WRITE,
+    ZX_VMO_CLONE_NON_RESIZEABLE, ZX_VMO_NON_RESIZABLE, ZX_VMO_OP_CACHE_CLEAN,
+    ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, ZX_VMO_OP_CACHE_INVALIDATE, ZX_VMO_OP_CACHE_SYNC,
+    ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT, ZX_VMO_OP_LOCK, ZX_VMO_OP_UNLOCK, ZX_VMO_OP_ZERO,
+};
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+const PAGE_SHIFT: u32 = 12;
+
+type NodeId = usize;
+
+/// What a lookup found for a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// A committed frame held by `owner` at `index`.
+    Page {
+        owner: NodeId,
+        index: u64,
+        frame: FrameAddr,
+    },
+    /// Zero: `owner` zeroed (decommitted) this page, hiding its ancestors.
+    Zeroed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    parent: NodeId,
+    /// Page `k` of the child is page `k + offset` of the parent...
+    offset: u64,
+    /// ...while `k < limit`; beyond it the child reads zero.
+    limit: u64,
+}
+
+struct Node {
+    pages: BTreeMap<u64, FrameAddr>,
+    /// Page ranges `start -> end` this node zeroed: they read zero and hide the ancestors
+    /// (a frame in `pages` still takes precedence). Disjoint, not adjacent.
+    zeroed: BTreeMap<u64, u64>,
+    link: Option<Link>,
+    /// Nodes whose link points here.
+    children: Vec<NodeId>,
+    /// Slice nodes forwarding to this node.
+    slices: Vec<NodeId>,
+    /// For a slice: the node it forwards to and the page offset into it.
+    slice_of: Option<(NodeId, u64)>,
+    /// Size in pages (for a hidden node: the size it was frozen at).
+    size: u64,
+    hidden: bool,
+    handles_open: bool,
+    mappings: BTreeMap<u64, Weak<dyn MappingObserver>>,
+}
+
+impl Node {
+    fn new(size: u64) -> Node {
+        Node {
+            pages: BTreeMap::new(),
+            zeroed: BTreeMap::new(),
+            link: None,
+            children: Vec::new(),
+            slices: Vec::new(),
+            slice_of: None,
+            size,
+            hidden: false,
+            handles_open: true,
+            mappings: BTreeMap::new(),
+        }
+    }
+
+    fn is_zeroed(&self, index: u64) -> bool {
+        self.zeroed
+            .range(..=index)
+            .next_back()
+            .is_some_and(|(_, &end)| index < end)
+    }
+
+    /// Whether this node hides its ancestors' page `index` (holds it or zeroed it).
+    fn shadows(&self, index: u64) -> bool {
+        self.pages.contains_key(&index) || self.is_zeroed(index)
+    }
+
+    /// Marks pages `first..end` as zeroed, merging with neighbouring ranges.
+    fn add_zeroed(&mut self, first: u64, end: u64) {
+        let (mut first, mut end) = (first, end);
+        let touching: Vec<(u64, u64)> = self
+            .zeroed
+            .range(..=end)
+            .filter(|(_, &e)| e >= first)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in touching {
+            self.zeroed.remove(&s);
+            first = first.min(s);
+            end = end.max(e);
+        }
+        self.zeroed.insert(first, end);
+    }
+
+    /// Drops zeroed ranges at and beyond page `limit`.
+    fn trim_zeroed(&mut self, limit: u64) {
+        let beyond = self.zeroed.split_off(&limit);
+        drop(beyond);
+        if let Some((_, end)) = self.zeroed.iter_mut().next_back() {
+            *end = (*end).min(limit);
+        }
+    }
+
+    /// Whether anything can still read or write this node's pages directly.
+    fn alive(&self) -> bool {
+        !self.hidden && (self.handles_open || !self.mappings.is_empty() || !self.slices.is_empty())
+    }
+}
+
+/// A small batch of frames allocated before a change, so that running out of memory leaves
+/// everything as it was. Up to 16 frames need no heap allocation.
+struct FrameBatch {
+    inline: [FrameAddr; 16],
+    inline_len: usize,
+    spill: Vec<FrameAddr>,
+}
+
+impl FrameBatch {
+    fn take(&mut self) -> Option<FrameAddr> {
+        if let Some(frame) = self.spill.pop() {
+            return Some(frame);
+        }
+        if self.inline_len == 0 {
+            return None;
+        }
+        self.inline_len -= 1;
+        Some(self.inline[self.inline_len])
+    }
+
+    fn release(mut self, frames: &dyn FrameAllocator) {
+        while let Some(frame) = self.take() {
+            frames.free(frame);
+        }
+    }
+}
+
+struct Family {
+    frames: Arc<dyn FrameAllocator>,
+    nodes: Vec<Option<Node>>,
+    free_ids: Vec<NodeId>,
+    next_mapping_id: u64,
+}
+
+impl Family {
+    fn node(&self, id: NodeId) -> &Node {
+        self.nodes[id].as_ref().expect("live node id")
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        self.nodes[id].as_mut().expect("live node id")
+    }
+
+    fn insert(&mut self, node: Node) -> NodeId {
+        match self.free_ids.pop() {
+            Some(id) => {
+                self.nodes[id] = Some(node);
+                id
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, id: NodeId) -> Node {
+        let node = self.nodes[id].take().expect("live node id");
+        self.free_ids.push(id);
+        node
+    }
+
+    /// The node that holds a node's pages and the page offset into it (slices forward).
+    fn target(&self, id: NodeId) -> (NodeId, u64) {
+        self.node(id).slice_of.unwrap_or((id, 0))
+    }
+
+    /// Where page `index` of `id` comes from; `None` when nothing holds it (it reads zero).
+    fn resolve(&self, mut id: NodeId, mut index: u64) -> Option<Found> {
+        loop {
+            let node = self.node(id);
+            if let Some(&frame) = node.pages.get(&index) {
+                return Some(Found::Page {
+                    owner: id,
+                    index,
+                    frame,
+                });
+            }
+            if node.is_zeroed(index) {
+                return Some(Found::Zeroed);
+            }
+            match node.link {
+                Some(link) if index < link.limit => {
+                    id = link.parent;
+                    index += link.offset;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The frame page `index` of `id` shows, if any.
+    fn frame_at(&self, id: NodeId, index: u64) -> Option<FrameAddr> {
+        match self.resolve(id, index) {
+            Some(Found::Page { frame, .. }) => Some(frame),
+            _ => None,
+        }
+    }
+
+    fn owns_frame(&self, id: NodeId, index: u64) -> bool {
+        self.node(id).pages.contains_key(&index)
+    }
+
+    /// Allocates one frame for every page in `first..=last` of `id` that it does not own.
+    fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
+        let node = self.node(id);
+        let owned = node.pages.range(first..=last).count() as u64;
+        let needed = (last - first + 1 - owned) as usize;
+        let mut batch = FrameBatch {
+            inline: [0; 16],
+            inline_len: 0,
+            spill: Vec::new(),
+        };
+        if needed > batch.inline.len() && batch.spill.try_reserve_exact(needed).is_err() {
+            return Err(Status::NO_MEMORY);
+        }
+        for _ in 0..needed {
+            let Some(frame) = self.frames.alloc() else {
+                batch.release(&*self.frames);
+                return Err(Status::NO_MEMORY);
+            };
+            if needed > batch.inline.len() {
+                batch.spill.push(frame);
+            } else {
+                batch.inline[batch.inline_len] = frame;
+                batch.inline_len += 1;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
+    /// now; frees the source page if nobody else can see it. Returns the frame.
+    fn commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
+        if let Some(&frame) = self.node(id).pages.get(&index) {
+            return frame;
+        }
+        let frame = batch.take().expect("prepare counted every page to commit");
+        let source = self.resolve(id, index);
+        match source {
+            Some(Found::Page { frame: src, .. }) => self.frames.copy_page(frame, src),
+            _ => self.frames.zero(frame),
+        }
+        self.node_mut(id).pages.insert(index, frame);
+        if let Some(Found::Page {
+            owner,
+            index: owner_index,
+            ..
+        }) = source
+        {
+            if owner != id {
+                self.release_if_unseen(owner, owner_index);
+            }
+        }
+        // Mappings of this node and of everything that looks through it showed the old page.
+        self.unmap_everywhere(id, index, index + 1);
+        frame
+    }
+
+    /// Frees page `index` of `id` if no node can see it any more.
+    fn release_if_unseen(&mut self, id: NodeId, index: u64) {
+        if self.node(id).alive() || self.seen_below(id, index) {
+            return;
+        }
+        if let Some(frame) = self.node_mut(id).pages.remove(&index) {
+            self.frames.free(frame);
+        }
+    }
+
+    /// Whether any node below `id` (through links) reads page `index` of `id`.
+    fn seen_below(&self, id: NodeId, index: u64) -> bool {
+        let mut stack: Vec<(NodeId, u64)> = Vec::new();
+        stack.push((id, index));
+        while let Some((parent, parent_index)) = stack.pop() {
+            for &child in &self.node(parent).children {
+                let node = self.node(child);
+                let Some(link) = node.link else { continue };
+                let Some(k) = parent_index.checked_sub(link.offset) else {
+                    continue;
+                };
+                if k >= link.limit || node.shadows(k) {
+                    continue;
+                }
+                if node.alive() {
+                    return true;
+                }
+                stack.push((child, k));
+            }
+        }
+        false
+    }
+
+    /// Frees ancestors' pages that `id`'s window `first..end` made visible and that nobody
+    /// can see any more, walking up through dead ancestors. `link` is `id`'s link as it was.
+    fn sweep_ancestors(&mut self, link: Option<Link>, first: u64, end: u64) {
+        let (mut link, mut first, mut end) = (link, first, end);
+        while let Some(l) = link {
+            let end_in_window = end.min(l.limit);
+            if first >= end_in_window {
+                return;
+            }
+            let (parent_first, parent_end) = (first + l.offset, end_in_window + l.offset);
+            if self.node(l.parent).alive() {
+                return;
+            }
+            let indices: Vec<u64> = self
+                .node(l.parent)
+                .pages
+                .range(parent_first..parent_end)
+                .map(|(&index, _)| index)
+                .collect();
+            for index in indices {
+                if !self.seen_below(l.parent, index) {
+                    if let Some(frame) = self.node_mut(l.parent).pages.remove(&index) {
+                        self.frames.free(frame);
+                    }
+                }
+            }
+            link = self.node(l.parent).link;
+            first = parent_first;
+            end = parent_end;
+        }
+    }
+
+    /// Tells the mappings of `id`, of its slices and of every node reading through it that
+    /// pages `first..end` of `id` changed.
+    fn unmap_everywhere(&self, id: NodeId, first: u64, end: u64) {
+        let mut stack: Vec<(NodeId, u64, u64)> = Vec::new();
+        stack.push((id, first, end));
+        while let Some((node_id, first, end)) = stack.pop() {
+            let node = self.node(node_id);
+            notify(&node.mappings, first, end);
+            for &slice in &node.slices {
+                let slice_node = self.node(slice);
+                let (_, offset) = slice_node.slice_of.expect("slice");
+                let start = first.max(offset);
+                let stop = end.min(offset + slice_node.size);
+                if start < stop {
+                    notify(&slice_node.mappings, start - offset, stop - offset);
+                }
+            }
+            for &child in &node.children {
+                let Some(link) = self.node(child).link else {
+                    continue;
+                };
+                let start = first.max(link.offset);
+                let stop = end.min(link.offset.saturating_add(link.limit));
+                if start < stop {
+                    stack.push((child, start - link.offset, stop - link.offset));
+                }
+            }
+        }
+    }
+
+    fn free_frame(&self, frame: FrameAddr) {
+        self.frames.free(frame);
+    }
+
+    /// After `id` may have stopped being alive: remove it (no children), merge it into its
+    /// only child, or keep it as a branch point; in every case free the pages that nobody can
+    /// see any more, here and in dead ancestors. Parents left dead and childless go too (a
+    /// loop, not recursion).
+    fn settle(&mut self, id: NodeId) {
+        let mut current = id;
+        loop {
+            let node = self.node(current);
+            if node.alive() {
+                return;
+            }
+            if let Some((target, _)) = node.slice_of {
+                self.remove(current);
+                self.node_mut(target).slices.retain(|&s| s != current);
+                current = target;
+                continue;
+            }
+            let link = node.link;
+            // The part of the parent this node could see.
+            let window = link.map_or(0, |l| l.limit);
+            match node.children.len() {
+                0 => {
+                    let removed = self.remove(current);
+                    for (_, frame) in removed.pages {
+                        self.free_frame(frame);
+                    }
+                    let Some(link) = link else { return };
+                    self.node_mut(link.parent)
+                        .children
+                        .retain(|&c| c != current);
+                    self.sweep_ancestors(Some(link), 0, window);
+                    current = link.parent;
+                }
+                1 => {
+                    self.sweep_ancestors(link, 0, window);
+                    self.merge_into_child(current);
+                    return;
+                }
+                _ => {
+                    let indices: Vec<u64> = node.pages.keys().copied().collect();
+                    for index in indices {
+                        self.release_if_unseen(current, index);
+                    }
+                    self.sweep_ancestors(link, 0, window);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves the pages of dead node `id` that its only child can see into the child, frees
+    /// the rest, and links the child to `id`'s parent.
+    fn merge_into_child(&mut self, id: NodeId) {
+        let removed = self.remove(id);
+        let child_id = removed.children[0];
+        let child_link = self.node(child_id).link.expect("child links to its parent");
+        let mut moved: Vec<(u64, FrameAddr)> = Vec::new();
+        for (index, frame) in removed.pages {
+            let visible = index
+                .checked_sub(child_link.offset)
+                .filter(|&k| k < child_link.limit && !self.node(child_id).shadows(k));
+            match visible {
+                Some(k) => moved.push((k, frame)),
+                None => self.free_frame(frame),
+            }
+        }
+        let child = self.node_mut(child_id);
+        child.pages.extend(moved);
+        // The parent's zeroed ranges keep hiding what lies above them, within the window.
+        let window_end = child_link.offset.saturating_add(child_link.limit);
+        for (&start, &end) in &removed.zeroed {
+            let (start, end) = (start.max(child_link.offset), end.min(window_end));
+            if start < end {
+                child.add_zeroed(start - child_link.offset, end - child_link.offset);
+            }
+        }
+        child.link = removed.link.map(|parent_link| Link {
+            parent: parent_link.parent,
+            offset: child_link.offset + parent_link.offset,
+            limit: child_link
+                .limit
+                .min(parent_link.limit.saturating_sub(child_link.offset)),
+        });
+        if let Some(parent_link) = removed.link {
+            for c in &mut self.node_mut(parent_link.parent).children {
+                if *c == id {
+                    *c = child_id;
+                }
+            }
+        }
+    }
+
+    /// Whether `id` reads pages through an ancestor that can still change (an alive node):
+    /// a snapshot of it could not be isolated from those changes.
+    fn depends_on_live_ancestor(&self, id: NodeId) -> bool {
+        let mut link = self.node(id).link;
+        while let Some(l) = link {
+            let parent = self.node(l.parent);
+            if parent.alive() {
+                return true;
+            }
+            link = parent.link;
+        }
+        false
+    }
+}
+
+impl Drop for Family {
+    fn drop(&mut self) {
+        // Every node is removed when its VMO dies; this only guards against leaks.
+        for node in self.nodes.iter_mut().filter_map(Option::take) {
+            for (_, frame) in node.pages {
+                self.frames.free(frame);
+            }
+        }
+    }
+}
+
+fn notify(mappings: &BTreeMap<u64, Weak<dyn MappingObserver>>, first: u64, end: u64) {
+    for observer in mappings.values() {
+        if let Some(observer) = observer.upgrade() {
+            observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
+        }
+    }
+}
+
+/// How a VMO came to be, for `zx_object_get_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmoKind {
+    Created,
+    /// `zx_vmo_clone` (copy-on-write, sees the parent's current pages until it writes).
+    Clone,
+    Snapshot,
+    Slice,
+}
+
+/// A virtual memory object.
+pub struct Vmo {
+    base: ObjectBase,
+    family: Arc<spin::Mutex<Family>>,
+    node: NodeId,
+    kind: VmoKind,
+    resizable: bool,
+    /// The VMO this one was created from: keeps its ZERO_CHILDREN bookkeeping reachable.
+    user_parent: Option<Arc<Vmo>>,
+    /// Set under the family lock when the node is gone (no handles and no mappings).
+    dead: AtomicBool,
+    /// Under the family lock: mapping count and children not yet gone (ZERO_CHILDREN).
+    mapping_count: AtomicUsize,
+    present_children: AtomicUsize,
+}
+
+/// Rounds a byte size up to pages; overflow or more than `ZX_MAX_VMO_SIZE` is OUT_OF_RANGE.
+pub fn size_in_pages(size: u64) -> ZxResult<u64> {
+    let rounded = size
+        .checked_add(PAGE_SIZE - 1)
+        .ok_or(Status::OUT_OF_RANGE)?
+        & !(PAGE_SIZE - 1);
+    if rounded > ZX_MAX_VMO_SIZE {
+        return Err(Status::OUT_OF_RANGE);
+    }
+    Ok(rounded >> PAGE_SHIFT)
+}
+
+/// Rights of the handle to a `zx_vmo_clone` child, from the parent handle's rights (seed).
+pub fn clone_rights(parent: Rights) -> Rights {
+    parent | Rights::GET_PROPERTY | Rights::SET_PROPERTY | Rights::WRITE
+}
+
+/// Rights of the handle to a `zx_vmo_create_child` child.
+pub fn child_rights(parent: Rights, options: u32) -> Rights {
+    let rights = parent | Rights::GET_PROPERTY | Rights::SET_PROPERTY;
+    if options & ZX_VMO_CHILD_NO_WRITE != 0 {
+        rights.difference(Rights::WRITE)
+    } else if options & ZX_VMO_CHILD_SLICE != 0 {
+        rights
+    } else {
+        rights | Rights::WRITE
+    }
+}
+
+impl Vmo {
+    /// `zx_vmo_create`: a VMO of `size` bytes (rounded up to pages), nothing committed.
+    pub fn create(frames: Arc<dyn FrameAllocator>, size: u64, options: u32) -> ZxResult<Arc<Vmo>> {
+        if options & !ZX_VMO_NON_RESIZABLE != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let pages = size_in_pages(size)?;
+        let mut family = Family {
+            frames,
+            nodes: Vec::new(),
+            free_ids: Vec::new(),
+            next_mapping_id: 1,
+        };
+        let node = family.insert(Node::new(pages));
+        Ok(Arc::new(Vmo::new(
+            Arc::new(spin::Mutex::new(family)),
+            node,
+            VmoKind::Created,
+            options & ZX_VMO_NON_RESIZABLE == 0,
+            None,
+        )))
+    }
+
+    fn new(
+        family: Arc<spin::Mutex<Family>>,
+        node: NodeId,
+        kind: VmoKind,
+        resizable: bool,
+        user_parent: Option<Arc<Vmo>>,
+    ) -> Vmo {
+        Vmo {
+            base: ObjectBase::new(Signals::VMO_ZERO_CHILDREN),
+            family,
+            node,
+            kind,
+            resizable,
+            user_parent,
+            dead: AtomicBool::new(false),
+            mapping_count: AtomicUsize::new(0),
+            present_children: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> ZxResult<spin::MutexGuard<'_, Family>> {
+        let family = self.family.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return Err(Status::BAD_STATE);
+        }
+        Ok(family)
+    }
+
+    pub fn kind(&self) -> VmoKind {
+        self.kind
+    }
+
+    pub fn is_resizable(&self) -> bool {
+        self.resizable
+    }
+
+    /// Size in bytes (a page multiple).
+    pub fn size(&self) -> u64 {
+        match self.lock() {
+            Ok(family) => family.node(self.node).size << PAGE_SHIFT,
+            Err(_) => 0,
+        }
+    }
+
+    /// Checks `offset..offset+len` against the size; returns the node holding the pages and
+    /// the byte offset there.
+    fn range(&self, family: &Family, offset: u64, len: u64) -> ZxResult<(NodeId, u64)> {
+        let size = family.node(self.node).size << PAGE_SHIFT;
+        let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
+        if end > size {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        let (target, page_offset) = family.target(self.node);
+        Ok((target, offset + (page_offset << PAGE_SHIFT)))
+    }
+
+    /// Reads `len` bytes at `offset` page piece by piece: `f(frame, offset_in_page,
+    /// chunk_len, done_so_far)`, with `None` for pages that read as zero. Commits nothing.
+    /// `f` runs under the family lock and must not touch this family.
+    pub fn read_with(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut dyn FnMut(Option<FrameAddr>, usize, usize, usize) -> ZxResult,
+    ) -> ZxResult {
+        let family = self.lock()?;
+        let (node, start) = self.range(&family, offset, len)?;
+        let mut done = 0u64;
+        while done < len {
+            let position = start + done;
+            let in_page = (position & (PAGE_SIZE - 1)) as usize;
+            let chunk = (PAGE_SIZE - in_page as u64).min(len - done);
+            let frame = family.frame_at(node, position >> PAGE_SHIFT);
+            f(frame, in_page, chunk as usize, done as usize)?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Writes `len` bytes at `offset`: commits (copying on write) every page in the range
+    /// first — all or nothing on NO_MEMORY — then `f(frame, offset_in_page, chunk_len,
+    /// done_so_far)` fills each piece. `f` runs under the family lock.
+    pub fn write_with(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut dyn FnMut(FrameAddr, usize, usize, usize) -> ZxResult,
+    ) -> ZxResult {
+        let mut family = self.lock()?;
+        let (node, start) = self.range(&family, offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
+        let mut batch = family.prepare(node, first, last)?;
+        let mut done = 0u64;
+        let mut result = Ok(());
+        while done < len {
+            let position = start + done;
+            let in_page = (position & (PAGE_SIZE - 1)) as usize;
+            let chunk = (PAGE_SIZE - in_page as u64).min(len - done);
+            let frame = family.commit(node, position >> PAGE_SHIFT, &mut batch);
+            if let Err(status) = f(frame, in_page, chunk as usize, done as usize) {
+                result = Err(status);
+                break;
+            }
+            done += chunk;
+        }
+        batch.release(&*family.frames);
+        result
+    }
+
+    /// `zx_vmo_read` into a kernel buffer.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> ZxResult {
+        let frames = self.family.lock().frames.clone();
+        self.read_with(
+            offset,
+            buf.len() as u64,
+            &mut |frame, in_page, len, done| {
+                let out = &mut buf[done..done + len];
+                match frame {
+                    Some(frame) => frames.read(frame, in_page, out),
+                    None => out.fill(0),
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// `zx_vmo_write` from a kernel buffer.
+    pub fn write(&self, offset: u64, data: &[u8]) -> ZxResult {
+        let frames = self.family.lock().frames.clone();
+        self.write_with(
+            offset,
+            data.len() as u64,
+            &mut |frame, in_page, len, done| {
+                frames.write(frame, in_page, &data[done..done + len]);
+                Ok(())
+            },
+        )
+    }
+
+    /// `zx_vmo_set_size`: shrinking frees the dropped pages and unmaps them everywhere;
+    /// growing exposes zeroes.
+    pub fn set_size(&self, size: u64) -> ZxResult {
+        let mut family = self.lock()?;
+        if !self.resizable {
+            return Err(Status::UNAVAILABLE);
+        }
+        let new = size_in_pages(size)?;
+        let id = self.node;
+        let old = family.node(id).size;
+        if new == old {
+            return Ok(());
+        }
+        // Whatever the parent held beyond the old end must never show through.
+        let old_link = family.node(id).link;
+        if let Some(link) = &mut family.node_mut(id).link {
+            link.limit = link.limit.min(old.min(new));
+        }
+        family.node_mut(id).size = new;
+        if new > old {
+            return Ok(());
+        }
+        let dropped = family.node_mut(id).pages.split_off(&new);
+        family.node_mut(id).trim_zeroed(new);
+        for (_, frame) in dropped {
+            family.free_frame(frame);
+        }
+        let children = family.node(id).children.clone();
+        for child in children {
+            if let Some(link) = &mut family.node_mut(child).link {
+                link.limit = link.limit.min(new.saturating_sub(link.offset));
+            }
+        }
+        family.unmap_everywhere(id, new, old);
+        family.sweep_ancestors(old_link, new, old);
+        Ok(())
+    }
+
+    /// `zx_vmo_op_range` (rights are checked by the caller).
+    pub fn op_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
+        let valid = [
+            ZX_VMO_OP_COMMIT,
+            ZX_VMO_OP_DECOMMIT,
+            ZX_VMO_OP_LOCK,
+            ZX_VMO_OP_UNLOCK,
+            ZX_VMO_OP_CACHE_SYNC,
+            ZX_VMO_OP_CACHE_INVALIDATE,
+            ZX_VMO_OP_CACHE_CLEAN,
+            ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+            ZX_VMO_OP_ZERO,
+        ];
+        if !valid.contains(&op) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut family = self.lock()?;
+        let (node, start) = self.range(&family, offset, size)?;
+        match op {
+            ZX_VMO_OP_LOCK | ZX_VMO_OP_UNLOCK => Err(Status::NOT_SUPPORTED),
+            ZX_VMO_OP_COMMIT => {
+                if size == 0 {
+                    return Ok(());
+                }
+                let (first, last) = (start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT);
+                let mut batch = family.prepare(node, first, last)?;
+                for index in first..=last {
+                    family.commit(node, index, &mut batch);
+                }
+                batch.release(&*family.frames);
+                Ok(())
+            }
+            ZX_VMO_OP_DECOMMIT => {
+                if (offset | size) & (PAGE_SIZE - 1) != 0 {
+                    return Err(Status::INVALID_ARGS);
+                }
+                let (first, end) = (start >> PAGE_SHIFT, (start + size) >> PAGE_SHIFT);
+                self.zero_pages(&mut family, node, first, end);
+                Ok(())
+            }
+            ZX_VMO_OP_ZERO => self.zero_range(&mut family, node, start, size),
+            _ => {
+                if size == 0 {
+                    return Err(Status::INVALID_ARGS);
+                }
+                let mut position = start;
+                let end = start + size;
+                while position < end {
+                    let in_page = (position & (PAGE_SIZE - 1)) as usize;
+                    let chunk = (PAGE_SIZE - in_page as u64).min(end - position) as usize;
+                    if let Some(frame) = family.frame_at(node, position >> PAGE_SHIFT) {
+                        match op {
+                            ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, chunk),
+                            ZX_VMO_OP_CACHE_INVALIDATE => cache.invalidate(frame, in_page, chunk),
+                            _ => cache.clean_invalidate(frame, in_page, chunk),
+                        }
+                    }
+                    position += chunk as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes pages `first..end` of `node` read zero, freeing what they held: a node with no
+    /// parent just drops them; a node that reads through a parent records zero markers.
+    fn zero_pages(&self, family: &mut Family, node: NodeId, first: u64, end: u64) {
+        if first >= end {
+            return;
+        }
+        let held: Vec<(u64, FrameAddr)> = family
+            .node(node)
+            .pages
+            .range(first..end)
+            .map(|(&index, &frame)| (index, frame))
+            .collect();
+        for &(index, frame) in &held {
+            family.node_mut(node).pages.remove(&index);
+            family.free_frame(frame);
+        }
+        let link = family.node(node).link;
+        if link.is_some() {
+            // One range, whatever its length: the ancestors stay hidden even if they change.
+            family.node_mut(node).add_zeroed(first, end);
+            family.sweep_ancestors(link, first, end);
+        }
+        family.unmap_everywhere(node, first, end);
+    }
+
+    /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.
+    fn zero_range(&self, family: &mut Family, node: NodeId, start: u64, size: u64) -> ZxResult {
+        if size == 0 {
+            return Ok(());
+        }
+        let end = start + size;
+        let first_whole = (start + PAGE_SIZE - 1) >> PAGE_SHIFT;
+        let end_whole = end >> PAGE_SHIFT;
+        // Partial pages at either end: zero the bytes in place, committing the page first
+        // where it is not the node's own.
+        let mut partial: [Option<(u64, usize, usize)>; 2] = [None, None];
+        let head_page = start >> PAGE_SHIFT;
+        if start & (PAGE_SIZE - 1) != 0 || end < (head_page + 1) << PAGE_SHIFT {
+            let from = (start & (PAGE_SIZE - 1)) as usize;
+            let to = (end.min((head_page + 1) << PAGE_SHIFT) - (head_page << PAGE_SHIFT)) as usize;
+            partial[0] = Some((head_page, from, to));
+        }
+        let tail_page = end >> PAGE_SHIFT;
+        if end & (PAGE_SIZE - 1) != 0 && tail_page != head_page {
+            partial[1] = Some((tail_page, 0, (end & (PAGE_SIZE - 1)) as usize));
+        }
+        let needing: Vec<u64> = partial
+            .iter()
+            .flatten()
+            .map(|&(page, _, _)| page)
+            .filter(|&page| {
+                // Zeroing part of a page is a write to it: a clone forks the page even when
+                // it shows zeroes now, or its parent's later writes would show through.
+                let node_ref = family.node(node);
+                !family.owns_frame(node, page)
+                    && !node_ref.is_zeroed(page)
+                    && (node_ref.link.is_some() || family.frame_at(node, page).is_some())
+            })
+            .collect();
+        // Allocate for the partial pages first so NO_MEMORY changes nothing.
+        let mut batch = FrameBatch {
+            inline: [0; 16],
+            inline_len: 0,
+            spill: Vec::new(),
+        };
+        for _ in &needing {
+            let Some(frame) = family.frames.alloc() else {
+                batch.release(&*family.frames);
+                return Err(Status::NO_MEMORY);
+            };
+            batch.inline[batch.inline_len] = frame;
+            batch.inline_len += 1;
+        }
+        for (page, from, to) in partial.into_iter().flatten() {
+            if needing.contains(&page) {
+                family.commit(node, page, &mut batch);
+            }
+            if let Some(frame) = family.node(node).pages.get(&page) {
+                let zeros = [0u8; PAGE_SIZE as usize];
+                family.frames.write(*frame, from, &zeros[..to - from]);
+            }
+        }
+        batch.release(&*family.frames);
+        self.zero_pages(family, node, first_whole, end_whole.max(first_whole));
+        Ok(())
+    }
+
+    /// `zx_vmo_clone` with ZX_VMO_CLONE_COPY_ON_WRITE: a child that reads this VMO's current
+    /// pages until it writes them. O(1): no page is copied or walked.
+    pub fn create_clone(
+        self: &Arc<Self>,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> ZxResult<Arc<Vmo>> {
+        if options & ZX_VMO_CLONE_COPY_ON_WRITE == 0
+            || options & !(ZX_VMO_CLONE_COPY_ON_WRITE | ZX_VMO_CLONE_NON_RESIZEABLE) != 0
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        if offset & (PAGE_SIZE - 1) != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
+        let pages = size_in_pages(size)?;
+        let resizable = options & ZX_VMO_CLONE_NON_RESIZEABLE == 0;
+        let mut family = self.lock()?;
+        let (parent, parent_offset) = family.target(self.node);
+        let offset_pages = (offset >> PAGE_SHIFT) + parent_offset;
+        let visible = family
+            .node(self.node)
+            .size
+            .saturating_sub(offset >> PAGE_SHIFT);
+        let mut node = Node::new(pages);
+        node.link = Some(Link {
+            parent,
+            offset: offset_pages,
+            limit: visible.min(pages),
+        });
+        let id = family.insert(node);
+        family.node_mut(parent).children.push(id);
+        Ok(self.adopt(&family, id, VmoKind::Clone, resizable))
+    }
+
+    /// `zx_vmo_create_child`: SNAPSHOT or SLICE (exactly one), with RESIZABLE / NO_WRITE.
+    pub fn create_child(
+        self: &Arc<Self>,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> ZxResult<Arc<Vmo>> {
+        let known = ZX_VMO_CHILD_SNAPSHOT
+            | ZX_VMO_CHILD_RESIZABLE
+            | ZX_VMO_CHILD_SLICE
+            | ZX_VMO_CHILD_NO_WRITE;
+        let snapshot = options & ZX_VMO_CHILD_SNAPSHOT != 0;
+        let slice = options & ZX_VMO_CHILD_SLICE != 0;
+        if options & !known != 0 || snapshot == slice {
+            return Err(Status::INVALID_ARGS);
+        }
+        if offset & (PAGE_SIZE - 1) != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let end = offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
+        let pages = size_in_pages(size)?;
+        let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
+        let mut family = self.lock()?;
+        let offset_pages = offset >> PAGE_SHIFT;
+        if slice {
+            if resizable {
+                return Err(Status::INVALID_ARGS);
+            }
+            if self.resizable {
+                return Err(Status::NOT_SUPPORTED);
+            }
+            if end > family.node(self.node).size << PAGE_SHIFT {
+                return Err(Status::INVALID_ARGS);
+            }
+            let (target, target_offset) = family.target(self.node);
+            let mut node = Node::new(pages);
+            node.slice_of = Some((target, target_offset + offset_pages));
+            let id = family.insert(node);
+            family.node_mut(target).slices.push(id);
+            return Ok(self.adopt(&family, id, VmoKind::Slice, false));
+        }
+        // Snapshot: the parent's pages move into a hidden node both sides copy from.
+        if family.node(self.node).slice_of.is_some() || family.depends_on_live_ancestor(self.node) {
+            return Err(Status::NOT_SUPPORTED);
+        }
+        let parent_id = self.node;
+        let parent_size = family.node(parent_id).size;
+        let mut hidden = Node::new(parent_size);
+        hidden.hidden = true;
+        hidden.handles_open = false;
+        hidden.pages = core::mem::take(&mut family.node_mut(parent_id).pages);
+        hidden.zeroed = core::mem::take(&mut family.node_mut(parent_id).zeroed);
+        hidden.link = family.node(parent_id).link;
+        let hidden_id = family.insert(hidden);
+        if let Some(link) = family.node(hidden_id).link {
+            for c in &mut family.node_mut(link.parent).children {
+                if *c == parent_id {
+                    *c = hidden_id;
+                }
+            }
+        }
+        family.node_mut(parent_id).link = Some(Link {
+            parent: hidden_id,
+            offset: 0,
+            limit: parent_size,
+        });
+        let mut node = Node::new(pages);
+        node.link = Some(Link {
+            parent: hidden_id,
+            offset: offset_pages,
+            limit: parent_size.saturating_sub(offset_pages).min(pages),
+        });
+        let child_id = family.insert(node);
+        family.node_mut(hidden_id).children = alloc::vec![parent_id, child_id];
+        Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable))
+    }
+
+    /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.
+    fn adopt(
+        self: &Arc<Self>,
+        family: &Family,
+        id: NodeId,
+        kind: VmoKind,
+        resizable: bool,
+    ) -> Arc<Vmo> {
+        let child = Arc::new(Vmo::new(
+            self.family.clone(),
+            id,
+            kind,
+            resizable,
+            Some(self.clone()),
+        ));
+        // The child is present (it is about to get a handle): its parent line learns so.
+        child.presence_changed(family, false);
+        child
+    }
+
+    /// Present = alive (handles or mappings) or with children not yet gone.
+    fn present(&self) -> bool {
+        !self.dead.load(Ordering::Relaxed) || self.present_children.load(Ordering::Relaxed) > 0
+    }
+
+    /// After this VMO's presence may have changed (from `was`): updates the parents'
+    /// counts and ZERO_CHILDREN, walking up as far as presence keeps changing.
+    fn presence_changed(&self, _family: &Family, was: bool) {
+        let mut was = was;
+        let mut now = self.present();
+        let mut current = self;
+        while was != now {
+            let Some(parent) = current.user_parent.as_deref() else {
+                return;
+            };
+            let before = parent.present();
+            if now {
+                if parent.present_children.fetch_add(1, Ordering::Relaxed) == 0 {
+                    parent
+                        .base
+                        .signals()
+                        .update(Signals::VMO_ZERO_CHILDREN, Signals::NONE);
+                }
+            } else if parent.present_children.fetch_sub(1, Ordering::Relaxed) == 1 {
+                parent
+                    .base
+                    .signals()
+                    .update(Signals::NONE, Signals::VMO_ZERO_CHILDREN);
+            }
+            was = before;
+            now = parent.present();
+            current = parent;
+        }
+    }
+
+    /// Called with the family locked when handles or mappings may have run out.
+    fn liveness_changed(&self, family: &mut Family) {
+        if self.dead.load(Ordering::Relaxed) {
+            return;
+        }
+        let node = family.node(self.node);
+        if node.handles_open || !node.mappings.is_empty() {
+            return;
+        }
+        let was = self.present();
+        self.dead.store(true, Ordering::Relaxed);
+        family.settle(self.node);
+        self.presence_changed(family, was);
+    }
+
+    /// Committed bytes this VMO holds itself.
+    pub fn committed_bytes(&self) -> u64 {
+        match self.lock() {
+            Ok(family) => {
+                let (target, _) = family.target(self.node);
+                if target != self.node {
+                    return 0;
+                }
+                family.node(self.node).pages.len() as u64 * PAGE_SIZE
+            }
+            Err(_) => 0,
+        }
+    }
+
+    pub fn parent_koid(&self) -> Koid {
+        self.user_parent
+            .as_ref()
+            .map_or(0, |parent| parent.base.koid())
+    }
+
+    pub fn num_children(&self) -> usize {
+        let _family = self.family.lock();
+        self.present_children.load(Ordering::Relaxed)
+    }
+
+    pub fn num_mappings(&self) -> usize {
+        let _family = self.family.lock();
+        self.mapping_count.load(Ordering::Relaxed)
+    }
+
+    /// `ZX_INFO_VMO` as the object knows it; the caller adds handle rights and the
+    /// VIA_HANDLE / VIA_MAPPING flag.
+    pub fn info(&self) -> zx_info_vmo_t {
+        let mut flags = ZX_INFO_VMO_TYPE_PAGED;
+        if self.resizable {
+            flags |= ZX_INFO_VMO_RESIZABLE;
+        }
+        if matches!(self.kind, VmoKind::Clone | VmoKind::Snapshot) {
+            flags |= ZX_INFO_VMO_IS_COW_CLONE;
+        }
+        let mappings = self.num_mappings();
+        zx_info_vmo_t {
+            koid: self.base.koid(),
+            name: self.base.name(),
+            size_bytes: self.size(),
+            parent_koid: self.parent_koid(),
+            num_children: self.num_children(),
+            num_mappings: mappings,
+            share_count: mappings + usize::from(self.base.handle_count() > 0),
+            flags,
+            committed_bytes: self.committed_bytes(),
+            ..Default::default()
+        }
+    }
+
+    /// Pages the family's nodes hold in all (for tests and accounting).
+    pub fn family_committed_pages(&self) -> usize {
+        let family = self.family.lock();
+        family
+            .nodes
+            .iter()
+            .flatten()
+            .map(|node| node.pages.len())
+            .sum()
+    }
+
+    /// Nodes in the family (for tests: hidden and dead nodes are merged or removed).
+    pub fn family_node_count(&self) -> usize {
+        self.family.lock().nodes.iter().flatten().count()
+    }
+}
+
+impl KernelObject for Vmo {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> u32 {
+        ZX_OBJ_TYPE_VMO
+    }
+
+    fn on_zero_handles(&self) {
+        let mut family = self.family.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return;
+        }
+        family.node_mut(self.node).handles_open = false;
+        self.liveness_changed(&mut family);
+    }
+
+    fn has_name(&self) -> bool {
+        true
+    }
+}
+
+impl MapTarget for Vmo {
+    fn koid(&self) -> Koid {
+        self.base.koid()
+    }
+
+    fn size(&self) -> u64 {
+        Vmo::size(self)
+    }
+
+    fn is_resizable(&self) -> bool {
+        self.resizable
+    }
+
+    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64 {
+        let mut family = self.family.lock();
+        let id = family.next_mapping_id;
+        family.next_mapping_id += 1;
+        if !self.dead.load(Ordering::Relaxed) {
+            family.node_mut(self.node).mappings.insert(id, observer);
+            self.mapping_count.fetch_add(1, Ordering::Relaxed);
+        }
+        id
+    }
+
+    fn remove_mapping(&self, id: u64) {
+        let mut family = self.family.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return;
+        }
+        if family.node_mut(self.node).mappings.remove(&id).is_some() {
+            self.mapping_count.fetch_sub(1, Ordering::Relaxed);
+            self.liveness_changed(&mut family);
+        }
+    }
+
+    fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault> {
+        let mut family = self.lock()?;
+        let (node, start) = self.range(&family, offset, 1)?;
+        let index = start >> PAGE_SHIFT;
+        if write {
+            let mut batch = family.prepare(node, index, index)?;
+            let frame = family.commit(node, index, &mut batch);
+            batch.release(&*family.frames);
+            return Ok(PageForFault {
+                frame,
+                writable: true,
+            });
+        }
+        Ok(match family.resolve(node, index) {
+            Some(Found::Page { owner, frame, .. }) => PageForFault {
+                frame,
+                writable: owner == node,
+            },
+            _ => PageForFault {
+                frame: family.frames.zero_page(),
+                writable: false,
+            },
+        })
+    }
+}
+
+impl Drop for Vmo {
+    fn drop(&mut self) {
+        {
+            // A VMO dropped without ever losing its last handle (no handle was made).
+            let mut family = self.family.lock();
+            if !self.dead.load(Ordering::Relaxed) {
+                family.node_mut(self.node).handles_open = false;
+                family.node_mut(self.node).mappings.clear();
+                self.mapping_count.store(0, Ordering::Relaxed);
+                self.liveness_changed(&mut family);
+            }
+        }
+        // Drop the chain of user parents iteratively: a long clone chain must not recurse.
+        let mut next = self.user_parent.take();
+        while let Some(parent) = next {
+            next = match Arc::into_inner(parent) {
+                Some(mut vmo) => vmo.user_parent.take(),
+                None => None,
+            };
+        }
+    }
+}
