@@ -17,6 +17,10 @@ mod irq;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod memory;
+// The object layer's page and cache traits; the syscall layer will use them, the in-kernel
+// tests do already.
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
+mod vm;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

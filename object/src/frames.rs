@@ -130,7 +130,7 @@ pub mod testing {
             assert_ne!(dst, self.zero_page);
             let mut pages = self.pages.lock();
             let data = **pages.get(&src).expect("copy from an unallocated frame");
-            *pages.get_mut(&dst).expect("copy to an unallocated frame") = Box::new(data);
+            **pages.get_mut(&dst).expect("copy to an unallocated frame") = data;
         }
 
         fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {

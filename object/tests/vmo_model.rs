@@ -239,7 +239,7 @@ enum Op {
         handle: usize,
         pages: u64,
     },
-    OpRange {
+    OperateRange {
         handle: usize,
         op: u32,
         offset: usize,
@@ -304,7 +304,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             0..6 * PAGE,
             0..3 * PAGE
         )
-            .prop_map(|(handle, op, offset, len)| Op::OpRange {
+            .prop_map(|(handle, op, offset, len)| Op::OperateRange {
                 handle,
                 op,
                 offset,
@@ -608,7 +608,7 @@ impl Harness {
                     self.model.set_size(held.vmo, pages);
                 }
             }
-            Op::OpRange {
+            Op::OperateRange {
                 handle,
                 op,
                 offset,
@@ -829,7 +829,7 @@ fn partial_zero_in_a_clone_forks_the_page_found_by_the_model() {
             resizable: false,
         },
         Op::Close { handle: 32 },
-        Op::OpRange {
+        Op::OperateRange {
             handle: 44,
             op: 10,
             offset: 3365,

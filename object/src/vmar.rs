@@ -1,0 +1,1002 @@
+//! Virtual memory address regions (VMARs): the bookkeeping of a process's address space.
+//!
+//! A process has one root [`Vmar`] covering its user half. Inside a VMAR live, without
+//! overlapping, sub-VMARs ([`Vmar::allocate`]) and mappings of a [`MapTarget`] (a VMO,
+//! [`Vmar::map`]). Page-table entries are installed lazily by [`Vmar::handle_fault`] (or
+//! eagerly with `ZX_VM_MAP_RANGE`) through the [`AddressSpace`] trait, which the kernel
+//! implements with aarch64 tables and the tests with a fake (`testing::FakeAddressSpace`,
+//! built with the `testing` feature).
+//!
+//! # Structure
+//! All regions and mappings of one address space live in a single arena (module `space`)
+//! behind one `spin::Mutex`, shared by the root and every sub-VMAR: there is no per-VMAR lock
+//! and so no ordering problem between nested VMARs. A [`Vmar`] is a handle-like view (arena
+//! id, base, size, capabilities); the arena owns the tree, which is flat (maps keyed by id),
+//! so walks and drops never recurse however deep the user nests VMARs.
+//!
+//! # Lock order
+//! 1. locks inside a [`MapTarget`] (a VMO calls [`MappingObserver::unmap_target_range`] while
+//!    holding its own lock);
+//! 2. the address-space tree lock (this module);
+//! 3. locks inside the [`AddressSpace`] (called with the tree lock held).
+//!
+//! Consequently this module never calls a `MapTarget` method (not even `add_mapping`,
+//! `remove_mapping`, `size` or `koid`) and never lets go of a mapping's `Arc<dyn MapTarget>`
+//! while it holds the tree lock (removed mappings are unregistered and dropped after it).
+//! Operations that need new target registrations (a mapping split in two needs a second
+//! registration) plan under the lock, register outside it, then re-check and apply under
+//! the lock, retrying if the tree changed meanwhile. Faults call `fault_page` unlocked and
+//! install the page only if no invalidation happened in between (a generation counter).
+//!
+//! # Rules chosen where Zircon's documentation leaves room (see also the method docs)
+//! - W+X mappings are refused with `ACCESS_DENIED` (a policy refusal, like Zircon's
+//!   "prohibited mapping flags"), after the WRITE-without-READ (`INVALID_ARGS`) and the
+//!   rights/capability (`ACCESS_DENIED`) checks.
+//! - Both "SPECIFIC range overlaps something" and "no room" give `NO_MEMORY` (the spec),
+//!   while a SPECIFIC range that does not fit inside the VMAR gives `INVALID_ARGS` (Zircon).
+//! - `target_offset + len` overflowing gives `INVALID_ARGS` (Zircon's `zx_vmar_map`).
+//! - A mapping may extend past the current end of its target (Zircon before
+//!   `ZX_VM_ALLOW_FAULTS`): a fault beyond the end fails with the target's `OUT_OF_RANGE`.
+//! - Unmapping a range in which nothing is mapped succeeds (Zircon's implementation).
+//! - Placement of non-specific maps and allocations is first fit from the lowest address
+//!   (deterministic; `ZX_VM_COMPACT` is accepted and changes nothing).
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::fmt;
+
+use abi::{
+    ZX_VM_ALIGN_BASE, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_SPECIFIC,
+    ZX_VM_CAN_MAP_WRITE, ZX_VM_COMPACT, ZX_VM_MAP_RANGE, ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ,
+    ZX_VM_PERM_WRITE, ZX_VM_REQUIRE_NON_RESIZABLE, ZX_VM_SPECIFIC, ZX_VM_SPECIFIC_OVERWRITE,
+};
+
+use crate::frames::{FrameAddr, PAGE_SIZE};
+use crate::koid::{new_koid, Koid};
+use crate::{Rights, Status, ZxResult};
+
+mod space;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+use space::{ChildKind, Mapping, Prepared, Region, Space, State};
+
+/// What can be mapped (a VMO implements this).
+pub trait MapTarget: Send + Sync {
+    fn koid(&self) -> Koid;
+    /// Current size in bytes (a page multiple).
+    fn size(&self) -> u64;
+    fn is_resizable(&self) -> bool;
+    /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`].
+    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64;
+    fn remove_mapping(&self, id: u64);
+    /// The page backing `offset` for an access: commits it (write) or finds what is visible
+    /// (read; may be a shared zero page); `writable` says whether it may be mapped writable
+    /// (false for pages shared copy-on-write or the zero page). Errors: OUT_OF_RANGE beyond
+    /// the size, NO_MEMORY.
+    fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault>;
+}
+
+/// The answer of [`MapTarget::fault_page`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageForFault {
+    pub frame: FrameAddr,
+    pub writable: bool,
+}
+
+/// Told by a target when pages of it must no longer be mapped (shrink, copy-on-write
+/// replacing a page, decommit): the mapping removes those PTEs.
+pub trait MappingObserver: Send + Sync {
+    fn unmap_target_range(&self, offset: u64, len: u64);
+}
+
+/// The page-table side (the kernel implements it with aarch64 tables; tests with a fake).
+///
+/// Called with the address-space tree lock held; implementations must not call back into
+/// [`Vmar`]. `unmap` and `protect` ignore pages that have no entry. `protect` is only ever
+/// used to take permissions away from existing entries or to change execute: write access is
+/// never granted by `protect` (it comes from a later write fault, so that copy-on-write pages
+/// mapped read-only stay read-only).
+pub trait AddressSpace: Send + Sync {
+    /// Installs one 4 KiB entry, replacing any existing one.
+    fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult;
+    fn unmap(&self, va: usize, len: usize);
+    fn protect(&self, va: usize, len: usize, perms: MappingPerms);
+}
+
+/// Access permissions of a mapping or a page-table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub struct MappingPerms {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+}
+
+impl MappingPerms {
+    pub const NONE: MappingPerms = MappingPerms {
+        read: false,
+        write: false,
+        execute: false,
+    };
+    pub const R: MappingPerms = MappingPerms {
+        read: true,
+        write: false,
+        execute: false,
+    };
+    pub const RW: MappingPerms = MappingPerms {
+        read: true,
+        write: true,
+        execute: false,
+    };
+    pub const RX: MappingPerms = MappingPerms {
+        read: true,
+        write: false,
+        execute: true,
+    };
+
+    /// The `ZX_VM_PERM_*` bits of `options`.
+    pub const fn from_options(options: u32) -> MappingPerms {
+        MappingPerms {
+            read: options & ZX_VM_PERM_READ != 0,
+            write: options & ZX_VM_PERM_WRITE != 0,
+            execute: options & ZX_VM_PERM_EXECUTE != 0,
+        }
+    }
+
+    /// As `ZX_VM_PERM_*` bits.
+    pub const fn to_options(self) -> u32 {
+        (if self.read { ZX_VM_PERM_READ } else { 0 })
+            | (if self.write { ZX_VM_PERM_WRITE } else { 0 })
+            | (if self.execute { ZX_VM_PERM_EXECUTE } else { 0 })
+    }
+
+    /// The `ZX_VM_CAN_MAP_READ/WRITE/EXECUTE` bits of `options`.
+    pub const fn from_capabilities(options: u32) -> MappingPerms {
+        MappingPerms {
+            read: options & ZX_VM_CAN_MAP_READ != 0,
+            write: options & ZX_VM_CAN_MAP_WRITE != 0,
+            execute: options & ZX_VM_CAN_MAP_EXECUTE != 0,
+        }
+    }
+
+    /// READ/WRITE/EXECUTE of a handle's rights.
+    pub const fn from_rights(rights: Rights) -> MappingPerms {
+        MappingPerms {
+            read: rights.contains(Rights::READ),
+            write: rights.contains(Rights::WRITE),
+            execute: rights.contains(Rights::EXECUTE),
+        }
+    }
+
+    /// Every permission of `other` is in `self`.
+    pub const fn contains(self, other: MappingPerms) -> bool {
+        (self.read || !other.read)
+            && (self.write || !other.write)
+            && (self.execute || !other.execute)
+    }
+
+    pub const fn intersection(self, other: MappingPerms) -> MappingPerms {
+        MappingPerms {
+            read: self.read && other.read,
+            write: self.write && other.write,
+            execute: self.execute && other.execute,
+        }
+    }
+
+    /// No access at all.
+    pub const fn is_none(self) -> bool {
+        !self.read && !self.write && !self.execute
+    }
+}
+
+/// One mapping, as [`Vmar::children`], [`Vmar::mappings`] and [`Vmar::mapping_at`] show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappingInfo {
+    /// Absolute address of the first byte.
+    pub base: usize,
+    pub size: usize,
+    pub target_koid: Koid,
+    /// Offset in the target of the byte at `base`.
+    pub target_offset: u64,
+    /// Current permissions.
+    pub perms: MappingPerms,
+    /// What `protect` may ever grant: the target handle's rights at map time intersected
+    /// with the VMAR's capabilities.
+    pub max_perms: MappingPerms,
+}
+
+/// A direct child of a VMAR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmarChild {
+    Region {
+        koid: Koid,
+        base: usize,
+        size: usize,
+    },
+    Mapping(MappingInfo),
+}
+
+const PAGE: usize = PAGE_SIZE as usize;
+
+/// `ZX_VM_CAN_MAP_*` bits: the capabilities of a VMAR.
+const CAPABILITY_MASK: u32 =
+    ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_EXECUTE | ZX_VM_CAN_MAP_SPECIFIC;
+const PERM_MASK: u32 = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE;
+/// The alignment field, bits 24..32.
+const ALIGN_MASK: u32 = !((1u32 << ZX_VM_ALIGN_BASE) - 1);
+const MAP_OPTIONS: u32 = PERM_MASK
+    | ZX_VM_SPECIFIC
+    | ZX_VM_SPECIFIC_OVERWRITE
+    | ZX_VM_MAP_RANGE
+    | ZX_VM_REQUIRE_NON_RESIZABLE
+    | ALIGN_MASK;
+const ALLOCATE_OPTIONS: u32 = CAPABILITY_MASK | ZX_VM_SPECIFIC | ZX_VM_COMPACT | ALIGN_MASK;
+
+fn page_aligned(value: usize) -> bool {
+    value.is_multiple_of(PAGE)
+}
+
+fn round_up_to_page(len: usize) -> Option<usize> {
+    len.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// The alignment the `ZX_VM_ALIGN_*` field of `options` asks for (at least a page).
+fn alignment(options: u32) -> ZxResult<usize> {
+    let log2 = options >> ZX_VM_ALIGN_BASE;
+    if log2 == 0 {
+        return Ok(PAGE);
+    }
+    if !(10..=32).contains(&log2) {
+        return Err(Status::INVALID_ARGS);
+    }
+    let align = usize::try_from(1u64 << log2).map_err(|_| Status::INVALID_ARGS)?;
+    Ok(align.max(PAGE))
+}
+
+/// `needs` are the targets of the registrations an operation needs, `spares` what was
+/// prepared; they match when they are the same targets in the same order.
+fn spares_match(spares: &[Prepared], needs: &[Arc<dyn MapTarget>]) -> bool {
+    spares.len() == needs.len()
+        && spares
+            .iter()
+            .zip(needs)
+            .all(|(spare, need)| same_target(&spare.target, need))
+}
+
+fn same_target(a: &Arc<dyn MapTarget>, b: &Arc<dyn MapTarget>) -> bool {
+    // Data pointers only: the vtable half of a `dyn` pointer is not unique.
+    core::ptr::eq(Arc::as_ptr(a) as *const u8, Arc::as_ptr(b) as *const u8)
+}
+
+/// Unregisters what a finished operation removed or did not use. Runs without the tree lock.
+fn unregister(removed: Vec<Mapping>, spares: Vec<Prepared>) {
+    for mapping in removed {
+        mapping.target.remove_mapping(mapping.registration);
+    }
+    for spare in spares {
+        spare.target.remove_mapping(spare.registration);
+    }
+}
+
+/// What an operation run by [`Vmar::transact`] decided under the lock.
+enum Step<T> {
+    Done(ZxResult<T>),
+    /// The registrations (one per target, in this order) the operation needs before it can
+    /// apply; nothing was changed.
+    Need(Vec<Arc<dyn MapTarget>>),
+}
+
+/// Drops the owner's hold on the arena: when the last [`Vmar`] of an address space goes,
+/// every remaining mapping is unmapped and unregistered from its target.
+struct Owner {
+    space: Arc<Space>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let removed: Vec<Mapping> = {
+            let mut state = self.space.state.lock();
+            state.bump();
+            let mappings = core::mem::take(&mut state.mappings);
+            state.regions.clear();
+            mappings
+                .into_values()
+                .inspect(|m| self.space.aspace.unmap(m.base, m.size))
+                .collect()
+        };
+        unregister(removed, Vec::new());
+    }
+}
+
+/// A virtual memory address region: the root of an address space or a sub-region of one.
+///
+/// Plain type shared through `Arc`; the kernel wraps it in a kernel object. Dropping a
+/// sub-VMAR's last `Arc` does not destroy the region (as closing a handle in Zircon); when
+/// every `Vmar` of an address space is gone, all its mappings are removed.
+pub struct Vmar {
+    owner: Arc<Owner>,
+    id: u64,
+    base: usize,
+    size: usize,
+    capabilities: u32,
+    koid: Koid,
+}
+
+impl fmt::Debug for Vmar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vmar")
+            .field("koid", &self.koid)
+            .field("base", &format_args!("{:#x}", self.base))
+            .field("size", &format_args!("{:#x}", self.size))
+            .field("capabilities", &format_args!("{:#x}", self.capabilities))
+            .finish()
+    }
+}
+
+impl Vmar {
+    /// The root VMAR of a new address space covering `base .. base + size` (page-aligned;
+    /// anything past the end of the address space or a partial last page is left out).
+    /// Capabilities: CAN_MAP_READ, WRITE, EXECUTE and SPECIFIC.
+    pub fn new_root(aspace: Arc<dyn AddressSpace>, base: usize, size: usize) -> Arc<Vmar> {
+        let base = round_up_to_page(base).unwrap_or(usize::MAX & !(PAGE - 1));
+        let size = size.min(usize::MAX - base) & !(PAGE - 1);
+        let capabilities = CAPABILITY_MASK;
+        let koid = new_koid();
+        let space = Arc::new(Space::new(aspace));
+        let id = space.new_id();
+        space.state.lock().regions.insert(
+            id,
+            Region {
+                base,
+                size,
+                koid,
+                parent: None,
+                children: BTreeMap::new(),
+            },
+        );
+        Arc::new(Vmar {
+            owner: Arc::new(Owner { space }),
+            id,
+            base,
+            size,
+            capabilities,
+            koid,
+        })
+    }
+
+    fn space(&self) -> &Arc<Space> {
+        &self.owner.space
+    }
+
+    pub fn koid(&self) -> Koid {
+        self.koid
+    }
+
+    /// Absolute address of the first byte.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// `(base, size)`, for `ZX_INFO_VMAR`.
+    pub fn info(&self) -> (usize, usize) {
+        (self.base, self.size)
+    }
+
+    /// The `ZX_VM_CAN_MAP_*` bits this region was created with.
+    pub fn capabilities(&self) -> u32 {
+        self.capabilities
+    }
+
+    fn end(&self) -> usize {
+        // `base + size` never overflows: checked when the region was made.
+        self.base + self.size
+    }
+
+    pub fn is_destroyed(&self) -> bool {
+        !self.space().state.lock().regions.contains_key(&self.id)
+    }
+
+    /// Mappings in this region and all regions nested in it (0 once destroyed).
+    pub fn mapping_count(&self) -> usize {
+        self.space().state.lock().mapping_count(self.id)
+    }
+
+    /// Direct children in address order (empty once destroyed).
+    pub fn children(&self) -> Vec<VmarChild> {
+        let state = self.space().state.lock();
+        let Some(region) = state.regions.get(&self.id) else {
+            return Vec::new();
+        };
+        region
+            .children
+            .iter()
+            .filter_map(|(&base, &kind)| match kind {
+                ChildKind::Region(id) => state.regions.get(&id).map(|r| VmarChild::Region {
+                    koid: r.koid,
+                    base,
+                    size: r.size,
+                }),
+                ChildKind::Mapping(id) => state
+                    .mappings
+                    .get(&id)
+                    .map(|m| VmarChild::Mapping(m.info())),
+            })
+            .collect()
+    }
+
+    /// Every mapping in this region and the regions nested in it, in address order.
+    pub fn mappings(&self) -> Vec<MappingInfo> {
+        let state = self.space().state.lock();
+        let mut all: Vec<MappingInfo> = state
+            .subtree_mappings(self.id)
+            .into_iter()
+            .filter_map(|id| state.mappings.get(&id).map(Mapping::info))
+            .collect();
+        all.sort_unstable_by_key(|m| m.base);
+        all
+    }
+
+    /// The innermost mapping containing `va`, searched from this region down.
+    pub fn mapping_at(&self, va: usize) -> Option<MappingInfo> {
+        let state = self.space().state.lock();
+        state
+            .lookup(self.id, va)
+            .and_then(|id| state.mappings.get(&id))
+            .map(Mapping::info)
+    }
+
+    /// Runs `op` under the tree lock until it completes. When it reports that it needs
+    /// target registrations, they are made (outside the lock) and `op` is run again: it
+    /// re-validates everything and applies only if the prepared registrations still match.
+    /// Whatever the operation removed and every unused registration are unregistered after
+    /// the lock is released.
+    fn transact<T>(
+        &self,
+        mut spares: Vec<Prepared>,
+        mut op: impl FnMut(
+            &mut State,
+            &dyn AddressSpace,
+            &mut Vec<Prepared>,
+            &mut Vec<Mapping>,
+        ) -> Step<T>,
+    ) -> ZxResult<T> {
+        let space = self.space();
+        let mut removed = Vec::new();
+        loop {
+            let step = {
+                let mut state = space.state.lock();
+                op(&mut state, &*space.aspace, &mut spares, &mut removed)
+            };
+            match step {
+                Step::Done(result) => {
+                    unregister(removed, spares);
+                    return result;
+                }
+                Step::Need(needs) => {
+                    let mut old = core::mem::take(&mut spares);
+                    for need in needs {
+                        match old.iter().position(|p| same_target(&p.target, &need)) {
+                            Some(i) => spares.push(old.swap_remove(i)),
+                            None => spares.push(Prepared::new(space, need)),
+                        }
+                    }
+                    unregister(Vec::new(), old);
+                }
+            }
+        }
+    }
+
+    /// `zx_vmar_allocate`: a child region. `options`: `ZX_VM_CAN_MAP_*` (READ/WRITE/EXECUTE
+    /// must be capabilities of this region; CAN_MAP_SPECIFIC is granted freely, as in Zircon),
+    /// `ZX_VM_SPECIFIC` (`offset` is relative to this region's base; needs CAN_MAP_SPECIFIC
+    /// here), `ZX_VM_COMPACT`, `ZX_VM_ALIGN_*`.
+    ///
+    /// Errors, in order: unknown option or bad alignment -> INVALID_ARGS; capabilities ->
+    /// ACCESS_DENIED; `size` 0 or unaligned, `offset` unaligned or non-zero without SPECIFIC,
+    /// SPECIFIC range outside this region or misaligned -> INVALID_ARGS; destroyed ->
+    /// BAD_STATE; SPECIFIC range overlapping anything, or no room -> NO_MEMORY.
+    pub fn allocate(
+        self: &Arc<Self>,
+        options: u32,
+        offset: usize,
+        size: usize,
+    ) -> ZxResult<Arc<Vmar>> {
+        if options & !ALLOCATE_OPTIONS != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let align = alignment(options)?;
+        let capabilities = options & CAPABILITY_MASK;
+        let rwx = capabilities & !ZX_VM_CAN_MAP_SPECIFIC;
+        if rwx & !self.capabilities != 0 {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let specific = options & ZX_VM_SPECIFIC != 0;
+        if specific && self.capabilities & ZX_VM_CAN_MAP_SPECIFIC == 0 {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if size == 0 || !page_aligned(size) || !page_aligned(offset) || (!specific && offset != 0) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let fixed = if specific {
+            Some(self.specific_range(offset, size, align)?)
+        } else {
+            None
+        };
+
+        let space = self.space();
+        let mut state = space.state.lock();
+        if !state.regions.contains_key(&self.id) {
+            return Err(Status::BAD_STATE);
+        }
+        let base = match fixed {
+            Some(base) => {
+                if !state.overlapping(self.id, base, base + size).is_empty() {
+                    return Err(Status::NO_MEMORY);
+                }
+                base
+            }
+            None => state
+                .find_gap(self.id, size, align)
+                .ok_or(Status::NO_MEMORY)?,
+        };
+        let id = space.new_id();
+        let koid = new_koid();
+        state.insert_region(
+            id,
+            Region {
+                base,
+                size,
+                koid,
+                parent: Some(self.id),
+                children: BTreeMap::new(),
+            },
+        );
+        drop(state);
+        Ok(Arc::new(Vmar {
+            owner: self.owner.clone(),
+            id,
+            base,
+            size,
+            capabilities,
+            koid,
+        }))
+    }
+
+    /// Absolute start of the SPECIFIC range `offset .. offset + len` of this region:
+    /// INVALID_ARGS when it does not fit in the region or misses the alignment.
+    fn specific_range(&self, offset: usize, len: usize, align: usize) -> ZxResult<usize> {
+        let start = self.base.checked_add(offset).ok_or(Status::INVALID_ARGS)?;
+        let end = start.checked_add(len).ok_or(Status::INVALID_ARGS)?;
+        if end > self.end() || start % align != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(start)
+    }
+
+    /// `zx_vmar_map`: maps `len` bytes (rounded up to pages) of `target` from `target_offset`,
+    /// with the permissions of the `ZX_VM_PERM_*` bits of `options`; `target_rights` are the
+    /// rights of the handle the target came through. Returns the absolute address.
+    ///
+    /// Errors, in order: no MAP right -> ACCESS_DENIED; unknown option or bad alignment ->
+    /// INVALID_ARGS; PERM_WRITE without PERM_READ -> INVALID_ARGS; a PERM_x without the
+    /// matching right or CAN_MAP_x -> ACCESS_DENIED; W+X -> ACCESS_DENIED; SPECIFIC(_OVERWRITE)
+    /// without CAN_MAP_SPECIFIC -> ACCESS_DENIED; `len` 0, `vmar_offset`/`target_offset`
+    /// unaligned, `vmar_offset` non-zero without SPECIFIC, SPECIFIC_OVERWRITE with MAP_RANGE,
+    /// rounding or `target_offset + len` overflowing, SPECIFIC range outside this region or
+    /// misaligned -> INVALID_ARGS; REQUIRE_NON_RESIZABLE with a resizable target ->
+    /// NOT_SUPPORTED; destroyed -> BAD_STATE; SPECIFIC range overlapping a mapping (without
+    /// OVERWRITE) or any sub-VMAR (even with OVERWRITE) -> NO_MEMORY; no room -> NO_MEMORY;
+    /// MAP_RANGE failing -> the target's or the address space's error, with the mapping
+    /// removed again.
+    ///
+    /// SPECIFIC_OVERWRITE replaces the mappings of this region in the range (parts outside
+    /// the range stay mapped), atomically. MAP_RANGE installs, for each page of the range
+    /// below the target's size, what a read fault would (committing nothing); pages are
+    /// otherwise mapped on fault. The mapping holds an `Arc` of the target.
+    pub fn map(
+        self: &Arc<Self>,
+        options: u32,
+        vmar_offset: usize,
+        target: Arc<dyn MapTarget>,
+        target_offset: u64,
+        len: usize,
+        target_rights: Rights,
+    ) -> ZxResult<usize> {
+        if !target_rights.contains(Rights::MAP) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if options & !MAP_OPTIONS != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let align = alignment(options)?;
+        let perms = MappingPerms::from_options(options);
+        if perms.write && !perms.read {
+            return Err(Status::INVALID_ARGS);
+        }
+        let capabilities = MappingPerms::from_capabilities(self.capabilities);
+        let max_perms = MappingPerms::from_rights(target_rights).intersection(capabilities);
+        if !max_perms.contains(perms) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if perms.write && perms.execute {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
+        let specific = overwrite || options & ZX_VM_SPECIFIC != 0;
+        if specific && self.capabilities & ZX_VM_CAN_MAP_SPECIFIC == 0 {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let map_range = options & ZX_VM_MAP_RANGE != 0;
+        if len == 0
+            || !page_aligned(vmar_offset)
+            || !target_offset.is_multiple_of(PAGE_SIZE)
+            || (!specific && vmar_offset != 0)
+            || (overwrite && map_range)
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        let len = round_up_to_page(len).ok_or(Status::INVALID_ARGS)?;
+        let len_u64 = u64::try_from(len).map_err(|_| Status::INVALID_ARGS)?;
+        target_offset
+            .checked_add(len_u64)
+            .ok_or(Status::INVALID_ARGS)?;
+        let fixed = if specific {
+            Some(self.specific_range(vmar_offset, len, align)?)
+        } else {
+            None
+        };
+        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && target.is_resizable() {
+            return Err(Status::NOT_SUPPORTED);
+        }
+        let target_koid = target.koid();
+
+        let first = Prepared::new(self.space(), target.clone());
+        let origin = first.id;
+        let addr = self.transact(alloc::vec![first], |state, aspace, spares, removed| {
+            if !state.regions.contains_key(&self.id) {
+                return Step::Done(Err(Status::BAD_STATE));
+            }
+            let mut needs: Vec<Arc<dyn MapTarget>> = alloc::vec![target.clone()];
+            let addr = match fixed {
+                Some(addr) => {
+                    let end = addr + len;
+                    for child in state.overlapping(self.id, addr, end) {
+                        match child.kind {
+                            ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
+                            ChildKind::Mapping(_) if !overwrite => {
+                                return Step::Done(Err(Status::NO_MEMORY))
+                            }
+                            ChildKind::Mapping(id) => {
+                                if child.base < addr && child.end() > end {
+                                    if let Some(m) = state.mappings.get(&id) {
+                                        needs.push(m.target.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    addr
+                }
+                None => match state.find_gap(self.id, len, align) {
+                    Some(addr) => addr,
+                    None => return Step::Done(Err(Status::NO_MEMORY)),
+                },
+            };
+            if !spares_match(spares, &needs) {
+                return Step::Need(needs);
+            }
+            drop(needs);
+            let new = spares.remove(0);
+            if overwrite {
+                state.unmap_range(aspace, self.id, addr, addr + len, spares, removed);
+            }
+            state.insert_mapping(Mapping {
+                region: self.id,
+                base: addr,
+                size: len,
+                target: new.target,
+                target_koid,
+                target_offset,
+                perms,
+                max_perms,
+                observer: new.observer,
+                registration: new.registration,
+                origin,
+            });
+            Step::Done(Ok(addr))
+        })?;
+
+        if map_range && !perms.is_none() {
+            if let Err(status) = self.populate(origin, addr, len, &*target, target_offset) {
+                self.remove_origin(origin);
+                return Err(status);
+            }
+        }
+        Ok(addr)
+    }
+
+    /// MAP_RANGE: installs, page by page, what a read fault would.
+    fn populate(
+        &self,
+        origin: u64,
+        addr: usize,
+        len: usize,
+        target: &dyn MapTarget,
+        target_offset: u64,
+    ) -> ZxResult {
+        let space = self.space();
+        let target_size = target.size();
+        let mut done = 0;
+        while done < len {
+            let va = addr + done;
+            let offset = target_offset + done as u64;
+            if offset >= target_size {
+                break;
+            }
+            let (generation, perms) = {
+                let state = space.state.lock();
+                let found = state
+                    .lookup(self.id, va)
+                    .and_then(|id| state.mappings.get(&id));
+                match found {
+                    Some(m) if m.origin == origin && m.target_offset_of(va) == offset => {
+                        (state.generation, m.perms)
+                    }
+                    // Unmapped or replaced by another thread meanwhile: nothing left to fill.
+                    _ => return Ok(()),
+                }
+            };
+            let page = match target.fault_page(offset, false) {
+                Ok(page) => page,
+                Err(Status::OUT_OF_RANGE) => break,
+                Err(status) => return Err(status),
+            };
+            let state = space.state.lock();
+            if state.generation != generation {
+                continue; // something was invalidated meanwhile: look again
+            }
+            let pte = MappingPerms {
+                write: perms.write && page.writable,
+                ..perms
+            };
+            space.aspace.map_page(va, page.frame, pte)?;
+            drop(state);
+            done += PAGE;
+        }
+        Ok(())
+    }
+
+    /// Removes every piece of the mapping created as `origin` (undoing a failed MAP_RANGE).
+    fn remove_origin(&self, origin: u64) {
+        let space = self.space();
+        let removed: Vec<Mapping> = {
+            let mut state = space.state.lock();
+            let ids: Vec<u64> = state
+                .mappings
+                .iter()
+                .filter(|(_, m)| m.origin == origin)
+                .map(|(&id, _)| id)
+                .collect();
+            let mut removed = Vec::new();
+            for id in ids {
+                if let Some(m) = state.detach_mapping(id) {
+                    space.aspace.unmap(m.base, m.size);
+                    removed.push(m);
+                }
+            }
+            state.bump();
+            removed
+        };
+        unregister(removed, Vec::new());
+    }
+
+    /// Validates an `addr, len` range of this region: INVALID_ARGS when `addr` is unaligned,
+    /// `len` is 0, rounding overflows or the range leaves the region. Returns the end.
+    fn checked_range(&self, addr: usize, len: usize) -> ZxResult<usize> {
+        if !page_aligned(addr) || len == 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let len = round_up_to_page(len).ok_or(Status::INVALID_ARGS)?;
+        let end = addr.checked_add(len).ok_or(Status::INVALID_ARGS)?;
+        if addr < self.base || end > self.end() {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(end)
+    }
+
+    /// `zx_vmar_unmap`: removes the mappings of this region in `addr .. addr + len` (`len`
+    /// rounded up) and destroys the sub-VMARs entirely inside it. A mapping partly in the range
+    /// is cut; one that spans it on both sides becomes two, each keeping its target offsets
+    /// and its own registration with the target. Page-table entries go only in the range.
+    ///
+    /// Errors: `addr` unaligned, `len` 0, range outside this region, range covering part of a
+    /// sub-VMAR -> INVALID_ARGS; destroyed -> BAD_STATE. Nothing mapped in the range -> OK.
+    pub fn unmap(&self, addr: usize, len: usize) -> ZxResult {
+        let end = self.checked_range(addr, len)?;
+        self.transact(Vec::new(), |state, aspace, spares, removed| {
+            if !state.regions.contains_key(&self.id) {
+                return Step::Done(Err(Status::BAD_STATE));
+            }
+            let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
+            for child in state.overlapping(self.id, addr, end) {
+                match child.kind {
+                    ChildKind::Region(_) if child.base < addr || child.end() > end => {
+                        return Step::Done(Err(Status::INVALID_ARGS))
+                    }
+                    ChildKind::Region(_) => {}
+                    ChildKind::Mapping(id) => {
+                        if child.base < addr && child.end() > end {
+                            if let Some(m) = state.mappings.get(&id) {
+                                needs.push(m.target.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            if !spares_match(spares, &needs) {
+                return Step::Need(needs);
+            }
+            drop(needs);
+            state.unmap_range(aspace, self.id, addr, end, spares, removed);
+            Step::Done(Ok(()))
+        })
+    }
+
+    /// `zx_vmar_protect`: gives the mappings of this region in `addr .. addr + len` (`len`
+    /// rounded up) the permissions of the `ZX_VM_PERM_*` bits of `options`, cutting mappings
+    /// that are partly in the range (only those whose permissions change).
+    ///
+    /// Errors, in order: other option bits -> INVALID_ARGS; WRITE without READ ->
+    /// INVALID_ARGS; a permission this region cannot map -> ACCESS_DENIED; W+X ->
+    /// ACCESS_DENIED; `addr` unaligned, `len` 0, range outside the region -> INVALID_ARGS;
+    /// destroyed -> BAD_STATE; a sub-VMAR in the range -> INVALID_ARGS; a page of the range
+    /// not mapped -> NOT_FOUND; a permission beyond what the target handle allowed at map
+    /// time -> ACCESS_DENIED. A failing call changes nothing.
+    pub fn protect(&self, options: u32, addr: usize, len: usize) -> ZxResult {
+        if options & !PERM_MASK != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let perms = MappingPerms::from_options(options);
+        if perms.write && !perms.read {
+            return Err(Status::INVALID_ARGS);
+        }
+        if !MappingPerms::from_capabilities(self.capabilities).contains(perms) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if perms.write && perms.execute {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let end = self.checked_range(addr, len)?;
+        self.transact(Vec::new(), |state, aspace, spares, _removed| {
+            if !state.regions.contains_key(&self.id) {
+                return Step::Done(Err(Status::BAD_STATE));
+            }
+            let children = state.overlapping(self.id, addr, end);
+            if children
+                .iter()
+                .any(|c| matches!(c.kind, ChildKind::Region(_)))
+            {
+                return Step::Done(Err(Status::INVALID_ARGS));
+            }
+            let mut cursor = addr;
+            for child in &children {
+                if child.base > cursor {
+                    return Step::Done(Err(Status::NOT_FOUND));
+                }
+                cursor = child.end();
+            }
+            if cursor < end {
+                return Step::Done(Err(Status::NOT_FOUND));
+            }
+            let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
+            for child in &children {
+                let ChildKind::Mapping(id) = child.kind else {
+                    continue;
+                };
+                let Some(m) = state.mappings.get(&id) else {
+                    continue;
+                };
+                if !m.max_perms.contains(perms) {
+                    return Step::Done(Err(Status::ACCESS_DENIED));
+                }
+                if m.perms != perms {
+                    if child.base < addr {
+                        needs.push(m.target.clone());
+                    }
+                    if child.end() > end {
+                        needs.push(m.target.clone());
+                    }
+                }
+            }
+            if !spares_match(spares, &needs) {
+                return Step::Need(needs);
+            }
+            drop(needs);
+            state.protect_range(aspace, &children, addr, end, perms, spares);
+            Step::Done(Ok(()))
+        })
+    }
+
+    /// `zx_vmar_destroy`: unmaps everything inside (through every nested region), marks this
+    /// region and all regions nested in it destroyed (their later operations give BAD_STATE)
+    /// and removes it from its parent. Error: already destroyed -> BAD_STATE.
+    pub fn destroy(&self) -> ZxResult {
+        let space = self.space();
+        let mut removed = Vec::new();
+        {
+            let mut state = space.state.lock();
+            if !state.regions.contains_key(&self.id) {
+                return Err(Status::BAD_STATE);
+            }
+            state.destroy_region(&*space.aspace, self.id, &mut removed);
+        }
+        unregister(removed, Vec::new());
+        Ok(())
+    }
+
+    /// Resolves a fault at `va` (call it on the root): finds the innermost mapping containing
+    /// `va`, checks the access (`write`, else `execute`, else read) against its permissions,
+    /// asks the target for the page and installs it. The entry is writable only when the
+    /// mapping is and the target says the page may be written, so a read fault on a
+    /// copy-on-write page maps it read-only and a later write faults again.
+    ///
+    /// Errors: destroyed -> BAD_STATE; no mapping at `va` -> NOT_FOUND; access not allowed by
+    /// the mapping -> ACCESS_DENIED; the target's error (OUT_OF_RANGE past its end,
+    /// NO_MEMORY); a write fault the target answers with a read-only page -> ACCESS_DENIED;
+    /// the address space's error.
+    pub fn handle_fault(&self, va: usize, write: bool, execute: bool) -> ZxResult {
+        let space = self.space();
+        let page_va = va & !(PAGE - 1);
+        loop {
+            let (generation, target, offset, perms) = {
+                let state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    return Err(Status::BAD_STATE);
+                }
+                let id = state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?;
+                let m = state.mappings.get(&id).ok_or(Status::NOT_FOUND)?;
+                let allowed = if write {
+                    m.perms.write
+                } else if execute {
+                    m.perms.execute
+                } else {
+                    m.perms.read
+                };
+                if !allowed {
+                    return Err(Status::ACCESS_DENIED);
+                }
+                (
+                    state.generation,
+                    m.target.clone(),
+                    m.target_offset_of(page_va),
+                    m.perms,
+                )
+            };
+            let page = target.fault_page(offset, write)?;
+            let state = space.state.lock();
+            if state.generation != generation {
+                drop(state);
+                drop(target);
+                continue; // the tree or the target changed meanwhile: start over
+            }
+            if write && !page.writable {
+                drop(state);
+                drop(target);
+                return Err(Status::ACCESS_DENIED);
+            }
+            let pte = MappingPerms {
+                write: perms.write && page.writable,
+                ..perms
+            };
+            let result = space.aspace.map_page(page_va, page.frame, pte);
+            drop(state);
+            drop(target);
+            return result;
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The arena of one address space: every region and mapping, flat, behind one lock.
+//!
+//! Regions and mappings are kept in maps keyed by id; a region lists its direct children by
+//! base address. Nothing here recurses: walks through nested regions use explicit stacks or
+//! loops, so their depth costs heap, not kernel stack. Nothing here calls a [`MapTarget`]
+//! (the caller holds the tree lock, see the lock order in the parent module).
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::{AddressSpace, MapTarget, MappingInfo, MappingObserver, MappingPerms, PAGE, PAGE_SIZE};
+use crate::koid::Koid;
+
+/// Shared by every [`super::Vmar`] of an address space and (weakly) by the observers its
+/// mappings registered with their targets.
+pub(crate) struct Space {
+    pub aspace: Arc<dyn AddressSpace>,
+    next_id: AtomicU64,
+    pub state: spin::Mutex<State>,
+}
+
+impl Space {
+    pub fn new(aspace: Arc<dyn AddressSpace>) -> Space {
+        Space {
+            aspace,
+            next_id: AtomicU64::new(1),
+            state: spin::Mutex::new(State {
+                regions: BTreeMap::new(),
+                mappings: BTreeMap::new(),
+                generation: 0,
+            }),
+        }
+    }
+
+    /// A fresh id for a region or a mapping (one counter for both).
+    pub fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+pub(crate) struct State {
+    /// Live regions; a destroyed region is absent.
+    pub regions: BTreeMap<u64, Region>,
+    /// Live mappings, by the id their observer carries.
+    pub mappings: BTreeMap<u64, Mapping>,
+    /// Bumped by every change of the tree and every invalidation a target reports: a fault
+    /// resolved without the lock installs its page only if this did not move meanwhile.
+    pub generation: u64,
+}
+
+pub(crate) struct Region {
+    pub base: usize,
+    pub size: usize,
+    pub koid: Koid,
+    pub parent: Option<u64>,
+    /// Direct children by base address; they never overlap.
+    pub children: BTreeMap<usize, ChildKind>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChildKind {
+    Region(u64),
+    Mapping(u64),
+}
+
+/// A child of a region with its extent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Child {
+    pub base: usize,
+    pub size: usize,
+    pub kind: ChildKind,
+}
+
+impl Child {
+    pub fn end(&self) -> usize {
+        self.base + self.size
+    }
+}
+
+pub(crate) struct Mapping {
+    /// The region whose direct child this is.
+    pub region: u64,
+    pub base: usize,
+    pub size: usize,
+    pub target: Arc<dyn MapTarget>,
+    pub target_koid: Koid,
+    pub target_offset: u64,
+    pub perms: MappingPerms,
+    pub max_perms: MappingPerms,
+    /// Registered with the target; its id is this mapping's id.
+    pub observer: Arc<Observer>,
+    /// The id the target gave the registration.
+    pub registration: u64,
+    /// Id of the mapping `zx_vmar_map` created, shared by the pieces it is later cut into.
+    pub origin: u64,
+}
+
+impl Mapping {
+    pub fn id(&self) -> u64 {
+        self.observer.id
+    }
+
+    pub fn end(&self) -> usize {
+        self.base + self.size
+    }
+
+    /// Offset in the target of the byte at `va` (which lies in the mapping).
+    pub fn target_offset_of(&self, va: usize) -> u64 {
+        self.target_offset + (va - self.base) as u64
+    }
+
+    pub fn info(&self) -> MappingInfo {
+        MappingInfo {
+            base: self.base,
+            size: self.size,
+            target_koid: self.target_koid,
+            target_offset: self.target_offset,
+            perms: self.perms,
+            max_perms: self.max_perms,
+        }
+    }
+}
+
+/// A registration made with a target (outside the tree lock) ahead of the mapping that
+/// will use it.
+pub(crate) struct Prepared {
+    pub id: u64,
+    pub observer: Arc<Observer>,
+    pub registration: u64,
+    pub target: Arc<dyn MapTarget>,
+}
+
+impl Prepared {
+    /// Registers a new observer with `target`. Must not be called with the tree lock held.
+    pub fn new(space: &Arc<Space>, target: Arc<dyn MapTarget>) -> Prepared {
+        let id = space.new_id();
+        let observer = Arc::new(Observer {
+            space: Arc::downgrade(space),
+            id,
+        });
+        let weak = Arc::downgrade(&observer) as Weak<dyn MappingObserver>;
+        let registration = target.add_mapping(weak);
+        Prepared {
+            id,
+            observer,
+            registration,
+            target,
+        }
+    }
+}
+
+/// What a target holds (weakly) for a mapping: finds the mapping in the arena and removes
+/// the page-table entries of the target range it is told about.
+pub(crate) struct Observer {
+    space: Weak<Space>,
+    id: u64,
+}
+
+impl MappingObserver for Observer {
+    fn unmap_target_range(&self, offset: u64, len: u64) {
+        let Some(space) = self.space.upgrade() else {
+            return;
+        };
+        let mut state = space.state.lock();
+        // A fault being resolved concurrently must look again, even when this mapping is not
+        // in the tree (yet, for a registration made ahead of a split, or any more).
+        state.bump();
+        let Some(m) = state.mappings.get(&self.id) else {
+            return;
+        };
+        let page_mask = PAGE_SIZE - 1;
+        let start = (offset & !page_mask).max(m.target_offset);
+        let end = offset.saturating_add(len).saturating_add(page_mask) & !page_mask;
+        let end = end.min(m.target_offset + m.size as u64);
+        if start < end {
+            let va = m.base + (start - m.target_offset) as usize;
+            space.aspace.unmap(va, (end - start) as usize);
+        }
+    }
+}
+
+impl State {
+    pub fn bump(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    fn child(&self, base: usize, kind: ChildKind) -> Option<Child> {
+        let size = match kind {
+            ChildKind::Region(id) => self.regions.get(&id)?.size,
+            ChildKind::Mapping(id) => self.mappings.get(&id)?.size,
+        };
+        Some(Child { base, size, kind })
+    }
+
+    /// The direct children of region `rid` that intersect `a .. b`, in address order.
+    pub fn overlapping(&self, rid: u64, a: usize, b: usize) -> Vec<Child> {
+        let mut found = Vec::new();
+        let Some(region) = self.regions.get(&rid) else {
+            return found;
+        };
+        if a >= b {
+            return found;
+        }
+        if let Some((&base, &kind)) = region.children.range(..a).next_back() {
+            if let Some(child) = self.child(base, kind) {
+                if child.end() > a {
+                    found.push(child);
+                }
+            }
+        }
+        for (&base, &kind) in region.children.range(a..b) {
+            if let Some(child) = self.child(base, kind) {
+                found.push(child);
+            }
+        }
+        found
+    }
+
+    /// The lowest `align`-aligned address of region `rid` where `len` free bytes start.
+    pub fn find_gap(&self, rid: u64, len: usize, align: usize) -> Option<usize> {
+        let region = self.regions.get(&rid)?;
+        let align_up = |v: usize| v.checked_add(align - 1).map(|v| v & !(align - 1));
+        let fits_before =
+            |start: usize, limit: usize| start.checked_add(len).is_some_and(|e| e <= limit);
+        let mut cursor = region.base;
+        for (&base, &kind) in &region.children {
+            let start = align_up(cursor)?;
+            if fits_before(start, base) {
+                return Some(start);
+            }
+            cursor = self.child(base, kind).map_or(base, |c| c.end());
+        }
+        let start = align_up(cursor)?;
+        fits_before(start, region.base + region.size).then_some(start)
+    }
+
+    /// The innermost mapping containing `va`, descending from region `rid` (a loop: the
+    /// nesting depth is the user's choice).
+    pub fn lookup(&self, rid: u64, va: usize) -> Option<u64> {
+        let mut rid = rid;
+        loop {
+            let region = self.regions.get(&rid)?;
+            let (&base, &kind) = region.children.range(..=va).next_back()?;
+            let child = self.child(base, kind)?;
+            if va >= child.end() {
+                return None;
+            }
+            match kind {
+                ChildKind::Region(id) => rid = id,
+                ChildKind::Mapping(id) => return Some(id),
+            }
+        }
+    }
+
+    /// Ids of the regions in the subtree of `rid` (itself first).
+    fn subtree_regions(&self, rid: u64) -> Vec<u64> {
+        let mut regions = Vec::new();
+        if self.regions.contains_key(&rid) {
+            regions.push(rid);
+        }
+        let mut i = 0;
+        while let Some(&id) = regions.get(i) {
+            i += 1;
+            if let Some(region) = self.regions.get(&id) {
+                regions.extend(region.children.values().filter_map(|kind| match kind {
+                    ChildKind::Region(sub) => Some(*sub),
+                    ChildKind::Mapping(_) => None,
+                }));
+            }
+        }
+        regions
+    }
+
+    /// Ids of the mappings in the subtree of `rid`.
+    pub fn subtree_mappings(&self, rid: u64) -> Vec<u64> {
+        let mut mappings = Vec::new();
+        for id in self.subtree_regions(rid) {
+            if let Some(region) = self.regions.get(&id) {
+                mappings.extend(region.children.values().filter_map(|kind| match kind {
+                    ChildKind::Mapping(m) => Some(*m),
+                    ChildKind::Region(_) => None,
+                }));
+            }
+        }
+        mappings
+    }
+
+    pub fn mapping_count(&self, rid: u64) -> usize {
+        self.subtree_mappings(rid).len()
+    }
+
+    pub fn insert_region(&mut self, id: u64, region: Region) {
+        if let Some(parent) = region.parent.and_then(|p| self.regions.get_mut(&p)) {
+            parent.children.insert(region.base, ChildKind::Region(id));
+        }
+        self.regions.insert(id, region);
+        self.bump();
+    }
+
+    pub fn insert_mapping(&mut self, mapping: Mapping) {
+        let id = mapping.id();
+        if let Some(region) = self.regions.get_mut(&mapping.region) {
+            region.children.insert(mapping.base, ChildKind::Mapping(id));
+        }
+        self.mappings.insert(id, mapping);
+        self.bump();
+    }
+
+    /// Takes mapping `id` out of the tree (its page-table entries are the caller's business).
+    pub fn detach_mapping(&mut self, id: u64) -> Option<Mapping> {
+        let mapping = self.mappings.remove(&id)?;
+        if let Some(region) = self.regions.get_mut(&mapping.region) {
+            region.children.remove(&mapping.base);
+        }
+        self.bump();
+        Some(mapping)
+    }
+
+    /// Cuts mapping `id` at `at` (strictly inside it): it keeps `base .. at`, and a new
+    /// mapping with the first registration of `spares` takes `at .. end` with the matching
+    /// target offset. Returns the new mapping's id; `None` (and no change) if `at` is not
+    /// inside or no registration is left.
+    pub fn split(&mut self, id: u64, at: usize, spares: &mut Vec<Prepared>) -> Option<u64> {
+        let m = self.mappings.get(&id)?;
+        if at <= m.base || at >= m.end() || !page_aligned(at) || spares.is_empty() {
+            return None;
+        }
+        let spare = spares.remove(0);
+        let m = self.mappings.get_mut(&id)?;
+        let right = Mapping {
+            region: m.region,
+            base: at,
+            size: m.end() - at,
+            target: spare.target,
+            target_koid: m.target_koid,
+            target_offset: m.target_offset_of(at),
+            perms: m.perms,
+            max_perms: m.max_perms,
+            observer: spare.observer,
+            registration: spare.registration,
+            origin: m.origin,
+        };
+        m.size = at - m.base;
+        let new_id = right.id();
+        self.insert_mapping(right);
+        Some(new_id)
+    }
+
+    /// Shortens mapping `id` to end at `end`.
+    fn trim_tail(&mut self, id: u64, end: usize) {
+        if let Some(m) = self.mappings.get_mut(&id) {
+            if end > m.base && end < m.end() {
+                m.size = end - m.base;
+            }
+        }
+    }
+
+    /// Shortens mapping `id` to start at `start`, keeping the target offsets of what stays.
+    fn trim_head(&mut self, id: u64, start: usize) {
+        let Some(m) = self.mappings.get_mut(&id) else {
+            return;
+        };
+        if start <= m.base || start >= m.end() {
+            return;
+        }
+        let old_base = m.base;
+        m.target_offset = m.target_offset_of(start);
+        m.size = m.end() - start;
+        m.base = start;
+        let region = m.region;
+        if let Some(region) = self.regions.get_mut(&region) {
+            region.children.remove(&old_base);
+            region.children.insert(start, ChildKind::Mapping(id));
+        }
+    }
+
+    /// Removes what region `rid` has in `a .. b`: mappings are cut or removed (their PTEs in
+    /// the range unmapped), sub-regions (entirely inside, checked by the caller) destroyed.
+    /// A mapping spanning the range on both sides is split with a registration of `spares`.
+    pub fn unmap_range(
+        &mut self,
+        aspace: &dyn AddressSpace,
+        rid: u64,
+        a: usize,
+        b: usize,
+        spares: &mut Vec<Prepared>,
+        removed: &mut Vec<Mapping>,
+    ) {
+        for child in self.overlapping(rid, a, b) {
+            match child.kind {
+                ChildKind::Region(sub) => self.destroy_region(aspace, sub, removed),
+                ChildKind::Mapping(id) => {
+                    let start = child.base.max(a);
+                    let end = child.end().min(b);
+                    aspace.unmap(start, end - start);
+                    if child.base < a && child.end() > b {
+                        if self.split(id, b, spares).is_none() {
+                            // Not reached (the registration was planned); never leave PTEs
+                            // of a part the tree forgets.
+                            aspace.unmap(b, child.end() - b);
+                        }
+                        self.trim_tail(id, a);
+                    } else if child.base < a {
+                        self.trim_tail(id, a);
+                    } else if child.end() > b {
+                        self.trim_head(id, b);
+                    } else if let Some(m) = self.detach_mapping(id) {
+                        removed.push(m);
+                    }
+                }
+            }
+        }
+        self.bump();
+    }
+
+    /// Gives the mappings among `children` (all the children of a region in `a .. b`) the
+    /// permissions `perms`, splitting at `a` and `b` with registrations of `spares` the ones
+    /// that change and stick out. Existing entries lose write (granted again by write
+    /// faults, so copy-on-write pages stay read-only) and get the new read/execute.
+    pub fn protect_range(
+        &mut self,
+        aspace: &dyn AddressSpace,
+        children: &[Child],
+        a: usize,
+        b: usize,
+        perms: MappingPerms,
+        spares: &mut Vec<Prepared>,
+    ) {
+        for child in children {
+            let ChildKind::Mapping(mut id) = child.kind else {
+                continue;
+            };
+            if self.mappings.get(&id).is_none_or(|m| m.perms == perms) {
+                continue;
+            }
+            if child.base < a {
+                match self.split(id, a, spares) {
+                    Some(right) => id = right,
+                    None => continue,
+                }
+            }
+            if child.end() > b && self.split(id, b, spares).is_none() {
+                continue;
+            }
+            let Some(m) = self.mappings.get_mut(&id) else {
+                continue;
+            };
+            m.perms = perms;
+            let (start, end) = (m.base, m.end());
+            if perms.read || perms.execute {
+                aspace.protect(
+                    start,
+                    end - start,
+                    MappingPerms {
+                        write: false,
+                        ..perms
+                    },
+                );
+            } else {
+                aspace.unmap(start, end - start);
+            }
+        }
+        self.bump();
+    }
+
+    /// Destroys region `rid` and everything nested in it, iteratively: every mapping's PTEs
+    /// are unmapped and the mapping moved to `removed`; the regions disappear from the arena
+    /// (so operations through them give BAD_STATE) and `rid` from its parent.
+    pub fn destroy_region(
+        &mut self,
+        aspace: &dyn AddressSpace,
+        rid: u64,
+        removed: &mut Vec<Mapping>,
+    ) {
+        let Some(region) = self.regions.get(&rid) else {
+            return;
+        };
+        if let Some(parent) = region.parent {
+            let base = region.base;
+            if let Some(parent) = self.regions.get_mut(&parent) {
+                parent.children.remove(&base);
+            }
+        }
+        let mut stack = alloc::vec![rid];
+        while let Some(id) = stack.pop() {
+            let Some(region) = self.regions.remove(&id) else {
+                continue;
+            };
+            for kind in region.children.into_values() {
+                match kind {
+                    ChildKind::Region(sub) => stack.push(sub),
+                    ChildKind::Mapping(m) => {
+                        if let Some(m) = self.mappings.remove(&m) {
+                            aspace.unmap(m.base, m.size);
+                            removed.push(m);
+                        }
+                    }
+                }
+            }
+        }
+        self.bump();
+    }
+}
+
+fn page_aligned(value: usize) -> bool {
+    value.is_multiple_of(PAGE)
+}

@@ -1,0 +1,112 @@
+//! A page table kept in a map, for host tests of the VMAR and of code built on it.
+//!
+//! Only names from the parent module are used (`super::...`), so a test crate can include
+//! this file with `#[path]` and provide the same names at its root.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::{AddressSpace, FrameAddr, MappingPerms, Status, ZxResult};
+
+/// One call the fake received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AspaceCall {
+    Map {
+        va: usize,
+        frame: FrameAddr,
+        perms: MappingPerms,
+    },
+    Unmap {
+        va: usize,
+        len: usize,
+    },
+    Protect {
+        va: usize,
+        len: usize,
+        perms: MappingPerms,
+    },
+}
+
+#[derive(Default)]
+struct Inner {
+    ptes: BTreeMap<usize, (FrameAddr, MappingPerms)>,
+    calls: Vec<AspaceCall>,
+    /// `map_page` calls left before one fails with NO_MEMORY; 0 = never fail.
+    fail_map_in: usize,
+}
+
+/// Page-table entries in a `BTreeMap` (va -> frame, perms); records every call.
+#[derive(Default)]
+pub struct FakeAddressSpace {
+    inner: spin::Mutex<Inner>,
+}
+
+impl FakeAddressSpace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The entry for the page at `va`.
+    pub fn pte(&self, va: usize) -> Option<(FrameAddr, MappingPerms)> {
+        self.inner.lock().ptes.get(&(va & !4095)).copied()
+    }
+
+    pub fn ptes(&self) -> BTreeMap<usize, (FrameAddr, MappingPerms)> {
+        self.inner.lock().ptes.clone()
+    }
+
+    pub fn pte_count(&self) -> usize {
+        self.inner.lock().ptes.len()
+    }
+
+    pub fn calls(&self) -> Vec<AspaceCall> {
+        self.inner.lock().calls.clone()
+    }
+
+    /// The calls recorded so far, forgetting them.
+    pub fn take_calls(&self) -> Vec<AspaceCall> {
+        core::mem::take(&mut self.inner.lock().calls)
+    }
+
+    /// Makes the `n`th `map_page` from now fail with NO_MEMORY (1 = the next); 0 = never.
+    pub fn fail_nth_map(&self, n: usize) {
+        self.inner.lock().fail_map_in = n;
+    }
+}
+
+impl AddressSpace for FakeAddressSpace {
+    fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult {
+        assert_eq!(va % 4096, 0, "map_page of an unaligned address {va:#x}");
+        let mut inner = self.inner.lock();
+        inner.calls.push(AspaceCall::Map { va, frame, perms });
+        if inner.fail_map_in > 0 {
+            inner.fail_map_in -= 1;
+            if inner.fail_map_in == 0 {
+                return Err(Status::NO_MEMORY);
+            }
+        }
+        inner.ptes.insert(va, (frame, perms));
+        Ok(())
+    }
+
+    fn unmap(&self, va: usize, len: usize) {
+        assert_eq!(va % 4096, 0, "unmap of an unaligned address {va:#x}");
+        let mut inner = self.inner.lock();
+        inner.calls.push(AspaceCall::Unmap { va, len });
+        let end = va.saturating_add(len);
+        let doomed: Vec<usize> = inner.ptes.range(va..end).map(|(&k, _)| k).collect();
+        for k in doomed {
+            inner.ptes.remove(&k);
+        }
+    }
+
+    fn protect(&self, va: usize, len: usize, perms: MappingPerms) {
+        assert_eq!(va % 4096, 0, "protect of an unaligned address {va:#x}");
+        let mut inner = self.inner.lock();
+        inner.calls.push(AspaceCall::Protect { va, len, perms });
+        let end = va.saturating_add(len);
+        for (_, pte) in inner.ptes.range_mut(va..end) {
+            pte.1 = perms;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The object layer's hardware traits, implemented by the kernel: VMO pages come from the
+//! page pool and are reached through the linear map; cache maintenance uses `dc`.
+
+use crate::memory;
+use arch::mmu;
+use mm::pool::PageUse;
+use object::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
+
+/// VMO pages from the page pool, accounted as `PageUse::Vmo`.
+pub struct PoolFrames {
+    zero_page: FrameAddr,
+}
+
+impl PoolFrames {
+    /// Takes the shared zero page from the pool (it is never freed).
+    pub fn new() -> Option<PoolFrames> {
+        let zero_page = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::Kernel)).ok()?;
+        Some(PoolFrames { zero_page })
+    }
+}
+
+impl Drop for PoolFrames {
+    fn drop(&mut self) {
+        let _ = memory::with_pool(|pool| pool.free_pages(self.zero_page, 1, PageUse::Kernel));
+    }
+}
+
+/// The linear-map bytes of `frame[offset..offset + len]`. Panics on a range outside the page:
+/// the object layer never asks for one, and a kernel bug must not turn into a stray write.
+fn page_bytes(frame: FrameAddr, offset: usize, len: usize) -> *mut u8 {
+    assert!(
+        offset <= PAGE_SIZE as usize && len <= PAGE_SIZE as usize - offset,
+        "page access out of bounds"
+    );
+    (mmu::phys_to_virt(frame) + offset) as *mut u8
+}
+
+impl FrameAllocator for PoolFrames {
+    fn alloc(&self) -> Option<FrameAddr> {
+        memory::with_pool(|pool| pool.alloc_pages(1, PageUse::Vmo)).ok()
+    }
+
+    fn free(&self, frame: FrameAddr) {
+        if let Err(error) = memory::with_pool(|pool| pool.free_pages(frame, 1, PageUse::Vmo)) {
+            log::error!("VMO page {frame:#x} could not be freed: {error:?}");
+        }
+    }
+
+    fn zero_page(&self) -> FrameAddr {
+        self.zero_page
+    }
+
+    fn zero(&self, frame: FrameAddr) {
+        // SAFETY: `frame` is a pool page owned by the calling VMO, mapped in the linear map.
+        unsafe {
+            core::ptr::write_bytes(
+                page_bytes(frame, 0, PAGE_SIZE as usize),
+                0,
+                PAGE_SIZE as usize,
+            )
+        };
+    }
+
+    fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
+        let len = PAGE_SIZE as usize;
+        // SAFETY: two distinct pool pages (a new one and the one it copies), both mapped.
+        unsafe {
+            core::ptr::copy_nonoverlapping(page_bytes(src, 0, len), page_bytes(dst, 0, len), len)
+        };
+    }
+
+    fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {
+        let source = page_bytes(frame, offset, buf.len());
+        // SAFETY: in-bounds bytes of a mapped pool page; `buf` is a distinct kernel buffer.
+        unsafe { core::ptr::copy_nonoverlapping(source, buf.as_mut_ptr(), buf.len()) };
+    }
+
+    fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]) {
+        let target = page_bytes(frame, offset, data.len());
+        // SAFETY: as for `read`, in the other direction.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), target, data.len()) };
+    }
+}
+
+/// Data-cache maintenance by virtual address over the linear map.
+pub struct DataCache;
+
+fn line_size() -> usize {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    4 << ((ctr >> 16) & 0xf)
+}
+
+macro_rules! dc_range {
+    ($name:ident, $op:literal) => {
+        fn $name(frame: FrameAddr, offset: usize, len: usize) {
+            let start = page_bytes(frame, offset, len) as usize;
+            let line = line_size();
+            let mut address = start & !(line - 1);
+            while address < start + len {
+                // SAFETY: cache maintenance on a mapped pool page; it changes no data the
+                // kernel relies on (invalidate is only used on pages the VMO owns).
+                unsafe { core::arch::asm!(concat!("dc ", $op, ", {}"), in(reg) address, options(nostack)) };
+                address += line;
+            }
+            // SAFETY: a barrier so the maintenance completes before the call returns.
+            unsafe { core::arch::asm!("dsb sy", options(nostack)) };
+        }
+    };
+}
+
+dc_range!(clean_range, "cvac");
+dc_range!(invalidate_range, "ivac");
+dc_range!(clean_invalidate_range, "civac");
+
+impl CacheOps for DataCache {
+    fn clean(&self, frame: FrameAddr, offset: usize, len: usize) {
+        clean_range(frame, offset, len);
+    }
+
+    fn invalidate(&self, frame: FrameAddr, offset: usize, len: usize) {
+        invalidate_range(frame, offset, len);
+    }
+
+    fn clean_invalidate(&self, frame: FrameAddr, offset: usize, len: usize) {
+        clean_invalidate_range(frame, offset, len);
+    }
+}
