@@ -76,6 +76,9 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
         irq: irq::handle,
         kernel_sync: |_| false,
         fatal: crate::stop,
+        user_sync: crate::trap::user_sync,
+        user_access_fault: crate::trap::user_access_fault,
+        irq_exit: crate::trap::irq_exit,
     });
 
     // 1. Read the board through the boot window and build the final kernel tables.

@@ -35,6 +35,7 @@ pub fn handle(_frame: &mut TrapFrame) {
         Some((token, intid)) => {
             if intid == TIMER_INTID.load(Ordering::Relaxed) {
                 arch::timer::handle_tick();
+                crate::task::tick();
             } else {
                 log::warn!("unexpected interrupt {intid}");
             }

@@ -12,11 +12,17 @@ extern crate alloc;
 
 #[macro_use]
 mod console;
+mod aspace;
 mod boot;
 mod irq;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod memory;
+mod syscall;
+mod task;
+mod trap;
+mod userboot;
+mod usercopy;
 // The object layer's page and cache traits; the syscall layer will use them, the in-kernel
 // tests do already.
 #[cfg_attr(not(feature = "ktest"), allow(dead_code))]
@@ -28,6 +34,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub const TICK_HZ: u64 = 100;
 
 static COUNTER_FREQUENCY: AtomicU64 = AtomicU64::new(0);
+/// In-kernel test failures (test builds), folded into the run's exit status.
+pub static KTEST_FAILED: AtomicU64 = AtomicU64::new(0);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Microseconds since `kernel_entry`, from the generic counter.
@@ -51,13 +59,18 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     #[cfg(feature = "ktest")]
     ktest::run(&board);
 
-    #[cfg(not(feature = "ktest"))]
-    {
-        let _ = &board;
-        log::info!("boot complete; idle");
-        loop {
-            arch::cpu::wait_for_interrupt();
-        }
+    if board.info.initrd.is_none() {
+        log::warn!("no boot archive (initrd): nothing to run");
+    } else if let Err(status) = userboot::run(&board) {
+        log::error!("user mode did not start: {status:?}");
+    }
+    if cfg!(feature = "ktest") {
+        let failed = KTEST_FAILED.load(Ordering::Relaxed);
+        arch::semihosting::exit(u32::from(failed != 0));
+    }
+    log::info!("idle");
+    loop {
+        arch::cpu::wait_for_interrupt();
     }
 }
 

@@ -25,6 +25,16 @@ impl Drop for PoolFrames {
     }
 }
 
+/// The kernel's VMO page source, made on first use (it owns the shared zero page).
+pub fn frames() -> alloc::sync::Arc<dyn FrameAllocator> {
+    static FRAMES: spin::Once<alloc::sync::Arc<PoolFrames>> = spin::Once::new();
+    FRAMES
+        .call_once(|| {
+            alloc::sync::Arc::new(PoolFrames::new().expect("a page for the zero page at boot"))
+        })
+        .clone()
+}
+
 /// The linear-map bytes of `frame[offset..offset + len]`. Panics on a range outside the page:
 /// the object layer never asks for one, and a kernel bug must not turn into a stray write.
 fn page_bytes(frame: FrameAddr, offset: usize, len: usize) -> *mut u8 {

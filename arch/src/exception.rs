@@ -5,7 +5,10 @@ use crate::esr::Esr;
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-core::arch::global_asm!(include_str!("asm/vectors.S"));
+core::arch::global_asm!(concat!(
+    include_str!("asm/vectors.S"),
+    include_str!("asm/user.S")
+));
 
 /// Integer state saved on exception entry, in the order `vectors.S` stores it.
 #[repr(C)]
@@ -48,16 +51,32 @@ pub struct Handlers {
     pub kernel_sync: fn(&mut TrapFrame) -> bool,
     /// Called after a fatal exception has been reported; never returns.
     pub fatal: fn() -> !,
+    /// A synchronous exception from EL0 (system call, fault, undefined instruction...).
+    pub user_sync: fn(&mut TrapFrame),
+    /// The kernel faulted on user address `far` inside a copy routine: serve it like a user
+    /// fault (commit the page) and say whether the access can be retried.
+    pub user_access_fault: fn(far: u64, write: bool) -> bool,
+    /// After an IRQ's handler, before returning to the interrupted context (`from_user`).
+    pub irq_exit: fn(from_user: bool),
 }
 
 static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
 static KERNEL_SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
 static FATAL_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static USER_SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static USER_ACCESS_FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static IRQ_EXIT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// First address above the user half.
+const USER_END: u64 = 1 << 48;
 
 pub fn set_handlers(handlers: Handlers) {
     IRQ_HANDLER.store(handlers.irq as usize, Ordering::Release);
     KERNEL_SYNC_HANDLER.store(handlers.kernel_sync as usize, Ordering::Release);
     FATAL_HANDLER.store(handlers.fatal as usize, Ordering::Release);
+    USER_SYNC_HANDLER.store(handlers.user_sync as usize, Ordering::Release);
+    USER_ACCESS_FAULT_HANDLER.store(handlers.user_access_fault as usize, Ordering::Release);
+    IRQ_EXIT_HANDLER.store(handlers.irq_exit as usize, Ordering::Release);
 }
 
 /// Replaces only the kernel synchronous-exception hook, returning the previous one (tests use
@@ -87,6 +106,24 @@ fn load_kernel_sync_handler() -> Option<fn(&mut TrapFrame) -> bool> {
     let raw = KERNEL_SYNC_HANDLER.load(Ordering::Acquire);
     // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame) -> bool`.
     (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame) -> bool>(raw) })
+}
+
+fn load_user_sync_handler() -> Option<fn(&mut TrapFrame)> {
+    let raw = USER_SYNC_HANDLER.load(Ordering::Acquire);
+    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame)` in `set_handlers`.
+    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame)>(raw) })
+}
+
+fn load_user_access_fault_handler() -> Option<fn(u64, bool) -> bool> {
+    let raw = USER_ACCESS_FAULT_HANDLER.load(Ordering::Acquire);
+    // SAFETY: 0 or a value stored from a `fn(u64, bool) -> bool` in `set_handlers`.
+    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(u64, bool) -> bool>(raw) })
+}
+
+fn load_irq_exit_handler() -> Option<fn(bool)> {
+    let raw = IRQ_EXIT_HANDLER.load(Ordering::Acquire);
+    // SAFETY: 0 or a value stored from a `fn(bool)` in `set_handlers`.
+    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(bool)>(raw) })
 }
 
 fn fatal_stop() -> ! {
@@ -140,17 +177,35 @@ extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
         _ => Type::SError,
     };
     match (source, ty) {
-        (_, Type::Irq) => match load_irq_handler() {
+        (_, Type::Irq) => {
+            match load_irq_handler() {
+                Some(handler) => handler(frame),
+                None => fatal(
+                    frame,
+                    source,
+                    ty,
+                    "IRQ before the interrupt controller was set up",
+                ),
+            }
+            if let Some(exit) = load_irq_exit_handler() {
+                exit(matches!(source, Source::User | Source::UserAarch32));
+            }
+        }
+        (Source::User | Source::UserAarch32, Type::Synchronous) => match load_user_sync_handler() {
             Some(handler) => handler(frame),
-            None => fatal(
-                frame,
-                source,
-                ty,
-                "IRQ before the interrupt controller was set up",
-            ),
+            None => fatal(frame, source, ty, "exception from EL0 with no handler"),
         },
         (Source::Kernel, Type::Synchronous) => {
             if let Some(resume_at) = fixup_for(frame.elr) {
+                let esr = Esr(frame.esr);
+                // A copy routine touched a user page not mapped yet: serve it and retry.
+                if esr.is_data_abort() && frame.far < USER_END {
+                    if let Some(serve) = load_user_access_fault_handler() {
+                        if serve(frame.far, esr.is_write()) {
+                            return;
+                        }
+                    }
+                }
                 frame.elr = resume_at as u64;
                 frame.x[0] = frame.esr;
                 return;

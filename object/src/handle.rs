@@ -532,6 +532,19 @@ impl HandleTable {
         }
     }
 
+    /// Removes every handle and returns them, for a caller that must drop them without
+    /// recursion (a process whose handles end other processes).
+    pub fn take_all(&self) -> Vec<Handle> {
+        let mut inner = self.inner.lock();
+        let mut taken = Vec::new();
+        for index in 0..inner.slots.len() {
+            if let Some(handle) = self.take_slot(&mut inner, index) {
+                taken.push(handle);
+            }
+        }
+        taken
+    }
+
     /// `zx_object_wait_one` on a value. Like [`wait::wait_one`], but the observer is
     /// registered under the table lock after checking the value is still there, so a close
     /// by another thread always cancels the wait (`CANCELED` with `HANDLE_CLOSED`). An

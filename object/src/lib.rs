@@ -14,6 +14,7 @@ pub use abi::{Rights, Signals, Status};
 /// Result of a kernel-object operation: a value or a Zircon status.
 pub type ZxResult<T = ()> = Result<T, Status>;
 
+pub mod bootfs;
 pub mod channel;
 pub mod frames;
 pub mod handle;

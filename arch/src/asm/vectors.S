@@ -80,6 +80,10 @@ exception_common:
     mov     x1, x0
     mov     x0, sp
     bl      arch_exception
+// Restores the trap frame at SP and returns from the exception. A new thread's first switch
+// lands here too, with its initial frame at SP.
+.global exception_return
+exception_return:
     ldp     x1, x2, [sp, #16 * 16]
     msr     elr_el1, x1
     msr     spsr_el1, x2

@@ -1,0 +1,129 @@
+// Thread switching, user FP/SIMD state, and copies to and from user memory.
+
+.section .text, "ax"
+
+// void arch_switch_context(usize* save_sp, usize next_sp): saves the callee-saved registers
+// on the current stack, stores SP in *save_sp, and resumes the context saved at next_sp.
+.global arch_switch_context
+arch_switch_context:
+    sub     sp, sp, #96
+    stp     x19, x20, [sp, #16 * 0]
+    stp     x21, x22, [sp, #16 * 1]
+    stp     x23, x24, [sp, #16 * 2]
+    stp     x25, x26, [sp, #16 * 3]
+    stp     x27, x28, [sp, #16 * 4]
+    stp     x29, x30, [sp, #16 * 5]
+    mov     x9, sp
+    str     x9, [x0]
+    mov     sp, x1
+    ldp     x19, x20, [sp, #16 * 0]
+    ldp     x21, x22, [sp, #16 * 1]
+    ldp     x23, x24, [sp, #16 * 2]
+    ldp     x25, x26, [sp, #16 * 3]
+    ldp     x27, x28, [sp, #16 * 4]
+    ldp     x29, x30, [sp, #16 * 5]
+    add     sp, sp, #96
+    ret
+
+// A new thread's first switch returns here: its initial trap frame is at SP.
+.global arch_thread_first_entry
+arch_thread_first_entry:
+    b       exception_return
+
+// The kernel is built without FP, so these two name the registers explicitly.
+.arch_extension fp
+.arch_extension simd
+
+// void arch_fp_save(u8* state): q0-q31, then FPCR and FPSR (528 bytes, 16-byte aligned).
+.global arch_fp_save
+arch_fp_save:
+    stp     q0, q1, [x0, #32 * 0]
+    stp     q2, q3, [x0, #32 * 1]
+    stp     q4, q5, [x0, #32 * 2]
+    stp     q6, q7, [x0, #32 * 3]
+    stp     q8, q9, [x0, #32 * 4]
+    stp     q10, q11, [x0, #32 * 5]
+    stp     q12, q13, [x0, #32 * 6]
+    stp     q14, q15, [x0, #32 * 7]
+    stp     q16, q17, [x0, #32 * 8]
+    stp     q18, q19, [x0, #32 * 9]
+    stp     q20, q21, [x0, #32 * 10]
+    stp     q22, q23, [x0, #32 * 11]
+    stp     q24, q25, [x0, #32 * 12]
+    stp     q26, q27, [x0, #32 * 13]
+    stp     q28, q29, [x0, #32 * 14]
+    stp     q30, q31, [x0, #32 * 15]
+    mrs     x1, fpcr
+    mrs     x2, fpsr
+    add     x3, x0, #512
+    stp     x1, x2, [x3]
+    ret
+
+// void arch_fp_restore(const u8* state)
+.global arch_fp_restore
+arch_fp_restore:
+    ldp     q0, q1, [x0, #32 * 0]
+    ldp     q2, q3, [x0, #32 * 1]
+    ldp     q4, q5, [x0, #32 * 2]
+    ldp     q6, q7, [x0, #32 * 3]
+    ldp     q8, q9, [x0, #32 * 4]
+    ldp     q10, q11, [x0, #32 * 5]
+    ldp     q12, q13, [x0, #32 * 6]
+    ldp     q14, q15, [x0, #32 * 7]
+    ldp     q16, q17, [x0, #32 * 8]
+    ldp     q18, q19, [x0, #32 * 9]
+    ldp     q20, q21, [x0, #32 * 10]
+    ldp     q22, q23, [x0, #32 * 11]
+    ldp     q24, q25, [x0, #32 * 12]
+    ldp     q26, q27, [x0, #32 * 13]
+    ldp     q28, q29, [x0, #32 * 14]
+    ldp     q30, q31, [x0, #32 * 15]
+    add     x3, x0, #512
+    ldp     x1, x2, [x3]
+    msr     fpcr, x1
+    msr     fpsr, x2
+    ret
+
+// u64 arch_copy_from_user(u8* dst, usize src, usize len): 0, or the ESR of the fault.
+// Unprivileged loads (ldtr*) apply EL0 permissions, so a kernel address faults even with
+// PAN off; a fault the VMAR can serve is served and the load retried.
+.global arch_copy_from_user
+arch_copy_from_user:
+1:  cmp     x2, #8
+    b.lo    3f
+2:  ldtr    x3, [x1]
+    str     x3, [x0], #8
+    add     x1, x1, #8
+    sub     x2, x2, #8
+    b       1b
+3:  cbz     x2, 5f
+4:  ldtrb   w3, [x1]
+    strb    w3, [x0], #1
+    add     x1, x1, #1
+    sub     x2, x2, #1
+    b       3b
+5:  mov     x0, #0
+    ret
+    FIXUP   2b, arch_fixup_return
+    FIXUP   4b, arch_fixup_return
+
+// u64 arch_copy_to_user(usize dst, const u8* src, usize len): 0, or the ESR of the fault.
+.global arch_copy_to_user
+arch_copy_to_user:
+1:  cmp     x2, #8
+    b.lo    3f
+    ldr     x3, [x1], #8
+2:  sttr    x3, [x0]
+    add     x0, x0, #8
+    sub     x2, x2, #8
+    b       1b
+3:  cbz     x2, 5f
+    ldrb    w3, [x1], #1
+4:  sttrb   w3, [x0]
+    add     x0, x0, #1
+    sub     x2, x2, #1
+    b       3b
+5:  mov     x0, #0
+    ret
+    FIXUP   2b, arch_fixup_return
+    FIXUP   4b, arch_fixup_return

@@ -1,0 +1,710 @@
+//! Processes, threads and the scheduler.
+//!
+//! One CPU; the kernel runs with IRQs masked (they are taken at EL0 and in the idle loop), so
+//! kernel code is never preempted and the scheduler's state only needs a lock against the
+//! IRQ handler. Threads are switched preemptively on the timer tick when they run at EL0,
+//! round robin; a thread in the kernel gives the CPU up only by blocking or exiting.
+//!
+//! Each thread has a 64 KiB kernel stack (aligned to 128 KiB, as the vectors' overflow check
+//! needs) holding its trap frame while it is in the kernel; a switch saves the callee-saved
+//! registers on it and moves SP to the next thread's stack. User FP/SIMD state and TPIDR_EL0
+//! are saved and restored on every switch (the kernel itself never uses FP).
+
+use crate::aspace::{self, UserAddressSpace};
+use crate::memory;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use arch::exception::TrapFrame;
+use arch::mmu;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use mm::pool::PageUse;
+use object::handle::{Handle, HandleTable};
+use object::object::{KernelObject, ObjectBase};
+use object::vmar::{AddressSpace, Vmar};
+use object::wait::{Blocker, Waiter, Wake};
+use object::{Signals, Status, ZxResult};
+
+/// The root VMAR of every process: `[ROOT_BASE, ROOT_END)`.
+pub const ROOT_BASE: usize = 0x0100_0000;
+pub const ROOT_END: usize = 1 << 47;
+/// Handles one process may hold.
+pub const MAX_HANDLES: usize = 4096;
+
+const KERNEL_STACK_PAGES: usize = 16;
+const KERNEL_STACK_ALIGN: usize = 128 * 1024;
+
+// ---- time -------------------------------------------------------------------------------
+
+/// Monotonic time in nanoseconds since boot.
+pub fn now_ns() -> i64 {
+    (crate::uptime_micros() as i64).saturating_mul(1000) + sub_micro_ns()
+}
+
+fn sub_micro_ns() -> i64 {
+    let frequency = arch::cpu::counter_frequency();
+    if frequency == 0 {
+        return 0;
+    }
+    let ticks_per_micro = (frequency / 1_000_000).max(1);
+    ((arch::cpu::counter() % ticks_per_micro) * 1000 / ticks_per_micro) as i64
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProcessState {
+    New,
+    Running,
+    Exited,
+}
+
+struct ProcessInner {
+    state: ProcessState,
+    threads: Vec<Weak<Thread>>,
+    return_code: i64,
+    start_time: i64,
+}
+
+pub struct Process {
+    base: ObjectBase,
+    handles: HandleTable,
+    aspace: Arc<UserAddressSpace>,
+    root_vmar: Arc<Vmar>,
+    inner: spin::Mutex<ProcessInner>,
+}
+
+fn handle_secret(seed: u64) -> u32 {
+    // Mixes the counter with the process id so handle values differ between processes
+    // and boots.
+    let mut x = seed ^ arch::cpu::counter().rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x as u32
+}
+
+impl Process {
+    /// A new process with an empty address space and handle table.
+    pub fn create(name: &[u8]) -> ZxResult<Arc<Process>> {
+        let aspace = Arc::new(UserAddressSpace::new()?);
+        let root_vmar = Vmar::new_root(
+            aspace.clone() as Arc<dyn AddressSpace>,
+            ROOT_BASE,
+            ROOT_END - ROOT_BASE,
+        );
+        let base = ObjectBase::new(Signals::NONE);
+        base.set_name(name);
+        let secret = handle_secret(base.koid());
+        Ok(Arc::new(Process {
+            base,
+            handles: HandleTable::new(secret, MAX_HANDLES),
+            aspace,
+            root_vmar,
+            inner: spin::Mutex::new(ProcessInner {
+                state: ProcessState::New,
+                threads: Vec::new(),
+                return_code: 0,
+                start_time: 0,
+            }),
+        }))
+    }
+
+    pub fn handles(&self) -> &HandleTable {
+        &self.handles
+    }
+
+    pub fn root_vmar(&self) -> &Arc<Vmar> {
+        &self.root_vmar
+    }
+
+    pub fn name(&self) -> [u8; 32] {
+        self.base.name()
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.inner.lock().state == ProcessState::Exited
+    }
+
+    /// `ZX_INFO_PROCESS`.
+    pub fn info(&self) -> abi::zx_info_process_t {
+        let inner = self.inner.lock();
+        let mut flags = 0;
+        if inner.state != ProcessState::New {
+            flags |= abi::ZX_INFO_PROCESS_FLAG_STARTED;
+        }
+        if inner.state == ProcessState::Exited {
+            flags |= abi::ZX_INFO_PROCESS_FLAG_EXITED;
+        }
+        abi::zx_info_process_t {
+            return_code: inner.return_code,
+            start_time: inner.start_time,
+            flags,
+            ..Default::default()
+        }
+    }
+
+    /// `zx_process_start`: the first thread runs at `entry` with `x0` = the handle value of
+    /// `arg1` (moved into this process) and `x1` = `arg2`. BAD_STATE if already started or
+    /// exited, or the thread is not this process's.
+    pub fn start(
+        self: &Arc<Self>,
+        thread: &Arc<Thread>,
+        entry: usize,
+        stack: usize,
+        arg1: Option<Handle>,
+        arg2: u64,
+    ) -> ZxResult {
+        if !Arc::ptr_eq(&thread.process, self) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        {
+            let inner = self.inner.lock();
+            if inner.state != ProcessState::New {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        if thread.state() != ThreadState::New {
+            return Err(Status::BAD_STATE);
+        }
+        let value = match arg1 {
+            Some(handle) => self.handles.add(handle)?,
+            None => 0,
+        };
+        {
+            let mut inner = self.inner.lock();
+            inner.state = ProcessState::Running;
+            inner.start_time = now_ns();
+        }
+        thread.start(entry, stack, u64::from(value), arg2)
+    }
+
+    /// Ends the process with `code`: kills its threads, closes its handles, removes its
+    /// mappings and frees its page tables. Idempotent.
+    pub fn terminate(self: &Arc<Self>, code: i64) {
+        let threads = {
+            let mut inner = self.inner.lock();
+            if inner.state == ProcessState::Exited {
+                return;
+            }
+            inner.state = ProcessState::Exited;
+            inner.return_code = code;
+            core::mem::take(&mut inner.threads)
+        };
+        for thread in threads.iter().filter_map(Weak::upgrade) {
+            thread.mark_dead();
+        }
+        let _ = self.root_vmar.destroy();
+        if current_process().is_some_and(|p| Arc::ptr_eq(&p, self)) {
+            // Off this address space before its tables go.
+            aspace::switch_to(None);
+        }
+        self.aspace.release();
+        drain_handles(self.handles.take_all());
+        self.base
+            .signals()
+            .update(Signals::NONE, Signals::PROCESS_TERMINATED);
+        crate::userboot::process_exited(self.base.koid(), code);
+    }
+
+    /// `zx_task_kill`.
+    pub fn kill(self: &Arc<Self>) {
+        self.terminate(abi::ZX_TASK_RETCODE_SYSCALL_KILL);
+    }
+}
+
+impl KernelObject for Process {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> u32 {
+        abi::ZX_OBJ_TYPE_PROCESS
+    }
+
+    fn has_name(&self) -> bool {
+        true
+    }
+}
+
+static DRAINING: AtomicBool = AtomicBool::new(false);
+static PENDING_HANDLES: spin::Mutex<Vec<Vec<Handle>>> = spin::Mutex::new(Vec::new());
+
+/// Drops handles without recursion: closing a handle can end a process whose own handles
+/// close in turn; a chain of those is worked off in a loop.
+fn drain_handles(handles: Vec<Handle>) {
+    PENDING_HANDLES.lock().push(handles);
+    if DRAINING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    loop {
+        let batch = PENDING_HANDLES.lock().pop();
+        match batch {
+            Some(batch) => drop(batch),
+            None => break,
+        }
+    }
+    DRAINING.store(false, Ordering::Release);
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        drain_handles(self.handles.take_all());
+    }
+}
+
+// ---- threads --------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    New,
+    Runnable,
+    Running,
+    Blocked,
+    Dead,
+}
+
+/// User FP/SIMD registers: q0-q31, FPCR, FPSR.
+#[repr(C, align(16))]
+struct FpState {
+    q: [u128; 32],
+    fpcr: u64,
+    fpsr: u64,
+}
+
+pub struct Thread {
+    base: ObjectBase,
+    process: Arc<Process>,
+    state: spin::Mutex<ThreadState>,
+    /// Kernel SP while switched out.
+    saved_sp: AtomicUsize,
+    stack_pa: u64,
+    fp: spin::Mutex<FpState>,
+    tpidr_el0: AtomicU64,
+}
+
+impl Thread {
+    /// `zx_thread_create`: a thread of `process`, not yet started.
+    pub fn create(process: &Arc<Process>, name: &[u8]) -> ZxResult<Arc<Thread>> {
+        if process.has_exited() {
+            return Err(Status::BAD_STATE);
+        }
+        let stack_pa = memory::with_pool(|pool| {
+            pool.alloc_pages_aligned(KERNEL_STACK_PAGES, KERNEL_STACK_ALIGN, PageUse::Kernel)
+        })
+        .map_err(|_| Status::NO_MEMORY)?;
+        let base = ObjectBase::new(Signals::NONE);
+        base.set_name(name);
+        let thread = Arc::new(Thread {
+            base,
+            process: process.clone(),
+            state: spin::Mutex::new(ThreadState::New),
+            saved_sp: AtomicUsize::new(0),
+            stack_pa,
+            fp: spin::Mutex::new(FpState {
+                q: [0; 32],
+                fpcr: 0,
+                fpsr: 0,
+            }),
+            tpidr_el0: AtomicU64::new(0),
+        });
+        process.inner.lock().threads.push(Arc::downgrade(&thread));
+        Ok(thread)
+    }
+
+    pub fn process(&self) -> &Arc<Process> {
+        &self.process
+    }
+
+    pub fn state(&self) -> ThreadState {
+        *self.state.lock()
+    }
+
+    fn stack_top(&self) -> usize {
+        mmu::phys_to_virt(self.stack_pa) + KERNEL_STACK_PAGES * 4096
+    }
+
+    /// `zx_thread_start`: runs at EL0 from `entry` with `sp` = `stack`, `x0`/`x1` = args.
+    pub fn start(self: &Arc<Self>, entry: usize, stack: usize, arg1: u64, arg2: u64) -> ZxResult {
+        if self.process.has_exited() {
+            return Err(Status::BAD_STATE);
+        }
+        let mut state = self.state.lock();
+        if *state != ThreadState::New {
+            return Err(Status::BAD_STATE);
+        }
+        // The new thread's kernel stack: a trap frame to `eret` from, under a switch frame
+        // whose return address enters the frame restore.
+        let frame_addr = self.stack_top() - core::mem::size_of::<TrapFrame>();
+        let mut frame = TrapFrame::default();
+        frame.elr = entry as u64;
+        frame.spsr = 0; // EL0t, interrupts unmasked
+        frame.sp_el0 = stack as u64;
+        frame.x[0] = arg1;
+        frame.x[1] = arg2;
+        let switch_addr = frame_addr - SWITCH_FRAME_SIZE;
+        // SAFETY: both frames lie at the top of this thread's own, unused kernel stack.
+        unsafe {
+            (frame_addr as *mut TrapFrame).write(frame);
+            let switch_frame = switch_addr as *mut u64;
+            for i in 0..SWITCH_FRAME_SIZE / 8 {
+                switch_frame.add(i).write(0);
+            }
+            // x30 is the last slot: `switch_context` returns there.
+            switch_frame
+                .add(11)
+                .write(arch_thread_first_entry as usize as u64);
+        }
+        self.saved_sp.store(switch_addr, Ordering::Relaxed);
+        *state = ThreadState::Runnable;
+        drop(state);
+        SCHEDULER.lock().run_queue.push_back(self.clone());
+        Ok(())
+    }
+
+    /// `zx_task_kill` on a thread.
+    pub fn kill(self: &Arc<Self>) {
+        self.mark_dead();
+        self.process_lost_thread();
+    }
+
+    /// Takes the thread out of scheduling for good.
+    fn mark_dead(self: &Arc<Self>) {
+        let mut scheduler = SCHEDULER.lock();
+        let mut state = self.state.lock();
+        if *state == ThreadState::Dead {
+            return;
+        }
+        let was = *state;
+        *state = ThreadState::Dead;
+        drop(state);
+        scheduler.run_queue.retain(|t| !Arc::ptr_eq(t, self));
+        scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, self));
+        if was == ThreadState::Running {
+            // The current thread: it leaves at its next trip through the scheduler.
+            scheduler.current_dead = true;
+        }
+        drop(scheduler);
+        self.base
+            .signals()
+            .update(Signals::NONE, Signals::THREAD_TERMINATED);
+    }
+
+    /// After a thread died: the process ends (code 0) when it was the last one.
+    fn process_lost_thread(&self) {
+        let live = {
+            let inner = self.process.inner.lock();
+            inner
+                .threads
+                .iter()
+                .filter_map(Weak::upgrade)
+                .any(|t| t.state() != ThreadState::Dead)
+        };
+        if !live && !self.process.has_exited() {
+            self.process.clone().terminate(0);
+        }
+    }
+}
+
+impl KernelObject for Thread {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> u32 {
+        abi::ZX_OBJ_TYPE_THREAD
+    }
+
+    fn related_koid(&self) -> u64 {
+        self.process.base.koid()
+    }
+
+    fn has_name(&self) -> bool {
+        true
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        let _ = memory::with_pool(|pool| {
+            pool.free_pages(self.stack_pa, KERNEL_STACK_PAGES, PageUse::Kernel)
+        });
+    }
+}
+
+// ---- the scheduler ------------------------------------------------------------------------------
+
+/// x19-x30: what `arch_switch_context` saves.
+const SWITCH_FRAME_SIZE: usize = 96;
+
+struct Scheduler {
+    current: Option<Arc<Thread>>,
+    /// Set when the current thread died: it must not be queued again.
+    current_dead: bool,
+    run_queue: VecDeque<Arc<Thread>>,
+    /// Blocked threads with a deadline.
+    sleepers: Vec<(i64, Arc<Thread>)>,
+    /// Dead threads whose kernel stack may still be in use until the next switch completes.
+    zombies: Vec<Arc<Thread>>,
+    need_resched: bool,
+}
+
+static SCHEDULER: spin::Mutex<Scheduler> = spin::Mutex::new(Scheduler {
+    current: None,
+    current_dead: false,
+    run_queue: VecDeque::new(),
+    sleepers: Vec::new(),
+    zombies: Vec::new(),
+    need_resched: false,
+});
+
+/// The idle context's saved SP (the boot stack).
+static IDLE_SP: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" {
+    fn arch_switch_context(save_sp: *mut usize, next_sp: usize);
+    fn arch_thread_first_entry();
+    fn arch_fp_save(state: *mut u8);
+    fn arch_fp_restore(state: *const u8);
+}
+
+pub fn current_thread() -> Option<Arc<Thread>> {
+    SCHEDULER.lock().current.clone()
+}
+
+pub fn current_process() -> Option<Arc<Process>> {
+    current_thread().map(|t| t.process.clone())
+}
+
+fn read_tpidr_el0() -> u64 {
+    let value;
+    // SAFETY: reading the user thread pointer register.
+    unsafe { core::arch::asm!("mrs {}, tpidr_el0", out(reg) value, options(nomem, nostack)) };
+    value
+}
+
+fn write_tpidr_el0(value: u64) {
+    // SAFETY: writing the user thread pointer register only affects EL0.
+    unsafe { core::arch::asm!("msr tpidr_el0, {}", in(reg) value, options(nomem, nostack)) };
+}
+
+/// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
+/// the calling context runs again.
+pub fn schedule() {
+    let (save_slot, next_sp): (*mut usize, usize);
+    {
+        let mut scheduler = SCHEDULER.lock();
+        scheduler.need_resched = false;
+        let previous = scheduler.current.take();
+        let previous_dead = core::mem::take(&mut scheduler.current_dead);
+        if let Some(previous) = &previous {
+            let mut state = previous.state.lock();
+            if *state == ThreadState::Running && !previous_dead {
+                *state = ThreadState::Runnable;
+                drop(state);
+                scheduler.run_queue.push_back(previous.clone());
+            }
+        }
+        let next = scheduler.run_queue.pop_front();
+        if let (Some(previous), Some(next)) = (&previous, &next) {
+            if Arc::ptr_eq(previous, next) {
+                *next.state.lock() = ThreadState::Running;
+                scheduler.current = Some(next.clone());
+                return;
+            }
+        }
+        if previous.is_none() && next.is_none() {
+            return;
+        }
+        if let Some(previous) = &previous {
+            let mut fp = previous.fp.lock();
+            // SAFETY: saves the live user FP registers into this thread's save area.
+            unsafe { arch_fp_save(&mut *fp as *mut FpState as *mut u8) };
+            previous
+                .tpidr_el0
+                .store(read_tpidr_el0(), Ordering::Relaxed);
+        }
+        match &next {
+            Some(next) => {
+                *next.state.lock() = ThreadState::Running;
+                let fp = next.fp.lock();
+                // SAFETY: loads the next thread's saved user FP registers.
+                unsafe { arch_fp_restore(&*fp as *const FpState as *const u8) };
+                write_tpidr_el0(next.tpidr_el0.load(Ordering::Relaxed));
+                aspace::switch_to(if next.process.has_exited() {
+                    None
+                } else {
+                    Some(next.process.aspace.ttbr0())
+                });
+            }
+            None => aspace::switch_to(None),
+        }
+        save_slot = match &previous {
+            Some(previous) => previous.saved_sp.as_ptr(),
+            None => IDLE_SP.as_ptr(),
+        };
+        next_sp = match &next {
+            Some(next) => next.saved_sp.load(Ordering::Relaxed),
+            None => IDLE_SP.load(Ordering::Relaxed),
+        };
+        // Keep the previous thread alive while its stack is still ours; a dead one is freed
+        // after the next switch.
+        if let Some(previous) = previous {
+            if previous.state() == ThreadState::Dead {
+                scheduler.zombies.push(previous);
+            }
+        }
+        scheduler.current = next;
+    }
+    // SAFETY: `save_slot` points at the previous context's SP slot (kept alive above) and
+    // `next_sp` is a stack prepared by `Thread::start` or saved by an earlier switch.
+    unsafe { arch_switch_context(save_slot, next_sp) };
+    reap_zombies();
+}
+
+fn reap_zombies() {
+    let zombies = {
+        let mut scheduler = SCHEDULER.lock();
+        let current = scheduler.current.clone();
+        let (keep, free): (Vec<_>, Vec<_>) = core::mem::take(&mut scheduler.zombies)
+            .into_iter()
+            .partition(|z| current.as_ref().is_some_and(|c| Arc::ptr_eq(c, z)));
+        scheduler.zombies = keep;
+        free
+    };
+    drop(zombies);
+}
+
+/// Marks the current thread dead and switches away for good.
+fn leave_current() -> ! {
+    if let Some(thread) = current_thread() {
+        thread.mark_dead();
+        thread.process_lost_thread();
+    }
+    schedule();
+    unreachable!("a dead thread was scheduled again");
+}
+
+/// `zx_thread_exit`.
+pub fn exit_thread() -> ! {
+    leave_current()
+}
+
+/// `zx_process_exit`.
+pub fn exit_process(code: i64) -> ! {
+    if let Some(process) = current_process() {
+        process.terminate(code);
+    }
+    leave_current()
+}
+
+/// Ends the current process after a fault it cannot recover from.
+pub fn kill_current_process(code: i64) -> ! {
+    exit_process(code)
+}
+
+/// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
+pub fn idle_loop() -> ! {
+    loop {
+        schedule();
+        arch::cpu::enable_irqs();
+        arch::cpu::wait_for_interrupt();
+        arch::cpu::disable_irqs();
+    }
+}
+
+/// The timer tick (IRQs masked): wakes sleepers whose deadline passed and asks for a
+/// reschedule at the end of the time slice.
+pub fn tick() {
+    let now = now_ns();
+    let mut scheduler = SCHEDULER.lock();
+    let mut index = 0;
+    while index < scheduler.sleepers.len() {
+        if scheduler.sleepers[index].0 <= now {
+            let (_, thread) = scheduler.sleepers.swap_remove(index);
+            let mut state = thread.state.lock();
+            if *state == ThreadState::Blocked {
+                *state = ThreadState::Runnable;
+                drop(state);
+                scheduler.run_queue.push_back(thread);
+            }
+        } else {
+            index += 1;
+        }
+    }
+    scheduler.need_resched = true;
+}
+
+/// Whether an IRQ taken from EL0 should switch threads before returning.
+pub fn should_preempt() -> bool {
+    let scheduler = SCHEDULER.lock();
+    scheduler.need_resched && !scheduler.run_queue.is_empty()
+}
+
+/// Makes a blocked thread runnable.
+fn wake(thread: &Arc<Thread>) {
+    let mut scheduler = SCHEDULER.lock();
+    let mut state = thread.state.lock();
+    if *state == ThreadState::Blocked {
+        *state = ThreadState::Runnable;
+        drop(state);
+        scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+        scheduler.run_queue.push_back(thread.clone());
+    }
+}
+
+/// Blocks the current thread until `deadline` or until something wakes it.
+fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
+    let Some(thread) = current_thread() else {
+        return;
+    };
+    {
+        let mut scheduler = SCHEDULER.lock();
+        if !still_waiting() {
+            return;
+        }
+        *thread.state.lock() = ThreadState::Blocked;
+        if deadline != abi::ZX_TIME_INFINITE {
+            scheduler.sleepers.push((deadline, thread.clone()));
+        }
+    }
+    schedule();
+}
+
+/// `zx_nanosleep`.
+pub fn sleep_until(deadline: i64) {
+    if deadline <= now_ns() {
+        return;
+    }
+    block_current(deadline, || true);
+}
+
+struct ThreadWaker(Weak<Thread>);
+
+impl Wake for ThreadWaker {
+    fn wake(&self) {
+        if let Some(thread) = self.0.upgrade() {
+            self::wake(&thread);
+        }
+    }
+}
+
+/// Blocking for `object::wait`: the current thread sleeps in the scheduler.
+pub struct KernelBlocker;
+
+impl Blocker for KernelBlocker {
+    fn now(&self) -> i64 {
+        now_ns()
+    }
+
+    fn wake_hook(&self) -> Arc<dyn Wake> {
+        let thread = current_thread()
+            .map(|t| Arc::downgrade(&t))
+            .unwrap_or_default();
+        Arc::new(ThreadWaker(thread))
+    }
+
+    fn block_until(&self, waiter: &Waiter, deadline: i64) {
+        block_current(deadline, || waiter.is_pending());
+    }
+}

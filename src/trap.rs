@@ -1,0 +1,89 @@
+//! What the kernel does with exceptions from user mode: system calls, page faults (served
+//! by the process's VMARs), and everything else, which ends the faulting process with one
+//! console line.
+
+use crate::task;
+use arch::esr::Esr;
+use arch::exception::TrapFrame;
+
+pub fn user_sync(frame: &mut TrapFrame) {
+    let esr = Esr(frame.esr);
+    match esr.class() {
+        0x15 => crate::syscall::dispatch(frame),
+        0x20 | 0x24 => {
+            let Some(process) = task::current_process() else {
+                return;
+            };
+            let execute = esr.class() == 0x20;
+            let write = esr.is_write();
+            if let Err(status) =
+                process
+                    .root_vmar()
+                    .handle_fault(frame.far as usize, write, execute)
+            {
+                let access = if execute {
+                    "execute"
+                } else if write {
+                    "write"
+                } else {
+                    "read"
+                };
+                report_and_kill(
+                    &process,
+                    format_args!(
+                        "fault at {:#x} ({access}, {}: {status:?}) pc {:#x}",
+                        frame.far,
+                        esr.class_name(),
+                        frame.elr
+                    ),
+                );
+            }
+        }
+        _ => {
+            if let Some(process) = task::current_process() {
+                report_and_kill(
+                    &process,
+                    format_args!("{} at pc {:#x} (ESR {esr})", esr.class_name(), frame.elr),
+                );
+            }
+        }
+    }
+    leave_if_dead();
+}
+
+fn report_and_kill(process: &alloc::sync::Arc<task::Process>, what: core::fmt::Arguments<'_>) {
+    let name = process.name();
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    let name = core::str::from_utf8(&name[..len]).unwrap_or("?");
+    log::warn!("process {name}: {what}; killed");
+    task::kill_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
+}
+
+/// A thread killed during its own system call does not go back to user mode.
+fn leave_if_dead() {
+    if task::current_thread().is_some_and(|t| t.state() == task::ThreadState::Dead) {
+        task::schedule();
+    }
+}
+
+/// A copy routine faulted on a user page: serve it through the current process's VMARs.
+pub fn user_access_fault(far: u64, write: bool) -> bool {
+    match task::current_process() {
+        Some(process) => process
+            .root_vmar()
+            .handle_fault(far as usize, write, false)
+            .is_ok(),
+        None => false,
+    }
+}
+
+/// After an IRQ: the tick may switch threads, but only when the CPU was in user mode (the
+/// kernel itself is not preempted) or idle.
+pub fn irq_exit(from_user: bool) {
+    if from_user {
+        if task::should_preempt() {
+            task::schedule();
+        }
+        leave_if_dead();
+    }
+}

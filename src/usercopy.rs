@@ -1,0 +1,78 @@
+//! Access to user memory. Only these routines touch it: they check the range lies in the
+//! user half (overflow-safe), copy with unprivileged loads/stores (`ldtr`/`sttr`, so PAN
+//! stays on and user permissions apply), serve a fault on a not-yet-mapped VMO page and
+//! continue, and turn an unresolvable fault into INVALID_ARGS.
+//!
+//! Never call them while holding a lock a page fault could need (VMO, VMAR, handle table).
+
+use object::{Status, ZxResult};
+
+/// First address above the user half (TTBR0 covers 48 bits).
+pub const USER_END: usize = 1 << 48;
+
+extern "C" {
+    fn arch_copy_from_user(dst: *mut u8, src: usize, len: usize) -> u64;
+    fn arch_copy_to_user(dst: usize, src: *const u8, len: usize) -> u64;
+}
+
+/// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.
+pub fn check_user_range(addr: usize, len: usize) -> ZxResult {
+    if addr == 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    match addr.checked_add(len) {
+        Some(end) if end <= USER_END => Ok(()),
+        _ => Err(Status::INVALID_ARGS),
+    }
+}
+
+/// Copies `dst.len()` bytes from user address `src`.
+pub fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
+    if dst.is_empty() {
+        return Ok(());
+    }
+    check_user_range(src, dst.len())?;
+    // SAFETY: `dst` is a valid kernel buffer; the routine reads user memory only with
+    // unprivileged loads covered by the fixup table, so a bad address returns an error.
+    match unsafe { arch_copy_from_user(dst.as_mut_ptr(), src, dst.len()) } {
+        0 => Ok(()),
+        _ => Err(Status::INVALID_ARGS),
+    }
+}
+
+/// Copies `src` to user address `dst`.
+pub fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
+    if src.is_empty() {
+        return Ok(());
+    }
+    check_user_range(dst, src.len())?;
+    // SAFETY: as above, with unprivileged stores.
+    match unsafe { arch_copy_to_user(dst, src.as_ptr(), src.len()) } {
+        0 => Ok(()),
+        _ => Err(Status::INVALID_ARGS),
+    }
+}
+
+macro_rules! user_value {
+    ($read:ident, $write:ident, $ty:ty) => {
+        pub fn $read(addr: usize) -> ZxResult<$ty> {
+            let mut bytes = [0u8; core::mem::size_of::<$ty>()];
+            copy_from_user(&mut bytes, addr)?;
+            Ok(<$ty>::from_le_bytes(bytes))
+        }
+
+        pub fn $write(addr: usize, value: $ty) -> ZxResult {
+            copy_to_user(addr, &value.to_le_bytes())
+        }
+    };
+}
+
+user_value!(read_u32, write_u32, u32);
+user_value!(read_u64, write_u64, u64);
+user_value!(read_i64, write_i64, i64);
+user_value!(read_usize, write_usize, usize);
+
+/// Writes an ABI struct (`zx_info_*_t`) to user memory.
+pub fn write_struct<T: abi::AbiStruct>(addr: usize, value: &T) -> ZxResult {
+    copy_to_user(addr, value.to_bytes().as_ref())
+}
