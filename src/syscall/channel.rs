@@ -1,0 +1,251 @@
+//! `zx_channel_create`, `zx_channel_write`, `zx_channel_read`.
+
+use super::{check_out, probe_readable, probe_writable, publish_pair};
+use crate::usercopy;
+use abi::zx_handle_t;
+use alloc::vec::Vec;
+use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES};
+use object::handle::{Handle, HandleTable};
+use object::koid::Koid;
+use object::object::KernelObject;
+use object::{Rights, Status, ZxResult};
+
+/// `zx_channel_create`: options must be 0; both endpoints get the default channel rights.
+pub(super) fn create(table: &HandleTable, options: u32, out0: usize, out1: usize) -> ZxResult {
+    if options != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    check_out::<zx_handle_t>(out0)?;
+    check_out::<zx_handle_t>(out1)?;
+    let (endpoint0, endpoint1) = Channel::create()?;
+    publish_pair(
+        table,
+        (Handle::new(endpoint0, Rights::DEFAULT_CHANNEL), out0),
+        (Handle::new(endpoint1, Rights::DEFAULT_CHANNEL), out1),
+    )
+}
+
+/// Reads up to [`MAX_MSG_HANDLES`] handle values from user memory into `values`.
+fn read_values(values: &mut [zx_handle_t], addr: usize) -> ZxResult {
+    let mut raw = [0u8; MAX_MSG_HANDLES * 4];
+    let raw = &mut raw[..values.len() * 4];
+    usercopy::copy_from_user(raw, addr)?;
+    for (value, bytes) in values.iter_mut().zip(raw.chunks_exact(4)) {
+        *value = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
+    Ok(())
+}
+
+/// Whether `value` names a handle to the object `koid`.
+fn names(table: &HandleTable, value: zx_handle_t, koid: Koid) -> bool {
+    table
+        .get(value)
+        .is_ok_and(|(object, _, _)| object.koid() == koid)
+}
+
+/// Closes the handles a failed write listed, however many: the list is read in batches (so
+/// also a list longer than a message may carry). Handles to `keep` (the endpoint written to)
+/// stay. A list that cannot be read whole consumes nothing: its values are unknown, and a
+/// huge count with a short array must not close whatever handle values happen to follow
+/// the array in memory.
+fn consume_listed(table: &HandleTable, addr: usize, count: usize, keep: Option<Koid>) {
+    let readable = count
+        .checked_mul(4)
+        .is_some_and(|len| probe_readable(addr, len).is_ok());
+    if !readable {
+        return;
+    }
+    let mut done = 0;
+    while done < count {
+        let batch = (count - done).min(MAX_MSG_HANDLES);
+        let mut values = [0 as zx_handle_t; MAX_MSG_HANDLES];
+        let Some(at) = done
+            .checked_mul(4)
+            .and_then(|offset| addr.checked_add(offset))
+        else {
+            return;
+        };
+        if read_values(&mut values[..batch], at).is_err() {
+            return;
+        }
+        consume(table, &values[..batch], keep);
+        done += batch;
+    }
+}
+
+/// Closes `values`, except handles to `keep`.
+fn consume(table: &HandleTable, values: &[zx_handle_t], keep: Option<Koid>) {
+    let mut others = [0 as zx_handle_t; MAX_MSG_HANDLES];
+    let mut count = 0;
+    for &value in values {
+        if !keep.is_some_and(|koid| names(table, value, koid)) {
+            others[count] = value;
+            count += 1;
+        }
+    }
+    drop(table.take_for_transfer(&others[..count], None));
+}
+
+/// The first error, in list order, that sending `values` through the endpoint `own` gives,
+/// checked per handle as Zircon does: unknown or listed twice -> BAD_HANDLE, no TRANSFER ->
+/// ACCESS_DENIED, the endpoint itself -> NOT_SUPPORTED.
+fn transfer_error(table: &HandleTable, values: &[zx_handle_t], own: Koid) -> Option<Status> {
+    values.iter().enumerate().find_map(|(index, &value)| {
+        if values[..index].contains(&value) {
+            return Some(Status::BAD_HANDLE);
+        }
+        match table.get(value) {
+            Err(status) => Some(status),
+            Ok((_, rights, _)) if !rights.contains(Rights::TRANSFER) => Some(Status::ACCESS_DENIED),
+            Ok((object, _, _)) if object.koid() == own => Some(Status::NOT_SUPPORTED),
+            Ok(_) => None,
+        }
+    })
+}
+
+/// `zx_channel_write`: needs WRITE. Every listed handle leaves the caller's table, on
+/// success and on every failure (also when the channel handle is bad, the options are
+/// wrong, there are too many handles or bytes, or the bytes cannot be read), except a
+/// handle to the endpoint written to (NOT_SUPPORTED): closing it would close the channel
+/// under the caller. Only when the handle array itself cannot be read are the values
+/// unknown and nothing is consumed.
+pub(super) fn write(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    bytes: usize,
+    num_bytes: usize,
+    handles: usize,
+    num_handles: usize,
+) -> ZxResult {
+    let channel = match table.get_object::<Channel>(value, Rights::WRITE) {
+        Ok((channel, _)) => channel,
+        Err(status) => {
+            consume_listed(table, handles, num_handles, None);
+            return Err(status);
+        }
+    };
+    let own = channel.base().koid();
+    let refusal = if options != 0 {
+        Some(Status::INVALID_ARGS)
+    } else if num_handles > MAX_MSG_HANDLES || num_bytes > MAX_MSG_BYTES {
+        Some(Status::OUT_OF_RANGE)
+    } else {
+        None
+    };
+    if let Some(status) = refusal {
+        consume_listed(table, handles, num_handles, Some(own));
+        return Err(status);
+    }
+    let mut values = [0 as zx_handle_t; MAX_MSG_HANDLES];
+    let values = &mut values[..num_handles];
+    read_values(values, handles)?;
+
+    let mut data: Vec<u8> = Vec::new();
+    if data.try_reserve_exact(num_bytes).is_err() {
+        consume(table, values, Some(own));
+        return Err(Status::NO_MEMORY);
+    }
+    data.resize(num_bytes, 0);
+    if let Err(status) = usercopy::copy_from_user(&mut data, bytes) {
+        consume(table, values, Some(own));
+        return Err(status);
+    }
+    if let Some(status) = transfer_error(table, values, own) {
+        consume(table, values, Some(own));
+        return Err(status);
+    }
+    let taken = table.take_for_transfer(values, Some(own))?;
+    channel.write(&data, taken)
+}
+
+/// The user buffers of `zx_channel_read`.
+pub(super) struct ReadBuffers {
+    pub bytes: usize,
+    pub handles: usize,
+    pub num_bytes: usize,
+    pub num_handles: usize,
+    /// Optional (NULL allowed).
+    pub actual_bytes: usize,
+    /// Optional (NULL allowed).
+    pub actual_handles: usize,
+}
+
+fn write_actuals(buffers: &ReadBuffers, bytes: usize, handles: usize) -> ZxResult {
+    if buffers.actual_bytes != 0 {
+        usercopy::write_u32(buffers.actual_bytes, bytes as u32)?;
+    }
+    if buffers.actual_handles != 0 {
+        usercopy::write_u32(buffers.actual_handles, handles as u32)?;
+    }
+    Ok(())
+}
+
+/// `zx_channel_read`: needs READ; options must be 0.
+///
+/// The next message is first looked at (a read with no room returns its sizes and leaves
+/// it queued); then everything that will be written is probed: the `actual` pointers, and
+/// exactly the part of the buffers the message fills. Only then is the message taken, so a
+/// bad pointer loses nothing. BUFFER_TOO_SMALL leaves the message queued and reports its
+/// sizes through the `actual` pointers; a message with more handles than the caller's
+/// table has room for stays queued too (NO_RESOURCES).
+pub(super) fn read(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    buffers: ReadBuffers,
+) -> ZxResult {
+    let (channel, _) = table.get_object::<Channel>(value, Rights::READ)?;
+    if options != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    if buffers.actual_bytes != 0 {
+        check_out::<u32>(buffers.actual_bytes)?;
+    }
+    if buffers.actual_handles != 0 {
+        check_out::<u32>(buffers.actual_handles)?;
+    }
+    let message = match channel.read(0, 0) {
+        // An empty message fits any buffers.
+        Ok(message) => message,
+        Err(error) if error.status == Status::BUFFER_TOO_SMALL => {
+            let (size, count) = (error.bytes, error.handles);
+            if size > buffers.num_bytes || count > buffers.num_handles {
+                write_actuals(&buffers, size, count)?;
+                return Err(Status::BUFFER_TOO_SMALL);
+            }
+            if count > table.available() {
+                return Err(Status::NO_RESOURCES);
+            }
+            probe_writable(buffers.bytes, size)?;
+            probe_writable(buffers.handles, count * 4)?;
+            take(&channel, size, count)?
+        }
+        Err(error) => return Err(error.status),
+    };
+    drop(channel);
+    write_actuals(&buffers, message.bytes.len(), message.handles.len())?;
+    usercopy::copy_to_user(buffers.bytes, &message.bytes)?;
+    if message.handles.is_empty() {
+        return Ok(());
+    }
+    let values = table.insert_many(message.handles)?;
+    let mut raw = [0u8; MAX_MSG_HANDLES * 4];
+    for (bytes, value) in raw.chunks_exact_mut(4).zip(&values) {
+        bytes.copy_from_slice(&value.to_le_bytes());
+    }
+    if let Err(status) = usercopy::copy_to_user(buffers.handles, &raw[..values.len() * 4]) {
+        // The values never reached the caller: close the handles rather than leak them.
+        for &value in &values {
+            drop(table.remove(value));
+        }
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// Takes the message just looked at: nothing ran in between (one CPU, the kernel is not
+/// preempted), so it is still first in the queue.
+fn take(channel: &Channel, bytes: usize, handles: usize) -> ZxResult<Message> {
+    channel.read(bytes, handles).map_err(|error| error.status)
+}

@@ -1,0 +1,86 @@
+//! `zx_handle_close`, `zx_handle_close_many`, `zx_handle_duplicate`, `zx_handle_replace`.
+
+use super::check_out;
+use crate::usercopy;
+use abi::zx_handle_t;
+use object::handle::HandleTable;
+use object::{Rights, Status, ZxResult};
+
+/// Handle values read from user memory per step of `zx_handle_close_many`.
+const CLOSE_BATCH: usize = 64;
+
+/// `zx_handle_close`: ZX_HANDLE_INVALID is OK, an unknown value BAD_HANDLE.
+pub(super) fn close(table: &HandleTable, value: zx_handle_t) -> ZxResult {
+    table.close(value)
+}
+
+/// `zx_handle_close_many`: closes every listed handle it can and reports the first error.
+/// The array is read in batches (no allocation) after it was probed whole, so an
+/// unreadable array (INVALID_ARGS) closes nothing.
+pub(super) fn close_many(table: &HandleTable, values: usize, count: usize) -> ZxResult {
+    if count == 0 {
+        return Ok(());
+    }
+    let bytes = count.checked_mul(4).ok_or(Status::INVALID_ARGS)?;
+    // The whole array first, so a bad pointer closes nothing.
+    super::probe_readable(values, bytes)?;
+    let mut result = Ok(());
+    let mut done = 0;
+    while done < count {
+        let batch = (count - done).min(CLOSE_BATCH);
+        let mut raw = [0u8; CLOSE_BATCH * 4];
+        usercopy::copy_from_user(&mut raw[..batch * 4], values + done * 4)?;
+        let mut batch_values = [0 as zx_handle_t; CLOSE_BATCH];
+        for (value, bytes) in batch_values.iter_mut().zip(raw.chunks_exact(4)).take(batch) {
+            *value = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        result = result.and(table.close_many(&batch_values[..batch]));
+        done += batch;
+    }
+    result
+}
+
+/// `zx_handle_duplicate`: needs DUPLICATE; `rights` must be SAME_RIGHTS or a subset.
+pub(super) fn duplicate(
+    table: &HandleTable,
+    value: zx_handle_t,
+    rights: Rights,
+    out: usize,
+) -> ZxResult {
+    // The checks `HandleTable::duplicate` makes, first, so they win over a bad out pointer.
+    let (_, current, _) = table.get(value)?;
+    if !current.contains(Rights::DUPLICATE) {
+        return Err(Status::ACCESS_DENIED);
+    }
+    if rights != Rights::SAME_RIGHTS && !current.contains(rights) {
+        return Err(Status::INVALID_ARGS);
+    }
+    check_out::<zx_handle_t>(out)?;
+    let new = table.duplicate(value, rights)?;
+    if let Err(status) = usercopy::write_u32(out, new) {
+        drop(table.remove(new));
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// `zx_handle_replace`: needs no right. The source handle is invalidated on every path
+/// except BAD_HANDLE, also when the out pointer is bad.
+pub(super) fn replace(
+    table: &HandleTable,
+    value: zx_handle_t,
+    rights: Rights,
+    out: usize,
+) -> ZxResult {
+    if check_out::<zx_handle_t>(out).is_err() {
+        let old = table.remove(value)?;
+        drop(old);
+        return Err(Status::INVALID_ARGS);
+    }
+    let new = table.replace(value, rights)?;
+    if let Err(status) = usercopy::write_u32(out, new) {
+        drop(table.remove(new));
+        return Err(status);
+    }
+    Ok(())
+}

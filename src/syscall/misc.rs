@@ -1,0 +1,49 @@
+//! `zx_debug_write`, `zx_clock_get_monotonic`, `zx_system_get_page_size`, `zx_nanosleep`.
+
+use crate::usercopy;
+use core::fmt;
+use object::ZxResult;
+
+/// Most bytes one `zx_debug_write` prints; the rest is dropped (Zircon also truncates).
+const DEBUG_WRITE_MAX: usize = 4096;
+
+/// Bytes shown as text: valid UTF-8 as is, anything else as U+FFFD.
+struct Text<'a>(&'a [u8]);
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{fffd}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `zx_debug_write`: prints up to [`DEBUG_WRITE_MAX`] bytes on the console.
+/// The whole range must be readable user memory (else INVALID_ARGS, nothing printed), also
+/// the part beyond what is printed.
+pub(super) fn debug_write(buffer: usize, len: usize) -> ZxResult {
+    super::probe_readable(buffer, len)?;
+    let len = len.min(DEBUG_WRITE_MAX);
+    let mut text = [0u8; DEBUG_WRITE_MAX];
+    usercopy::copy_from_user(&mut text[..len], buffer)?;
+    crate::console::print(format_args!("{}", Text(&text[..len])));
+    Ok(())
+}
+
+pub(super) fn clock_get_monotonic() -> i64 {
+    crate::task::now_ns()
+}
+
+pub(super) fn system_get_page_size() -> u32 {
+    abi::ZX_PAGE_SIZE as u32
+}
+
+/// `zx_nanosleep`: a deadline in the past returns at once.
+pub(super) fn nanosleep(deadline: i64) -> ZxResult {
+    crate::task::sleep_until(deadline);
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! The system-call layer: `svc #0` from EL0 lands in [`dispatch`], which decodes the call in
+//! `x16` and its arguments in `x0`..`x7`, runs it against the current process and writes the
+//! result back to `x0`.
+//!
+//! Rules every call follows (the contract is `shared/spec/zx-abi.md`):
+//! - handles are looked up first, in the order BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED
+//!   (`HandleTable::get_object`), then the arguments are checked, then the work is done;
+//! - user memory is touched only through `crate::usercopy`, never while a VMO, VMAR or
+//!   handle-table lock is held or one of their calls is in progress (a fault during the copy
+//!   needs those locks): data goes through small kernel buffers on the stack;
+//! - a call that fails changes nothing: a new handle is published to user space by
+//!   [`publish`], which takes it out of the table again if the final write faults;
+//! - 32-bit arguments (handles, options, rights, signals) are the low half of their
+//!   register, as the AAPCS64 leaves the upper half unspecified.
+//!
+//! One file per area: `handle` (close, duplicate, replace), `objects` (properties, info,
+//! waiting, signals), `vmo`, `vmar` (with the VMAR kernel object), `channel`, `task`
+//! (processes and threads) and `misc` (console, clock, sleep).
+
+mod channel;
+mod handle;
+mod misc;
+mod objects;
+mod task;
+mod vmar;
+mod vmo;
+
+// For the code that starts processes (a root VMAR handle) and inspects handles; not all of
+// it is used yet.
+#[allow(unused_imports)]
+pub use vmar::{vmar_handle, vmar_handle_with_rights, vmar_rights, VmarObject};
+
+use crate::usercopy;
+use abi::{zx_handle_t, Syscall};
+use arch::exception::TrapFrame;
+use object::handle::{Handle, HandleTable};
+use object::{Rights, Signals, Status, ZxResult};
+
+/// The eight argument registers of one call, with typed accessors.
+struct Args([u64; 8]);
+
+impl Args {
+    fn handle(&self, index: usize) -> zx_handle_t {
+        self.0[index] as u32
+    }
+
+    fn u32(&self, index: usize) -> u32 {
+        self.0[index] as u32
+    }
+
+    fn u64(&self, index: usize) -> u64 {
+        self.0[index]
+    }
+
+    fn i64(&self, index: usize) -> i64 {
+        self.0[index] as i64
+    }
+
+    /// A size or a user address.
+    fn usize(&self, index: usize) -> usize {
+        self.0[index] as usize
+    }
+
+    fn rights(&self, index: usize) -> Rights {
+        Rights::from_bits(self.u32(index))
+    }
+
+    fn signals(&self, index: usize) -> Signals {
+        Signals::from_bits(self.u32(index))
+    }
+}
+
+/// A status as `x0` carries it: the `i32` sign-extended to 64 bits.
+fn status_word(status: Status) -> u64 {
+    i64::from(status.into_raw()) as u64
+}
+
+/// The system-call entry: `x16` = number, `x0..x7` = arguments; the result goes to `x0`.
+/// Never panics on any argument value.
+pub fn dispatch(frame: &mut TrapFrame) {
+    let number = frame.x[16];
+    let mut registers = [0u64; 8];
+    registers.copy_from_slice(&frame.x[..8]);
+    let args = Args(registers);
+    let Some(call) = Syscall::from_number(number) else {
+        frame.x[0] = status_word(Status::BAD_SYSCALL);
+        return;
+    };
+    frame.x[0] = match call {
+        // The two calls that return a value instead of a status.
+        Syscall::ClockGetMonotonic => misc::clock_get_monotonic() as u64,
+        Syscall::SystemGetPageSize => u64::from(misc::system_get_page_size()),
+        // The calls that do not return. Nothing may be alive on this stack frame that needs
+        // dropping: the frame is abandoned.
+        Syscall::ProcessExit => crate::task::exit_process(args.i64(0)),
+        Syscall::ThreadExit => crate::task::exit_thread(),
+        Syscall::TaskKill => match task::task_kill(args.handle(0)) {
+            // The caller killed itself (its thread or its process): every reference the call
+            // took is dropped by now, so the thread can leave for good.
+            Ok(task::Killed::Caller) => crate::task::exit_thread(),
+            Ok(task::Killed::Other) => status_word(Status::OK),
+            Err(status) => status_word(status),
+        },
+        _ => status_word(Status::from_result(run(call, &args))),
+    };
+}
+
+/// Runs every call that returns a plain status, on the current process.
+fn run(call: Syscall, a: &Args) -> ZxResult {
+    let process = crate::task::current_process().ok_or(Status::BAD_STATE)?;
+    let table = process.handles();
+    match call {
+        Syscall::HandleClose => handle::close(table, a.handle(0)),
+        Syscall::HandleCloseMany => handle::close_many(table, a.usize(0), a.usize(1)),
+        Syscall::HandleDuplicate => handle::duplicate(table, a.handle(0), a.rights(1), a.usize(2)),
+        Syscall::HandleReplace => handle::replace(table, a.handle(0), a.rights(1), a.usize(2)),
+        Syscall::ObjectGetProperty => {
+            objects::get_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+        }
+        Syscall::ObjectSetProperty => {
+            objects::set_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+        }
+        Syscall::ObjectGetInfo => objects::get_info(
+            table,
+            a.handle(0),
+            a.u32(1),
+            a.usize(2),
+            a.usize(3),
+            a.usize(4),
+            a.usize(5),
+        ),
+        Syscall::ObjectWaitOne => {
+            objects::wait_one(table, a.handle(0), a.signals(1), a.i64(2), a.usize(3))
+        }
+        Syscall::ObjectSignal => objects::signal(table, a.handle(0), a.signals(1), a.signals(2)),
+        Syscall::VmoCreate => vmo::create(table, a.u64(0), a.u32(1), a.usize(2)),
+        Syscall::VmoRead => vmo::read(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)),
+        Syscall::VmoWrite => vmo::write(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)),
+        Syscall::VmoGetSize => vmo::get_size(table, a.handle(0), a.usize(1)),
+        Syscall::VmoSetSize => vmo::set_size(table, a.handle(0), a.u64(1)),
+        Syscall::VmoClone => {
+            vmo::clone(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+        }
+        Syscall::VmoCreateChild => {
+            vmo::create_child(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+        }
+        Syscall::VmoOpRange => vmo::op_range(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3)),
+        Syscall::VmarMap => vmar::map(
+            table,
+            a.handle(0),
+            a.u32(1),
+            a.usize(2),
+            a.handle(3),
+            a.u64(4),
+            a.usize(5),
+            a.usize(6),
+        ),
+        Syscall::VmarUnmap => vmar::unmap(table, a.handle(0), a.usize(1), a.usize(2)),
+        Syscall::VmarProtect => vmar::protect(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3)),
+        Syscall::VmarAllocate => vmar::allocate(
+            table,
+            a.handle(0),
+            a.u32(1),
+            a.usize(2),
+            a.usize(3),
+            a.usize(4),
+            a.usize(5),
+        ),
+        Syscall::VmarDestroy => vmar::destroy(table, a.handle(0)),
+        Syscall::ProcessCreate => task::process_create(
+            table,
+            a.handle(0),
+            a.usize(1),
+            a.usize(2),
+            a.u32(3),
+            a.usize(4),
+            a.usize(5),
+        ),
+        Syscall::ProcessStart => task::process_start(
+            table,
+            a.handle(0),
+            a.handle(1),
+            a.usize(2),
+            a.usize(3),
+            a.handle(4),
+            a.u64(5),
+        ),
+        Syscall::ThreadCreate => task::thread_create(
+            table,
+            a.handle(0),
+            a.usize(1),
+            a.usize(2),
+            a.u32(3),
+            a.usize(4),
+        ),
+        Syscall::ThreadStart => task::thread_start(
+            table,
+            a.handle(0),
+            a.usize(1),
+            a.usize(2),
+            a.u64(3),
+            a.u64(4),
+        ),
+        Syscall::ChannelCreate => channel::create(table, a.u32(0), a.usize(1), a.usize(2)),
+        // The byte and handle counts of the channel calls are `uint32_t` in C.
+        Syscall::ChannelWrite => channel::write(
+            table,
+            a.handle(0),
+            a.u32(1),
+            a.usize(2),
+            a.u32(3) as usize,
+            a.usize(4),
+            a.u32(5) as usize,
+        ),
+        Syscall::ChannelRead => channel::read(
+            table,
+            a.handle(0),
+            a.u32(1),
+            channel::ReadBuffers {
+                bytes: a.usize(2),
+                handles: a.usize(3),
+                num_bytes: a.u32(4) as usize,
+                num_handles: a.u32(5) as usize,
+                actual_bytes: a.usize(6),
+                actual_handles: a.usize(7),
+            },
+        ),
+        Syscall::DebugWrite => misc::debug_write(a.usize(0), a.usize(1)),
+        Syscall::Nanosleep => {
+            // Nothing of the caller's may be held while it sleeps.
+            drop(process);
+            misc::nanosleep(a.i64(0))
+        }
+        // Handled in `dispatch`; listed so that a new call cannot be forgotten here.
+        Syscall::ClockGetMonotonic
+        | Syscall::SystemGetPageSize
+        | Syscall::ProcessExit
+        | Syscall::ThreadExit
+        | Syscall::TaskKill => Err(Status::INTERNAL),
+    }
+}
+
+// ---- helpers shared by the calls --------------------------------------------------------
+
+/// Makes sure every page of the user range `addr .. addr + len` can be written, so that the
+/// copies that follow cannot fault half way and leave a partial result behind ("a failing
+/// call changes nothing"). Each page is probed by reading one byte and writing it back: this
+/// kernel runs on one CPU with IRQs masked, so no user thread can change that byte between
+/// the two. Probing also faults the pages in, which the real copy would do anyway.
+/// INVALID_ARGS for a NULL, kernel, wrapping or inaccessible range; nothing for `len` 0.
+fn probe_writable(addr: usize, len: usize) -> ZxResult {
+    probe(addr, len, true)
+}
+
+/// Like [`probe_writable`] for a range the call will only read: each page is read once.
+fn probe_readable(addr: usize, len: usize) -> ZxResult {
+    probe(addr, len, false)
+}
+
+fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
+    if len == 0 {
+        return Ok(());
+    }
+    usercopy::check_user_range(addr, len)?;
+    // No overflow: `check_user_range` bounded `addr + len` by the end of the user half.
+    let end = addr + len;
+    let mut at = addr;
+    while at < end {
+        let mut byte = [0u8; 1];
+        usercopy::copy_from_user(&mut byte, at)?;
+        if write {
+            usercopy::copy_to_user(at, &byte)?;
+        }
+        at = (at & !(PAGE_SIZE - 1)) + PAGE_SIZE;
+    }
+    Ok(())
+}
+
+const PAGE_SIZE: usize = abi::ZX_PAGE_SIZE;
+
+/// INVALID_ARGS unless a `T` can be written at user address `out`. Checked (and probed)
+/// before the work, so the final write cannot fail and a bad pointer costs nothing.
+fn check_out<T>(out: usize) -> ZxResult {
+    probe_writable(out, core::mem::size_of::<T>())
+}
+
+/// Puts `handle` in the caller's table and writes its value to user address `out`. If the
+/// write faults the handle is taken out again and closed, so no handle leaks.
+fn publish(table: &HandleTable, handle: Handle, out: usize) -> ZxResult {
+    check_out::<zx_handle_t>(out)?;
+    let value = table.add(handle)?;
+    if let Err(status) = usercopy::write_u32(out, value) {
+        drop(table.remove(value));
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// [`publish`] for two handles created together: both appear or neither does.
+fn publish_pair(table: &HandleTable, first: (Handle, usize), second: (Handle, usize)) -> ZxResult {
+    let (handle0, out0) = first;
+    let (handle1, out1) = second;
+    // Both pointers before either handle: a bad second pointer must leave the first unwritten.
+    check_out::<zx_handle_t>(out0)?;
+    check_out::<zx_handle_t>(out1)?;
+    let value0 = table.add(handle0)?;
+    let value1 = match table.add(handle1) {
+        Ok(value) => value,
+        Err(status) => {
+            drop(table.remove(value0));
+            return Err(status);
+        }
+    };
+    let written =
+        usercopy::write_u32(out0, value0).and_then(|()| usercopy::write_u32(out1, value1));
+    if let Err(status) = written {
+        drop(table.remove(value0));
+        drop(table.remove(value1));
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// Copies a name argument (`name`, `len`) in: longer names are silently cut to the buffer, as
+/// Zircon does; the object keeps at most 31 bytes up to the first NUL.
+fn copy_name(name: usize, len: usize) -> ZxResult<([u8; abi::ZX_MAX_NAME_LEN], usize)> {
+    let mut buffer = [0u8; abi::ZX_MAX_NAME_LEN];
+    let len = len.min(buffer.len());
+    usercopy::copy_from_user(&mut buffer[..len], name)?;
+    Ok((buffer, len))
+}

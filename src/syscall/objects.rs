@@ -1,0 +1,260 @@
+//! `zx_object_get_property`, `zx_object_set_property`, `zx_object_get_info`,
+//! `zx_object_wait_one`, `zx_object_signal`.
+//!
+//! Rights for `zx_object_get_info` (Zircon's, adapted to the seed's VMO rights):
+//! - HANDLE_VALID, HANDLE_BASIC: none (as in Zircon);
+//! - VMO: none (the seed-era kernel asked for none, and the seed's VMO handles have no
+//!   INSPECT);
+//! - PROCESS, VMAR: INSPECT (their default rights include it);
+//! - HANDLE_COUNT: INSPECT, except on a VMO handle (same reason as VMO);
+//! - KMEM_STATS: there are no resource objects, so any valid handle or ZX_HANDLE_INVALID
+//!   will do (a non-zero unknown value is still BAD_HANDLE).
+
+use super::vmar::VmarObject;
+use crate::task::Process;
+use crate::usercopy;
+use abi::{
+    zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
+    zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
+    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_VMAR, ZX_INFO_VMO,
+    ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
+};
+use alloc::sync::Arc;
+use mm::pool::PageUse;
+use object::handle::HandleTable;
+use object::object::{downcast, KernelObject};
+use object::vmo::Vmo;
+use object::{Rights, Signals, Status, ZxResult};
+
+fn require(rights: Rights, needed: Rights) -> ZxResult {
+    if rights.contains(needed) {
+        Ok(())
+    } else {
+        Err(Status::ACCESS_DENIED)
+    }
+}
+
+/// `zx_object_get_property`: ZX_PROP_NAME only, with GET_PROPERTY. Objects without a name
+/// read as an empty one (Zircon's default).
+pub(super) fn get_property(
+    table: &HandleTable,
+    value: zx_handle_t,
+    property: u32,
+    buffer: usize,
+    size: usize,
+) -> ZxResult {
+    let (object, rights, _) = table.get(value)?;
+    require(rights, Rights::GET_PROPERTY)?;
+    if property != ZX_PROP_NAME {
+        return Err(Status::INVALID_ARGS);
+    }
+    if size < ZX_MAX_NAME_LEN {
+        return Err(Status::BUFFER_TOO_SMALL);
+    }
+    let name = if object.has_name() {
+        object.base().name()
+    } else {
+        [0; ZX_MAX_NAME_LEN]
+    };
+    drop(object);
+    super::probe_writable(buffer, name.len())?;
+    usercopy::copy_to_user(buffer, &name)
+}
+
+/// `zx_object_set_property`: ZX_PROP_NAME only, with SET_PROPERTY; the name is cut to 31
+/// bytes (plus the NUL). Objects without a name give NOT_SUPPORTED (Zircon's default).
+pub(super) fn set_property(
+    table: &HandleTable,
+    value: zx_handle_t,
+    property: u32,
+    buffer: usize,
+    size: usize,
+) -> ZxResult {
+    let (object, rights, _) = table.get(value)?;
+    require(rights, Rights::SET_PROPERTY)?;
+    if property != ZX_PROP_NAME {
+        return Err(Status::INVALID_ARGS);
+    }
+    let mut name = [0u8; ZX_MAX_NAME_LEN - 1];
+    let len = size.min(name.len());
+    usercopy::copy_from_user(&mut name[..len], buffer)?;
+    if !object.has_name() {
+        return Err(Status::NOT_SUPPORTED);
+    }
+    object.base().set_name(&name[..len]);
+    Ok(())
+}
+
+/// Writes one record the way Zircon's `single_record_result` does: the record if it fits,
+/// then `actual` (0 or 1) and `avail` (1) where those pointers are not NULL;
+/// BUFFER_TOO_SMALL if it did not fit.
+fn single_record<T: AbiStruct>(
+    record: &T,
+    buffer: usize,
+    size: usize,
+    actual: usize,
+    avail: usize,
+) -> ZxResult {
+    let fits = size >= T::SIZE;
+    // Every pointer before anything is written: a bad one leaves the others untouched.
+    if fits {
+        super::probe_writable(buffer, T::SIZE)?;
+    }
+    if actual != 0 {
+        super::check_out::<usize>(actual)?;
+    }
+    if avail != 0 {
+        super::check_out::<usize>(avail)?;
+    }
+    if fits {
+        usercopy::write_struct(buffer, record)?;
+    }
+    if actual != 0 {
+        usercopy::write_usize(actual, usize::from(fits))?;
+    }
+    if avail != 0 {
+        usercopy::write_usize(avail, 1)?;
+    }
+    if fits {
+        Ok(())
+    } else {
+        Err(Status::BUFFER_TOO_SMALL)
+    }
+}
+
+/// The koid user space knows an object by. A VMAR handle's object is a wrapper made per
+/// handle; the region's own koid is the one that identifies it.
+fn user_koid(object: &Arc<dyn KernelObject>) -> u64 {
+    match downcast::<VmarObject>(object) {
+        Some(vmar) => vmar.vmar().koid(),
+        None => object.koid(),
+    }
+}
+
+/// `ZX_INFO_KMEM_STATS` from the page pool and the heap.
+fn kmem_stats() -> zx_info_kmem_stats_t {
+    let pool = crate::memory::pool_stats();
+    let heap = crate::memory::heap_stats();
+    let bytes = |pages: usize| (pages as u64).saturating_mul(abi::ZX_PAGE_SIZE as u64);
+    let used = |kind: PageUse| bytes(pool.used_by[kind.index()]);
+    zx_info_kmem_stats_t {
+        total_bytes: bytes(pool.total_pages),
+        free_bytes: bytes(pool.free_pages),
+        wired_bytes: used(PageUse::FrameTable) + used(PageUse::Kernel),
+        // The pool's own count of heap pages, so the parts never add up to more than the
+        // total.
+        total_heap_bytes: used(PageUse::Heap),
+        free_heap_bytes: used(PageUse::Heap).saturating_sub(heap.bytes_allocated as u64),
+        vmo_bytes: used(PageUse::Vmo),
+        mmu_overhead_bytes: used(PageUse::PageTable),
+        ipc_bytes: 0,
+        other_bytes: 0,
+    }
+}
+
+/// `zx_object_get_info`. Rights per topic: see the module documentation.
+pub(super) fn get_info(
+    table: &HandleTable,
+    value: zx_handle_t,
+    topic: u32,
+    buffer: usize,
+    size: usize,
+    actual: usize,
+    avail: usize,
+) -> ZxResult {
+    if topic == ZX_INFO_KMEM_STATS {
+        if value != ZX_HANDLE_INVALID {
+            table.get(value)?;
+        }
+        return single_record(&kmem_stats(), buffer, size, actual, avail);
+    }
+    let (object, rights, _) = table.get(value)?;
+    match topic {
+        ZX_INFO_HANDLE_VALID => Ok(()),
+        ZX_INFO_HANDLE_BASIC => {
+            let info = zx_info_handle_basic_t {
+                koid: user_koid(&object),
+                rights: rights.bits(),
+                type_: object.object_type(),
+                related_koid: object.related_koid(),
+                ..Default::default()
+            };
+            drop(object);
+            single_record(&info, buffer, size, actual, avail)
+        }
+        ZX_INFO_PROCESS => {
+            let process = downcast::<Process>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let info = process.info();
+            drop((process, object));
+            single_record(&info, buffer, size, actual, avail)
+        }
+        ZX_INFO_VMAR => {
+            let vmar = downcast::<VmarObject>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let (base, len) = vmar.vmar().info();
+            drop((vmar, object));
+            single_record(&zx_info_vmar_t { base, len }, buffer, size, actual, avail)
+        }
+        ZX_INFO_VMO => {
+            let vmo = downcast::<Vmo>(&object).ok_or(Status::WRONG_TYPE)?;
+            let mut info = vmo.info();
+            info.handle_rights = rights.bits();
+            info.flags |= ZX_INFO_VMO_VIA_HANDLE;
+            drop((vmo, object));
+            single_record(&info, buffer, size, actual, avail)
+        }
+        ZX_INFO_HANDLE_COUNT => {
+            if downcast::<Vmo>(&object).is_none() {
+                require(rights, Rights::INSPECT)?;
+            }
+            let count = u32::try_from(object.base().handle_count()).unwrap_or(u32::MAX);
+            drop(object);
+            let info = zx_info_handle_count_t {
+                handle_count: count,
+            };
+            single_record(&info, buffer, size, actual, avail)
+        }
+        _ => Err(Status::INVALID_ARGS),
+    }
+}
+
+/// `zx_object_wait_one`: no right needed (seed era). `observed` may be NULL (as in Zircon);
+/// otherwise it receives the signals on OK, TIMED_OUT and CANCELED. A handle closed by
+/// another thread during the wait cancels it (`HandleTable::wait_one`).
+pub(super) fn wait_one(
+    table: &HandleTable,
+    value: zx_handle_t,
+    signals: Signals,
+    deadline: i64,
+    observed: usize,
+) -> ZxResult {
+    // The handle first (BAD_HANDLE wins over a bad pointer), then the pointer, so a wait
+    // never sleeps only to find it cannot report.
+    drop(table.get(value)?);
+    if observed != 0 {
+        super::check_out::<u32>(observed)?;
+    }
+    let (result, seen) = match table.wait_one(value, signals, deadline, &crate::task::KernelBlocker)
+    {
+        Ok(seen) => (Ok(()), seen),
+        Err((Status::BAD_HANDLE, _)) => return Err(Status::BAD_HANDLE),
+        Err((status, seen)) => (Err(status), seen),
+    };
+    if observed != 0 {
+        usercopy::write_u32(observed, seen.bits())?;
+    }
+    result
+}
+
+/// `zx_object_signal`: user signals only, with SIGNAL.
+pub(super) fn signal(
+    table: &HandleTable,
+    value: zx_handle_t,
+    clear: Signals,
+    set: Signals,
+) -> ZxResult {
+    let (object, rights, _) = table.get(value)?;
+    require(rights, Rights::SIGNAL)?;
+    object.user_signal(clear, set)
+}

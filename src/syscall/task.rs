@@ -1,0 +1,156 @@
+//! `zx_process_create`, `zx_process_start`, `zx_thread_create`, `zx_thread_start`,
+//! `zx_task_kill` (`zx_process_exit` and `zx_thread_exit` go straight to `crate::task` from
+//! `dispatch`, as they never return).
+//!
+//! Rights (Zircon's): process_start needs WRITE on the process and the thread handle,
+//! thread_create MANAGE_THREAD on the process, thread_start WRITE, task_kill DESTROY.
+
+use super::{check_out, copy_name, publish, publish_pair, vmar_handle};
+use crate::task::{Process, Thread};
+use abi::{zx_handle_t, ZX_HANDLE_INVALID};
+use alloc::sync::Arc;
+use object::handle::{Handle, HandleTable};
+use object::object::downcast;
+use object::{Rights, Status, ZxResult};
+
+/// `zx_process_create`: `job` must be ZX_HANDLE_INVALID (there are no jobs: any live handle
+/// is of the wrong type), options 0; the name is cut to 31 bytes. Returns a process handle
+/// (default process rights) and a handle to its root VMAR.
+pub(super) fn process_create(
+    table: &HandleTable,
+    job: zx_handle_t,
+    name: usize,
+    name_len: usize,
+    options: u32,
+    process_out: usize,
+    vmar_out: usize,
+) -> ZxResult {
+    if job != ZX_HANDLE_INVALID {
+        drop(table.get(job)?);
+        return Err(Status::WRONG_TYPE);
+    }
+    if options != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    let (name, len) = copy_name(name, name_len)?;
+    check_out::<zx_handle_t>(process_out)?;
+    check_out::<zx_handle_t>(vmar_out)?;
+    let process = Process::create(&name[..len])?;
+    let vmar = vmar_handle(process.root_vmar().clone());
+    publish_pair(
+        table,
+        (Handle::new(process, Rights::DEFAULT_PROCESS), process_out),
+        (vmar, vmar_out),
+    )
+}
+
+/// `zx_process_start`: the first thread runs at `entry` with `x0` = `arg_handle` moved into
+/// the new process (needs TRANSFER) and `x1` = `arg2`. `arg_handle` leaves the caller's
+/// table on every path, also when an earlier check fails (as in Zircon).
+pub(super) fn process_start(
+    table: &HandleTable,
+    process: zx_handle_t,
+    thread: zx_handle_t,
+    entry: usize,
+    stack: usize,
+    arg_handle: zx_handle_t,
+    arg2: u64,
+) -> ZxResult {
+    let consume = || {
+        if arg_handle != ZX_HANDLE_INVALID {
+            drop(table.remove(arg_handle));
+        }
+    };
+    let process = match table.get_object::<Process>(process, Rights::WRITE) {
+        Ok((process, _)) => process,
+        Err(status) => {
+            consume();
+            return Err(status);
+        }
+    };
+    let thread = match table.get_object::<Thread>(thread, Rights::WRITE) {
+        Ok((thread, _)) => thread,
+        Err(status) => {
+            consume();
+            return Err(status);
+        }
+    };
+    let arg = if arg_handle == ZX_HANDLE_INVALID {
+        None
+    } else {
+        let handle = table.remove(arg_handle)?;
+        if !handle.rights().contains(Rights::TRANSFER) {
+            drop(handle);
+            return Err(Status::ACCESS_DENIED);
+        }
+        Some(handle)
+    };
+    process.start(&thread, entry, stack, arg, arg2)
+}
+
+/// `zx_thread_create`: a new, not yet started thread of the process; options must be 0.
+pub(super) fn thread_create(
+    table: &HandleTable,
+    process: zx_handle_t,
+    name: usize,
+    name_len: usize,
+    options: u32,
+    out: usize,
+) -> ZxResult {
+    let (process, _) = table.get_object::<Process>(process, Rights::MANAGE_THREAD)?;
+    if options != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    let (name, len) = copy_name(name, name_len)?;
+    check_out::<zx_handle_t>(out)?;
+    let thread = Thread::create(&process, &name[..len])?;
+    drop(process);
+    publish(table, Handle::new(thread, Rights::DEFAULT_THREAD), out)
+}
+
+/// `zx_thread_start`.
+pub(super) fn thread_start(
+    table: &HandleTable,
+    thread: zx_handle_t,
+    entry: usize,
+    stack: usize,
+    arg1: u64,
+    arg2: u64,
+) -> ZxResult {
+    let (thread, _) = table.get_object::<Thread>(thread, Rights::WRITE)?;
+    thread.start(entry, stack, arg1, arg2)
+}
+
+/// What `zx_task_kill` did to the caller.
+pub(super) enum Killed {
+    /// The caller's own thread or process: it must not return to user mode.
+    Caller,
+    Other,
+}
+
+/// `zx_task_kill` on a process or a thread (DESTROY). Every reference this function takes
+/// is dropped when it returns, so `dispatch` can end the calling thread right after.
+pub(super) fn task_kill(value: zx_handle_t) -> ZxResult<Killed> {
+    let caller = crate::task::current_thread().ok_or(Status::BAD_STATE)?;
+    let (object, rights, _) = caller.process().handles().get(value)?;
+    let killed_caller = if let Some(process) = downcast::<Process>(&object) {
+        if !rights.contains(Rights::DESTROY) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        process.kill();
+        Arc::ptr_eq(&process, caller.process())
+    } else if let Some(thread) = downcast::<Thread>(&object) {
+        if !rights.contains(Rights::DESTROY) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        thread.kill();
+        Arc::ptr_eq(&thread, &caller)
+    } else {
+        return Err(Status::WRONG_TYPE);
+    };
+    Ok(if killed_caller {
+        Killed::Caller
+    } else {
+        Killed::Other
+    })
+}

@@ -1,0 +1,178 @@
+//! The VMAR kernel object and `zx_vmar_map`, `zx_vmar_unmap`, `zx_vmar_protect`,
+//! `zx_vmar_allocate`, `zx_vmar_destroy`.
+//!
+//! Rights follow Zircon: a VMAR handle has the VMAR default rights plus READ, WRITE and
+//! EXECUTE for each CAN_MAP_READ/WRITE/EXECUTE of its region. Mapping with PERM_x needs the
+//! matching right on both the VMO handle and the VMAR handle (and the region's CAN_MAP_x,
+//! which the VMAR layer checks); protect needs it on the VMAR handle; allocating a region
+//! with CAN_MAP_x needs it on the parent's handle. Unmap and destroy need no right (Zircon's
+//! seed-era calls asked for none).
+
+use super::{check_out, publish};
+use crate::usercopy;
+use abi::{
+    zx_handle_t, ZX_OBJ_TYPE_VMAR, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_WRITE,
+    ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE,
+};
+use alloc::sync::Arc;
+use object::handle::{Handle, HandleTable};
+use object::object::{KernelObject, ObjectBase};
+use object::vmar::{MapTarget, MappingPerms, Vmar};
+use object::vmo::Vmo;
+use object::{Rights, Signals, Status, ZxResult};
+
+/// A VMAR as a kernel object (the object layer's `Vmar` is plain bookkeeping). Closing its
+/// last handle does not destroy the region, as in Zircon.
+pub struct VmarObject {
+    base: ObjectBase,
+    vmar: Arc<Vmar>,
+}
+
+impl VmarObject {
+    pub fn vmar(&self) -> &Arc<Vmar> {
+        &self.vmar
+    }
+}
+
+impl KernelObject for VmarObject {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> u32 {
+        ZX_OBJ_TYPE_VMAR
+    }
+}
+
+const RWX: Rights =
+    Rights::from_bits(Rights::READ.bits() | Rights::WRITE.bits() | Rights::EXECUTE.bits());
+
+/// READ/WRITE/EXECUTE for the CAN_MAP_READ/WRITE/EXECUTE bits of `options`.
+fn rights_for_capabilities(options: u32) -> Rights {
+    let bit = |capability: u32, right: Rights| {
+        if options & capability != 0 {
+            right
+        } else {
+            Rights::NONE
+        }
+    };
+    bit(ZX_VM_CAN_MAP_READ, Rights::READ)
+        | bit(ZX_VM_CAN_MAP_WRITE, Rights::WRITE)
+        | bit(ZX_VM_CAN_MAP_EXECUTE, Rights::EXECUTE)
+}
+
+/// The rights of a new handle to `vmar`: the VMAR defaults plus READ/WRITE/EXECUTE for its
+/// capabilities.
+pub fn vmar_rights(vmar: &Vmar) -> Rights {
+    Rights::DEFAULT_VMAR | rights_for_capabilities(vmar.capabilities())
+}
+
+/// A handle to `vmar` with the default rights for it (a process's root VMAR handle).
+pub fn vmar_handle(vmar: Arc<Vmar>) -> Handle {
+    let rights = vmar_rights(&vmar);
+    vmar_handle_with_rights(vmar, rights)
+}
+
+/// A handle to `vmar` with `rights`.
+pub fn vmar_handle_with_rights(vmar: Arc<Vmar>, rights: Rights) -> Handle {
+    let object = Arc::new(VmarObject {
+        base: ObjectBase::new(Signals::NONE),
+        vmar,
+    });
+    Handle::new(object, rights)
+}
+
+/// `zx_vmar_map`. The VMAR handle is looked up first, then the VMO handle (as Zircon), then
+/// MAP on the VMO handle (before anything else), then everything `Vmar::map` checks. The
+/// mapping may never get more than both handles allowed: the VMO rights it records (which
+/// bound later protects) lose READ/WRITE/EXECUTE the VMAR handle lacks.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn map(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    vmar_offset: usize,
+    vmo_value: zx_handle_t,
+    vmo_offset: u64,
+    len: usize,
+    out: usize,
+) -> ZxResult {
+    let (vmar, vmar_rights) = table.get_object::<VmarObject>(value, Rights::NONE)?;
+    let (vmo, vmo_rights) = table.get_object::<Vmo>(vmo_value, Rights::NONE)?;
+    if !vmo_rights.contains(Rights::MAP) {
+        return Err(Status::ACCESS_DENIED);
+    }
+    // Before mapping: SPECIFIC_OVERWRITE could not be undone if the pointer were bad.
+    check_out::<usize>(out)?;
+    let allowed = vmo_rights.difference(RWX) | (vmo_rights & vmar_rights & RWX);
+    let target: Arc<dyn MapTarget> = vmo;
+    let addr = vmar
+        .vmar
+        .map(options, vmar_offset, target, vmo_offset, len, allowed)?;
+    if let Err(status) = usercopy::write_usize(out, addr) {
+        let _ = vmar.vmar.unmap(addr, len);
+        return Err(status);
+    }
+    Ok(())
+}
+
+/// `zx_vmar_unmap`.
+pub(super) fn unmap(table: &HandleTable, value: zx_handle_t, addr: usize, len: usize) -> ZxResult {
+    let (vmar, _) = table.get_object::<VmarObject>(value, Rights::NONE)?;
+    vmar.vmar.unmap(addr, len)
+}
+
+/// `zx_vmar_protect`: unknown option bits or WRITE without READ -> INVALID_ARGS; each
+/// PERM_x needs the matching right on the VMAR handle (ACCESS_DENIED); the VMAR layer then
+/// bounds the change by what the VMO handle allowed at map time.
+pub(super) fn protect(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    addr: usize,
+    len: usize,
+) -> ZxResult {
+    let (vmar, rights) = table.get_object::<VmarObject>(value, Rights::NONE)?;
+    if options & !(ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE) != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    let perms = MappingPerms::from_options(options);
+    if perms.write && !perms.read {
+        return Err(Status::INVALID_ARGS);
+    }
+    if !MappingPerms::from_rights(rights).contains(perms) {
+        return Err(Status::ACCESS_DENIED);
+    }
+    vmar.vmar.protect(options, addr, len)
+}
+
+/// `zx_vmar_allocate`: the parent handle needs READ/WRITE/EXECUTE for each CAN_MAP_x asked
+/// for. The child is destroyed again if its handle or address cannot be written.
+pub(super) fn allocate(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    offset: usize,
+    size: usize,
+    child_out: usize,
+    addr_out: usize,
+) -> ZxResult {
+    let (parent, _) = table.get_object::<VmarObject>(value, rights_for_capabilities(options))?;
+    check_out::<zx_handle_t>(child_out)?;
+    check_out::<usize>(addr_out)?;
+    let child = parent.vmar.allocate(options, offset, size)?;
+    drop(parent);
+    let base = child.base();
+    let result = usercopy::write_usize(addr_out, base)
+        .and_then(|()| publish(table, vmar_handle(child.clone()), child_out));
+    if result.is_err() {
+        let _ = child.destroy();
+    }
+    result
+}
+
+/// `zx_vmar_destroy`.
+pub(super) fn destroy(table: &HandleTable, value: zx_handle_t) -> ZxResult {
+    let (vmar, _) = table.get_object::<VmarObject>(value, Rights::NONE)?;
+    vmar.vmar.destroy()
+}

@@ -1,0 +1,196 @@
+//! `zx_vmo_create`, `zx_vmo_read`, `zx_vmo_write`, `zx_vmo_get_size`, `zx_vmo_set_size`,
+//! `zx_vmo_clone`, `zx_vmo_create_child`, `zx_vmo_op_range`.
+//!
+//! Reads and writes move through a buffer on the stack, one piece at a time: the VMO call
+//! and the user copy never overlap, so a fault on the user buffer (which may be a mapping of
+//! this very VMO) can take the VMO's lock.
+
+use super::{check_out, probe_readable, probe_writable, publish};
+use crate::usercopy;
+use abi::{
+    zx_handle_t, ZX_VMO_OP_CACHE_CLEAN, ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+    ZX_VMO_OP_CACHE_INVALIDATE, ZX_VMO_OP_CACHE_SYNC, ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT,
+    ZX_VMO_OP_ZERO,
+};
+use alloc::sync::Arc;
+use object::handle::{Handle, HandleTable};
+use object::vmo::{child_rights, clone_rights, Vmo};
+use object::{Rights, Status, ZxResult};
+
+/// Transfers up to this many bytes use a small buffer (less stack to clear per call).
+const SMALL_CHUNK: usize = 256;
+/// Larger transfers go a page at a time.
+const PAGE_CHUNK: usize = 4096;
+
+/// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before any byte
+/// moves, so a too-long request transfers nothing.
+fn check_range(vmo: &Vmo, offset: u64, len: usize) -> ZxResult {
+    let len = u64::try_from(len).map_err(|_| Status::OUT_OF_RANGE)?;
+    let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
+    if end > vmo.size() {
+        return Err(Status::OUT_OF_RANGE);
+    }
+    Ok(())
+}
+
+/// `zx_vmo_create`: default VMO rights (the seed's eight).
+pub(super) fn create(table: &HandleTable, size: u64, options: u32, out: usize) -> ZxResult {
+    check_out::<zx_handle_t>(out)?;
+    let vmo = Vmo::create(crate::vm::frames(), size, options)?;
+    publish(table, Handle::new(vmo, Rights::DEFAULT_VMO), out)
+}
+
+fn read_chunks<const N: usize>(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
+    let mut chunk = [0u8; N];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(N);
+        vmo.read(offset + done as u64, &mut chunk[..n])?;
+        usercopy::copy_to_user(buffer + done, &chunk[..n])?;
+        done += n;
+    }
+    Ok(())
+}
+
+fn write_chunks<const N: usize>(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
+    let mut chunk = [0u8; N];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(N);
+        usercopy::copy_from_user(&mut chunk[..n], buffer + done)?;
+        vmo.write(offset + done as u64, &chunk[..n])?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// `zx_vmo_read`: needs READ. Range first (OUT_OF_RANGE, nothing copied), then the whole
+/// buffer is probed (INVALID_ARGS, nothing copied), then the bytes move.
+pub(super) fn read(
+    table: &HandleTable,
+    value: zx_handle_t,
+    buffer: usize,
+    offset: u64,
+    len: usize,
+) -> ZxResult {
+    let (vmo, _) = table.get_object::<Vmo>(value, Rights::READ)?;
+    check_range(&vmo, offset, len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    probe_writable(buffer, len)?;
+    if len <= SMALL_CHUNK {
+        read_chunks::<SMALL_CHUNK>(&vmo, buffer, offset, len)
+    } else {
+        read_chunks::<PAGE_CHUNK>(&vmo, buffer, offset, len)
+    }
+}
+
+/// `zx_vmo_write`: needs WRITE. Range first (OUT_OF_RANGE, nothing written), then the whole
+/// buffer is probed (INVALID_ARGS, nothing written), then the bytes move.
+pub(super) fn write(
+    table: &HandleTable,
+    value: zx_handle_t,
+    buffer: usize,
+    offset: u64,
+    len: usize,
+) -> ZxResult {
+    let (vmo, _) = table.get_object::<Vmo>(value, Rights::WRITE)?;
+    check_range(&vmo, offset, len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    probe_readable(buffer, len)?;
+    if len <= SMALL_CHUNK {
+        write_chunks::<SMALL_CHUNK>(&vmo, buffer, offset, len)
+    } else {
+        write_chunks::<PAGE_CHUNK>(&vmo, buffer, offset, len)
+    }
+}
+
+/// `zx_vmo_get_size`: no right needed.
+pub(super) fn get_size(table: &HandleTable, value: zx_handle_t, out: usize) -> ZxResult {
+    let (vmo, _) = table.get_object::<Vmo>(value, Rights::NONE)?;
+    let size = vmo.size();
+    drop(vmo);
+    usercopy::write_u64(out, size)
+}
+
+/// `zx_vmo_set_size`: needs WRITE.
+pub(super) fn set_size(table: &HandleTable, value: zx_handle_t, size: u64) -> ZxResult {
+    let (vmo, _) = table.get_object::<Vmo>(value, Rights::WRITE)?;
+    vmo.set_size(size)
+}
+
+/// The new child's handle: `rights`, and the parent's name when the parent handle may read
+/// it (GET_PROPERTY).
+fn child_handle(parent: &Vmo, parent_rights: Rights, child: Arc<Vmo>, rights: Rights) -> Handle {
+    if parent_rights.contains(Rights::GET_PROPERTY) {
+        let name = object::object::KernelObject::base(parent).name();
+        object::object::KernelObject::base(&*child).set_name(&name);
+    }
+    Handle::new(child, rights)
+}
+
+/// `zx_vmo_clone` (the seed's copy-on-write clone): needs DUPLICATE and READ; the child's
+/// rights are the parent handle's plus GET/SET_PROPERTY and WRITE.
+pub(super) fn clone(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    offset: u64,
+    size: u64,
+    out: usize,
+) -> ZxResult {
+    let (vmo, rights) = table.get_object::<Vmo>(value, Rights::DUPLICATE | Rights::READ)?;
+    check_out::<zx_handle_t>(out)?;
+    let child = vmo.create_clone(options, offset, size)?;
+    let handle = child_handle(&vmo, rights, child, clone_rights(rights));
+    drop(vmo);
+    publish(table, handle, out)
+}
+
+/// `zx_vmo_create_child` (SNAPSHOT or SLICE): needs DUPLICATE and READ; the child's rights
+/// come from `child_rights` (NO_WRITE takes WRITE away).
+pub(super) fn create_child(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    offset: u64,
+    size: u64,
+    out: usize,
+) -> ZxResult {
+    let (vmo, rights) = table.get_object::<Vmo>(value, Rights::DUPLICATE | Rights::READ)?;
+    check_out::<zx_handle_t>(out)?;
+    let child = vmo.create_child(options, offset, size)?;
+    let handle = child_handle(&vmo, rights, child, child_rights(rights, options));
+    drop(vmo);
+    publish(table, handle, out)
+}
+
+/// `zx_vmo_op_range`. Rights by operation: COMMIT, DECOMMIT and ZERO need WRITE; the cache
+/// operations READ, and CACHE_INVALIDATE (which can drop dirty lines, so it changes the
+/// content) WRITE as well; LOCK/UNLOCK (NOT_SUPPORTED) and unknown operations
+/// (INVALID_ARGS) none, the VMO reports them. The buffer arguments are unused by every
+/// operation here.
+pub(super) fn op_range(
+    table: &HandleTable,
+    value: zx_handle_t,
+    op: u32,
+    offset: u64,
+    size: u64,
+) -> ZxResult {
+    let (vmo, rights) = table.get_object::<Vmo>(value, Rights::NONE)?;
+    let needed = match op {
+        ZX_VMO_OP_COMMIT | ZX_VMO_OP_DECOMMIT | ZX_VMO_OP_ZERO => Rights::WRITE,
+        ZX_VMO_OP_CACHE_SYNC | ZX_VMO_OP_CACHE_CLEAN | ZX_VMO_OP_CACHE_CLEAN_INVALIDATE => {
+            Rights::READ
+        }
+        ZX_VMO_OP_CACHE_INVALIDATE => Rights::READ | Rights::WRITE,
+        _ => Rights::NONE,
+    };
+    if !rights.contains(needed) {
+        return Err(Status::ACCESS_DENIED);
+    }
+    vmo.op_range(op, offset, size, &crate::vm::DataCache)
+}
