@@ -89,6 +89,10 @@ pub struct PageForFault {
 /// replacing a page, decommit): the mapping removes those PTEs.
 pub trait MappingObserver: Send + Sync {
     fn unmap_target_range(&self, offset: u64, len: u64);
+    /// Identifies the address space the mapping lives in (for a target's share count).
+    fn address_space_id(&self) -> u64 {
+        0
+    }
 }
 
 /// The page-table side (the kernel implements it with aarch64 tables; tests with a fake).

@@ -1050,6 +1050,9 @@ impl Vmo {
         });
         let child_id = family.insert(node);
         family.node_mut(hidden_id).children = alloc::vec![parent_id, child_id];
+        // The parent's pages are now shared with the snapshot: writable PTEs onto them must
+        // go, so the next write faults and copies.
+        family.unmap_everywhere(parent_id, 0, parent_size);
         Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable))
     }
 
@@ -1171,11 +1174,29 @@ impl Vmo {
             parent_koid: self.parent_koid(),
             num_children: self.num_children(),
             num_mappings: mappings,
-            share_count: mappings + usize::from(self.base.handle_count() > 0),
+            share_count: self.address_spaces_mapping(),
             flags,
             committed_bytes: self.committed_bytes(),
             ..Default::default()
         }
+    }
+
+    /// How many distinct address spaces map this VMO (Zircon's `share_count`).
+    fn address_spaces_mapping(&self) -> usize {
+        let family = self.family.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let mut spaces: Vec<u64> = family
+            .node(self.node)
+            .mappings
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|observer| observer.address_space_id())
+            .collect();
+        spaces.sort_unstable();
+        spaces.dedup();
+        spaces.len()
     }
 
     /// Pages the family's nodes hold in all (for tests and accounting).

@@ -159,6 +159,11 @@ pub(crate) struct Observer {
 }
 
 impl MappingObserver for Observer {
+    fn address_space_id(&self) -> u64 {
+        // The space lives as long as any of its mappings is registered: its address names it.
+        self.space.as_ptr() as usize as u64
+    }
+
     fn unmap_target_range(&self, offset: u64, len: u64) {
         let Some(space) = self.space.upgrade() else {
             return;
