@@ -61,7 +61,8 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
 
     if board.info.initrd.is_none() {
         log::warn!("no boot archive (initrd): nothing to run");
-    } else if let Err(status) = userboot::run(&board) {
+    } else {
+        let Err(status) = userboot::run(&board);
         log::error!("user mode did not start: {status:?}");
     }
     if cfg!(feature = "ktest") {

@@ -353,7 +353,7 @@ impl Thread {
             // x30 is the last slot: `switch_context` returns there.
             switch_frame
                 .add(11)
-                .write(arch_thread_first_entry as usize as u64);
+                .write(arch_thread_first_entry as unsafe extern "C" fn() as usize as u64);
         }
         self.saved_sp.store(switch_addr, Ordering::Relaxed);
         *state = ThreadState::Runnable;
@@ -368,7 +368,9 @@ impl Thread {
         self.process_lost_thread();
     }
 
-    /// Takes the thread out of scheduling for good.
+    /// Marks the thread dead. One that is blocked or preempted still runs once more, in the
+    /// kernel, to unwind its stack (releasing what its frames hold) and leave through the
+    /// scheduler; it never returns to user mode.
     fn mark_dead(self: &Arc<Self>) {
         let mut scheduler = SCHEDULER.lock();
         let mut state = self.state.lock();
@@ -378,11 +380,13 @@ impl Thread {
         let was = *state;
         *state = ThreadState::Dead;
         drop(state);
-        scheduler.run_queue.retain(|t| !Arc::ptr_eq(t, self));
         scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, self));
-        if was == ThreadState::Running {
+        match was {
             // The current thread: it leaves at its next trip through the scheduler.
-            scheduler.current_dead = true;
+            ThreadState::Running => scheduler.current_dead = true,
+            ThreadState::Blocked => scheduler.run_queue.push_back(self.clone()),
+            // Runnable ones are already queued; new ones never ran.
+            _ => {}
         }
         drop(scheduler);
         self.base
@@ -508,7 +512,11 @@ pub fn schedule() {
         let next = scheduler.run_queue.pop_front();
         if let (Some(previous), Some(next)) = (&previous, &next) {
             if Arc::ptr_eq(previous, next) {
-                *next.state.lock() = ThreadState::Running;
+                let mut state = next.state.lock();
+                if *state != ThreadState::Dead {
+                    *state = ThreadState::Running;
+                }
+                drop(state);
                 scheduler.current = Some(next.clone());
                 return;
             }
@@ -526,7 +534,11 @@ pub fn schedule() {
         }
         match &next {
             Some(next) => {
-                *next.state.lock() = ThreadState::Running;
+                let mut state = next.state.lock();
+                if *state != ThreadState::Dead {
+                    *state = ThreadState::Running;
+                }
+                drop(state);
                 let fp = next.fp.lock();
                 // SAFETY: loads the next thread's saved user FP registers.
                 unsafe { arch_fp_restore(&*fp as *const FpState as *const u8) };

@@ -53,24 +53,18 @@ pub fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
     }
 }
 
-macro_rules! user_value {
-    ($read:ident, $write:ident, $ty:ty) => {
-        pub fn $read(addr: usize) -> ZxResult<$ty> {
-            let mut bytes = [0u8; core::mem::size_of::<$ty>()];
-            copy_from_user(&mut bytes, addr)?;
-            Ok(<$ty>::from_le_bytes(bytes))
-        }
-
+macro_rules! user_write {
+    ($write:ident, $ty:ty) => {
+        /// Writes one little-endian value to user memory.
         pub fn $write(addr: usize, value: $ty) -> ZxResult {
             copy_to_user(addr, &value.to_le_bytes())
         }
     };
 }
 
-user_value!(read_u32, write_u32, u32);
-user_value!(read_u64, write_u64, u64);
-user_value!(read_i64, write_i64, i64);
-user_value!(read_usize, write_usize, usize);
+user_write!(write_u32, u32);
+user_write!(write_u64, u64);
+user_write!(write_usize, usize);
 
 /// Writes an ABI struct (`zx_info_*_t`) to user memory.
 pub fn write_struct<T: abi::AbiStruct>(addr: usize, value: &T) -> ZxResult {
