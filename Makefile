@@ -18,9 +18,9 @@ comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
 
-.PHONY: all deps kernel run test test-host test-qemu gdb clippy fmt clean FORCE
+.PHONY: all deps kernel user initrd user-cargo run test test-host test-qemu gdb clippy fmt clean FORCE
 
-all: kernel
+all: kernel initrd
 
 deps:
 	@bash qemu/install-deps.sh
@@ -37,8 +37,74 @@ $(TEST_IMG): FORCE
 
 kernel: deps $(KERNEL_IMG)
 
-run: deps $(KERNEL_IMG)
-	$(QEMU_RUN) -kernel $(KERNEL_IMG)
+# ---- user space and the boot archive -------------------------------------------------------
+# Rust programs and libzircon.a are built by cargo for the hard-float bare-metal target (each
+# program's build.rs links it with user/user.ld); C programs by the cross gcc against
+# libzircon.a. Stripped copies go to build/user/root/ under their archive names, replaced
+# only when their content changes, so build/initrd.cpio is rebuilt only when a program
+# really changed. Unstripped ELFs (for gdb): target/aarch64-unknown-none/release/* and
+# build/user/debug/*.
+USER_TARGET  := aarch64-unknown-none
+USER_OUT     := target/$(USER_TARGET)/release
+USER_BUILD   := $(BUILD)/user
+USER_ROOT    := $(USER_BUILD)/root
+USER_CC      := aarch64-linux-gnu-gcc
+USER_STRIP   := aarch64-linux-gnu-strip
+USER_CFLAGS  := -std=c11 -ffreestanding -nostdlib -static -fno-pic -no-pie -O2 -g -Wall -Wextra \
+                -mno-outline-atomics -fno-stack-protector -I user/include
+USER_LDFLAGS := -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 -Wl,--gc-sections
+USER_LIBS    := $(USER_BUILD)/libzircon.a -lgcc
+USER_HEADERS := $(wildcard user/include/zircon/*.h user/include/zircon/*/*.h)
+# Programs under bin/ in the archive, besides `init`.
+USER_RUST_BINS := demo-child conformance-rust
+USER_C_BINS    := hello-c conformance-c
+INITRD         := $(BUILD)/initrd.cpio
+INITRD_NAMES   := init $(addprefix bin/,$(USER_RUST_BINS) $(USER_C_BINS))
+
+# $(call install-if-changed,SRC-ELF,DEST): a stripped copy, replacing DEST only if different.
+define install-if-changed
+	@mkdir -p $(dir $2)
+	@$(USER_STRIP) -o $2.tmp $1
+	@if cmp -s $2.tmp $2; then rm -f $2.tmp; else mv $2.tmp $2; echo "  INSTALL $2"; fi
+endef
+
+# Cargo knows what is stale; running it is cheap when nothing is.
+user-cargo:
+	cargo build --release --target $(USER_TARGET) -p libzircon -p init \
+		$(addprefix -p ,$(USER_RUST_BINS))
+
+$(USER_BUILD)/libzircon.a: user-cargo
+	@mkdir -p $(@D)
+	@cmp -s $(USER_OUT)/libzircon.a $@ || cp $(USER_OUT)/libzircon.a $@
+
+$(USER_ROOT)/init: user-cargo
+	$(call install-if-changed,$(USER_OUT)/init,$@)
+
+$(addprefix $(USER_ROOT)/bin/,$(USER_RUST_BINS)): $(USER_ROOT)/bin/%: user-cargo
+	$(call install-if-changed,$(USER_OUT)/$*,$@)
+
+# One C program from every .c file of a directory.
+HELLO_C_SRCS := $(wildcard user/hello-c/*.c)
+CONFORMANCE_C_SRCS := $(wildcard tests/conformance-c/*.c)
+
+$(USER_BUILD)/debug/hello-c: $(HELLO_C_SRCS) $(wildcard user/hello-c/*.h)
+$(USER_BUILD)/debug/conformance-c: $(CONFORMANCE_C_SRCS) $(wildcard tests/conformance-c/*.h)
+$(USER_BUILD)/debug/%: $(USER_HEADERS) $(USER_BUILD)/libzircon.a user/user.ld
+	@mkdir -p $(@D)
+	$(USER_CC) $(USER_CFLAGS) -o $@ $(filter %.c,$^) $(USER_LDFLAGS) $(USER_LIBS)
+
+$(addprefix $(USER_ROOT)/bin/,$(USER_C_BINS)): $(USER_ROOT)/bin/%: $(USER_BUILD)/debug/%
+	$(call install-if-changed,$<,$@)
+
+$(INITRD): $(addprefix $(USER_ROOT)/,$(INITRD_NAMES)) qemu/mkinitrd.sh
+	bash qemu/mkinitrd.sh $@ $(USER_ROOT) $(INITRD_NAMES)
+
+user: deps $(addprefix $(USER_ROOT)/,$(INITRD_NAMES))
+
+initrd: deps $(INITRD)
+
+run: deps $(KERNEL_IMG) $(INITRD)
+	$(QEMU_RUN) -kernel $(KERNEL_IMG) -initrd $(INITRD)
 
 # Host tests, then the in-kernel tests across the QEMU matrix. Ends with "N passed, N failed".
 test: deps
@@ -51,8 +117,8 @@ test-qemu: deps
 	@bash qemu/run-tests.sh --qemu-only
 
 # Starts QEMU halted with its gdbstub on :1234 and attaches gdb-multiarch with symbols.
-gdb: deps $(KERNEL_IMG)
-	$(QEMU_RUN) -kernel $(KERNEL_IMG) -S -s & \
+gdb: deps $(KERNEL_IMG) $(INITRD)
+	$(QEMU_RUN) -kernel $(KERNEL_IMG) -initrd $(INITRD) -S -s & \
 	qemu_pid=$$!; \
 	gdb-multiarch -q $(KERNEL_ELF) -ex 'target remote localhost:1234'; \
 	kill $$qemu_pid 2>/dev/null || true
@@ -61,6 +127,7 @@ clippy:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) --features ktest -- -D warnings
+	cargo clippy --target $(USER_TARGET) -p zx -p libzircon -p init -p demo-child -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -39,9 +39,19 @@ if ! make -s build/Image-ktest > "$logs/build.log" 2>&1; then
     exit 1
 fi
 image=build/Image-ktest
+echo "== building the boot archive (user programs and conformance suites)"
+if ! make -s build/initrd.cpio > "$logs/initrd.log" 2>&1; then
+    cat "$logs/initrd.log"
+    fail "boot archive build/initrd.cpio did not build"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+initrd=build/initrd.cpio
 
-# run_kernel NAME EXPECTED_EXIT PATTERN QEMU-ARGS...: one QEMU boot; counts the kernel's own
-# test lines when it prints them, else the run as one test.
+# run_kernel NAME EXPECTED_EXIT PATTERN QEMU-ARGS...: one QEMU boot; sums the summary lines
+# `SUITE: N passed, M failed` of every suite that prints one (the kernel's `ktest`, the user
+# suites), else counts the run as one test. Each suite named in $required_suites must report.
+required_suites=""
 run_kernel() {
     local name=$1 expect_exit=$2 pattern=$3
     shift 3
@@ -54,18 +64,26 @@ run_kernel() {
         fail "$name: timed out after ${timeout_s}s"
         return
     fi
-    local summary
-    summary=$(tr -d '\r' < "$log" | grep -E '^ktest: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-    if [ -n "$summary" ]; then
-        local p f
-        p=$(echo "$summary" | sed -E 's/ktest: ([0-9]+) passed.*/\1/')
-        f=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed/\1/')
-        passed=$((passed + p))
-        failed=$((failed + f))
-        [ "$f" -ne 0 ] && failures+=("$name: $f in-kernel test(s) failed")
+    local summaries suite
+    summaries=$(tr -d '\r' < "$log" | grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$')
+    if [ -n "$summaries" ]; then
+        local line p f
+        while read -r line; do
+            suite=${line%%:*}
+            p=$(echo "$line" | sed -E 's/^[a-z0-9-]+: ([0-9]+) passed.*/\1/')
+            f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')
+            passed=$((passed + p))
+            failed=$((failed + f))
+            [ "$f" -ne 0 ] && failures+=("$name: $f $suite test(s) failed")
+        done <<< "$summaries"
+        for suite in $required_suites; do
+            grep -q "^$suite: " <<< "$summaries" || fail "$name: $suite printed no summary"
+        done
         if [ "$status" -ne "$expect_exit" ]; then
             fail "$name: QEMU exit status $status, expected $expect_exit"
         fi
+    elif [ -n "$required_suites" ]; then
+        fail "$name: no suite printed a summary (exit status $status)"
     elif [ "$status" -eq "$expect_exit" ] && grep -q -- "$pattern" "$log"; then
         passed=$((passed + 1))
         echo "test $name ... ok"
@@ -82,7 +100,9 @@ for gic in 2 3; do
                 [ "$el" = 2 ] && machine="$machine,virtualization=on"
                 name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem"
                 echo "== $name"
-                run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" -kernel "$image"
+                required_suites="ktest conformance-rust conformance-c" \
+                    run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" \
+                    -kernel "$image" -initrd "$initrd" -append test
             done
         done
     done

@@ -251,6 +251,13 @@ abi_constants! {
     /// Thread: it is suspended.
     ZX_THREAD_SUSPENDED: zx_signals_t = 1 << 5;
 
+    // ---- Task return codes (types.h) ----
+    /// `zx_info_process_t::return_code` of a process ended by `zx_task_kill`.
+    ZX_TASK_RETCODE_SYSCALL_KILL: i64 = -1024;
+    /// `zx_info_process_t::return_code` of a process ended by an unhandled exception (a fault
+    /// the kernel could not resolve).
+    ZX_TASK_RETCODE_EXCEPTION_KILL: i64 = -1025;
+
     // ---- zx_info_vmo_t::flags (types.h) ----
     /// The VMO is backed by allocated pages.
     ZX_INFO_VMO_TYPE_PAGED: u32 = 1 << 0;
@@ -268,6 +275,8 @@ abi_constants! {
     ZX_INFO_HANDLE_VALID: zx_object_info_topic_t = 1;
     /// One `zx_info_handle_basic_t`.
     ZX_INFO_HANDLE_BASIC: zx_object_info_topic_t = 2;
+    /// One `zx_info_process_t`.
+    ZX_INFO_PROCESS: zx_object_info_topic_t = 3;
     /// One `zx_info_vmar_t`.
     ZX_INFO_VMAR: zx_object_info_topic_t = 7;
     /// One `zx_info_kmem_stats_t`. Note: 9 by this project's contract (Zircon uses 17).
@@ -278,6 +287,10 @@ abi_constants! {
     ZX_INFO_VMO: zx_object_info_topic_t = 23;
     /// The object's name, a `char[ZX_MAX_NAME_LEN]`.
     ZX_PROP_NAME: u32 = 3;
+    /// `zx_info_process_t::flags`: the process has been started.
+    ZX_INFO_PROCESS_FLAG_STARTED: u32 = 1 << 0;
+    /// `zx_info_process_t::flags`: the process has exited (`return_code` is valid).
+    ZX_INFO_PROCESS_FLAG_EXITED: u32 = 1 << 1;
 
     // ---- VMO options (syscalls.h) ----
     /// `zx_vmo_create`: the VMO cannot change size.
@@ -531,6 +544,11 @@ mod tests {
             ("ZX_MAX_NAME_LEN", 32),
             ("ZX_INFO_HANDLE_VALID", 1),
             ("ZX_INFO_HANDLE_BASIC", 2),
+            ("ZX_INFO_PROCESS", 3),
+            ("ZX_INFO_PROCESS_FLAG_STARTED", 1),
+            ("ZX_INFO_PROCESS_FLAG_EXITED", 2),
+            ("ZX_TASK_RETCODE_SYSCALL_KILL", -1024),
+            ("ZX_TASK_RETCODE_EXCEPTION_KILL", -1025),
             ("ZX_INFO_VMAR", 7),
             ("ZX_INFO_KMEM_STATS", 9),
             ("ZX_INFO_HANDLE_COUNT", 19),

@@ -11,7 +11,7 @@
 
 use core::mem::{offset_of, size_of};
 
-use crate::{zx_koid_t, zx_obj_type_t, zx_rights_t};
+use crate::{zx_koid_t, zx_obj_type_t, zx_rights_t, zx_time_t};
 
 /// A `repr(C)` ABI struct that converts to and from its C memory image without `unsafe`.
 pub trait AbiStruct: Copy + Default + Sized {
@@ -53,7 +53,7 @@ macro_rules! int_field {
     )*};
 }
 
-int_field!(u32, u64, usize);
+int_field!(u32, u64, i64, usize);
 
 impl<const N: usize> Field for [u8; N] {
     const LEN: usize = N;
@@ -103,6 +103,21 @@ pub struct zx_info_handle_basic_t {
     pub related_koid: zx_koid_t,
     /// Zero.
     pub reserved: u32,
+    /// Zero.
+    pub padding1: [u8; 4],
+}
+
+/// `ZX_INFO_PROCESS`: a process's state and exit status. 24 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_info_process_t {
+    /// The exit code (`zx_process_exit`'s argument, or a `ZX_TASK_RETCODE_*` value); valid
+    /// once `ZX_INFO_PROCESS_FLAG_EXITED` is set.
+    pub return_code: i64,
+    /// When the process was started (monotonic), or 0 before it starts.
+    pub start_time: zx_time_t,
+    /// `ZX_INFO_PROCESS_FLAG_*` bits.
+    pub flags: u32,
     /// Zero.
     pub padding1: [u8; 4],
 }
@@ -188,6 +203,12 @@ abi_struct!(zx_info_handle_basic_t {
     reserved,
     padding1
 });
+abi_struct!(zx_info_process_t {
+    return_code,
+    start_time,
+    flags,
+    padding1
+});
 abi_struct!(zx_info_handle_count_t { handle_count });
 abi_struct!(zx_info_vmar_t { base, len });
 abi_struct!(zx_info_vmo_t {
@@ -232,6 +253,30 @@ mod tests {
         assert_eq!(offset_of!(T, related_koid), 16);
         assert_eq!(offset_of!(T, reserved), 24);
         assert_eq!(offset_of!(T, padding1), 28);
+    }
+
+    #[test]
+    fn zircon_layout_process() {
+        type T = zx_info_process_t;
+        assert_eq!(size_of::<T>(), 24);
+        assert_eq!(align_of::<T>(), 8);
+        assert_eq!(offset_of!(T, return_code), 0);
+        assert_eq!(offset_of!(T, start_time), 8);
+        assert_eq!(offset_of!(T, flags), 16);
+        assert_eq!(offset_of!(T, padding1), 20);
+        let p = zx_info_process_t {
+            return_code: -1025,
+            start_time: 0x0102_0304,
+            flags: crate::ZX_INFO_PROCESS_FLAG_STARTED | crate::ZX_INFO_PROCESS_FLAG_EXITED,
+            padding1: [0; 4],
+        };
+        let b = p.to_bytes();
+        assert_eq!(b[0..8], (-1025i64).to_ne_bytes());
+        assert_eq!(b[8..16], 0x0102_0304i64.to_ne_bytes());
+        assert_eq!(b[16..20], 3u32.to_ne_bytes());
+        assert_eq!(b[20..24], [0; 4]);
+        assert_eq!(zx_info_process_t::from_bytes(&b), Some(p));
+        assert_eq!(zx_info_process_t::from_bytes(&b[..23]), None);
     }
 
     #[test]

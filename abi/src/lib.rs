@@ -28,8 +28,8 @@ pub mod syscall;
 
 pub use consts::*;
 pub use info::{
-    zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t, zx_info_vmar_t,
-    zx_info_vmo_t, AbiStruct,
+    zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t, zx_info_process_t,
+    zx_info_vmar_t, zx_info_vmo_t, AbiStruct,
 };
 pub use rights::Rights;
 pub use signals::Signals;

@@ -167,6 +167,12 @@ macro_rules! layout {
 fn struct_layouts() -> Vec<StructLayout> {
     vec![
         layout!(zx_info_handle_basic_t { koid, rights, type_ => type, related_koid, reserved, padding1 }),
+        layout!(zx_info_process_t {
+            return_code,
+            start_time,
+            flags,
+            padding1
+        }),
         layout!(zx_info_handle_count_t { handle_count }),
         layout!(zx_info_vmar_t { base, len }),
         layout!(zx_info_vmo_t {

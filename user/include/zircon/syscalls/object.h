@@ -13,6 +13,7 @@ typedef uint32_t zx_object_info_topic_t;
 /* Topics of zx_object_get_info(). */
 #define ZX_INFO_HANDLE_VALID ((zx_object_info_topic_t)1u) /* no data */
 #define ZX_INFO_HANDLE_BASIC ((zx_object_info_topic_t)2u) /* zx_info_handle_basic_t */
+#define ZX_INFO_PROCESS ((zx_object_info_topic_t)3u)      /* zx_info_process_t */
 #define ZX_INFO_VMAR ((zx_object_info_topic_t)7u)         /* zx_info_vmar_t */
 #define ZX_INFO_KMEM_STATS ((zx_object_info_topic_t)9u)   /* zx_info_kmem_stats_t */
 #define ZX_INFO_HANDLE_COUNT ((zx_object_info_topic_t)19u) /* zx_info_handle_count_t */
@@ -29,6 +30,17 @@ typedef struct zx_info_handle_basic {
     uint32_t reserved;
     uint8_t padding1[4];
 } zx_info_handle_basic_t;
+
+/* zx_info_process_t.flags */
+#define ZX_INFO_PROCESS_FLAG_STARTED ((uint32_t)1u << 0)
+#define ZX_INFO_PROCESS_FLAG_EXITED ((uint32_t)1u << 1)
+
+typedef struct zx_info_process {
+    int64_t return_code;   /* valid once ZX_INFO_PROCESS_FLAG_EXITED is set */
+    zx_time_t start_time;  /* 0 until started */
+    uint32_t flags;        /* ZX_INFO_PROCESS_FLAG_* */
+    uint8_t padding1[4];
+} zx_info_process_t;
 
 typedef struct zx_info_handle_count {
     uint32_t handle_count; /* handles to the object, in all processes */

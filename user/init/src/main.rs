@@ -1,0 +1,162 @@
+//! `init`: the first process.
+//!
+//! The kernel starts it from the boot archive with the kernel command line as its arguments.
+//! With `test` among them it runs every `bin/conformance-*` program of the archive in turn
+//! (sorted by name), waits for each and exits with 0 only if all exited with 0. Otherwise it
+//! shows what the kernel does: VMOs, copy-on-write clones, a second process sharing a clone,
+//! signals and memory figures, and then stays alive.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use zx::prelude::*;
+use zx::{bootfs, println, Rights, Signals, Time, Vmo, VmoCloneOptions};
+
+zx::entry!(main);
+
+fn main(args: &[&str]) -> i32 {
+    let koid = zx::Process::self_handle()
+        .get_koid()
+        .map_or(0, |k| k.raw_koid());
+    println!("init: user space is up (process koid {koid}), arguments {args:?}");
+    if args.iter().skip(1).any(|a| *a == "test") {
+        run_suites()
+    } else {
+        if let Err(status) = demo() {
+            println!("init: demo stopped: {status}");
+        }
+        println!("init: idle");
+        loop {
+            zx::nanosleep(Time::INFINITE);
+        }
+    }
+}
+
+/// Runs every `bin/conformance-*`; 0 if all passed.
+fn run_suites() -> i32 {
+    let archive = zx::startup::bootfs_vmo();
+    let mut suites: Vec<String> = match bootfs::entries(&archive) {
+        Ok(entries) => entries
+            .into_iter()
+            .filter(|e| e.is_file() && e.name.starts_with("bin/conformance-"))
+            .map(|e| e.name)
+            .collect(),
+        Err(status) => {
+            println!("init: cannot read the boot archive: {status}");
+            return 1;
+        }
+    };
+    suites.sort();
+    if suites.is_empty() {
+        println!("init: no bin/conformance-* program in the boot archive");
+        return 1;
+    }
+    let mut all_ok = true;
+    for path in &suites {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        println!("init: running {path}");
+        let code = match zx::process::spawn(path, &[], Vec::new()) {
+            Ok(process) => process.wait_exit(),
+            Err(status) => Err(status),
+        };
+        match code {
+            Ok(code) => {
+                println!("init: {name} exited with {code}");
+                if code < 0 {
+                    println!("init: {name} crashed/killed");
+                }
+                all_ok &= code == 0;
+            }
+            Err(status) => {
+                println!("init: {name} could not be run: {status}");
+                all_ok = false;
+            }
+        }
+    }
+    println!(
+        "init: {} suite(s) run, {}",
+        suites.len(),
+        if all_ok { "all passed" } else { "FAILURES" }
+    );
+    if all_ok {
+        0
+    } else {
+        1
+    }
+}
+
+fn zero_children(vmo: &Vmo) -> &'static str {
+    match vmo.observe_signals(Signals::VMO_ZERO_CHILDREN) {
+        Ok(s) if s.contains(Signals::VMO_ZERO_CHILDREN) => "active",
+        Ok(_) => "inactive",
+        Err(_) => "unknown",
+    }
+}
+
+fn kmem(when: &str) {
+    match zx::kmem_stats() {
+        Ok(k) => println!(
+            "init: memory {when}: total {} KiB, free {} KiB, in VMOs {} KiB",
+            k.total_bytes / 1024,
+            k.free_bytes / 1024,
+            k.vmo_bytes / 1024
+        ),
+        Err(status) => println!("init: ZX_INFO_KMEM_STATS: {status}"),
+    }
+}
+
+fn text(bytes: &[u8]) -> &str {
+    let len = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..len]).unwrap_or("<not utf-8>")
+}
+
+/// VMO, clone, a second process mapping the clone, signals and memory figures.
+fn demo() -> zx::Result<()> {
+    kmem("at start");
+    let size = 4 * zx::PAGE_SIZE as u64;
+    let vmo = Vmo::create(size)?;
+    vmo.set_name("demo")?;
+    vmo.write(b"hello from init\0", 0)?;
+    println!(
+        "init: VMO 'demo' of {size} bytes written; ZERO_CHILDREN {}",
+        zero_children(&vmo)
+    );
+
+    let clone = vmo.create_clone(VmoCloneOptions::COPY_ON_WRITE, 0, size)?;
+    clone.set_name("demo-clone")?;
+    println!(
+        "init: copy-on-write clone made; ZERO_CHILDREN of the parent {}",
+        zero_children(&vmo)
+    );
+
+    // The child gets a duplicate of the clone; init keeps one to read what it wrote.
+    let for_child = clone.duplicate_handle(Rights::SAME_RIGHTS)?;
+    let child = zx::process::spawn("bin/demo-child", &[], vec![for_child.into_handle()])?;
+    let code = child.wait_exit()?;
+    println!("init: demo-child exited with {code}");
+
+    let mut buf = [0u8; 64];
+    clone.read(&mut buf, 0)?;
+    println!("init: the clone now reads '{}'", text(&buf));
+    vmo.read(&mut buf, 0)?;
+    println!("init: the parent still reads '{}'", text(&buf));
+    kmem("with the clone");
+
+    drop(clone);
+    println!(
+        "init: clone closed (and the child's mapping gone); ZERO_CHILDREN of the parent {}",
+        zero_children(&vmo)
+    );
+    drop(vmo);
+    kmem("after closing both");
+
+    // A C program on libzircon.
+    let hello = zx::process::spawn("bin/hello-c", &["from", "init"], Vec::new())?;
+    println!("init: hello-c exited with {}", hello.wait_exit()?);
+    Ok(())
+}

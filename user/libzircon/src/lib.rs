@@ -1,0 +1,261 @@
+//! `libzircon.a`: what C programs link against.
+//!
+//! - the system calls: the `svc` stubs of `zx::sys`, exported as `zx_*`;
+//! - crt0: `_start` reads the bootstrap message and calls `int main(int argc, char** argv)`,
+//!   then `zx_process_exit` with its result;
+//! - `<zircon/process.h>`: the startup handles, the launcher (`zxr_spawn`, `zxr_wait_exit`)
+//!   and console helpers; `<zircon/status.h>`: `zx_status_get_string`;
+//! - the few C library functions a `-nostdlib` program needs: `memcpy`, `memmove`,
+//!   `memset`, `memcmp`, `bcmp` and `strlen` come from Rust's `compiler_builtins` (weak
+//!   symbols, included in this archive); `strcmp` and `strncmp` are defined here.
+//!
+//! Panics (a bug in the runtime) print a message and exit the process with -1.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, CStr};
+use core::fmt::Write;
+
+use zx::sys::{self, zx_handle_t, zx_status_t, ZX_HANDLE_INVALID};
+use zx::{Handle, Process, Status};
+
+// ---- crt0 -------------------------------------------------------------------------------
+
+extern "C" {
+    /// The C program's `main`.
+    fn main(argc: c_int, argv: *mut *mut c_char) -> c_int;
+}
+
+/// The entry point of C programs: the kernel jumps here with the bootstrap channel in `x0`.
+///
+/// # Safety
+/// Only the kernel calls it, once, on a fresh stack.
+#[no_mangle]
+pub unsafe extern "C" fn _start(bootstrap: zx_handle_t) -> ! {
+    // SAFETY: this is the entry point, run once with the kernel's x0.
+    unsafe { zx::runtime::init(bootstrap) };
+    let (argc, argv) = zx::runtime::c_argv();
+    // SAFETY: `argv` holds `argc` NUL-terminated strings and a NULL, all kept forever.
+    let code = unsafe { main(argc, argv) };
+    zx::runtime::exit(i64::from(code))
+}
+
+// ---- <zircon/process.h> -----------------------------------------------------------------
+
+/// Startup handle 0, this process.
+#[no_mangle]
+pub extern "C" fn zx_process_self() -> zx_handle_t {
+    zx::startup::process_self()
+}
+
+/// Startup handle 1, the root VMAR.
+#[no_mangle]
+pub extern "C" fn zx_vmar_root_self() -> zx_handle_t {
+    zx::startup::vmar_root_self()
+}
+
+/// There are no jobs: `ZX_HANDLE_INVALID`.
+#[no_mangle]
+pub extern "C" fn zx_job_default() -> zx_handle_t {
+    ZX_HANDLE_INVALID
+}
+
+/// Startup handle 2, the boot archive.
+#[no_mangle]
+pub extern "C" fn zxr_bootfs() -> zx_handle_t {
+    zx::startup::bootfs()
+}
+
+/// Takes startup handle `index` (3 = first extra).
+#[no_mangle]
+pub extern "C" fn zxr_take_startup_handle(index: u32) -> zx_handle_t {
+    zx::startup::take_startup_handle(index).map_or(ZX_HANDLE_INVALID, Handle::into_raw)
+}
+
+/// A C string as `&str`, `None` if NULL or not UTF-8.
+///
+/// # Safety
+/// A non-NULL `s` must point at a NUL-terminated string that outlives `'a`.
+unsafe fn c_str<'a>(s: *const c_char) -> Option<&'a str> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { CStr::from_ptr(s) }.to_str().ok()
+}
+
+/// Starts `path` of the boot archive; see `<zircon/process.h>`.
+///
+/// # Safety
+/// The pointers must be valid as the header describes.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_spawn(
+    path: *const c_char,
+    argc: c_int,
+    argv: *const *const c_char,
+    handles: *const zx_handle_t,
+    num_handles: u32,
+    proc_out: *mut zx_handle_t,
+) -> zx_status_t {
+    if handles.is_null() && num_handles != 0 {
+        return sys::ZX_ERR_INVALID_ARGS;
+    }
+    // Take the handles first: they are consumed on every path from here.
+    let extra: Vec<Handle> = if num_handles == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the caller passes `num_handles` readable handle values, which it gives up.
+        unsafe { core::slice::from_raw_parts(handles, num_handles as usize) }
+            .iter()
+            // SAFETY: as above; each value is owned by exactly one `Handle` from now on.
+            .map(|raw| unsafe { Handle::from_raw(*raw) })
+            .collect()
+    };
+    if proc_out.is_null() || argc < 0 || (argc > 0 && argv.is_null()) {
+        return sys::ZX_ERR_INVALID_ARGS;
+    }
+    // SAFETY: the caller passes a NUL-terminated path.
+    let Some(path) = (unsafe { c_str(path) }) else {
+        return sys::ZX_ERR_INVALID_ARGS;
+    };
+    let mut args: Vec<&str> = Vec::with_capacity(argc as usize);
+    for i in 0..argc as usize {
+        // SAFETY: the caller passes `argc` string pointers.
+        let Some(arg) = (unsafe { c_str(*argv.add(i)) }) else {
+            return sys::ZX_ERR_INVALID_ARGS;
+        };
+        args.push(arg);
+    }
+    match zx::process::spawn_argv(path, &args, extra) {
+        Ok(process) => {
+            // SAFETY: `proc_out` is a valid place for the result.
+            unsafe { proc_out.write(process.into_raw()) };
+            sys::ZX_OK
+        }
+        Err(status) => status.into_raw(),
+    }
+}
+
+/// Waits for `proc` to end and returns its return code.
+///
+/// # Safety
+/// `code_out` must be NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_wait_exit(proc: zx_handle_t, code_out: *mut i64) -> zx_status_t {
+    // SAFETY: the view does not outlive the caller's handle, which stays open.
+    let process = unsafe { zx::Unowned::<Process>::from_raw_handle(proc) };
+    match process.wait_exit() {
+        Ok(code) => {
+            if !code_out.is_null() {
+                // SAFETY: checked non-NULL; the caller passes a valid place.
+                unsafe { code_out.write(code) };
+            }
+            sys::ZX_OK
+        }
+        Err(status) => status.into_raw(),
+    }
+}
+
+/// Writes a C string to the console.
+///
+/// # Safety
+/// `s` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_puts(s: *const c_char) {
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    zx::debug_write(unsafe { CStr::from_ptr(s) }.to_bytes());
+}
+
+fn print_fmt(args: core::fmt::Arguments<'_>) {
+    let mut w = zx::print::DebugWriter::new();
+    let _ = w.write_fmt(args);
+}
+
+/// Prints `value` in decimal.
+#[no_mangle]
+pub extern "C" fn zxr_print_u64(value: u64) {
+    print_fmt(format_args!("{value}"));
+}
+
+/// Prints `value` in decimal.
+#[no_mangle]
+pub extern "C" fn zxr_print_i64(value: i64) {
+    print_fmt(format_args!("{value}"));
+}
+
+/// Prints `value` as `0x` and lowercase hex digits.
+#[no_mangle]
+pub extern "C" fn zxr_print_hex(value: u64) {
+    print_fmt(format_args!("{value:#x}"));
+}
+
+// ---- <zircon/status.h> ------------------------------------------------------------------
+
+/// The name of a status code.
+#[no_mangle]
+pub extern "C" fn zx_status_get_string(status: zx_status_t) -> *const c_char {
+    const NAMES: &[(zx_status_t, &CStr)] = &[
+        (sys::ZX_OK, c"ZX_OK"),
+        (sys::ZX_ERR_INTERNAL, c"ZX_ERR_INTERNAL"),
+        (sys::ZX_ERR_NOT_SUPPORTED, c"ZX_ERR_NOT_SUPPORTED"),
+        (sys::ZX_ERR_NO_RESOURCES, c"ZX_ERR_NO_RESOURCES"),
+        (sys::ZX_ERR_NO_MEMORY, c"ZX_ERR_NO_MEMORY"),
+        (sys::ZX_ERR_INVALID_ARGS, c"ZX_ERR_INVALID_ARGS"),
+        (sys::ZX_ERR_BAD_HANDLE, c"ZX_ERR_BAD_HANDLE"),
+        (sys::ZX_ERR_WRONG_TYPE, c"ZX_ERR_WRONG_TYPE"),
+        (sys::ZX_ERR_BAD_SYSCALL, c"ZX_ERR_BAD_SYSCALL"),
+        (sys::ZX_ERR_OUT_OF_RANGE, c"ZX_ERR_OUT_OF_RANGE"),
+        (sys::ZX_ERR_BUFFER_TOO_SMALL, c"ZX_ERR_BUFFER_TOO_SMALL"),
+        (sys::ZX_ERR_BAD_STATE, c"ZX_ERR_BAD_STATE"),
+        (sys::ZX_ERR_TIMED_OUT, c"ZX_ERR_TIMED_OUT"),
+        (sys::ZX_ERR_SHOULD_WAIT, c"ZX_ERR_SHOULD_WAIT"),
+        (sys::ZX_ERR_CANCELED, c"ZX_ERR_CANCELED"),
+        (sys::ZX_ERR_PEER_CLOSED, c"ZX_ERR_PEER_CLOSED"),
+        (sys::ZX_ERR_NOT_FOUND, c"ZX_ERR_NOT_FOUND"),
+        (sys::ZX_ERR_ALREADY_EXISTS, c"ZX_ERR_ALREADY_EXISTS"),
+        (sys::ZX_ERR_UNAVAILABLE, c"ZX_ERR_UNAVAILABLE"),
+        (sys::ZX_ERR_ACCESS_DENIED, c"ZX_ERR_ACCESS_DENIED"),
+    ];
+    let name = NAMES
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map_or(c"ZX_ERR_<unknown>", |(_, name)| *name);
+    // Same spelling as the Rust side.
+    debug_assert_eq!(name.to_str().ok(), Some(Status::from_raw(status).name()));
+    name.as_ptr()
+}
+
+// ---- C library ----------------------------------------------------------------------------
+
+/// Compares two C strings.
+///
+/// # Safety
+/// Both must be NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn strcmp(a: *const c_char, b: *const c_char) -> c_int {
+    // SAFETY: forwarded to the caller; `usize::MAX` never limits a NUL-terminated string.
+    unsafe { strncmp(a, b, usize::MAX) }
+}
+
+/// Compares at most `n` characters of two C strings.
+///
+/// # Safety
+/// Both must be NUL-terminated or at least `n` bytes long.
+#[no_mangle]
+pub unsafe extern "C" fn strncmp(a: *const c_char, b: *const c_char, n: usize) -> c_int {
+    let (a, b) = (a.cast::<u8>(), b.cast::<u8>());
+    for i in 0..n {
+        // SAFETY: each string is read up to its NUL or `n` bytes, both valid per the caller.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y || x == 0 {
+            return c_int::from(x) - c_int::from(y);
+        }
+    }
+    0
+}
