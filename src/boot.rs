@@ -152,11 +152,9 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
         Ok(tables) => tables,
         Err(error) => early_fail(format_args!("building the kernel page tables: {error}")),
     };
-    static TABLES: spin::Once<KernelTables> = spin::Once::new();
-    let tables = TABLES.call_once(|| tables);
     // SAFETY: the tables map the image (same addresses and memory type as the boot tables),
     // all RAM, and the devices used below; the boot DTB window is not used after this.
-    unsafe { tables.activate() };
+    unsafe { mmu::install(tables) };
 
     // 2. From now on the DTB is read through the linear map.
     // SAFETY: the DTB lies in RAM (checked above), which the linear map covers; nothing
@@ -205,6 +203,9 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     if let Err(error) = unsafe { memory::init_pool(&ram, &free) } {
         early_fail(format_args!("page pool: {error:?}"));
     }
+    mmu::set_table_source(|| {
+        memory::with_pool(|pool| pool.alloc_zeroed(1, mm::pool::PageUse::PageTable)).ok()
+    });
 
     // 5. Interrupt controller and timer.
     let cpus = info.cpus.len().max(1);

@@ -5,8 +5,9 @@
 //! IRQ handler. Threads are switched preemptively on the timer tick when they run at EL0,
 //! round robin; a thread in the kernel gives the CPU up only by blocking or exiting.
 //!
-//! Each thread has a 64 KiB kernel stack (aligned to 128 KiB, as the vectors' overflow check
-//! needs) holding its trap frame while it is in the kernel; a switch saves the callee-saved
+//! Each thread has a 64 KiB kernel stack (in its own slot of the kernel stack region, with an
+//! unmapped guard page below and aligned to 128 KiB, as the vectors' overflow check needs)
+//! holding its trap frame while it is in the kernel; a switch saves the callee-saved
 //! registers on it and moves SP to the next thread's stack. User FP/SIMD state and TPIDR_EL0
 //! are saved and restored on every switch (the kernel itself never uses FP).
 
@@ -31,8 +32,7 @@ pub const ROOT_END: usize = 1 << 47;
 /// Handles one process may hold.
 pub const MAX_HANDLES: usize = 4096;
 
-const KERNEL_STACK_PAGES: usize = 16;
-const KERNEL_STACK_ALIGN: usize = 128 * 1024;
+const KERNEL_STACK_PAGES: usize = mmu::KERNEL_STACK_SIZE / 4096;
 
 // ---- time -------------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ pub struct Thread {
     state: spin::Mutex<ThreadState>,
     /// Kernel SP while switched out.
     saved_sp: AtomicUsize,
-    stack_pa: u64,
+    stack: KernelStack,
     fp: spin::Mutex<FpState>,
     tpidr_el0: AtomicU64,
 }
@@ -289,10 +289,7 @@ impl Thread {
         if process.has_exited() {
             return Err(Status::BAD_STATE);
         }
-        let stack_pa = memory::with_pool(|pool| {
-            pool.alloc_pages_aligned(KERNEL_STACK_PAGES, KERNEL_STACK_ALIGN, PageUse::Kernel)
-        })
-        .map_err(|_| Status::NO_MEMORY)?;
+        let stack = KernelStack::new()?;
         let base = ObjectBase::new(Signals::NONE);
         base.set_name(name);
         let thread = Arc::new(Thread {
@@ -300,7 +297,7 @@ impl Thread {
             process: process.clone(),
             state: spin::Mutex::new(ThreadState::New),
             saved_sp: AtomicUsize::new(0),
-            stack_pa,
+            stack,
             fp: spin::Mutex::new(FpState {
                 q: [0; 32],
                 fpcr: 0,
@@ -321,7 +318,7 @@ impl Thread {
     }
 
     fn stack_top(&self) -> usize {
-        mmu::phys_to_virt(self.stack_pa) + KERNEL_STACK_PAGES * 4096
+        self.stack.top
     }
 
     /// `zx_thread_start`: runs at EL0 from `entry` with `sp` = `stack`, `x0`/`x1` = args.
@@ -428,11 +425,60 @@ impl KernelObject for Thread {
     }
 }
 
-impl Drop for Thread {
+/// A thread's kernel stack: pool pages mapped in a slot of the stack region, with the
+/// unmapped page below as its guard.
+struct KernelStack {
+    slot: usize,
+    pa: u64,
+    top: usize,
+}
+
+static FREE_STACK_SLOTS: spin::Mutex<(Vec<usize>, usize)> = spin::Mutex::new((Vec::new(), 0));
+
+impl KernelStack {
+    fn new() -> ZxResult<KernelStack> {
+        // Mapping may need a few page-table pages on top of the stack itself.
+        if memory::pool_stats().free_pages < KERNEL_STACK_PAGES + 4 {
+            return Err(Status::NO_MEMORY);
+        }
+        let slot = {
+            let mut slots = FREE_STACK_SLOTS.lock();
+            match slots.0.pop() {
+                Some(slot) => slot,
+                None if slots.1 < mmu::KERNEL_STACK_SLOTS => {
+                    slots.1 += 1;
+                    slots.1 - 1
+                }
+                None => return Err(Status::NO_RESOURCES),
+            }
+        };
+        let pa =
+            match memory::with_pool(|pool| pool.alloc_pages(KERNEL_STACK_PAGES, PageUse::Kernel)) {
+                Ok(pa) => pa,
+                Err(_) => {
+                    FREE_STACK_SLOTS.lock().0.push(slot);
+                    return Err(Status::NO_MEMORY);
+                }
+            };
+        match mmu::map_kernel_stack(slot, pa) {
+            Ok(top) => Ok(KernelStack { slot, pa, top }),
+            Err(_) => {
+                let _ = memory::with_pool(|pool| {
+                    pool.free_pages(pa, KERNEL_STACK_PAGES, PageUse::Kernel)
+                });
+                FREE_STACK_SLOTS.lock().0.push(slot);
+                Err(Status::NO_MEMORY)
+            }
+        }
+    }
+}
+
+impl Drop for KernelStack {
     fn drop(&mut self) {
-        let _ = memory::with_pool(|pool| {
-            pool.free_pages(self.stack_pa, KERNEL_STACK_PAGES, PageUse::Kernel)
-        });
+        mmu::unmap_kernel_stack(self.slot);
+        let _ =
+            memory::with_pool(|pool| pool.free_pages(self.pa, KERNEL_STACK_PAGES, PageUse::Kernel));
+        FREE_STACK_SLOTS.lock().0.push(self.slot);
     }
 }
 

@@ -20,6 +20,14 @@ pub const LINEAR_BASE: usize = 0xffff_0000_0000_0000;
 pub const BOOT_DTB_WINDOW: usize = 0xffff_ffff_c000_0000;
 /// Size of the boot DTB window (the largest DTB the Linux boot protocol allows).
 pub const BOOT_DTB_WINDOW_SIZE: usize = 2 << 20;
+/// Thread kernel stacks: slot `i` is `KERNEL_STACKS_BASE + i * KERNEL_STACK_SLOT`; its lower
+/// 64 KiB hold the stack, the upper half stays unmapped, so the page below every stack is a
+/// guard page and every stack is 64 KiB aligned to 128 KiB (the vectors' overflow check).
+pub const KERNEL_STACKS_BASE: usize = 0xffff_fe00_0000_0000;
+pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+pub const KERNEL_STACK_SLOT: usize = 128 * 1024;
+/// Slots in the region (64 GiB of address space).
+pub const KERNEL_STACK_SLOTS: usize = 1 << 19;
 
 const NORMAL: El1Attributes = El1Attributes::VALID
     .union(El1Attributes::ATTRIBUTE_INDEX_1)
@@ -106,6 +114,24 @@ unsafe impl Sync for Arena {}
 
 static ARENA: Arena = Arena(UnsafeCell::new([[0; 512]; ARENA_PAGES]));
 static ARENA_NEXT: AtomicUsize = AtomicUsize::new(0);
+/// Where tables come from once the arena is used up (the page pool, set after it exists):
+/// returns the physical address of a zeroed page reachable through the linear map.
+static TABLE_SOURCE: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets kernel page tables grow from the page pool after boot.
+pub fn set_table_source(source: fn() -> Option<u64>) {
+    TABLE_SOURCE.store(source as usize, Ordering::Release);
+}
+
+fn table_from_source() -> Option<u64> {
+    let raw = TABLE_SOURCE.load(Ordering::Acquire);
+    if raw == 0 {
+        return None;
+    }
+    // SAFETY: only ever stored from a `fn() -> Option<u64>` in `set_table_source`.
+    let source = unsafe { core::mem::transmute::<usize, fn() -> Option<u64>>(raw) };
+    source()
+}
 
 /// Allocates kernel page tables from the arena and finds them again through the image
 /// mapping (arena pages) or the linear map (anything else).
@@ -114,7 +140,13 @@ pub struct KernelTranslation;
 impl Translation<El1Attributes> for KernelTranslation {
     fn allocate_table(&mut self) -> (NonNull<PageTable<El1Attributes>>, PhysicalAddress) {
         let index = ARENA_NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(index < ARENA_PAGES, "kernel page-table arena exhausted");
+        if index >= ARENA_PAGES {
+            // Callers check the pool has room before mapping (`map_kernel_stack`).
+            let pa = table_from_source().expect("kernel page-table page");
+            let table = NonNull::new(phys_to_virt(pa) as *mut PageTable<El1Attributes>)
+                .expect("non-null linear address");
+            return (table, PhysicalAddress(pa as usize));
+        }
         let page = ARENA.0.get().cast::<[u64; 512]>().wrapping_add(index);
         let pa = image_virt_to_phys(page as usize);
         // The arena is zeroed .bss and each page is handed out once, so it is an empty table.
@@ -219,9 +251,9 @@ impl KernelTables {
     /// # Safety
     /// The tables must map everything the kernel uses from now on (image, stack, devices it
     /// talks to) with the same physical addresses and memory types as before the switch.
-    pub unsafe fn activate(&'static self) {
-        // SAFETY: the caller guarantees the tables are complete; they are 'static so they are
-        // never dropped while active. The image keeps its addresses, memory type and page
+    pub unsafe fn activate(&self) {
+        // SAFETY: the caller guarantees the tables are complete and never dropped while
+        // active. The image keeps its addresses, memory type and page
         // size, so switching without break-before-make only changes permissions.
         unsafe {
             self.mapping.activate();
@@ -242,5 +274,46 @@ impl KernelTables {
                 options(nostack)
             );
         }
+    }
+}
+
+/// The kernel's tables after boot, for mappings made later (thread stacks).
+static KERNEL_TABLES: spin::Once<spin::Mutex<KernelTables>> = spin::Once::new();
+
+/// Keeps the final tables and switches to them.
+///
+/// # Safety
+/// As for [`KernelTables::activate`]; call once.
+pub unsafe fn install(tables: KernelTables) {
+    let tables = KERNEL_TABLES.call_once(|| spin::Mutex::new(tables));
+    // SAFETY: forwarded; the tables live in a static and are never dropped.
+    unsafe { tables.lock().activate() };
+}
+
+/// Maps a thread's kernel stack (`KERNEL_STACK_SIZE` bytes of physically contiguous RAM at
+/// `pa`) into slot `slot`; returns the stack's top.
+pub fn map_kernel_stack(slot: usize, pa: u64) -> Result<usize, MapError> {
+    let base = KERNEL_STACKS_BASE + slot * KERNEL_STACK_SLOT;
+    let tables = KERNEL_TABLES.get().expect("kernel tables installed");
+    map(
+        &mut tables.lock().mapping,
+        base,
+        pa as usize,
+        KERNEL_STACK_SIZE,
+        KERNEL_RW,
+    )?;
+    Ok(base + KERNEL_STACK_SIZE)
+}
+
+/// Unmaps the stack in slot `slot` (the crate invalidates the TLB entries).
+pub fn unmap_kernel_stack(slot: usize) {
+    let base = KERNEL_STACKS_BASE + slot * KERNEL_STACK_SLOT;
+    if let Some(tables) = KERNEL_TABLES.get() {
+        let _ = tables.lock().mapping.map_range(
+            &MemoryRegion::new(base, base + KERNEL_STACK_SIZE),
+            PhysicalAddress(0),
+            El1Attributes::empty(),
+            Constraints::empty(),
+        );
     }
 }
