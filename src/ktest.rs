@@ -54,6 +54,10 @@ pub fn run(board: &Board) {
         ("pool_refcounts", pool_refcounts),
         ("heap_alloc_and_grow", heap_alloc_and_grow),
         (
+            "heap_large_allocations_return_to_the_pool",
+            heap_large_allocations_return_to_the_pool,
+        ),
+        (
             "mmu_linear_map_reaches_all_ram",
             mmu_linear_map_reaches_all_ram,
         ),
@@ -622,5 +626,25 @@ fn vmo_cache_ops_run(_: &Board) -> TestResult {
     let mut buf = [0u8; 2];
     vmo.read(100, &mut buf).map_err(|e| format!("{e:?}"))?;
     check!(buf == [1, 1], "data lost by cache maintenance");
+    Ok(())
+}
+
+fn heap_large_allocations_return_to_the_pool(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    {
+        let blocks: Vec<Vec<u8>> = (0..16).map(|i| alloc::vec![i as u8; 64 * 1024]).collect();
+        check!(blocks.iter().enumerate().all(|(i, b)| b[65535] == i as u8));
+        let during = memory::pool_stats();
+        check!(
+            during.free_pages + 16 * 16 <= before.free_pages,
+            "large blocks did not come from the pool"
+        );
+    }
+    let after = memory::pool_stats();
+    check!(
+        after.free_pages == before.free_pages,
+        "{} pages not returned",
+        before.free_pages - after.free_pages
+    );
     Ok(())
 }

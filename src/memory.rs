@@ -2,6 +2,8 @@
 //! allocator growing from it.
 
 use arch::mmu;
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mm::heap::KernelHeap;
 use mm::memmap::PhysRange;
 use mm::pool::{PagePool, PageUse, PoolError, PoolStats};
@@ -11,7 +13,6 @@ static POOL: spin::Mutex<Option<PagePool>> = spin::Mutex::new(None);
 /// The heap grows from the pool in chunks of at least this many bytes.
 const HEAP_CHUNK: usize = 256 * 1024;
 
-#[global_allocator]
 // SAFETY: `grow_heap` hands the heap whole blocks of pool pages, accounted to the heap and
 // reached through the linear map, which nothing else uses until the heap frees them.
 static HEAP: KernelHeap<32> = unsafe { KernelHeap::new(grow_heap) };
@@ -21,6 +22,56 @@ fn grow_heap(min_bytes: usize) -> Option<(usize, usize)> {
     let pages = bytes / mm::PAGE_SIZE;
     let pa = with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)).ok()?;
     Some((mmu::phys_to_virt(pa), bytes))
+}
+
+/// Allocations of this size or more take whole pages straight from the pool and give them
+/// back when freed. The buddy heap never returns memory to the pool, so without this a
+/// program could turn most of RAM into idle heap (queueing large channel messages, say)
+/// and starve every VMO after it let go.
+const LARGE_ALLOCATION: usize = 2 * mm::PAGE_SIZE;
+
+static LARGE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The global allocator: small objects from the buddy heap, large ones from the pool.
+struct KernelAllocator;
+
+#[global_allocator]
+static ALLOCATOR: KernelAllocator = KernelAllocator;
+
+fn is_large(layout: &Layout) -> bool {
+    layout.size() >= LARGE_ALLOCATION && layout.align() <= mm::PAGE_SIZE
+}
+
+// SAFETY: small requests go to the buddy heap unchanged; large ones get whole, page-aligned
+// pool pages (alignment up to a page) reached through the linear map, and `dealloc` routes by
+// the same layout test, so every block returns to where it came from.
+unsafe impl GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !is_large(&layout) {
+            // SAFETY: forwarded with the caller's layout.
+            return unsafe { HEAP.alloc(layout) };
+        }
+        let pages = layout.size().div_ceil(mm::PAGE_SIZE);
+        match with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)) {
+            Ok(pa) => {
+                LARGE_BYTES.fetch_add(pages * mm::PAGE_SIZE, Ordering::Relaxed);
+                mmu::phys_to_virt(pa) as *mut u8
+            }
+            Err(_) => core::ptr::null_mut(),
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !is_large(&layout) {
+            // SAFETY: `ptr` came from `HEAP.alloc` with this layout (same routing test).
+            return unsafe { HEAP.dealloc(ptr, layout) };
+        }
+        let pages = layout.size().div_ceil(mm::PAGE_SIZE);
+        let pa = (ptr as usize - mmu::LINEAR_BASE) as u64;
+        if with_pool(|pool| pool.free_pages(pa, pages, PageUse::Heap)).is_ok() {
+            LARGE_BYTES.fetch_sub(pages * mm::PAGE_SIZE, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Runs `f` on the page pool with IRQs masked (the pool is never used from IRQ context, but
@@ -57,6 +108,11 @@ pub fn pool_stats() -> PoolStats {
     })
 }
 
+/// Heap figures, large allocations included.
 pub fn heap_stats() -> mm::heap::HeapStats {
-    HEAP.stats()
+    let mut stats = HEAP.stats();
+    let large = LARGE_BYTES.load(Ordering::Relaxed);
+    stats.bytes_from_pool += large;
+    stats.bytes_allocated += large;
+    stats
 }

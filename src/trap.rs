@@ -3,14 +3,14 @@
 //! console line.
 
 use crate::task;
-use arch::esr::Esr;
+use arch::esr::{Esr, FaultKind};
 use arch::exception::TrapFrame;
 
 pub fn user_sync(frame: &mut TrapFrame) {
     let esr = Esr(frame.esr);
     match esr.class() {
         0x15 => crate::syscall::dispatch(frame),
-        0x20 | 0x24 => {
+        0x20 | 0x24 if servable(esr) => {
             let Some(process) = task::current_process() else {
                 return;
             };
@@ -51,6 +51,15 @@ pub fn user_sync(frame: &mut TrapFrame) {
     leave_if_dead();
 }
 
+/// Whether an abort is one a VMAR can resolve (a missing or read-only page). Alignment
+/// faults, external aborts and the like are not: retrying them would loop for ever.
+fn servable(esr: Esr) -> bool {
+    matches!(
+        esr.fault(),
+        Some(FaultKind::Translation(_) | FaultKind::Permission(_) | FaultKind::AccessFlag(_))
+    )
+}
+
 fn report_and_kill(process: &alloc::sync::Arc<task::Process>, what: core::fmt::Arguments<'_>) {
     let name = process.name();
     let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
@@ -68,6 +77,9 @@ fn leave_if_dead() {
 
 /// A copy routine faulted on a user page: serve it through the current process's VMARs.
 pub fn user_access_fault(far: u64, write: bool) -> bool {
+    if !servable(Esr(arch::exception::current_esr())) {
+        return false;
+    }
     match task::current_process() {
         Some(process) => process
             .root_vmar()

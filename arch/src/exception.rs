@@ -268,6 +268,15 @@ extern "C" {
     fn arch_probe_write_u64(addr: usize, value: u64) -> u64;
 }
 
+/// ESR_EL1 of the exception being handled (valid inside a handler, before anything else can
+/// fault).
+pub fn current_esr() -> u64 {
+    let esr: u64;
+    // SAFETY: reading a system register has no side effects.
+    unsafe { core::arch::asm!("mrs {}, esr_el1", out(reg) esr, options(nomem, nostack)) };
+    esr
+}
+
 /// Reads a word at `addr`, recovering if the access faults; the error is the fault's ESR.
 pub fn probe_read(addr: usize) -> Result<u64, Esr> {
     let mut value = 0;
