@@ -1,0 +1,464 @@
+//! The helper process of the two-process cases: `conformance-rust child MODE ARGS...`.
+//!
+//! Exit codes: what the mode computes, or `SURVIVED` when an access that had to kill the
+//! process did not, `SETUP + n` when setup step n failed, `UNKNOWN_MODE`.
+
+use crate::util::*;
+
+pub const SURVIVED: i32 = 99;
+pub const UNKNOWN_MODE: i32 = 98;
+pub const SETUP: i32 = 60;
+
+/// The `i`th extra startup handle (the first one the starter passed is 0; it is startup
+/// handle 3 of the bootstrap message).
+pub fn take_extra(i: u32) -> u32 {
+    zx::startup::take_startup_handle(3 + i).map_or(ZX_HANDLE_INVALID, |h| h.into_raw())
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    u64::from_str_radix(s, 16).ok()
+}
+
+pub fn main(args: &[&str]) -> i32 {
+    let mode = args.first().copied().unwrap_or("");
+    let rest = if args.is_empty() { args } else { &args[1..] };
+    match mode {
+        "exit" => rest
+            .first()
+            .and_then(|s| s.parse::<i32>().ok())
+            .unwrap_or(SETUP),
+        "read-addr" => match rest.first().and_then(|s| parse_hex(s)) {
+            Some(a) => {
+                let v = peek(a as usize);
+                core::hint::black_box(v);
+                SURVIVED
+            }
+            None => SETUP,
+        },
+        "write-addr" => match rest.first().and_then(|s| parse_hex(s)) {
+            Some(a) => {
+                poke(a as usize, 0x66);
+                SURVIVED
+            }
+            None => SETUP,
+        },
+        "write-rodata" => {
+            poke(rodata_addr(), 0x66);
+            SURVIVED
+        }
+        "exec-rw" => exec_rw(),
+        "use-handle" => use_handle(rest),
+        "self-handle" => proc_self() as i32,
+        "map-shared" => map_shared(),
+        "shrink-fault" => shrink_fault(),
+        "shrink-vmo" => shrink_vmo(),
+        "flood" => flood(),
+        "main-thread-exit" => main_thread_exit(),
+        "all-threads-exit" => thread_exit(),
+        "sleep" => {
+            // SAFETY: no pointers.
+            unsafe {
+                sys::zx_nanosleep(ZX_TIME_INFINITE);
+            }
+            SURVIVED
+        }
+        "hold-exit" => hold_exit(),
+        "commit" => commit(rest),
+        "write-ro-mapping" => write_ro_mapping(),
+        "protect-then-write" => protect_then_write(),
+        "unmap-then-read" => unmap_then_read(),
+        "destroy-then-read" => destroy_then_read(),
+        "exec-rx" => exec_rx(),
+        "exit-with-thread" => exit_with_thread(),
+        "exit-from-thread" => exit_from_thread(),
+        "thread-fault" => thread_fault(),
+        "kill-self" => {
+            // SAFETY: no pointers; must not return.
+            unsafe {
+                sys::zx_task_kill(proc_self());
+            }
+            SURVIVED
+        }
+        _ => UNKNOWN_MODE,
+    }
+}
+
+/// Writes `ret` into a page mapped read-write (not executable) and jumps to it.
+fn exec_rw() -> i32 {
+    let Ok(v) = vmo(PAGE) else { return SETUP + 1 };
+    let Ok(m) = map(v.raw(), 0, PAGEZ, RW) else {
+        return SETUP + 2;
+    };
+    // `ret`
+    let insn: u32 = 0xD65F_03C0;
+    for (i, b) in insn.to_le_bytes().iter().enumerate() {
+        m.poke(i, *b);
+    }
+    // SAFETY: deliberately jumps to a non-executable page: the process must be killed.
+    unsafe {
+        let f: extern "C" fn() = core::mem::transmute(m.addr);
+        f();
+    }
+    let _ = m.leak();
+    SURVIVED
+}
+
+/// Checks every value given: the first status other than BAD_HANDLE is the exit code
+/// (0 means the value named a handle here); BAD_HANDLE for all gives BAD_HANDLE.
+fn use_handle(values: &[&str]) -> i32 {
+    if values.is_empty() {
+        return SETUP;
+    }
+    for s in values {
+        let Some(v) = parse_hex(s) else {
+            return SETUP + 1;
+        };
+        let h = v as u32;
+        let st = valid(h);
+        if st != ZX_ERR_BAD_HANDLE {
+            return st;
+        }
+        let mut size = 0u64;
+        // SAFETY: valid out pointer.
+        let st = unsafe { sys::zx_vmo_get_size(h, &mut size) };
+        if st != ZX_ERR_BAD_HANDLE {
+            return st;
+        }
+        // SAFETY: closing a value that must not be ours.
+        let st = unsafe { sys::zx_handle_close(h) };
+        if st != ZX_ERR_BAD_HANDLE {
+            return st;
+        }
+    }
+    ZX_ERR_BAD_HANDLE
+}
+
+/// Map-shared protocol (the parent is `process_share_vmo_through_channel`):
+/// receive "vmo" + a VMO on the channel, map it, check the parent's bytes, write ours at
+/// page 1, send "child-wrote", wait for "check", check the parent's second write.
+fn map_shared() -> i32 {
+    let ch = Owned::from_raw(take_extra(0));
+    if ch.raw() == ZX_HANDLE_INVALID {
+        return SETUP;
+    }
+    let (s, _) = wait(ch.raw(), ZX_CHANNEL_READABLE, 10_000 * MS);
+    if s != ZX_OK {
+        return SETUP + 1;
+    }
+    let msg = ch_read(ch.raw(), 16, 1);
+    if msg.status != ZX_OK || msg.bytes != b"vmo" || msg.handles.len() != 1 {
+        return SETUP + 2;
+    }
+    let v = Owned::from_raw(msg.handles[0]);
+    let Ok(m) = map(v.raw(), 0, 2 * PAGEZ, RW) else {
+        return SETUP + 3;
+    };
+    if peek_vec(m.addr, 12) != b"parent-hello" {
+        return 2;
+    }
+    poke_slice(m.addr + PAGEZ, b"child-data");
+    if ch_write(ch.raw(), b"child-wrote", &[]) != ZX_OK {
+        return SETUP + 4;
+    }
+    let (s, _) = wait(ch.raw(), ZX_CHANNEL_READABLE, 10_000 * MS);
+    if s != ZX_OK {
+        return SETUP + 5;
+    }
+    let msg = ch_read(ch.raw(), 16, 0);
+    if msg.status != ZX_OK || msg.bytes != b"check" {
+        return SETUP + 6;
+    }
+    if peek_vec(m.addr + 64, 12) != b"parent-again" {
+        return 3;
+    }
+    0
+}
+
+/// Shrinks a mapped VMO and touches the dropped page: the access must kill us.
+fn shrink_fault() -> i32 {
+    let Ok(v) = vmo(2 * PAGE) else { return SETUP };
+    let Ok(m) = map(v.raw(), 0, 2 * PAGEZ, RW) else {
+        return SETUP + 1;
+    };
+    m.poke(0, 1);
+    m.poke(PAGEZ, 2);
+    // SAFETY: no pointers.
+    if unsafe { sys::zx_vmo_set_size(v.raw(), PAGE) } != ZX_OK {
+        return SETUP + 2;
+    }
+    if m.peek(0) != 1 {
+        return 3;
+    }
+    let x = m.peek(PAGEZ);
+    core::hint::black_box(x);
+    SURVIVED
+}
+
+/// Takes extra handles 0 (a channel endpoint) and 1 (a VMO), maps the VMO, and exits with 5
+/// without closing anything.
+fn hold_exit() -> i32 {
+    let ch = take_extra(0);
+    let v = take_extra(1);
+    if ch == ZX_HANDLE_INVALID || v == ZX_HANDLE_INVALID {
+        return SETUP;
+    }
+    match map(v, 0, PAGEZ, RW) {
+        Ok(m) => {
+            m.poke(0, 0x77);
+            m.leak();
+        }
+        Err(_) => return SETUP + 1,
+    }
+    // SAFETY: ends the process.
+    unsafe {
+        sys::zx_process_exit(5);
+    }
+    #[allow(unreachable_code)]
+    SURVIVED
+}
+
+/// `commit PAGES`: commits PAGES pages in a VMO and a mapping of another, says "ready" on
+/// extra handle 0, waits for "go" (or the peer closing) and exits without cleaning up.
+fn commit(args: &[&str]) -> i32 {
+    let Some(pages) = args.first().and_then(|s| s.parse::<u64>().ok()) else {
+        return SETUP;
+    };
+    let ch = Owned::from_raw(take_extra(0));
+    if ch.raw() == ZX_HANDLE_INVALID {
+        return SETUP + 1;
+    }
+    let Ok(a) = vmo(pages * PAGE) else {
+        return SETUP + 2;
+    };
+    // SAFETY: no buffer.
+    if unsafe {
+        sys::zx_vmo_op_range(
+            a.raw(),
+            ZX_VMO_OP_COMMIT,
+            0,
+            pages * PAGE,
+            core::ptr::null_mut(),
+            0,
+        )
+    } != ZX_OK
+    {
+        return SETUP + 3;
+    }
+    let Ok(b) = vmo(pages * PAGE) else {
+        return SETUP + 4;
+    };
+    let Ok(m) = map(b.raw(), 0, (pages * PAGE) as usize, RW) else {
+        return SETUP + 5;
+    };
+    for p in 0..pages as usize {
+        m.poke(p * PAGEZ, 1);
+    }
+    m.leak();
+    core::mem::forget(a);
+    core::mem::forget(b);
+    if ch_write(ch.raw(), b"ready", &[]) != ZX_OK {
+        return SETUP + 6;
+    }
+    wait(
+        ch.raw(),
+        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
+        30_000 * MS,
+    );
+    core::mem::forget(ch);
+    // SAFETY: ends the process.
+    unsafe {
+        sys::zx_process_exit(0);
+    }
+    #[allow(unreachable_code)]
+    0
+}
+
+/// Writes to a read-only mapping of a VMO (after reading it, so the page is mapped).
+fn write_ro_mapping() -> i32 {
+    let Ok(v) = vmo(PAGE) else { return SETUP };
+    let Ok(m) = map(v.raw(), 0, PAGEZ, ZX_VM_PERM_READ) else {
+        return SETUP + 1;
+    };
+    if m.peek(0) != 0 {
+        return 3;
+    }
+    m.poke(0, 1);
+    SURVIVED
+}
+
+/// Maps read-write, writes (the page is now mapped writable), protects to read-only and
+/// writes again: the second write must kill us.
+fn protect_then_write() -> i32 {
+    let Ok(v) = vmo(PAGE) else { return SETUP };
+    let Ok(m) = map(v.raw(), 0, PAGEZ, RW) else {
+        return SETUP + 1;
+    };
+    m.poke(0, 1);
+    // SAFETY: no pointers.
+    if unsafe { sys::zx_vmar_protect(root_vmar(), ZX_VM_PERM_READ, m.addr, PAGEZ) } != ZX_OK {
+        return SETUP + 2;
+    }
+    if m.peek(0) != 1 {
+        return 3;
+    }
+    m.poke(0, 2);
+    SURVIVED
+}
+
+/// Maps, touches, unmaps and reads the address again.
+fn unmap_then_read() -> i32 {
+    let Ok(v) = vmo(PAGE) else { return SETUP };
+    let Ok(m) = map(v.raw(), 0, PAGEZ, RW) else {
+        return SETUP + 1;
+    };
+    m.poke(0, 1);
+    let addr = m.addr;
+    drop(m);
+    let x = peek(addr);
+    core::hint::black_box(x);
+    SURVIVED
+}
+
+/// Maps into a sub-VMAR, touches, destroys the sub-VMAR and reads the address again.
+fn destroy_then_read() -> i32 {
+    let Ok(sub) = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE,
+        0,
+        4 * PAGEZ,
+    ) else {
+        return SETUP;
+    };
+    let Ok(v) = vmo(PAGE) else { return SETUP + 1 };
+    let Ok(m) = map_in(sub.h.raw(), v.raw(), 0, PAGEZ, RW) else {
+        return SETUP + 2;
+    };
+    m.poke(0, 1);
+    let addr = m.leak();
+    drop(sub);
+    let x = peek(addr);
+    core::hint::black_box(x);
+    SURVIVED
+}
+
+/// Writes `mov x0, #42; ret` into a VMO, syncs the caches, maps it read+execute and calls
+/// it: 0 if it returned 42.
+fn exec_rx() -> i32 {
+    let Ok(v) = vmo(PAGE) else { return SETUP };
+    let code: [u32; 2] = [0xD280_0540, 0xD65F_03C0];
+    let mut bytes = [0u8; 8];
+    for (i, insn) in code.iter().enumerate() {
+        bytes[4 * i..4 * i + 4].copy_from_slice(&insn.to_le_bytes());
+    }
+    if vmo_write(v.raw(), 0, &bytes) != ZX_OK {
+        return SETUP + 1;
+    }
+    if op(v.raw(), ZX_VMO_OP_CACHE_SYNC, 0, 8) != ZX_OK {
+        return SETUP + 2;
+    }
+    let Ok(m) = map(v.raw(), 0, PAGEZ, ZX_VM_PERM_READ | ZX_VM_PERM_EXECUTE) else {
+        return SETUP + 3;
+    };
+    // SAFETY: the mapping holds the two instructions above, a valid `extern "C" fn() -> u64`.
+    let r = unsafe {
+        let f: extern "C" fn() -> u64 = core::mem::transmute(m.addr);
+        f()
+    };
+    if r == 42 {
+        0
+    } else {
+        4
+    }
+}
+
+extern "C" fn spin_forever(_: usize, _: usize) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Starts a thread that spins forever and returns 3 from main: the process must end.
+fn exit_with_thread() -> i32 {
+    match start_thread(spin_forever, 0, 0) {
+        Ok(t) => {
+            core::mem::forget(t);
+            sleep_ns(10 * MS);
+            3
+        }
+        Err(_) => SETUP,
+    }
+}
+
+extern "C" fn exit_process_entry(code: usize, delay_ns: usize) -> ! {
+    sleep_ns(delay_ns as i64);
+    // SAFETY: ends the whole process.
+    unsafe { sys::zx_process_exit(code as i64) }
+}
+
+/// A second thread calls zx_process_exit(7) while main sleeps.
+fn exit_from_thread() -> i32 {
+    match start_thread(exit_process_entry, 7, (20 * MS) as usize) {
+        Ok(t) => {
+            core::mem::forget(t);
+            sleep_ns(10_000 * MS);
+            SURVIVED
+        }
+        Err(_) => SETUP,
+    }
+}
+
+/// A second thread starts at an unmapped address: the fault kills the whole process.
+fn thread_fault() -> i32 {
+    match start_thread_at(0x10, 0, 0) {
+        Ok(t) => {
+            core::mem::forget(t);
+            sleep_ns(10_000 * MS);
+            SURVIVED
+        }
+        Err(_) => SETUP,
+    }
+}
+
+/// Takes a VMO (extra handle 0) and shrinks it to one page.
+fn shrink_vmo() -> i32 {
+    let v = Owned::from_raw(take_extra(0));
+    if v.raw() == ZX_HANDLE_INVALID {
+        return SETUP;
+    }
+    // SAFETY: no pointers.
+    unsafe { sys::zx_vmo_set_size(v.raw(), PAGE) }
+}
+
+/// The main thread exits while a second thread lives on and ends the process with 9.
+fn main_thread_exit() -> i32 {
+    match start_thread(exit_process_entry, 9, (50 * MS) as usize) {
+        Ok(t) => {
+            core::mem::forget(t);
+            thread_exit()
+        }
+        Err(_) => SETUP,
+    }
+}
+
+/// Writes 64 KiB messages into a channel until the kernel refuses one, keeps both ends and
+/// exits without closing anything: the exit code is the number of messages queued (or a
+/// negative status if the refusal was not a clean one).
+fn flood() -> i32 {
+    let Ok((a, b)) = channel() else { return SETUP };
+    let msg = alloc::vec![0x5Au8; 65536];
+    let mut n = 0i32;
+    let last = loop {
+        let s = ch_write(a.raw(), &msg, &[]);
+        if s != ZX_OK || n >= 100_000 {
+            break s;
+        }
+        n += 1;
+    };
+    core::mem::forget((a, b));
+    if last == ZX_ERR_NO_RESOURCES || last == ZX_ERR_SHOULD_WAIT || last == ZX_ERR_NO_MEMORY {
+        // SAFETY: ends the process.
+        unsafe { sys::zx_process_exit(i64::from(n)) }
+    }
+    last
+}
