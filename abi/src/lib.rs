@@ -19,6 +19,7 @@
 #![allow(non_camel_case_types)]
 
 mod bitset;
+pub mod bootfs;
 mod consts;
 mod info;
 mod rights;

@@ -10,18 +10,7 @@ pub struct Entry<'a> {
     pub mode: u32,
 }
 
-const HEADER: usize = 110;
-const TRAILER: &str = "TRAILER!!!";
-
-fn hex_field(header: &[u8], index: usize) -> Option<u32> {
-    let start = 6 + index * 8;
-    let text = core::str::from_utf8(header.get(start..start + 8)?).ok()?;
-    u32::from_str_radix(text, 16).ok()
-}
-
-fn align4(value: usize) -> Option<usize> {
-    value.checked_add(3).map(|v| v & !3)
-}
+use abi::bootfs::{align4, normalize, parse_header, HEADER_LEN, TRAILER};
 
 /// Iterates over the entries of a `cpio newc` archive until the trailer or the first error.
 pub struct Entries<'a> {
@@ -33,28 +22,24 @@ impl<'a> Iterator for Entries<'a> {
     type Item = Entry<'a>;
 
     fn next(&mut self) -> Option<Entry<'a>> {
-        let header = self
-            .archive
-            .get(self.offset..self.offset.checked_add(HEADER)?)?;
-        if &header[..6] != b"070701" && &header[..6] != b"070702" {
-            return None;
-        }
-        let mode = hex_field(header, 1)?;
-        let file_size = hex_field(header, 6)? as usize;
-        let name_size = hex_field(header, 11)? as usize;
-        let name_start = self.offset + HEADER;
-        let name_end = name_start.checked_add(name_size)?;
+        let header = parse_header(self.archive.get(self.offset..)?)?;
+        let name_start = self.offset.checked_add(HEADER_LEN)?;
+        let name_end = name_start.checked_add(header.namesize as usize)?;
         let name_bytes = self.archive.get(name_start..name_end)?;
         // The name includes its NUL terminator.
         let name = core::str::from_utf8(name_bytes.strip_suffix(&[0])?).ok()?;
-        let data_start = align4(name_end)?;
-        let data_end = data_start.checked_add(file_size)?;
+        let data_start = align4(name_end as u64)? as usize;
+        let data_end = data_start.checked_add(header.filesize as usize)?;
         let data = self.archive.get(data_start..data_end)?;
-        self.offset = align4(data_end)?;
+        self.offset = align4(data_end as u64)? as usize;
         if name == TRAILER {
             return None;
         }
-        Some(Entry { name, data, mode })
+        Some(Entry {
+            name,
+            data,
+            mode: header.mode,
+        })
     }
 }
 
@@ -66,13 +51,11 @@ pub fn entries(archive: &[u8]) -> Entries<'_> {
 pub fn find<'a>(archive: &'a [u8], path: &str) -> Option<&'a [u8]> {
     let wanted = normalize(path);
     entries(archive)
-        .find(|entry| entry.mode & 0o170000 == 0o100000 && normalize(entry.name) == wanted)
+        .find(|entry| {
+            entry.mode & abi::bootfs::S_IFMT == abi::bootfs::S_IFREG
+                && normalize(entry.name) == wanted
+        })
         .map(|entry| entry.data)
-}
-
-fn normalize(name: &str) -> &str {
-    let name = name.strip_prefix("./").unwrap_or(name);
-    name.strip_prefix('/').unwrap_or(name)
 }
 
 #[cfg(test)]

@@ -8,14 +8,10 @@ use alloc::vec::Vec;
 
 use crate::{Result, Status, Vmo};
 
-/// Size of a `newc` header.
-const HEADER_LEN: usize = 110;
+use abi::bootfs::{align4, normalize, parse_header, HEADER_LEN, S_IFMT, S_IFREG, TRAILER};
+
 /// Longest entry name accepted.
 const MAX_NAME: usize = 4096;
-/// `S_IFMT` and `S_IFREG`.
-const S_IFMT: u32 = 0o170000;
-const S_IFREG: u32 = 0o100000;
-const TRAILER: &str = "TRAILER!!!";
 
 /// One archive member.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,50 +31,6 @@ impl Entry {
     pub fn is_file(&self) -> bool {
         self.mode & S_IFMT == S_IFREG
     }
-}
-
-/// The fields of a header the reader uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Header {
-    mode: u32,
-    filesize: u32,
-    namesize: u32,
-}
-
-/// Parses a header (magic `070701` or `070702`, then 13 fields of 8 hex digits).
-fn parse_header(b: &[u8]) -> Option<Header> {
-    let b = b.get(..HEADER_LEN)?;
-    if &b[..6] != b"070701" && &b[..6] != b"070702" {
-        return None;
-    }
-    let field = |i: usize| -> Option<u32> {
-        let hex = core::str::from_utf8(&b[6 + 8 * i..6 + 8 * (i + 1)]).ok()?;
-        u32::from_str_radix(hex, 16).ok()
-    };
-    // Fields: ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
-    // rdevminor, namesize, check.
-    Some(Header {
-        mode: field(1)?,
-        filesize: field(6)?,
-        namesize: field(11)?,
-    })
-}
-
-/// `path` without leading `./` and `/`.
-fn normalize(mut path: &str) -> &str {
-    loop {
-        if let Some(rest) = path.strip_prefix("./") {
-            path = rest;
-        } else if let Some(rest) = path.strip_prefix('/') {
-            path = rest;
-        } else {
-            return path;
-        }
-    }
-}
-
-const fn align4(x: u64) -> u64 {
-    (x + 3) & !3
 }
 
 /// Walks an archive of `size` bytes, reading it through `read(buf, offset)`.
@@ -110,7 +62,7 @@ fn walk(size: u64, mut read: impl FnMut(&mut [u8], u64) -> Result<()>) -> Result
         if name == TRAILER {
             break;
         }
-        let offset = align4(name_end);
+        let offset = align4(name_end).ok_or(Status::INVALID_ARGS)?;
         let end = offset + u64::from(header.filesize);
         if end > size {
             return Err(Status::INVALID_ARGS);
@@ -121,7 +73,7 @@ fn walk(size: u64, mut read: impl FnMut(&mut [u8], u64) -> Result<()>) -> Result
             size: u64::from(header.filesize),
             mode: header.mode,
         });
-        pos = align4(end);
+        pos = align4(end).ok_or(Status::INVALID_ARGS)?;
     }
     Ok(entries)
 }
