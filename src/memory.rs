@@ -10,29 +10,40 @@ use mm::pool::{PagePool, PageUse, PoolError, PoolStats};
 
 static POOL: spin::Mutex<Option<PagePool>> = spin::Mutex::new(None);
 
-/// The heap grows from the pool in chunks of at least this many bytes.
-const HEAP_CHUNK: usize = 256 * 1024;
+/// The heap takes chunks of `2^HEAP_CHUNK_ORDER` bytes (256 KiB) from the pool and gives each
+/// back as soon as nothing in it is live (keeping one empty chunk as a spare).
+const HEAP_CHUNK_ORDER: usize = 18;
 
 // SAFETY: `grow_heap` hands the heap whole blocks of pool pages, accounted to the heap and
-// reached through the linear map, which nothing else uses until the heap frees them.
-static HEAP: KernelHeap<32> = unsafe { KernelHeap::new(grow_heap) };
+// reached through the linear map, which nothing else uses until the heap gives them back
+// through `release_heap`.
+static HEAP: KernelHeap<HEAP_CHUNK_ORDER> = unsafe { KernelHeap::new(grow_heap, release_heap) };
 
-fn grow_heap(min_bytes: usize) -> Option<(usize, usize)> {
-    let bytes = min_bytes.max(HEAP_CHUNK).next_power_of_two();
+/// One heap chunk: `bytes` (a power of two, many pages) of pool pages. The pool aligns a
+/// power-of-two block of pages to its size, and the linear map keeps that alignment.
+fn grow_heap(bytes: usize) -> Option<(usize, usize)> {
     let pages = bytes / mm::PAGE_SIZE;
     let pa = with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)).ok()?;
     Some((mmu::phys_to_virt(pa), bytes))
 }
 
+/// Takes back a chunk `grow_heap` gave the heap, now empty.
+fn release_heap(start: usize, len: usize) {
+    let pa = (start - mmu::LINEAR_BASE) as u64;
+    let pages = len / mm::PAGE_SIZE;
+    if let Err(error) = with_pool(|pool| pool.free_pages(pa, pages, PageUse::Heap)) {
+        log::error!("heap chunk {pa:#x} could not be freed: {error:?}");
+    }
+}
+
 /// Allocations of this size or more take whole pages straight from the pool and give them
-/// back when freed. The buddy heap never returns memory to the pool, so without this a
-/// program could turn most of RAM into idle heap (queueing large channel messages, say)
-/// and starve every VMO after it let go.
+/// back when freed: the heap rounds blocks up to a power of two and serves none larger than
+/// half a chunk, so whole pages waste less for large objects (queued channel messages, say).
 const LARGE_ALLOCATION: usize = 2 * mm::PAGE_SIZE;
 
 static LARGE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// The global allocator: small objects from the buddy heap, large ones from the pool.
+/// The global allocator: small objects from the chunked heap, large ones from the pool.
 struct KernelAllocator;
 
 #[global_allocator]
@@ -42,7 +53,7 @@ fn is_large(layout: &Layout) -> bool {
     layout.size() >= LARGE_ALLOCATION && layout.align() <= mm::PAGE_SIZE
 }
 
-// SAFETY: small requests go to the buddy heap unchanged; large ones get whole, page-aligned
+// SAFETY: small requests go to the heap unchanged; large ones get whole, page-aligned
 // pool pages (alignment up to a page) reached through the linear map, and `dealloc` routes by
 // the same layout test, so every block returns to where it came from.
 unsafe impl GlobalAlloc for KernelAllocator {

@@ -333,12 +333,16 @@ impl Thread {
         // The new thread's kernel stack: a trap frame to `eret` from, under a switch frame
         // whose return address enters the frame restore.
         let frame_addr = self.stack_top() - core::mem::size_of::<TrapFrame>();
-        let mut frame = TrapFrame::default();
-        frame.elr = entry as u64;
-        frame.spsr = 0; // EL0t, interrupts unmasked
-        frame.sp_el0 = stack as u64;
-        frame.x[0] = arg1;
-        frame.x[1] = arg2;
+        let mut registers = [0u64; 31];
+        registers[0] = arg1;
+        registers[1] = arg2;
+        let frame = TrapFrame {
+            x: registers,
+            sp_el0: stack as u64,
+            elr: entry as u64,
+            spsr: 0, // EL0t, interrupts unmasked
+            ..TrapFrame::default()
+        };
         let switch_addr = frame_addr - SWITCH_FRAME_SIZE;
         // SAFETY: both frames lie at the top of this thread's own, unused kernel stack.
         unsafe {

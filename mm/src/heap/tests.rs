@@ -1,359 +1,826 @@
-//! Host tests: non-global heaps over host buffers, growing from an arena that stands in for
-//! the page pool. Grow callbacks are plain `fn`s, so their state is thread-local (each test
-//! runs on its own thread).
+//! Host tests: non-global heaps whose chunks come from a fake page pool (naturally aligned
+//! host allocations, counted). Grow and release callbacks are plain `fn`s, so the fake pool is
+//! thread-local (each test runs on its own thread), except for the multi-threaded test, which
+//! has a pool of its own behind a mutex.
+//!
+//! The fake pool checks every release: it must be a chunk it gave out, with its length, and
+//! no allocation made through the test helpers may still be live inside it. Chunks are filled
+//! with garbage when given out, and poisoned before they are freed.
 
 use super::*;
-use std::cell::{Cell, RefCell};
-use std::sync::Arc;
+use proptest::prelude::*;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex as StdMutex;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
+/// Small chunks (16 KiB) so that tests span many of them.
+const ORDER: usize = 14;
+type TestHeap = KernelHeap<ORDER>;
+const CHUNK: usize = TestHeap::CHUNK_SIZE;
+const MAX_BLOCK: usize = TestHeap::MAX_BLOCK;
+/// The kernel's chunk order (256 KiB).
+const KERNEL_ORDER: usize = 18;
 
-/// A host buffer handed out in naturally aligned chunks, like page-pool blocks.
-struct Arena {
-    base: *mut u8,
-    layout: Layout,
-    next: usize,
-    given: usize,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GrowMode {
+    /// Chunks as asked.
+    Good,
+    /// Half a chunk off the requested alignment.
+    Misaligned,
+    /// Half the requested length.
+    Short,
 }
 
-impl Arena {
-    fn new(len: usize) -> Self {
-        let layout = Layout::from_size_align(len, len).unwrap();
-        // SAFETY: non-zero size.
-        let base = unsafe { std::alloc::alloc(layout) };
-        assert!(!base.is_null());
-        Arena {
-            base,
-            layout,
-            next: 0,
-            given: 0,
+/// A region given out: what the heap got, and the host allocation behind it.
+struct Given {
+    len: usize,
+    /// Address of the host allocation (an integer, so the pool can move between threads).
+    host: usize,
+    host_layout: Layout,
+}
+
+/// Stand-in for the page pool.
+struct FakePool {
+    /// Regions given out and not released, by start.
+    out: BTreeMap<usize, Given>,
+    /// Most regions out at once; `grow` fails beyond.
+    limit: usize,
+    mode: GrowMode,
+    grows: usize,
+    failed_grows: usize,
+    releases: usize,
+    last_request: usize,
+    /// Live allocations made through the test helpers: start -> length.
+    live: BTreeMap<usize, usize>,
+}
+
+impl FakePool {
+    fn new(limit: usize) -> Self {
+        FakePool {
+            out: BTreeMap::new(),
+            limit,
+            mode: GrowMode::Good,
+            grows: 0,
+            failed_grows: 0,
+            releases: 0,
+            last_request: 0,
+            live: BTreeMap::new(),
         }
     }
 
-    fn take(&mut self, bytes: usize) -> Option<(usize, usize)> {
-        let bytes = bytes.next_power_of_two();
-        let at = self.next.next_multiple_of(bytes);
-        if at + bytes > self.layout.size() {
+    fn grow(&mut self, bytes: usize) -> Option<(usize, usize)> {
+        self.grows += 1;
+        self.last_request = bytes;
+        if self.out.len() >= self.limit {
+            self.failed_grows += 1;
             return None;
         }
-        self.next = at + bytes;
-        self.given += bytes;
-        Some((self.base as usize + at, bytes))
+        let host_layout = Layout::from_size_align(2 * bytes, bytes).unwrap();
+        // SAFETY: non-zero size.
+        let host = unsafe { std::alloc::alloc(host_layout) };
+        assert!(!host.is_null());
+        // SAFETY: `host` is a fresh allocation of `2 * bytes`.
+        unsafe { host.write_bytes(0xa5, 2 * bytes) };
+        let (start, len) = match self.mode {
+            GrowMode::Good => (host as usize, bytes),
+            GrowMode::Misaligned => (host as usize + bytes / 2, bytes),
+            GrowMode::Short => (host as usize, bytes / 2),
+        };
+        let given = Given {
+            len,
+            host: host as usize,
+            host_layout,
+        };
+        self.out.insert(start, given);
+        Some((start, len))
+    }
+
+    fn release(&mut self, start: usize, len: usize) {
+        let given = self
+            .out
+            .remove(&start)
+            .unwrap_or_else(|| panic!("released {start:#x}, which was never given out"));
+        assert_eq!(given.len, len, "released with another length");
+        if let Some((&p, &l)) = self.live.range(start..start + len).next() {
+            panic!("released {start:#x} with {l} live bytes at {p:#x}");
+        }
+        self.releases += 1;
+        // SAFETY: the heap gave the region back, so nothing uses it.
+        unsafe { (start as *mut u8).write_bytes(0xdd, len) };
+        // SAFETY: allocated in `grow` with this layout.
+        unsafe { std::alloc::dealloc(given.host as *mut u8, given.host_layout) };
+    }
+
+    fn live_bytes(&self) -> usize {
+        self.live.values().sum()
+    }
+
+    /// Chunks (of `chunk` bytes) holding at least one live allocation.
+    fn used_chunks(&self, chunk: usize) -> BTreeSet<usize> {
+        self.live.keys().map(|&p| p & !(chunk - 1)).collect()
     }
 }
 
-impl Drop for Arena {
+impl Drop for FakePool {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.base, self.layout) };
+        for given in self.out.values() {
+            // SAFETY: allocated in `grow` with this layout; the heap using it is gone.
+            unsafe { std::alloc::dealloc(given.host as *mut u8, given.host_layout) };
+        }
     }
 }
 
 thread_local! {
-    static ARENA: RefCell<Option<Arena>> = const { RefCell::new(None) };
-    static GROWS: Cell<usize> = const { Cell::new(0) };
-    static LAST_REQUEST: Cell<usize> = const { Cell::new(0) };
+    static POOL: RefCell<FakePool> = RefCell::new(FakePool::new(usize::MAX));
 }
 
-/// Installs a fresh arena for this thread; dropping the guard frees it.
-struct ArenaGuard;
-
-impl ArenaGuard {
-    fn install(len: usize) -> Self {
-        ARENA.with(|a| *a.borrow_mut() = Some(Arena::new(len)));
-        GROWS.with(|g| g.set(0));
-        ArenaGuard
-    }
+/// Runs `f` on this thread's fake pool.
+fn pool<R>(f: impl FnOnce(&mut FakePool) -> R) -> R {
+    POOL.with(|p| f(&mut p.borrow_mut()))
 }
 
-impl Drop for ArenaGuard {
-    fn drop(&mut self) {
-        ARENA.with(|a| a.borrow_mut().take());
-    }
+/// Starts this thread over with a fresh fake pool giving out at most `limit` chunks.
+fn fresh_pool(limit: usize) {
+    POOL.with(|p| *p.borrow_mut() = FakePool::new(limit));
 }
 
-fn arena_take(bytes: usize) -> Option<(usize, usize)> {
-    ARENA.with(|a| a.borrow_mut().as_mut()?.take(bytes))
+fn grow_local(bytes: usize) -> Option<(usize, usize)> {
+    pool(|p| p.grow(bytes))
 }
 
-fn arena_given() -> usize {
-    ARENA.with(|a| a.borrow().as_ref().map_or(0, |a| a.given))
+fn release_local(start: usize, len: usize) {
+    pool(|p| p.release(start, len))
 }
 
-fn grows() -> usize {
-    GROWS.with(Cell::get)
+fn heap<const O: usize>() -> KernelHeap<O> {
+    // SAFETY: the fake pool gives out unused host memory and frees it only when released
+    // (or when the pool is replaced, after the test is done with the heap).
+    unsafe { KernelHeap::new(grow_local, release_local) }
 }
 
-fn note_grow(min_bytes: usize) {
-    GROWS.with(|g| g.set(g.get() + 1));
-    LAST_REQUEST.with(|l| l.set(min_bytes));
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
 }
 
-/// Like the kernel's pool-backed grow: at least 16 KiB, naturally aligned.
-fn grow_from_arena(min_bytes: usize) -> Option<(usize, usize)> {
-    note_grow(min_bytes);
-    arena_take(min_bytes.max(16 * KIB))
-}
-
-fn grow_nothing(min_bytes: usize) -> Option<(usize, usize)> {
-    note_grow(min_bytes);
-    None
-}
-
-/// Misaligned on purpose, so the grown region cannot hold the requested block.
-fn grow_misaligned(min_bytes: usize) -> Option<(usize, usize)> {
-    note_grow(min_bytes);
-    let (start, _) = arena_take(min_bytes * 2)?;
-    Some((start + 8, min_bytes))
-}
-
-fn heap_with<const ORDER: usize>(grow: GrowFn, initial: usize) -> KernelHeap<ORDER> {
-    // SAFETY: every grow callback used in these tests returns arena chunks (or nothing),
-    // which are unused memory that outlives the heap.
-    let heap = unsafe { KernelHeap::new(grow) };
-    if initial > 0 {
-        let (start, len) = arena_take(initial).unwrap();
-        // SAFETY: a fresh arena chunk, used by nothing else, outliving the heap.
-        unsafe { heap.add_region(start, len) };
-    }
-    heap
-}
-
-fn alloc<const ORDER: usize>(heap: &KernelHeap<ORDER>, layout: Layout) -> *mut u8 {
+/// Allocates, checks the block (aligned, inside a chunk given out, overlapping no live
+/// allocation), fills it with `fill` and records it. `None` if the heap returned null.
+fn alloc_fill<const O: usize>(heap: &KernelHeap<O>, layout: Layout, fill: u8) -> Option<usize> {
     // SAFETY: every layout used in these tests has a non-zero size.
-    unsafe { heap.alloc(layout) }
-}
-
-fn dealloc<const ORDER: usize>(heap: &KernelHeap<ORDER>, ptr: *mut u8, layout: Layout) {
-    // SAFETY: tests only free what they allocated from the same heap with the same layout.
-    unsafe { heap.dealloc(ptr, layout) }
-}
-
-fn fill(ptr: *mut u8, len: usize, value: u8) {
-    // SAFETY: `ptr` is a live allocation of at least `len` bytes.
-    unsafe { ptr.write_bytes(value, len) }
-}
-
-fn holds(ptr: *mut u8, len: usize, value: u8) -> bool {
-    // SAFETY: `ptr` is a live allocation of at least `len` bytes, filled by `fill`.
-    unsafe { std::slice::from_raw_parts(ptr, len) }
-        .iter()
-        .all(|&b| b == value)
-}
-
-#[test]
-fn grows_and_serves_many_layouts() {
-    let _arena = ArenaGuard::install(8 * MIB);
-    let heap = heap_with::<24>(grow_from_arena, 16 * KIB);
-    assert_eq!(heap.stats().bytes_from_pool, 16 * KIB);
-
-    let sizes = [1, 7, 8, 24, 100, 512, 1000, 4096, 5000, 20000];
-    let aligns = [1, 2, 8, 16, 64, 4096, 1];
-    let mut live = Vec::new();
-    let mut requested = 0;
-    for i in 0..500usize {
-        let layout =
-            Layout::from_size_align(sizes[i % sizes.len()] + i % 3, aligns[i % 7]).unwrap();
-        let p = alloc(&heap, layout);
-        assert!(!p.is_null(), "alloc {layout:?}");
-        assert_eq!(p as usize % layout.align(), 0);
-        fill(p, layout.size(), i as u8);
-        requested += layout.size();
-        live.push((p, layout, i as u8));
+    let p = unsafe { heap.alloc(layout) };
+    if p.is_null() {
+        return None;
     }
-    assert!(grows() > 0);
+    let (start, end) = (p as usize, p as usize + layout.size());
+    assert_eq!(start % layout.align(), 0, "{layout:?} misaligned at {p:?}");
+    let chunk = start & !(KernelHeap::<O>::CHUNK_SIZE - 1);
+    pool(|pool| {
+        assert!(
+            pool.out.contains_key(&chunk),
+            "{p:?} not in a chunk given out"
+        );
+        assert!(
+            end <= chunk + KernelHeap::<O>::CHUNK_SIZE,
+            "crosses its chunk"
+        );
+        assert!(start >= chunk + size_of::<usize>(), "overlaps the header");
+        if let Some((&q, &l)) = pool.live.range(..end).next_back() {
+            assert!(
+                q + l <= start,
+                "{p:?}+{} overlaps {q:#x}+{l}",
+                layout.size()
+            );
+        }
+        pool.live.insert(start, layout.size());
+    });
+    // SAFETY: a fresh block of `layout.size()` bytes.
+    unsafe { p.write_bytes(fill, layout.size()) };
+    Some(start)
+}
+
+/// Checks that the block still holds `fill`, forgets it and frees it.
+fn check_free<const O: usize>(heap: &KernelHeap<O>, p: usize, layout: Layout, fill: u8) {
+    // SAFETY: `p` is a live block of `layout.size()` bytes filled by `alloc_fill`.
+    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, layout.size()) };
+    assert!(
+        bytes.iter().all(|&b| b == fill),
+        "{p:#x}+{} was overwritten",
+        layout.size()
+    );
+    assert_eq!(pool(|pool| pool.live.remove(&p)), Some(layout.size()));
+    // SAFETY: allocated from `heap` with `layout` and not freed yet.
+    unsafe { heap.dealloc(p as *mut u8, layout) };
+}
+
+/// Stats exact, and at most one chunk without a live allocation.
+fn check_invariants<const O: usize>(heap: &KernelHeap<O>) {
+    let chunk = KernelHeap::<O>::CHUNK_SIZE;
     let stats = heap.stats();
-    assert_eq!(stats.bytes_allocated, requested);
-    assert_eq!(stats.bytes_from_pool, arena_given());
+    pool(|pool| {
+        assert_eq!(stats.bytes_from_pool, pool.out.len() * chunk);
+        assert_eq!(stats.bytes_allocated, pool.live_bytes());
+        let used = pool.used_chunks(chunk);
+        assert!(used.iter().all(|c| pool.out.contains_key(c)));
+        assert!(
+            pool.out.len() - used.len() <= 1,
+            "{} chunks held, {} in use",
+            pool.out.len(),
+            used.len()
+        );
+    });
+}
 
-    let mut spans: Vec<_> = live
-        .iter()
-        .map(|(p, l, _)| (*p as usize, *p as usize + l.size()))
-        .collect();
-    spans.sort_unstable();
-    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "overlap");
-    assert!(live.iter().all(|&(p, l, v)| holds(p, l.size(), v)));
+/// After everything was freed: one spare chunk at most, nothing allocated.
+fn check_drained<const O: usize>(heap: &KernelHeap<O>) {
+    check_invariants(heap);
+    let stats = heap.stats();
+    assert_eq!(stats.bytes_allocated, 0);
+    assert!(stats.bytes_from_pool <= KernelHeap::<O>::CHUNK_SIZE);
+    pool(|pool| {
+        assert!(pool.out.len() <= 1);
+        assert_eq!(
+            pool.grows - pool.failed_grows - pool.releases,
+            pool.out.len()
+        );
+    });
+}
 
-    // Free every other one, reuse the holes, then free everything.
-    let mut kept = Vec::new();
-    for (i, (p, l, v)) in live.into_iter().enumerate() {
-        if i % 2 == 0 {
-            dealloc(&heap, p, l);
-        } else {
-            kept.push((p, l, v));
+/// xorshift64*, for reproducible shuffles.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
         }
     }
-    let grows_before = grows();
-    for i in 0..100usize {
-        let layout = Layout::from_size_align(64 + i, 8).unwrap();
-        let p = alloc(&heap, layout);
-        assert!(!p.is_null());
-        fill(p, layout.size(), 0xee);
-        kept.push((p, layout, 0xee));
-    }
-    assert_eq!(grows(), grows_before, "holes are reused before growing");
-    assert!(kept.iter().all(|&(p, l, v)| holds(p, l.size(), v)));
-    for (p, l, _) in kept {
-        dealloc(&heap, p, l);
-    }
-    let end = heap.stats();
-    assert_eq!(end.bytes_allocated, 0);
-    assert_eq!(end.bytes_from_pool, stats.bytes_from_pool);
-
-    // Everything merged back: a block as large as the biggest chunk fits without growing.
-    let grows_before = grows();
-    let big = Layout::from_size_align(16 * KIB, 16 * KIB).unwrap();
-    let p = alloc(&heap, big);
-    assert!(!p.is_null());
-    assert_eq!(grows(), grows_before);
-    dealloc(&heap, p, big);
 }
 
-#[test]
-fn realloc_keeps_contents_and_grows() {
-    let _arena = ArenaGuard::install(MIB);
-    let heap = heap_with::<24>(grow_from_arena, 4 * KIB);
-    let layout = Layout::from_size_align(100, 8).unwrap();
-    let p = alloc(&heap, layout);
-    fill(p, 100, 0x42);
-    // SAFETY: `p` was allocated by `heap` with `layout`; the new size is non-zero.
-    let q = unsafe { heap.realloc(p, layout, 64 * KIB) };
-    assert!(!q.is_null());
-    assert!(holds(q, 100, 0x42));
-    assert!(grows() >= 1);
-    assert_eq!(heap.stats().bytes_allocated, 64 * KIB);
-    dealloc(&heap, q, Layout::from_size_align(64 * KIB, 8).unwrap());
-    assert_eq!(heap.stats().bytes_allocated, 0);
+type Live = Vec<(usize, Layout, u8)>;
+
+fn free_all<const O: usize>(heap: &KernelHeap<O>, live: Live) {
+    for (p, l, v) in live {
+        check_free(heap, p, l, v);
+    }
 }
 
+// The headers cost little: 160 bytes of 16 KiB here, 192 of the kernel's 256 KiB.
+const _: () = assert!(TestHeap::HEADER <= 256);
+const _: () = assert!(KernelHeap::<KERNEL_ORDER>::HEADER <= 256);
+const _: () = assert!(KernelHeap::<KERNEL_ORDER>::CHUNK_SIZE == 256 * 1024);
+
 #[test]
-fn failed_growth_returns_null_after_one_attempt() {
-    let _arena = ArenaGuard::install(MIB);
-    let heap = heap_with::<24>(grow_nothing, 4 * KIB);
-    let before = heap.stats();
-    let layout = Layout::from_size_align(5000, 8).unwrap();
-    assert!(alloc(&heap, layout).is_null());
-    assert_eq!(grows(), 1);
+fn grows_one_chunk_at_a_time() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    assert_eq!(heap.stats(), HeapStats::default());
+    let mut live = Live::new();
+    let small = layout(100, 8);
+    live.push((alloc_fill(&heap, small, 1).unwrap(), small, 1));
+    assert_eq!(pool(|p| (p.grows, p.last_request)), (1, CHUNK));
     assert_eq!(
-        LAST_REQUEST.with(Cell::get),
-        8 * KIB,
-        "block size requested"
+        heap.stats(),
+        HeapStats {
+            bytes_from_pool: CHUNK,
+            bytes_allocated: 100
+        }
     );
-    assert_eq!(heap.stats(), before);
-
-    // What fits is still served without asking.
-    let small = Layout::from_size_align(100, 8).unwrap();
-    let p = alloc(&heap, small);
-    assert!(!p.is_null());
-    assert_eq!(grows(), 1);
-    dealloc(&heap, p, small);
-    assert_eq!(heap.stats(), before);
-}
-
-#[test]
-fn unusable_grown_region_returns_null() {
-    let _arena = ArenaGuard::install(MIB);
-    let heap = heap_with::<24>(grow_misaligned, 0);
-    let layout = Layout::from_size_align(32 * KIB, 8).unwrap();
-    assert!(alloc(&heap, layout).is_null());
-    assert_eq!(grows(), 1);
-    assert_eq!(heap.stats().bytes_allocated, 0);
-    assert_eq!(heap.stats().bytes_from_pool, 32 * KIB);
-}
-
-#[test]
-fn oversized_request_does_not_grow() {
-    let _arena = ArenaGuard::install(MIB);
-    // Largest block: 2^15 bytes.
-    let heap = heap_with::<16>(grow_from_arena, 0);
-    let layout = Layout::from_size_align(33 * KIB, 8).unwrap();
-    assert!(alloc(&heap, layout).is_null());
-    let layout = Layout::from_size_align(8, 64 * KIB).unwrap();
-    assert!(alloc(&heap, layout).is_null());
-    assert_eq!(grows(), 0);
-    let ok = Layout::from_size_align(32 * KIB, 8).unwrap();
-    let p = alloc(&heap, ok);
-    assert!(!p.is_null());
-    assert_eq!(grows(), 1);
-    dealloc(&heap, p, ok);
-}
-
-#[test]
-fn slivers_are_ignored() {
-    let _arena = ArenaGuard::install(MIB);
-    let heap = heap_with::<24>(grow_nothing, 0);
-    let (start, _) = arena_take(4 * KIB).unwrap();
-    // SAFETY: parts of a fresh arena chunk, used by nothing else, outliving the heap.
-    unsafe {
-        heap.add_region(start + 1, 3);
-        heap.add_region(start + 9, 0);
+    // 1 KiB blocks: nearly a chunk's worth fit before the heap grows again.
+    let kib = layout(1024, 8);
+    let mut before_second = 0;
+    while pool(|p| p.grows) == 1 {
+        live.push((alloc_fill(&heap, kib, 2).unwrap(), kib, 2));
+        before_second += 1;
     }
-    assert!(alloc(&heap, Layout::new::<u8>()).is_null());
-    // SAFETY: as above; disjoint from the slivers.
-    unsafe { heap.add_region(start + 17, 20) };
-    let p = alloc(&heap, Layout::new::<u64>());
-    assert!(!p.is_null());
-    assert_eq!(p as usize % 8, 0);
-    assert!(p as usize >= start + 17 && p as usize + 8 <= start + 37);
+    // 15 in the first chunk (the header and the 100 bytes take the first KiB), 1 in the next.
+    assert_eq!(before_second, 16);
+    assert_eq!(pool(|p| (p.grows, p.last_request)), (2, CHUNK));
+    check_invariants(&heap);
+    free_all(&heap, live);
+    check_drained(&heap);
+    assert_eq!(pool(|p| p.releases), 1);
 }
 
-static LOCK_CHECKED: KernelHeap<20> = {
-    // SAFETY: `grow_checking_lock` returns fresh, leaked host memory.
-    unsafe { KernelHeap::new(grow_checking_lock) }
+#[test]
+fn serves_many_sizes_and_alignments() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let sizes = [1, 7, 8, 24, 100, 512, 1000, 4096, 5000, MAX_BLOCK, 3, 64];
+    let aligns = [1, 2, 8, 16, 64, 4096, 1, 32, 256];
+    let mut live = Live::new();
+    for i in 0..2000usize {
+        let l = layout(
+            sizes[i % sizes.len()] - usize::from(i % 3 == 1 && sizes[i % sizes.len()] > 1),
+            aligns[i % aligns.len()],
+        );
+        live.push((alloc_fill(&heap, l, i as u8).unwrap(), l, i as u8));
+        if i % 97 == 0 {
+            check_invariants(&heap);
+        }
+    }
+    check_invariants(&heap);
+    // Free every other one, refill the holes, then free everything.
+    let (mut odd, mut even) = (Live::new(), Live::new());
+    for (i, entry) in live.into_iter().enumerate() {
+        if i % 2 == 1 {
+            odd.push(entry);
+        } else {
+            even.push(entry);
+        }
+    }
+    free_all(&heap, even);
+    check_invariants(&heap);
+    let grows = pool(|p| p.grows);
+    for i in 0..300usize {
+        let l = layout(16 + i, 8);
+        odd.push((alloc_fill(&heap, l, 0xee).unwrap(), l, 0xee));
+    }
+    assert_eq!(pool(|p| p.grows), grows, "holes are reused before growing");
+    free_all(&heap, odd);
+    check_drained(&heap);
+}
+
+#[test]
+fn alloc_free_storm_returns_every_chunk_but_one() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let mut rng = Rng(7);
+    for round in 0..5 {
+        let mut live = Live::new();
+        for i in 0..5000usize {
+            let l = layout(16 + rng.below(500), 8);
+            live.push((alloc_fill(&heap, l, i as u8).unwrap(), l, i as u8));
+        }
+        assert!(heap.stats().bytes_from_pool > 50 * CHUNK);
+        check_invariants(&heap);
+        if round % 2 == 1 {
+            live.reverse();
+        }
+        free_all(&heap, live);
+        check_drained(&heap);
+        assert_eq!(heap.stats().bytes_from_pool, CHUNK);
+        assert_eq!(pool(|p| p.grows - p.releases), 1);
+    }
+}
+
+#[test]
+fn interleaved_frees_in_random_order() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let mut rng = Rng(0x1234_5678);
+    let mut live = Live::new();
+    for step in 0..30_000usize {
+        // Mostly allocating in the first half, mostly freeing in the second.
+        let alloc_odds = if step < 15_000 { 6 } else { 3 };
+        if live.is_empty() || rng.below(10) < alloc_odds {
+            let size = match rng.below(10) {
+                0 => 1 + rng.below(MAX_BLOCK),
+                1..=3 => 1 + rng.below(2048),
+                _ => 1 + rng.below(128),
+            };
+            let l = layout(size, 1 << rng.below(8));
+            live.push((alloc_fill(&heap, l, step as u8).unwrap(), l, step as u8));
+        } else {
+            let (p, l, v) = live.swap_remove(rng.below(live.len()));
+            check_free(&heap, p, l, v);
+        }
+        if step % 500 == 0 {
+            check_invariants(&heap);
+        }
+    }
+    check_invariants(&heap);
+    rng.shuffle(&mut live);
+    free_all(&heap, live);
+    check_drained(&heap);
+    assert!(pool(|p| p.releases) > 10);
+}
+
+#[test]
+fn pointers_from_different_chunks() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    // A chunk holds one block of half its size (the other half holds the header).
+    let half = layout(MAX_BLOCK, 8);
+    let blocks: Vec<usize> = (0..6)
+        .map(|i| alloc_fill(&heap, half, i).unwrap())
+        .collect();
+    let chunks: BTreeSet<usize> = blocks.iter().map(|p| p & !(CHUNK - 1)).collect();
+    assert_eq!(chunks.len(), 6);
+    assert!(blocks.iter().all(|p| p % CHUNK == CHUNK / 2));
+    assert_eq!(heap.stats().bytes_from_pool, 6 * CHUNK);
+    // Small blocks fill the first halves, lowest chunk first, without growing.
+    let small = layout(200, 8);
+    let lowest = *chunks.first().unwrap();
+    let s = alloc_fill(&heap, small, 0x55).unwrap();
+    assert_eq!(s & !(CHUNK - 1), lowest, "first fit in address order");
+    assert_eq!(pool(|p| p.grows), 6);
+
+    // Every chunk but the lowest (which still holds `s`) empties in turn: the first one to
+    // do so stays as the spare, the others go back at once.
+    let mut emptied = 0;
+    for i in [3, 0, 5, 1, 4, 2] {
+        check_free(&heap, blocks[i], half, i as u8);
+        emptied += usize::from(blocks[i] & !(CHUNK - 1) != lowest);
+        assert_eq!(pool(|p| p.releases), emptied.saturating_sub(1));
+        check_invariants(&heap);
+    }
+    assert_eq!(pool(|p| p.releases), 4);
+    check_free(&heap, s, small, 0x55);
+    check_drained(&heap);
+    assert_eq!(pool(|p| p.releases), 5);
+}
+
+#[test]
+fn alignment_up_to_a_page_and_beyond() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let mut live = Live::new();
+    for round in 0..4 {
+        for shift in 0..=13 {
+            let l = layout(1 + round * 40, 1 << shift);
+            live.push((alloc_fill(&heap, l, shift as u8).unwrap(), l, shift as u8));
+        }
+    }
+    assert!(live.iter().any(|(p, _, _)| p % 4096 == 0));
+    check_invariants(&heap);
+    free_all(&heap, live);
+    check_drained(&heap);
+}
+
+#[test]
+fn null_when_grow_fails_and_heap_unchanged() {
+    fresh_pool(1);
+    let heap = heap::<ORDER>();
+    let kib = layout(1024, 1024);
+    let mut live = Live::new();
+    while let Some(p) = alloc_fill(&heap, kib, 9) {
+        live.push((p, kib, 9));
+    }
+    assert_eq!(pool(|p| (p.grows, p.failed_grows)), (2, 1));
+    let before = heap.stats();
+    assert_eq!(before.bytes_from_pool, CHUNK);
+    assert_eq!(before.bytes_allocated, live.len() * 1024);
+
+    for _ in 0..3 {
+        assert_eq!(alloc_fill(&heap, kib, 0), None);
+        assert_eq!(heap.stats(), before);
+    }
+    assert_eq!(pool(|p| (p.grows, p.failed_grows, p.out.len())), (5, 4, 1));
+    // What still fits (the crumbs beside the header) is served without asking.
+    let crumb = layout(16, 8);
+    let c = alloc_fill(&heap, crumb, 3).unwrap();
+    assert_eq!(pool(|p| p.grows), 5);
+    // A freed block is reused, again without asking.
+    let (p, l, v) = live.pop().unwrap();
+    check_free(&heap, p, l, v);
+    live.push((alloc_fill(&heap, kib, 4).unwrap(), kib, 4));
+    assert_eq!(pool(|p| p.grows), 5);
+    check_free(&heap, c, crumb, 3);
+    free_all(&heap, live);
+    check_drained(&heap);
+    assert_eq!(pool(|p| p.releases), 0, "the only chunk is the spare");
+}
+
+#[test]
+fn null_when_the_pool_is_empty_from_the_start() {
+    fresh_pool(0);
+    let heap = heap::<ORDER>();
+    assert_eq!(alloc_fill(&heap, layout(8, 8), 0), None);
+    assert_eq!(heap.stats(), HeapStats::default());
+    assert_eq!(pool(|p| (p.grows, p.failed_grows)), (1, 1));
+}
+
+#[test]
+fn oversized_requests_never_grow() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    for l in [
+        layout(MAX_BLOCK + 1, 1),
+        layout(8, CHUNK),
+        layout(CHUNK, 8),
+        layout(1 << 62, 1),
+        layout(isize::MAX as usize - 7, 8),
+    ] {
+        assert_eq!(alloc_fill(&heap, l, 0), None, "{l:?}");
+    }
+    assert_eq!(pool(|p| p.grows), 0);
+    assert_eq!(heap.stats(), HeapStats::default());
+    let biggest = layout(MAX_BLOCK, MAX_BLOCK);
+    let p = alloc_fill(&heap, biggest, 1).unwrap();
+    assert_eq!(pool(|p| p.grows), 1);
+    check_free(&heap, p, biggest, 1);
+    check_drained(&heap);
+}
+
+#[test]
+fn no_release_while_anything_in_the_chunk_lives() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let kib = layout(1024, 8);
+    let mut live = Live::new();
+    while pool(|p| p.out.len()) < 4 {
+        live.push((alloc_fill(&heap, kib, 1).unwrap(), kib, 1));
+    }
+    // Keep the first block of each of the four chunks; free the rest in random order.
+    let mut keepers = BTreeMap::new();
+    let mut rest = Live::new();
+    for entry in live {
+        match keepers.entry(entry.0 & !(CHUNK - 1)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(entry);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => rest.push(entry),
+        }
+    }
+    assert_eq!(keepers.len(), 4);
+    Rng(99).shuffle(&mut rest);
+    free_all(&heap, rest);
+    assert_eq!(pool(|p| p.releases), 0);
+    assert_eq!(heap.stats().bytes_from_pool, 4 * CHUNK);
+    check_invariants(&heap);
+    // The first chunk to empty becomes the spare; the next ones go back.
+    for (n, (_, (p, l, v))) in keepers.into_iter().enumerate() {
+        check_free(&heap, p, l, v);
+        assert_eq!(pool(|p| p.releases), n);
+        check_invariants(&heap);
+    }
+    check_drained(&heap);
+    assert_eq!(pool(|p| p.releases), 3);
+}
+
+#[test]
+fn no_thrash_at_a_chunk_boundary() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let kib = layout(1024, 1024);
+    let mut live = Live::new();
+    // Fill one chunk exactly (the header's crumbs aside): the next 1 KiB block needs another.
+    while pool(|p| p.grows) < 2 {
+        live.push((alloc_fill(&heap, kib, 1).unwrap(), kib, 1));
+    }
+    let (p, l, v) = live.pop().unwrap();
+    check_free(&heap, p, l, v);
+    assert_eq!(pool(|p| (p.grows, p.releases)), (2, 0));
+    for i in 0..100 {
+        let p = alloc_fill(&heap, kib, i).unwrap();
+        check_free(&heap, p, kib, i);
+    }
+    assert_eq!(pool(|p| (p.grows, p.releases)), (2, 0));
+    free_all(&heap, live);
+    check_drained(&heap);
+    assert_eq!(pool(|p| p.releases), 1);
+}
+
+#[test]
+fn a_region_that_is_not_a_chunk_goes_back() {
+    for mode in [GrowMode::Misaligned, GrowMode::Short] {
+        fresh_pool(usize::MAX);
+        pool(|p| p.mode = mode);
+        let heap = heap::<ORDER>();
+        assert_eq!(alloc_fill(&heap, layout(64, 8), 0), None, "{mode:?}");
+        assert_eq!(heap.stats(), HeapStats::default());
+        assert_eq!(
+            pool(|p| (p.grows, p.releases, p.out.len())),
+            (1, 1, 0),
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn realloc_keeps_contents_across_chunks() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<ORDER>();
+    let first = layout(100, 8);
+    let p = alloc_fill(&heap, first, 0x42).unwrap();
+    pool(|pool| pool.live.remove(&p));
+    let mut ptr = p as *mut u8;
+    let mut old = first;
+    for size in [3000, MAX_BLOCK, 10, MAX_BLOCK - 1] {
+        // SAFETY: `ptr` was allocated by `heap` with `old`; the new size is non-zero.
+        let q = unsafe { heap.realloc(ptr, old, size) };
+        assert!(!q.is_null());
+        // SAFETY: at least 10 bytes live at `q`.
+        let bytes = unsafe { std::slice::from_raw_parts(q, 10) };
+        assert!(bytes.iter().all(|&b| b == 0x42));
+        assert_eq!(heap.stats().bytes_allocated, size);
+        (ptr, old) = (q, layout(size, 8));
+    }
+    // SAFETY: allocated by `heap` with `old`.
+    unsafe { heap.dealloc(ptr, old) };
+    check_drained(&heap);
+}
+
+#[test]
+fn kernel_sized_chunks() {
+    fresh_pool(usize::MAX);
+    let heap = heap::<KERNEL_ORDER>();
+    let mut rng = Rng(42);
+    for _ in 0..2 {
+        // BTreeMap-node-like objects: a few MiB of them, then all gone.
+        let mut live = Live::new();
+        for i in 0..20_000usize {
+            let l = layout([48, 96, 192, 280, 392][i % 5], 8);
+            live.push((alloc_fill(&heap, l, i as u8).unwrap(), l, i as u8));
+        }
+        assert!(heap.stats().bytes_from_pool >= 16 * (256 << 10));
+        check_invariants(&heap);
+        rng.shuffle(&mut live);
+        free_all(&heap, live);
+        check_drained(&heap);
+        assert_eq!(heap.stats().bytes_from_pool, 256 << 10);
+    }
+    let biggest = layout(128 << 10, 4096);
+    let p = alloc_fill(&heap, biggest, 1).unwrap();
+    check_free(&heap, p, biggest, 1);
+    assert!(alloc_fill(&heap, layout((128 << 10) + 1, 8), 0).is_none());
+    check_drained(&heap);
+}
+
+// ---- grow and release without the heap lock -------------------------------------------------
+
+/// Used by one test only; the chunk it keeps dangles once that test's thread is gone.
+static LOCK_CHECKED: TestHeap = {
+    // SAFETY: as in `heap`.
+    unsafe { KernelHeap::new(grow_checking_lock, release_checking_lock) }
 };
 
-fn grow_checking_lock(min_bytes: usize) -> Option<(usize, usize)> {
+fn grow_checking_lock(bytes: usize) -> Option<(usize, usize)> {
     assert!(
         !LOCK_CHECKED.inner.is_locked(),
         "grow called with the heap lock held"
     );
-    let layout = Layout::from_size_align(min_bytes, min_bytes).ok()?;
-    // SAFETY: non-zero size; the memory is deliberately leaked to the heap.
-    let p = unsafe { std::alloc::alloc(layout) };
-    (!p.is_null()).then_some((p as usize, min_bytes))
+    grow_local(bytes)
+}
+
+fn release_checking_lock(start: usize, len: usize) {
+    assert!(
+        !LOCK_CHECKED.inner.is_locked(),
+        "release called with the heap lock held"
+    );
+    release_local(start, len);
 }
 
 #[test]
-fn grow_runs_without_the_heap_lock() {
-    let layout = Layout::from_size_align(3000, 16).unwrap();
-    let p = alloc(&LOCK_CHECKED, layout);
-    assert!(!p.is_null());
-    assert!(LOCK_CHECKED.stats().bytes_from_pool >= 4096);
-    dealloc(&LOCK_CHECKED, p, layout);
+fn grow_and_release_run_without_the_heap_lock() {
+    fresh_pool(usize::MAX);
+    let half = layout(MAX_BLOCK, 8);
+    let blocks: Vec<usize> = (0..3)
+        .map(|i| alloc_fill(&LOCK_CHECKED, half, i).unwrap())
+        .collect();
+    for (i, p) in blocks.into_iter().enumerate() {
+        check_free(&LOCK_CHECKED, p, half, i as u8);
+    }
+    assert_eq!(pool(|p| (p.grows, p.releases)), (3, 2));
+    check_drained(&LOCK_CHECKED);
+}
+
+// ---- threads --------------------------------------------------------------------------------
+
+static SHARED_POOL: StdMutex<Option<FakePool>> = StdMutex::new(None);
+
+fn grow_shared(bytes: usize) -> Option<(usize, usize)> {
+    SHARED_POOL.lock().unwrap().as_mut()?.grow(bytes)
+}
+
+fn release_shared(start: usize, len: usize) {
+    SHARED_POOL
+        .lock()
+        .unwrap()
+        .as_mut()
+        .unwrap()
+        .release(start, len);
 }
 
 #[test]
 fn shared_between_threads() {
-    let _arena = ArenaGuard::install(4 * MIB);
-    let heap = Arc::new(heap_with::<24>(grow_nothing, 4 * MIB));
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let heap = Arc::clone(&heap);
-            std::thread::spawn(move || {
-                let mut live = Vec::new();
-                for i in 0..1000usize {
-                    let layout = Layout::from_size_align(1 + (i * 37 + t) % 700, 8).unwrap();
-                    let p = alloc(&*heap, layout);
-                    assert!(!p.is_null());
-                    fill(p, layout.size(), t as u8);
-                    live.push((p as usize, layout));
-                    if i % 3 == 0 {
-                        let (p, l) = live.swap_remove(i % live.len());
-                        assert!(holds(p as *mut u8, l.size(), t as u8));
-                        dealloc(&*heap, p as *mut u8, l);
+    *SHARED_POOL.lock().unwrap() = Some(FakePool::new(usize::MAX));
+    // SAFETY: as in `heap`.
+    let heap: TestHeap = unsafe { KernelHeap::new(grow_shared, release_shared) };
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let heap = &heap;
+            s.spawn(move || {
+                let mut rng = Rng(t + 1);
+                let mut live: Vec<(usize, Layout, u8)> = Vec::new();
+                for i in 0..20_000usize {
+                    if live.len() < 400 && (live.is_empty() || rng.below(10) < 6) {
+                        let l = layout(1 + rng.below(1500), 1 << rng.below(7));
+                        // SAFETY: non-zero size.
+                        let p = unsafe { heap.alloc(l) };
+                        assert!(!p.is_null());
+                        assert_eq!(p as usize % l.align(), 0);
+                        let v = ((t as u8) << 6) | (i as u8 & 63);
+                        // SAFETY: a fresh block of `l.size()` bytes.
+                        unsafe { p.write_bytes(v, l.size()) };
+                        live.push((p as usize, l, v));
+                    } else {
+                        let (p, l, v) = live.swap_remove(rng.below(live.len()));
+                        // SAFETY: a live block of `l.size()` bytes.
+                        let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, l.size()) };
+                        assert!(bytes.iter().all(|&b| b == v), "thread {t}: overwritten");
+                        // SAFETY: allocated from `heap` with `l`.
+                        unsafe { heap.dealloc(p as *mut u8, l) };
                     }
                 }
-                for (p, l) in live {
-                    assert!(holds(p as *mut u8, l.size(), t as u8));
-                    dealloc(&*heap, p as *mut u8, l);
+                for (p, l, v) in live {
+                    // SAFETY: as above.
+                    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, l.size()) };
+                    assert!(bytes.iter().all(|&b| b == v), "thread {t}: overwritten");
+                    // SAFETY: as above.
+                    unsafe { heap.dealloc(p as *mut u8, l) };
                 }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+            });
+        }
+    });
+    let stats = heap.stats();
+    let pool = SHARED_POOL.lock().unwrap().take().unwrap();
+    assert_eq!(stats.bytes_allocated, 0);
+    assert_eq!(stats.bytes_from_pool, CHUNK);
+    assert_eq!(pool.out.len(), 1);
+    assert!(pool.grows > 10, "only {} chunks ever used", pool.grows);
+    assert_eq!(pool.grows - pool.releases, 1);
+}
+
+// ---- model ----------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc { size: usize, align_shift: u32 },
+    Free(prop::sample::Index),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let size = prop_oneof![
+        6 => 1usize..=64,
+        3 => 65usize..=1024,
+        2 => 1025usize..=MAX_BLOCK,
+        1 => MAX_BLOCK + 1..=2 * CHUNK,
+    ];
+    prop_oneof![
+        3 => (size, 0u32..=13).prop_map(|(size, align_shift)| Op::Alloc { size, align_shift }),
+        2 => any::<prop::sample::Index>().prop_map(Op::Free),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn behaves_like_the_model(
+        ops in prop::collection::vec(op(), 1..400),
+        limit in 1usize..8,
+        final_order in any::<u64>(),
+    ) {
+        fresh_pool(limit);
+        let heap = heap::<ORDER>();
+        let mut live = Live::new();
+        for (i, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Alloc { size, align_shift } => {
+                    let l = layout(size, 1 << align_shift);
+                    let fits = TestHeap::class(l).is_some();
+                    let before = heap.stats();
+                    let (grows, failed) = pool(|p| (p.grows, p.failed_grows));
+                    match alloc_fill(&heap, l, i as u8) {
+                        Some(p) => {
+                            prop_assert!(fits);
+                            live.push((p, l, i as u8));
+                        }
+                        None => {
+                            // Null only when too big (without asking the pool) or when the
+                            // pool refused, and then nothing changed.
+                            let (grows_now, failed_now) = pool(|p| (p.grows, p.failed_grows));
+                            if fits {
+                                prop_assert_eq!(failed_now, failed + 1);
+                            } else {
+                                prop_assert_eq!(grows_now, grows);
+                            }
+                            prop_assert_eq!(heap.stats(), before);
+                        }
+                    }
+                }
+                Op::Free(index) => {
+                    if !live.is_empty() {
+                        let (p, l, v) = live.swap_remove(index.index(live.len()));
+                        check_free(&heap, p, l, v);
+                    }
+                }
+            }
+            check_invariants(&heap);
+        }
+        Rng(final_order | 1).shuffle(&mut live);
+        free_all(&heap, live);
+        check_drained(&heap);
     }
-    assert_eq!(heap.stats().bytes_allocated, 0);
-    assert_eq!(grows(), 0);
 }
