@@ -58,6 +58,10 @@ pub fn run(board: &Board) {
             heap_large_allocations_return_to_the_pool,
         ),
         (
+            "heap_small_allocations_return_to_the_pool",
+            heap_small_allocations_return_to_the_pool,
+        ),
+        (
             "mmu_linear_map_reaches_all_ram",
             mmu_linear_map_reaches_all_ram,
         ),
@@ -645,6 +649,28 @@ fn heap_large_allocations_return_to_the_pool(_: &Board) -> TestResult {
         after.free_pages == before.free_pages,
         "{} pages not returned",
         before.free_pages - after.free_pages
+    );
+    Ok(())
+}
+
+fn heap_small_allocations_return_to_the_pool(_: &Board) -> TestResult {
+    let before = memory::pool_stats();
+    {
+        // About 2.5 MiB of small objects: the heap must take several chunks from the pool.
+        let objects: Vec<Box<[u64; 16]>> = (0..20_000u64).map(|i| Box::new([i; 16])).collect();
+        check!(objects.iter().enumerate().all(|(i, b)| b[15] == i as u64));
+        let during = memory::pool_stats();
+        check!(
+            during.free_pages + 512 < before.free_pages,
+            "the heap did not grow"
+        );
+    }
+    let after = memory::pool_stats();
+    // One empty chunk (64 pages) may stay as the heap's spare.
+    check!(
+        after.free_pages + 64 >= before.free_pages,
+        "{} pages kept by the heap after everything was freed",
+        before.free_pages.saturating_sub(after.free_pages)
     );
     Ok(())
 }
