@@ -210,7 +210,7 @@ const TABLE_RESERVE: usize = 4;
 
 impl UserAddressSpace {
     pub fn new() -> ZxResult<UserAddressSpace> {
-        if memory::pool_stats().free_pages < TABLE_RESERVE {
+        if !memory::can_spend(TABLE_RESERVE) {
             return Err(Status::NO_MEMORY);
         }
         let asid = allocate_asid()?;
@@ -284,7 +284,7 @@ impl AddressSpace for UserAddressSpace {
         let Some(tables) = guard.as_mut() else {
             return Err(Status::BAD_STATE);
         };
-        if memory::pool_stats().free_pages < TABLE_RESERVE {
+        if !memory::can_spend(TABLE_RESERVE) {
             return Err(Status::NO_MEMORY);
         }
         let region = MemoryRegion::new(va, va + PAGE);

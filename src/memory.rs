@@ -63,6 +63,9 @@ unsafe impl GlobalAlloc for KernelAllocator {
             return unsafe { HEAP.alloc(layout) };
         }
         let pages = layout.size().div_ceil(mm::PAGE_SIZE);
+        if !can_spend(pages) {
+            return core::ptr::null_mut();
+        }
         match with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)) {
             Ok(pa) => {
                 LARGE_BYTES.fetch_add(pages * mm::PAGE_SIZE, Ordering::Relaxed);
@@ -126,4 +129,14 @@ pub fn heap_stats() -> mm::heap::HeapStats {
     stats.bytes_from_pool += large;
     stats.bytes_allocated += large;
     stats
+}
+
+/// Pages kept back from everything a program can make the kernel allocate (VMO pages, page
+/// tables, thread stacks, large buffers) for the small-object heap alone: running out there
+/// would be an allocation failure the kernel cannot report, so programs hit NO_MEMORY first.
+pub const KERNEL_RESERVE_PAGES: usize = 256;
+
+/// Whether `pages` more may go to something a program asked for, leaving the reserve.
+pub fn can_spend(pages: usize) -> bool {
+    pool_stats().free_pages >= KERNEL_RESERVE_PAGES + pages
 }

@@ -442,7 +442,7 @@ static FREE_STACK_SLOTS: spin::Mutex<(Vec<usize>, usize)> = spin::Mutex::new((Ve
 impl KernelStack {
     fn new() -> ZxResult<KernelStack> {
         // Mapping may need a few page-table pages on top of the stack itself.
-        if memory::pool_stats().free_pages < KERNEL_STACK_PAGES + 4 {
+        if !memory::can_spend(KERNEL_STACK_PAGES + 4) {
             return Err(Status::NO_MEMORY);
         }
         let slot = {
