@@ -59,13 +59,14 @@ run_kernel() {
     timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 "$@" \
         -nographic -semihosting -no-reboot < /dev/null > "$log" 2>&1
     local status=$?
-    sed "s/^/[$name] /" "$log" | tr -d '\r'
+    sed "s/^/[$name] /" "$log" | tr -d '\r\000'
     if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
         fail "$name: timed out after ${timeout_s}s"
         return
     fi
     local summaries suite
-    summaries=$(tr -d '\r' < "$log" | grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$')
+    # Programs may print any bytes (hostile debug_write cases): read the log as text.
+    summaries=$(tr -d '\r\000' < "$log" | grep -aE '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$')
     if [ -n "$summaries" ]; then
         local line p f
         while read -r line; do
@@ -84,7 +85,7 @@ run_kernel() {
         fi
     elif [ -n "$required_suites" ]; then
         fail "$name: no suite printed a summary (exit status $status)"
-    elif [ "$status" -eq "$expect_exit" ] && grep -q -- "$pattern" "$log"; then
+    elif [ "$status" -eq "$expect_exit" ] && grep -aq -- "$pattern" "$log"; then
         passed=$((passed + 1))
         echo "test $name ... ok"
     else
