@@ -415,6 +415,16 @@ bool t_kmem(zx_info_kmem_stats_t* out) {
     return false;
 }
 
+uint64_t t_pages_taken(const zx_info_kmem_stats_t* before, const zx_info_kmem_stats_t* after) {
+    if (after->free_bytes >= before->free_bytes) return 0;
+    uint64_t taken = before->free_bytes - after->free_bytes;
+    if (after->total_heap_bytes > before->total_heap_bytes) {
+        uint64_t heap = after->total_heap_bytes - before->total_heap_bytes;
+        taken = taken > heap ? taken - heap : 0;
+    }
+    return taken / PAGE;
+}
+
 zx_vaddr_t t_unmapped_addr(void) {
     zx_handle_t vmar = ZX_HANDLE_INVALID;
     zx_vaddr_t addr = 0;

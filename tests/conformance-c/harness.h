@@ -189,6 +189,9 @@ bool t_handle_valid(zx_handle_t h);
 zx_signals_t t_signals(zx_handle_t h);
 /* System memory statistics; false when the topic is not available with any handle tried. */
 bool t_kmem(zx_info_kmem_stats_t* out);
+/* Pages of free memory that went away between two snapshots, not counting what the kernel
+ * heap grew by (its growth is bookkeeping, not the pages under test). */
+uint64_t t_pages_taken(const zx_info_kmem_stats_t* before, const zx_info_kmem_stats_t* after);
 
 /* An unmapped but valid user range: a fresh empty sub-VMAR (tracked). 0 on failure. */
 zx_vaddr_t t_unmapped_addr(void);

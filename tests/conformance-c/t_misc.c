@@ -662,7 +662,76 @@ static void hostile_overflowing_lengths_are_rejected(void) {
     CHECK_EQ(t_committed(vmo), 0);
 }
 
+/* ---- the C headers say what the contract says -------------------------------------------- */
+
+typedef struct named_value {
+    const char* name;
+    uint64_t got;
+    uint64_t want;
+} named_value;
+
+#define NV(c, v) {#c, (uint64_t)(c), (uint64_t)(v)}
+
+static void abi_header_constants_match_the_contract(void) {
+    static const named_value k[] = {
+        NV(ZX_OK, 0), NV(ZX_ERR_INTERNAL, -1), NV(ZX_ERR_NOT_SUPPORTED, -2),
+        NV(ZX_ERR_NO_RESOURCES, -3), NV(ZX_ERR_NO_MEMORY, -4), NV(ZX_ERR_INVALID_ARGS, -10),
+        NV(ZX_ERR_BAD_HANDLE, -11), NV(ZX_ERR_WRONG_TYPE, -12), NV(ZX_ERR_BAD_SYSCALL, -13),
+        NV(ZX_ERR_OUT_OF_RANGE, -14), NV(ZX_ERR_BUFFER_TOO_SMALL, -15),
+        NV(ZX_ERR_BAD_STATE, -20), NV(ZX_ERR_TIMED_OUT, -21), NV(ZX_ERR_SHOULD_WAIT, -22),
+        NV(ZX_ERR_CANCELED, -23), NV(ZX_ERR_PEER_CLOSED, -24), NV(ZX_ERR_NOT_FOUND, -25),
+        NV(ZX_ERR_ALREADY_EXISTS, -26), NV(ZX_ERR_UNAVAILABLE, -28),
+        NV(ZX_ERR_ACCESS_DENIED, -30),
+        NV(ZX_RIGHT_DUPLICATE, 1u << 0), NV(ZX_RIGHT_TRANSFER, 1u << 1),
+        NV(ZX_RIGHT_READ, 1u << 2), NV(ZX_RIGHT_WRITE, 1u << 3), NV(ZX_RIGHT_EXECUTE, 1u << 4),
+        NV(ZX_RIGHT_MAP, 1u << 5), NV(ZX_RIGHT_GET_PROPERTY, 1u << 6),
+        NV(ZX_RIGHT_SET_PROPERTY, 1u << 7), NV(ZX_RIGHT_ENUMERATE, 1u << 8),
+        NV(ZX_RIGHT_DESTROY, 1u << 9), NV(ZX_RIGHT_SET_POLICY, 1u << 10),
+        NV(ZX_RIGHT_GET_POLICY, 1u << 11), NV(ZX_RIGHT_SIGNAL, 1u << 12),
+        NV(ZX_RIGHT_SIGNAL_PEER, 1u << 13), NV(ZX_RIGHT_WAIT, 1u << 14),
+        NV(ZX_RIGHT_INSPECT, 1u << 15), NV(ZX_RIGHT_MANAGE_JOB, 1u << 16),
+        NV(ZX_RIGHT_MANAGE_PROCESS, 1u << 17), NV(ZX_RIGHT_MANAGE_THREAD, 1u << 18),
+        NV(ZX_RIGHT_SAME_RIGHTS, 1u << 31), NV(ZX_RIGHT_NONE, 0),
+        NV(ZX_DEFAULT_VMO_RIGHTS, 0xff),
+        NV(ZX_DEFAULT_CHANNEL_RIGHTS, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 12) |
+                                          (1u << 13) | (1u << 14) | (1u << 15)),
+        NV(ZX_HANDLE_INVALID, 0), NV(ZX_PAGE_SIZE, 4096), NV(ZX_TIME_INFINITE, INT64_MAX),
+        NV(ZX_VMO_NON_RESIZABLE, 1), NV(ZX_VMO_CLONE_COPY_ON_WRITE, 1),
+        NV(ZX_VMO_CLONE_NON_RESIZEABLE, 2), NV(ZX_VMO_CHILD_SNAPSHOT, 1),
+        NV(ZX_VMO_CHILD_RESIZABLE, 4), NV(ZX_VMO_CHILD_SLICE, 8), NV(ZX_VMO_CHILD_NO_WRITE, 32),
+        NV(ZX_VMO_OP_COMMIT, 1), NV(ZX_VMO_OP_DECOMMIT, 2), NV(ZX_VMO_OP_LOCK, 3),
+        NV(ZX_VMO_OP_UNLOCK, 4), NV(ZX_VMO_OP_CACHE_SYNC, 6), NV(ZX_VMO_OP_CACHE_INVALIDATE, 7),
+        NV(ZX_VMO_OP_CACHE_CLEAN, 8), NV(ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, 9),
+        NV(ZX_VMO_OP_ZERO, 10), NV(ZX_VM_PERM_READ, 1), NV(ZX_VM_PERM_WRITE, 2),
+        NV(ZX_VM_PERM_EXECUTE, 4), NV(ZX_VM_COMPACT, 8), NV(ZX_VM_SPECIFIC, 16),
+        NV(ZX_VM_SPECIFIC_OVERWRITE, 32), NV(ZX_VM_CAN_MAP_SPECIFIC, 64),
+        NV(ZX_VM_CAN_MAP_READ, 128), NV(ZX_VM_CAN_MAP_WRITE, 256),
+        NV(ZX_VM_CAN_MAP_EXECUTE, 512), NV(ZX_VM_MAP_RANGE, 1024),
+        NV(ZX_VM_REQUIRE_NON_RESIZABLE, 2048), NV(ZX_VM_ALIGN_BASE, 24),
+        NV(ZX_VMO_ZERO_CHILDREN, 1u << 3), NV(ZX_CHANNEL_READABLE, 1),
+        NV(ZX_CHANNEL_WRITABLE, 2), NV(ZX_CHANNEL_PEER_CLOSED, 4),
+        NV(ZX_SIGNAL_HANDLE_CLOSED, 1u << 23), NV(ZX_USER_SIGNAL_0, 1u << 24),
+        NV(ZX_USER_SIGNAL_7, 1u << 31), NV(ZX_PROP_NAME, 3), NV(ZX_MAX_NAME_LEN, 32),
+        NV(ZX_INFO_HANDLE_VALID, 1), NV(ZX_INFO_HANDLE_BASIC, 2), NV(ZX_INFO_VMAR, 7),
+        NV(ZX_INFO_HANDLE_COUNT, 19), NV(ZX_INFO_VMO, 23), NV(ZX_INFO_KMEM_STATS, 9),
+        NV(ZX_OBJ_TYPE_PROCESS, 1), NV(ZX_OBJ_TYPE_THREAD, 2), NV(ZX_OBJ_TYPE_VMO, 3),
+        NV(ZX_OBJ_TYPE_CHANNEL, 4), NV(ZX_OBJ_TYPE_VMAR, 18),
+        NV(ZX_MAX_VMO_SIZE, 0xFFFFFFFFFFFE0000ull),
+        NV(sizeof(zx_status_t), 4), NV(sizeof(zx_handle_t), 4), NV(sizeof(zx_rights_t), 4),
+        NV(sizeof(zx_signals_t), 4), NV(sizeof(zx_koid_t), 8), NV(sizeof(zx_vaddr_t), 8),
+        NV(sizeof(zx_time_t), 8), NV((zx_status_t)-1 < 0, 1), NV((zx_time_t)-1 < 0, 1),
+    };
+    for (size_t i = 0; i < T_COUNT(k); i++) {
+        if (k[i].got != k[i].want) {
+            t_context(k[i].name, k[i].got);
+            t_fail_eq(__FILE__, __LINE__, "header constant", k[i].got, k[i].want);
+            return;
+        }
+    }
+}
+
 static const t_case k_cases[] = {
+    T_CASE(abi_header_constants_match_the_contract),
     T_CASE(unknown_syscall_is_bad_syscall),
     T_CASE(unknown_syscall_high_bits_are_not_ignored),
     T_CASE(syscall_status_is_sign_extended_in_x0),

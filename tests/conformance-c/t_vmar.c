@@ -529,6 +529,25 @@ static void vmar_unmap_bad_ranges_are_invalid_args(void) {
     CHECK_ST(zx_vmar_unmap(r, base + 4 * PAGE, PAGE), ZX_ERR_INVALID_ARGS);
 }
 
+static void vmar_unmap_destroys_regions_entirely_inside(void) {
+    NEW_VMO(vmo, PAGE, 0);
+    zx_vaddr_t base = 0;
+    zx_handle_t outer = region(CAN_RW | ZX_VM_CAN_MAP_SPECIFIC, 16 * PAGE, &base);
+    CHECK_HELPER();
+    zx_handle_t inner = ZX_HANDLE_INVALID;
+    zx_vaddr_t ia = 0, m = 0;
+    CHECK_OK(zx_vmar_allocate(outer, CAN_RW | ZX_VM_SPECIFIC, 4 * PAGE, 4 * PAGE, &inner, &ia));
+    t_track(inner);
+    CHECK_OK(zx_vmar_map(inner, ZX_VM_PERM_READ, 0, vmo, 0, PAGE, &m));
+    CHECK_EQ(num_mappings(vmo), 1);
+    CHECK_OK(zx_vmar_unmap(outer, base, 16 * PAGE));
+    CHECK_EQ(num_mappings(vmo), 0);
+    CHECK_ST(zx_vmar_map(inner, ZX_VM_PERM_READ, 0, vmo, 0, PAGE, &m), ZX_ERR_BAD_STATE);
+    /* The outer region itself lives on. */
+    CHECK_OK(zx_vmar_map(outer, ZX_VM_PERM_READ | ZX_VM_SPECIFIC, 4 * PAGE, vmo, 0, PAGE, &m));
+    CHECK_EQ(m, base + 4 * PAGE);
+}
+
 /* ---- zx_vmar_protect ---------------------------------------------------------------------- */
 
 static void vmar_protect_cannot_exceed_map_time_rights(void) {
@@ -717,6 +736,7 @@ static const t_case k_cases[] = {
     T_CASE(vmar_unmap_removes_the_mapping),
     T_CASE(vmar_unmap_middle_splits_the_mapping),
     T_CASE(vmar_unmap_bad_ranges_are_invalid_args),
+    T_CASE(vmar_unmap_destroys_regions_entirely_inside),
     T_CASE(vmar_protect_cannot_exceed_map_time_rights),
     T_CASE(vmar_protect_write_and_execute_is_refused),
     T_CASE(vmar_protect_bad_arguments),
