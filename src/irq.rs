@@ -13,6 +13,11 @@ pub fn install(mut gic: Gic) {
     *CONTROLLER.lock() = Some(gic);
 }
 
+/// Whether an interrupt controller was set up (without one there is no tick).
+pub fn installed() -> bool {
+    CONTROLLER.lock().is_some()
+}
+
 /// Routes the timer's interrupt (a GIC INTID) to the tick handler.
 pub fn enable_timer(intid: u32) {
     TIMER_INTID.store(intid, Ordering::Relaxed);
