@@ -14,6 +14,10 @@ pub fn install(mut gic: Gic) {
 }
 
 /// Whether an interrupt controller was set up (without one there is no tick).
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "read by the in-kernel tests")
+)]
 pub fn installed() -> bool {
     CONTROLLER.lock().is_some()
 }
