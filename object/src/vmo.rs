@@ -155,6 +155,32 @@ struct FrameBatch {
 }
 
 impl FrameBatch {
+    /// `count` frames, or NO_MEMORY with none taken.
+    fn allocate(frames: &dyn FrameAllocator, count: usize) -> ZxResult<FrameBatch> {
+        let mut batch = FrameBatch {
+            inline: [0; 16],
+            inline_len: 0,
+            spill: Vec::new(),
+        };
+        let spill = count > batch.inline.len();
+        if spill && batch.spill.try_reserve_exact(count).is_err() {
+            return Err(Status::NO_MEMORY);
+        }
+        for _ in 0..count {
+            let Some(frame) = frames.alloc() else {
+                batch.release(frames);
+                return Err(Status::NO_MEMORY);
+            };
+            if spill {
+                batch.spill.push(frame);
+            } else {
+                batch.inline[batch.inline_len] = frame;
+                batch.inline_len += 1;
+            }
+        }
+        Ok(batch)
+    }
+
     fn take(&mut self) -> Option<FrameAddr> {
         if let Some(frame) = self.spill.pop() {
             return Some(frame);
@@ -254,27 +280,7 @@ impl Family {
         let node = self.node(id);
         let owned = node.pages.range(first..=last).count() as u64;
         let needed = (last - first + 1 - owned) as usize;
-        let mut batch = FrameBatch {
-            inline: [0; 16],
-            inline_len: 0,
-            spill: Vec::new(),
-        };
-        if needed > batch.inline.len() && batch.spill.try_reserve_exact(needed).is_err() {
-            return Err(Status::NO_MEMORY);
-        }
-        for _ in 0..needed {
-            let Some(frame) = self.frames.alloc() else {
-                batch.release(&*self.frames);
-                return Err(Status::NO_MEMORY);
-            };
-            if needed > batch.inline.len() {
-                batch.spill.push(frame);
-            } else {
-                batch.inline[batch.inline_len] = frame;
-                batch.inline_len += 1;
-            }
-        }
-        Ok(batch)
+        FrameBatch::allocate(&*self.frames, needed)
     }
 
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
@@ -912,19 +918,7 @@ impl Vmo {
             })
             .collect();
         // Allocate for the partial pages first so NO_MEMORY changes nothing.
-        let mut batch = FrameBatch {
-            inline: [0; 16],
-            inline_len: 0,
-            spill: Vec::new(),
-        };
-        for _ in &needing {
-            let Some(frame) = family.frames.alloc() else {
-                batch.release(&*family.frames);
-                return Err(Status::NO_MEMORY);
-            };
-            batch.inline[batch.inline_len] = frame;
-            batch.inline_len += 1;
-        }
+        let mut batch = FrameBatch::allocate(&*family.frames, needing.len())?;
         for (page, from, to) in partial.into_iter().flatten() {
             if needing.contains(&page) {
                 family.commit(node, page, &mut batch);
