@@ -2,18 +2,18 @@
 //! interrupts and timer, and the banner.
 
 use crate::{irq, memory, TICK_HZ};
-use arch::devicetree::{BoardInfo, ConsoleKind, InterruptController};
+use arch::devicetree::{BoardInfo, Console, HeaderUart, InterruptController};
 use arch::mmu::{self, KernelTables, Region};
 use arrayvec::ArrayVec;
 use mm::memmap::PhysRange;
 
 /// What the kernel learnt at boot, for the banner, the tests and later subsystems.
-#[cfg_attr(
-    not(feature = "ktest"),
-    allow(dead_code, reason = "read by the in-kernel tests")
-)]
 pub struct Board {
     pub info: BoardInfo<'static>,
+    /// The UART the console uses (see `BoardInfo::choose_console`).
+    pub console: Option<Console<'static>>,
+    /// On a Raspberry Pi, the UART its firmware put on the header pins.
+    pub header: Option<HeaderUart>,
     pub dtb: PhysRange,
     pub image: PhysRange,
     pub boot_el: u8,
@@ -92,10 +92,17 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
             size: ram.size,
         });
     }
-    if let Some(console) = &info.console {
+    // Every UART that could become the console, and the Pi's GPIO block that says which.
+    for uart in info.uarts.iter().chain(&info.console) {
         regions.push(Region::Device {
-            pa: console.region.base,
-            size: console.region.size,
+            pa: uart.region.base,
+            size: uart.region.size,
+        });
+    }
+    if let Some(gpio) = info.pi_gpio {
+        regions.push(Region::Device {
+            pa: gpio.base,
+            size: gpio.size,
         });
     }
     match &info.interrupt_controller {
@@ -165,11 +172,11 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     let info = parse(dtb_bytes, dtb_pa);
 
     // 3. Console.
-    if let Some(console) = &info.console {
-        if console.kind == ConsoleKind::Pl011 {
-            // SAFETY: mapped as device memory above; the console is its only user.
-            unsafe { crate::console::use_pl011(mmu::phys_to_virt(console.region.base)) };
-        }
+    let header = header_uart(&info);
+    let console = info.choose_console(header);
+    if let Some(console) = &console {
+        // SAFETY: every UART was mapped as device memory above; the console is its only user.
+        unsafe { crate::console::use_uart(console.kind, mmu::phys_to_virt(console.region.base)) };
     }
 
     // 4. Page pool over RAM minus the image, the DTB, the initrd and reserved memory.
@@ -233,6 +240,8 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
 
     let board = Board {
         info,
+        console,
+        header,
         dtb,
         image,
         boot_el,
@@ -244,8 +253,21 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     board
 }
 
+/// On a Raspberry Pi, which UART the firmware put on GPIO 14/15 (the header's TX/RX).
+fn header_uart(info: &BoardInfo<'_>) -> Option<HeaderUart> {
+    let gpio = info.pi_gpio?;
+    if gpio.size < HeaderUart::GPFSEL1_OFFSET + 4 {
+        return None;
+    }
+    let gpfsel1 = mmu::phys_to_virt(gpio.base + HeaderUart::GPFSEL1_OFFSET);
+    // SAFETY: the GPIO block was mapped as device memory when the kernel tables were built;
+    // reading a function select register has no side effect.
+    Some(unsafe { core::ptr::read_volatile(gpfsel1 as *const u32) })
+        .and_then(HeaderUart::from_gpfsel1)
+}
+
 /// The driver for the interrupt controller the device tree names, if this kernel has one.
-fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option<arch::gic::Gic> {
+fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option<irq::Controller> {
     match controller {
         InterruptController::GicV2 {
             distributor,
@@ -255,7 +277,8 @@ fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option
             let cpu_interface = mmu::phys_to_virt(cpu_interface.base);
             // SAFETY: both frames were mapped as device memory when the kernel tables were
             // built, and only the interrupt module uses them.
-            Some(unsafe { arch::gic::Gic::new_v2(distributor, cpu_interface) })
+            let gic = unsafe { arch::gic::Gic::new_v2(distributor, cpu_interface) };
+            Some(irq::Controller::Gic(gic))
         }
         InterruptController::GicV3 {
             distributor,
@@ -265,8 +288,16 @@ fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option
             let redistributors = mmu::phys_to_virt(redistributors.base);
             // SAFETY: as for GICv2.
             unsafe { arch::gic::Gic::new_v3(distributor, redistributors, cpus) }
+                .map(irq::Controller::Gic)
         }
-        InterruptController::Bcm2836 { .. } => None,
+        InterruptController::Bcm2836 { local, peripheral } => {
+            let local = mmu::phys_to_virt(local.base);
+            let peripheral = peripheral.map(|p| mmu::phys_to_virt(p.base));
+            let core = (arch::cpu::mpidr() & 0xff) as usize;
+            // SAFETY: as for GICv2.
+            unsafe { arch::bcm2836::Bcm2836::new(local, peripheral, core) }
+                .map(irq::Controller::Bcm2836)
+        }
     }
 }
 
@@ -328,12 +359,19 @@ fn banner(board: &Board, frequency: u64) {
         pool.used_by[mm::pool::PageUse::FrameTable as usize],
         memory::heap_stats().bytes_from_pool / 1024
     );
-    match &info.console {
+    let why = match (board.header, &info.console) {
+        (Some(_), _) => "the firmware put it on GPIO 14/15",
+        (None, Some(stdout)) if Some(stdout.region) == board.console.map(|c| c.region) => {
+            "stdout-path"
+        }
+        _ => "the first enabled UART",
+    };
+    match &board.console {
         Some(console) => println!(
-            "  console:    {} {:?} at {:#x}",
+            "  console:    {} {:?} at {:#x} ({why})",
             console.path, console.kind, console.region.base
         ),
-        None => println!("  console:    semihosting (no stdout-path in the device tree)"),
+        None => println!("  console:    semihosting (no usable UART in the device tree)"),
     }
     match &info.interrupt_controller {
         Some(InterruptController::GicV2 {
@@ -350,11 +388,13 @@ fn banner(board: &Board, frequency: u64) {
             "  interrupts: GICv3, distributor {:#x}, redistributors {:#x}",
             distributor.base, redistributors.base
         ),
-        Some(InterruptController::Bcm2836 { local, peripheral }) => println!(
-            "  interrupts: BCM2836 local {:#x}, BCM2835 {:#x?}",
-            local.base,
-            peripheral.map(|p| p.base)
-        ),
+        Some(InterruptController::Bcm2836 { local, peripheral }) => match peripheral {
+            Some(peripheral) => println!(
+                "  interrupts: BCM2836 per-core {:#x}, BCM2835 peripheral {:#x}",
+                local.base, peripheral.base
+            ),
+            None => println!("  interrupts: BCM2836 per-core {:#x}", local.base),
+        },
         None => println!("  interrupts: none found"),
     }
     match &info.timer {

@@ -1,12 +1,14 @@
-//! The kernel console and the `log` backend: the PL011 the device tree's `stdout-path`
-//! names, or semihosting when there is no UART (or before it is known).
+//! The kernel console and the `log` backend: the UART boot chose from the device tree (a PL011
+//! or the Pi's mini UART), or semihosting when there is none (or before it is known).
 
-use arch::uart::Pl011;
+use arch::devicetree::ConsoleKind;
+use arch::uart::{MiniUart, Pl011};
 use core::fmt::Write;
 
 enum Sink {
     Semihosting,
-    Uart(Pl011),
+    Pl011(Pl011),
+    MiniUart(MiniUart),
 }
 
 struct Console {
@@ -16,7 +18,8 @@ struct Console {
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         match &mut self.sink {
-            Sink::Uart(uart) => uart.write_bytes(s.as_bytes()),
+            Sink::Pl011(uart) => uart.write_bytes(s.as_bytes()),
+            Sink::MiniUart(uart) => uart.write_bytes(s.as_bytes()),
             Sink::Semihosting => {
                 arch::semihosting::write_str(s);
             }
@@ -51,15 +54,22 @@ fn with_console<R>(f: impl FnOnce(&mut Console) -> R) -> R {
     result
 }
 
-/// Switches the console to a PL011 at virtual address `base`.
+/// Switches the console to the UART of kind `kind` at virtual address `base`; false (and
+/// no change) for a kind without a driver.
 ///
 /// # Safety
-/// `base` must be a PL011's registers, mapped as device memory, used by nothing else.
-pub unsafe fn use_pl011(base: usize) -> bool {
-    // SAFETY: forwarded from the caller.
-    match unsafe { Pl011::new(base) } {
-        Some(uart) => {
-            with_console(|console| console.sink = Sink::Uart(uart));
+/// `base` must be that UART's registers, mapped as device memory, used by nothing else.
+pub unsafe fn use_uart(kind: ConsoleKind, base: usize) -> bool {
+    let sink = match kind {
+        // SAFETY: forwarded from the caller.
+        ConsoleKind::Pl011 => unsafe { Pl011::new(base) }.map(Sink::Pl011),
+        // SAFETY: forwarded from the caller.
+        ConsoleKind::Bcm2835Aux => unsafe { MiniUart::new(base) }.map(Sink::MiniUart),
+        ConsoleKind::Other => None,
+    };
+    match sink {
+        Some(sink) => {
+            with_console(|console| console.sink = sink);
             true
         }
         None => false,

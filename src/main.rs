@@ -15,7 +15,6 @@ mod console;
 mod aspace;
 mod boot;
 mod irq;
-#[cfg(feature = "ktest")]
 mod ktest;
 mod memory;
 mod syscall;
@@ -23,19 +22,20 @@ mod task;
 mod trap;
 mod userboot;
 mod usercopy;
-// The object layer's page and cache traits; the syscall layer will use them, the in-kernel
-// tests do already.
-#[cfg_attr(not(feature = "ktest"), allow(dead_code))]
+// The object layer's page and cache traits, for the syscall layer and the in-kernel tests.
 mod vm;
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Timer ticks per second.
 pub const TICK_HZ: u64 = 100;
 
 static COUNTER_FREQUENCY: AtomicU64 = AtomicU64::new(0);
-/// In-kernel test failures (test builds), folded into the run's exit status.
+/// In-kernel test failures, folded into the run's exit status.
 pub static KTEST_FAILED: AtomicU64 = AtomicU64::new(0);
+/// Set when the boot arguments hold `test`: run the in-kernel tests, let init run the
+/// conformance suites, and end the emulator with the result.
+static TEST_MODE: AtomicBool = AtomicBool::new(false);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Microseconds since `kernel_entry`, from the generic counter.
@@ -55,9 +55,14 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     COUNTER_FREQUENCY.store(arch::cpu::counter_frequency(), Ordering::Relaxed);
     console::init_logger();
     let board = boot::start(dtb_pa, boot_el as u8, image_pa);
-
-    #[cfg(feature = "ktest")]
-    ktest::run(&board);
+    let args = board.info.bootargs.unwrap_or("");
+    if args.split_whitespace().any(|arg| arg == "test") {
+        TEST_MODE.store(true, Ordering::Relaxed);
+    }
+    ktest::crash_if_asked(args);
+    if test_mode() {
+        ktest::run(&board);
+    }
 
     if board.info.initrd.is_none() {
         log::warn!("no boot archive (initrd): nothing to run");
@@ -65,7 +70,7 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
         let Err(status) = userboot::run(&board);
         log::error!("user mode did not start: {status:?}");
     }
-    if cfg!(feature = "ktest") {
+    if test_mode() {
         let failed = KTEST_FAILED.load(Ordering::Relaxed);
         arch::semihosting::exit(u32::from(failed != 0));
     }
@@ -75,12 +80,16 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     }
 }
 
-/// Stops the kernel after a fatal error. Test builds end the emulator with a failure status
-/// instead of hanging, so a broken kernel fails the run quickly.
+/// Whether this boot runs the tests (`test` in the boot arguments).
+pub fn test_mode() -> bool {
+    TEST_MODE.load(Ordering::Relaxed)
+}
+
+/// Stops the kernel after a fatal error. Under an emulator with semihosting this ends it with
+/// a failure status, so a broken kernel fails a test run at once instead of hanging; elsewhere
+/// (a board, no debugger) the semihosting call does nothing and the CPU halts.
 pub fn stop() -> ! {
-    if cfg!(feature = "ktest") {
-        arch::semihosting::exit(1);
-    }
+    arch::semihosting::exit(1);
     arch::cpu::halt()
 }
 

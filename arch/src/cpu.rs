@@ -8,6 +8,11 @@ pub fn current_el() -> u8 {
     CurrentEL.read(CurrentEL::EL) as u8
 }
 
+/// MPIDR_EL1: this CPU's affinity fields (Aff0 is the core number within a cluster).
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get()
+}
+
 /// A readable name for the CPU from MIDR_EL1, e.g. "Arm Cortex-A72 r0p3".
 pub struct CpuId {
     pub implementer: &'static str,

@@ -152,11 +152,11 @@ pub enum ConsoleKind {
     Other,
 }
 
-/// The UART `/chosen/stdout-path` names.
+/// A UART: the one `/chosen/stdout-path` names, or one of the board's PL011s and mini UARTs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Console<'a> {
-    /// The node's path: the alias's target if stdout-path names an alias, else stdout-path
-    /// without its `:options`.
+    /// For stdout-path's UART, the node's path: the alias's target if stdout-path names an
+    /// alias, else stdout-path without its `:options`. For the others, the node's name.
     pub path: &'a str,
     /// The node's first `compatible` string.
     pub compatible: &'a str,
@@ -166,6 +166,34 @@ pub struct Console<'a> {
     /// The input clock, when the first `clocks` entry is a "fixed-clock"; on the Pi it is a
     /// firmware-controlled clock, so None.
     pub clock_hz: Option<u32>,
+    /// The node's `status` is "okay" (or absent).
+    pub enabled: bool,
+}
+
+/// Which UART a Raspberry Pi's firmware put on GPIO 14/15, the header's TX/RX pins (the
+/// "primary UART"), as read from the GPIO function select register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderUart {
+    /// Function ALT0: TXD0/RXD0, the first PL011 (`uart0`).
+    Pl011,
+    /// Function ALT5: TXD1/RXD1, the mini UART (`uart1`).
+    MiniUart,
+}
+
+impl HeaderUart {
+    /// Offset of GPFSEL1, which holds the function of GPIO 10-19, in the GPIO block.
+    pub const GPFSEL1_OFFSET: u64 = 0x04;
+
+    /// Decodes GPIO 14's 3-bit function field (bits 12-14 of GPFSEL1); None when the pin is
+    /// an input, an output or another function (QEMU, which runs no firmware, leaves it an
+    /// input).
+    pub fn from_gpfsel1(gpfsel1: u32) -> Option<HeaderUart> {
+        match (gpfsel1 >> 12) & 0b111 {
+            0b100 => Some(HeaderUart::Pl011),
+            0b010 => Some(HeaderUart::MiniUart),
+            _ => None,
+        }
+    }
 }
 
 /// The root interrupt controller: the one the tree's interrupts end up at.
@@ -243,7 +271,13 @@ pub struct BoardInfo<'a> {
     /// `/chosen` linux,initrd-start .. linux,initrd-end.
     pub initrd: Option<Region>,
     pub bootargs: Option<&'a str>,
+    /// The UART `/chosen/stdout-path` names (whatever its status).
     pub console: Option<Console<'a>>,
+    /// Every PL011 and BCM2835 mini UART node, enabled or not, in document order (at most 8).
+    pub uarts: ArrayVec<Console<'a>, 8>,
+    /// The Raspberry Pi GPIO block ("brcm,bcm2835-gpio" or "brcm,bcm2711-gpio"), whose
+    /// function select registers tell which UART the firmware put on the header.
+    pub pi_gpio: Option<Region>,
     pub interrupt_controller: Option<InterruptController>,
     pub timer: Option<Timer>,
     pub cpus: ArrayVec<Cpu, 8>,
@@ -264,6 +298,9 @@ const GIC_V3: &[&str] = &["arm,gic-v3"];
 const BCM2836_LOCAL: &[&str] = &["brcm,bcm2836-l1-intc"];
 const BCM2836_ARMCTRL: &[&str] = &["brcm,bcm2836-armctrl-ic", "brcm,bcm2835-armctrl-ic"];
 const TIMER: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
+const PL011: &[&str] = &["arm,pl011"];
+const MINI_UART: &[&str] = &["brcm,bcm2835-aux-uart"];
+const PI_GPIO: &[&str] = &["brcm,bcm2835-gpio", "brcm,bcm2711-gpio"];
 const PSCI: &[&str] = &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"];
 
 /// Bound on interrupt-parent hops, so a cycle in a corrupt tree cannot loop forever.
@@ -294,6 +331,11 @@ impl<'a> BoardInfo<'a> {
                 .map(|c| console(&blob, c))
                 .transpose()?
                 .flatten(),
+            uarts: uarts(&blob)?,
+            pi_gpio: match blob.find(|n, _| n.is_compatible(PI_GPIO) && n.is_enabled()) {
+                Some((node, ancestors)) => node_region(&node, &ancestors, 0)?,
+                None => None,
+            },
             interrupt_controller: root_ic
                 .as_ref()
                 .map(|(n, a)| interrupt_controller(&blob, n, a))
@@ -303,6 +345,40 @@ impl<'a> BoardInfo<'a> {
             cpus: cpus(&root)?,
             psci: psci(&blob, &root)?,
         })
+    }
+}
+
+impl<'a> BoardInfo<'a> {
+    /// The UART the kernel should print on. `header` is what a Raspberry Pi's GPIO 14 is set
+    /// to (see [`HeaderUart`]), read by the caller from the block at [`BoardInfo::pi_gpio`].
+    ///
+    /// 1. On a Pi, the UART the firmware put on the header pins, whatever the device tree
+    ///    says: that is where a user's serial cable is. The mainline DTBs name the mini UART
+    ///    in stdout-path, while `dtoverlay=disable-bt` gives the header to the PL011.
+    /// 2. Otherwise stdout-path's UART, if it is enabled and a PL011 or mini UART.
+    /// 3. Otherwise the first enabled PL011, then the first enabled mini UART.
+    pub fn choose_console(&self, header: Option<HeaderUart>) -> Option<Console<'a>> {
+        let first = |kind: ConsoleKind, enabled_only: bool| {
+            self.uarts
+                .iter()
+                .filter(|u| u.kind == kind && (u.enabled || !enabled_only))
+                .min_by_key(|u| if enabled_only { 0 } else { u.region.base })
+                .copied()
+        };
+        // The header's PL011 is UART0, the one at the lowest address (the Pi 4's UART2-5
+        // follow it); the firmware may have enabled it even where the tree says disabled.
+        let from_header = match header {
+            Some(HeaderUart::Pl011) => first(ConsoleKind::Pl011, false),
+            Some(HeaderUart::MiniUart) => first(ConsoleKind::Bcm2835Aux, false),
+            None => None,
+        };
+        let from_stdout = self
+            .console
+            .filter(|c| c.enabled && c.kind != ConsoleKind::Other);
+        from_header
+            .or(from_stdout)
+            .or_else(|| first(ConsoleKind::Pl011, true))
+            .or_else(|| first(ConsoleKind::Bcm2835Aux, true))
     }
 }
 
@@ -420,23 +496,54 @@ fn console<'a>(blob: &Blob<'a>, chosen: &Node<'a>) -> Result<Option<Console<'a>>
     } else {
         alias_target(blob, target).unwrap_or(target)
     };
+    uart(blob, &node, &ancestors, path).map(Some)
+}
+
+fn uart<'a>(
+    blob: &Blob<'a>,
+    node: &Node<'a>,
+    ancestors: &Ancestors<'a>,
+    path: &'a str,
+) -> Result<Console<'a>, DtbError> {
     let compatible = node.strings("compatible").next().unwrap_or("");
-    let kind = if node.is_compatible(&["arm,pl011"]) {
+    let kind = if node.is_compatible(PL011) {
         ConsoleKind::Pl011
-    } else if node.is_compatible(&["brcm,bcm2835-aux-uart"]) {
+    } else if node.is_compatible(MINI_UART) {
         ConsoleKind::Bcm2835Aux
     } else {
         ConsoleKind::Other
     };
-    let region = node_region(&node, &ancestors, 0)?
-        .ok_or(DtbError::Parse("the stdout-path node has no reg property"))?;
-    Ok(Some(Console {
+    let region = node_region(node, ancestors, 0)?
+        .ok_or(DtbError::Parse("a UART node has no reg property"))?;
+    Ok(Console {
         path,
         compatible,
         kind,
         region,
-        clock_hz: fixed_clock_hz(blob, &node)?,
-    }))
+        clock_hz: fixed_clock_hz(blob, node)?,
+        enabled: node.is_enabled(),
+    })
+}
+
+/// Every PL011 and mini UART; any past the eighth are left out.
+fn uarts<'a>(blob: &Blob<'a>) -> Result<ArrayVec<Console<'a>, 8>, DtbError> {
+    let mut out = ArrayVec::new();
+    let result = blob.walk(|node, ancestors| {
+        if !(node.is_compatible(PL011) || node.is_compatible(MINI_UART)) || out.is_full() {
+            return ControlFlow::Continue(());
+        }
+        match uart(blob, &node, ancestors, node.name) {
+            Ok(found) => {
+                out.push(found);
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(e),
+        }
+    });
+    match result {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 fn alias_target<'a>(blob: &Blob<'a>, alias: &str) -> Option<&'a str> {

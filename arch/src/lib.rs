@@ -10,6 +10,8 @@ pub mod devicetree;
 pub mod esr;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod bcm2836;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod exception;

@@ -6,7 +6,7 @@
 
 use arch::devicetree::{
     reg, translate, validate_header, BoardInfo, Console, ConsoleKind, Cpu, DtbError, EnableMethod,
-    InterruptController, PsciMethod, Region, Timer,
+    HeaderUart, InterruptController, PsciMethod, Region, Timer,
 };
 
 macro_rules! dtb {
@@ -77,6 +77,7 @@ const VIRT_CONSOLE: Console<'static> = Console {
         size: 0x1000,
     },
     clock_hz: Some(24_000_000),
+    enabled: true,
 };
 
 // /timer: interrupts = <0x01 0x0d .. 0x01 0x0e .. 0x01 0x0b .. 0x01 0x0a ..>: PPIs 13, 14, 11,
@@ -242,6 +243,7 @@ fn pi_console(peripheral_base: u64) -> Console<'static> {
         kind: ConsoleKind::Bcm2835Aux,
         region: r(peripheral_base + 0x21_5040, 0x40),
         clock_hz: None,
+        enabled: true,
     }
 }
 
@@ -258,6 +260,7 @@ fn check_pi(dtb: &[u8], model: &str, compatible: &str, memory: &[Region], periph
     assert_eq!(info.console, Some(pi_console(peripherals)), "{model}");
     assert_eq!(info.cpus.as_slice(), pi_cpus().as_slice(), "{model}");
     assert_eq!(info.psci, None, "{model}");
+    check_pi_console_choice(&info, model, peripherals);
 
     // The PL011 (uart0) is not the console in these DTBs; check its translation anyway since
     // it is the UART QEMU's raspi machines connect to -serial.
@@ -285,6 +288,62 @@ fn check_pi(dtb: &[u8], model: &str, compatible: &str, memory: &[Region], periph
         translate(dtb, "/soc/serial@7e201000", 0x8000_0000),
         Err(DtbError::NotTranslatable(_))
     ));
+}
+
+/// The UARTs and the console choice. gpio@7e200000 (reg = <0x7e200000 0xb4>) is the GPIO block;
+/// serial@7e201000 (uart0, PL011) and serial@7e215040 (uart1, mini UART) are enabled; the Pi 4
+/// adds PL011s uart2-5 at 0x7e201400, 0x7e201600, 0x7e201800 and 0x7e201a00, all disabled.
+fn check_pi_console_choice(info: &BoardInfo<'_>, model: &str, peripherals: u64) {
+    assert_eq!(
+        info.pi_gpio,
+        Some(r(peripherals + 0x20_0000, 0xb4)),
+        "{model}"
+    );
+    let pl011 = info
+        .uarts
+        .iter()
+        .find(|u| u.region.base == peripherals + 0x20_1000)
+        .copied()
+        .unwrap_or_else(|| panic!("{model}: uart0 missing from {:?}", info.uarts));
+    assert_eq!(pl011.kind, ConsoleKind::Pl011);
+    assert_eq!(pl011.region.size, 0x200);
+    assert!(pl011.enabled);
+    assert_eq!(pl011.clock_hz, None, "a firmware clock, not a fixed-clock");
+    let mini = pi_console(peripherals);
+    assert!(info
+        .uarts
+        .iter()
+        .any(|u| u.region == mini.region && u.kind == ConsoleKind::Bcm2835Aux && u.enabled));
+    let extra: Vec<_> = info
+        .uarts
+        .iter()
+        .filter(|u| u.region != mini.region && u.region != pl011.region)
+        .collect();
+    if peripherals == 0xfe00_0000 {
+        let bases: Vec<u64> = extra.iter().map(|u| u.region.base).collect();
+        let expected: Vec<u64> = [0x20_1400, 0x20_1600, 0x20_1800, 0x20_1a00]
+            .iter()
+            .map(|o| peripherals + o)
+            .collect();
+        assert_eq!(bases, expected, "{model}");
+        assert!(extra
+            .iter()
+            .all(|u| !u.enabled && u.kind == ConsoleKind::Pl011));
+    } else {
+        assert!(extra.is_empty(), "{model}: {extra:?}");
+    }
+
+    // GPIO 14 at ALT0: the firmware gave the header to the PL011 (dtoverlay=disable-bt).
+    let console = info.choose_console(Some(HeaderUart::Pl011)).unwrap();
+    assert_eq!(
+        (console.kind, console.region),
+        (ConsoleKind::Pl011, pl011.region)
+    );
+    // At ALT5: the mini UART, the mainline DTBs' stdout-path.
+    let console = info.choose_console(Some(HeaderUart::MiniUart)).unwrap();
+    assert_eq!(console.region, mini.region, "{model}");
+    // No firmware (QEMU): stdout-path.
+    assert_eq!(info.choose_console(None), Some(mini), "{model}");
 }
 
 fn check_pi3(dtb: &[u8], model: &str, compatible: &str, memory: &[Region]) {
@@ -545,4 +604,40 @@ fn dtb_slice_from_pointer() {
         unsafe { dtb_slice(zeros.as_ptr(), zeros.len()) },
         Err(DtbError::BadMagic)
     );
+}
+
+#[test]
+fn header_uart_from_gpio_function() {
+    // GPFSEL1 bits 12-14 are GPIO 14's function: 0b100 ALT0 (TXD0), 0b010 ALT5 (TXD1).
+    assert_eq!(
+        HeaderUart::from_gpfsel1(0b100 << 12),
+        Some(HeaderUart::Pl011)
+    );
+    assert_eq!(
+        HeaderUart::from_gpfsel1(0b010 << 12),
+        Some(HeaderUart::MiniUart)
+    );
+    // GPIO 15 (bits 15-17) and the other pins do not matter.
+    assert_eq!(
+        HeaderUart::from_gpfsel1(!(0b111 << 12) | 0b100 << 12),
+        Some(HeaderUart::Pl011)
+    );
+    for other in [0b000, 0b001, 0b011, 0b101, 0b110, 0b111] {
+        assert_eq!(HeaderUart::from_gpfsel1(other << 12), None, "{other:#b}");
+    }
+}
+
+#[test]
+fn virt_console_choice_is_stdout_path() {
+    for fixture in virt_fixtures() {
+        let info = BoardInfo::parse(fixture.bytes).unwrap();
+        assert_eq!(info.pi_gpio, None);
+        assert_eq!(info.choose_console(None), Some(VIRT_CONSOLE));
+        // A header reading cannot happen without a Pi GPIO block, but would not pick a UART
+        // the board lacks.
+        assert_eq!(
+            info.choose_console(Some(HeaderUart::MiniUart)),
+            Some(VIRT_CONSOLE)
+        );
+    }
 }
