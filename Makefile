@@ -5,11 +5,12 @@ TARGET     := aarch64-unknown-none-softfloat
 BUILD      := build
 KERNEL_ELF := target/$(TARGET)/release/kernel
 KERNEL_IMG := $(BUILD)/Image
-TEST_ELF   := target/ktest/$(TARGET)/release/kernel
-TEST_IMG   := $(BUILD)/Image-ktest
 OBJCOPY    := aarch64-linux-gnu-objcopy
 
-# `make run` options: GIC=2|3, EL=1|2 (EL=2 enters at EL2 like a Pi), CPU, MEM.
+# `make run` options: BOARD=virt|rpi3|rpi4; for virt GIC=2|3, EL=1|2 (EL=2 enters at EL2 like
+# a Pi), CPU, MEM. The Pi boards boot the SD card image (build/sdcard.img) in QEMU's raspi3b or
+# raspi4b machine, as the card's firmware would (qemu/rpi-qemu.sh).
+BOARD ?= virt
 GIC ?= 2
 EL  ?= 1
 CPU ?= cortex-a72
@@ -18,7 +19,7 @@ comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
 
-.PHONY: all deps kernel user initrd user-cargo run test test-host test-qemu gdb clippy fmt clean FORCE
+.PHONY: all deps kernel user initrd user-cargo sdcard run test test-host test-qemu gdb clippy fmt clean FORCE
 
 all: kernel initrd
 
@@ -29,11 +30,6 @@ $(KERNEL_IMG): FORCE
 	cargo build --release -p kernel --target $(TARGET)
 	@mkdir -p $(BUILD)
 	$(OBJCOPY) -O binary $(KERNEL_ELF) $@
-
-$(TEST_IMG): FORCE
-	cargo build --release -p kernel --target $(TARGET) --features ktest --target-dir target/ktest
-	@mkdir -p $(BUILD)
-	$(OBJCOPY) -O binary $(TEST_ELF) $@
 
 kernel: deps $(KERNEL_IMG)
 
@@ -103,8 +99,24 @@ user: deps $(addprefix $(USER_ROOT)/,$(INITRD_NAMES))
 
 initrd: deps $(INITRD)
 
+# ---- the Raspberry Pi SD card ----------------------------------------------------------------
+# Firmware from Debian's raspi-firmware, the mainline DTBs of qemu/dtb/rpi/, qemu/rpi/config.txt,
+# kernel8.img (build/Image) and the boot archive. Flash it with dd or Raspberry Pi Imager.
+SDCARD := $(BUILD)/sdcard.img
+
+sdcard: deps $(KERNEL_IMG) $(INITRD)
+	bash qemu/mksdcard.sh $(SDCARD) $(KERNEL_IMG) $(INITRD)
+
+ifeq ($(BOARD),virt)
 run: deps $(KERNEL_IMG) $(INITRD)
 	$(QEMU_RUN) -kernel $(KERNEL_IMG) -initrd $(INITRD)
+else ifneq ($(filter rpi3 rpi4,$(BOARD)),)
+run: sdcard
+	bash qemu/rpi-qemu.sh $(SDCARD) $(BOARD) firmware -semihosting
+else
+run:
+	@echo "unknown BOARD=$(BOARD): use virt, rpi3 or rpi4" >&2; exit 2
+endif
 
 # Host tests, then the in-kernel tests across the QEMU matrix. Ends with "N passed, N failed".
 test: deps
@@ -126,7 +138,6 @@ gdb: deps $(KERNEL_IMG) $(INITRD)
 clippy:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) -- -D warnings
-	cargo clippy -p kernel --target $(TARGET) --features ktest -- -D warnings
 	cargo clippy --target $(USER_TARGET) -p zx -p libzircon -p init -p demo-child -- -D warnings
 
 fmt:

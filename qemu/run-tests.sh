@@ -31,14 +31,14 @@ if [ "$qemu_only" = 0 ]; then
 fi
 
 # --- in-kernel tests under QEMU ----------------------------------------------------------
-echo "== building the in-kernel test image"
-if ! make -s build/Image-ktest > "$logs/build.log" 2>&1; then
+echo "== building the kernel image (it runs its in-kernel tests when booted with \`test\`)"
+if ! make -s build/Image > "$logs/build.log" 2>&1; then
     cat "$logs/build.log"
-    fail "kernel test image did not build"
+    fail "kernel image did not build"
     echo "$passed passed, $failed failed"
     exit 1
 fi
-image=build/Image-ktest
+image=build/Image
 echo "== building the boot archive (user programs and conformance suites)"
 if ! make -s build/initrd.cpio > "$logs/initrd.log" 2>&1; then
     cat "$logs/initrd.log"
@@ -52,11 +52,12 @@ initrd=build/initrd.cpio
 # `SUITE: N passed, M failed` of every suite that prints one (the kernel's `ktest`, the user
 # suites), else counts the run as one test. Each suite named in $required_suites must report.
 required_suites=""
+qemu=qemu-system-aarch64   # or a wrapper that takes QEMU's arguments (word-split on purpose)
 run_kernel() {
     local name=$1 expect_exit=$2 pattern=$3
     shift 3
     local log="$logs/$name.log"
-    timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 "$@" \
+    timeout --foreground -k 5 "$timeout_s" $qemu "$@" \
         -nographic -semihosting -no-reboot < /dev/null > "$log" 2>&1
     local status=$?
     sed "s/^/[$name] /" "$log" | tr -d '\r\000'
@@ -108,6 +109,27 @@ for gic in 2 3; do
         done
     done
 done
+
+# --- Raspberry Pi 3 and 4: the SD card image, booted in QEMU ------------------------------
+# The card's kernel8.img, initrd.cpio and, for each board, the DTB its config.txt names;
+# qemu/rpi-qemu.sh explains the two modes: "firmware" does what the Pi firmware does with the
+# card's config.txt (the PL011 on the header pins), "mainline" boots the DTB unchanged (the
+# mini UART its stdout-path names).
+echo "== building the SD card image (make sdcard)"
+if make -s sdcard > "$logs/sdcard.log" 2>&1; then
+    for board in rpi3 rpi4; do
+        for mode in firmware mainline; do
+            name="$board-$mode"
+            echo "== $name"
+            required_suites="ktest conformance-rust conformance-c" \
+                qemu="bash qemu/rpi-qemu.sh build/sdcard.img $board $mode" \
+                run_kernel "$name" 0 "ktest:" -append test
+        done
+    done
+else
+    cat "$logs/sdcard.log"
+    fail "the SD card image build/sdcard.img did not build"
+fi
 
 # --- fatal errors are reported once and stop the kernel -----------------------------------
 for case in "stack-overflow:kernel stack overflow into the guard page" \
