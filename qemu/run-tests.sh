@@ -152,7 +152,12 @@ stub() {
 }
 kernel_at=0x41234000
 head -c 8192 /dev/urandom > build/garbage.bin
-for case in "firmware-entry-unaligned-load:0x40000000:0:ktest:" \
+# QEMU's own DTB for this machine with `test` as the boot arguments (there is no -append
+# without -kernel), loaded at 0x49000000.
+qemu-system-aarch64 -M virt -cpu cortex-a72 -m 1G -machine dumpdtb=build/stub-virt.dtb \
+    > "$logs/dumpdtb.log" 2>&1
+fdtput -t s build/stub-virt.dtb /chosen bootargs test
+for case in "firmware-entry-unaligned-load:0x49000000:0:ktest:" \
             "no-dtb:0:1:no device tree" \
             "garbage-dtb:0x48000000:1:is not valid" \
             "dtb-outside-ram:0x90000000:1:device tree at physical"; do
@@ -165,6 +170,7 @@ for case in "firmware-entry-unaligned-load:0x40000000:0:ktest:" \
     run_kernel "$name" "$expect" "$pattern" -M virt -cpu cortex-a72 -m 1G \
         -device loader,file="$image",addr=$kernel_at,force-raw=on \
         -device loader,file=build/garbage.bin,addr=0x48000000,force-raw=on \
+        -device loader,file=build/stub-virt.dtb,addr=0x49000000,force-raw=on \
         -device loader,file="build/stub-$name.elf",cpu-num=0
 done
 
