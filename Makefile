@@ -19,7 +19,7 @@ comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
 
-.PHONY: all deps kernel user initrd user-cargo sdcard run test test-host test-qemu gdb clippy fmt clean FORCE
+.PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-linux test test-host test-qemu gdb clippy fmt clean FORCE
 
 all: kernel initrd
 
@@ -53,7 +53,7 @@ USER_LIBS    := $(USER_BUILD)/libzircon.a -lgcc
 USER_HEADERS := $(wildcard user/include/zircon/*.h user/include/zircon/*/*.h)
 # Programs under bin/ in the archive, besides `init`.
 USER_RUST_BINS := demo-child conformance-rust
-USER_C_BINS    := hello-c conformance-c
+USER_C_BINS    := hello-c conformance-c bench
 INITRD         := $(BUILD)/initrd.cpio
 INITRD_NAMES   := init $(addprefix bin/,$(USER_RUST_BINS) $(USER_C_BINS))
 
@@ -85,6 +85,7 @@ CONFORMANCE_C_SRCS := $(wildcard tests/conformance-c/*.c)
 
 $(USER_BUILD)/debug/hello-c: $(HELLO_C_SRCS) $(wildcard user/hello-c/*.h)
 $(USER_BUILD)/debug/conformance-c: $(CONFORMANCE_C_SRCS) $(wildcard tests/conformance-c/*.h)
+$(USER_BUILD)/debug/bench: user/bench/bench.c user/bench/ops-zircon.c user/bench/bench.h
 $(USER_BUILD)/debug/%: $(USER_HEADERS) $(USER_BUILD)/libzircon.a user/user.ld
 	@mkdir -p $(@D)
 	$(USER_CC) $(USER_CFLAGS) -o $@ $(filter %.c,$^) $(USER_LDFLAGS) $(USER_LIBS)
@@ -117,6 +118,15 @@ else
 run:
 	@echo "unknown BOARD=$(BOARD): use virt, rpi3 or rpi4" >&2; exit 2
 endif
+
+# ---- benchmarks -----------------------------------------------------------------------------
+# Guest instructions per operation under qemu -icount shift=0: build/bench.json; bench-linux
+# runs the same operations on Debian's arm64 Linux and prints both side by side.
+bench: deps $(KERNEL_IMG) $(INITRD)
+	@bash qemu/bench.sh
+
+bench-linux: bench
+	@bash qemu/bench-linux.sh
 
 # Host tests, then the in-kernel tests across the QEMU matrix. Ends with "N passed, N failed".
 test: deps

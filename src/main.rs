@@ -36,16 +36,24 @@ pub static KTEST_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Set when the boot arguments hold `test`: run the in-kernel tests, let init run the
 /// conformance suites, and end the emulator with the result.
 static TEST_MODE: AtomicBool = AtomicBool::new(false);
+/// Set for `test` and `bench`: when init exits, end the emulator with its status.
+static EXIT_WITH_INIT: AtomicBool = AtomicBool::new(false);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Microseconds since `kernel_entry`, from the generic counter.
-pub fn uptime_micros() -> u64 {
+/// Nanoseconds since `kernel_entry`, from the generic counter: exact to the counter's period
+/// and monotonic (one multiplication and division of the whole count, so no rounding steps).
+pub fn uptime_nanos() -> u64 {
     let frequency = COUNTER_FREQUENCY.load(Ordering::Relaxed);
     if frequency == 0 {
         return 0;
     }
     let ticks = arch::cpu::counter().saturating_sub(BOOT_COUNTER.load(Ordering::Relaxed));
-    (u128::from(ticks) * 1_000_000 / u128::from(frequency)) as u64
+    (u128::from(ticks) * 1_000_000_000 / u128::from(frequency)) as u64
+}
+
+/// Microseconds since `kernel_entry`.
+pub fn uptime_micros() -> u64 {
+    uptime_nanos() / 1000
 }
 
 /// Called by the boot assembly, at the link address, with the MMU on.
@@ -58,6 +66,12 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     let args = board.info.bootargs.unwrap_or("");
     if args.split_whitespace().any(|arg| arg == "test") {
         TEST_MODE.store(true, Ordering::Relaxed);
+    }
+    if args
+        .split_whitespace()
+        .any(|arg| arg == "test" || arg == "bench")
+    {
+        EXIT_WITH_INIT.store(true, Ordering::Relaxed);
     }
     ktest::crash_if_asked(args);
     if test_mode() {
@@ -78,6 +92,11 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     loop {
         arch::cpu::wait_for_interrupt();
     }
+}
+
+/// Whether the emulator ends when init does (`test` or `bench` in the boot arguments).
+pub fn exit_with_init() -> bool {
+    EXIT_WITH_INIT.load(Ordering::Relaxed)
 }
 
 /// Whether this boot runs the tests (`test` in the boot arguments).

@@ -38,16 +38,7 @@ const KERNEL_STACK_PAGES: usize = mmu::KERNEL_STACK_SIZE / 4096;
 
 /// Monotonic time in nanoseconds since boot.
 pub fn now_ns() -> i64 {
-    (crate::uptime_micros() as i64).saturating_mul(1000) + sub_micro_ns()
-}
-
-fn sub_micro_ns() -> i64 {
-    let frequency = arch::cpu::counter_frequency();
-    if frequency == 0 {
-        return 0;
-    }
-    let ticks_per_micro = (frequency / 1_000_000).max(1);
-    ((arch::cpu::counter() % ticks_per_micro) * 1000 / ticks_per_micro) as i64
+    i64::try_from(crate::uptime_nanos()).unwrap_or(i64::MAX)
 }
 
 // ---- processes ----------------------------------------------------------------------------

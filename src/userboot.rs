@@ -171,7 +171,7 @@ pub fn process_exited(koid: u64, code: i64) {
         return;
     }
     log::info!("init exited with status {code}");
-    if crate::test_mode() {
+    if crate::exit_with_init() {
         let ktest_ok = crate::KTEST_FAILED.load(Ordering::Relaxed) == 0;
         arch::semihosting::exit(if code == 0 && ktest_ok { 0 } else { 1 });
     }

@@ -2,7 +2,8 @@
 //!
 //! The kernel starts it from the boot archive with the kernel command line as its arguments.
 //! With `test` among them it runs every `bin/conformance-*` program of the archive in turn
-//! (sorted by name), waits for each and exits with 0 only if all exited with 0. Otherwise it
+//! (sorted by name), waits for each and exits with 0 only if all exited with 0. With `bench`
+//! it runs `bin/bench` and exits with its code. Otherwise it
 //! shows what the kernel does: VMOs, copy-on-write clones, a second process sharing a clone,
 //! signals and memory figures, and then stays alive.
 #![no_std]
@@ -26,6 +27,8 @@ fn main(args: &[&str]) -> i32 {
     println!("init: user space is up (process koid {koid}), arguments {args:?}");
     if args.iter().skip(1).any(|a| *a == "test") {
         run_suites()
+    } else if args.iter().skip(1).any(|a| *a == "bench") {
+        run_bench()
     } else {
         if let Err(status) = demo() {
             println!("init: demo stopped: {status}");
@@ -33,6 +36,17 @@ fn main(args: &[&str]) -> i32 {
         println!("init: idle");
         loop {
             zx::nanosleep(Time::INFINITE);
+        }
+    }
+}
+
+/// Runs `bin/bench` (make bench) and returns its exit code.
+fn run_bench() -> i32 {
+    match zx::process::spawn("bin/bench", &[], Vec::new()).and_then(|p| p.wait_exit()) {
+        Ok(code) => i32::try_from(code).unwrap_or(1),
+        Err(status) => {
+            println!("init: bin/bench could not be run: {status}");
+            1
         }
     }
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Reads a benchmark log on stdin (lines `bench-result {...}`), writes the JSON file and prints
+the table.
+
+  bench-report.py SYSTEM QEMU_FLAGS OUT_JSON             one system, with issue 6's targets
+  bench-report.py --compare ZIRCON_JSON LINUX_JSON       both side by side, with ratios
+"""
+import json
+import sys
+
+# Guest instructions per operation that issue 6 asks for (None: no target).
+TARGETS = {
+    "null_syscall": 100,
+    "handle_dup_close": 300,
+    "vmo_create_close": 1500,
+    "write_4k": 800,
+    "read_4k": 700,
+    "write_1m": 90000,
+    "read_1m": 90000,
+    "fault_committed": 600,
+    "fault_zero_fill": 900,
+    "fault_cow": 1200,
+    "clone_256": None,
+    "channel_64": 800,
+    "process_lifecycle": 60000,
+}
+
+LABELS = {
+    "null_syscall": ("null syscall", "getppid"),
+    "handle_dup_close": ("handle duplicate+close", "dup+close"),
+    "vmo_create_close": ("VMO create+close (4 KiB)", "memfd_create+ftruncate+close"),
+    "write_4k": ("vmo_write 4 KiB", "pwrite 4 KiB (memfd)"),
+    "read_4k": ("vmo_read 4 KiB", "pread 4 KiB (memfd)"),
+    "write_1m": ("vmo_write 1 MiB", "pwrite 1 MiB (memfd)"),
+    "read_1m": ("vmo_read 1 MiB", "pread 1 MiB (memfd)"),
+    "fault_committed": ("fault, committed page", "fault, memfd page"),
+    "fault_zero_fill": ("fault, zero-fill", "fault, anonymous"),
+    "fault_cow": ("fault, copy-on-write", "fault, MAP_PRIVATE write"),
+    "clone_256": ("clone of 256 committed pages", "-"),
+    "channel_64": ("channel write+read 64 B", "pipe write+read 64 B"),
+    "process_lifecycle": ("process create+start+exit+wait", "fork+exit+wait"),
+}
+
+
+def parse(stream):
+    results = []
+    for line in stream:
+        line = line.strip()
+        if line.startswith("bench-result "):
+            results.append(json.loads(line[len("bench-result "):]))
+    return results
+
+
+def report(system, flags, out):
+    results = parse(sys.stdin)
+    if not results:
+        sys.exit("no bench-result lines in the log")
+    with open(out, "w") as f:
+        json.dump({"system": system, "qemu": flags, "unit": "guest instructions per operation",
+                   "results": results}, f, indent=2)
+        f.write("\n")
+    print(f"{system}: guest instructions per operation, qemu {flags}")
+    print(f"{'operation':34} {'iterations':>10} {'instr/op':>12} {'target':>8}  ")
+    missed = 0
+    for r in results:
+        target = TARGETS.get(r["name"])
+        label = LABELS.get(r["name"], (r["name"], r["name"]))[0 if system == "zircon" else 1]
+        verdict = ""
+        if system == "zircon" and target is not None:
+            verdict = "ok" if r["per_op"] <= target else "MISSED"
+            missed += r["per_op"] > target
+        settled = "" if r.get("settled", True) else " (unsettled)"
+        tgt = str(target) if (target is not None and system == "zircon") else "-"
+        print(f"{label:34} {r['iterations']:>10} {r['per_op']:>12.1f} {tgt:>8}  {verdict}{settled}")
+    print(f"wrote {out}")
+    if system == "zircon":
+        print(f"{sum(1 for r in results if TARGETS.get(r['name']) is not None) - missed} targets met, {missed} missed")
+
+
+def compare(zircon_path, linux_path):
+    with open(zircon_path) as f:
+        zircon = {r["name"]: r for r in json.load(f)["results"]}
+    with open(linux_path) as f:
+        linux = {r["name"]: r for r in json.load(f)["results"]}
+    print("guest instructions per operation (qemu -icount shift=0); ratio = Linux / this kernel")
+    print(f"{'operation':32} {'this kernel':>12} {'target':>8} | {'Linux equivalent':30} {'Linux':>10} {'ratio':>7}")
+    for name in TARGETS:
+        z = zircon.get(name)
+        l = linux.get(name)
+        zl, ll = LABELS[name]
+        zs = f"{z['per_op']:.1f}" if z else "-"
+        ls = f"{l['per_op']:.1f}" if l else "-"
+        ratio = f"{l['per_op'] / z['per_op']:.1f}x" if (z and l and z["per_op"] > 0) else "-"
+        tgt = str(TARGETS[name]) if TARGETS[name] is not None else "-"
+        print(f"{zl:32} {zs:>12} {tgt:>8} | {ll:30} {ls:>10} {ratio:>7}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4:
+        report(sys.argv[1], sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)

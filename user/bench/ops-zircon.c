@@ -1,0 +1,185 @@
+/* bin/bench: the benchmark operations on this kernel, through <zircon/syscalls.h>. init runs
+ * it when the kernel is booted with `bench` (make bench). With the argument "exit" it exits at
+ * once: the child of the process-lifecycle benchmark. */
+#include <zircon/process.h>
+#include <zircon/syscalls.h>
+
+#include "bench.h"
+
+#define MIB (1024u * 1024u)
+#define PAGES_PER_MIB (MIB / ZX_PAGE_SIZE)
+
+uint64_t bench_now_ns(void) { return (uint64_t)zx_clock_get_monotonic(); }
+void bench_write(const char* s) { zxr_puts(s); }
+
+static int failed;
+static void check(zx_status_t status, const char* what) {
+    if (status != ZX_OK && !failed) {
+        failed = 1;
+        zxr_puts("bench: ");
+        zxr_puts(what);
+        zxr_puts(" failed: ");
+        zxr_print_i64(status);
+        zxr_puts("\n");
+    }
+}
+
+static uint8_t buffer[MIB] __attribute__((aligned(4096)));
+static zx_handle_t vmo_1m;     /* 1 MiB, every page committed */
+static zx_handle_t channel[2];
+
+static uint64_t null_syscall(uint64_t n) {
+    /* Closing ZX_HANDLE_INVALID is a valid call that does nothing. */
+    for (uint64_t i = 0; i < n; i++) zx_handle_close(ZX_HANDLE_INVALID);
+    return 0;
+}
+
+static uint64_t handle_dup_close(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t dup;
+        check(zx_handle_duplicate(vmo_1m, ZX_RIGHT_SAME_RIGHTS, &dup), "duplicate");
+        zx_handle_close(dup);
+    }
+    return 0;
+}
+
+static uint64_t vmo_create_close(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t vmo;
+        check(zx_vmo_create(ZX_PAGE_SIZE, 0, &vmo), "vmo_create");
+        zx_handle_close(vmo);
+    }
+    return 0;
+}
+
+static uint64_t vmo_write_4k(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) zx_vmo_write(vmo_1m, buffer, 0, 4096);
+    return 0;
+}
+
+static uint64_t vmo_read_4k(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) zx_vmo_read(vmo_1m, buffer, 0, 4096);
+    return 0;
+}
+
+static uint64_t vmo_write_1m(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) zx_vmo_write(vmo_1m, buffer, 0, MIB);
+    return 0;
+}
+
+static uint64_t vmo_read_1m(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) zx_vmo_read(vmo_1m, buffer, 0, MIB);
+    return 0;
+}
+
+/* Touches every page of a 1 MiB mapping (reading, or writing one byte), returns the time. */
+static uint64_t touch_pages(zx_vaddr_t addr, int write) {
+    volatile uint8_t* p = (volatile uint8_t*)addr;
+    uint64_t start = bench_now_ns();
+    for (uint64_t page = 0; page < PAGES_PER_MIB; page++) {
+        if (write) {
+            p[page * ZX_PAGE_SIZE] = 1;
+        } else {
+            (void)p[page * ZX_PAGE_SIZE];
+        }
+    }
+    return bench_now_ns() - start;
+}
+
+/* Maps `vmo`, times the faulting pass over its pages minus a second, fault-free pass. */
+static uint64_t fault_pass(zx_handle_t vmo, int write) {
+    zx_vaddr_t addr = 0;
+    check(zx_vmar_map(zx_vmar_root_self(), ZX_VM_PERM_READ | ZX_VM_PERM_WRITE, 0, vmo, 0, MIB,
+                      &addr),
+          "vmar_map");
+    if (addr == 0) return 1;
+    uint64_t faulting = touch_pages(addr, write);
+    uint64_t resident = touch_pages(addr, write);
+    check(zx_vmar_unmap(zx_vmar_root_self(), addr, MIB), "vmar_unmap");
+    return faulting > resident ? faulting - resident : 1;
+}
+
+static uint64_t fault_committed(uint64_t n) {
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) total += fault_pass(vmo_1m, 0);
+    return total;
+}
+
+static uint64_t fault_zero_fill(uint64_t n) {
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t vmo;
+        check(zx_vmo_create(MIB, 0, &vmo), "vmo_create");
+        total += fault_pass(vmo, 1);
+        zx_handle_close(vmo);
+    }
+    return total;
+}
+
+static uint64_t fault_cow(uint64_t n) {
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t clone;
+        check(zx_vmo_create_child(vmo_1m, ZX_VMO_CHILD_SNAPSHOT, 0, MIB, &clone), "clone");
+        total += fault_pass(clone, 1);
+        zx_handle_close(clone);
+    }
+    return total;
+}
+
+static uint64_t vmo_clone_256(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t clone;
+        check(zx_vmo_create_child(vmo_1m, ZX_VMO_CHILD_SNAPSHOT, 0, MIB, &clone), "clone");
+        zx_handle_close(clone);
+    }
+    return 0;
+}
+
+static uint64_t channel_write_read_64(uint64_t n) {
+    uint32_t bytes, handles;
+    for (uint64_t i = 0; i < n; i++) {
+        zx_channel_write(channel[0], 0, buffer, 64, 0, 0);
+        zx_channel_read(channel[1], 0, buffer + 4096, 0, 64, 0, &bytes, &handles);
+    }
+    return 0;
+}
+
+static uint64_t process_lifecycle(uint64_t n) {
+    static const char* const argv[] = {"bin/bench", "exit"};
+    for (uint64_t i = 0; i < n; i++) {
+        zx_handle_t process = ZX_HANDLE_INVALID;
+        check(zxr_spawn("bin/bench", 2, argv, 0, 0, &process), "spawn");
+        int64_t code = -1;
+        check(zxr_wait_exit(process, &code), "wait");
+        zx_handle_close(process);
+    }
+    return 0;
+}
+
+static const struct bench_op ops[] = {
+    {"null_syscall", "null syscall", null_syscall, 1},
+    {"handle_dup_close", "handle duplicate+close", handle_dup_close, 1},
+    {"vmo_create_close", "VMO create+close (4 KiB)", vmo_create_close, 1},
+    {"write_4k", "vmo_write 4 KiB", vmo_write_4k, 1},
+    {"read_4k", "vmo_read 4 KiB", vmo_read_4k, 1},
+    {"write_1m", "vmo_write 1 MiB", vmo_write_1m, 1},
+    {"read_1m", "vmo_read 1 MiB", vmo_read_1m, 1},
+    {"fault_committed", "fault, committed page", fault_committed, PAGES_PER_MIB},
+    {"fault_zero_fill", "fault, zero-fill", fault_zero_fill, PAGES_PER_MIB},
+    {"fault_cow", "fault, copy-on-write", fault_cow, PAGES_PER_MIB},
+    {"clone_256", "clone of 256 committed pages", vmo_clone_256, 1},
+    {"channel_64", "channel write+read 64 B", channel_write_read_64, 1},
+    {"process_lifecycle", "process create+start+exit+wait", process_lifecycle, 1},
+};
+
+int main(int argc, char** argv) {
+    if (argc > 1 && argv[1][0] == 'e') return 0; /* "exit": the lifecycle child */
+    for (uint64_t i = 0; i < sizeof(buffer); i++) buffer[i] = (uint8_t)i;
+    check(zx_vmo_create(MIB, 0, &vmo_1m), "vmo_create");
+    check(zx_vmo_write(vmo_1m, buffer, 0, MIB), "vmo_write");
+    check(zx_channel_create(0, &channel[0], &channel[1]), "channel_create");
+    if (failed) return 1;
+    int unsettled = bench_run_all("zircon", ops, (int)(sizeof(ops) / sizeof(ops[0])));
+    return failed ? 1 : unsettled ? 2 : 0;
+}
