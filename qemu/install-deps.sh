@@ -14,12 +14,15 @@ qemu_ok() {
 }
 qemu_ok || need_apt+=(qemu-system-arm)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need_apt+=(gcc-aarch64-linux-gnu)
+# Only recommended by the cross gcc; the static Linux benchmark (make bench-linux) needs it.
+[ -f /usr/aarch64-linux-gnu/lib/libc.a ] || need_apt+=(libc6-dev-arm64-cross)
 command -v dtc >/dev/null 2>&1 || need_apt+=(device-tree-compiler)
 command -v gdb-multiarch >/dev/null 2>&1 || need_apt+=(gdb-multiarch)
 command -v mcopy >/dev/null 2>&1 || need_apt+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || need_apt+=(dosfstools)
 command -v sfdisk >/dev/null 2>&1 || need_apt+=(fdisk)
 command -v cpio >/dev/null 2>&1 || need_apt+=(cpio)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     backports=/etc/apt/sources.list.d/bookworm-backports.list

@@ -18,7 +18,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch::exception::TrapFrame;
 use arch::mmu;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use mm::pool::PageUse;
 use object::handle::{Handle, HandleTable};
 use object::object::{KernelObject, ObjectBase};
@@ -267,6 +267,8 @@ pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
     state: spin::Mutex<ThreadState>,
+    /// `state` is Dead: read without the lock on every return to user mode.
+    dead: AtomicBool,
     /// Kernel SP while switched out.
     saved_sp: AtomicUsize,
     stack: KernelStack,
@@ -287,6 +289,7 @@ impl Thread {
             base,
             process: process.clone(),
             state: spin::Mutex::new(ThreadState::New),
+            dead: AtomicBool::new(false),
             saved_sp: AtomicUsize::new(0),
             stack,
             fp: spin::Mutex::new(FpState {
@@ -371,6 +374,7 @@ impl Thread {
         }
         let was = *state;
         *state = ThreadState::Dead;
+        self.dead.store(true, Ordering::Relaxed);
         drop(state);
         scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, self));
         match was {
@@ -521,6 +525,30 @@ pub fn current_process() -> Option<Arc<Process>> {
     current_thread().map(|t| t.process.clone())
 }
 
+/// The running thread as `Scheduler::current` holds it, for the system-call path, which must
+/// not pay for the scheduler lock and reference counts on every call. Null in the idle loop.
+static CURRENT: AtomicPtr<Thread> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Runs `f` on the current thread's process, without taking a reference.
+pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    if thread.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT is the thread `Scheduler::current` holds an `Arc` of, and it only
+    // changes in `schedule`. There is one CPU and the kernel is not preempted, so while code
+    // runs on behalf of this thread it stays current: a `schedule` inside `f` returns only once
+    // this thread runs again, and a thread that dies never returns from it.
+    Some(f(unsafe { &(*thread).process }))
+}
+
+/// Whether the current thread was killed (it must not return to user mode).
+pub fn current_is_dead() -> bool {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    // SAFETY: as in `with_current_process`.
+    !thread.is_null() && unsafe { (*thread).dead.load(Ordering::Relaxed) }
+}
+
 fn read_tpidr_el0() -> u64 {
     let value;
     // SAFETY: reading the user thread pointer register.
@@ -559,6 +587,7 @@ pub fn schedule() {
                 }
                 drop(state);
                 scheduler.current = Some(next.clone());
+                CURRENT.store(Arc::as_ptr(next).cast_mut(), Ordering::Relaxed);
                 return;
             }
         }
@@ -607,6 +636,11 @@ pub fn schedule() {
                 scheduler.zombies.push(previous);
             }
         }
+        CURRENT.store(
+            next.as_ref()
+                .map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t).cast_mut()),
+            Ordering::Relaxed,
+        );
         scheduler.current = next;
     }
     // SAFETY: `save_slot` points at the previous context's SP slot (kept alive above) and

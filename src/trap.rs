@@ -6,9 +6,18 @@ use crate::task;
 use arch::esr::{Esr, FaultKind};
 use arch::exception::TrapFrame;
 
+/// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
+/// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
+#[no_mangle]
+extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
+    crate::syscall::dispatch(frame);
+    leave_if_dead();
+}
+
 pub fn user_sync(frame: &mut TrapFrame) {
     let esr = Esr(frame.esr);
     match esr.class() {
+        // Not reached: the vectors send system calls to `kernel_syscall`.
         0x15 => crate::syscall::dispatch(frame),
         0x20 | 0x24 if servable(esr) => {
             let Some(process) = task::current_process() else {
@@ -70,7 +79,7 @@ fn report_and_kill(process: &alloc::sync::Arc<task::Process>, what: core::fmt::A
 
 /// A thread killed during its own system call does not go back to user mode.
 fn leave_if_dead() {
-    if task::current_thread().is_some_and(|t| t.state() == task::ThreadState::Dead) {
+    if task::current_is_dead() {
         task::schedule();
     }
 }

@@ -36,10 +36,10 @@ use arch::exception::TrapFrame;
 use object::handle::{Handle, HandleTable};
 use object::{Rights, Signals, Status, ZxResult};
 
-/// The eight argument registers of one call, with typed accessors.
-struct Args([u64; 8]);
+/// The argument registers of one call (the frame's x0-x7), with typed accessors.
+struct Args<'a>(&'a [u64; 31]);
 
-impl Args {
+impl Args<'_> {
     fn handle(&self, index: usize) -> zx_handle_t {
         self.0[index] as u32
     }
@@ -75,168 +75,252 @@ fn status_word(status: Status) -> u64 {
     i64::from(status.into_raw()) as u64
 }
 
+/// One call: reads its arguments and returns the word for `x0`.
+type Handler = fn(&Args<'_>) -> u64;
+
 /// The system-call entry: `x16` = number, `x0..x7` = arguments; the result goes to `x0`.
-/// Never panics on any argument value.
+/// One bounds-checked load and an indirect call reach the handler. Never panics on any
+/// argument value.
 pub fn dispatch(frame: &mut TrapFrame) {
-    let number = frame.x[16];
-    let mut registers = [0u64; 8];
-    registers.copy_from_slice(&frame.x[..8]);
-    let args = Args(registers);
-    let Some(call) = Syscall::from_number(number) else {
-        frame.x[0] = status_word(Status::BAD_SYSCALL);
-        return;
-    };
-    frame.x[0] = match call {
+    let handler = usize::try_from(frame.x[16])
+        .ok()
+        .and_then(|number| HANDLERS.get(number))
+        .copied()
+        .unwrap_or(bad_syscall);
+    frame.x[0] = handler(&Args(&frame.x));
+}
+
+fn bad_syscall(_: &Args<'_>) -> u64 {
+    status_word(Status::BAD_SYSCALL)
+}
+
+/// Runs a call that returns a plain status against the current process's handle table.
+#[inline(always)]
+fn on_table(call: impl FnOnce(&HandleTable) -> ZxResult) -> u64 {
+    let result = crate::task::with_current_process(|process| call(process.handles()))
+        .unwrap_or(Err(Status::BAD_STATE));
+    status_word(Status::from_result(result))
+}
+
+/// The handlers, indexed by system-call number.
+static HANDLERS: [Handler; Syscall::COUNT] = {
+    let mut table = [bad_syscall as Handler; Syscall::COUNT];
+    let mut number = 0;
+    while number < Syscall::COUNT {
+        table[number] = handler(Syscall::ALL[number]);
+        number += 1;
+    }
+    table
+};
+
+/// The handler of each call: an exhaustive match, so a new call cannot be forgotten.
+const fn handler(call: Syscall) -> Handler {
+    match call {
         // The two calls that return a value instead of a status.
-        Syscall::ClockGetMonotonic => misc::clock_get_monotonic() as u64,
-        Syscall::SystemGetPageSize => u64::from(misc::system_get_page_size()),
-        // The calls that do not return. Nothing may be alive on this stack frame that needs
+        Syscall::ClockGetMonotonic => |_| misc::clock_get_monotonic() as u64,
+        Syscall::SystemGetPageSize => |_| u64::from(misc::system_get_page_size()),
+        // The calls that do not return. Nothing may be alive on their stack frames that needs
         // dropping: the frame is abandoned.
-        Syscall::ProcessExit => crate::task::exit_process(args.i64(0)),
-        Syscall::ThreadExit => crate::task::exit_thread(),
-        Syscall::TaskKill => match task::task_kill(args.handle(0)) {
+        Syscall::ProcessExit => |a| crate::task::exit_process(a.i64(0)),
+        Syscall::ThreadExit => |_| crate::task::exit_thread(),
+        Syscall::TaskKill => |a| match task::task_kill(a.handle(0)) {
             // The caller killed itself (its thread or its process): every reference the call
             // took is dropped by now, so the thread can leave for good.
             Ok(task::Killed::Caller) => crate::task::exit_thread(),
             Ok(task::Killed::Other) => status_word(Status::OK),
             Err(status) => status_word(status),
         },
-        _ => status_word(Status::from_result(run(call, &args))),
-    };
-}
-
-/// Runs every call that returns a plain status, on the current process.
-fn run(call: Syscall, a: &Args) -> ZxResult {
-    let process = crate::task::current_process().ok_or(Status::BAD_STATE)?;
-    let table = process.handles();
-    match call {
-        Syscall::HandleClose => handle::close(table, a.handle(0)),
-        Syscall::HandleCloseMany => handle::close_many(table, a.usize(0), a.usize(1)),
-        Syscall::HandleDuplicate => handle::duplicate(table, a.handle(0), a.rights(1), a.usize(2)),
-        Syscall::HandleReplace => handle::replace(table, a.handle(0), a.rights(1), a.usize(2)),
-        Syscall::ObjectGetProperty => {
-            objects::get_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+        Syscall::HandleClose => |a| on_table(|table| handle::close(table, a.handle(0))),
+        Syscall::HandleCloseMany => {
+            |a| on_table(|table| handle::close_many(table, a.usize(0), a.usize(1)))
         }
-        Syscall::ObjectSetProperty => {
-            objects::set_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+        Syscall::HandleDuplicate => {
+            |a| on_table(|table| handle::duplicate(table, a.handle(0), a.rights(1), a.usize(2)))
         }
-        Syscall::ObjectGetInfo => objects::get_info(
-            table,
-            a.handle(0),
-            a.u32(1),
-            a.usize(2),
-            a.usize(3),
-            a.usize(4),
-            a.usize(5),
-        ),
-        Syscall::ObjectWaitOne => {
-            objects::wait_one(table, a.handle(0), a.signals(1), a.i64(2), a.usize(3))
+        Syscall::HandleReplace => {
+            |a| on_table(|table| handle::replace(table, a.handle(0), a.rights(1), a.usize(2)))
         }
-        Syscall::ObjectSignal => objects::signal(table, a.handle(0), a.signals(1), a.signals(2)),
-        Syscall::VmoCreate => vmo::create(table, a.u64(0), a.u32(1), a.usize(2)),
-        Syscall::VmoRead => vmo::read(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)),
-        Syscall::VmoWrite => vmo::write(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)),
-        Syscall::VmoGetSize => vmo::get_size(table, a.handle(0), a.usize(1)),
-        Syscall::VmoSetSize => vmo::set_size(table, a.handle(0), a.u64(1)),
-        Syscall::VmoClone => {
-            vmo::clone(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+        Syscall::ObjectGetProperty => |a| {
+            on_table(|table| {
+                objects::get_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+            })
+        },
+        Syscall::ObjectSetProperty => |a| {
+            on_table(|table| {
+                objects::set_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+            })
+        },
+        Syscall::ObjectGetInfo => |a| {
+            on_table(|table| {
+                objects::get_info(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.usize(2),
+                    a.usize(3),
+                    a.usize(4),
+                    a.usize(5),
+                )
+            })
+        },
+        Syscall::ObjectWaitOne => |a| {
+            on_table(|table| {
+                objects::wait_one(table, a.handle(0), a.signals(1), a.i64(2), a.usize(3))
+            })
+        },
+        Syscall::ObjectSignal => {
+            |a| on_table(|table| objects::signal(table, a.handle(0), a.signals(1), a.signals(2)))
         }
-        Syscall::VmoCreateChild => {
-            vmo::create_child(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+        Syscall::VmoCreate => {
+            |a| on_table(|table| vmo::create(table, a.u64(0), a.u32(1), a.usize(2)))
         }
-        Syscall::VmoOpRange => vmo::op_range(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3)),
-        Syscall::VmarMap => vmar::map(
-            table,
-            a.handle(0),
-            a.u32(1),
-            a.usize(2),
-            a.handle(3),
-            a.u64(4),
-            a.usize(5),
-            a.usize(6),
-        ),
-        Syscall::VmarUnmap => vmar::unmap(table, a.handle(0), a.usize(1), a.usize(2)),
-        Syscall::VmarProtect => vmar::protect(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3)),
-        Syscall::VmarAllocate => vmar::allocate(
-            table,
-            a.handle(0),
-            a.u32(1),
-            a.usize(2),
-            a.usize(3),
-            a.usize(4),
-            a.usize(5),
-        ),
-        Syscall::VmarDestroy => vmar::destroy(table, a.handle(0)),
-        Syscall::ProcessCreate => task::process_create(
-            table,
-            a.handle(0),
-            a.usize(1),
-            a.usize(2),
-            a.u32(3),
-            a.usize(4),
-            a.usize(5),
-        ),
-        Syscall::ProcessStart => task::process_start(
-            table,
-            a.handle(0),
-            a.handle(1),
-            a.usize(2),
-            a.usize(3),
-            a.handle(4),
-            a.u64(5),
-        ),
-        Syscall::ThreadCreate => task::thread_create(
-            table,
-            a.handle(0),
-            a.usize(1),
-            a.usize(2),
-            a.u32(3),
-            a.usize(4),
-        ),
-        Syscall::ThreadStart => task::thread_start(
-            table,
-            a.handle(0),
-            a.usize(1),
-            a.usize(2),
-            a.u64(3),
-            a.u64(4),
-        ),
-        Syscall::ChannelCreate => channel::create(table, a.u32(0), a.usize(1), a.usize(2)),
+        Syscall::VmoRead => {
+            |a| on_table(|table| vmo::read(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)))
+        }
+        Syscall::VmoWrite => {
+            |a| on_table(|table| vmo::write(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)))
+        }
+        Syscall::VmoGetSize => |a| on_table(|table| vmo::get_size(table, a.handle(0), a.usize(1))),
+        Syscall::VmoSetSize => |a| on_table(|table| vmo::set_size(table, a.handle(0), a.u64(1))),
+        Syscall::VmoClone => |a| {
+            on_table(|table| {
+                vmo::clone(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+            })
+        },
+        Syscall::VmoCreateChild => |a| {
+            on_table(|table| {
+                vmo::create_child(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+            })
+        },
+        Syscall::VmoOpRange => {
+            |a| on_table(|table| vmo::op_range(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3)))
+        }
+        Syscall::VmarMap => |a| {
+            on_table(|table| {
+                vmar::map(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.usize(2),
+                    a.handle(3),
+                    a.u64(4),
+                    a.usize(5),
+                    a.usize(6),
+                )
+            })
+        },
+        Syscall::VmarUnmap => {
+            |a| on_table(|table| vmar::unmap(table, a.handle(0), a.usize(1), a.usize(2)))
+        }
+        Syscall::VmarProtect => |a| {
+            on_table(|table| vmar::protect(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3)))
+        },
+        Syscall::VmarAllocate => |a| {
+            on_table(|table| {
+                vmar::allocate(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.usize(2),
+                    a.usize(3),
+                    a.usize(4),
+                    a.usize(5),
+                )
+            })
+        },
+        Syscall::VmarDestroy => |a| on_table(|table| vmar::destroy(table, a.handle(0))),
+        Syscall::ProcessCreate => |a| {
+            on_table(|table| {
+                task::process_create(
+                    table,
+                    a.handle(0),
+                    a.usize(1),
+                    a.usize(2),
+                    a.u32(3),
+                    a.usize(4),
+                    a.usize(5),
+                )
+            })
+        },
+        Syscall::ProcessStart => |a| {
+            on_table(|table| {
+                task::process_start(
+                    table,
+                    a.handle(0),
+                    a.handle(1),
+                    a.usize(2),
+                    a.usize(3),
+                    a.handle(4),
+                    a.u64(5),
+                )
+            })
+        },
+        Syscall::ThreadCreate => |a| {
+            on_table(|table| {
+                task::thread_create(
+                    table,
+                    a.handle(0),
+                    a.usize(1),
+                    a.usize(2),
+                    a.u32(3),
+                    a.usize(4),
+                )
+            })
+        },
+        Syscall::ThreadStart => |a| {
+            on_table(|table| {
+                task::thread_start(
+                    table,
+                    a.handle(0),
+                    a.usize(1),
+                    a.usize(2),
+                    a.u64(3),
+                    a.u64(4),
+                )
+            })
+        },
+        Syscall::ChannelCreate => {
+            |a| on_table(|table| channel::create(table, a.u32(0), a.usize(1), a.usize(2)))
+        }
         // The byte and handle counts of the channel calls are `uint32_t` in C.
-        Syscall::ChannelWrite => channel::write(
-            table,
-            a.handle(0),
-            a.u32(1),
-            a.usize(2),
-            a.u32(3) as usize,
-            a.usize(4),
-            a.u32(5) as usize,
-        ),
-        Syscall::ChannelRead => channel::read(
-            table,
-            a.handle(0),
-            a.u32(1),
-            channel::ReadBuffers {
-                bytes: a.usize(2),
-                handles: a.usize(3),
-                num_bytes: a.u32(4) as usize,
-                num_handles: a.u32(5) as usize,
-                actual_bytes: a.usize(6),
-                actual_handles: a.usize(7),
-            },
-        ),
-        Syscall::DebugWrite => misc::debug_write(a.usize(0), a.usize(1)),
-        Syscall::Nanosleep => {
-            // Nothing of the caller's may be held while it sleeps.
-            drop(process);
-            misc::nanosleep(a.i64(0))
-        }
-        // Handled in `dispatch`; listed so that a new call cannot be forgotten here.
-        Syscall::ClockGetMonotonic
-        | Syscall::SystemGetPageSize
-        | Syscall::ProcessExit
-        | Syscall::ThreadExit
-        | Syscall::TaskKill => Err(Status::INTERNAL),
+        Syscall::ChannelWrite => |a| {
+            on_table(|table| {
+                channel::write(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.usize(2),
+                    a.u32(3) as usize,
+                    a.usize(4),
+                    a.u32(5) as usize,
+                )
+            })
+        },
+        Syscall::ChannelRead => |a| {
+            on_table(|table| {
+                channel::read(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    channel::ReadBuffers {
+                        bytes: a.usize(2),
+                        handles: a.usize(3),
+                        num_bytes: a.u32(4) as usize,
+                        num_handles: a.u32(5) as usize,
+                        actual_bytes: a.usize(6),
+                        actual_handles: a.usize(7),
+                    },
+                )
+            })
+        },
+        Syscall::DebugWrite => |a| {
+            status_word(Status::from_result(misc::debug_write(
+                a.usize(0),
+                a.usize(1),
+            )))
+        },
+        // No reference to the caller's thread or process is held while it sleeps.
+        Syscall::Nanosleep => |a| status_word(Status::from_result(misc::nanosleep(a.i64(0)))),
     }
 }
 

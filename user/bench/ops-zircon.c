@@ -173,13 +173,35 @@ static const struct bench_op ops[] = {
     {"process_lifecycle", "process create+start+exit+wait", process_lifecycle, 1},
 };
 
+static int same(const char* a, const char* b) {
+    while (*a != 0 && *a == *b) a++, b++;
+    return *a == *b;
+}
+
 int main(int argc, char** argv) {
-    if (argc > 1 && argv[1][0] == 'e') return 0; /* "exit": the lifecycle child */
+    if (argc > 1 && same(argv[1], "exit")) return 0; /* the lifecycle child */
     for (uint64_t i = 0; i < sizeof(buffer); i++) buffer[i] = (uint8_t)i;
     check(zx_vmo_create(MIB, 0, &vmo_1m), "vmo_create");
     check(zx_vmo_write(vmo_1m, buffer, 0, MIB), "vmo_write");
     check(zx_channel_create(0, &channel[0], &channel[1]), "channel_create");
     if (failed) return 1;
-    int unsettled = bench_run_all("zircon", ops, (int)(sizeof(ops) / sizeof(ops[0])));
+    int count = (int)(sizeof(ops) / sizeof(ops[0]));
+    if (argc > 2) {
+        /* `bench NAME ITERATIONS`: run one operation a fixed number of times, for profiling
+         * (qemu/profile.sh). */
+        uint64_t iterations = 0;
+        for (const char* p = argv[2]; *p >= '0' && *p <= '9'; p++) {
+            iterations = iterations * 10 + (uint64_t)(*p - '0');
+        }
+        for (int k = 0; k < count; k++) {
+            if (same(ops[k].name, argv[1])) {
+                ops[k].run(iterations);
+                return failed;
+            }
+        }
+        zxr_puts("bench: no such operation\n");
+        return 1;
+    }
+    int unsettled = bench_run_all("zircon", ops, count);
     return failed ? 1 : unsettled ? 2 : 0;
 }

@@ -1,5 +1,6 @@
-// Exception vectors and the trap frame. Every entry saves the full integer state into a
-// `TrapFrame` on the current kernel stack and calls `arch_exception` (Rust) with its kind.
+// Exception vectors and the trap frame. Every entry but a system call saves the full integer
+// state into a `TrapFrame` on the current kernel stack and calls `arch_exception` (Rust) with
+// its kind; `svc #0` from EL0 saves what the kernel may clobber and calls `kernel_syscall`.
 
 .equ FRAME_SIZE,    288             // x0-x30, sp_el0, elr, spsr, esr, far
 .equ STACK_SHIFT,   16              // kernel stacks are 64 KiB, aligned to 128 KiB
@@ -33,6 +34,23 @@
     b       exception_common
 .endm
 
+// Synchronous entry from EL0 (AArch64): `svc #0` takes the system-call path, anything else
+// the full one. x16 and x17 are saved first: they are scratch for system calls (the ABI
+// says so), but live user registers for a fault.
+.macro USER_SYNC_ENTRY kind
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x16, x17, [sp, #16 * 8]
+    mrs     x16, esr_el1
+    lsr     x17, x16, #26
+    cmp     x17, #0x15              // EC 0x15: SVC from AArch64
+    b.eq    syscall_entry
+    ldp     x16, x17, [sp, #16 * 8]
+    stp     x0, x1, [sp]
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global exception_vectors
@@ -45,7 +63,7 @@ exception_vectors:
     KERNEL_ENTRY 5
     KERNEL_ENTRY 6
     KERNEL_ENTRY 7
-    PLAIN_ENTRY 8
+    USER_SYNC_ENTRY 8
     PLAIN_ENTRY 9
     PLAIN_ENTRY 10
     PLAIN_ENTRY 11
@@ -104,6 +122,46 @@ exception_return:
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
+    add     sp, sp, #FRAME_SIZE
+    eret
+
+// The system-call path. The frame gets what Rust code may change: x0-x18, x30, SP_EL0 (another
+// thread's return sets it while this one sleeps in a call), ELR and SPSR. x19-x29 stay in
+// their registers, which every Rust function preserves, and a context switch saves them with
+// the kernel's own; the frame's x19-x29, ESR and FAR are not filled in. `kernel_syscall`
+// (the kernel's) reads the call from the frame and leaves the result in its x0.
+syscall_entry:
+    stp     x0, x1, [sp, #16 * 0]
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    str     x18, [sp, #8 * 18]
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #16 * 15]
+    mrs     x1, elr_el1
+    mrs     x2, spsr_el1
+    stp     x1, x2, [sp, #16 * 16]
+    mov     x0, sp
+    bl      kernel_syscall
+    ldp     x1, x2, [sp, #16 * 16]
+    msr     elr_el1, x1
+    msr     spsr_el1, x2
+    ldp     x30, x1, [sp, #16 * 15]
+    msr     sp_el0, x1
+    ldr     x18, [sp, #8 * 18]
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
     add     sp, sp, #FRAME_SIZE
     eret
 

@@ -27,8 +27,8 @@ fn main(args: &[&str]) -> i32 {
     println!("init: user space is up (process koid {koid}), arguments {args:?}");
     if args.iter().skip(1).any(|a| *a == "test") {
         run_suites()
-    } else if args.iter().skip(1).any(|a| *a == "bench") {
-        run_bench()
+    } else if let Some(at) = args.iter().position(|a| *a == "bench") {
+        run_bench(&args[at + 1..])
     } else {
         if let Err(status) = demo() {
             println!("init: demo stopped: {status}");
@@ -40,9 +40,10 @@ fn main(args: &[&str]) -> i32 {
     }
 }
 
-/// Runs `bin/bench` (make bench) and returns its exit code.
-fn run_bench() -> i32 {
-    match zx::process::spawn("bin/bench", &[], Vec::new()).and_then(|p| p.wait_exit()) {
+/// Runs `bin/bench` (make bench) with the arguments that follow `bench` and returns its exit
+/// code.
+fn run_bench(args: &[&str]) -> i32 {
+    match zx::process::spawn("bin/bench", args, Vec::new()).and_then(|p| p.wait_exit()) {
         Ok(code) => i32::try_from(code).unwrap_or(1),
         Err(status) => {
             println!("init: bin/bench could not be run: {status}");
