@@ -6,6 +6,13 @@ use arch::mmu;
 use mm::pool::PageUse;
 use object::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 
+extern "C" {
+    /// Zeroes a whole page (arch's mem.S).
+    fn arch_zero_page(page: *mut u8);
+    /// Copies a whole page (arch's mem.S).
+    fn arch_copy_page(dst: *mut u8, src: *const u8);
+}
+
 /// VMO pages from the page pool, accounted as `PageUse::Vmo`.
 pub struct PoolFrames {
     zero_page: FrameAddr,
@@ -64,22 +71,15 @@ impl FrameAllocator for PoolFrames {
     }
 
     fn zero(&self, frame: FrameAddr) {
+        let len = PAGE_SIZE as usize;
         // SAFETY: `frame` is a pool page owned by the calling VMO, mapped in the linear map.
-        unsafe {
-            core::ptr::write_bytes(
-                page_bytes(frame, 0, PAGE_SIZE as usize),
-                0,
-                PAGE_SIZE as usize,
-            )
-        };
+        unsafe { arch_zero_page(page_bytes(frame, 0, len)) };
     }
 
     fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
         let len = PAGE_SIZE as usize;
         // SAFETY: two distinct pool pages (a new one and the one it copies), both mapped.
-        unsafe {
-            core::ptr::copy_nonoverlapping(page_bytes(src, 0, len), page_bytes(dst, 0, len), len)
-        };
+        unsafe { arch_copy_page(page_bytes(dst, 0, len), page_bytes(src, 0, len)) };
     }
 
     fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {

@@ -7,7 +7,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 core::arch::global_asm!(concat!(
     include_str!("asm/vectors.S"),
-    include_str!("asm/user.S")
+    include_str!("asm/user.S"),
+    include_str!("asm/mem.S")
 ));
 
 /// Integer state saved on exception entry, in the order `vectors.S` stores it.
