@@ -78,6 +78,13 @@ pub fn init() -> ZxResult {
     Ok(())
 }
 
+/// Whether PAN is on (the bulk user copies clear it for their duration).
+static PAN_ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+pub fn pan_enabled() -> bool {
+    PAN_ENABLED.load(Ordering::Relaxed)
+}
+
 /// Privileged Access Never, where the CPU has it (ARMv8.1): kernel loads and stores to user
 /// pages fault, so only the `ldtr`/`sttr` copy routines can reach user memory. SCTLR.SPAN
 /// is cleared so every exception entry sets PSTATE.PAN again.
@@ -90,6 +97,7 @@ fn enable_pan() {
     if (mmfr1 >> 20) & 0xf == 0 {
         return;
     }
+    PAN_ENABLED.store(true, Ordering::Relaxed);
     // SAFETY: the kernel never accesses user memory with ordinary loads and stores, so
     // turning PAN on changes nothing for correct code. `.inst` encodes `msr pan, #1`
     // (the assembler is not told the CPU has ARMv8.1).

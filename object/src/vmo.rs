@@ -154,6 +154,18 @@ struct FrameBatch {
     spill: Vec<FrameAddr>,
 }
 
+/// Pages [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`] hand over at a time.
+pub const CHUNK_PAGES: usize = 64;
+
+/// For a transfer at family offset `start` with `remaining` bytes to go: the pages, the
+/// offset in the first page and the bytes of the next chunk of at most CHUNK_PAGES pages.
+fn chunk_at(start: u64, remaining: u64) -> (usize, usize, u64) {
+    let in_page = start & (PAGE_SIZE - 1);
+    let chunk = (CHUNK_PAGES as u64 * PAGE_SIZE - in_page).min(remaining);
+    let count = (in_page + chunk).div_ceil(PAGE_SIZE) as usize;
+    (count, in_page as usize, chunk)
+}
+
 impl FrameBatch {
     /// `count` frames, or NO_MEMORY with none taken.
     fn allocate(frames: &dyn FrameAllocator, count: usize) -> ZxResult<FrameBatch> {
@@ -179,6 +191,10 @@ impl FrameBatch {
             }
         }
         Ok(batch)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.spill.is_empty() && self.inline_len == 0
     }
 
     fn take(&mut self) -> Option<FrameAddr> {
@@ -271,6 +287,24 @@ impl Family {
         }
     }
 
+    /// The frames pages `first..first + out.len()` of `id` read from (the zero page where
+    /// they read as zeroes). A node that looks through to no other (whose missing pages
+    /// read as zeroes) walks its own pages in one ordered pass; others resolve page by page.
+    fn frames_for_read(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) {
+        let zero = self.frames.zero_page();
+        let node = self.node(id);
+        if node.link.is_none() {
+            out.fill(zero);
+            for (&index, &frame) in node.pages.range(first..first + out.len() as u64) {
+                out[(index - first) as usize] = frame;
+            }
+            return;
+        }
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = self.frame_at(id, first + i as u64).unwrap_or(zero);
+        }
+    }
+
     fn owns_frame(&self, id: NodeId, index: u64) -> bool {
         self.node(id).pages.contains_key(&index)
     }
@@ -309,6 +343,14 @@ impl Family {
         // Mappings of this node and of everything that looks through it showed the old page.
         self.unmap_everywhere(id, index, index + 1);
         frame
+    }
+
+    /// `commit`, or None (nothing changed) when the page needs a frame and `batch` is empty.
+    fn try_commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> Option<FrameAddr> {
+        if batch.is_empty() && !self.node(id).pages.contains_key(&index) {
+            return None;
+        }
+        Some(self.commit(id, index, batch))
     }
 
     /// Frees page `index` of `id` if no node can see it any more.
@@ -723,6 +765,83 @@ impl Vmo {
             done += chunk;
         }
         batch.release(&*family.frames);
+        result
+    }
+
+    /// Like [`Vmo::read_with`], but `f` runs without the family lock, on up to
+    /// [`CHUNK_PAGES`] pages at a time: `f(frames, offset_in_first_page, chunk_len,
+    /// done_so_far)`, where a page that reads as zeroes is the shared zero page. For the
+    /// system-call layer, which copies straight between these frames and user memory: a fault
+    /// on the user buffer may need this family's lock.
+    ///
+    /// The frames stay valid while `f` runs only because nothing else runs meanwhile: the
+    /// kernel has one CPU and is not preempted, and the page faults `f`'s copy may take never
+    /// free a page a node can still see. (Several CPUs will need the frames pinned.)
+    pub fn read_unlocked(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult,
+    ) -> ZxResult {
+        let mut frames = [0; CHUNK_PAGES];
+        let mut done = 0u64;
+        while done < len {
+            let (count, in_page, chunk) = {
+                let family = self.lock()?;
+                let (node, start) = self.range(&family, offset + done, len - done)?;
+                let (count, in_page, chunk) = chunk_at(start, len - done);
+                family.frames_for_read(node, start >> PAGE_SHIFT, &mut frames[..count]);
+                (count, in_page, chunk)
+            };
+            f(&frames[..count], in_page, chunk as usize, done as usize)?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
+    /// any byte moves), but `f` runs without the family lock, on up to [`CHUNK_PAGES`]
+    /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
+    pub fn write_unlocked(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult,
+    ) -> ZxResult {
+        if len == 0 {
+            return self.range(&*self.lock()?, offset, len).map(|_| ());
+        }
+        let (mut batch, allocator) = {
+            let family = self.lock()?;
+            let (node, start) = self.range(&family, offset, len)?;
+            let batch = family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
+            (batch, family.frames.clone())
+        };
+        let mut frames = [0; CHUNK_PAGES];
+        let mut done = 0u64;
+        let mut result = Ok(());
+        while done < len && result.is_ok() {
+            let chunk = (|| {
+                let mut family = self.lock()?;
+                let (node, start) = self.range(&family, offset + done, len - done)?;
+                let (count, in_page, chunk) = chunk_at(start, len - done);
+                let first = start >> PAGE_SHIFT;
+                for (i, slot) in frames[..count].iter_mut().enumerate() {
+                    // Only a change made meanwhile by someone else could leave the batch
+                    // short; fail rather than write half a page set.
+                    *slot = family
+                        .try_commit(node, first + i as u64, &mut batch)
+                        .ok_or(Status::NO_MEMORY)?;
+                }
+                Ok((count, in_page, chunk))
+            })();
+            result = chunk.and_then(|(count, in_page, chunk)| {
+                f(&frames[..count], in_page, chunk as usize, done as usize)?;
+                done += chunk;
+                Ok(())
+            });
+        }
+        batch.release(&*allocator);
         result
     }
 

@@ -1,9 +1,9 @@
 //! `zx_vmo_create`, `zx_vmo_read`, `zx_vmo_write`, `zx_vmo_get_size`, `zx_vmo_set_size`,
 //! `zx_vmo_clone`, `zx_vmo_create_child`, `zx_vmo_op_range`.
 //!
-//! Reads and writes move through a buffer on the stack, one piece at a time: the VMO call
-//! and the user copy never overlap, so a fault on the user buffer (which may be a mapping of
-//! this very VMO) can take the VMO's lock.
+//! Reads and writes copy straight between the VMO's frames and the user buffer, with the
+//! VMO's lock released during the copy (`Vmo::read_unlocked`/`write_unlocked`): a fault on
+//! the user buffer (which may be a mapping of this very VMO) can then take that lock.
 
 use super::{check_out, probe_readable, probe_writable, publish};
 use crate::usercopy;
@@ -14,13 +14,11 @@ use abi::{
 };
 use alloc::sync::Arc;
 use object::handle::{Handle, HandleTable};
+use arch::mmu;
+use object::frames::{FrameAddr, PAGE_SIZE};
 use object::vmo::{child_rights, clone_rights, Vmo};
 use object::{Rights, Status, ZxResult};
 
-/// Transfers up to this many bytes use a small buffer (less stack to clear per call).
-const SMALL_CHUNK: usize = 256;
-/// Larger transfers go a page at a time.
-const PAGE_CHUNK: usize = 4096;
 
 /// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before any byte
 /// moves, so a too-long request transfers nothing.
@@ -40,26 +38,36 @@ pub(super) fn create(table: &HandleTable, size: u64, options: u32, out: usize) -
     publish(table, Handle::new(vmo, Rights::DEFAULT_VMO), out)
 }
 
-fn read_chunks<const N: usize>(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
-    let mut chunk = [0u8; N];
+/// Copies between the VMO's frames (through the linear map) and the probed user buffer,
+/// one physically contiguous run of frames at a time.
+fn transfer(
+    frames: &[FrameAddr],
+    in_page: usize,
+    len: usize,
+    buffer: usize,
+    to_user: bool,
+) -> ZxResult {
+    let page = PAGE_SIZE as usize;
     let mut done = 0;
+    let mut i = 0;
+    let mut skip = in_page;
     while done < len {
-        let n = (len - done).min(N);
-        vmo.read(offset + done as u64, &mut chunk[..n])?;
-        usercopy::copy_to_user(buffer + done, &chunk[..n])?;
-        done += n;
-    }
-    Ok(())
-}
-
-fn write_chunks<const N: usize>(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
-    let mut chunk = [0u8; N];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(N);
-        usercopy::copy_from_user(&mut chunk[..n], buffer + done)?;
-        vmo.write(offset + done as u64, &chunk[..n])?;
-        done += n;
+        let start = frames[i] + skip as u64;
+        let mut run = (page - skip).min(len - done);
+        // Extend the run over following frames that continue it in physical memory.
+        while done + run < len && i + 1 < frames.len() && frames[i + 1] == frames[i] + PAGE_SIZE
+        {
+            i += 1;
+            run += page.min(len - done - run);
+        }
+        let kernel = mmu::phys_to_virt(start) as *mut u8;
+        // SAFETY: `start..start + run` lies in frames the VMO holds (or the shared zero page,
+        // only ever read), reached through the linear map; the user range was probed by the
+        // caller.
+        unsafe { usercopy::copy_probed(buffer + done, kernel, run, to_user)? };
+        done += run;
+        i += 1;
+        skip = 0;
     }
     Ok(())
 }
@@ -79,15 +87,14 @@ pub(super) fn read(
         return Ok(());
     }
     probe_writable(buffer, len)?;
-    if len <= SMALL_CHUNK {
-        read_chunks::<SMALL_CHUNK>(&vmo, buffer, offset, len)
-    } else {
-        read_chunks::<PAGE_CHUNK>(&vmo, buffer, offset, len)
-    }
+    vmo.read_unlocked(offset, len as u64, &mut |frames, in_page, n, done| {
+        transfer(frames, in_page, n, buffer + done, true)
+    })
 }
 
 /// `zx_vmo_write`: needs WRITE. Range first (OUT_OF_RANGE, nothing written), then the whole
-/// buffer is probed (INVALID_ARGS, nothing written), then the bytes move.
+/// buffer is probed (INVALID_ARGS, nothing written), then every page is committed (NO_MEMORY,
+/// nothing written), then the bytes move.
 pub(super) fn write(
     table: &HandleTable,
     value: zx_handle_t,
@@ -101,11 +108,9 @@ pub(super) fn write(
         return Ok(());
     }
     probe_readable(buffer, len)?;
-    if len <= SMALL_CHUNK {
-        write_chunks::<SMALL_CHUNK>(&vmo, buffer, offset, len)
-    } else {
-        write_chunks::<PAGE_CHUNK>(&vmo, buffer, offset, len)
-    }
+    vmo.write_unlocked(offset, len as u64, &mut |frames, in_page, n, done| {
+        transfer(frames, in_page, n, buffer + done, false)
+    })
 }
 
 /// `zx_vmo_get_size`: no right needed.

@@ -147,36 +147,34 @@ arch_copy_user_fast:
     stp     q14, q15, [sp, #224]
     cbz     x3, 1f
     .inst   0xd500409f              // msr pan, #0
-1:  cmp     x2, #256
+1:  subs    x2, x2, #256        // x2: bytes left after this block
     b.lo    3f
 2:
-10: ldp     q0, q1, [x1]
-11: ldp     q2, q3, [x1, #32]
-12: ldp     q4, q5, [x1, #64]
-13: ldp     q6, q7, [x1, #96]
-14: ldp     q8, q9, [x1, #128]
-15: ldp     q10, q11, [x1, #160]
-16: ldp     q12, q13, [x1, #192]
-17: ldp     q14, q15, [x1, #224]
-20: stp     q0, q1, [x0]
-21: stp     q2, q3, [x0, #32]
-22: stp     q4, q5, [x0, #64]
-23: stp     q6, q7, [x0, #96]
-24: stp     q8, q9, [x0, #128]
-25: stp     q10, q11, [x0, #160]
-26: stp     q12, q13, [x0, #192]
-27: stp     q14, q15, [x0, #224]
-    add     x1, x1, #256
-    add     x0, x0, #256
-    sub     x2, x2, #256
-    cmp     x2, #256
+10: ldp     q0, q1, [x1], #256
+11: ldp     q2, q3, [x1, #-224]
+12: ldp     q4, q5, [x1, #-192]
+13: ldp     q6, q7, [x1, #-160]
+14: ldp     q8, q9, [x1, #-128]
+15: ldp     q10, q11, [x1, #-96]
+16: ldp     q12, q13, [x1, #-64]
+17: ldp     q14, q15, [x1, #-32]
+20: stp     q0, q1, [x0], #256
+21: stp     q2, q3, [x0, #-224]
+22: stp     q4, q5, [x0, #-192]
+23: stp     q6, q7, [x0, #-160]
+24: stp     q8, q9, [x0, #-128]
+25: stp     q10, q11, [x0, #-96]
+26: stp     q12, q13, [x0, #-64]
+27: stp     q14, q15, [x0, #-32]
+    subs    x2, x2, #256
     b.hs    2b
-3:  cmp     x2, #8
+3:  add     x2, x2, #256        // the tail, under 256 bytes
+7:  cmp     x2, #8
     b.lo    4f
 30: ldr     x4, [x1], #8
 31: str     x4, [x0], #8
     sub     x2, x2, #8
-    b       3b
+    b       7b
 4:  cbz     x2, 5f
 40: ldrb    w4, [x1], #1
 41: strb    w4, [x0], #1
