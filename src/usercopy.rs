@@ -14,6 +14,23 @@ extern "C" {
     fn arch_copy_from_user(dst: *mut u8, src: usize, len: usize) -> u64;
     fn arch_copy_to_user(dst: usize, src: *const u8, len: usize) -> u64;
     fn arch_copy_user_fast(dst: *mut u8, src: *const u8, len: usize, clear_pan: u64) -> u64;
+    fn arch_probe_user(addr: usize, len: usize, write: u64) -> u64;
+}
+
+/// Checks that every page of `addr..addr + len` can be read (and, with `write`, written) by
+/// the user, mapping pages that are not yet: one byte per page is read and, for `write`,
+/// stored back unchanged. INVALID_ARGS at the first page that cannot.
+pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
+    if len == 0 {
+        return Ok(());
+    }
+    check_user_range(addr, len)?;
+    // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
+    // covered by the fixup table and leaves every byte as it was.
+    match unsafe { arch_probe_user(addr, len, u64::from(write)) } {
+        0 => Ok(()),
+        _ => Err(Status::INVALID_ARGS),
+    }
 }
 
 /// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.

@@ -190,6 +190,11 @@ impl FrameBatch {
                 batch.inline_len += 1;
             }
         }
+        // `take` hands frames out from the end: reversed, consecutive pages get frames in
+        // the order the allocator gave them, which is often physically contiguous (bulk
+        // copies then cover several pages at once).
+        batch.spill.reverse();
+        batch.inline[..batch.inline_len].reverse();
         Ok(batch)
     }
 
@@ -294,6 +299,11 @@ impl Family {
         let zero = self.frames.zero_page();
         let node = self.node(id);
         if node.link.is_none() {
+            if let [only] = out {
+                // One page: a lookup is cheaper than setting up a range.
+                *only = node.pages.get(&first).copied().unwrap_or(zero);
+                return;
+            }
             out.fill(zero);
             for (&index, &frame) in node.pages.range(first..first + out.len() as u64) {
                 out[(index - first) as usize] = frame;
@@ -343,6 +353,31 @@ impl Family {
         // Mappings of this node and of everything that looks through it showed the old page.
         self.unmap_everywhere(id, index, index + 1);
         frame
+    }
+
+    /// Fills `out` with the node's own frames for pages `first..`, in one ordered pass, if
+    /// it holds every one of them (then nothing needs committing); false otherwise, with
+    /// `out` partly written.
+    fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
+        if let [only] = out {
+            // One page: a lookup is cheaper than setting up a range.
+            return match self.node(id).pages.get(&first) {
+                Some(&frame) => {
+                    *only = frame;
+                    true
+                }
+                None => false,
+            };
+        }
+        let mut filled = 0;
+        for (&index, &frame) in self.node(id).pages.range(first..first + out.len() as u64) {
+            if index != first + filled as u64 {
+                return false;
+            }
+            out[filled] = frame;
+            filled += 1;
+        }
+        filled == out.len()
     }
 
     /// `commit`, or None (nothing changed) when the page needs a frame and `batch` is empty.
@@ -826,12 +861,14 @@ impl Vmo {
                 let (node, start) = self.range(&family, offset + done, len - done)?;
                 let (count, in_page, chunk) = chunk_at(start, len - done);
                 let first = start >> PAGE_SHIFT;
-                for (i, slot) in frames[..count].iter_mut().enumerate() {
-                    // Only a change made meanwhile by someone else could leave the batch
-                    // short; fail rather than write half a page set.
-                    *slot = family
-                        .try_commit(node, first + i as u64, &mut batch)
-                        .ok_or(Status::NO_MEMORY)?;
+                if !family.owned_frames(node, first, &mut frames[..count]) {
+                    for (i, slot) in frames[..count].iter_mut().enumerate() {
+                        // Only a change made meanwhile by someone else could leave the batch
+                        // short; fail rather than write half a page set.
+                        *slot = family
+                            .try_commit(node, first + i as u64, &mut batch)
+                            .ok_or(Status::NO_MEMORY)?;
+                    }
                 }
                 Ok((count, in_page, chunk))
             })();

@@ -342,25 +342,9 @@ fn probe_readable(addr: usize, len: usize) -> ZxResult {
 }
 
 fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
-    if len == 0 {
-        return Ok(());
-    }
-    usercopy::check_user_range(addr, len)?;
-    // No overflow: `check_user_range` bounded `addr + len` by the end of the user half.
-    let end = addr + len;
-    let mut at = addr;
-    while at < end {
-        let mut byte = [0u8; 1];
-        usercopy::copy_from_user(&mut byte, at)?;
-        if write {
-            usercopy::copy_to_user(at, &byte)?;
-        }
-        at = (at & !(PAGE_SIZE - 1)) + PAGE_SIZE;
-    }
-    Ok(())
+    usercopy::probe(addr, len, write)
 }
 
-const PAGE_SIZE: usize = abi::ZX_PAGE_SIZE;
 
 /// INVALID_ARGS unless a `T` can be written at user address `out`. Checked (and probed)
 /// before the work, so the final write cannot fail and a bad pointer costs nothing.

@@ -133,11 +133,11 @@ arch_copy_to_user:
 // stores: only for a user range the caller has already probed with the unprivileged
 // routines above (each page checked with EL0's permissions, and mapped), so these accesses
 // reach nothing EL0 could not. With `clear_pan` (CPUs with PAN) PSTATE.PAN is cleared for
-// the copy. 256 bytes per loop through q0-q15, which hold the user's FP state during a system
+// the copy. 512 bytes per loop through q0-q31, which hold the user's FP state during a system
 // call: they are saved on the stack first and restored on every way out.
 .global arch_copy_user_fast
 arch_copy_user_fast:
-    stp     q0, q1, [sp, #-256]!
+    stp     q0, q1, [sp, #-512]!
     stp     q2, q3, [sp, #32]
     stp     q4, q5, [sp, #64]
     stp     q6, q7, [sp, #96]
@@ -145,30 +145,54 @@ arch_copy_user_fast:
     stp     q10, q11, [sp, #160]
     stp     q12, q13, [sp, #192]
     stp     q14, q15, [sp, #224]
+    stp     q16, q17, [sp, #256]
+    stp     q18, q19, [sp, #288]
+    stp     q20, q21, [sp, #320]
+    stp     q22, q23, [sp, #352]
+    stp     q24, q25, [sp, #384]
+    stp     q26, q27, [sp, #416]
+    stp     q28, q29, [sp, #448]
+    stp     q30, q31, [sp, #480]
     cbz     x3, 1f
     .inst   0xd500409f              // msr pan, #0
-1:  subs    x2, x2, #256        // x2: bytes left after this block
+1:  subs    x2, x2, #512        // x2: bytes left after this block
     b.lo    3f
 2:
-10: ldp     q0, q1, [x1], #256
-11: ldp     q2, q3, [x1, #-224]
-12: ldp     q4, q5, [x1, #-192]
-13: ldp     q6, q7, [x1, #-160]
-14: ldp     q8, q9, [x1, #-128]
-15: ldp     q10, q11, [x1, #-96]
-16: ldp     q12, q13, [x1, #-64]
-17: ldp     q14, q15, [x1, #-32]
-20: stp     q0, q1, [x0], #256
-21: stp     q2, q3, [x0, #-224]
-22: stp     q4, q5, [x0, #-192]
-23: stp     q6, q7, [x0, #-160]
-24: stp     q8, q9, [x0, #-128]
-25: stp     q10, q11, [x0, #-96]
-26: stp     q12, q13, [x0, #-64]
-27: stp     q14, q15, [x0, #-32]
-    subs    x2, x2, #256
+10: ldp     q0, q1, [x1], #512
+11: ldp     q2, q3, [x1, #-480]
+12: ldp     q4, q5, [x1, #-448]
+13: ldp     q6, q7, [x1, #-416]
+14: ldp     q8, q9, [x1, #-384]
+15: ldp     q10, q11, [x1, #-352]
+16: ldp     q12, q13, [x1, #-320]
+17: ldp     q14, q15, [x1, #-288]
+18: ldp     q16, q17, [x1, #-256]
+19: ldp     q18, q19, [x1, #-224]
+60: ldp     q20, q21, [x1, #-192]
+61: ldp     q22, q23, [x1, #-160]
+62: ldp     q24, q25, [x1, #-128]
+63: ldp     q26, q27, [x1, #-96]
+64: ldp     q28, q29, [x1, #-64]
+65: ldp     q30, q31, [x1, #-32]
+20: stp     q0, q1, [x0], #512
+21: stp     q2, q3, [x0, #-480]
+22: stp     q4, q5, [x0, #-448]
+23: stp     q6, q7, [x0, #-416]
+24: stp     q8, q9, [x0, #-384]
+25: stp     q10, q11, [x0, #-352]
+26: stp     q12, q13, [x0, #-320]
+27: stp     q14, q15, [x0, #-288]
+28: stp     q16, q17, [x0, #-256]
+29: stp     q18, q19, [x0, #-224]
+70: stp     q20, q21, [x0, #-192]
+71: stp     q22, q23, [x0, #-160]
+72: stp     q24, q25, [x0, #-128]
+73: stp     q26, q27, [x0, #-96]
+74: stp     q28, q29, [x0, #-64]
+75: stp     q30, q31, [x0, #-32]
+    subs    x2, x2, #512
     b.hs    2b
-3:  add     x2, x2, #256        // the tail, under 256 bytes
+3:  add     x2, x2, #512        // the tail, under 512 bytes
 7:  cmp     x2, #8
     b.lo    4f
 30: ldr     x4, [x1], #8
@@ -191,7 +215,15 @@ copy_user_fast_out:
     ldp     q10, q11, [sp, #160]
     ldp     q12, q13, [sp, #192]
     ldp     q14, q15, [sp, #224]
-    ldp     q0, q1, [sp], #256
+    ldp     q16, q17, [sp, #256]
+    ldp     q18, q19, [sp, #288]
+    ldp     q20, q21, [sp, #320]
+    ldp     q22, q23, [sp, #352]
+    ldp     q24, q25, [sp, #384]
+    ldp     q26, q27, [sp, #416]
+    ldp     q28, q29, [sp, #448]
+    ldp     q30, q31, [sp, #480]
+    ldp     q0, q1, [sp], #512
     ret
     FIXUP   10b, copy_user_fast_out
     FIXUP   11b, copy_user_fast_out
@@ -201,6 +233,14 @@ copy_user_fast_out:
     FIXUP   15b, copy_user_fast_out
     FIXUP   16b, copy_user_fast_out
     FIXUP   17b, copy_user_fast_out
+    FIXUP   18b, copy_user_fast_out
+    FIXUP   19b, copy_user_fast_out
+    FIXUP   60b, copy_user_fast_out
+    FIXUP   61b, copy_user_fast_out
+    FIXUP   62b, copy_user_fast_out
+    FIXUP   63b, copy_user_fast_out
+    FIXUP   64b, copy_user_fast_out
+    FIXUP   65b, copy_user_fast_out
     FIXUP   20b, copy_user_fast_out
     FIXUP   21b, copy_user_fast_out
     FIXUP   22b, copy_user_fast_out
@@ -209,7 +249,34 @@ copy_user_fast_out:
     FIXUP   25b, copy_user_fast_out
     FIXUP   26b, copy_user_fast_out
     FIXUP   27b, copy_user_fast_out
+    FIXUP   28b, copy_user_fast_out
+    FIXUP   29b, copy_user_fast_out
+    FIXUP   70b, copy_user_fast_out
+    FIXUP   71b, copy_user_fast_out
+    FIXUP   72b, copy_user_fast_out
+    FIXUP   73b, copy_user_fast_out
+    FIXUP   74b, copy_user_fast_out
+    FIXUP   75b, copy_user_fast_out
     FIXUP   30b, copy_user_fast_out
     FIXUP   31b, copy_user_fast_out
     FIXUP   40b, copy_user_fast_out
     FIXUP   41b, copy_user_fast_out
+
+// u64 arch_probe_user(usize addr, usize len, u64 write): 0, or the ESR of a fault. Touches
+// one byte of every page of `addr..addr + len` (len > 0) with EL0's permissions, reading it
+// and, with `write`, storing it back unchanged; a fault the VMAR can serve is served, so
+// afterwards every page is mapped with the access checked.
+.global arch_probe_user
+arch_probe_user:
+    add     x3, x0, x1
+50: ldtrb   w4, [x0]
+    cbz     x2, 52f
+51: sttrb   w4, [x0]
+52: and     x0, x0, #~0xfff
+    add     x0, x0, #4096
+    cmp     x0, x3
+    b.lo    50b
+    mov     x0, #0
+    ret
+    FIXUP   50b, arch_fixup_return
+    FIXUP   51b, arch_fixup_return
