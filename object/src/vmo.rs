@@ -147,15 +147,22 @@ impl Node {
 }
 
 /// A small batch of frames allocated before a change, so that running out of memory leaves
-/// everything as it was. Up to 16 frames need no heap allocation.
+/// everything as it was. Up to `BATCH_INLINE` frames need no heap allocation.
 struct FrameBatch {
-    inline: [FrameAddr; 16],
+    inline: [FrameAddr; BATCH_INLINE],
     inline_len: usize,
     spill: Vec<FrameAddr>,
 }
 
+/// Frames a batch holds without a heap allocation: a page fault needs one; small enough that
+/// passing a batch around stays cheap.
+const BATCH_INLINE: usize = 4;
+
 /// Pages [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`] hand over at a time.
 pub const CHUNK_PAGES: usize = 64;
+/// Transfers up to this many bytes span at most two pages: a two-entry frame list will do
+/// (no 512-byte array to clear).
+const SMALL_TRANSFER: u64 = PAGE_SIZE;
 
 /// For a transfer at family offset `start` with `remaining` bytes to go: the pages, the
 /// offset in the first page and the bytes of the next chunk of at most CHUNK_PAGES pages.
@@ -170,7 +177,7 @@ impl FrameBatch {
     /// `count` frames, or NO_MEMORY with none taken.
     fn allocate(frames: &dyn FrameAllocator, count: usize) -> ZxResult<FrameBatch> {
         let mut batch = FrameBatch {
-            inline: [0; 16],
+            inline: [0; BATCH_INLINE],
             inline_len: 0,
             spill: Vec::new(),
         };
@@ -322,7 +329,11 @@ impl Family {
     /// Allocates one frame for every page in `first..=last` of `id` that it does not own.
     fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
         let node = self.node(id);
-        let owned = node.pages.range(first..=last).count() as u64;
+        let owned = if first == last {
+            u64::from(node.pages.contains_key(&first))
+        } else {
+            node.pages.range(first..=last).count() as u64
+        };
         let needed = (last - first + 1 - owned) as usize;
         FrameBatch::allocate(&*self.frames, needed)
     }
@@ -818,7 +829,14 @@ impl Vmo {
         len: u64,
         f: &mut dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult,
     ) -> ZxResult {
-        let mut frames = [0; CHUNK_PAGES];
+        let (mut small, mut large);
+        let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
+            small = [0; 2];
+            &mut small
+        } else {
+            large = [0; CHUNK_PAGES];
+            &mut large
+        };
         let mut done = 0u64;
         while done < len {
             let (count, in_page, chunk) = {
@@ -852,7 +870,14 @@ impl Vmo {
             let batch = family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
             (batch, family.frames.clone())
         };
-        let mut frames = [0; CHUNK_PAGES];
+        let (mut small, mut large);
+        let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
+            small = [0; 2];
+            &mut small
+        } else {
+            large = [0; CHUNK_PAGES];
+            &mut large
+        };
         let mut done = 0u64;
         let mut result = Ok(());
         while done < len && result.is_ok() {
