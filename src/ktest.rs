@@ -82,7 +82,10 @@ pub fn run(board: &Board) {
             vmo_clone_snapshot_on_pool_pages,
         ),
         ("vmo_cache_ops_run", vmo_cache_ops_run),
-        ("memcpy_memset_match_reference", memcpy_memset_match_reference),
+        (
+            "memcpy_memset_match_reference",
+            memcpy_memset_match_reference,
+        ),
         ("page_zero_and_copy", page_zero_and_copy),
     ];
     let mut passed = 0;
@@ -712,7 +715,10 @@ fn memcpy_memset_match_reference(_: &Board) -> TestResult {
                     "memcpy of {size} bytes ({src_off}/{dst_off}) copied wrong bytes"
                 );
                 check!(
-                    target[..dst].iter().chain(&target[dst + size..]).all(|&b| b == 0xaa),
+                    target[..dst]
+                        .iter()
+                        .chain(&target[dst + size..])
+                        .all(|&b| b == 0xaa),
                     "memcpy of {size} bytes ({src_off}/{dst_off}) wrote outside its range"
                 );
             }
@@ -727,7 +733,10 @@ fn memcpy_memset_match_reference(_: &Board) -> TestResult {
                 "memset of {size} bytes at {dst_off}"
             );
             check!(
-                target[..dst].iter().chain(&target[dst + size..]).all(|&b| b == 0xaa),
+                target[..dst]
+                    .iter()
+                    .chain(&target[dst + size..])
+                    .all(|&b| b == 0xaa),
                 "memset of {size} bytes at {dst_off} wrote outside its range"
             );
         }

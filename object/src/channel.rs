@@ -175,15 +175,24 @@ impl Channel {
         if bytes.len() > MAX_MSG_BYTES || handles.len() > MAX_MSG_HANDLES {
             return Err(Status::OUT_OF_RANGE);
         }
-        let own_koid = self.base.koid();
-        if handles.iter().any(|handle| handle.koid() == own_koid) {
-            return Err(Status::NOT_SUPPORTED);
-        }
         let mut data = Vec::new();
         if data.try_reserve_exact(bytes.len()).is_err() {
             return Err(Status::NO_MEMORY);
         }
         data.extend_from_slice(bytes);
+        self.write_vec(data, handles)
+    }
+
+    /// [`Channel::write`] of bytes the caller already holds in a `Vec`, which becomes the
+    /// message as it is (no second copy).
+    pub fn write_vec(&self, data: Vec<u8>, handles: Vec<Handle>) -> ZxResult {
+        if data.len() > MAX_MSG_BYTES || handles.len() > MAX_MSG_HANDLES {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        let own_koid = self.base.koid();
+        if handles.iter().any(|handle| handle.koid() == own_koid) {
+            return Err(Status::NOT_SUPPORTED);
+        }
         let message = Message {
             bytes: data,
             handles,

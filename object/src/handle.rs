@@ -352,8 +352,9 @@ impl HandleTable {
         if value == ZX_HANDLE_INVALID {
             return Ok(());
         }
-        let handle = self.remove(value)?;
-        drop(handle);
+        // Dropping the handle cancels the waits registered through it.
+        let handle = self.take_value(&mut self.inner.lock(), value);
+        drop(handle.ok_or(Status::BAD_HANDLE)?);
         Ok(())
     }
 

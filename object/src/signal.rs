@@ -159,6 +159,9 @@ impl SignalState {
     /// canceled with the current signals plus `HANDLE_CLOSED`.
     pub fn cancel_handle(&self, handle_id: u64) {
         let mut inner = self.inner.lock();
+        if inner.observers.is_empty() {
+            return;
+        }
         let observed = inner.current | Signals::HANDLE_CLOSED;
         inner.observers.retain(|observer| {
             if observer.handle_id == handle_id {

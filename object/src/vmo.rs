@@ -867,7 +867,8 @@ impl Vmo {
         let (mut batch, allocator) = {
             let family = self.lock()?;
             let (node, start) = self.range(&family, offset, len)?;
-            let batch = family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
+            let batch =
+                family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
             (batch, family.frames.clone())
         };
         let (mut small, mut large);

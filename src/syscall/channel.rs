@@ -27,6 +27,9 @@ pub(super) fn create(table: &HandleTable, options: u32, out0: usize, out1: usize
 
 /// Reads up to [`MAX_MSG_HANDLES`] handle values from user memory into `values`.
 fn read_values(values: &mut [zx_handle_t], addr: usize) -> ZxResult {
+    if values.is_empty() {
+        return Ok(());
+    }
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];
     let raw = &mut raw[..values.len() * 4];
     usercopy::copy_from_user(raw, addr)?;
@@ -137,8 +140,14 @@ pub(super) fn write(
         consume_listed(table, handles, num_handles, Some(own));
         return Err(status);
     }
-    let mut values = [0 as zx_handle_t; MAX_MSG_HANDLES];
-    let values = &mut values[..num_handles];
+    // Cleared only when used: most messages carry no handles.
+    let mut storage;
+    let values: &mut [zx_handle_t] = if num_handles == 0 {
+        &mut []
+    } else {
+        storage = [0 as zx_handle_t; MAX_MSG_HANDLES];
+        &mut storage[..num_handles]
+    };
     read_values(values, handles)?;
 
     let mut data: Vec<u8> = Vec::new();
@@ -156,7 +165,7 @@ pub(super) fn write(
         return Err(status);
     }
     let taken = table.take_for_transfer(values, Some(own))?;
-    channel.write(&data, taken)
+    channel.write_vec(data, taken)
 }
 
 /// The user buffers of `zx_channel_read`.

@@ -345,7 +345,6 @@ fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
     usercopy::probe(addr, len, write)
 }
 
-
 /// INVALID_ARGS unless a `T` can be written at user address `out`. Checked (and probed)
 /// before the work, so the final write cannot fail and a bad pointer costs nothing.
 fn check_out<T>(out: usize) -> ZxResult {

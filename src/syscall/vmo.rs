@@ -13,12 +13,11 @@ use abi::{
     ZX_VMO_OP_ZERO,
 };
 use alloc::sync::Arc;
-use object::handle::{Handle, HandleTable};
 use arch::mmu;
 use object::frames::{FrameAddr, PAGE_SIZE};
+use object::handle::{Handle, HandleTable};
 use object::vmo::{child_rights, clone_rights, Vmo};
 use object::{Rights, Status, ZxResult};
-
 
 /// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before any byte
 /// moves, so a too-long request transfers nothing.
@@ -55,8 +54,7 @@ fn transfer(
         let start = frames[i] + skip as u64;
         let mut run = (page - skip).min(len - done);
         // Extend the run over following frames that continue it in physical memory.
-        while done + run < len && i + 1 < frames.len() && frames[i + 1] == frames[i] + PAGE_SIZE
-        {
+        while done + run < len && i + 1 < frames.len() && frames[i + 1] == frames[i] + PAGE_SIZE {
             i += 1;
             run += page.min(len - done - run);
         }
