@@ -158,6 +158,10 @@ struct FrameBatch {
 /// passing a batch around stays cheap.
 const BATCH_INLINE: usize = 4;
 
+/// The callback of [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`]: `(frames,
+/// offset_in_first_page, chunk_len, done_so_far)`.
+pub type ChunkFn<'a> = dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult + 'a;
+
 /// Pages [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`] hand over at a time.
 pub const CHUNK_PAGES: usize = 64;
 /// Transfers up to this many bytes span at most two pages: a two-entry frame list will do
@@ -827,7 +831,7 @@ impl Vmo {
         &self,
         offset: u64,
         len: u64,
-        f: &mut dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult,
+        f: &mut ChunkFn<'_>,
     ) -> ZxResult {
         let (mut small, mut large);
         let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
@@ -859,7 +863,7 @@ impl Vmo {
         &self,
         offset: u64,
         len: u64,
-        f: &mut dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult,
+        f: &mut ChunkFn<'_>,
     ) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
