@@ -958,12 +958,29 @@ impl Vmar {
         let page_va = va & !(PAGE - 1);
         loop {
             let (generation, target, offset, perms) = {
-                let state = space.state.lock();
-                if !state.regions.contains_key(&self.id) {
-                    return Err(Status::BAD_STATE);
-                }
-                let id = state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?;
+                let mut state = space.state.lock();
+                let hint = state.fault_hint.filter(|h| {
+                    h.region == self.id
+                        && h.generation == state.generation
+                        && (h.start..h.end).contains(&va)
+                });
+                let id = match hint {
+                    Some(hint) => hint.mapping,
+                    None => {
+                        if !state.regions.contains_key(&self.id) {
+                            return Err(Status::BAD_STATE);
+                        }
+                        state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?
+                    }
+                };
                 let m = state.mappings.get(&id).ok_or(Status::NOT_FOUND)?;
+                let new_hint = space::FaultHint {
+                    region: self.id,
+                    start: m.base,
+                    end: m.base + m.size,
+                    mapping: id,
+                    generation: state.generation,
+                };
                 let allowed = if write {
                     m.perms.write
                 } else if execute {
@@ -974,12 +991,14 @@ impl Vmar {
                 if !allowed {
                     return Err(Status::ACCESS_DENIED);
                 }
-                (
+                let found = (
                     state.generation,
                     m.target.clone(),
                     m.target_offset_of(page_va),
                     m.perms,
-                )
+                );
+                state.fault_hint = Some(new_hint);
+                found
             };
             let page = target.fault_page(offset, write)?;
             let state = space.state.lock();

@@ -103,10 +103,12 @@ impl Node {
     }
 
     fn is_zeroed(&self, index: u64) -> bool {
-        self.zeroed
-            .range(..=index)
-            .next_back()
-            .is_some_and(|(_, &end)| index < end)
+        !self.zeroed.is_empty()
+            && self
+                .zeroed
+                .range(..=index)
+                .next_back()
+                .is_some_and(|(_, &end)| index < end)
     }
 
     /// Whether this node hides its ancestors' page `index` (holds it or zeroed it).
@@ -236,6 +238,10 @@ struct Family {
     nodes: Vec<Option<Node>>,
     free_ids: Vec<NodeId>,
     next_mapping_id: u64,
+    /// Whether some PTE may show a page its mapping's node does not own (the zero page or an
+    /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
+    /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
+    shared_ptes: bool,
 }
 
 impl Family {
@@ -365,8 +371,11 @@ impl Family {
                 self.release_if_unseen(owner, owner_index);
             }
         }
-        // Mappings of this node and of everything that looks through it showed the old page.
-        self.unmap_everywhere(id, index, index + 1);
+        // Mappings of this node and of everything that looks through it showed the old page,
+        // unless no mapping ever showed a page its node does not own.
+        if self.shared_ptes {
+            self.unmap_everywhere(id, index, index + 1);
+        }
         frame
     }
 
@@ -695,6 +704,7 @@ impl Vmo {
             nodes: Vec::new(),
             free_ids: Vec::new(),
             next_mapping_id: 1,
+            shared_ptes: false,
         };
         let node = family.insert(Node::new(pages));
         Ok(Arc::new(Vmo::new(
@@ -827,12 +837,7 @@ impl Vmo {
     /// The frames stay valid while `f` runs only because nothing else runs meanwhile: the
     /// kernel has one CPU and is not preempted, and the page faults `f`'s copy may take never
     /// free a page a node can still see. (Several CPUs will need the frames pinned.)
-    pub fn read_unlocked(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut ChunkFn<'_>,
-    ) -> ZxResult {
+    pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         let (mut small, mut large);
         let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
             small = [0; 2];
@@ -859,12 +864,7 @@ impl Vmo {
     /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
     /// any byte moves), but `f` runs without the family lock, on up to [`CHUNK_PAGES`]
     /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
-    pub fn write_unlocked(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut ChunkFn<'_>,
-    ) -> ZxResult {
+    pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
@@ -1467,7 +1467,7 @@ impl MapTarget for Vmo {
                 writable: true,
             });
         }
-        Ok(match family.resolve(node, index) {
+        let page = match family.resolve(node, index) {
             Some(Found::Page { owner, frame, .. }) => PageForFault {
                 frame,
                 writable: owner == node,
@@ -1476,7 +1476,11 @@ impl MapTarget for Vmo {
                 frame: family.frames.zero_page(),
                 writable: false,
             },
-        })
+        };
+        if !page.writable {
+            family.shared_ptes = true;
+        }
+        Ok(page)
     }
 }
 

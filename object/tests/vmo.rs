@@ -1306,10 +1306,32 @@ fn parent_write_unmaps_the_childs_view_of_that_page() {
         .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
         .unwrap();
     let (mapping, _) = map(&child);
-    // The child's view resolved to the grandparent's page; the parent now copies it.
+    // The child's mapping shows the grandparent's page (a read fault put it there, read-only);
+    // the parent now copies that page, so the child's PTE must go.
+    assert!(!child.fault_page(0, false).unwrap().writable);
     parent.write(0, &[2]).unwrap();
     assert!(mapping.unmapped.lock().unwrap().contains(&(0, PAGE)));
     assert_eq!(read_all(&child, 0, 1), vec![2]);
+}
+
+#[test]
+fn commit_skips_the_invalidation_search_while_no_pte_shows_a_shared_page() {
+    let f = frames();
+    let vmo = create(&f, 2 * PAGE);
+    let (mapping, _) = map(&vmo);
+    // Write faults only: every PTE shows a page its node owns, so committing cannot leave a
+    // stale one behind and no mapping hears of it.
+    assert!(vmo.fault_page(0, true).unwrap().writable);
+    vmo.write(PAGE, &[1]).unwrap();
+    assert!(mapping.unmapped.lock().unwrap().is_empty());
+    // A clone's read fault shows its parent's page: from then on commits notify.
+    let clone = vmo
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
+        .unwrap();
+    let (clone_mapping, _) = map(&clone);
+    assert!(!clone.fault_page(0, false).unwrap().writable);
+    clone.write(0, &[2]).unwrap();
+    assert!(clone_mapping.unmapped.lock().unwrap().contains(&(0, PAGE)));
 }
 
 // ---- running out of memory -------------------------------------------------------------------

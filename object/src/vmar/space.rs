@@ -30,6 +30,7 @@ impl Space {
                 regions: BTreeMap::new(),
                 mappings: BTreeMap::new(),
                 generation: 0,
+                fault_hint: None,
             }),
         }
     }
@@ -47,6 +48,20 @@ pub(crate) struct State {
     pub mappings: BTreeMap<u64, Mapping>,
     /// Bumped by every change of the tree and every invalidation a target reports: a fault
     /// resolved without the lock installs its page only if this did not move meanwhile.
+    pub generation: u64,
+    /// The mapping the last fault found, valid while `generation` has not moved: faults come
+    /// in runs over one mapping, and this spares each the walk down the tree.
+    pub fault_hint: Option<FaultHint>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct FaultHint {
+    /// The region the lookup started from.
+    pub region: u64,
+    /// The mapping's addresses and id.
+    pub start: usize,
+    pub end: usize,
+    pub mapping: u64,
     pub generation: u64,
 }
 
