@@ -361,6 +361,12 @@ impl Family {
             _ => self.frames.zero(frame),
         }
         self.node_mut(id).pages.insert(index, frame);
+        // Mappings of this node and of everything that looks through it showed the old page,
+        // unless no mapping ever showed a page its node does not own. They go before the old
+        // page may be freed.
+        if self.shared_ptes {
+            self.unmap_everywhere(id, index, index + 1);
+        }
         if let Some(Found::Page {
             owner,
             index: owner_index,
@@ -370,11 +376,6 @@ impl Family {
             if owner != id {
                 self.release_if_unseen(owner, owner_index);
             }
-        }
-        // Mappings of this node and of everything that looks through it showed the old page,
-        // unless no mapping ever showed a page its node does not own.
-        if self.shared_ptes {
-            self.unmap_everywhere(id, index, index + 1);
         }
         frame
     }
@@ -964,6 +965,10 @@ impl Vmo {
         if new > old {
             return Ok(());
         }
+        // Every PTE that shows the dropped range goes first, while the children still look
+        // through it (their limits are clamped below), and before any dropped frame is free:
+        // a PTE left to a freed frame would show whatever the frame holds next.
+        family.unmap_everywhere(id, new, old);
         let dropped = family.node_mut(id).pages.split_off(&new);
         family.node_mut(id).trim_zeroed(new);
         for (_, frame) in dropped {
@@ -975,7 +980,6 @@ impl Vmo {
                 link.limit = link.limit.min(new.saturating_sub(link.offset));
             }
         }
-        family.unmap_everywhere(id, new, old);
         family.sweep_ancestors(old_link, new, old);
         Ok(())
     }
@@ -1050,6 +1054,8 @@ impl Vmo {
         if first >= end {
             return;
         }
+        // PTEs showing the range go before any frame behind them is freed.
+        family.unmap_everywhere(node, first, end);
         let held: Vec<(u64, FrameAddr)> = family
             .node(node)
             .pages
@@ -1066,7 +1072,6 @@ impl Vmo {
             family.node_mut(node).add_zeroed(first, end);
             family.sweep_ancestors(link, first, end);
         }
-        family.unmap_everywhere(node, first, end);
     }
 
     /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.

@@ -1439,3 +1439,25 @@ fn every_page_is_returned_when_every_vmo_is_gone() {
 
 #[allow(dead_code)]
 fn assert_frame_type(_: FrameAddr) {}
+
+#[test]
+fn parent_shrink_unmaps_the_childs_view_of_the_dropped_pages() {
+    let f = frames();
+    let parent = Vmo::create(f.clone(), 2 * PAGE, 0).expect("create resizable");
+    parent.write(PAGE, &[0x11]).unwrap();
+    let child = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
+        .unwrap();
+    let (mapping, _) = map(&child);
+    // The child's mapping shows the parent's page 1 (read-only, not the child's own).
+    let shown = child.fault_page(PAGE, false).unwrap();
+    assert!(!shown.writable);
+    parent.set_size(PAGE).unwrap();
+    // The parent's page 1 is gone (freed): the child's PTE for it must have gone first.
+    assert!(
+        mapping.unmapped.lock().unwrap().contains(&(PAGE, PAGE)),
+        "a PTE to the freed page was left behind: {:?}",
+        mapping.unmapped.lock().unwrap()
+    );
+    assert_eq!(read_all(&child, PAGE, 1), vec![0]);
+}
