@@ -194,7 +194,15 @@ pub struct PagePool {
     total_pages: usize,
     free_pages: usize,
     used_by: [usize; PageUse::COUNT],
+    /// Free single pages kept off the buddy free lists for quick reuse: they count as free
+    /// (their entries say so), and go back to the buddy allocator whenever an allocation
+    /// fails, so they never stand in the way of a larger block.
+    quick: [u64; QUICK_PAGES],
+    quick_len: usize,
 }
+
+/// How many freed single pages the pool keeps for quick reuse.
+const QUICK_PAGES: usize = 64;
 
 // SAFETY: the pool exclusively owns its pages and frame table (contract of `new`); nothing in
 // it is tied to the creating CPU, so it may move between CPUs.
@@ -303,6 +311,8 @@ impl PagePool {
             total_pages: 0,
             free_pages: 0,
             used_by: [0; PageUse::COUNT],
+            quick: [0; QUICK_PAGES],
+            quick_len: 0,
         };
 
         let table_pages = table_bytes / PAGE_SIZE;
@@ -400,6 +410,43 @@ impl PagePool {
         if count > self.free_pages {
             return Err(PoolError::OutOfMemory);
         }
+        if count == 1 && align_bytes <= PAGE_SIZE && self.quick_len > 0 {
+            self.quick_len -= 1;
+            let pa = self.quick[self.quick_len];
+            if let Some([entry]) = self.frames(pa, 1) {
+                entry.store(use_.allocated_entry(), Ordering::Release);
+                self.free_pages -= 1;
+                self.used_by[use_.index()] += 1;
+                return Ok(pa);
+            }
+            // Unreachable (quick pages are pool pages); leave it out rather than panic.
+        }
+        match self.alloc_from_buddy(count, align_bytes, use_) {
+            Err(PoolError::OutOfMemory) if self.quick_len > 0 => {
+                self.flush_quick();
+                self.alloc_from_buddy(count, align_bytes, use_)
+            }
+            result => result,
+        }
+    }
+
+    /// Gives the quick pages back to the buddy allocator, where they merge with their buddies.
+    fn flush_quick(&mut self) {
+        while self.quick_len > 0 {
+            self.quick_len -= 1;
+            let va = self.phys_to_virt(self.quick[self.quick_len]);
+            // SAFETY: a quick page is free (its entry says so), allocated from the buddy
+            // heap as far as the heap knows, and used by nobody.
+            unsafe { self.release(va, 1) };
+        }
+    }
+
+    fn alloc_from_buddy(
+        &mut self,
+        count: usize,
+        align_bytes: usize,
+        use_: PageUse,
+    ) -> Result<u64, PoolError> {
         let block_pages = count
             .checked_next_power_of_two()
             .ok_or(PoolError::OutOfMemory)?
@@ -472,9 +519,14 @@ impl PagePool {
                 e.store(FREE_ENTRY, Ordering::Release);
             }
         }
-        // SAFETY: the pages were allocated from this pool (their entries said so) and the
-        // caller, as last owner, gives them up.
-        unsafe { self.release(self.phys_to_virt(pa), count) };
+        if count == 1 && self.quick_len < QUICK_PAGES {
+            self.quick[self.quick_len] = pa;
+            self.quick_len += 1;
+        } else {
+            // SAFETY: the pages were allocated from this pool (their entries said so) and
+            // the caller, as last owner, gives them up.
+            unsafe { self.release(self.phys_to_virt(pa), count) };
+        }
         self.free_pages += count;
         self.used_by[use_.index()] -= count;
         Ok(())
