@@ -202,9 +202,11 @@ fn index(va: usize, level: u32) -> usize {
     (va >> (39 - 9 * level)) & (ENTRIES - 1)
 }
 
-/// One process's tables: the level-0 table's physical address.
+/// One process's tables: the level-0 table's physical address, and every table page below
+/// it (freed with the address space without walking the tree).
 struct Tables {
     root: u64,
+    lower: Vec<u64>,
 }
 
 impl Tables {
@@ -222,10 +224,11 @@ impl Tables {
             table_pa = if descriptor & DESC_VALID != 0 {
                 descriptor & ADDRESS_MASK
             } else {
-                if !allocate {
+                if !allocate || self.lower.try_reserve(1).is_err() {
                     return None;
                 }
                 let pa = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable)).ok()?;
+                self.lower.push(pa);
                 // SAFETY: as above. The zeroed table is visible to the walker before the
                 // entry that points at it: `dsb ishst` comes before any use from EL0.
                 unsafe { entry.write(pa | DESC_VALID | DESC_TABLE_OR_PAGE) };
@@ -264,18 +267,11 @@ impl Tables {
         }
     }
 
-    /// Frees every table below `pa` at `level`, then `pa` itself.
-    fn free_table(pa: u64, level: u32) {
-        if level < 3 {
-            for i in 0..ENTRIES {
-                // SAFETY: `pa` is a table page of a tree no CPU uses any more.
-                let descriptor = unsafe { table(pa).add(i).read() };
-                if descriptor & DESC_VALID != 0 {
-                    Self::free_table(descriptor & ADDRESS_MASK, level + 1);
-                }
-            }
+    /// Frees every table page.
+    fn free(self) {
+        for pa in core::iter::once(self.root).chain(self.lower.iter().copied()) {
+            let _ = memory::with_pool(|pool| pool.free_pages(pa, 1, PageUse::PageTable));
         }
-        let _ = memory::with_pool(|pool| pool.free_pages(pa, 1, PageUse::PageTable));
     }
 }
 
@@ -302,7 +298,10 @@ impl UserAddressSpace {
             }
         };
         Ok(UserAddressSpace {
-            tables: spin::Mutex::new(Some(Tables { root })),
+            tables: spin::Mutex::new(Some(Tables {
+                root,
+                lower: Vec::new(),
+            })),
             asid,
             root,
         })
@@ -318,7 +317,7 @@ impl UserAddressSpace {
         let tables = self.tables.lock().take();
         if let Some(tables) = tables {
             tlb_flush_asid(self.asid);
-            Tables::free_table(tables.root, 0);
+            tables.free();
             ASIDS.lock().free.push(self.asid);
         }
     }

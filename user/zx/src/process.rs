@@ -209,14 +209,13 @@ fn load_segment(
     Ok(())
 }
 
-/// Copies `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`.
+/// Copies `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`, 64 KiB at a time.
 fn copy(src: &Vmo, src_offset: u64, dst: &Vmo, dst_offset: u64, len: u64) -> Result<()> {
-    let mut buf = alloc::vec![0u8; (64 * 1024).min(len as usize)];
     let mut done = 0u64;
     while done < len {
-        let n = (len - done).min(buf.len() as u64) as usize;
-        src.read(&mut buf[..n], src_offset + done)?;
-        dst.write(&buf[..n], dst_offset + done)?;
+        let n = (len - done).min(64 * 1024) as usize;
+        let buf = src.read_to_vec(src_offset + done, n)?;
+        dst.write(&buf, dst_offset + done)?;
         done += n as u64;
     }
     Ok(())

@@ -101,10 +101,21 @@ impl Vmo {
         ok(unsafe { sys::zx_vmo_read(self.raw_handle(), buf_ptr_mut(data), offset, data.len()) })
     }
 
-    /// Reads `len` bytes at `offset` into a new vector.
+    /// Reads `len` bytes at `offset` into a new vector, which is not cleared first: the
+    /// kernel writes every byte or fails.
     pub fn read_to_vec(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
-        let mut data = alloc::vec![0u8; len];
-        self.read(&mut data, offset)?;
+        let mut data: Vec<u8> = Vec::with_capacity(len);
+        // SAFETY: the buffer has room for `len` bytes; zx_vmo_read fills all of them or
+        // fails, and only then is the length set.
+        unsafe {
+            ok(sys::zx_vmo_read(
+                self.raw_handle(),
+                data.as_mut_ptr(),
+                offset,
+                len,
+            ))?;
+            data.set_len(len);
+        }
         Ok(data)
     }
 
