@@ -425,6 +425,18 @@ impl Family {
 
     /// Whether any node below `id` (through links) reads page `index` of `id`.
     fn seen_below(&self, id: NodeId, index: u64) -> bool {
+        // Usually a child or two alive right below: answer that without the stack. The walk
+        // below covers deeper and dead children.
+        for &child in &self.node(id).children {
+            let node = self.node(child);
+            if let Some(link) = node.link {
+                if let Some(k) = index.checked_sub(link.offset) {
+                    if k < link.limit && !node.shadows(k) && node.alive() {
+                        return true;
+                    }
+                }
+            }
+        }
         let mut stack: Vec<(NodeId, u64)> = Vec::new();
         stack.push((id, index));
         while let Some((parent, parent_index)) = stack.pop() {
@@ -565,21 +577,35 @@ impl Family {
     /// Moves the pages of dead node `id` that its only child can see into the child, frees
     /// the rest, and links the child to `id`'s parent.
     fn merge_into_child(&mut self, id: NodeId) {
-        let removed = self.remove(id);
+        let mut removed = self.remove(id);
         let child_id = removed.children[0];
         let child_link = self.node(child_id).link.expect("child links to its parent");
-        let mut moved: Vec<(u64, FrameAddr)> = Vec::new();
-        for (index, frame) in removed.pages {
-            let visible = index
-                .checked_sub(child_link.offset)
-                .filter(|&k| k < child_link.limit && !self.node(child_id).shadows(k));
-            match visible {
-                Some(k) => moved.push((k, frame)),
-                None => self.free_frame(frame),
+        let child = self.node(child_id);
+        // The common case after a snapshot is closed: the child sees all of `id` at the same
+        // offsets and holds nothing itself, so the page map moves over whole, in O(1).
+        let whole = child_link.offset == 0
+            && child.pages.is_empty()
+            && child.zeroed.is_empty()
+            && removed
+                .pages
+                .last_key_value()
+                .is_none_or(|(&last, _)| last < child_link.limit);
+        if whole {
+            self.node_mut(child_id).pages = core::mem::take(&mut removed.pages);
+        } else {
+            let mut moved: Vec<(u64, FrameAddr)> = Vec::new();
+            for (index, frame) in core::mem::take(&mut removed.pages) {
+                let visible = index
+                    .checked_sub(child_link.offset)
+                    .filter(|&k| k < child_link.limit && !self.node(child_id).shadows(k));
+                match visible {
+                    Some(k) => moved.push((k, frame)),
+                    None => self.free_frame(frame),
+                }
             }
+            self.node_mut(child_id).pages.extend(moved);
         }
         let child = self.node_mut(child_id);
-        child.pages.extend(moved);
         // The parent's zeroed ranges keep hiding what lies above them, within the window.
         let window_end = child_link.offset.saturating_add(child_link.limit);
         for (&start, &end) in &removed.zeroed {
