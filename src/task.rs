@@ -750,7 +750,14 @@ fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
         if !still_waiting() {
             return;
         }
-        *thread.state.lock() = ThreadState::Blocked;
+        let mut state = thread.state.lock();
+        // A killed thread never blocks again: it unwinds to the system-call boundary and
+        // leaves there. Marking it Blocked would also hide that it is dead.
+        if *state == ThreadState::Dead {
+            return;
+        }
+        *state = ThreadState::Blocked;
+        drop(state);
         if deadline != abi::ZX_TIME_INFINITE {
             scheduler.sleepers.push((deadline, thread.clone()));
         }
@@ -793,5 +800,9 @@ impl Blocker for KernelBlocker {
 
     fn block_until(&self, waiter: &Waiter, deadline: i64) {
         block_current(deadline, || waiter.is_pending());
+    }
+
+    fn interrupted(&self) -> bool {
+        current_is_dead()
     }
 }

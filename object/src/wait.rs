@@ -36,6 +36,12 @@ pub trait Blocker {
     /// Sleeps until `waiter` is no longer pending (its hook was called) or `deadline` has
     /// passed. May return early for any reason: the caller re-checks.
     fn block_until(&self, waiter: &Waiter, deadline: zx_time_t);
+
+    /// Whether the waiting thread was killed: the wait is then abandoned (its observer
+    /// removed) instead of blocking again, so the thread can unwind and leave.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// State of one wait.
@@ -151,6 +157,10 @@ pub(crate) fn wait_with(
             WaitState::Satisfied(observed) => return Ok(observed),
             WaitState::Canceled(observed) => return Err((Status::CANCELED, observed)),
             WaitState::Pending => {}
+        }
+        if blocker.interrupted() {
+            let current = state.remove_observer(id).unwrap_or_else(|| state.get());
+            return Err((Status::CANCELED, current));
         }
         if blocker.now() >= deadline {
             if let Some(current) = state.remove_observer(id) {

@@ -523,3 +523,43 @@ fn waiter_records_only_the_first_completion() {
         object::wait::WaitState::Satisfied(Signals::USER_0)
     );
 }
+
+/// A blocker whose thread is killed during its first sleep: the wakeup it gets is the kill's,
+/// the signal never comes.
+struct KilledBlocker {
+    inner: StdBlocker,
+    sleeps: AtomicUsize,
+}
+
+impl Blocker for KilledBlocker {
+    fn now(&self) -> zx_time_t {
+        clock_now()
+    }
+
+    fn wake_hook(&self) -> Arc<dyn Wake> {
+        self.inner.wake_hook()
+    }
+
+    fn block_until(&self, _waiter: &Waiter, _deadline: zx_time_t) {
+        // Returns at once, as a killed thread's sleep does.
+        self.sleeps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn interrupted(&self) -> bool {
+        self.sleeps.load(Ordering::Relaxed) > 0
+    }
+}
+
+#[test]
+fn a_killed_waiter_abandons_its_wait_and_leaves_no_observer() {
+    let object = event();
+    let blocker = KilledBlocker {
+        inner: StdBlocker::default(),
+        sleeps: AtomicUsize::new(0),
+    };
+    let result = wait_one(&object, 1, Signals::USER_0, ZX_TIME_INFINITE, &blocker);
+    assert_eq!(result, Err((Status::CANCELED, Signals::NONE)));
+    // It slept once and did not go back to sleep after the kill.
+    assert_eq!(blocker.sleeps.load(Ordering::Relaxed), 1);
+    assert_eq!(object.signals().observer_count(), 0);
+}
