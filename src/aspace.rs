@@ -343,10 +343,17 @@ impl AddressSpace for UserAddressSpace {
         let Some(tables) = guard.as_mut() else {
             return Err(Status::BAD_STATE);
         };
-        if !memory::can_spend(TABLE_RESERVE) {
-            return Err(Status::NO_MEMORY);
-        }
-        let entry = tables.leaf(va, true).ok_or(Status::NO_MEMORY)?;
+        // The tables are usually there already; the reserve is checked only before making
+        // one.
+        let entry = match tables.leaf(va, false) {
+            Some(entry) => entry,
+            None => {
+                if !memory::can_spend(TABLE_RESERVE) {
+                    return Err(Status::NO_MEMORY);
+                }
+                tables.leaf(va, true).ok_or(Status::NO_MEMORY)?
+            }
+        };
         // SAFETY: the level-3 entry for `va` in this tree, under its lock.
         unsafe {
             if entry.read() & DESC_VALID != 0 {

@@ -14,22 +14,32 @@ extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     leave_if_dead();
 }
 
+/// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it
+/// with the frame `kernel_syscall` gets, plus ESR and FAR.
+#[no_mangle]
+extern "C" fn kernel_user_fault(frame: &mut TrapFrame) {
+    user_sync(frame);
+}
+
 pub fn user_sync(frame: &mut TrapFrame) {
     let esr = Esr(frame.esr);
     match esr.class() {
         // Not reached: the vectors send system calls to `kernel_syscall`.
         0x15 => crate::syscall::dispatch(frame),
         0x20 | 0x24 if servable(esr) => {
-            let Some(process) = task::current_process() else {
-                return;
-            };
             let execute = esr.class() == 0x20;
             let write = esr.is_write();
-            if let Err(status) =
+            // Borrowed, not counted: the common case (the fault is served) takes no lock or
+            // reference count besides the VMAR's and the VMO's.
+            let served = task::with_current_process(|process| {
                 process
                     .root_vmar()
                     .handle_fault(frame.far as usize, write, execute)
-            {
+            });
+            if let Some(Err(status)) = served {
+                let Some(process) = task::current_process() else {
+                    return;
+                };
                 let access = if execute {
                     "execute"
                 } else if write {

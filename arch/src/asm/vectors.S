@@ -34,8 +34,8 @@
     b       exception_common
 .endm
 
-// Synchronous entry from EL0 (AArch64): `svc #0` takes the system-call path, anything else
-// the full one. x16 and x17 are saved first: they are scratch for system calls (the ABI
+// Synchronous entry from EL0 (AArch64): `svc #0` takes the system-call path, a data or
+// instruction abort the page-fault path, anything else the full one. x16 and x17 are saved first: they are scratch for system calls (the ABI
 // says so), but live user registers for a fault.
 .macro USER_SYNC_ENTRY kind
     .balign 0x80
@@ -45,6 +45,10 @@
     lsr     x17, x16, #26
     cmp     x17, #0x15              // EC 0x15: SVC from AArch64
     b.eq    syscall_entry
+    cmp     x17, #0x24              // EC 0x24: data abort from EL0
+    b.eq    user_fault_entry
+    cmp     x17, #0x20              // EC 0x20: instruction abort from EL0
+    b.eq    user_fault_entry
     ldp     x16, x17, [sp, #16 * 8]
     stp     x0, x1, [sp]
     mov     x0, #\kind
@@ -125,12 +129,13 @@ exception_return:
     add     sp, sp, #FRAME_SIZE
     eret
 
-// The system-call path. The frame gets what Rust code may change: x0-x18, x30, SP_EL0 (another
-// thread's return sets it while this one sleeps in a call), ELR and SPSR. x19-x29 stay in
-// their registers, which every Rust function preserves, and a context switch saves them with
-// the kernel's own; the frame's x19-x29, ESR and FAR are not filled in. `kernel_syscall`
-// (the kernel's) reads the call from the frame and leaves the result in its x0.
-syscall_entry:
+// The system-call and page-fault paths from EL0. The frame gets what Rust code may change:
+// x0-x18, x30, SP_EL0 (another thread's return sets it while this one sleeps in a call),
+// ELR and SPSR; a fault also gets ESR and FAR. x19-x29 stay in their registers, which every
+// Rust function preserves, and a context switch saves them with the kernel's own; the frame's
+// x19-x29 are not filled in. `kernel_syscall` reads the call from the frame and leaves the
+// result in its x0; `kernel_user_fault` serves the fault or ends the process.
+.macro SAVE_CALLER_SAVED
     stp     x0, x1, [sp, #16 * 0]
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
@@ -145,8 +150,22 @@ syscall_entry:
     mrs     x1, elr_el1
     mrs     x2, spsr_el1
     stp     x1, x2, [sp, #16 * 16]
+.endm
+
+user_fault_entry:
+    SAVE_CALLER_SAVED
+    mrs     x1, esr_el1
+    mrs     x2, far_el1
+    stp     x1, x2, [sp, #16 * 17]
+    mov     x0, sp
+    bl      kernel_user_fault
+    b       caller_saved_return
+
+syscall_entry:
+    SAVE_CALLER_SAVED
     mov     x0, sp
     bl      kernel_syscall
+caller_saved_return:
     ldp     x1, x2, [sp, #16 * 16]
     msr     elr_el1, x1
     msr     spsr_el1, x2
