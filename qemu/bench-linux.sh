@@ -25,29 +25,11 @@ fi
 
 # ---- the kernel ----
 if [ ! -f "$cache/VERSION" ] || [ ! -f "$cache/Image" ]; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        $SUDO dpkg --add-architecture arm64
-    fi
-    # Third-party sources on some machines are unreachable; Debian's own are what we need.
-    $SUDO apt-get update -q || true
-
-    # The metapackage depends on exactly one versioned image package, e.g. linux-image-6.1.0-37-arm64.
-    pkg="$(apt-cache depends linux-image-arm64:arm64 |
-        sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*\).*/\1/p' | head -n1)"
-    if [ -z "$pkg" ]; then
-        echo "could not find the image package linux-image-arm64:arm64 depends on" >&2
-        exit 1
-    fi
-    version="$(apt-cache policy "$pkg:arm64" | sed -n 's/^ *Candidate: //p')"
-    echo "using $pkg:arm64 $version"
-
-    tmp="$(mktemp -d)"
+    # shellcheck source=qemu/debian-kernel-package.sh
+    . qemu/debian-kernel-package.sh
+    download_debian_arm64_kernel
+    tmp="$deb_dir"
     trap 'rm -rf "$tmp"' EXIT
-    # apt-get download writes into the current directory and runs as the _apt user when it can.
-    chmod 777 "$tmp"
-    (cd "$tmp" && apt-get download -q "$pkg:arm64")
     # Only the kernel image: the package's modules are most of its size.
     dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
     vmlinuz="$(ls "$tmp"/boot/vmlinuz-*)"

@@ -4,8 +4,8 @@
 # in qemu/dtb/rpi/SOURCE. The fixtures are committed, so `cargo test` never needs this; rerun it to
 # refresh them (then rerun dump-dtbs.sh, whose raspi dumps are made from these files).
 #
-# Follows the linux-image-arm64 metapackage rather than naming a kernel version, so it keeps
-# working as Debian moves on.
+# The package comes through qemu/debian-kernel-package.sh, which follows the linux-image-arm64
+# metapackage.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,30 +20,11 @@ boards=(
     bcm2711-rpi-cm4-io
 )
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    $SUDO dpkg --add-architecture arm64
-fi
-# Third-party sources on some machines are unreachable; Debian's own are what we need.
-$SUDO apt-get update -q || true
-
-# The metapackage depends on exactly one versioned image package, e.g. linux-image-6.1.0-37-arm64.
-pkg="$(apt-cache depends linux-image-arm64:arm64 |
-    sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*\).*/\1/p' | head -n1)"
-if [ -z "$pkg" ]; then
-    echo "could not find the image package linux-image-arm64:arm64 depends on" >&2
-    exit 1
-fi
-version="$(apt-cache policy "$pkg:arm64" | sed -n 's/^ *Candidate: //p')"
-echo "using $pkg:arm64 $version"
-
-tmp="$(mktemp -d)"
+# shellcheck source=qemu/debian-kernel-package.sh
+. "$here/debian-kernel-package.sh"
+download_debian_arm64_kernel
+tmp="$deb_dir"
 trap 'rm -rf "$tmp"' EXIT
-# apt-get download writes into the current directory and runs as the _apt user when it can.
-chmod 777 "$tmp"
-(cd "$tmp" && apt-get download -q "$pkg:arm64")
 dpkg-deb -x "$tmp"/*.deb "$tmp/root"
 
 src_dir="$(find "$tmp/root/usr/lib" -maxdepth 2 -type d -name broadcom | head -n1)"
