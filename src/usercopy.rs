@@ -1,7 +1,9 @@
 //! Access to user memory. Only these routines touch it: they check the range lies in the
 //! user half (overflow-safe), copy with unprivileged loads/stores (`ldtr`/`sttr`, so PAN
 //! stays on and user permissions apply), serve a fault on a not-yet-mapped VMO page and
-//! continue, and turn an unresolvable fault into INVALID_ARGS.
+//! continue, and turn an unresolvable fault into INVALID_ARGS. Bulk copies of a range that
+//! [`probe`] has just checked page by page with EL0's permissions use ordinary 128-bit loads
+//! and stores instead ([`copy_probed`]).
 //!
 //! Never call them while holding a lock a page fault could need (VMO, VMAR, handle table).
 

@@ -7,7 +7,9 @@
 //!   (`HandleTable::get_object`), then the arguments are checked, then the work is done;
 //! - user memory is touched only through `crate::usercopy`, never while a VMO, VMAR or
 //!   handle-table lock is held or one of their calls is in progress (a fault during the copy
-//!   needs those locks): data goes through small kernel buffers on the stack;
+//!   needs those locks): data goes through small kernel buffers on the stack, or, for VMO
+//!   reads and writes, straight between the VMO's frames and the probed user buffer with the
+//!   VMO's lock released (`Vmo::read_unlocked`/`write_unlocked`);
 //! - a call that fails changes nothing: a new handle is published to user space by
 //!   [`publish`], which takes it out of the table again if the final write faults;
 //! - 32-bit arguments (handles, options, rights, signals) are the low half of their
