@@ -865,27 +865,15 @@ impl Vmo {
     /// kernel has one CPU and is not preempted, and the page faults `f`'s copy may take never
     /// free a page a node can still see. (Several CPUs will need the frames pinned.)
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        let (mut small, mut large);
-        let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
-            small = [0; 2];
-            &mut small
-        } else {
-            large = [0; CHUNK_PAGES];
-            &mut large
-        };
-        let mut done = 0u64;
-        while done < len {
-            let (count, in_page, chunk) = {
-                let family = self.lock()?;
-                let (node, start) = self.range(&family, offset + done, len - done)?;
-                let (count, in_page, chunk) = chunk_at(start, len - done);
-                family.frames_for_read(node, start >> PAGE_SHIFT, &mut frames[..count]);
-                (count, in_page, chunk)
-            };
-            f(&frames[..count], in_page, chunk as usize, done as usize)?;
-            done += chunk;
-        }
-        Ok(())
+        self.in_chunks(
+            offset,
+            len,
+            |family, node, first, out| {
+                family.frames_for_read(node, first, out);
+                Ok(())
+            },
+            f,
+        )
     }
 
     /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
@@ -902,6 +890,38 @@ impl Vmo {
                 family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
             (batch, family.frames.clone())
         };
+        let result = self.in_chunks(
+            offset,
+            len,
+            |family, node, first, out| {
+                if family.owned_frames(node, first, out) {
+                    return Ok(());
+                }
+                for (i, slot) in out.iter_mut().enumerate() {
+                    // Only a change made meanwhile by someone else could leave the batch
+                    // short; fail rather than write half a page set.
+                    *slot = family
+                        .try_commit(node, first + i as u64, &mut batch)
+                        .ok_or(Status::NO_MEMORY)?;
+                }
+                Ok(())
+            },
+            f,
+        );
+        batch.release(&*allocator);
+        result
+    }
+
+    /// Walks `offset..offset + len` in chunks of at most [`CHUNK_PAGES`] pages: for each,
+    /// `fill(family, node, first_page, frames)` puts the chunk's frames in the list under the
+    /// family lock, then `f` runs on them with the lock released.
+    fn in_chunks(
+        &self,
+        offset: u64,
+        len: u64,
+        mut fill: impl FnMut(&mut Family, NodeId, u64, &mut [FrameAddr]) -> ZxResult,
+        f: &mut ChunkFn<'_>,
+    ) -> ZxResult {
         let (mut small, mut large);
         let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
             small = [0; 2];
@@ -911,32 +931,18 @@ impl Vmo {
             &mut large
         };
         let mut done = 0u64;
-        let mut result = Ok(());
-        while done < len && result.is_ok() {
-            let chunk = (|| {
+        while done < len {
+            let (count, in_page, chunk) = {
                 let mut family = self.lock()?;
                 let (node, start) = self.range(&family, offset + done, len - done)?;
                 let (count, in_page, chunk) = chunk_at(start, len - done);
-                let first = start >> PAGE_SHIFT;
-                if !family.owned_frames(node, first, &mut frames[..count]) {
-                    for (i, slot) in frames[..count].iter_mut().enumerate() {
-                        // Only a change made meanwhile by someone else could leave the batch
-                        // short; fail rather than write half a page set.
-                        *slot = family
-                            .try_commit(node, first + i as u64, &mut batch)
-                            .ok_or(Status::NO_MEMORY)?;
-                    }
-                }
-                Ok((count, in_page, chunk))
-            })();
-            result = chunk.and_then(|(count, in_page, chunk)| {
-                f(&frames[..count], in_page, chunk as usize, done as usize)?;
-                done += chunk;
-                Ok(())
-            });
+                fill(&mut family, node, start >> PAGE_SHIFT, &mut frames[..count])?;
+                (count, in_page, chunk)
+            };
+            f(&frames[..count], in_page, chunk as usize, done as usize)?;
+            done += chunk;
         }
-        batch.release(&*allocator);
-        result
+        Ok(())
     }
 
     /// `zx_vmo_read` into a kernel buffer.
