@@ -335,16 +335,12 @@ const fn handler(call: Syscall) -> Handler {
 /// the two. Probing also faults the pages in, which the real copy would do anyway.
 /// INVALID_ARGS for a NULL, kernel, wrapping or inaccessible range; nothing for `len` 0.
 fn probe_writable(addr: usize, len: usize) -> ZxResult {
-    probe(addr, len, true)
+    usercopy::probe(addr, len, true)
 }
 
 /// Like [`probe_writable`] for a range the call will only read: each page is read once.
 fn probe_readable(addr: usize, len: usize) -> ZxResult {
-    probe(addr, len, false)
-}
-
-fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
-    usercopy::probe(addr, len, write)
+    usercopy::probe(addr, len, false)
 }
 
 /// INVALID_ARGS unless a `T` can be written at user address `out`. Checked (and probed)
