@@ -57,6 +57,7 @@ fn is_large(layout: &Layout) -> bool {
 // pool pages (alignment up to a page) reached through the linear map, and `dealloc` routes by
 // the same layout test, so every block returns to where it came from.
 unsafe impl GlobalAlloc for KernelAllocator {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !is_large(&layout) {
             // SAFETY: forwarded with the caller's layout.
@@ -75,6 +76,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
         }
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !is_large(&layout) {
             // SAFETY: `ptr` came from `HEAP.alloc` with this layout (same routing test).

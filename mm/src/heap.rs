@@ -11,6 +11,16 @@
 //! Allocation is first fit over the chunks in address order (O(number of chunks)); a chunk
 //! remembers the smallest block size it failed to serve since its last free, so full chunks
 //! cost one comparison. When no chunk has room, the heap asks `grow` for one more chunk.
+//!
+//! Small freed blocks (up to [`LARGEST_CACHED`] bytes) do not go back to their chunk's buddy
+//! allocator at once: each chunk keeps a short last-in first-out list per size class, and an
+//! allocation of that class takes from it before splitting anything. Freeing and merging
+//! buddies walks the buddy allocator's free lists, which costs hundreds of instructions; the
+//! lists make the common free-then-allocate pattern of kernel objects a few loads and stores.
+//! A listed block still counts as allocated to the buddy allocator, so the lists are emptied
+//! into it whenever they could matter: when the chunk holds nothing live any more (so the
+//! chunk release rule below is unchanged), and before the heap asks `grow` for memory (so
+//! cached blocks never make the heap larger).
 //! When the last block of a chunk is freed, the chunk goes back to the pool through a
 //! `release` callback, except that one empty chunk is kept as a spare, so that allocating and
 //! freeing across a chunk boundary does not take and give back pages every time. Both
@@ -53,6 +63,16 @@ pub struct HeapStats {
     pub bytes_allocated: usize,
 }
 
+/// Smallest size class (log2 of a block size): the buddy allocator's blocks hold at least a
+/// word, which is also where a cached block keeps its link.
+const MIN_CLASS: usize = size_of::<usize>().trailing_zeros() as usize;
+/// Size classes with a per-chunk list of freed blocks: 8 bytes to [`LARGEST_CACHED`].
+const CACHED_CLASSES: usize = 10;
+/// The largest block that is cached.
+pub const LARGEST_CACHED: usize = 1 << (MIN_CLASS + CACHED_CLASSES - 1);
+/// Blocks kept per list: enough for the objects one system call frees and makes again.
+const CACHE_DEPTH: u8 = 32;
+
 /// The header at the start of every chunk.
 struct Chunk<const ORDER: usize> {
     /// Buddy allocator over the rest of the chunk. Its count of allocated bytes (blocks
@@ -66,11 +86,85 @@ struct Chunk<const ORDER: usize> {
     /// class) when nothing is known. Allocations only shrink free blocks, so the knowledge
     /// stays true until the next free.
     full_from: usize,
+    /// Per cached class, a list of freed blocks linked through their first word (null ends
+    /// it), and its length. The blocks are allocated as far as `buddy` is concerned.
+    cached: [*mut usize; CACHED_CLASSES],
+    cached_len: [u8; CACHED_CLASSES],
+    /// Bytes of all blocks on the lists.
+    cached_bytes: usize,
 }
 
 impl<const ORDER: usize> Chunk<ORDER> {
+    /// No live block in the chunk. Cached blocks are flushed once a chunk holds nothing live
+    /// (see [`Chunk::cache`]), so a chunk whose buddy allocator has nothing allocated is empty.
     fn is_empty(&self) -> bool {
         self.buddy.stats_alloc_actual() == 0
+    }
+
+    /// A cached block of `class`, if the chunk has one.
+    #[inline]
+    fn take_cached(&mut self, class: usize) -> Option<NonNull<u8>> {
+        let list = class
+            .checked_sub(MIN_CLASS)
+            .filter(|&l| l < CACHED_CLASSES)?;
+        let block = NonNull::new(self.cached[list])?;
+        // SAFETY: listed blocks are blocks of this chunk, freed by their owners, whose first
+        // word holds the next link (see `cache`); only the heap lock holder touches them.
+        self.cached[list] = unsafe { *block.as_ptr() as *mut usize };
+        self.cached_len[list] -= 1;
+        self.cached_bytes -= 1 << class;
+        Some(block.cast())
+    }
+
+    /// Keeps the freed `block` of `class` on its list if there is room; returns whether it
+    /// did. The caller must then check whether the chunk still holds anything live.
+    ///
+    /// # Safety
+    ///
+    /// `block` must be a block of this chunk of size class `class`, allocated from `buddy`
+    /// and no longer used by anyone.
+    unsafe fn cache(&mut self, block: NonNull<u8>, class: usize) -> bool {
+        let Some(list) = class.checked_sub(MIN_CLASS).filter(|&l| l < CACHED_CLASSES) else {
+            return false;
+        };
+        if self.cached_len[list] >= CACHE_DEPTH {
+            return false;
+        }
+        let link = block.cast::<usize>().as_ptr();
+        // SAFETY: the block is at least a word, word aligned (its class is at least
+        // `MIN_CLASS` and buddy blocks are aligned to their size), and unused (contract).
+        unsafe { link.write(self.cached[list] as usize) };
+        self.cached[list] = link;
+        self.cached_len[list] += 1;
+        self.cached_bytes += 1 << class;
+        true
+    }
+
+    /// Whether everything `buddy` counts as allocated is on the lists.
+    fn only_cached(&self) -> bool {
+        self.buddy.stats_alloc_actual() == self.cached_bytes
+    }
+
+    /// Gives every cached block back to `buddy`, merging buddies again; returns how many.
+    fn flush_cache(&mut self) -> usize {
+        let mut flushed = 0;
+        for list in 0..CACHED_CLASSES {
+            let class = MIN_CLASS + list;
+            while let Some(block) = self.take_cached(class) {
+                let size = 1 << class;
+                // The buddy allocator rounds a layout to a block exactly as `class` does, so
+                // this layout names the block that was handed out.
+                let Ok(layout) = Layout::from_size_align(size, size) else {
+                    continue;
+                };
+                // SAFETY: the block was allocated from `buddy` with a layout of this class
+                // and nobody uses it (it was on the list).
+                unsafe { self.buddy.dealloc(block, layout) };
+                flushed += 1;
+            }
+        }
+        self.full_from = ORDER;
+        flushed
     }
 }
 
@@ -86,6 +180,8 @@ struct Inner<const ORDER: usize> {
     chunks: usize,
     empty: usize,
     bytes_allocated: usize,
+    /// Blocks on the chunks' lists, heap wide: flushing before a grow is skipped at zero.
+    cached_blocks: usize,
 }
 
 // SAFETY: the raw pointers lead to chunk headers owned by the heap, not by any thread, and
@@ -94,11 +190,17 @@ unsafe impl<const ORDER: usize> Send for Inner<ORDER> {}
 
 impl<const ORDER: usize> Inner<ORDER> {
     /// First fit over the chunks, in address order.
+    #[inline]
     fn alloc(&mut self, layout: Layout, class: usize) -> Option<NonNull<u8>> {
         let mut cursor = self.head;
         // SAFETY: linked chunks are live headers that only the lock holder (we, through
         // `&mut self`) touches (invariant of `Inner`).
         while let Some(chunk) = unsafe { cursor.as_mut() } {
+            if let Some(block) = chunk.take_cached(class) {
+                self.cached_blocks -= 1;
+                self.bytes_allocated += layout.size();
+                return Some(block);
+            }
             if class < chunk.full_from {
                 let was_empty = chunk.is_empty();
                 if let Ok(block) = chunk.buddy.alloc(layout) {
@@ -111,6 +213,20 @@ impl<const ORDER: usize> Inner<ORDER> {
             cursor = chunk.next;
         }
         None
+    }
+
+    /// Empties every chunk's lists into its buddy allocator, so that merged blocks can serve
+    /// larger classes. No chunk becomes empty: one with cached blocks holds a live one.
+    fn flush_caches(&mut self) {
+        if self.cached_blocks == 0 {
+            return;
+        }
+        let mut cursor = self.head;
+        // SAFETY: linked chunks are live headers that only the lock holder touches.
+        while let Some(chunk) = unsafe { cursor.as_mut() } {
+            self.cached_blocks -= chunk.flush_cache();
+            cursor = chunk.next;
+        }
     }
 
     /// Adds `chunk` to the list, keeping address order.
@@ -240,6 +356,7 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
                 chunks: 0,
                 empty: 0,
                 bytes_allocated: 0,
+                cached_blocks: 0,
             }),
             grow,
             release,
@@ -291,6 +408,9 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
                 prev: ptr::null_mut(),
                 next: ptr::null_mut(),
                 full_from: ORDER,
+                cached: [ptr::null_mut(); CACHED_CLASSES],
+                cached_len: [0; CACHED_CLASSES],
+                cached_bytes: 0,
             });
             (*chunk)
                 .buddy
@@ -311,16 +431,72 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
 // overlapping the header; chunks are memory the heap owns (contract of `new`) until it
 // releases them, which it only does once no block in them is live.
 unsafe impl<const ORDER: usize> GlobalAlloc for KernelHeap<ORDER> {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some(class) = Self::class(layout) else {
             // No chunk could ever serve it; do not waste pool memory.
             return ptr::null_mut();
         };
-        if let Some(block) = self.inner.lock().alloc(layout, class) {
-            return block.as_ptr();
+        let mut inner = self.inner.lock();
+        match inner.alloc(layout, class) {
+            Some(block) => block.as_ptr(),
+            None => self.alloc_slow(inner, layout, class),
         }
-        // The heap lock is not held here: the callback may take other locks (the pool's)
-        // and another CPU may free or allocate meanwhile.
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let Some(block) = NonNull::new(ptr) else {
+            return;
+        };
+        let chunk = ptr
+            .map_addr(|a| a & !(Self::CHUNK_SIZE - 1))
+            .cast::<Chunk<ORDER>>();
+        // Every block passed `class` when it was allocated with this layout.
+        let class = Self::class(layout).unwrap_or(ORDER);
+        let mut inner = self.inner.lock();
+        inner.bytes_allocated -= layout.size();
+        // SAFETY: GlobalAlloc's contract: `ptr` was allocated by this heap with `layout` and
+        // is still live, so it lies in a linked chunk whose header starts at the chunk's
+        // aligned start, and only we (holding the lock) touch that header. The block's class
+        // is `class`, as the buddy allocator rounded it the same way, and it is no longer
+        // used.
+        let header = unsafe { &mut *chunk };
+        // SAFETY: as above.
+        if unsafe { header.cache(block, class) } {
+            inner.cached_blocks += 1;
+            if !header.only_cached() {
+                return;
+            }
+        } else {
+            // SAFETY: as above.
+            unsafe { header.buddy.dealloc(block, layout) };
+            header.full_from = ORDER;
+        }
+        self.after_dealloc(inner, chunk);
+    }
+}
+
+impl<const ORDER: usize> KernelHeap<ORDER> {
+    /// No chunk has a free block for `class`: merges the cached blocks, then grows.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(
+        &self,
+        mut inner: spin::MutexGuard<'_, Inner<ORDER>>,
+        layout: Layout,
+        class: usize,
+    ) -> *mut u8 {
+        // Cached blocks may merge into what is needed: never grow because of them.
+        if inner.cached_blocks > 0 {
+            inner.flush_caches();
+            if let Some(block) = inner.alloc(layout, class) {
+                return block.as_ptr();
+            }
+        }
+        // The heap lock is not held while growing: the callback may take other locks (the
+        // pool's) and another CPU may free or allocate meanwhile.
+        drop(inner);
         let Some((start, len)) = (self.grow)(Self::CHUNK_SIZE) else {
             // Something may have been freed meanwhile.
             let block = self.inner.lock().alloc(layout, class);
@@ -347,27 +523,25 @@ unsafe impl<const ORDER: usize> GlobalAlloc for KernelHeap<ORDER> {
         block.map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let Some(block) = NonNull::new(ptr) else {
-            return;
-        };
-        let chunk = ptr
-            .map_addr(|a| a & !(Self::CHUNK_SIZE - 1))
-            .cast::<Chunk<ORDER>>();
-        let mut inner = self.inner.lock();
-        // SAFETY: GlobalAlloc's contract: `ptr` was allocated by this heap with `layout` and
-        // is still live, so it lies in a linked chunk whose header starts at the chunk's
-        // aligned start, and only we (holding the lock) touch that header.
-        let now_empty = unsafe {
-            let header = &mut *chunk;
-            header.buddy.dealloc(block, layout);
-            header.full_from = ORDER;
-            header.is_empty()
-        };
-        inner.bytes_allocated -= layout.size();
-        let surplus = if now_empty {
+    /// A block of `chunk` was freed into its buddy allocator, or the chunk holds nothing but
+    /// cached blocks: empties the lists of a chunk without live blocks, and gives back a
+    /// surplus empty chunk.
+    #[inline(never)]
+    fn after_dealloc(
+        &self,
+        mut inner: spin::MutexGuard<'_, Inner<ORDER>>,
+        chunk: *mut Chunk<ORDER>,
+    ) {
+        // SAFETY: `chunk` is linked (it held the block just freed), so a live header that
+        // only we, holding the lock, touch.
+        let header = unsafe { &mut *chunk };
+        if header.cached_bytes != 0 && header.only_cached() {
+            // That was the chunk's last live block: give the lists back so that it is empty.
+            inner.cached_blocks -= header.flush_cache();
+        }
+        let surplus = if header.is_empty() {
             inner.empty += 1;
-            // SAFETY: `chunk` is linked (it held the block).
+            // SAFETY: `chunk` is linked.
             unsafe { inner.surplus(chunk) }
         } else {
             None
