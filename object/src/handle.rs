@@ -13,6 +13,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,9 +32,11 @@ pub struct Handle {
     object: Arc<dyn KernelObject>,
     rights: Rights,
     id: u64,
-    /// Whether this handle is included in the object's handle count. Only a channel endpoint
-    /// stops counting the handles to itself that wait in its own receive queue.
-    counted: bool,
+    /// Whether this handle is included in the object's handle count (1) or not (0). Only a
+    /// channel endpoint stops counting the handles to itself that wait in its own receive
+    /// queue. A whole word rather than a `bool`: `Option<Handle>` then takes its niche from
+    /// the object pointer, and handles move between table slots as four plain words.
+    counted: u32,
 }
 
 impl Handle {
@@ -44,7 +47,7 @@ impl Handle {
             object,
             rights,
             id: NEXT_HANDLE_ID.fetch_add(1, Ordering::Relaxed),
-            counted: true,
+            counted: 1,
         }
     }
 
@@ -68,18 +71,18 @@ impl Handle {
     /// Stops counting this handle in the object's handle count. Returns `true` if the count
     /// reached zero: the caller must then run [`zero_handles`] (outside its locks).
     pub(crate) fn uncount(&mut self) -> bool {
-        if !self.counted {
+        if self.counted == 0 {
             return false;
         }
-        self.counted = false;
+        self.counted = 0;
         self.object.base().remove_handle_ref()
     }
 
     /// Counts this handle again after [`Handle::uncount`].
     pub(crate) fn recount(&mut self) {
-        if !self.counted {
+        if self.counted == 0 {
             self.object.base().add_handle_ref();
-            self.counted = true;
+            self.counted = 1;
         }
     }
 
@@ -330,11 +333,20 @@ impl HandleTable {
         value: zx_handle_t,
         required: Rights,
     ) -> ZxResult<(Arc<T>, Rights)> {
-        let (object, rights, _) = self.get(value)?;
-        let object = downcast::<T>(&object).ok_or(Status::WRONG_TYPE)?;
+        let inner = self.inner.lock();
+        let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+        // Checked on the borrowed object, so that only the reference handed out is counted.
+        let object: &dyn Any = &**handle.object();
+        if !object.is::<T>() {
+            return Err(Status::WRONG_TYPE);
+        }
+        let rights = handle.rights();
         if !rights.contains(required) {
             return Err(Status::ACCESS_DENIED);
         }
+        let any: Arc<dyn Any + Send + Sync> = handle.object().clone();
+        drop(inner);
+        let object = any.downcast::<T>().map_err(|_| Status::WRONG_TYPE)?;
         Ok((object, rights))
     }
 

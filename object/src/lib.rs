@@ -20,6 +20,7 @@ pub mod frames;
 pub mod handle;
 pub mod koid;
 pub mod object;
+pub mod pagemap;
 pub mod signal;
 pub mod vmar;
 pub mod vmo;

@@ -26,6 +26,7 @@
 use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
+use crate::pagemap::PageMap;
 use crate::vmar::{MapTarget, MappingObserver, PageForFault};
 use crate::{Rights, Signals, Status, ZxResult};
 use abi::{
@@ -68,7 +69,7 @@ struct Link {
 }
 
 struct Node {
-    pages: BTreeMap<u64, FrameAddr>,
+    pages: PageMap,
     /// Page ranges `start -> end` this node zeroed: they read zero and hide the ancestors
     /// (a frame in `pages` still takes precedence). Disjoint, not adjacent.
     zeroed: BTreeMap<u64, u64>,
@@ -89,7 +90,7 @@ struct Node {
 impl Node {
     fn new(size: u64) -> Node {
         Node {
-            pages: BTreeMap::new(),
+            pages: PageMap::new(),
             zeroed: BTreeMap::new(),
             link: None,
             children: Vec::new(),
@@ -113,7 +114,7 @@ impl Node {
 
     /// Whether this node hides its ancestors' page `index` (holds it or zeroed it).
     fn shadows(&self, index: u64) -> bool {
-        self.pages.contains_key(&index) || self.is_zeroed(index)
+        self.pages.contains_key(index) || self.is_zeroed(index)
     }
 
     /// Marks pages `first..end` as zeroed, merging with neighbouring ranges.
@@ -281,7 +282,7 @@ impl Family {
     fn resolve(&self, mut id: NodeId, mut index: u64) -> Option<Found> {
         loop {
             let node = self.node(id);
-            if let Some(&frame) = node.pages.get(&index) {
+            if let Some(frame) = node.pages.get(index) {
                 return Some(Found::Page {
                     owner: id,
                     index,
@@ -316,15 +317,7 @@ impl Family {
         let zero = self.frames.zero_page();
         let node = self.node(id);
         if node.link.is_none() {
-            if let [only] = out {
-                // One page: a lookup is cheaper than setting up a range.
-                *only = node.pages.get(&first).copied().unwrap_or(zero);
-                return;
-            }
-            out.fill(zero);
-            for (&index, &frame) in node.pages.range(first..first + out.len() as u64) {
-                out[(index - first) as usize] = frame;
-            }
+            node.pages.get_run(first, out, zero);
             return;
         }
         for (i, slot) in out.iter_mut().enumerate() {
@@ -333,17 +326,13 @@ impl Family {
     }
 
     fn owns_frame(&self, id: NodeId, index: u64) -> bool {
-        self.node(id).pages.contains_key(&index)
+        self.node(id).pages.contains_key(index)
     }
 
     /// Allocates one frame for every page in `first..=last` of `id` that it does not own.
     fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
         let node = self.node(id);
-        let owned = if first == last {
-            u64::from(node.pages.contains_key(&first))
-        } else {
-            node.pages.range(first..=last).count() as u64
-        };
+        let owned = node.pages.count_run(first, (last - first + 1) as usize) as u64;
         let needed = (last - first + 1 - owned) as usize;
         FrameBatch::allocate(&*self.frames, needed)
     }
@@ -351,7 +340,7 @@ impl Family {
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
     /// now; frees the source page if nobody else can see it. Returns the frame.
     fn commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
-        if let Some(&frame) = self.node(id).pages.get(&index) {
+        if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
         }
         let frame = batch.take().expect("prepare counted every page to commit");
@@ -384,30 +373,12 @@ impl Family {
     /// it holds every one of them (then nothing needs committing); false otherwise, with
     /// `out` partly written.
     fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
-        if let [only] = out {
-            // One page: a lookup is cheaper than setting up a range.
-            return match self.node(id).pages.get(&first) {
-                Some(&frame) => {
-                    *only = frame;
-                    true
-                }
-                None => false,
-            };
-        }
-        let mut filled = 0;
-        for (&index, &frame) in self.node(id).pages.range(first..first + out.len() as u64) {
-            if index != first + filled as u64 {
-                return false;
-            }
-            out[filled] = frame;
-            filled += 1;
-        }
-        filled == out.len()
+        self.node(id).pages.get_run(first, out, 0) == out.len()
     }
 
     /// `commit`, or None (nothing changed) when the page needs a frame and `batch` is empty.
     fn try_commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> Option<FrameAddr> {
-        if batch.is_empty() && !self.node(id).pages.contains_key(&index) {
+        if batch.is_empty() && !self.node(id).pages.contains_key(index) {
             return None;
         }
         Some(self.commit(id, index, batch))
@@ -418,7 +389,7 @@ impl Family {
         if self.node(id).alive() || self.seen_below(id, index) {
             return;
         }
-        if let Some(frame) = self.node_mut(id).pages.remove(&index) {
+        if let Some(frame) = self.node_mut(id).pages.remove(index) {
             self.frames.free(frame);
         }
     }
@@ -475,11 +446,11 @@ impl Family {
                 .node(l.parent)
                 .pages
                 .range(parent_first..parent_end)
-                .map(|(&index, _)| index)
+                .map(|(index, _)| index)
                 .collect();
             for index in indices {
                 if !self.seen_below(l.parent, index) {
-                    if let Some(frame) = self.node_mut(l.parent).pages.remove(&index) {
+                    if let Some(frame) = self.node_mut(l.parent).pages.remove(index) {
                         self.frames.free(frame);
                     }
                 }
@@ -563,7 +534,7 @@ impl Family {
                     return;
                 }
                 _ => {
-                    let indices: Vec<u64> = node.pages.keys().copied().collect();
+                    let indices: Vec<u64> = node.pages.keys().collect();
                     for index in indices {
                         self.release_if_unseen(current, index);
                     }
@@ -589,7 +560,7 @@ impl Family {
             && removed
                 .pages
                 .last_key_value()
-                .is_none_or(|(&last, _)| last < child_link.limit);
+                .is_none_or(|(last, _)| last < child_link.limit);
         if whole {
             self.node_mut(child_id).pages = core::mem::take(&mut removed.pages);
         } else {
@@ -1001,7 +972,7 @@ impl Vmo {
         // through it (their limits are clamped below), and before any dropped frame is free:
         // a PTE left to a freed frame would show whatever the frame holds next.
         family.unmap_everywhere(id, new, old);
-        let dropped = family.node_mut(id).pages.split_off(&new);
+        let dropped = family.node_mut(id).pages.split_off(new);
         family.node_mut(id).trim_zeroed(new);
         for (_, frame) in dropped {
             family.free_frame(frame);
@@ -1088,14 +1059,9 @@ impl Vmo {
         }
         // PTEs showing the range go before any frame behind them is freed.
         family.unmap_everywhere(node, first, end);
-        let held: Vec<(u64, FrameAddr)> = family
-            .node(node)
-            .pages
-            .range(first..end)
-            .map(|(&index, &frame)| (index, frame))
-            .collect();
+        let held: Vec<(u64, FrameAddr)> = family.node(node).pages.range(first..end).collect();
         for &(index, frame) in &held {
-            family.node_mut(node).pages.remove(&index);
+            family.node_mut(node).pages.remove(index);
             family.free_frame(frame);
         }
         let link = family.node(node).link;
@@ -1146,9 +1112,9 @@ impl Vmo {
             if needing.contains(&page) {
                 family.commit(node, page, &mut batch);
             }
-            if let Some(frame) = family.node(node).pages.get(&page) {
+            if let Some(frame) = family.node(node).pages.get(page) {
                 let zeros = [0u8; PAGE_SIZE as usize];
-                family.frames.write(*frame, from, &zeros[..to - from]);
+                family.frames.write(frame, from, &zeros[..to - from]);
             }
         }
         batch.release(&*family.frames);

@@ -1,0 +1,642 @@
+//! The pages a VMO node holds: page index -> frame, as a radix tree.
+//!
+//! Every page fault, read and write looks pages up here, so the map is a tree of fixed
+//! 64-way levels indexed by the bits of the page index, like a page table: a lookup is a few
+//! loads per level, where an ordered map compares keys node after node. The tree is only as
+//! tall as the highest index needs (a 1 MiB VMO has two levels), and grows a level at the
+//! top when a higher index arrives. Empty leaves and branches are freed as soon as their last
+//! entry goes, so a map costs memory only around the pages it holds: a 512-byte leaf per 64
+//! pages and a 1 KiB branch per 64 children.
+//!
+//! Ordered walks (`range`, `last_key_value`) skip empty subtrees, so they cost per page held,
+//! not per index of the range.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ops::{Bound, RangeBounds};
+
+use crate::frames::FrameAddr;
+
+/// Index bits per level.
+const BITS: u32 = 6;
+const FANOUT: usize = 1 << BITS;
+const MASK: u64 = FANOUT as u64 - 1;
+/// Levels that cover every 64-bit index.
+const MAX_HEIGHT: u32 = u64::BITS.div_ceil(BITS);
+
+/// A leaf slot: 0 when empty, else the frame with bit 0 set (frames are page aligned).
+type LeafSlot = u64;
+const PRESENT: u64 = 1;
+
+struct Leaf([LeafSlot; FANOUT]);
+
+struct Branch([Child; FANOUT]);
+
+impl Branch {
+    fn new() -> Box<Branch> {
+        Box::new(Branch(core::array::from_fn(|_| Child::Empty)))
+    }
+}
+
+/// A subtree: which kind follows from the level (leaves at the bottom), the tag keeps the
+/// code free of unchecked casts.
+#[derive(Default)]
+enum Child {
+    #[default]
+    Empty,
+    Leaf(Box<Leaf>),
+    Branch(Box<Branch>),
+}
+
+impl Child {
+    fn is_empty(&self) -> bool {
+        matches!(self, Child::Empty)
+    }
+}
+
+/// Page index -> frame, with the ordered-map operations the VMO code uses.
+#[derive(Default)]
+pub struct PageMap {
+    root: Child,
+    /// Levels under and including the root: indices below `64^height` fit. 0 when empty.
+    height: u32,
+    len: usize,
+}
+
+/// Indices covered by one child of a node `height` levels tall: 64^(height-1), at most 2^60.
+fn span(height: u32) -> u64 {
+    1 << (BITS * (height - 1))
+}
+
+/// The slot of `index` in a node `height` levels tall.
+fn slot(index: u64, height: u32) -> usize {
+    ((index >> (BITS * (height - 1))) & MASK) as usize
+}
+
+/// Levels needed for `index`.
+fn height_for(index: u64) -> u32 {
+    let bits = u64::BITS - index.leading_zeros();
+    bits.div_ceil(BITS).max(1)
+}
+
+impl PageMap {
+    pub fn new() -> Self {
+        PageMap::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn covers(&self, index: u64) -> bool {
+        self.height >= MAX_HEIGHT || (self.height > 0 && index >> (BITS * self.height) == 0)
+    }
+
+    pub fn get(&self, index: u64) -> Option<FrameAddr> {
+        if !self.covers(index) {
+            return None;
+        }
+        let mut node = &self.root;
+        let mut height = self.height;
+        loop {
+            match node {
+                Child::Empty => return None,
+                Child::Leaf(leaf) => {
+                    let entry = leaf.0[slot(index, height)];
+                    return (entry != 0).then_some(entry & !PRESENT);
+                }
+                Child::Branch(branch) => {
+                    node = &branch.0[slot(index, height)];
+                    height -= 1;
+                }
+            }
+        }
+    }
+
+    /// The slots of the leaf holding `index`, from `index` to the leaf's end (at most 64);
+    /// `None` if there is no such leaf (no page there).
+    fn leaf_from(&self, index: u64) -> Option<&[LeafSlot]> {
+        if !self.covers(index) {
+            return None;
+        }
+        let mut node = &self.root;
+        let mut height = self.height;
+        loop {
+            match node {
+                Child::Empty => return None,
+                Child::Leaf(leaf) => return Some(&leaf.0[slot(index, height)..]),
+                Child::Branch(branch) => {
+                    node = &branch.0[slot(index, height)];
+                    height -= 1;
+                }
+            }
+        }
+    }
+
+    /// Visits the slots of pages `first..first + count` in order, a leaf at a time:
+    /// `f(offset from first, slots)`, where missing leaves are skipped.
+    fn for_each_run(&self, first: u64, count: usize, mut f: impl FnMut(usize, &[LeafSlot])) {
+        let mut done = 0;
+        while done < count {
+            let index = first + done as u64;
+            let in_leaf = (FANOUT - (index & MASK) as usize).min(count - done);
+            if let Some(slots) = self.leaf_from(index) {
+                f(done, &slots[..in_leaf]);
+            }
+            done += in_leaf;
+        }
+    }
+
+    /// Fills `out` with the frames of pages `first..first + out.len()`, `missing` where there
+    /// is none; returns how many pages have a frame. Costs a walk per 64 pages.
+    pub fn get_run(&self, first: u64, out: &mut [FrameAddr], missing: FrameAddr) -> usize {
+        if let [only] = out {
+            // The common single page: one lookup.
+            let frame = self.get(first);
+            *only = frame.unwrap_or(missing);
+            return usize::from(frame.is_some());
+        }
+        out.fill(missing);
+        let mut present = 0;
+        self.for_each_run(first, out.len(), |offset, slots| {
+            for (out, &entry) in out[offset..].iter_mut().zip(slots) {
+                if entry != 0 {
+                    *out = entry & !PRESENT;
+                    present += 1;
+                }
+            }
+        });
+        present
+    }
+
+    /// How many of pages `first..first + count` have a frame.
+    pub fn count_run(&self, first: u64, count: usize) -> usize {
+        if count == 1 {
+            return usize::from(self.contains_key(first));
+        }
+        if count > self.len.saturating_mul(FANOUT) {
+            // A range much larger than the map: visit what is there rather than every leaf
+            // the range could hold.
+            let last = first.saturating_add(count as u64 - 1);
+            return self.range(first..=last).count();
+        }
+        let mut present = 0;
+        self.for_each_run(first, count, |_, slots| {
+            present += slots.iter().filter(|&&entry| entry != 0).count();
+        });
+        present
+    }
+
+    pub fn contains_key(&self, index: u64) -> bool {
+        self.get(index).is_some()
+    }
+
+    /// Maps `index` to `frame` (page aligned); returns the frame it replaced.
+    pub fn insert(&mut self, index: u64, frame: FrameAddr) -> Option<FrameAddr> {
+        debug_assert_eq!(frame & PRESENT, 0, "frames are page aligned");
+        if self.height == 0 {
+            self.height = height_for(index);
+        }
+        while !self.covers(index) {
+            // A new level on top: the old tree becomes the first child.
+            let old = core::mem::take(&mut self.root);
+            if !old.is_empty() {
+                let mut branch = Branch::new();
+                branch.0[0] = old;
+                self.root = Child::Branch(branch);
+            }
+            self.height += 1;
+        }
+        let mut node = &mut self.root;
+        let mut height = self.height;
+        loop {
+            if node.is_empty() {
+                *node = if height == 1 {
+                    Child::Leaf(Box::new(Leaf([0; FANOUT])))
+                } else {
+                    Child::Branch(Branch::new())
+                };
+            }
+            match node {
+                Child::Empty => unreachable!("filled above"),
+                Child::Leaf(leaf) => {
+                    let entry = &mut leaf.0[slot(index, height)];
+                    let old = *entry;
+                    *entry = frame | PRESENT;
+                    if old == 0 {
+                        self.len += 1;
+                        return None;
+                    }
+                    return Some(old & !PRESENT);
+                }
+                Child::Branch(branch) => {
+                    node = &mut branch.0[slot(index, height)];
+                    height -= 1;
+                }
+            }
+        }
+    }
+
+    pub fn remove(&mut self, index: u64) -> Option<FrameAddr> {
+        if !self.covers(index) {
+            return None;
+        }
+        let removed = remove_in(&mut self.root, self.height, index);
+        if removed.is_some() {
+            self.len -= 1;
+            if self.len == 0 {
+                self.root = Child::Empty;
+                self.height = 0;
+            }
+        }
+        removed
+    }
+
+    /// The entries with indices in `range`, in increasing order.
+    pub fn range(&self, range: impl RangeBounds<u64>) -> Range<'_> {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => Some(s),
+            Bound::Excluded(&s) => s.checked_add(1),
+            Bound::Unbounded => Some(0),
+        };
+        // `end` is inclusive here, so that the whole index space can be named.
+        let end = match range.end_bound() {
+            Bound::Included(&e) => Some(e),
+            Bound::Excluded(&e) => e.checked_sub(1),
+            Bound::Unbounded => Some(u64::MAX),
+        };
+        let next = match (start, end) {
+            (Some(start), Some(end)) if start <= end => Some(start),
+            _ => None,
+        };
+        Range {
+            map: self,
+            next,
+            last: end.unwrap_or(0),
+            leaf: None,
+        }
+    }
+
+    /// All entries, in increasing index order.
+    pub fn iter(&self) -> Range<'_> {
+        self.range(..)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(index, _)| index)
+    }
+
+    /// The entry with the highest index.
+    pub fn last_key_value(&self) -> Option<(u64, FrameAddr)> {
+        let mut node = &self.root;
+        let mut height = self.height;
+        let mut base = 0u64;
+        loop {
+            match node {
+                Child::Empty => return None,
+                Child::Leaf(leaf) => {
+                    let i = leaf.0.iter().rposition(|&e| e != 0)?;
+                    return Some((base + i as u64, leaf.0[i] & !PRESENT));
+                }
+                Child::Branch(branch) => {
+                    let i = branch.0.iter().rposition(|c| !c.is_empty())?;
+                    base += i as u64 * span(height);
+                    node = &branch.0[i];
+                    height -= 1;
+                }
+            }
+        }
+    }
+
+    /// Moves the entries at `at` and above into a new map.
+    pub fn split_off(&mut self, at: u64) -> PageMap {
+        let moved: Vec<(u64, FrameAddr)> = self.range(at..).collect();
+        let mut other = PageMap::new();
+        for (index, frame) in moved {
+            self.remove(index);
+            other.insert(index, frame);
+        }
+        other
+    }
+
+    /// Every entry, in increasing index order, leaving the map empty.
+    pub fn drain(&mut self) -> Vec<(u64, FrameAddr)> {
+        let entries = self.iter().collect();
+        *self = PageMap::new();
+        entries
+    }
+}
+
+/// Clears `index` under `node` (`height` levels tall), freeing nodes left empty.
+fn remove_in(node: &mut Child, height: u32, index: u64) -> Option<FrameAddr> {
+    let (removed, now_empty) = match node {
+        Child::Empty => return None,
+        Child::Leaf(leaf) => {
+            let entry = core::mem::take(&mut leaf.0[slot(index, height)]);
+            if entry == 0 {
+                return None;
+            }
+            (entry & !PRESENT, leaf.0.iter().all(|&e| e == 0))
+        }
+        Child::Branch(branch) => {
+            let removed = remove_in(&mut branch.0[slot(index, height)], height - 1, index)?;
+            (removed, branch.0.iter().all(Child::is_empty))
+        }
+    };
+    if now_empty {
+        *node = Child::Empty;
+    }
+    Some(removed)
+}
+
+/// The first entry at or after `from` in `leaf` (covering indices from `base`), up to `last`.
+fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, FrameAddr)> {
+    let first = from.saturating_sub(base) as usize;
+    let end = (last - base).min(MASK) as usize;
+    (first..=end)
+        .find(|&i| leaf.0[i] != 0)
+        .map(|i| (base + i as u64, leaf.0[i] & !PRESENT))
+}
+
+/// The leaf holding the first entry with index in `from..=last` under `node` (`height`
+/// levels tall, covering indices from `base`), with the leaf's first index.
+fn first_leaf<'a>(
+    node: &'a Child,
+    height: u32,
+    base: u64,
+    from: u64,
+    last: u64,
+) -> Option<(&'a Leaf, u64)> {
+    match node {
+        Child::Empty => None,
+        Child::Leaf(leaf) => first_in_leaf(leaf, base, from, last).map(|_| (&**leaf, base)),
+        Child::Branch(branch) => {
+            let span = span(height);
+            let first = if from <= base {
+                0
+            } else {
+                ((from - base) / span) as usize
+            };
+            for i in first..FANOUT {
+                let child_base = base + i as u64 * span;
+                if child_base > last {
+                    return None;
+                }
+                let found = first_leaf(&branch.0[i], height - 1, child_base, from, last);
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Iterator over a range of a [`PageMap`], in index order.
+pub struct Range<'a> {
+    map: &'a PageMap,
+    /// The lowest index not yet looked at; `None` when done.
+    next: Option<u64>,
+    /// The highest index of the range.
+    last: u64,
+    /// The leaf the last entry came from and its first index: the next entries are looked
+    /// for there first, without walking down from the root.
+    leaf: Option<(&'a Leaf, u64)>,
+}
+
+impl Iterator for Range<'_> {
+    type Item = (u64, FrameAddr);
+
+    fn next(&mut self) -> Option<(u64, FrameAddr)> {
+        loop {
+            let from = self.next?;
+            let (leaf, base) = match self.leaf {
+                Some((leaf, base)) if from >= base && from - base <= MASK => (leaf, base),
+                _ => {
+                    let found = first_leaf(&self.map.root, self.map.height, 0, from, self.last);
+                    let Some(found) = found else {
+                        self.next = None;
+                        return None;
+                    };
+                    self.leaf = Some(found);
+                    found
+                }
+            };
+            match first_in_leaf(leaf, base, from, self.last) {
+                Some((index, frame)) => {
+                    self.next = index.checked_add(1).filter(|&n| n <= self.last);
+                    return Some((index, frame));
+                }
+                None => {
+                    // The rest of this leaf is empty: go on after it.
+                    self.leaf = None;
+                    self.next = base.checked_add(MASK + 1).filter(|&n| n <= self.last);
+                }
+            }
+        }
+    }
+}
+
+impl Extend<(u64, FrameAddr)> for PageMap {
+    fn extend<I: IntoIterator<Item = (u64, FrameAddr)>>(&mut self, entries: I) {
+        for (index, frame) in entries {
+            self.insert(index, frame);
+        }
+    }
+}
+
+impl IntoIterator for PageMap {
+    type Item = (u64, FrameAddr);
+    type IntoIter = alloc::vec::IntoIter<(u64, FrameAddr)>;
+
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.drain().into_iter()
+    }
+}
+
+impl core::fmt::Debug for PageMap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn check(map: &PageMap, model: &BTreeMap<u64, FrameAddr>) {
+        assert_eq!(map.len(), model.len());
+        assert_eq!(map.is_empty(), model.is_empty());
+        let all: Vec<_> = map.iter().collect();
+        let expected: Vec<_> = model.iter().map(|(&k, &v)| (k, v)).collect();
+        assert_eq!(all, expected);
+        assert_eq!(
+            map.last_key_value(),
+            model.last_key_value().map(|(&k, &v)| (k, v))
+        );
+        if map.is_empty() {
+            assert_eq!(map.height, 0);
+            assert!(map.root.is_empty());
+        }
+    }
+
+    #[test]
+    fn small_and_huge_indices() {
+        let mut map = PageMap::new();
+        let mut model = BTreeMap::new();
+        for (i, index) in [0, 1, 63, 64, 4095, 4096, 1 << 40, u64::MAX, u64::MAX - 1, 7]
+            .into_iter()
+            .enumerate()
+        {
+            let frame = (i as u64 + 1) << 12;
+            assert_eq!(map.insert(index, frame), model.insert(index, frame));
+            check(&map, &model);
+        }
+        assert_eq!(map.height, MAX_HEIGHT);
+        assert_eq!(map.get(u64::MAX), Some(8 << 12));
+        assert_eq!(map.get(1 << 39), None);
+        let r: Vec<_> = map.range(64..=4096).map(|(k, _)| k).collect();
+        assert_eq!(r, [64, 4095, 4096]);
+        let r: Vec<_> = map.range(u64::MAX - 1..).map(|(k, _)| k).collect();
+        assert_eq!(r, [u64::MAX - 1, u64::MAX]);
+        assert_eq!(map.range(5..5).count(), 0);
+        assert_eq!(map.insert(63, 0x1000), Some(3 << 12));
+        model.insert(63, 0x1000);
+        for index in [
+            u64::MAX,
+            0,
+            1 << 40,
+            12345,
+            63,
+            64,
+            4095,
+            4096,
+            u64::MAX - 1,
+            1,
+            7,
+        ] {
+            assert_eq!(map.remove(index), model.remove(&index));
+            check(&map, &model);
+        }
+        assert!(map.is_empty());
+    }
+
+    #[test]
+    fn runs_across_leaves() {
+        let mut map = PageMap::new();
+        for index in [3u64, 63, 64, 130, 1000] {
+            map.insert(index, index << 12);
+        }
+        let mut out = [0; 130];
+        assert_eq!(map.get_run(2, &mut out, 1), 4);
+        assert_eq!(out[1], 3 << 12);
+        assert_eq!(out[61], 63 << 12);
+        assert_eq!(out[62], 64 << 12);
+        assert_eq!(out[128], 130 << 12);
+        assert_eq!(out.iter().filter(|&&f| f == 1).count(), 126);
+        assert_eq!(map.count_run(0, 1001), 5);
+        assert_eq!(map.count_run(131, 800), 0);
+        assert_eq!(map.count_run(u64::MAX - 3, 4), 0);
+        let mut out = [0; 4];
+        assert_eq!(map.get_run(1 << 50, &mut out, 7), 0);
+        assert_eq!(out, [7; 4]);
+    }
+
+    #[test]
+    fn split_off_and_drain() {
+        let mut map = PageMap::new();
+        for i in 0..300u64 {
+            map.insert(i * 3, i << 12);
+        }
+        let high = map.split_off(450);
+        assert_eq!(map.len(), 150);
+        assert_eq!(high.len(), 150);
+        assert_eq!(map.last_key_value(), Some((447, 149 << 12)));
+        assert_eq!(high.iter().next(), Some((450, 150 << 12)));
+        let mut high = high;
+        let drained = high.drain();
+        assert_eq!(drained.len(), 150);
+        assert!(high.is_empty());
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u64, u64),
+        Remove(u64),
+        Range(u64, u64),
+        SplitOff(u64),
+    }
+
+    fn index() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            4 => 0u64..200,
+            2 => 0u64..5000,
+            1 => any::<u64>(),
+            1 => (u64::MAX - 100)..=u64::MAX,
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            5 => (index(), 1u64..1 << 20).prop_map(|(i, f)| Op::Insert(i, f << 12)),
+            3 => index().prop_map(Op::Remove),
+            2 => (index(), index()).prop_map(|(a, b)| Op::Range(a, b)),
+            1 => index().prop_map(Op::SplitOff),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_an_ordered_map(ops in prop::collection::vec(op(), 1..120)) {
+            let mut map = PageMap::new();
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(i, f) => prop_assert_eq!(map.insert(i, f), model.insert(i, f)),
+                    Op::Remove(i) => prop_assert_eq!(map.remove(i), model.remove(&i)),
+                    Op::Range(a, b) => {
+                        let got: Vec<_> = map.range(a..b).collect();
+                        let want: Vec<_> = if a <= b {
+                            model.range(a..b).map(|(&k, &v)| (k, v)).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        prop_assert_eq!(got, want);
+                        let got: Vec<_> = map.range(a..=b).collect();
+                        let want: Vec<_> = if a <= b {
+                            model.range(a..=b).map(|(&k, &v)| (k, v)).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::SplitOff(at) => {
+                        let high = map.split_off(at);
+                        let model_high = model.split_off(&at);
+                        check(&high, &model_high);
+                    }
+                }
+                for probe in [0u64, 1, 63, 64, 199, u64::MAX] {
+                    prop_assert_eq!(map.get(probe), model.get(&probe).copied());
+                }
+                let mut one = [0];
+                prop_assert_eq!(map.get_run(64, &mut one, 1), usize::from(model.contains_key(&64)));
+                prop_assert_eq!(one[0], model.get(&64).copied().unwrap_or(1));
+                prop_assert_eq!(map.count_run(64, 1), usize::from(model.contains_key(&64)));
+                let mut run = [0; 150];
+                let present = map.get_run(40, &mut run, 1);
+                let want: Vec<_> = (40..190u64).map(|i| model.get(&i).copied().unwrap_or(1)).collect();
+                prop_assert_eq!(&run[..], &want[..]);
+                prop_assert_eq!(present, model.range(40..190).count());
+                prop_assert_eq!(map.count_run(40, 150), present);
+                check(&map, &model);
+            }
+        }
+    }
+}
