@@ -364,13 +364,7 @@ fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, F
 
 /// The leaf holding the first entry with index in `from..=last` under `node` (`height`
 /// levels tall, covering indices from `base`), with the leaf's first index.
-fn first_leaf<'a>(
-    node: &'a Child,
-    height: u32,
-    base: u64,
-    from: u64,
-    last: u64,
-) -> Option<(&'a Leaf, u64)> {
+fn first_leaf(node: &Child, height: u32, base: u64, from: u64, last: u64) -> Option<(&Leaf, u64)> {
     match node {
         Child::Empty => None,
         Child::Leaf(leaf) => first_in_leaf(leaf, base, from, last).map(|_| (&**leaf, base)),
