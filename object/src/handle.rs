@@ -360,10 +360,17 @@ impl HandleTable {
     }
 
     /// `zx_handle_close`: `ZX_HANDLE_INVALID` is OK, an unknown value `BAD_HANDLE`.
+    #[inline]
     pub fn close(&self, value: zx_handle_t) -> ZxResult {
         if value == ZX_HANDLE_INVALID {
             return Ok(());
         }
+        self.close_valid(value)
+    }
+
+    /// `close` of a value other than `ZX_HANDLE_INVALID`.
+    #[inline(never)]
+    fn close_valid(&self, value: zx_handle_t) -> ZxResult {
         // Dropping the handle cancels the waits registered through it.
         let handle = self.take_value(&mut self.inner.lock(), value);
         drop(handle.ok_or(Status::BAD_HANDLE)?);
