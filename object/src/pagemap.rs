@@ -277,7 +277,8 @@ impl PageMap {
             map: self,
             next,
             last: end.unwrap_or(0),
-            leaf: None,
+            slots: &[],
+            slots_base: 0,
         }
     }
 
@@ -357,9 +358,9 @@ fn remove_in(node: &mut Child, height: u32, index: u64) -> Option<FrameAddr> {
 fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, FrameAddr)> {
     let first = from.saturating_sub(base) as usize;
     let end = (last - base).min(MASK) as usize;
-    (first..=end)
-        .find(|&i| leaf.0[i] != 0)
-        .map(|i| (base + i as u64, leaf.0[i] & !PRESENT))
+    let slots = leaf.0.get(first..=end)?;
+    let i = slots.iter().position(|&entry| entry != 0)?;
+    Some((base + (first + i) as u64, slots[i] & !PRESENT))
 }
 
 /// The leaf holding the first entry with index in `from..=last` under `node` (`height`
@@ -393,13 +394,14 @@ fn first_leaf(node: &Child, height: u32, base: u64, from: u64, last: u64) -> Opt
 /// Iterator over a range of a [`PageMap`], in index order.
 pub struct Range<'a> {
     map: &'a PageMap,
-    /// The lowest index not yet looked at; `None` when done.
+    /// The lowest index not yet looked at, past `slots`; `None` when the range ends there.
     next: Option<u64>,
     /// The highest index of the range.
     last: u64,
-    /// The leaf the last entry came from and its first index: the next entries are looked
-    /// for there first, without walking down from the root.
-    leaf: Option<(&'a Leaf, u64)>,
+    /// The part of the current leaf still to look at (within the range), and the index of
+    /// its first slot: entries come from here, without walking down from the root.
+    slots: &'a [LeafSlot],
+    slots_base: u64,
 }
 
 impl Iterator for Range<'_> {
@@ -407,30 +409,27 @@ impl Iterator for Range<'_> {
 
     fn next(&mut self) -> Option<(u64, FrameAddr)> {
         loop {
-            let from = self.next?;
-            let (leaf, base) = match self.leaf {
-                Some((leaf, base)) if from >= base && from - base <= MASK => (leaf, base),
-                _ => {
-                    let found = first_leaf(&self.map.root, self.map.height, 0, from, self.last);
-                    let Some(found) = found else {
-                        self.next = None;
-                        return None;
-                    };
-                    self.leaf = Some(found);
-                    found
-                }
-            };
-            match first_in_leaf(leaf, base, from, self.last) {
-                Some((index, frame)) => {
-                    self.next = index.checked_add(1).filter(|&n| n <= self.last);
-                    return Some((index, frame));
-                }
-                None => {
-                    // The rest of this leaf is empty: go on after it.
-                    self.leaf = None;
-                    self.next = base.checked_add(MASK + 1).filter(|&n| n <= self.last);
+            while let Some((&entry, rest)) = self.slots.split_first() {
+                let index = self.slots_base;
+                self.slots = rest;
+                self.slots_base += 1;
+                if entry != 0 {
+                    return Some((index, entry & !PRESENT));
                 }
             }
+            let from = self.next?;
+            let Some((leaf, base)) =
+                first_leaf(&self.map.root, self.map.height, 0, from, self.last)
+            else {
+                self.next = None;
+                return None;
+            };
+            // The leaf from `from` (or its start) to its end or the range's.
+            let first = from.max(base);
+            let end = (self.last - base).min(MASK);
+            self.slots = &leaf.0[(first - base) as usize..=end as usize];
+            self.slots_base = first;
+            self.next = (base + end).checked_add(1).filter(|&n| n <= self.last);
         }
     }
 }
