@@ -12,6 +12,7 @@
 //! not per index of the range.
 
 use alloc::boxed::Box;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::{Bound, RangeBounds};
 
@@ -28,13 +29,26 @@ const MAX_HEIGHT: u32 = u64::BITS.div_ceil(BITS);
 type LeafSlot = u64;
 const PRESENT: u64 = 1;
 
-struct Leaf([LeafSlot; FANOUT]);
+type Leaf = [LeafSlot; FANOUT];
+type Branch = [Child; FANOUT];
 
-struct Branch([Child; FANOUT]);
+/// An empty leaf, built on the heap (an array literal would be built on the stack and then
+/// copied).
+fn new_leaf() -> Box<Leaf> {
+    match vec![0; FANOUT].into_boxed_slice().try_into() {
+        Ok(leaf) => leaf,
+        Err(_) => unreachable!("the vector has FANOUT slots"),
+    }
+}
 
-impl Branch {
-    fn new() -> Box<Branch> {
-        Box::new(Branch(core::array::from_fn(|_| Child::Empty)))
+/// An empty branch, built on the heap.
+fn new_branch() -> Box<Branch> {
+    let children: Vec<Child> = core::iter::repeat_with(|| Child::Empty)
+        .take(FANOUT)
+        .collect();
+    match children.into_boxed_slice().try_into() {
+        Ok(branch) => branch,
+        Err(_) => unreachable!("the vector has FANOUT children"),
     }
 }
 
@@ -106,11 +120,11 @@ impl PageMap {
             match node {
                 Child::Empty => return None,
                 Child::Leaf(leaf) => {
-                    let entry = leaf.0[slot(index, height)];
+                    let entry = leaf[slot(index, height)];
                     return (entry != 0).then_some(entry & !PRESENT);
                 }
                 Child::Branch(branch) => {
-                    node = &branch.0[slot(index, height)];
+                    node = &branch[slot(index, height)];
                     height -= 1;
                 }
             }
@@ -128,9 +142,9 @@ impl PageMap {
         loop {
             match node {
                 Child::Empty => return None,
-                Child::Leaf(leaf) => return Some(&leaf.0[slot(index, height)..]),
+                Child::Leaf(leaf) => return Some(&leaf[slot(index, height)..]),
                 Child::Branch(branch) => {
-                    node = &branch.0[slot(index, height)];
+                    node = &branch[slot(index, height)];
                     height -= 1;
                 }
             }
@@ -205,8 +219,8 @@ impl PageMap {
             // A new level on top: the old tree becomes the first child.
             let old = core::mem::take(&mut self.root);
             if !old.is_empty() {
-                let mut branch = Branch::new();
-                branch.0[0] = old;
+                let mut branch = new_branch();
+                branch[0] = old;
                 self.root = Child::Branch(branch);
             }
             self.height += 1;
@@ -216,15 +230,15 @@ impl PageMap {
         loop {
             if node.is_empty() {
                 *node = if height == 1 {
-                    Child::Leaf(Box::new(Leaf([0; FANOUT])))
+                    Child::Leaf(new_leaf())
                 } else {
-                    Child::Branch(Branch::new())
+                    Child::Branch(new_branch())
                 };
             }
             match node {
                 Child::Empty => unreachable!("filled above"),
                 Child::Leaf(leaf) => {
-                    let entry = &mut leaf.0[slot(index, height)];
+                    let entry = &mut leaf[slot(index, height)];
                     let old = *entry;
                     *entry = frame | PRESENT;
                     if old == 0 {
@@ -234,7 +248,7 @@ impl PageMap {
                     return Some(old & !PRESENT);
                 }
                 Child::Branch(branch) => {
-                    node = &mut branch.0[slot(index, height)];
+                    node = &mut branch[slot(index, height)];
                     height -= 1;
                 }
             }
@@ -300,13 +314,13 @@ impl PageMap {
             match node {
                 Child::Empty => return None,
                 Child::Leaf(leaf) => {
-                    let i = leaf.0.iter().rposition(|&e| e != 0)?;
-                    return Some((base + i as u64, leaf.0[i] & !PRESENT));
+                    let i = leaf.iter().rposition(|&e| e != 0)?;
+                    return Some((base + i as u64, leaf[i] & !PRESENT));
                 }
                 Child::Branch(branch) => {
-                    let i = branch.0.iter().rposition(|c| !c.is_empty())?;
+                    let i = branch.iter().rposition(|c| !c.is_empty())?;
                     base += i as u64 * span(height);
-                    node = &branch.0[i];
+                    node = &branch[i];
                     height -= 1;
                 }
             }
@@ -337,15 +351,15 @@ fn remove_in(node: &mut Child, height: u32, index: u64) -> Option<FrameAddr> {
     let (removed, now_empty) = match node {
         Child::Empty => return None,
         Child::Leaf(leaf) => {
-            let entry = core::mem::take(&mut leaf.0[slot(index, height)]);
+            let entry = core::mem::take(&mut leaf[slot(index, height)]);
             if entry == 0 {
                 return None;
             }
-            (entry & !PRESENT, leaf.0.iter().all(|&e| e == 0))
+            (entry & !PRESENT, leaf.iter().all(|&e| e == 0))
         }
         Child::Branch(branch) => {
-            let removed = remove_in(&mut branch.0[slot(index, height)], height - 1, index)?;
-            (removed, branch.0.iter().all(Child::is_empty))
+            let removed = remove_in(&mut branch[slot(index, height)], height - 1, index)?;
+            (removed, branch.iter().all(Child::is_empty))
         }
     };
     if now_empty {
@@ -358,7 +372,7 @@ fn remove_in(node: &mut Child, height: u32, index: u64) -> Option<FrameAddr> {
 fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, FrameAddr)> {
     let first = from.saturating_sub(base) as usize;
     let end = (last - base).min(MASK) as usize;
-    let slots = leaf.0.get(first..=end)?;
+    let slots = leaf.get(first..=end)?;
     let i = slots.iter().position(|&entry| entry != 0)?;
     Some((base + (first + i) as u64, slots[i] & !PRESENT))
 }
@@ -381,7 +395,7 @@ fn first_leaf(node: &Child, height: u32, base: u64, from: u64, last: u64) -> Opt
                 if child_base > last {
                     return None;
                 }
-                let found = first_leaf(&branch.0[i], height - 1, child_base, from, last);
+                let found = first_leaf(&branch[i], height - 1, child_base, from, last);
                 if found.is_some() {
                     return found;
                 }
@@ -427,7 +441,7 @@ impl Iterator for Range<'_> {
             // The leaf from `from` (or its start) to its end or the range's.
             let first = from.max(base);
             let end = (self.last - base).min(MASK);
-            self.slots = &leaf.0[(first - base) as usize..=end as usize];
+            self.slots = &leaf[(first - base) as usize..=end as usize];
             self.slots_base = first;
             self.next = (base + end).checked_add(1).filter(|&n| n <= self.last);
         }

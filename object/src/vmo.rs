@@ -212,6 +212,17 @@ impl FrameBatch {
         Ok(batch)
     }
 
+    /// A batch of the one frame `frame`.
+    fn single(frame: FrameAddr) -> FrameBatch {
+        let mut inline = [0; BATCH_INLINE];
+        inline[0] = frame;
+        FrameBatch {
+            inline,
+            inline_len: 1,
+            spill: Vec::new(),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.spill.is_empty() && self.inline_len == 0
     }
@@ -1462,9 +1473,19 @@ impl MapTarget for Vmo {
         let (node, start) = self.range(&family, offset, 1)?;
         let index = start >> PAGE_SHIFT;
         if write {
-            let mut batch = family.prepare(node, index, index)?;
-            let frame = family.commit(node, index, &mut batch);
-            batch.release(&*family.frames);
+            // Already the node's own page, or one new frame to commit: `prepare`'s counting
+            // is for ranges.
+            let frame = match family.node(node).pages.get(index) {
+                Some(frame) => frame,
+                None => {
+                    let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+                    let mut batch = FrameBatch::single(new);
+                    let frame = family.commit(node, index, &mut batch);
+                    // Empty: the page had no frame, so `commit` took this one.
+                    batch.release(&*family.frames);
+                    frame
+                }
+            };
             return Ok(PageForFault {
                 frame,
                 writable: true,
