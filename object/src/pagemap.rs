@@ -327,22 +327,101 @@ impl PageMap {
         }
     }
 
-    /// Moves the entries at `at` and above into a new map.
-    pub fn split_off(&mut self, at: u64) -> PageMap {
-        let moved: Vec<(u64, FrameAddr)> = self.range(at..).collect();
-        let mut other = PageMap::new();
-        for (index, frame) in moved {
-            self.remove(index);
-            other.insert(index, frame);
-        }
-        other
+    /// Empties the map, handing every entry to `f` in index order. Allocates nothing: this
+    /// is how the pages of a dying VMO are freed, maybe just when memory ran out.
+    pub fn drain_each(&mut self, mut f: impl FnMut(u64, FrameAddr)) {
+        let root = core::mem::take(&mut self.root);
+        let height = self.height;
+        *self = PageMap::new();
+        drain_child(root, height, 0, &mut f);
     }
 
-    /// Every entry, in increasing index order, leaving the map empty.
-    pub fn drain(&mut self) -> Vec<(u64, FrameAddr)> {
-        let entries = self.iter().collect();
-        *self = PageMap::new();
-        entries
+    /// Removes every entry at index `at` or above, handing each to `f` in index order.
+    /// Allocates nothing.
+    pub fn remove_from(&mut self, at: u64, mut f: impl FnMut(u64, FrameAddr)) {
+        if self.height == 0 {
+            return;
+        }
+        let mut removed = 0;
+        remove_from_child(&mut self.root, self.height, 0, at, &mut |index, frame| {
+            removed += 1;
+            f(index, frame);
+        });
+        self.len -= removed;
+        if self.len == 0 {
+            *self = PageMap::new();
+        }
+    }
+}
+
+/// Hands every entry under `node` (`height` levels tall, from index `base`) to `f`, freeing
+/// the nodes.
+fn drain_child(node: Child, height: u32, base: u64, f: &mut impl FnMut(u64, FrameAddr)) {
+    match node {
+        Child::Empty => {}
+        Child::Leaf(leaf) => {
+            for (i, &entry) in leaf.iter().enumerate() {
+                if entry != 0 {
+                    f(base + i as u64, entry & !PRESENT);
+                }
+            }
+        }
+        Child::Branch(mut branch) => {
+            let span = span(height);
+            for (i, child) in branch.iter_mut().enumerate() {
+                if !child.is_empty() {
+                    // A child that holds entries starts at a valid index.
+                    let child_base = base.wrapping_add((i as u64).wrapping_mul(span));
+                    drain_child(core::mem::take(child), height - 1, child_base, f);
+                }
+            }
+        }
+    }
+}
+
+/// Removes the entries at `at` and above under `node` (`height` levels tall, from index
+/// `base`), handing each to `f`; frees nodes left empty.
+fn remove_from_child(
+    node: &mut Child,
+    height: u32,
+    base: u64,
+    at: u64,
+    f: &mut impl FnMut(u64, FrameAddr),
+) {
+    let now_empty = match node {
+        Child::Empty => return,
+        Child::Leaf(leaf) => {
+            let first = at.saturating_sub(base).min(FANOUT as u64) as usize;
+            for (i, entry) in leaf.iter_mut().enumerate().skip(first) {
+                let entry = core::mem::take(entry);
+                if entry != 0 {
+                    f(base + i as u64, entry & !PRESENT);
+                }
+            }
+            leaf.iter().all(|&entry| entry == 0)
+        }
+        Child::Branch(branch) => {
+            let span = span(height);
+            for (i, child) in branch.iter_mut().enumerate() {
+                if child.is_empty() {
+                    continue;
+                }
+                let child_base = base.wrapping_add((i as u64).wrapping_mul(span));
+                let child_last = child_base.wrapping_add(span - 1);
+                if child_last < at {
+                    continue;
+                }
+                if child_base >= at {
+                    drain_child(core::mem::take(child), height - 1, child_base, f);
+                } else {
+                    remove_from_child(child, height - 1, child_base, at, f);
+                }
+            }
+            branch.iter().all(Child::is_empty)
+        }
+    };
+    if now_empty {
+        *node = Child::Empty;
     }
 }
 
@@ -456,15 +535,6 @@ impl Extend<(u64, FrameAddr)> for PageMap {
     }
 }
 
-impl IntoIterator for PageMap {
-    type Item = (u64, FrameAddr);
-    type IntoIter = alloc::vec::IntoIter<(u64, FrameAddr)>;
-
-    fn into_iter(mut self) -> Self::IntoIter {
-        self.drain().into_iter()
-    }
-}
-
 impl core::fmt::Debug for PageMap {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -556,20 +626,28 @@ mod tests {
     }
 
     #[test]
-    fn split_off_and_drain() {
+    fn remove_from_and_drain_each() {
         let mut map = PageMap::new();
         for i in 0..300u64 {
             map.insert(i * 3, i << 12);
         }
-        let high = map.split_off(450);
+        map.insert(u64::MAX, 0x5000);
+        let mut high = Vec::new();
+        map.remove_from(450, |index, frame| high.push((index, frame)));
         assert_eq!(map.len(), 150);
-        assert_eq!(high.len(), 150);
+        assert_eq!(high.len(), 151);
+        assert_eq!(high[0], (450, 150 << 12));
+        assert_eq!(high[150], (u64::MAX, 0x5000));
         assert_eq!(map.last_key_value(), Some((447, 149 << 12)));
-        assert_eq!(high.iter().next(), Some((450, 150 << 12)));
-        let mut high = high;
-        let drained = high.drain();
-        assert_eq!(drained.len(), 150);
-        assert!(high.is_empty());
+        let mut all = Vec::new();
+        map.drain_each(|index, frame| all.push((index, frame)));
+        assert_eq!(all.len(), 150);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(map.is_empty());
+        map.remove_from(0, |_, _| panic!("empty"));
+        map.insert(5, 0x1000);
+        map.remove_from(0, |_, _| {});
+        assert!(map.is_empty());
     }
 
     #[derive(Clone, Debug)]
@@ -577,7 +655,8 @@ mod tests {
         Insert(u64, u64),
         Remove(u64),
         Range(u64, u64),
-        SplitOff(u64),
+        RemoveFrom(u64),
+        Drain,
     }
 
     fn index() -> impl Strategy<Value = u64> {
@@ -594,7 +673,8 @@ mod tests {
             5 => (index(), 1u64..1 << 20).prop_map(|(i, f)| Op::Insert(i, f << 12)),
             3 => index().prop_map(Op::Remove),
             2 => (index(), index()).prop_map(|(a, b)| Op::Range(a, b)),
-            1 => index().prop_map(Op::SplitOff),
+            1 => index().prop_map(Op::RemoveFrom),
+            1 => Just(Op::Drain),
         ]
     }
 
@@ -623,10 +703,17 @@ mod tests {
                         };
                         prop_assert_eq!(got, want);
                     }
-                    Op::SplitOff(at) => {
-                        let high = map.split_off(at);
-                        let model_high = model.split_off(&at);
-                        check(&high, &model_high);
+                    Op::RemoveFrom(at) => {
+                        let mut removed = Vec::new();
+                        map.remove_from(at, |index, frame| removed.push((index, frame)));
+                        let want: Vec<_> = model.split_off(&at).into_iter().collect();
+                        prop_assert_eq!(removed, want);
+                    }
+                    Op::Drain => {
+                        let mut drained = Vec::new();
+                        map.drain_each(|index, frame| drained.push((index, frame)));
+                        let want: Vec<_> = core::mem::take(&mut model).into_iter().collect();
+                        prop_assert_eq!(drained, want);
                     }
                 }
                 for probe in [0u64, 1, 63, 64, 199, u64::MAX] {

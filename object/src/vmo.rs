@@ -528,10 +528,8 @@ impl Family {
             let window = link.map_or(0, |l| l.limit);
             match node.children.len() {
                 0 => {
-                    let removed = self.remove(current);
-                    for (_, frame) in removed.pages {
-                        self.free_frame(frame);
-                    }
+                    let mut removed = self.remove(current);
+                    removed.pages.drain_each(|_, frame| self.free_frame(frame));
                     let Some(link) = link else { return };
                     self.node_mut(link.parent)
                         .children
@@ -575,17 +573,19 @@ impl Family {
         if whole {
             self.node_mut(child_id).pages = core::mem::take(&mut removed.pages);
         } else {
-            let mut moved: Vec<(u64, FrameAddr)> = Vec::new();
-            for (index, frame) in core::mem::take(&mut removed.pages) {
+            // Each index comes once, so moving a page in does not change whether the child
+            // shadows the next one.
+            removed.pages.drain_each(|index, frame| {
                 let visible = index
                     .checked_sub(child_link.offset)
                     .filter(|&k| k < child_link.limit && !self.node(child_id).shadows(k));
                 match visible {
-                    Some(k) => moved.push((k, frame)),
+                    Some(k) => {
+                        self.node_mut(child_id).pages.insert(k, frame);
+                    }
                     None => self.free_frame(frame),
                 }
-            }
-            self.node_mut(child_id).pages.extend(moved);
+            });
         }
         let child = self.node_mut(child_id);
         // The parent's zeroed ranges keep hiding what lies above them, within the window.
@@ -631,9 +631,8 @@ impl Drop for Family {
     fn drop(&mut self) {
         // Every node is removed when its VMO dies; this only guards against leaks.
         for node in self.nodes.iter_mut().filter_map(Option::take) {
-            for (_, frame) in node.pages {
-                self.frames.free(frame);
-            }
+            let mut node = node;
+            node.pages.drain_each(|_, frame| self.frames.free(frame));
         }
     }
 }
@@ -983,11 +982,10 @@ impl Vmo {
         // through it (their limits are clamped below), and before any dropped frame is free:
         // a PTE left to a freed frame would show whatever the frame holds next.
         family.unmap_everywhere(id, new, old);
-        let dropped = family.node_mut(id).pages.split_off(new);
+        let mut pages = core::mem::take(&mut family.node_mut(id).pages);
+        pages.remove_from(new, |_, frame| family.free_frame(frame));
+        family.node_mut(id).pages = pages;
         family.node_mut(id).trim_zeroed(new);
-        for (_, frame) in dropped {
-            family.free_frame(frame);
-        }
         let children = family.node(id).children.clone();
         for child in children {
             if let Some(link) = &mut family.node_mut(child).link {
