@@ -92,6 +92,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
 
 /// Runs `f` on the page pool with IRQs masked (the pool is never used from IRQ context, but
 /// an IRQ must not find the lock held by the code it interrupted).
+#[inline]
 pub fn with_pool<R>(f: impl FnOnce(&mut PagePool) -> Result<R, PoolError>) -> Result<R, PoolError> {
     let irqs_were_on = arch::cpu::disable_irqs();
     let result = match POOL.lock().as_mut() {
@@ -140,5 +141,21 @@ pub const KERNEL_RESERVE_PAGES: usize = 256;
 
 /// Whether `pages` more may go to something a program asked for, leaving the reserve.
 pub fn can_spend(pages: usize) -> bool {
-    pool_stats().free_pages >= KERNEL_RESERVE_PAGES + pages
+    with_pool(|pool| Ok(pool.free_page_count())).is_ok_and(|free| spendable(free, pages))
+}
+
+fn spendable(free_pages: usize, pages: usize) -> bool {
+    free_pages >= KERNEL_RESERVE_PAGES.saturating_add(pages)
+}
+
+/// One page for something a program asked for (`PageUse::Vmo`), leaving the reserve: the
+/// check and the allocation under one hold of the pool lock.
+pub fn alloc_spendable_page(use_: PageUse) -> Option<u64> {
+    with_pool(|pool| {
+        if !spendable(pool.free_page_count(), 1) {
+            return Err(PoolError::OutOfMemory);
+        }
+        pool.alloc_pages(1, use_)
+    })
+    .ok()
 }

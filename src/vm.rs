@@ -54,10 +54,7 @@ fn page_bytes(frame: FrameAddr, offset: usize, len: usize) -> *mut u8 {
 
 impl FrameAllocator for PoolFrames {
     fn alloc(&self) -> Option<FrameAddr> {
-        if !memory::can_spend(1) {
-            return None;
-        }
-        memory::with_pool(|pool| pool.alloc_pages(1, PageUse::Vmo)).ok()
+        memory::alloc_spendable_page(PageUse::Vmo)
     }
 
     fn free(&self, frame: FrameAddr) {

@@ -69,11 +69,13 @@ impl core::fmt::Display for CpuId {
 }
 
 /// Unmask IRQs at EL1.
+#[inline]
 pub fn enable_irqs() {
     DAIF.modify(DAIF::I::Unmasked);
 }
 
 /// Mask IRQs; returns whether they were unmasked before.
+#[inline]
 pub fn disable_irqs() -> bool {
     let was_unmasked = !DAIF.is_set(DAIF::I);
     DAIF.modify(DAIF::I::Masked);

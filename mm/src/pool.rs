@@ -376,6 +376,11 @@ impl PagePool {
         self.table_range
     }
 
+    /// Free pages (what `stats().free_pages` says, without copying the rest).
+    pub fn free_page_count(&self) -> usize {
+        self.free_pages
+    }
+
     /// Current accounting.
     pub fn stats(&self) -> PoolStats {
         PoolStats {
