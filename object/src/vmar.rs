@@ -959,46 +959,53 @@ impl Vmar {
         loop {
             let (generation, target, offset, perms) = {
                 let mut state = space.state.lock();
-                let hint = state.fault_hint.filter(|h| {
-                    h.region == self.id
-                        && h.generation == state.generation
-                        && (h.start..h.end).contains(&va)
-                });
-                let id = match hint {
-                    Some(hint) => hint.mapping,
+                let generation = state.generation;
+                let hit = state
+                    .fault_hint
+                    .as_ref()
+                    .filter(|h| {
+                        h.region == self.id
+                            && h.generation == generation
+                            && (h.start..h.end).contains(&va)
+                    })
+                    .and_then(|h| {
+                        let target = h.target.upgrade()?;
+                        Some((target, h.target_offset + (page_va - h.start) as u64, h.perms))
+                    });
+                let (target, offset, perms) = match hit {
+                    Some(found) => found,
                     None => {
                         if !state.regions.contains_key(&self.id) {
                             return Err(Status::BAD_STATE);
                         }
-                        state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?
+                        let id = state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?;
+                        let m = state.mappings.get(&id).ok_or(Status::NOT_FOUND)?;
+                        let found = (m.target.clone(), m.target_offset_of(page_va), m.perms);
+                        state.fault_hint = Some(space::FaultHint {
+                            region: self.id,
+                            start: m.base,
+                            end: m.base + m.size,
+                            generation,
+                            target: Arc::downgrade(&m.target),
+                            target_offset: m.target_offset,
+                            perms: m.perms,
+                        });
+                        found
                     }
                 };
-                let m = state.mappings.get(&id).ok_or(Status::NOT_FOUND)?;
-                let new_hint = space::FaultHint {
-                    region: self.id,
-                    start: m.base,
-                    end: m.base + m.size,
-                    mapping: id,
-                    generation: state.generation,
-                };
                 let allowed = if write {
-                    m.perms.write
+                    perms.write
                 } else if execute {
-                    m.perms.execute
+                    perms.execute
                 } else {
-                    m.perms.read
+                    perms.read
                 };
                 if !allowed {
+                    drop(state);
+                    drop(target);
                     return Err(Status::ACCESS_DENIED);
                 }
-                let found = (
-                    state.generation,
-                    m.target.clone(),
-                    m.target_offset_of(page_va),
-                    m.perms,
-                );
-                state.fault_hint = Some(new_hint);
-                found
+                (generation, target, offset, perms)
             };
             let page = target.fault_page(offset, write)?;
             let state = space.state.lock();

@@ -54,15 +54,18 @@ pub(crate) struct State {
     pub fault_hint: Option<FaultHint>,
 }
 
-#[derive(Clone, Copy)]
 pub(crate) struct FaultHint {
     /// The region the lookup started from.
     pub region: u64,
-    /// The mapping's addresses and id.
+    /// The mapping's addresses.
     pub start: usize,
     pub end: usize,
-    pub mapping: u64,
     pub generation: u64,
+    /// What a fault needs of the mapping: its target (weak, so that the hint keeps no VMO
+    /// alive), the target offset at `start`, and its permissions.
+    pub target: Weak<dyn MapTarget>,
+    pub target_offset: u64,
+    pub perms: MappingPerms,
 }
 
 pub(crate) struct Region {
@@ -204,6 +207,8 @@ impl MappingObserver for Observer {
 impl State {
     pub fn bump(&mut self) {
         self.generation = self.generation.wrapping_add(1);
+        // Dropping the hint's weak reference never runs a target's destructor.
+        self.fault_hint = None;
     }
 
     fn child(&self, base: usize, kind: ChildKind) -> Option<Child> {
