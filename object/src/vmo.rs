@@ -354,8 +354,17 @@ impl Family {
         if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
         }
+        self.commit_absent(id, index, batch)
+    }
+
+    /// [`Family::commit`] of a page `id` is known not to hold.
+    fn commit_absent(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
         let frame = batch.take().expect("prepare counted every page to commit");
-        let source = self.resolve(id, index);
+        // A node that looks through to no other shows zeroes where it holds no page.
+        let source = match self.node(id).link {
+            None => None,
+            Some(_) => self.resolve(id, index),
+        };
         match source {
             Some(Found::Page { frame: src, .. }) => self.frames.copy_page(frame, src),
             _ => self.frames.zero(frame),
@@ -1478,7 +1487,7 @@ impl MapTarget for Vmo {
                 None => {
                     let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
                     let mut batch = FrameBatch::single(new);
-                    let frame = family.commit(node, index, &mut batch);
+                    let frame = family.commit_absent(node, index, &mut batch);
                     // Empty: the page had no frame, so `commit` took this one.
                     batch.release(&*family.frames);
                     frame
