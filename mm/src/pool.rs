@@ -394,7 +394,26 @@ impl PagePool {
     /// `count` pages. Exactly `count` pages are accounted and returned, each with reference
     /// count 1; the rest of the power-of-two buddy block goes straight back to the free lists.
     pub fn alloc_pages(&mut self, count: usize, use_: PageUse) -> Result<u64, PoolError> {
+        if count == 1 && use_ != PageUse::FrameTable {
+            if let Some(pa) = self.take_quick(use_) {
+                return Ok(pa);
+            }
+        }
         self.alloc_pages_aligned(count, PAGE_SIZE, use_)
+    }
+
+    /// The most recently freed quick page, now allocated for `use_`.
+    #[inline]
+    fn take_quick(&mut self, use_: PageUse) -> Option<u64> {
+        let pa = *self.quick[..self.quick_len].last()?;
+        let [entry] = self.frames(pa, 1)? else {
+            return None;
+        };
+        entry.store(use_.allocated_entry(), Ordering::Release);
+        self.quick_len -= 1;
+        self.free_pages -= 1;
+        self.used_by[use_.index()] += 1;
+        Some(pa)
     }
 
     /// Like [`PagePool::alloc_pages`], with the physical address also aligned to
@@ -417,16 +436,10 @@ impl PagePool {
         if count > self.free_pages {
             return Err(PoolError::OutOfMemory);
         }
-        if count == 1 && align_bytes <= PAGE_SIZE && self.quick_len > 0 {
-            self.quick_len -= 1;
-            let pa = self.quick[self.quick_len];
-            if let Some([entry]) = self.frames(pa, 1) {
-                entry.store(use_.allocated_entry(), Ordering::Release);
-                self.free_pages -= 1;
-                self.used_by[use_.index()] += 1;
+        if count == 1 && align_bytes <= PAGE_SIZE {
+            if let Some(pa) = self.take_quick(use_) {
                 return Ok(pa);
             }
-            // Unreachable (quick pages are pool pages); leave it out rather than panic.
         }
         match self.alloc_from_buddy(count, align_bytes, use_) {
             Err(PoolError::OutOfMemory) if self.quick_len > 0 => {
