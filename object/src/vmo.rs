@@ -873,6 +873,26 @@ impl Vmo {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
+        if (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
+            // Within one page: one lock hold finds or commits it.
+            let (frame, in_page) = {
+                let mut family = self.lock()?;
+                let (node, start) = self.range(&family, offset, len)?;
+                let index = start >> PAGE_SHIFT;
+                let frame = match family.node(node).pages.get(index) {
+                    Some(frame) => frame,
+                    None => {
+                        let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+                        let mut batch = FrameBatch::single(new);
+                        let frame = family.commit_absent(node, index, &mut batch);
+                        batch.release(&*family.frames);
+                        frame
+                    }
+                };
+                (frame, (start & (PAGE_SIZE - 1)) as usize)
+            };
+            return f(&[frame], in_page, len as usize, 0);
+        }
         let (mut batch, allocator) = {
             let family = self.lock()?;
             let (node, start) = self.range(&family, offset, len)?;
