@@ -211,6 +211,7 @@ impl HandleTable {
         ((payload << 2) | 0b11) ^ self.secret
     }
 
+    #[inline]
     fn decode(&self, value: zx_handle_t) -> Option<(usize, u32)> {
         if value & 0b11 != 0b11 {
             return None;
@@ -222,12 +223,14 @@ impl HandleTable {
     }
 
     /// The slot index of a live value.
+    #[inline]
     fn find(&self, inner: &TableInner, value: zx_handle_t) -> Option<usize> {
         let (index, generation) = self.decode(value)?;
         let slot = inner.slots.get(index)?;
         (slot.handle.is_some() && slot.generation == generation).then_some(index)
     }
 
+    #[inline]
     fn lookup<'a>(&self, inner: &'a TableInner, value: zx_handle_t) -> Option<&'a Handle> {
         let index = self.find(inner, value)?;
         inner.slots[index].handle.as_ref()

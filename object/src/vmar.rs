@@ -970,7 +970,11 @@ impl Vmar {
                     })
                     .and_then(|h| {
                         let target = h.target.upgrade()?;
-                        Some((target, h.target_offset + (page_va - h.start) as u64, h.perms))
+                        Some((
+                            target,
+                            h.target_offset + (page_va - h.start) as u64,
+                            h.perms,
+                        ))
                     });
                 let (target, offset, perms) = match hit {
                     Some(found) => found,

@@ -854,7 +854,18 @@ impl Vmo {
     /// The frames stay valid while `f` runs only because nothing else runs meanwhile: the
     /// kernel has one CPU and is not preempted, and the page faults `f`'s copy may take never
     /// free a page a node can still see. (Several CPUs will need the frames pinned.)
+    #[inline]
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
+        if len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
+            let (frame, in_page) = self.page_for_read(offset, len)?;
+            return f(&[frame], in_page, len as usize, 0);
+        }
+        self.read_in_chunks(offset, len, f)
+    }
+
+    /// [`Vmo::read_unlocked`] of more than one page.
+    #[inline(never)]
+    fn read_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         self.in_chunks(
             offset,
             len,
@@ -866,32 +877,58 @@ impl Vmo {
         )
     }
 
+    /// The frame to read `offset..offset + len` (within one page) from, and the offset in
+    /// it: one lookup under the lock.
+    #[inline(never)]
+    fn page_for_read(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
+        let family = self.lock()?;
+        let (node, start) = self.range(&family, offset, len)?;
+        let index = start >> PAGE_SHIFT;
+        let frame = match family.node(node).link {
+            None => family.node(node).pages.get(index),
+            Some(_) => family.frame_at(node, index),
+        };
+        let frame = frame.unwrap_or_else(|| family.frames.zero_page());
+        Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
+    }
+
     /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
     /// any byte moves), but `f` runs without the family lock, on up to [`CHUNK_PAGES`]
     /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
+    #[inline]
     pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
+        if len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
+            let (frame, in_page) = self.page_for_write(offset, len)?;
+            return f(&[frame], in_page, len as usize, 0);
+        }
+        self.write_in_chunks(offset, len, f)
+    }
+
+    /// The frame to write `offset..offset + len` (within one page) to, committed if it was
+    /// not, and the offset in it: one lock hold.
+    #[inline(never)]
+    fn page_for_write(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
+        let mut family = self.lock()?;
+        let (node, start) = self.range(&family, offset, len)?;
+        let index = start >> PAGE_SHIFT;
+        let frame = match family.node(node).pages.get(index) {
+            Some(frame) => frame,
+            None => {
+                let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+                let mut batch = FrameBatch::single(new);
+                let frame = family.commit_absent(node, index, &mut batch);
+                batch.release(&*family.frames);
+                frame
+            }
+        };
+        Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
+    }
+
+    /// [`Vmo::write_unlocked`] of nothing or of more than one page.
+    #[inline(never)]
+    fn write_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
-        }
-        if (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
-            // Within one page: one lock hold finds or commits it.
-            let (frame, in_page) = {
-                let mut family = self.lock()?;
-                let (node, start) = self.range(&family, offset, len)?;
-                let index = start >> PAGE_SHIFT;
-                let frame = match family.node(node).pages.get(index) {
-                    Some(frame) => frame,
-                    None => {
-                        let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-                        let mut batch = FrameBatch::single(new);
-                        let frame = family.commit_absent(node, index, &mut batch);
-                        batch.release(&*family.frames);
-                        frame
-                    }
-                };
-                (frame, (start & (PAGE_SIZE - 1)) as usize)
-            };
-            return f(&[frame], in_page, len as usize, 0);
         }
         let (mut batch, allocator) = {
             let family = self.lock()?;

@@ -47,6 +47,11 @@ fn transfer(
     to_user: bool,
 ) -> ZxResult {
     let page = PAGE_SIZE as usize;
+    if let [frame] = frames {
+        let kernel = mmu::phys_to_virt(frame + in_page as u64) as *mut u8;
+        // SAFETY: one frame means the range lies in that page; otherwise as below.
+        return unsafe { usercopy::copy_probed(buffer, kernel, len, to_user) };
+    }
     let mut done = 0;
     let mut i = 0;
     let mut skip = in_page;
@@ -80,6 +85,15 @@ pub(super) fn read(
     len: usize,
 ) -> ZxResult {
     let (vmo, _) = table.get_object::<Vmo>(value, Rights::READ)?;
+    let page = PAGE_SIZE as usize;
+    if len != 0 && (offset % PAGE_SIZE) as usize + len <= page {
+        // Within one page: the VMO checks the range (OUT_OF_RANGE first) before it hands
+        // over the page, and the buffer is probed just before the copy.
+        return vmo.read_unlocked(offset, len as u64, &mut |frames, in_page, n, _| {
+            probe_writable(buffer, len)?;
+            transfer(frames, in_page, n, buffer, true)
+        });
+    }
     check_range(&vmo, offset, len)?;
     if len == 0 {
         return Ok(());
