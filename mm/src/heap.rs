@@ -73,6 +73,18 @@ pub const LARGEST_CACHED: usize = 1 << (MIN_CLASS + CACHED_CLASSES - 1);
 /// Blocks kept per list: enough for the objects one system call frees and makes again.
 const CACHE_DEPTH: u8 = 32;
 
+/// The layout of a whole block of `class`. The buddy allocators are only ever asked for
+/// these, so that a block cached under one layout can go back to its buddy allocator later
+/// (the allocator's byte counts then match in both directions).
+fn block_layout(class: usize) -> Layout {
+    let size = 1usize << class;
+    match Layout::from_size_align(size, size) {
+        Ok(layout) => layout,
+        // Classes stay below the chunk order, far below the address width.
+        Err(_) => unreachable!("size classes are valid layouts"),
+    }
+}
+
 /// The header at the start of every chunk.
 struct Chunk<const ORDER: usize> {
     /// Buddy allocator over the rest of the chunk. Its count of allocated bytes (blocks
@@ -151,15 +163,9 @@ impl<const ORDER: usize> Chunk<ORDER> {
         for list in 0..CACHED_CLASSES {
             let class = MIN_CLASS + list;
             while let Some(block) = self.take_cached(class) {
-                let size = 1 << class;
-                // The buddy allocator rounds a layout to a block exactly as `class` does, so
-                // this layout names the block that was handed out.
-                let Ok(layout) = Layout::from_size_align(size, size) else {
-                    continue;
-                };
-                // SAFETY: the block was allocated from `buddy` with a layout of this class
-                // and nobody uses it (it was on the list).
-                unsafe { self.buddy.dealloc(block, layout) };
+                // SAFETY: the block was allocated from `buddy` with this layout and nobody
+                // uses it (it was on the list).
+                unsafe { self.buddy.dealloc(block, block_layout(class)) };
                 flushed += 1;
             }
         }
@@ -203,7 +209,7 @@ impl<const ORDER: usize> Inner<ORDER> {
             }
             if class < chunk.full_from {
                 let was_empty = chunk.is_empty();
-                if let Ok(block) = chunk.buddy.alloc(layout) {
+                if let Ok(block) = chunk.buddy.alloc(block_layout(class)) {
                     self.empty -= usize::from(was_empty);
                     self.bytes_allocated += layout.size();
                     return Some(block);
@@ -470,7 +476,7 @@ unsafe impl<const ORDER: usize> GlobalAlloc for KernelHeap<ORDER> {
             }
         } else {
             // SAFETY: as above.
-            unsafe { header.buddy.dealloc(block, layout) };
+            unsafe { header.buddy.dealloc(block, block_layout(class)) };
             header.full_from = ORDER;
         }
         self.after_dealloc(inner, chunk);

@@ -470,7 +470,11 @@ fn first_leaf(node: &Child, height: u32, base: u64, from: u64, last: u64) -> Opt
                 ((from - base) / span) as usize
             };
             for i in first..FANOUT {
-                let child_base = base + i as u64 * span;
+                // Past the index space (only the top level of a full-height tree gets there):
+                // nothing more.
+                let child_base = (i as u64)
+                    .checked_mul(span)
+                    .and_then(|offset| base.checked_add(offset))?;
                 if child_base > last {
                     return None;
                 }
@@ -505,7 +509,8 @@ impl Iterator for Range<'_> {
             while let Some((&entry, rest)) = self.slots.split_first() {
                 let index = self.slots_base;
                 self.slots = rest;
-                self.slots_base += 1;
+                // Wraps only past the last index, when no slot is left to number.
+                self.slots_base = self.slots_base.wrapping_add(1);
                 if entry != 0 {
                     return Some((index, entry & !PRESENT));
                 }
