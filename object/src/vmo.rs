@@ -716,14 +716,17 @@ impl Vmo {
             return Err(Status::INVALID_ARGS);
         }
         let pages = size_in_pages(size)?;
-        let mut family = Family {
+        // The node vector is made with room for its first node (not grown into).
+        let mut nodes = Vec::with_capacity(1);
+        nodes.push(Some(Node::new(pages)));
+        let family = Family {
             frames,
-            nodes: Vec::new(),
+            nodes,
             free_ids: Vec::new(),
             next_mapping_id: 1,
             shared_ptes: false,
         };
-        let node = family.insert(Node::new(pages));
+        let node = 0;
         Ok(Arc::new(Vmo::new(
             Arc::new(spin::Mutex::new(family)),
             node,
