@@ -280,7 +280,13 @@ impl Family {
 
     fn remove(&mut self, id: NodeId) -> Node {
         let node = self.nodes[id].take().expect("live node id");
-        self.free_ids.push(id);
+        if id + 1 == self.nodes.len() {
+            // The last slot goes with its node: no free-list entry to allocate (a family of
+            // one VMO then frees nothing but the node).
+            self.nodes.pop();
+        } else {
+            self.free_ids.push(id);
+        }
         node
     }
 
