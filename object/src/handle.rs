@@ -397,17 +397,22 @@ impl HandleTable {
     /// `DUPLICATE`; `INVALID_ARGS` unless `rights` is `SAME_RIGHTS` or a subset of the
     /// handle's rights; `NO_RESOURCES` at the limit. The source is unchanged in every case.
     pub fn duplicate(&self, value: zx_handle_t, rights: Rights) -> ZxResult<zx_handle_t> {
-        let result = {
-            let mut inner = self.inner.lock();
-            let source = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
-            if !source.rights().contains(Rights::DUPLICATE) {
-                return Err(Status::ACCESS_DENIED);
-            }
-            let rights = resolve_rights(source.rights(), rights)?;
-            let copy = Handle::new(source.object().clone(), rights);
-            self.insert(&mut inner, copy)
-        };
-        result.map_err(|(status, _copy)| status)
+        let mut inner = self.inner.lock();
+        let source = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+        if !source.rights().contains(Rights::DUPLICATE) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let rights = resolve_rights(source.rights(), rights)?;
+        let object = source.object().clone();
+        // The slot first, so that the new handle is made in place and never has to be
+        // handed back. On failure only the extra reference goes (the source keeps the
+        // object, so this runs no destructor under the lock).
+        let index = self.alloc_slot(&mut inner)?;
+        let slot = &mut inner.slots[index];
+        slot.handle = Some(Handle::new(object, rights));
+        let generation = slot.generation;
+        inner.count += 1;
+        Ok(self.encode(index as u32, generation))
     }
 
     /// `zx_handle_replace`: a new handle with `rights` (`SAME_RIGHTS` or a subset, else
