@@ -60,6 +60,30 @@ pub fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
     }
 }
 
+/// Copies `len` bytes from user address `src` into the spare capacity of `dst` and
+/// extends it by them; `dst` needs room for them. On failure `dst` is unchanged.
+pub fn append_from_user(dst: &mut alloc::vec::Vec<u8>, src: usize, len: usize) -> ZxResult {
+    let spare = dst.spare_capacity_mut();
+    if spare.len() < len {
+        return Err(Status::NO_MEMORY);
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    check_user_range(src, len)?;
+    // SAFETY: the spare capacity holds at least `len` writable bytes; the routine reads user
+    // memory only with unprivileged loads covered by the fixup table.
+    match unsafe { arch_copy_from_user(spare.as_mut_ptr().cast(), src, len) } {
+        0 => {
+            // SAFETY: the copy initialised the `len` bytes after the old length, which fit
+            // in the capacity (checked above).
+            unsafe { dst.set_len(dst.len() + len) };
+            Ok(())
+        }
+        _ => Err(Status::INVALID_ARGS),
+    }
+}
+
 /// Copies `src` to user address `dst`.
 pub fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
     if src.is_empty() {

@@ -92,6 +92,9 @@ impl SignalState {
             return;
         }
         inner.current = new;
+        if inner.observers.is_empty() {
+            return;
+        }
         inner.observers.retain(|observer| {
             if observer.watched.intersects(new) {
                 observer.waker.complete(Wakeup::Satisfied(new));

@@ -155,10 +155,12 @@ pub(super) fn write(
         consume(table, values, Some(own));
         return Err(Status::NO_MEMORY);
     }
-    data.resize(num_bytes, 0);
-    if let Err(status) = usercopy::copy_from_user(&mut data, bytes) {
+    if let Err(status) = usercopy::append_from_user(&mut data, bytes, num_bytes) {
         consume(table, values, Some(own));
         return Err(status);
+    }
+    if values.is_empty() {
+        return channel.write_vec(data, Vec::new());
     }
     if let Some(status) = transfer_error(table, values, own) {
         consume(table, values, Some(own));
@@ -223,7 +225,7 @@ pub(super) fn read(
                 write_actuals(&buffers, size, count)?;
                 return Err(Status::BUFFER_TOO_SMALL);
             }
-            if count > table.available() {
+            if count > 0 && count > table.available() {
                 return Err(Status::NO_RESOURCES);
             }
             probe_writable(buffers.bytes, size)?;
