@@ -99,9 +99,14 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.object.signals().cancel_handle(self.id);
-        if self.uncount() {
-            zero_handles(&self.object);
+        // `uncount` inlined, so that the object's base is looked up once.
+        let base = self.object.base();
+        base.signals().cancel_handle(self.id);
+        if self.counted != 0 {
+            self.counted = 0;
+            if base.remove_handle_ref() {
+                zero_handles(&self.object);
+            }
         }
     }
 }
@@ -317,9 +322,16 @@ impl HandleTable {
     /// Adds a handle and returns its value. At the limit `NO_RESOURCES` (or `NO_MEMORY`); the
     /// rejected handle is closed.
     pub fn add(&self, handle: Handle) -> ZxResult<zx_handle_t> {
-        let result = self.insert(&mut self.inner.lock(), handle);
-        // A rejected handle is dropped here, after the lock is released.
-        result.map_err(|(status, _handle)| status)
+        let mut inner = self.inner.lock();
+        match self.alloc_slot(&mut inner) {
+            Ok(index) => Ok(self.fill_slot(&mut inner, index, handle)),
+            Err(status) => {
+                // A rejected handle is dropped after the lock is released.
+                drop(inner);
+                drop(handle);
+                Err(status)
+            }
+        }
     }
 
     /// The object, rights and handle id behind `value`, or `BAD_HANDLE`.
