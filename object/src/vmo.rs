@@ -279,15 +279,18 @@ impl Family {
     }
 
     fn remove(&mut self, id: NodeId) -> Node {
-        let node = self.nodes[id].take().expect("live node id");
-        if id + 1 == self.nodes.len() {
+        let node = if id + 1 == self.nodes.len() {
             // The last slot goes with its node: no free-list entry to allocate (a family of
             // one VMO then frees nothing but the node).
-            self.nodes.pop();
+            self.nodes.pop().flatten()
         } else {
-            self.free_ids.push(id);
-        }
-        node
+            let node = self.nodes[id].take();
+            if node.is_some() {
+                self.free_ids.push(id);
+            }
+            node
+        };
+        node.expect("live node id")
     }
 
     /// The node that holds a node's pages and the page offset into it (slices forward).
