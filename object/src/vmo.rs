@@ -426,7 +426,8 @@ impl Family {
     /// Whether any node below `id` (through links) reads page `index` of `id`.
     fn seen_below(&self, id: NodeId, index: u64) -> bool {
         // Usually a child or two alive right below: answer that without the stack. The walk
-        // below covers deeper and dead children.
+        // (a function of its own, so that this check stays light) covers deeper and dead
+        // children.
         for &child in &self.node(id).children {
             let node = self.node(child);
             if let Some(link) = node.link {
@@ -437,6 +438,12 @@ impl Family {
                 }
             }
         }
+        self.seen_deeper(id, index)
+    }
+
+    /// [`Family::seen_below`] through every level.
+    #[inline(never)]
+    fn seen_deeper(&self, id: NodeId, index: u64) -> bool {
         let mut stack: Vec<(NodeId, u64)> = Vec::new();
         stack.push((id, index));
         while let Some((parent, parent_index)) = stack.pop() {
