@@ -349,20 +349,18 @@ impl HandleTable {
         value: zx_handle_t,
         required: Rights,
     ) -> ZxResult<(Arc<T>, Rights)> {
-        let inner = self.inner.lock();
-        let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
-        // Checked on the borrowed object, so that only the reference handed out is counted.
-        let object: &dyn Any = &**handle.object();
-        if !object.is::<T>() {
-            return Err(Status::WRONG_TYPE);
-        }
-        let rights = handle.rights();
+        let (any, rights) = {
+            let inner = self.inner.lock();
+            let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+            let any: Arc<dyn Any + Send + Sync> = handle.object().clone();
+            (any, handle.rights())
+        };
+        // One type check, by the downcast itself. The handle still holds the object, so
+        // dropping this reference on an error path runs no destructor.
+        let object = any.downcast::<T>().map_err(|_| Status::WRONG_TYPE)?;
         if !rights.contains(required) {
             return Err(Status::ACCESS_DENIED);
         }
-        let any: Arc<dyn Any + Send + Sync> = handle.object().clone();
-        drop(inner);
-        let object = any.downcast::<T>().map_err(|_| Status::WRONG_TYPE)?;
         Ok((object, rights))
     }
 
