@@ -733,8 +733,7 @@ impl Vmo {
         }
         let pages = size_in_pages(size)?;
         // The node vector is made with room for its first node (not grown into).
-        let mut nodes = Vec::with_capacity(1);
-        nodes.push(Some(Node::new(pages)));
+        let nodes = alloc::vec![Some(Node::new(pages))];
         let family = Family {
             frames,
             nodes,
