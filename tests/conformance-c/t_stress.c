@@ -45,6 +45,49 @@ static void stress_commit_beyond_memory_is_no_memory_and_changes_nothing(void) {
     CHECK_EQ(*(volatile uint8_t*)a, 's');
 }
 
+/* Writes one byte at every `stride` of `vmo`, `slots` times or until memory runs out;
+ * returns how many pages were written. */
+static uint64_t scatter_pages(zx_handle_t vmo, uint64_t stride, uint64_t slots) {
+    uint64_t written = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        zx_status_t st = zx_vmo_write(vmo, "x", i * stride, 1);
+        if (st == ZX_ERR_NO_MEMORY) break;
+        if (st != ZX_OK) {
+            t_fail_msg(__FILE__, __LINE__, "zx_vmo_write of a scattered page", (uint64_t)st);
+            break;
+        }
+        written++;
+    }
+    return written;
+}
+
+static void stress_scattered_pages_until_no_memory_all_come_back(void) {
+    /* One page every 64 GiB of a huge VMO: besides the page, each needs page-map nodes of
+     * its own in the kernel. Written until memory runs out (on a small machine) or 65536
+     * pages are in, then the VMO is closed: every page and node must come back. The first
+     * round lets the kernel heap reach its size. */
+    const uint64_t stride = 64ull << 30;
+    zx_info_kmem_stats_t before;
+    for (int round = 0; round < 2; round++) {
+        t_context("round", (uint64_t)round);
+        if (round == 1) CHECK(t_kmem(&before));
+        zx_handle_t vmo;
+        CHECK_OK(zx_vmo_create(1ull << 62, 0, &vmo));
+        uint64_t written = scatter_pages(vmo, stride, 65536);
+        CHECK(written > 0);
+        CHECK_EQ(t_committed(vmo), written * PAGE);
+        /* The pages read back. */
+        char byte = 0;
+        CHECK_OK(zx_vmo_read(vmo, &byte, (written - 1) * stride, 1));
+        CHECK_EQ(byte, 'x');
+        CHECK_OK(zx_handle_close(vmo));
+    }
+    check_memory_back(&before, 64, __LINE__);
+    CHECK_HELPER();
+    NEW_VMO(small, PAGE, 0);
+    CHECK_OK(zx_vmo_write(small, "still", 0, 5));
+}
+
 static void oom_child(void) {
     int64_t code = 0;
     zx_handle_t proc;
@@ -148,6 +191,7 @@ static const t_case k_cases[] = {
     T_CASE(stress_many_processes_in_a_row),
     T_CASE(stress_commit_beyond_memory_is_no_memory_and_changes_nothing),
     T_CASE(stress_fault_without_memory_kills_only_the_child),
+    T_CASE(stress_scattered_pages_until_no_memory_all_come_back),
 };
 
 const t_group t_group_stress = {k_cases, T_COUNT(k_cases)};
