@@ -396,13 +396,16 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
 
     /// Size class (log2 of the buddy block, mirroring the buddy crate's rounding) serving
     /// `layout`, if a chunk can hold such a block.
+    #[inline]
     fn class(layout: Layout) -> Option<usize> {
-        let block = layout
-            .size()
-            .checked_next_power_of_two()?
-            .max(layout.align())
-            .max(size_of::<usize>());
-        (block <= Self::MAX_BLOCK).then_some(block.trailing_zeros() as usize)
+        // The alignment is a power of two, so rounding the larger of size and alignment up
+        // to a power of two is the buddy crate's `max(size.next_power_of_two(), align)`.
+        let bytes = layout.size().max(layout.align()).max(size_of::<usize>());
+        if bytes > Self::MAX_BLOCK {
+            return None;
+        }
+        // ceil(log2(bytes)), bytes >= 8.
+        Some((usize::BITS - (bytes - 1).leading_zeros()) as usize)
     }
 
     /// Writes a chunk header at `start` with a buddy heap over the rest of the chunk, if
