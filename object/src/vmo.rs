@@ -293,6 +293,23 @@ impl Family {
         node.expect("live node id")
     }
 
+    /// Removes node `id`, freeing its pages, without moving it out of its slot.
+    fn discard(&mut self, id: NodeId) {
+        let Family { nodes, frames, .. } = self;
+        if let Some(node) = nodes.get_mut(id).and_then(Option::as_mut) {
+            node.pages.drain_each(|_, frame| frames.free(frame));
+        }
+        if id + 1 == self.nodes.len() {
+            // The last slot goes with its node: no free-list entry to allocate (a family of
+            // one VMO then frees nothing but the node).
+            self.nodes.truncate(id);
+        } else if self.nodes[id].is_some() {
+            // Dropped where it is.
+            self.nodes[id] = None;
+            self.free_ids.push(id);
+        }
+    }
+
     /// The node that holds a node's pages and the page offset into it (slices forward).
     fn target(&self, id: NodeId) -> (NodeId, u64) {
         self.node(id).slice_of.unwrap_or((id, 0))
@@ -543,7 +560,7 @@ impl Family {
                 return;
             }
             if let Some((target, _)) = node.slice_of {
-                self.remove(current);
+                self.discard(current);
                 self.node_mut(target).slices.retain(|&s| s != current);
                 current = target;
                 continue;
@@ -553,8 +570,7 @@ impl Family {
             let window = link.map_or(0, |l| l.limit);
             match node.children.len() {
                 0 => {
-                    let mut removed = self.remove(current);
-                    removed.pages.drain_each(|_, frame| self.free_frame(frame));
+                    self.discard(current);
                     let Some(link) = link else { return };
                     self.node_mut(link.parent)
                         .children
