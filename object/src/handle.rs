@@ -295,12 +295,15 @@ impl HandleTable {
     /// Empties a used slot and appends it to the free list.
     fn take_slot(&self, inner: &mut TableInner, index: usize) -> Option<Handle> {
         let mask = self.generation_mask();
-        let slot = &mut inner.slots[index];
-        let handle = slot.handle.take()?;
+        let slot = inner.slots.get_mut(index)?;
+        if slot.handle.is_none() {
+            return None;
+        }
         slot.generation = slot.generation.wrapping_add(1) & mask;
         inner.count -= 1;
         self.push_free(inner, index);
-        Some(handle)
+        // Taken last, straight into the return value.
+        inner.slots[index].handle.take()
     }
 
     /// Appends an empty slot to the free list.
