@@ -127,8 +127,13 @@ impl fmt::Debug for Handle {
 /// endpoint still holds (iteratively, see `channel.rs`).
 pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
     object.on_zero_handles();
-    if let Some(endpoint) = downcast::<Channel>(object) {
-        channel::reap_dead(endpoint);
+    // Checked on the borrowed object first: most objects are not channels, and need no
+    // reference of their own here.
+    let any: &dyn Any = &**object;
+    if any.is::<Channel>() {
+        if let Some(endpoint) = downcast::<Channel>(object) {
+            channel::reap_dead(endpoint);
+        }
     }
 }
 
