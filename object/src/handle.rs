@@ -301,9 +301,7 @@ impl HandleTable {
     fn take_slot(&self, inner: &mut TableInner, index: usize) -> Option<Handle> {
         let mask = self.generation_mask();
         let slot = inner.slots.get_mut(index)?;
-        if slot.handle.is_none() {
-            return None;
-        }
+        slot.handle.as_ref()?;
         slot.generation = slot.generation.wrapping_add(1) & mask;
         inner.count -= 1;
         self.push_free(inner, index);
