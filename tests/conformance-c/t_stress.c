@@ -63,9 +63,9 @@ static uint64_t scatter_pages(zx_handle_t vmo, uint64_t stride, uint64_t slots) 
 
 static void stress_scattered_pages_until_no_memory_all_come_back(void) {
     /* One page every 64 GiB of a huge VMO: besides the page, each needs page-map nodes of
-     * its own in the kernel. Written until memory runs out (on a small machine) or 65536
-     * pages are in, then the VMO is closed: every page and node must come back. The first
-     * round lets the kernel heap reach its size. */
+     * its own in the kernel (about 3.5 KiB). Written until memory runs out (on a 128 MiB
+     * machine) or 24576 pages are in, then the VMO is closed: every page and node must come
+     * back. The first round lets the kernel heap reach its size. */
     const uint64_t stride = 64ull << 30;
     zx_info_kmem_stats_t before;
     for (int round = 0; round < 2; round++) {
@@ -73,7 +73,7 @@ static void stress_scattered_pages_until_no_memory_all_come_back(void) {
         if (round == 1) CHECK(t_kmem(&before));
         zx_handle_t vmo;
         CHECK_OK(zx_vmo_create(1ull << 62, 0, &vmo));
-        uint64_t written = scatter_pages(vmo, stride, 65536);
+        uint64_t written = scatter_pages(vmo, stride, 24576);
         CHECK(written > 0);
         CHECK_EQ(t_committed(vmo), written * PAGE);
         /* The pages read back. */
