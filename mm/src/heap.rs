@@ -8,9 +8,11 @@
 //! chunk list. The chunk of any block is its address rounded down to the chunk size, and the
 //! heap keeps no other metadata: nothing is allocated from the heap itself.
 //!
-//! Allocation is first fit over the chunks in address order (O(number of chunks)); a chunk
-//! remembers the smallest block size it failed to serve since its last free, so full chunks
-//! cost one comparison. When no chunk has room, the heap asks `grow` for one more chunk.
+//! Allocation is first fit over the chunks in address order. A chunk remembers the smallest
+//! block size it failed to serve since its last free, and the heap remembers, per size
+//! class, the first chunk that may still serve it: the chunks before it are full for that
+//! class, so a search does not pass over them again until a free makes room there. When no
+//! chunk has room, the heap asks `grow` for one more chunk.
 //!
 //! Small freed blocks (up to [`LARGEST_CACHED`] bytes) do not go back to their chunk's buddy
 //! allocator at once: each chunk keeps a short last-in first-out list per size class, and an
@@ -188,6 +190,17 @@ struct Inner<const ORDER: usize> {
     bytes_allocated: usize,
     /// Blocks on the chunks' lists, heap wide: flushing before a grow is skipped at zero.
     cached_blocks: usize,
+    /// Per size class, where first fit starts: every linked chunk before `open_from[class]`
+    /// is known to be full for the class in its buddy allocator (`full_from` at most the
+    /// class). Null: no linked chunk has buddy room for it. Without it, every allocation
+    /// would walk past all full chunks, a few instructions each, which adds up once the heap
+    /// has hundreds of chunks.
+    ///
+    /// Freeing onto a list does not move it back (that would cost every free): a block
+    /// cached in a chunk before it is found by the first chunk's inline check, or after the
+    /// flush that comes before any grow (which starts every search at the first chunk
+    /// again), so cached blocks still never make the heap grow.
+    open_from: [*mut Chunk<ORDER>; ORDER],
 }
 
 // SAFETY: the raw pointers lead to chunk headers owned by the heap, not by any thread, and
@@ -195,6 +208,23 @@ struct Inner<const ORDER: usize> {
 unsafe impl<const ORDER: usize> Send for Inner<ORDER> {}
 
 impl<const ORDER: usize> Inner<ORDER> {
+    /// `chunk` (linked) may now have room for `class`: first fit must look at it again.
+    #[inline]
+    fn reopen(&mut self, class: usize, chunk: *mut Chunk<ORDER>) {
+        let open = &mut self.open_from[class];
+        // Chunks are linked in address order, so the earlier one comes first.
+        if open.is_null() || chunk < *open {
+            *open = chunk;
+        }
+    }
+
+    /// `chunk` (linked) may now have room for every class.
+    fn reopen_all(&mut self, chunk: *mut Chunk<ORDER>) {
+        for class in MIN_CLASS..ORDER {
+            self.reopen(class, chunk);
+        }
+    }
+
     /// First fit over the chunks, in address order. The first chunk's list is tried inline:
     /// most blocks live there, and a block freed a moment ago is usually what is needed.
     #[inline]
@@ -214,9 +244,10 @@ impl<const ORDER: usize> Inner<ORDER> {
     /// [`Inner::alloc`] past the first chunk's list.
     #[inline(never)]
     fn alloc_first_fit(&mut self, layout: Layout, class: usize) -> Option<NonNull<u8>> {
-        let mut cursor = self.head;
+        let mut cursor = self.open_from[class];
         // SAFETY: linked chunks are live headers that only the lock holder (we, through
-        // `&mut self`) touches (invariant of `Inner`).
+        // `&mut self`) touches (invariant of `Inner`); `open_from` holds null or linked
+        // chunks.
         while let Some(chunk) = unsafe { cursor.as_mut() } {
             // Most chunks passed over are full with nothing cached: two loads each.
             if chunk.cached_bytes != 0 {
@@ -235,7 +266,9 @@ impl<const ORDER: usize> Inner<ORDER> {
                 }
                 chunk.full_from = class;
             }
+            // No room here for the class: later searches start after this chunk.
             cursor = chunk.next;
+            self.open_from[class] = cursor;
         }
         None
     }
@@ -252,6 +285,8 @@ impl<const ORDER: usize> Inner<ORDER> {
             self.cached_blocks -= chunk.flush_cache();
             cursor = chunk.next;
         }
+        // Every chunk may have merged room.
+        self.open_from = [self.head; ORDER];
     }
 
     /// Adds `chunk` to the list, keeping address order.
@@ -285,6 +320,7 @@ impl<const ORDER: usize> Inner<ORDER> {
             self.empty += usize::from((*chunk).is_empty());
         }
         self.chunks += 1;
+        self.reopen_all(chunk);
     }
 
     /// Takes `chunk` out of the list; the heap no longer reaches it.
@@ -305,6 +341,12 @@ impl<const ORDER: usize> Inner<ORDER> {
                 n.prev = prev;
             }
             self.empty -= usize::from((*chunk).is_empty());
+            // The chunks before it had no room; neither does the list without it.
+            for open in self.open_from.iter_mut() {
+                if *open == chunk {
+                    *open = next;
+                }
+            }
         }
         self.chunks -= 1;
     }
@@ -382,6 +424,7 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
                 empty: 0,
                 bytes_allocated: 0,
                 cached_blocks: 0,
+                open_from: [ptr::null_mut(); ORDER],
             }),
             grow,
             release,
@@ -500,6 +543,7 @@ unsafe impl<const ORDER: usize> GlobalAlloc for KernelHeap<ORDER> {
             // SAFETY: as above.
             unsafe { header.buddy.dealloc(block, block_layout(class)) };
             header.full_from = ORDER;
+            inner.reopen_all(chunk);
         }
         self.after_dealloc(inner, chunk);
     }
@@ -566,6 +610,7 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
         if header.cached_bytes != 0 && header.only_cached() {
             // That was the chunk's last live block: give the lists back so that it is empty.
             inner.cached_blocks -= header.flush_cache();
+            inner.reopen_all(chunk);
         }
         let surplus = if header.is_empty() {
             inner.empty += 1;
@@ -577,6 +622,32 @@ impl<const ORDER: usize> KernelHeap<ORDER> {
         drop(inner);
         if let Some(start) = surplus {
             self.release_chunk(start);
+        }
+    }
+}
+
+#[cfg(test)]
+impl<const ORDER: usize> KernelHeap<ORDER> {
+    /// Panics unless `open_from` keeps its invariant (for the tests).
+    fn check_open_from(&self) {
+        let inner = self.inner.lock();
+        for class in MIN_CLASS..ORDER {
+            let open = inner.open_from[class];
+            let mut cursor = inner.head;
+            let mut reached = open.is_null();
+            // SAFETY: linked chunks are live headers, and we hold the lock.
+            while let Some(chunk) = unsafe { cursor.as_ref() } {
+                if cursor == open {
+                    reached = true;
+                    break;
+                }
+                assert!(
+                    chunk.full_from <= class,
+                    "class {class} skips a chunk with room"
+                );
+                cursor = chunk.next;
+            }
+            assert!(reached, "open_from[{class}] is not a linked chunk");
         }
     }
 }

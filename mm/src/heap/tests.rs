@@ -216,6 +216,7 @@ fn check_free<const O: usize>(heap: &KernelHeap<O>, p: usize, layout: Layout, fi
 
 /// Stats exact, and at most one chunk without a live allocation.
 fn check_invariants<const O: usize>(heap: &KernelHeap<O>) {
+    heap.check_open_from();
     let chunk = KernelHeap::<O>::CHUNK_SIZE;
     let stats = heap.stats();
     pool(|pool| {
