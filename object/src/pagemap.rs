@@ -111,28 +111,13 @@ impl PageMap {
     }
 
     pub fn get(&self, index: u64) -> Option<FrameAddr> {
-        if !self.covers(index) {
-            return None;
-        }
-        let mut node = &self.root;
-        let mut height = self.height;
-        loop {
-            match node {
-                Child::Empty => return None,
-                Child::Leaf(leaf) => {
-                    let entry = leaf[slot(index, height)];
-                    return (entry != 0).then_some(entry & !PRESENT);
-                }
-                Child::Branch(branch) => {
-                    node = &branch[slot(index, height)];
-                    height -= 1;
-                }
-            }
-        }
+        let entry = *self.leaf_from(index)?.first()?;
+        (entry != 0).then_some(entry & !PRESENT)
     }
 
     /// The slots of the leaf holding `index`, from `index` to the leaf's end (at most 64);
     /// `None` if there is no such leaf (no page there).
+    #[inline]
     fn leaf_from(&self, index: u64) -> Option<&[LeafSlot]> {
         if !self.covers(index) {
             return None;

@@ -171,6 +171,12 @@ pub const CHUNK_PAGES: usize = 64;
 /// (no 512-byte array to clear).
 const SMALL_TRANSFER: u64 = PAGE_SIZE;
 
+/// Whether `offset..offset + len` is not empty and lies within one page: such reads and
+/// writes take a single lookup (`Vmo::read_unlocked`, `Vmo::write_unlocked`).
+fn within_one_page(offset: u64, len: u64) -> bool {
+    len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE
+}
+
 /// For a transfer at family offset `start` with `remaining` bytes to go: the pages, the
 /// offset in the first page and the bytes of the next chunk of at most CHUNK_PAGES pages.
 fn chunk_at(start: u64, remaining: u64) -> (usize, usize, u64) {
@@ -890,7 +896,7 @@ impl Vmo {
     /// free a page a node can still see. (Several CPUs will need the frames pinned.)
     #[inline]
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        if len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
+        if within_one_page(offset, len) {
             let (frame, in_page) = self.page_for_read(offset, len)?;
             return f(&[frame], in_page, len as usize, 0);
         }
@@ -931,7 +937,7 @@ impl Vmo {
     /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
     #[inline]
     pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        if len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE {
+        if within_one_page(offset, len) {
             let (frame, in_page) = self.page_for_write(offset, len)?;
             return f(&[frame], in_page, len as usize, 0);
         }
