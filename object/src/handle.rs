@@ -425,11 +425,7 @@ impl HandleTable {
         // handed back. On failure only the extra reference goes (the source keeps the
         // object, so this runs no destructor under the lock).
         let index = self.alloc_slot(&mut inner)?;
-        let slot = &mut inner.slots[index];
-        slot.handle = Some(Handle::new(object, rights));
-        let generation = slot.generation;
-        inner.count += 1;
-        Ok(self.encode(index as u32, generation))
+        Ok(self.fill_slot(&mut inner, index, Handle::new(object, rights)))
     }
 
     /// `zx_handle_replace`: a new handle with `rights` (`SAME_RIGHTS` or a subset, else

@@ -963,11 +963,7 @@ impl Vmar {
                 let hit = state
                     .fault_hint
                     .as_ref()
-                    .filter(|h| {
-                        h.region == self.id
-                            && h.generation == generation
-                            && (h.start..h.end).contains(&va)
-                    })
+                    .filter(|h| h.region == self.id && (h.start..h.end).contains(&va))
                     .and_then(|h| {
                         let target = h.target.upgrade()?;
                         Some((
@@ -989,7 +985,6 @@ impl Vmar {
                             region: self.id,
                             start: m.base,
                             end: m.base + m.size,
-                            generation,
                             target: Arc::downgrade(&m.target),
                             target_offset: m.target_offset,
                             perms: m.perms,

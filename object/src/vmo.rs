@@ -285,32 +285,26 @@ impl Family {
     }
 
     fn remove(&mut self, id: NodeId) -> Node {
-        let node = if id + 1 == self.nodes.len() {
-            // The last slot goes with its node: no free-list entry to allocate (a family of
-            // one VMO then frees nothing but the node).
-            self.nodes.pop().flatten()
-        } else {
-            let node = self.nodes[id].take();
-            if node.is_some() {
-                self.free_ids.push(id);
-            }
-            node
-        };
-        node.expect("live node id")
+        let node = self.nodes[id].take().expect("live node id");
+        self.release_slot(id);
+        node
     }
 
     /// Removes node `id`, freeing its pages, without moving it out of its slot.
     fn discard(&mut self, id: NodeId) {
         let Family { nodes, frames, .. } = self;
-        if let Some(node) = nodes.get_mut(id).and_then(Option::as_mut) {
-            node.pages.drain_each(|_, frame| frames.free(frame));
-        }
+        let node = nodes[id].as_mut().expect("live node id");
+        node.pages.drain_each(|_, frame| frames.free(frame));
+        self.release_slot(id);
+    }
+
+    /// Empties slot `id`, dropping whatever it still holds where it is: the last slot goes
+    /// (no free-list entry to allocate, so a family of one VMO frees nothing but the node),
+    /// any other becomes free for reuse.
+    fn release_slot(&mut self, id: NodeId) {
         if id + 1 == self.nodes.len() {
-            // The last slot goes with its node: no free-list entry to allocate (a family of
-            // one VMO then frees nothing but the node).
             self.nodes.truncate(id);
-        } else if self.nodes[id].is_some() {
-            // Dropped where it is.
+        } else {
             self.nodes[id] = None;
             self.free_ids.push(id);
         }
@@ -426,6 +420,21 @@ impl Family {
     /// `out` partly written.
     fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
         self.node(id).pages.get_run(first, out, 0) == out.len()
+    }
+
+    /// The node's own frame for page `index`, committed from one new frame if it has none
+    /// (`prepare`'s counting is for ranges).
+    #[inline(always)]
+    fn own_page(&mut self, id: NodeId, index: u64) -> ZxResult<FrameAddr> {
+        if let Some(frame) = self.node(id).pages.get(index) {
+            return Ok(frame);
+        }
+        let new = self.frames.alloc().ok_or(Status::NO_MEMORY)?;
+        let mut batch = FrameBatch::single(new);
+        let frame = self.commit_absent(id, index, &mut batch);
+        // Empty: the page had no frame, so `commit_absent` took this one.
+        batch.release(&*self.frames);
+        Ok(frame)
     }
 
     /// `commit`, or None (nothing changed) when the page needs a frame and `batch` is empty.
@@ -950,17 +959,7 @@ impl Vmo {
     fn page_for_write(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
         let mut family = self.lock()?;
         let (node, start) = self.range(&family, offset, len)?;
-        let index = start >> PAGE_SHIFT;
-        let frame = match family.node(node).pages.get(index) {
-            Some(frame) => frame,
-            None => {
-                let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-                let mut batch = FrameBatch::single(new);
-                let frame = family.commit_absent(node, index, &mut batch);
-                batch.release(&*family.frames);
-                frame
-            }
-        };
+        let frame = family.own_page(node, start >> PAGE_SHIFT)?;
         Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
     }
 
@@ -1577,19 +1576,7 @@ impl MapTarget for Vmo {
         let (node, start) = self.range(&family, offset, 1)?;
         let index = start >> PAGE_SHIFT;
         if write {
-            // Already the node's own page, or one new frame to commit: `prepare`'s counting
-            // is for ranges.
-            let frame = match family.node(node).pages.get(index) {
-                Some(frame) => frame,
-                None => {
-                    let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-                    let mut batch = FrameBatch::single(new);
-                    let frame = family.commit_absent(node, index, &mut batch);
-                    // Empty: the page had no frame, so `commit` took this one.
-                    batch.release(&*family.frames);
-                    frame
-                }
-            };
+            let frame = family.own_page(node, index)?;
             return Ok(PageForFault {
                 frame,
                 writable: true,

@@ -49,8 +49,9 @@ pub(crate) struct State {
     /// Bumped by every change of the tree and every invalidation a target reports: a fault
     /// resolved without the lock installs its page only if this did not move meanwhile.
     pub generation: u64,
-    /// The mapping the last fault found, valid while `generation` has not moved: faults come
-    /// in runs over one mapping, and this spares each the walk down the tree.
+    /// The mapping the last fault found: faults come in runs over one mapping, and this
+    /// spares each the walk down the tree. Cleared by every bump of `generation`, so a hint
+    /// present is current.
     pub fault_hint: Option<FaultHint>,
 }
 
@@ -60,7 +61,6 @@ pub(crate) struct FaultHint {
     /// The mapping's addresses.
     pub start: usize,
     pub end: usize,
-    pub generation: u64,
     /// What a fault needs of the mapping: its target (weak, so that the hint keeps no VMO
     /// alive), the target offset at `start`, and its permissions.
     pub target: Weak<dyn MapTarget>,
