@@ -239,14 +239,32 @@ impl Tables {
         Some(unsafe { table(table_pa).add(index(va, 3)) })
     }
 
-    /// Calls `f` on every valid level-3 entry for pages in `va..va + len`, skipping missing
-    /// tables a whole table span at a time.
+    /// The level-3 entry for `va` if its tables exist, else the size of the span the first
+    /// missing table would have covered (so a walk skips all of it).
+    fn existing_leaf(&self, va: usize) -> Result<*mut u64, usize> {
+        let mut table_pa = self.root;
+        for level in 0..3 {
+            // SAFETY: `table_pa` is a table page of this tree, mapped in the linear map; the
+            // index is below 512. The tables are only reached under the address space's lock.
+            let descriptor = unsafe { table(table_pa).add(index(va, level)).read() };
+            if descriptor & DESC_VALID == 0 {
+                return Err(1 << (39 - 9 * level));
+            }
+            table_pa = descriptor & ADDRESS_MASK;
+        }
+        // SAFETY: `table_pa` is now a level-3 table of this tree.
+        Ok(unsafe { table(table_pa).add(index(va, 3)) })
+    }
+
+    /// Calls `f` on every valid level-3 entry for pages in `va..va + len`, skipping a missing
+    /// table's whole span at once: the walk costs per table that exists, never per page or
+    /// per 2 MiB of an empty range (a process may unmap its whole 128 TiB half).
     fn for_each_page(&mut self, va: usize, len: usize, mut f: impl FnMut(usize, *mut u64)) {
         let end = va.saturating_add(len);
         let mut at = va & !(PAGE - 1);
         while at < end {
-            match self.leaf(at, false) {
-                Some(entry) => {
+            match self.existing_leaf(at) {
+                Ok(entry) => {
                     // One level-3 table covers 2 MiB: walk its entries directly.
                     let table_end = ((at | 0x1f_ffff) + 1).min(end);
                     let mut entry = entry;
@@ -260,9 +278,7 @@ impl Tables {
                         entry = unsafe { entry.add(1) };
                     }
                 }
-                // No level-3 table here: skip to the next 2 MiB (a missing upper table is
-                // found again at each 2 MiB step, which is cheap enough for the sizes here).
-                None => at = (at | 0x1f_ffff) + 1,
+                Err(span) => at = (at | (span - 1)).saturating_add(1),
             }
         }
     }

@@ -1,9 +1,11 @@
 //! Processes, threads and the scheduler.
 //!
-//! One CPU; the kernel runs with IRQs masked (they are taken at EL0 and in the idle loop), so
-//! kernel code is never preempted and the scheduler's state only needs a lock against the
-//! IRQ handler. Threads are switched preemptively on the timer tick when they run at EL0,
-//! round robin; a thread in the kernel gives the CPU up only by blocking or exiting.
+//! One CPU; the kernel runs with IRQs masked (they are taken at EL0, in the idle loop and at
+//! preemption points), so the scheduler's state only needs a lock against the IRQ handler.
+//! Threads are switched preemptively on the timer tick when they run at EL0, round robin; a
+//! thread in the kernel gives the CPU up by blocking, by exiting, or at a preemption point
+//! ([`preempt_point`]): long operations work in bounded chunks and pass one between chunks,
+//! holding no lock, so no call keeps the CPU for more than a chunk.
 //!
 //! Each thread has a 64 KiB kernel stack (in its own slot of the kernel stack region, with an
 //! unmapped guard page below and aligned to 128 KiB, as the vectors' overflow check needs)
@@ -536,9 +538,10 @@ pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> 
         return None;
     }
     // SAFETY: CURRENT is the thread `Scheduler::current` holds an `Arc` of, and it only
-    // changes in `schedule`. There is one CPU and the kernel is not preempted, so while code
-    // runs on behalf of this thread it stays current: a `schedule` inside `f` returns only once
-    // this thread runs again, and a thread that dies never returns from it.
+    // changes in `schedule`. There is one CPU and the kernel switches only in `schedule`
+    // (blocking, exiting, preemption points), so while code runs on behalf of this thread it
+    // stays current: a `schedule` inside `f` returns only once this thread runs again, and a
+    // thread that dies never returns from it.
     Some(f(unsafe { &(*thread).process }))
 }
 
@@ -690,8 +693,30 @@ pub fn kill_current_process(code: i64) -> ! {
     exit_process(code)
 }
 
+/// The kernel's preemption point for long operations (`object::preempt`), called with no
+/// lock held and IRQs masked: lets a pending interrupt in (the tick, which asks for a switch
+/// at the end of the time slice), then switches if another thread should run. Returns false
+/// when the current thread was killed: it stops the work and leaves at the system-call
+/// boundary. Nothing happens outside a thread (boot, the idle loop).
+pub fn preempt_point() -> bool {
+    if CURRENT.load(Ordering::Relaxed).is_null() {
+        return true;
+    }
+    arch::cpu::enable_irqs();
+    // The unmasking takes effect at this context synchronization event: a pending IRQ is
+    // taken here, before the mask goes back.
+    // SAFETY: a barrier only.
+    unsafe { core::arch::asm!("isb", options(nostack)) };
+    arch::cpu::disable_irqs();
+    if should_preempt() {
+        schedule();
+    }
+    !current_is_dead()
+}
+
 /// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
 pub fn idle_loop() -> ! {
+    object::preempt::set_hook(preempt_point);
     loop {
         schedule();
         arch::cpu::enable_irqs();

@@ -11,6 +11,9 @@ use arch::exception::TrapFrame;
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
+    // Large dead VMOs' pages, freed here where no lock is held and the thread may be
+    // preempted between chunks (one load when there are none).
+    object::vmo::free_dead_pages();
     leave_if_dead();
 }
 
@@ -108,8 +111,9 @@ pub fn user_access_fault(far: u64, write: bool) -> bool {
     }
 }
 
-/// After an IRQ: the tick may switch threads, but only when the CPU was in user mode (the
-/// kernel itself is not preempted) or idle.
+/// After an IRQ: the tick may switch threads, but only when the CPU was in user mode. An IRQ
+/// taken in the kernel (idle loop, preemption point) returns where it came from, which
+/// switches by itself if it should.
 pub fn irq_exit(from_user: bool) {
     if from_user {
         if task::should_preempt() {

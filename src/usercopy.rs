@@ -27,13 +27,28 @@ pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
         return Ok(());
     }
     check_user_range(addr, len)?;
-    // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
-    // covered by the fixup table and leaves every byte as it was.
-    match unsafe { arch_probe_user(addr, len, u64::from(write)) } {
-        0 => Ok(()),
-        _ => Err(Status::INVALID_ARGS),
+    // A huge buffer is probed in pieces with a preemption point between them: each page
+    // touched may fault in (and commit) a page.
+    let (mut at, end) = (addr, addr + len);
+    loop {
+        let piece = (end - at).min(PROBE_PIECE);
+        // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
+        // covered by the fixup table and leaves every byte as it was.
+        if unsafe { arch_probe_user(at, piece, u64::from(write)) } != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        at += piece;
+        if at == end {
+            return Ok(());
+        }
+        if !crate::task::preempt_point() {
+            return Err(Status::CANCELED);
+        }
     }
 }
+
+/// Bytes [`probe`] touches between two preemption points: 256 pages.
+const PROBE_PIECE: usize = object::preempt::CHUNK_PAGES * 4096;
 
 /// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.
 pub fn check_user_range(addr: usize, len: usize) -> ZxResult {

@@ -67,6 +67,10 @@ impl FrameAllocator for PoolFrames {
         self.zero_page
     }
 
+    fn can_spend(&self, pages: u64) -> bool {
+        usize::try_from(pages).is_ok_and(memory::can_spend)
+    }
+
     fn zero(&self, frame: FrameAddr) {
         let len = PAGE_SIZE as usize;
         // SAFETY: `frame` is a pool page owned by the calling VMO, mapped in the linear map.

@@ -21,6 +21,12 @@ pub trait FrameAllocator: Send + Sync {
     fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]);
     /// Copies `data` to `offset` within the page.
     fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]);
+    /// Whether `pages` more allocations may be expected to succeed now: how a long commit
+    /// that cannot succeed fails at once, before it takes anything.
+    fn can_spend(&self, pages: u64) -> bool {
+        let _ = pages;
+        true
+    }
 }
 
 /// Data-cache maintenance on page contents (`zx_vmo_op_range` cache ops).
@@ -46,6 +52,8 @@ pub mod testing {
         allocations: AtomicUsize,
         /// Fail the allocation whose number (counting from 1) equals this; 0 = never.
         fail_at: AtomicUsize,
+        /// Pages that may be allocated at once (`usize::MAX`: no limit).
+        capacity: AtomicUsize,
         zero_page: FrameAddr,
     }
 
@@ -65,6 +73,7 @@ pub mod testing {
                 next: AtomicU64::new(0x10_0000),
                 allocations: AtomicUsize::new(0),
                 fail_at: AtomicUsize::new(0),
+                capacity: AtomicUsize::new(usize::MAX),
                 zero_page,
             }
         }
@@ -79,6 +88,11 @@ pub mod testing {
             let base = self.allocations.load(Ordering::SeqCst);
             self.fail_at
                 .store(if n == 0 { 0 } else { base + n }, Ordering::SeqCst);
+        }
+
+        /// Lets at most `pages` pages be allocated at once, like a machine of that size.
+        pub fn set_capacity(&self, pages: usize) {
+            self.capacity.store(pages, Ordering::SeqCst);
         }
 
         /// Allocations attempted so far (failed ones included).
@@ -97,7 +111,9 @@ pub mod testing {
     impl FrameAllocator for TestFrames {
         fn alloc(&self) -> Option<FrameAddr> {
             let number = self.allocations.fetch_add(1, Ordering::SeqCst) + 1;
-            if self.fail_at.load(Ordering::SeqCst) == number {
+            if self.fail_at.load(Ordering::SeqCst) == number
+                || self.in_use() >= self.capacity.load(Ordering::SeqCst)
+            {
                 return None;
             }
             let frame = self.next.fetch_add(PAGE_SIZE, Ordering::SeqCst);
@@ -118,6 +134,11 @@ pub mod testing {
 
         fn zero_page(&self) -> FrameAddr {
             self.zero_page
+        }
+
+        fn can_spend(&self, pages: u64) -> bool {
+            let capacity = self.capacity.load(Ordering::SeqCst) as u64;
+            (self.in_use() as u64).saturating_add(pages) <= capacity
         }
 
         fn zero(&self, frame: FrameAddr) {
@@ -155,14 +176,17 @@ pub mod testing {
         pub cleaned: AtomicUsize,
         pub invalidated: AtomicUsize,
         pub clean_invalidated: AtomicUsize,
+        /// The frames `invalidate` (which may drop dirty lines) was asked to touch.
+        pub invalidated_frames: spin::Mutex<alloc::vec::Vec<FrameAddr>>,
     }
 
     impl super::CacheOps for CountingCache {
         fn clean(&self, _: FrameAddr, _: usize, len: usize) {
             self.cleaned.fetch_add(len, Ordering::SeqCst);
         }
-        fn invalidate(&self, _: FrameAddr, _: usize, len: usize) {
+        fn invalidate(&self, frame: FrameAddr, _: usize, len: usize) {
             self.invalidated.fetch_add(len, Ordering::SeqCst);
+            self.invalidated_frames.lock().push(frame);
         }
         fn clean_invalidate(&self, _: FrameAddr, _: usize, len: usize) {
             self.clean_invalidated.fetch_add(len, Ordering::SeqCst);

@@ -21,6 +21,7 @@ pub mod handle;
 pub mod koid;
 pub mod object;
 pub mod pagemap;
+pub mod preempt;
 pub mod signal;
 pub mod vmar;
 pub mod vmo;

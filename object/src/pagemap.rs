@@ -323,18 +323,42 @@ impl PageMap {
 
     /// Removes every entry at index `at` or above, handing each to `f` in index order.
     /// Allocates nothing.
-    pub fn remove_from(&mut self, at: u64, mut f: impl FnMut(u64, FrameAddr)) {
-        if self.height == 0 {
+    pub fn remove_from(&mut self, at: u64, f: impl FnMut(u64, FrameAddr)) {
+        self.remove_range(at, u64::MAX, f);
+    }
+
+    /// Removes every entry with an index in `first..=last`, handing each to `f` in index
+    /// order. Allocates nothing; costs per entry removed (empty subtrees are skipped).
+    pub fn remove_range(&mut self, first: u64, last: u64, mut f: impl FnMut(u64, FrameAddr)) {
+        if self.height == 0 || first > last {
             return;
         }
         let mut removed = 0;
-        remove_from_child(&mut self.root, self.height, 0, at, &mut |index, frame| {
-            removed += 1;
-            f(index, frame);
-        });
+        let bounds = (first, last);
+        remove_range_child(
+            &mut self.root,
+            self.height,
+            0,
+            bounds,
+            &mut |index, frame| {
+                removed += 1;
+                f(index, frame);
+            },
+        );
         self.len -= removed;
         if self.len == 0 {
             *self = PageMap::new();
+        }
+    }
+
+    /// The end (exclusive) of the first stretch of `first..end` that holds at most `count`
+    /// entries: just past the `count`th entry at or after `first`, or `end`. How long
+    /// operations cut a range into chunks of bounded work.
+    pub fn chunk_end(&self, first: u64, end: u64, count: usize) -> u64 {
+        match self.range(first..end).nth(count.saturating_sub(1)) {
+            // Below `end`, so adding one cannot overflow.
+            Some((index, _)) => index + 1,
+            None => end,
         }
     }
 }
@@ -364,20 +388,25 @@ fn drain_child(node: Child, height: u32, base: u64, f: &mut impl FnMut(u64, Fram
     }
 }
 
-/// Removes the entries at `at` and above under `node` (`height` levels tall, from index
-/// `base`), handing each to `f`; frees nodes left empty.
-fn remove_from_child(
+/// Removes the entries in `first..=last` (`bounds`) under `node` (`height` levels tall, from
+/// index `base`), handing each to `f`; frees nodes left empty.
+fn remove_range_child(
     node: &mut Child,
     height: u32,
     base: u64,
-    at: u64,
+    bounds: (u64, u64),
     f: &mut impl FnMut(u64, FrameAddr),
 ) {
+    let (first, last) = bounds;
     let now_empty = match node {
         Child::Empty => return,
         Child::Leaf(leaf) => {
-            let first = at.saturating_sub(base).min(FANOUT as u64) as usize;
-            for (i, entry) in leaf.iter_mut().enumerate().skip(first) {
+            if last < base {
+                return;
+            }
+            let from = first.saturating_sub(base).min(FANOUT as u64) as usize;
+            let to = (last - base).saturating_add(1).min(FANOUT as u64) as usize;
+            for (i, entry) in leaf.iter_mut().enumerate().take(to).skip(from) {
                 let entry = core::mem::take(entry);
                 if entry != 0 {
                     f(base + i as u64, entry & !PRESENT);
@@ -391,15 +420,17 @@ fn remove_from_child(
                 if child.is_empty() {
                     continue;
                 }
+                // A child that holds entries starts at a valid index and ends at or before
+                // the last one.
                 let child_base = base.wrapping_add((i as u64).wrapping_mul(span));
-                let child_last = child_base.wrapping_add(span - 1);
-                if child_last < at {
+                let child_last = child_base.saturating_add(span - 1);
+                if child_last < first || child_base > last {
                     continue;
                 }
-                if child_base >= at {
+                if first <= child_base && child_last <= last {
                     drain_child(core::mem::take(child), height - 1, child_base, f);
                 } else {
-                    remove_from_child(child, height - 1, child_base, at, f);
+                    remove_range_child(child, height - 1, child_base, bounds, f);
                 }
             }
             branch.iter().all(Child::is_empty)
@@ -646,6 +677,8 @@ mod tests {
         Remove(u64),
         Range(u64, u64),
         RemoveFrom(u64),
+        RemoveRange(u64, u64),
+        ChunkEnd(u64, u64, usize),
         Drain,
     }
 
@@ -664,6 +697,8 @@ mod tests {
             3 => index().prop_map(Op::Remove),
             2 => (index(), index()).prop_map(|(a, b)| Op::Range(a, b)),
             1 => index().prop_map(Op::RemoveFrom),
+            2 => (index(), index()).prop_map(|(a, b)| Op::RemoveRange(a, b)),
+            1 => (index(), index(), 0usize..80).prop_map(|(a, b, n)| Op::ChunkEnd(a, b, n)),
             1 => Just(Op::Drain),
         ]
     }
@@ -698,6 +733,27 @@ mod tests {
                         map.remove_from(at, |index, frame| removed.push((index, frame)));
                         let want: Vec<_> = model.split_off(&at).into_iter().collect();
                         prop_assert_eq!(removed, want);
+                    }
+                    Op::RemoveRange(a, b) => {
+                        let mut removed = Vec::new();
+                        map.remove_range(a, b, |index, frame| removed.push((index, frame)));
+                        let want: Vec<_> = if a <= b {
+                            model.range(a..=b).map(|(&k, &v)| (k, v)).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        for (k, _) in &want {
+                            model.remove(k);
+                        }
+                        prop_assert_eq!(removed, want);
+                    }
+                    Op::ChunkEnd(a, b, n) => {
+                        let want = if a < b {
+                            model.range(a..b).nth(n.saturating_sub(1)).map_or(b, |(&k, _)| k + 1)
+                        } else {
+                            b
+                        };
+                        prop_assert_eq!(map.chunk_end(a, b, n), want);
                     }
                     Op::Drain => {
                         let mut drained = Vec::new();

@@ -27,6 +27,7 @@ use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
 use crate::pagemap::PageMap;
+use crate::preempt;
 use crate::vmar::{MapTarget, MappingObserver, PageForFault};
 use crate::{Rights, Signals, Status, ZxResult};
 use abi::{
@@ -229,10 +230,6 @@ impl FrameBatch {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.spill.is_empty() && self.inline_len == 0
-    }
-
     fn take(&mut self) -> Option<FrameAddr> {
         if let Some(frame) = self.spill.pop() {
             return Some(frame);
@@ -290,11 +287,14 @@ impl Family {
         node
     }
 
-    /// Removes node `id`, freeing its pages, without moving it out of its slot.
+    /// Removes node `id`, freeing its pages (more than a chunk of them later, see
+    /// [`free_dead_pages`]), without moving it out of its slot.
     fn discard(&mut self, id: NodeId) {
         let Family { nodes, frames, .. } = self;
         let node = nodes[id].as_mut().expect("live node id");
-        node.pages.drain_each(|_, frame| frames.free(frame));
+        if node.pages.len() <= preempt::CHUNK_PAGES || !defer_free(frames, &mut node.pages) {
+            node.pages.drain_each(|_, frame| frames.free(frame));
+        }
         self.release_slot(id);
     }
 
@@ -435,14 +435,6 @@ impl Family {
         // Empty: the page had no frame, so `commit_absent` took this one.
         batch.release(&*self.frames);
         Ok(frame)
-    }
-
-    /// `commit`, or None (nothing changed) when the page needs a frame and `batch` is empty.
-    fn try_commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> Option<FrameAddr> {
-        if batch.is_empty() && !self.node(id).pages.contains_key(index) {
-            return None;
-        }
-        Some(self.commit(id, index, batch))
     }
 
     /// Frees page `index` of `id` if no node can see it any more.
@@ -668,6 +660,62 @@ impl Family {
         }
     }
 
+    /// Frees up to [`preempt::CHUNK_PAGES`] of the pages `id` holds at or beyond its size
+    /// (left by a shrink); true while some remain.
+    fn trim_chunk(&mut self, id: NodeId) -> bool {
+        let Family { nodes, frames, .. } = self;
+        let node = nodes[id].as_mut().expect("live node id");
+        let size = node.size;
+        let stop = node.pages.chunk_end(size, u64::MAX, preempt::CHUNK_PAGES);
+        node.pages
+            .remove_range(size, stop.saturating_sub(1).max(size), |_, frame| {
+                frames.free(frame)
+            });
+        node.pages.range(size..).next().is_some()
+    }
+
+    /// The nodes page `k` of `id` may read from, nearest first: each with the shift that
+    /// turns `k` into its page index there and the bound `k` must stay below to reach it.
+    fn chain(&self, id: NodeId) -> ZxResult<Vec<(NodeId, u64, u64)>> {
+        let mut chain = Vec::new();
+        let (mut node, mut shift, mut limit) = (id, 0u64, u64::MAX);
+        loop {
+            chain.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
+            chain.push((node, shift, limit));
+            let Some(link) = self.node(node).link else {
+                return Ok(chain);
+            };
+            // Child page `k + shift` reads parent page `k + shift + link.offset` while
+            // `k + shift < link.limit`.
+            limit = limit.min(link.limit.saturating_sub(shift));
+            match shift.checked_add(link.offset) {
+                Some(next) if limit > 0 => shift = next,
+                _ => return Ok(chain),
+            }
+            node = link.parent;
+        }
+    }
+
+    /// The end of the next chunk of `first..end` (pages of the chain's first node): a stretch
+    /// in which no node of the chain holds more than its share of
+    /// [`preempt::CHUNK_PAGES`] pages, so that one chunk's work is bounded.
+    fn chunk_stop(&self, chain: &[(NodeId, u64, u64)], first: u64, end: u64) -> u64 {
+        let share = (preempt::CHUNK_PAGES / chain.len()).max(1);
+        let mut stop = end;
+        for &(id, shift, limit) in chain {
+            let hi = stop.min(limit);
+            if first >= hi {
+                continue;
+            }
+            let at = self
+                .node(id)
+                .pages
+                .chunk_end(first + shift, hi + shift, share);
+            stop = stop.min(at - shift);
+        }
+        stop
+    }
+
     /// Whether `id` reads pages through an ancestor that can still change (an alive node):
     /// a snapshot of it could not be isolated from those changes.
     fn depends_on_live_ancestor(&self, id: NodeId) -> bool {
@@ -697,6 +745,70 @@ fn notify(mappings: &BTreeMap<u64, Weak<dyn MappingObserver>>, first: u64, end: 
     for observer in mappings.values() {
         if let Some(observer) = observer.upgrade() {
             observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
+        }
+    }
+}
+
+/// Page maps of dead nodes, too large to free under their family's lock in one go (a dying
+/// VMO may hold every page of the machine), with the allocator their frames go back to.
+/// Nothing reads them; [`free_dead_pages`] frees them in chunks.
+///
+/// Lock order: taken inside a family lock (by `discard`) and alone, never around another
+/// lock. IRQs are masked while it is held, as everywhere in the kernel.
+static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
+    spin::Mutex::new(Vec::new());
+/// Whether `DEAD_PAGES` may hold anything: the check on every system call's way out.
+static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
+/// them from (host tests free at once) or when the list cannot grow.
+fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
+    if !preempt::enabled() {
+        return false;
+    }
+    let mut dead = DEAD_PAGES.lock();
+    if dead.try_reserve(1).is_err() {
+        return false;
+    }
+    dead.push((frames.clone(), core::mem::take(pages)));
+    DEAD_PAGES_PENDING.store(true, Ordering::Release);
+    true
+}
+
+/// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
+/// point between chunks. The kernel runs it, holding no lock, before a system call returns
+/// whenever something is pending, so a program that closed a large VMO finds its memory
+/// free when the call returns.
+#[inline]
+pub fn free_dead_pages() {
+    if DEAD_PAGES_PENDING.load(Ordering::Acquire) {
+        free_dead_pages_slow();
+    }
+}
+
+#[inline(never)]
+fn free_dead_pages_slow() {
+    loop {
+        let entry = {
+            let mut dead = DEAD_PAGES.lock();
+            let entry = dead.pop();
+            if entry.is_none() {
+                // Under the lock, so a concurrent push cannot be missed.
+                DEAD_PAGES_PENDING.store(false, Ordering::Release);
+            }
+            entry
+        };
+        let Some((frames, mut pages)) = entry else {
+            return;
+        };
+        loop {
+            let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
+            pages.remove_range(0, stop.saturating_sub(1), |_, frame| frames.free(frame));
+            if pages.is_empty() {
+                break;
+            }
+            // Even for a killed thread: the work is bounded and nobody else would do it.
+            preempt::point();
         }
     }
 }
@@ -901,8 +1013,9 @@ impl Vmo {
     /// on the user buffer may need this family's lock.
     ///
     /// The frames stay valid while `f` runs only because nothing else runs meanwhile: the
-    /// kernel has one CPU and is not preempted, and the page faults `f`'s copy may take never
-    /// free a page a node can still see. (Several CPUs will need the frames pinned.)
+    /// kernel has one CPU, switches threads only at preemption points (between chunks, not
+    /// inside `f`), and the page faults `f`'s copy may take never free a page a node can still
+    /// see. (Several CPUs will need the frames pinned.)
     #[inline]
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if within_one_page(offset, len) {
@@ -963,39 +1076,43 @@ impl Vmo {
         Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
     }
 
-    /// [`Vmo::write_unlocked`] of nothing or of more than one page.
+    /// [`Vmo::write_unlocked`] of nothing or of more than one page. NO_MEMORY, with nothing
+    /// changed, when the pool cannot supply the pages the range lacks; each chunk then takes
+    /// its own frames (only memory taken by someone else meanwhile can make a later chunk
+    /// fail, after the earlier chunks were written).
     #[inline(never)]
     fn write_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
-        let (mut batch, allocator) = {
+        {
             let family = self.lock()?;
             let (node, start) = self.range(&family, offset, len)?;
-            let batch =
-                family.prepare(node, start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT)?;
-            (batch, family.frames.clone())
-        };
-        let result = self.in_chunks(
+            let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
+            let held = family
+                .node(node)
+                .pages
+                .count_run(first, (last - first + 1) as usize);
+            if !family.frames.can_spend(last - first + 1 - held as u64) {
+                return Err(Status::NO_MEMORY);
+            }
+        }
+        self.in_chunks(
             offset,
             len,
             |family, node, first, out| {
                 if family.owned_frames(node, first, out) {
                     return Ok(());
                 }
+                let mut batch = family.prepare(node, first, first + out.len() as u64 - 1)?;
                 for (i, slot) in out.iter_mut().enumerate() {
-                    // Only a change made meanwhile by someone else could leave the batch
-                    // short; fail rather than write half a page set.
-                    *slot = family
-                        .try_commit(node, first + i as u64, &mut batch)
-                        .ok_or(Status::NO_MEMORY)?;
+                    *slot = family.commit(node, first + i as u64, &mut batch);
                 }
+                batch.release(&*family.frames);
                 Ok(())
             },
             f,
-        );
-        batch.release(&*allocator);
-        result
+        )
     }
 
     /// Walks `offset..offset + len` in chunks of at most [`CHUNK_PAGES`] pages: for each,
@@ -1017,7 +1134,14 @@ impl Vmo {
             &mut large
         };
         let mut done = 0u64;
+        let mut since_point = 0;
         while done < len {
+            if since_point >= preempt::CHUNK_PAGES {
+                if !preempt::point() {
+                    return Err(Status::CANCELED);
+                }
+                since_point = 0;
+            }
             let (count, in_page, chunk) = {
                 let mut family = self.lock()?;
                 let (node, start) = self.range(&family, offset + done, len - done)?;
@@ -1027,6 +1151,7 @@ impl Vmo {
             };
             f(&frames[..count], in_page, chunk as usize, done as usize)?;
             done += chunk;
+            since_point += count;
         }
         Ok(())
     }
@@ -1063,45 +1188,70 @@ impl Vmo {
 
     /// `zx_vmo_set_size`: shrinking frees the dropped pages and unmaps them everywhere;
     /// growing exposes zeroes.
+    ///
+    /// The dropped pages are freed in chunks, with the family lock released and a preemption
+    /// point between them. Until they are all gone the node holds pages at or beyond its size,
+    /// which nothing reads (every access checks the size, children's windows were clamped);
+    /// a call that grows the node frees them first.
     pub fn set_size(&self, size: u64) -> ZxResult {
-        let mut family = self.lock()?;
-        if !self.resizable {
-            return Err(Status::UNAVAILABLE);
-        }
-        let new = size_in_pages(size)?;
-        let id = self.node;
-        let old = family.node(id).size;
-        if new == old {
-            return Ok(());
-        }
-        // Whatever the parent held beyond the old end must never show through.
-        let old_link = family.node(id).link;
-        if let Some(link) = &mut family.node_mut(id).link {
-            link.limit = link.limit.min(old.min(new));
-        }
-        family.node_mut(id).size = new;
-        if new > old {
-            return Ok(());
-        }
-        // Every PTE that shows the dropped range goes first, while the children still look
-        // through it (their limits are clamped below), and before any dropped frame is free:
-        // a PTE left to a freed frame would show whatever the frame holds next.
-        family.unmap_everywhere(id, new, old);
-        let mut pages = core::mem::take(&mut family.node_mut(id).pages);
-        pages.remove_from(new, |_, frame| family.free_frame(frame));
-        family.node_mut(id).pages = pages;
-        family.node_mut(id).trim_zeroed(new);
-        let children = family.node(id).children.clone();
-        for child in children {
-            if let Some(link) = &mut family.node_mut(child).link {
-                link.limit = link.limit.min(new.saturating_sub(link.offset));
+        loop {
+            let mut family = self.lock()?;
+            if !self.resizable {
+                return Err(Status::UNAVAILABLE);
             }
+            let new = size_in_pages(size)?;
+            let id = self.node;
+            let old = family.node(id).size;
+            if family.trim_chunk(id) {
+                // Pages of an earlier shrink are still being freed.
+                drop(family);
+                if !preempt::point() {
+                    return Err(Status::CANCELED);
+                }
+                continue;
+            }
+            if new == old {
+                return Ok(());
+            }
+            // Whatever the parent held beyond the old end must never show through.
+            let old_link = family.node(id).link;
+            if let Some(link) = &mut family.node_mut(id).link {
+                link.limit = link.limit.min(old.min(new));
+            }
+            family.node_mut(id).size = new;
+            if new > old {
+                return Ok(());
+            }
+            // Every PTE that shows the dropped range goes first, while the children still
+            // look through it (their limits are clamped below), and before any dropped frame
+            // is free: a PTE left to a freed frame would show whatever the frame holds next.
+            family.unmap_everywhere(id, new, old);
+            family.node_mut(id).trim_zeroed(new);
+            let children = family.node(id).children.clone();
+            for child in children {
+                if let Some(link) = &mut family.node_mut(child).link {
+                    link.limit = link.limit.min(new.saturating_sub(link.offset));
+                }
+            }
+            while family.trim_chunk(id) {
+                drop(family);
+                if !preempt::point() {
+                    return Err(Status::CANCELED);
+                }
+                family = self.lock()?;
+            }
+            family.sweep_ancestors(old_link, new, old);
+            return Ok(());
         }
-        family.sweep_ancestors(old_link, new, old);
-        Ok(())
     }
 
     /// `zx_vmo_op_range` (rights are checked by the caller).
+    ///
+    /// Every operation costs per page that exists in the range, never per index of it, and
+    /// works in chunks of at most [`preempt::CHUNK_PAGES`] pages, with the family lock
+    /// released and a preemption point between them. Another thread may change the VMO
+    /// between two chunks; the operation then behaves as if it ran in steps: each chunk checks
+    /// the range again (OUT_OF_RANGE once the VMO shrank below it, BAD_STATE once it died).
     pub fn op_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
         let valid = [
             ZX_VMO_OP_COMMIT,
@@ -1117,80 +1267,180 @@ impl Vmo {
         if !valid.contains(&op) {
             return Err(Status::INVALID_ARGS);
         }
-        let mut family = self.lock()?;
-        let (node, start) = self.range(&family, offset, size)?;
+        self.range(&*self.lock()?, offset, size)?;
         match op {
             ZX_VMO_OP_LOCK | ZX_VMO_OP_UNLOCK => Err(Status::NOT_SUPPORTED),
-            ZX_VMO_OP_COMMIT => {
-                if size == 0 {
-                    return Ok(());
+            ZX_VMO_OP_COMMIT => self.commit_range(offset, size),
+            ZX_VMO_OP_DECOMMIT => {
+                if (offset | size) & (PAGE_SIZE - 1) != 0 {
+                    return Err(Status::INVALID_ARGS);
                 }
-                let (first, last) = (start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT);
+                self.zero_whole_pages(offset, size, offset, offset + size)
+            }
+            ZX_VMO_OP_ZERO => self.zero_range(offset, size),
+            _ => {
+                if size == 0 {
+                    return Err(Status::INVALID_ARGS);
+                }
+                self.cache_range(op, offset, size, cache)
+            }
+        }
+    }
+
+    /// COMMIT: gives every page of the range its own frame. Fails with NO_MEMORY, changing
+    /// nothing, when the pool cannot supply the pages the range lacks; only memory taken by
+    /// someone else between two chunks can make a later chunk fail, and the pages committed
+    /// until then stay committed (they read as before).
+    fn commit_range(&self, offset: u64, size: u64) -> ZxResult {
+        if size == 0 {
+            return Ok(());
+        }
+        let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
+        {
+            let family = self.lock()?;
+            let (node, start) = self.range(&family, offset, size)?;
+            let held = family
+                .node(node)
+                .pages
+                .count_run(start >> PAGE_SHIFT, pages as usize);
+            if !family.frames.can_spend(pages - held as u64) {
+                return Err(Status::NO_MEMORY);
+            }
+        }
+        let mut done = 0;
+        loop {
+            {
+                let mut family = self.lock()?;
+                let (node, start) = self.range(&family, offset, size)?;
+                let first = (start >> PAGE_SHIFT) + done;
+                let count = (pages - done).min(preempt::CHUNK_PAGES as u64);
+                let last = first + count - 1;
                 let mut batch = family.prepare(node, first, last)?;
                 for index in first..=last {
                     family.commit(node, index, &mut batch);
                 }
                 batch.release(&*family.frames);
-                Ok(())
+                done += count;
             }
-            ZX_VMO_OP_DECOMMIT => {
-                if (offset | size) & (PAGE_SIZE - 1) != 0 {
-                    return Err(Status::INVALID_ARGS);
-                }
-                let (first, end) = (start >> PAGE_SHIFT, (start + size) >> PAGE_SHIFT);
-                self.zero_pages(&mut family, node, first, end);
-                Ok(())
+            if done == pages {
+                return Ok(());
             }
-            ZX_VMO_OP_ZERO => self.zero_range(&mut family, node, start, size),
-            _ => {
-                if size == 0 {
-                    return Err(Status::INVALID_ARGS);
-                }
-                let mut position = start;
-                let end = start + size;
-                while position < end {
-                    let in_page = (position & (PAGE_SIZE - 1)) as usize;
-                    let chunk = (PAGE_SIZE - in_page as u64).min(end - position) as usize;
-                    if let Some(frame) = family.frame_at(node, position >> PAGE_SHIFT) {
-                        match op {
-                            ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, chunk),
-                            ZX_VMO_OP_CACHE_INVALIDATE => cache.invalidate(frame, in_page, chunk),
-                            _ => cache.clean_invalidate(frame, in_page, chunk),
-                        }
-                    }
-                    position += chunk as u64;
-                }
-                Ok(())
+            if !preempt::point() {
+                return Err(Status::CANCELED);
             }
         }
     }
 
-    /// Makes pages `first..end` of `node` read zero, freeing what they held: a node with no
-    /// parent just drops them; a node that reads through a parent records zero markers.
-    fn zero_pages(&self, family: &mut Family, node: NodeId, first: u64, end: u64) {
-        if first >= end {
-            return;
+    /// Makes the whole pages `from..to` (byte offsets in this VMO, page aligned) read zero,
+    /// freeing what they held: a node with no parent just drops them; a node that reads
+    /// through a parent records one zero marker for the range (it hides the ancestors at
+    /// once, whatever they do later) and lets the ancestors' pages nobody sees any more go.
+    /// `offset, size` is the operation's range, checked again before every chunk.
+    fn zero_whole_pages(&self, offset: u64, size: u64, from: u64, to: u64) -> ZxResult {
+        if from >= to {
+            return Ok(());
         }
-        // PTEs showing the range go before any frame behind them is freed.
-        family.unmap_everywhere(node, first, end);
-        let held: Vec<(u64, FrameAddr)> = family.node(node).pages.range(first..end).collect();
-        for &(index, frame) in &held {
-            family.node_mut(node).pages.remove(index);
-            family.free_frame(frame);
+        let pages = (to - from) >> PAGE_SHIFT;
+        let mut done = 0;
+        loop {
+            {
+                let mut family = self.lock()?;
+                let (node, start) = self.range(&family, offset, size)?;
+                let first = ((start - offset + from) >> PAGE_SHIFT) + done;
+                let end = first - done + pages;
+                let link = family.node(node).link;
+                if done == 0 {
+                    // PTEs showing the range (the node's pages, or ancestors' pages that the
+                    // marker hides) go before any frame behind them is freed.
+                    family.unmap_everywhere(node, first, end);
+                    if link.is_some() {
+                        family.node_mut(node).add_zeroed(first, end);
+                    }
+                }
+                let chain = family.chain(node)?;
+                let stop = family.chunk_stop(&chain, first, end);
+                if done != 0 {
+                    // Pages committed and mapped since the last chunk.
+                    family.unmap_everywhere(node, first, stop);
+                }
+                let Family { nodes, frames, .. } = &mut *family;
+                let own = nodes[node].as_mut().expect("live node id");
+                own.pages
+                    .remove_range(first, stop - 1, |_, frame| frames.free(frame));
+                family.sweep_ancestors(link, first, stop);
+                done = stop - (first - done);
+            }
+            if done == pages {
+                return Ok(());
+            }
+            if !preempt::point() {
+                return Err(Status::CANCELED);
+            }
         }
-        let link = family.node(node).link;
-        if link.is_some() {
-            // One range, whatever its length: the ancestors stay hidden even if they change.
-            family.node_mut(node).add_zeroed(first, end);
-            family.sweep_ancestors(link, first, end);
+    }
+
+    /// The cache operations: each visible committed page of the range, in chunks. INVALIDATE
+    /// may drop dirty lines, so it touches only the frames this VMO owns; a page it reads
+    /// from an ancestor (shared with a parent or a sibling snapshot) is cleaned and
+    /// invalidated instead, which loses nothing. Pages that read as zero have no frame and
+    /// need nothing.
+    fn cache_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
+        let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
+        let mut done = 0;
+        loop {
+            {
+                let family = self.lock()?;
+                let (node, start) = self.range(&family, offset, size)?;
+                let (range_start, range_end) = (start, start + size);
+                let first = (start >> PAGE_SHIFT) + done;
+                let end = first - done + pages;
+                let chain = family.chain(node)?;
+                let stop = family.chunk_stop(&chain, first, end);
+                for (level, &(id, shift, limit)) in chain.iter().enumerate() {
+                    let hi = stop.min(limit);
+                    if first >= hi {
+                        continue;
+                    }
+                    for (index, frame) in family.node(id).pages.range(first + shift..hi + shift) {
+                        let k = index - shift;
+                        let hidden = chain[..level].iter().any(|&(below, below_shift, _)| {
+                            family.node(below).shadows(k + below_shift)
+                        });
+                        if hidden {
+                            continue;
+                        }
+                        let page_start = k << PAGE_SHIFT;
+                        let from = range_start.max(page_start);
+                        let to = range_end.min(page_start + PAGE_SIZE);
+                        let (in_page, len) = ((from - page_start) as usize, (to - from) as usize);
+                        match op {
+                            ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, len),
+                            ZX_VMO_OP_CACHE_INVALIDATE if level == 0 => {
+                                cache.invalidate(frame, in_page, len)
+                            }
+                            _ => cache.clean_invalidate(frame, in_page, len),
+                        }
+                    }
+                }
+                done = stop - (first - done);
+            }
+            if done == pages {
+                return Ok(());
+            }
+            if !preempt::point() {
+                return Err(Status::CANCELED);
+            }
         }
     }
 
     /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.
-    fn zero_range(&self, family: &mut Family, node: NodeId, start: u64, size: u64) -> ZxResult {
+    fn zero_range(&self, offset: u64, size: u64) -> ZxResult {
         if size == 0 {
             return Ok(());
         }
+        let mut guard = self.lock()?;
+        let family = &mut *guard;
+        let (node, start) = self.range(family, offset, size)?;
         let end = start + size;
         let first_whole = (start + PAGE_SIZE - 1) >> PAGE_SHIFT;
         let end_whole = end >> PAGE_SHIFT;
@@ -1232,8 +1482,12 @@ impl Vmo {
             }
         }
         batch.release(&*family.frames);
-        self.zero_pages(family, node, first_whole, end_whole.max(first_whole));
-        Ok(())
+        drop(guard);
+        // The whole pages, in chunks, as byte offsets in this VMO.
+        let shift = start - offset;
+        let from = (first_whole << PAGE_SHIFT) - shift;
+        let to = (end_whole.max(first_whole) << PAGE_SHIFT) - shift;
+        self.zero_whole_pages(offset, size, from, to)
     }
 
     /// `zx_vmo_clone` with ZX_VMO_CLONE_COPY_ON_WRITE: a child that reads this VMO's current

@@ -36,6 +36,10 @@ pub(super) fn close_many(table: &HandleTable, values: usize, count: usize) -> Zx
         }
         result = result.and(table.close_many(&batch_values[..batch]));
         done += batch;
+        // A count may reach a billion (each an invalid value): other threads run meanwhile.
+        if done < count && !crate::task::preempt_point() {
+            break;
+        }
     }
     result
 }

@@ -21,6 +21,7 @@ mod t_channel;
 mod t_handle;
 mod t_hostile;
 mod t_info;
+mod t_long;
 mod t_process;
 mod t_thread;
 mod t_vmar;
@@ -58,6 +59,7 @@ fn main(args: &[&str]) -> i32 {
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,
+        t_long::CASES,
         // Last: the cases most likely to hang a broken kernel.
         t_hostile::CASES,
     ];

@@ -1,0 +1,39 @@
+//! Preemption points for long kernel operations.
+//!
+//! The kernel runs system calls with IRQs masked and is not preempted inside them, so an
+//! operation whose work grows with its arguments (committing a gigabyte, decommitting or
+//! zeroing a huge range, cache maintenance over every committed page, shrinking a large VMO)
+//! does it in bounded chunks and calls [`point`] between them, with no lock held: the kernel's
+//! hook takes pending interrupts there and switches threads when the time slice is over.
+//!
+//! Host tests leave the hook unset (a point costs nothing) or install one that counts.
+
+/// Pages a chunk of per-page work touches between two points: small enough that a chunk
+/// (zeroing or copying a page costs about a thousand instructions) stays far below a
+/// millisecond, large enough that the lock and the point cost little per page.
+pub const CHUNK_PAGES: usize = 256;
+
+/// What a point does: returns false when the caller should abandon its work (the thread was
+/// killed and will not return to user mode).
+pub type Hook = fn() -> bool;
+
+static HOOK: spin::Once<Hook> = spin::Once::new();
+
+/// Installs the kernel's preemption hook, once at boot (later calls change nothing).
+pub fn set_hook(hook: Hook) {
+    HOOK.call_once(|| hook);
+}
+
+/// A preemption point. The caller holds no lock. Returns false when it should stop.
+#[inline]
+pub fn point() -> bool {
+    match HOOK.get() {
+        Some(hook) => hook(),
+        None => true,
+    }
+}
+
+/// Whether a kernel hook is installed: only then is there somewhere to defer work to.
+pub fn enabled() -> bool {
+    HOOK.get().is_some()
+}

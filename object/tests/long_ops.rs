@@ -1,0 +1,309 @@
+//! Issue 11, items 1 and 2: operations whose arguments name huge ranges cost per page that
+//! exists, work in bounded chunks with preemption points between them, and cache
+//! invalidation never reaches a frame the VMO does not own.
+
+use abi::*;
+use object::frames::testing::{CountingCache, TestFrames};
+use object::frames::FrameAllocator;
+use object::preempt;
+use object::vmo::Vmo;
+use object::Status;
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Once};
+
+const PAGE: u64 = 4096;
+
+thread_local! {
+    /// Preemption points this test thread passed.
+    static POINTS: Cell<usize> = const { Cell::new(0) };
+    /// Run at the next point (once): another thread's change between two chunks.
+    static AT_POINT: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+}
+
+fn counting_hook() -> bool {
+    POINTS.with(|p| p.set(p.get() + 1));
+    if let Some(action) = AT_POINT.with(|a| a.borrow_mut().take()) {
+        action();
+    }
+    true
+}
+
+/// Installs the counting hook (once per test binary) and returns the points passed so far.
+fn points() -> usize {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| preempt::set_hook(counting_hook));
+    POINTS.with(Cell::get)
+}
+
+fn frames() -> Arc<TestFrames> {
+    Arc::new(TestFrames::new())
+}
+
+fn write_pages(vmo: &Vmo, pages: impl IntoIterator<Item = u64>, byte: u8) {
+    for page in pages {
+        vmo.write(page * PAGE, &[byte; PAGE as usize])
+            .expect("write");
+    }
+}
+
+#[test]
+fn cache_ops_on_a_huge_fresh_vmo_cost_nothing() {
+    let f = frames();
+    let vmo = Vmo::create(f.clone(), 1 << 62, 0).expect("create");
+    let cache = CountingCache::default();
+    let before = points();
+    for op in [
+        ZX_VMO_OP_CACHE_SYNC,
+        ZX_VMO_OP_CACHE_CLEAN,
+        ZX_VMO_OP_CACHE_INVALIDATE,
+        ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+    ] {
+        vmo.op_range(op, 0, 1 << 62, &cache).expect("cache op");
+    }
+    // Nothing committed: one chunk each, no page touched.
+    assert_eq!(points(), before);
+    assert_eq!(cache.cleaned.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(f.in_use(), 0);
+}
+
+#[test]
+fn cache_ops_touch_exactly_the_committed_pages_of_the_range() {
+    let f = frames();
+    let vmo = Vmo::create(f.clone(), 1 << 62, 0).expect("create");
+    write_pages(&vmo, [0, 1 << 20, 1 << 40, (1 << 50) - 1], 1);
+    let cache = CountingCache::default();
+    vmo.op_range(ZX_VMO_OP_CACHE_CLEAN, 100, (1 << 62) - 200, &cache)
+        .expect("clean");
+    // Page 0 from byte 100, the last page but its last 100 bytes, the other two whole.
+    let cleaned = cache.cleaned.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert_eq!(cleaned, 4 * PAGE - 200);
+}
+
+#[test]
+fn cache_ops_over_many_committed_pages_work_in_chunks() {
+    let f = frames();
+    let pages = 4 * preempt::CHUNK_PAGES as u64 + 3;
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    vmo.op_range(ZX_VMO_OP_COMMIT, 0, pages * PAGE, &CountingCache::default())
+        .expect("commit");
+    let cache = CountingCache::default();
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, 0, pages * PAGE, &cache)
+        .expect("clean+invalidate");
+    assert_eq!(points() - before, 4);
+    let done = cache
+        .clean_invalidated
+        .load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert_eq!(done, pages * PAGE);
+}
+
+#[test]
+fn cache_invalidate_through_a_clone_does_not_discard_the_parents_data() {
+    let f = frames();
+    let parent = Vmo::create(f.clone(), 4 * PAGE, 0).expect("create");
+    write_pages(&parent, 0..4, 7);
+    for child in [
+        parent
+            .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 4 * PAGE)
+            .expect("clone"),
+        parent
+            .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 4 * PAGE)
+            .expect("snapshot"),
+    ] {
+        let cache = CountingCache::default();
+        child
+            .op_range(ZX_VMO_OP_CACHE_INVALIDATE, 0, 4 * PAGE, &cache)
+            .expect("invalidate");
+        // Every page is shared: cleaned and invalidated, never just invalidated.
+        assert!(cache.invalidated_frames.lock().is_empty());
+        let done = cache
+            .clean_invalidated
+            .load(std::sync::atomic::Ordering::SeqCst) as u64;
+        assert_eq!(done, 4 * PAGE);
+
+        // A page the child wrote is its own: that one may be invalidated.
+        child.write(PAGE, &[9; 16]).expect("write");
+        let cache = CountingCache::default();
+        child
+            .op_range(ZX_VMO_OP_CACHE_INVALIDATE, 0, 4 * PAGE, &cache)
+            .expect("invalidate");
+        assert_eq!(cache.invalidated_frames.lock().len(), 1);
+        let done = cache
+            .clean_invalidated
+            .load(std::sync::atomic::Ordering::SeqCst) as u64;
+        assert_eq!(done, 3 * PAGE);
+    }
+}
+
+#[test]
+fn cache_invalidate_through_a_slice_touches_only_the_parents_own_pages() {
+    let f = frames();
+    let parent = Vmo::create(f.clone(), 4 * PAGE, ZX_VMO_NON_RESIZABLE).expect("create");
+    write_pages(&parent, 0..2, 7);
+    let snapshot = parent
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 4 * PAGE)
+        .expect("snapshot");
+    // Page 1 is the parent's own again; page 0 is shared with the snapshot.
+    write_pages(&parent, [1], 8);
+    let slice = parent
+        .create_child(ZX_VMO_CHILD_SLICE, 0, 4 * PAGE)
+        .expect("slice");
+    let cache = CountingCache::default();
+    slice
+        .op_range(ZX_VMO_OP_CACHE_INVALIDATE, 0, 4 * PAGE, &cache)
+        .expect("invalidate");
+    assert_eq!(cache.invalidated_frames.lock().len(), 1);
+    let done = cache
+        .clean_invalidated
+        .load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert_eq!(done, PAGE);
+    drop(snapshot);
+}
+
+#[test]
+fn commit_of_more_than_memory_fails_at_once_and_changes_nothing() {
+    let f = frames();
+    f.set_capacity(100);
+    let vmo = Vmo::create(f.clone(), 1 << 62, 0).expect("create");
+    let before = points();
+    assert_eq!(
+        vmo.op_range(ZX_VMO_OP_COMMIT, 0, 1 << 62, &CountingCache::default()),
+        Err(Status::NO_MEMORY)
+    );
+    assert_eq!(
+        vmo.op_range(ZX_VMO_OP_COMMIT, 0, 101 * PAGE, &CountingCache::default()),
+        Err(Status::NO_MEMORY)
+    );
+    assert_eq!(points(), before);
+    assert_eq!(f.in_use(), 0);
+    vmo.op_range(ZX_VMO_OP_COMMIT, 0, 100 * PAGE, &CountingCache::default())
+        .expect("what fits");
+    assert_eq!(f.in_use(), 100);
+}
+
+#[test]
+fn commit_decommit_zero_and_shrink_of_many_pages_work_in_chunks() {
+    let f = frames();
+    let chunks = 3;
+    let pages = chunks * preempt::CHUNK_PAGES as u64;
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    let cache = CountingCache::default();
+
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_COMMIT, 0, pages * PAGE, &cache)
+        .expect("commit");
+    assert_eq!(points() - before, chunks as usize - 1);
+    assert_eq!(f.in_use() as u64, pages);
+
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, pages * PAGE, &cache)
+        .expect("decommit");
+    assert_eq!(points() - before, chunks as usize - 1);
+    assert_eq!(f.in_use(), 0);
+
+    write_pages(&vmo, 0..pages, 3);
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_ZERO, 1, pages * PAGE - 2, &cache)
+        .expect("zero");
+    assert!(points() - before >= chunks as usize - 1);
+    // The two partial pages stay, zeroed but for their first and last byte.
+    assert_eq!(f.in_use(), 2);
+    let mut edge = [0u8; 2];
+    vmo.read(0, &mut edge).expect("read");
+    assert_eq!(edge, [3, 0]);
+
+    write_pages(&vmo, 0..pages, 4);
+    let before = points();
+    vmo.set_size(0).expect("shrink");
+    assert_eq!(points() - before, chunks as usize - 1);
+    assert_eq!(f.in_use(), 0);
+}
+
+#[test]
+fn decommit_of_a_huge_sparse_range_costs_per_committed_page() {
+    let f = frames();
+    let vmo = Vmo::create(f.clone(), 1 << 62, 0).expect("create");
+    write_pages(&vmo, [3, 1 << 30, 1 << 49], 1);
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, 1 << 62, &CountingCache::default())
+        .expect("decommit");
+    assert_eq!(points(), before);
+    assert_eq!(f.in_use(), 0);
+
+    // Through a clone: one marker hides the parent, the clone's own pages go.
+    let parent = Vmo::create(f.clone(), 1 << 62, 0).expect("create");
+    write_pages(&parent, [5, 1 << 45], 2);
+    let clone = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 1 << 62)
+        .expect("clone");
+    write_pages(&clone, [6, 1 << 44], 3);
+    clone
+        .op_range(ZX_VMO_OP_DECOMMIT, 0, 1 << 62, &CountingCache::default())
+        .expect("decommit");
+    assert_eq!(f.in_use(), 2);
+    let mut byte = [0xffu8; 1];
+    clone.read(5 * PAGE, &mut byte).expect("read");
+    assert_eq!(byte, [0]);
+    parent.read(5 * PAGE, &mut byte).expect("read");
+    assert_eq!(byte, [2]);
+}
+
+#[test]
+fn growing_a_vmo_while_a_shrink_frees_its_pages_shows_no_stale_page() {
+    let f = frames();
+    let pages = 3 * preempt::CHUNK_PAGES as u64;
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&vmo, 0..pages, 5);
+    points();
+    let grower = vmo.clone();
+    AT_POINT.with(|a| {
+        *a.borrow_mut() = Some(Box::new(move || {
+            // Between two chunks of the shrink below: grow it back.
+            grower.set_size(pages * PAGE).expect("grow");
+        }))
+    });
+    vmo.set_size(PAGE).expect("shrink");
+    // The shrink came first, the grow second.
+    assert_eq!(vmo.size(), pages * PAGE);
+    let mut buf = vec![0xffu8; (pages * PAGE) as usize];
+    vmo.read(0, &mut buf).expect("read");
+    assert!(buf[..PAGE as usize].iter().all(|&b| b == 5));
+    assert!(buf[PAGE as usize..].iter().all(|&b| b == 0));
+    assert_eq!(f.in_use(), 1);
+}
+
+#[test]
+fn a_shrink_that_another_shrink_interrupts_frees_every_page() {
+    let f = frames();
+    let pages = 3 * preempt::CHUNK_PAGES as u64;
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&vmo, 0..pages, 5);
+    points();
+    let other = vmo.clone();
+    AT_POINT.with(|a| {
+        *a.borrow_mut() = Some(Box::new(move || {
+            other.set_size(2 * PAGE).expect("shrink less");
+        }))
+    });
+    vmo.set_size(PAGE).expect("shrink");
+    // The inner call finished the trim of the first, then grew to 2 pages.
+    assert_eq!(vmo.size(), 2 * PAGE);
+    assert_eq!(f.in_use(), 1);
+    let _ = f.zero_page();
+}
+
+#[test]
+fn a_dying_vmo_with_many_pages_is_freed_in_chunks_later() {
+    let f = frames();
+    let pages = 3 * preempt::CHUNK_PAGES as u64;
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&vmo, 0..pages, 5);
+    points();
+    drop(vmo);
+    // With a preemption hook (the kernel's case) the pages wait for a safe point.
+    assert_eq!(f.in_use() as u64, pages);
+    let before = points();
+    object::vmo::free_dead_pages();
+    assert_eq!(f.in_use(), 0);
+    assert!(points() - before >= 2);
+}

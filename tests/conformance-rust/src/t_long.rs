@@ -1,0 +1,287 @@
+//! Issue 11, item 1: no call holds the CPU, whatever its arguments. Each case runs one call
+//! with the largest arguments it accepts while a watcher thread of this process records the
+//! guest clock in a loop; the watcher must keep running during the call (the kernel works in
+//! chunks with preemption points), and work proportional to what does not exist (uncommitted
+//! pages, unmapped ranges) must cost nothing.
+
+use crate::harness::Case;
+use crate::util::*;
+use alloc::format;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+pub const CASES: &[Case] = &[
+    (
+        "long_cache_sync_of_a_fresh_2_62_byte_vmo_returns_at_once",
+        cache_ops_on_a_huge_fresh_vmo,
+    ),
+    (
+        "long_cache_ops_over_many_committed_pages_let_others_run",
+        cache_ops_over_committed_pages,
+    ),
+    (
+        "long_commit_beyond_memory_fails_at_once",
+        commit_beyond_memory,
+    ),
+    (
+        "long_commit_decommit_zero_shrink_close_of_many_pages_let_others_run",
+        commit_decommit_zero_shrink_close,
+    ),
+    (
+        "long_vmar_unmap_protect_destroy_of_64_tib_let_others_run",
+        vmar_huge_ranges,
+    ),
+    (
+        "long_handle_close_many_of_millions_lets_others_run",
+        close_many_millions,
+    ),
+];
+
+/// The longest the watcher may go without running while a call is in progress: a few
+/// 10 ms time slices, with room for a busy host (without `-icount` guest time is host time,
+/// and QEMU's thread may wait for a host CPU).
+const MAX_GAP: i64 = 100 * MS;
+/// What a call over nothing may cost at most, with the same room.
+const QUICK: i64 = 50 * MS;
+
+/// What the watcher thread shares with the test.
+struct Watch {
+    stop: AtomicBool,
+    /// Guest time of the watcher's last round.
+    last: AtomicI64,
+    /// Rounds so far.
+    rounds: AtomicU64,
+    /// Between `arm` and `disarm`: the longest time the watcher did not run.
+    max_gap: AtomicI64,
+    armed: AtomicBool,
+}
+
+extern "C" fn watcher(watch: usize, _: usize) -> ! {
+    // SAFETY: the test keeps the `Watch` alive until this thread has exited.
+    let w = unsafe { &*(watch as *const Watch) };
+    while !w.stop.load(Ordering::Relaxed) {
+        let t = now();
+        let gap = t - w.last.swap(t, Ordering::Relaxed);
+        if w.armed.load(Ordering::Relaxed) {
+            w.max_gap.fetch_max(gap, Ordering::Relaxed);
+        }
+        w.rounds.fetch_add(1, Ordering::Relaxed);
+    }
+    thread_exit()
+}
+
+/// Runs `call` (which returns a status and what it did) while the watcher runs; checks the
+/// status and that the watcher never went `MAX_GAP` without running. Returns the call's
+/// duration in guest nanoseconds.
+fn while_watched(
+    what: &str,
+    expect: i32,
+    call: impl FnOnce() -> i32,
+) -> Result<i64, alloc::string::String> {
+    let watch = Watch {
+        stop: AtomicBool::new(false),
+        last: AtomicI64::new(now()),
+        rounds: AtomicU64::new(0),
+        max_gap: AtomicI64::new(0),
+        armed: AtomicBool::new(false),
+    };
+    let thread = start_thread(watcher, &watch as *const Watch as usize, 0)?;
+    // Let the watcher get going before the call.
+    let deadline = now() + 2000 * MS;
+    while watch.rounds.load(Ordering::Relaxed) < 1000 && now() < deadline {
+        sleep_ns(MS);
+    }
+    watch.last.store(now(), Ordering::Relaxed);
+    watch.armed.store(true, Ordering::Relaxed);
+    let start = now();
+    let status = call();
+    let end = now();
+    watch.armed.store(false, Ordering::Relaxed);
+    // The stretch from the watcher's last round to the end of the call counts too.
+    let tail = end - watch.last.load(Ordering::Relaxed);
+    watch.stop.store(true, Ordering::Relaxed);
+    thread.join(5000 * MS)?;
+    ensure!(
+        status == expect,
+        "{what}: {} (expected {})",
+        sname(status),
+        sname(expect)
+    );
+    let gap = watch.max_gap.load(Ordering::Relaxed).max(tail);
+    ensure!(
+        gap <= MAX_GAP,
+        "{what}: the other thread did not run for {} ms of a {} ms call",
+        gap / MS,
+        (end - start) / MS
+    );
+    Ok(end - start)
+}
+
+/// Pages this machine can spend on a case: a quarter of what is free, at most 64 MiB.
+fn spendable_pages() -> Result<u64, alloc::string::String> {
+    let free = kmem()?.free_bytes / PAGE;
+    Ok((free / 4).min(16384))
+}
+
+fn cache_ops_on_a_huge_fresh_vmo() -> R {
+    let v = vmo(1 << 62)?;
+    for op in [
+        ZX_VMO_OP_CACHE_SYNC,
+        ZX_VMO_OP_CACHE_CLEAN,
+        ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+        ZX_VMO_OP_CACHE_INVALIDATE,
+    ] {
+        let took = while_watched("cache op over 2^62 bytes", ZX_OK, || {
+            op_on(v.raw(), op, 0, 1 << 62)
+        })?;
+        // Nothing is committed: the cost must not depend on the range.
+        ensure!(
+            took < QUICK,
+            "a cache op over nothing took {} ms",
+            took / MS
+        );
+    }
+    Ok(())
+}
+
+fn op_on(h: u32, op: u32, offset: u64, size: u64) -> i32 {
+    crate::util::op(h, op, offset, size)
+}
+
+fn cache_ops_over_committed_pages() -> R {
+    let pages = spendable_pages()?.min(4096);
+    let v = vmo(1 << 62)?;
+    // Committed pages spread over the whole range, and a clone that shares them.
+    let stride = (1u64 << 62) / PAGE / pages;
+    for i in 0..pages {
+        zx_ok!(vmo_write(v.raw(), i * stride * PAGE, &[1]));
+    }
+    let c = clone_vmo(v.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, 1 << 62)?;
+    for h in [v.raw(), c.raw()] {
+        for op in [ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, ZX_VMO_OP_CACHE_INVALIDATE] {
+            while_watched("cache op over many committed pages", ZX_OK, || {
+                op_on(h, op, 0, 1 << 62)
+            })?;
+        }
+    }
+    // Invalidating through the clone must not lose what the parent wrote.
+    eq!(read_byte(v.raw(), (pages - 1) * stride * PAGE)?, 1);
+    Ok(())
+}
+
+fn commit_beyond_memory() -> R {
+    let v = vmo(1 << 62)?;
+    let before = kmem()?.free_bytes;
+    let took = while_watched("COMMIT of 2^62 bytes", ZX_ERR_NO_MEMORY, || {
+        op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, 1 << 62)
+    })?;
+    ensure!(took < QUICK, "a failing COMMIT took {} ms", took / MS);
+    eq!(committed(v.raw())?, 0);
+    // Nothing was taken (other allocations may come and go: allow a little).
+    let after = kmem()?.free_bytes;
+    ensure!(
+        after + 64 * PAGE >= before,
+        "a failed COMMIT took {} pages",
+        (before - after) / PAGE
+    );
+    Ok(())
+}
+
+fn commit_decommit_zero_shrink_close() -> R {
+    let pages = spendable_pages()?;
+    let size = pages * PAGE;
+    let v = vmo(size)?;
+    let free_before = kmem()?.free_bytes;
+    while_watched("COMMIT", ZX_OK, || {
+        op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, size)
+    })?;
+    eq!(committed(v.raw())?, size);
+    while_watched("DECOMMIT", ZX_OK, || {
+        op_on(v.raw(), ZX_VMO_OP_DECOMMIT, 0, size)
+    })?;
+    eq!(committed(v.raw())?, 0);
+    zx_ok!(op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    while_watched("ZERO", ZX_OK, || op_on(v.raw(), ZX_VMO_OP_ZERO, 0, size))?;
+    eq!(committed(v.raw())?, 0);
+    zx_ok!(op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    while_watched("set_size to 0", ZX_OK, || {
+        // SAFETY: no pointers.
+        unsafe { sys::zx_vmo_set_size(v.raw(), 0) }
+    })?;
+    eq!(committed(v.raw())?, 0);
+    // SAFETY: no pointers.
+    zx_ok!(unsafe { sys::zx_vmo_set_size(v.raw(), size) });
+    zx_ok!(op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    let raw = v.into_raw();
+    while_watched("closing a VMO with many pages", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    let free_after = kmem()?.free_bytes;
+    ensure!(
+        free_after + 64 * PAGE >= free_before,
+        "{} pages did not come back",
+        (free_before - free_after) / PAGE
+    );
+    Ok(())
+}
+
+fn vmar_huge_ranges() -> R {
+    const SPAN: usize = 1 << 46;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        SPAN,
+    )?;
+    let v = vmo(SPAN as u64)?;
+    let addr = map_raw(
+        sub.h.raw(),
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC,
+        0,
+        v.raw(),
+        0,
+        SPAN,
+    )
+    .map_err(|s| format!("map: {}", sname(s)))?;
+    // A few pages far apart, so that page tables exist at both ends.
+    for offset in [0, 1 << 30, 1 << 40, SPAN - PAGEZ] {
+        poke(addr + offset, 7);
+    }
+    while_watched("protect of 64 TiB", ZX_OK, || {
+        // SAFETY: our own mapping.
+        unsafe { sys::zx_vmar_protect(sub.h.raw(), ZX_VM_PERM_READ, addr, SPAN) }
+    })?;
+    eq!(peek(addr + (1 << 40)), 7);
+    while_watched("unmap of 64 TiB", ZX_OK, || {
+        // SAFETY: our own mapping; nothing else lives in the sub-VMAR.
+        unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, SPAN) }
+    })?;
+    map_raw(
+        sub.h.raw(),
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC,
+        0,
+        v.raw(),
+        0,
+        SPAN,
+    )
+    .map_err(|s| format!("map again: {}", sname(s)))?;
+    eq!(peek(addr + SPAN - PAGEZ), 7);
+    let raw = sub.h.raw();
+    while_watched("destroy of a 64 TiB VMAR", ZX_OK, || {
+        // SAFETY: destroying our own sub-VMAR.
+        unsafe { sys::zx_vmar_destroy(raw) }
+    })?;
+    Ok(())
+}
+
+fn close_many_millions() -> R {
+    // Four million ZX_HANDLE_INVALID values (zero pages of a 16 MiB mapping).
+    const COUNT: usize = 4 << 20;
+    let v = vmo((COUNT * 4) as u64)?;
+    let m = map(v.raw(), 0, COUNT * 4, ZX_VM_PERM_READ)?;
+    while_watched("handle_close_many of 4M values", ZX_OK, || {
+        // SAFETY: a readable array of COUNT handle values.
+        unsafe { sys::zx_handle_close_many(m.addr as *const u32, COUNT) }
+    })?;
+    Ok(())
+}
