@@ -47,7 +47,7 @@ pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
     }
 }
 
-/// Bytes [`probe`] touches between two preemption points: 256 pages.
+/// Bytes [`probe`] touches between two preemption points.
 const PROBE_PIECE: usize = object::preempt::CHUNK_PAGES * 4096;
 
 /// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.

@@ -8,10 +8,12 @@
 //!
 //! Host tests leave the hook unset (a point costs nothing) or install one that counts.
 
-/// Pages a chunk of per-page work touches between two points: small enough that a chunk
-/// (zeroing or copying a page costs about a thousand instructions) stays far below a
-/// millisecond, large enough that the lock and the point cost little per page.
-pub const CHUNK_PAGES: usize = 256;
+/// Pages a chunk of per-page work touches between two points. Measured under `-icount`
+/// (one instruction per nanosecond): committing a page costs about 1,200 instructions, and
+/// walking the pages of a very sparse map (one page per leaf of the page map) up to about
+/// 13,000 per page, so 64 pages keep a chunk below a millisecond while the lock and the
+/// point cost a few percent of a dense chunk.
+pub const CHUNK_PAGES: usize = 64;
 
 /// What a point does: returns false when the caller should abandon its work (the thread was
 /// killed and will not return to user mode).
