@@ -19,6 +19,16 @@ pub const CASES: &[Case] = &[
     ),
     ("thread_kill_of_thread_blocked_in_wait", kill_blocked),
     ("thread_never_started_can_be_closed", never_started),
+    (
+        "thread_no_heap_leak_created_and_closed_unstarted",
+        leak_unstarted,
+    ),
+    ("thread_no_heap_leak_exited_then_closed", leak_exited),
+    ("thread_no_heap_leak_killed_then_closed", leak_killed),
+    (
+        "thread_start_entry_or_stack_outside_user_half_invalid_args",
+        start_outside_user_half,
+    ),
 ];
 
 struct Shared {
@@ -279,5 +289,84 @@ fn never_started() -> R {
         eqx!(signals(th)? & ZX_THREAD_TERMINATED, 0u32);
         zx_ok!(unsafe { sys::zx_handle_close(th) });
     }
+    Ok(())
+}
+
+/// A new thread of this process, not started.
+fn create_unstarted() -> Result<Owned, alloc::string::String> {
+    let name = b"unstarted";
+    let mut th = 0u32;
+    zx_ok!(unsafe { sys::zx_thread_create(proc_self(), name.as_ptr(), name.len(), 0, &mut th) });
+    Ok(Owned::from_raw(th))
+}
+
+/// Issue 11, item 4: every thread's kernel memory comes back once its last handle is closed
+/// and it is gone. Here: created, never started, closed.
+fn leak_unstarted() -> R {
+    expect_no_kernel_leak(20, 500, || {
+        drop(create_unstarted()?);
+        Ok(())
+    })
+}
+
+/// Item 4: a thread that exits at once, joined, then closed.
+fn leak_exited() -> R {
+    expect_no_kernel_leak(20, 300, || {
+        let t = start_thread(exit_entry, 0, 0)?;
+        t.join(5000 * MS)
+    })
+}
+
+extern "C" fn block_entry(channel: usize, _: usize) -> ! {
+    // "running", then sleep for good: the starter wakes from its wait while this one sleeps.
+    ch_write(channel as u32, b"r", &[]);
+    // SAFETY: no pointers.
+    unsafe {
+        sys::zx_nanosleep(ZX_TIME_INFINITE);
+    }
+    thread_exit()
+}
+
+/// Item 4: a thread killed with zx_task_kill, then closed: every other round before it ran
+/// (it is still queued with its first frame), the others while it sleeps in the kernel.
+fn leak_killed() -> R {
+    let (a, b) = channel()?;
+    let mut round = 0u32;
+    expect_no_kernel_leak(20, 300, || {
+        round += 1;
+        let t = start_thread(block_entry, b.raw() as usize, 0)?;
+        if round % 2 == 0 {
+            let (s, _) = wait(a.raw(), ZX_CHANNEL_READABLE, 5000 * MS);
+            zx_ok!(s);
+            zx_ok!(ch_read(a.raw(), 1, 0).status);
+        }
+        zx_ok!(unsafe { sys::zx_task_kill(t.raw()) });
+        t.join(5000 * MS)
+    })
+}
+
+/// Addresses outside the user half (kernel half or not canonical at all).
+pub const OUTSIDE_USER_HALF: [usize; 6] = [
+    KERNEL_ADDR,
+    0xFFFF_FFFF_FFFF_F000,
+    0x8000_0000_0000_0000,
+    0x0001_0000_0000_1000,
+    0x00FF_0000_0000_0000,
+    usize::MAX & !15,
+];
+
+/// Issue 11, item 5: zx_thread_start refuses an entry or a stack outside the user half with
+/// INVALID_ARGS and starts nothing. Checked in a child (`child::start_outside_user_half`): a
+/// kernel that accepts such an entry kills the process the thread belongs to.
+fn start_outside_user_half() -> R {
+    let code = run_child(
+        &["thread-start-outside-user-half"],
+        alloc::vec![],
+        30_000 * MS,
+    )?;
+    ensure!(
+        code == 0,
+        "child ended with {code} (0: all refused; 1..: case n-1 not refused; -1028/-1025: a thread started at a bad address and faulted)"
+    );
     Ok(())
 }
