@@ -26,6 +26,10 @@ pub const CASES: &[Case] = &[
     ("thread_no_heap_leak_exited_then_closed", leak_exited),
     ("thread_no_heap_leak_killed_then_closed", leak_killed),
     (
+        "thread_killed_before_it_ran_never_runs",
+        killed_before_it_ran,
+    ),
+    (
         "thread_start_entry_or_stack_outside_user_half_invalid_args",
         start_outside_user_half,
     ),
@@ -329,20 +333,84 @@ extern "C" fn block_entry(channel: usize, _: usize) -> ! {
 
 /// Item 4: a thread killed with zx_task_kill, then closed: every other round before it ran
 /// (it is still queued with its first frame), the others while it sleeps in the kernel.
+/// Every round's thread runs on the same stack, mapped for the whole case: earlier kernels
+/// still ran a thread killed before it ran, and on an unmapped stack that fault would end this
+/// whole program instead of failing the case.
 fn leak_killed() -> R {
     let (a, b) = channel()?;
+    let stack_vmo = vmo(THREAD_STACK as u64)?;
+    let stack = map(stack_vmo.raw(), 0, THREAD_STACK, RW)?;
+    let top = stack.addr + THREAD_STACK;
+    let entry = block_entry as *const () as usize;
     let mut round = 0u32;
-    expect_no_kernel_leak(20, 300, || {
+    let result = expect_no_kernel_leak(20, 300, || {
         round += 1;
-        let t = start_thread(block_entry, b.raw() as usize, 0)?;
-        if round % 2 == 0 {
+        let t = create_unstarted()?;
+        zx_ok!(unsafe { sys::zx_thread_start(t.raw(), entry, top, b.raw() as usize, 0) });
+        if round.is_multiple_of(2) {
             let (s, _) = wait(a.raw(), ZX_CHANNEL_READABLE, 5000 * MS);
             zx_ok!(s);
             zx_ok!(ch_read(a.raw(), 1, 0).status);
         }
         zx_ok!(unsafe { sys::zx_task_kill(t.raw()) });
-        t.join(5000 * MS)
-    })
+        let (s, _) = wait(t.raw(), ZX_THREAD_TERMINATED, 5000 * MS);
+        zx_ok!(s);
+        Ok(())
+    });
+    if result.is_err() {
+        // A thread may still run on it.
+        stack.leak();
+    }
+    result
+}
+
+/// Counts the runs of [`count_entry`].
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count_entry(_: usize, _: usize) -> ! {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+    thread_exit()
+}
+
+/// Found with item 4: a thread killed after zx_thread_start but before it was first scheduled
+/// must never run (earlier kernels entered user mode with it once). One CPU: the starter runs
+/// on until it blocks or the tick preempts it, so the kill nearly always comes first; a thread
+/// that did run before the kill is told apart by the round's time and not counted.
+fn killed_before_it_ran() -> R {
+    // One stack for all, kept mapped (see `leak_killed`).
+    let stack_vmo = vmo(THREAD_STACK as u64)?;
+    let stack = map(stack_vmo.raw(), 0, THREAD_STACK, RW)?;
+    let top = stack.addr + THREAD_STACK;
+    let entry = count_entry as *const () as usize;
+    RUNS.store(0, Ordering::SeqCst);
+    let mut killed_first = 0u64;
+    for _ in 0..50 {
+        let t = create_unstarted()?;
+        let before = RUNS.load(Ordering::SeqCst);
+        zx_ok!(unsafe { sys::zx_thread_start(t.raw(), entry, top, 0, 0) });
+        zx_ok!(unsafe { sys::zx_task_kill(t.raw()) });
+        if RUNS.load(Ordering::SeqCst) == before {
+            killed_first += 1;
+        }
+        let (s, _) = wait(t.raw(), ZX_THREAD_TERMINATED, 5000 * MS);
+        if s != ZX_OK {
+            stack.leak();
+            fail!("a killed thread did not terminate: {}", sname(s));
+        }
+    }
+    // Let anything still queued run.
+    sleep_ns(20 * MS);
+    let runs = RUNS.load(Ordering::SeqCst);
+    let ran_before_kill = 50 - killed_first;
+    if runs > ran_before_kill {
+        stack.leak();
+        fail!(
+            "{} of {killed_first} threads killed before they ran still ran",
+            runs - ran_before_kill
+        );
+    }
+    ensure!(killed_first > 0, "every thread ran before it was killed");
+    Ok(())
 }
 
 /// Addresses outside the user half (kernel half or not canonical at all).
