@@ -7,6 +7,18 @@
 //! ([`preempt_point`]): long operations work in bounded chunks and pass one between chunks,
 //! holding no lock, so no call keeps the CPU for more than a chunk.
 //!
+//! Lifetimes: a process holds its started threads that have not died (`ProcessInner::threads`)
+//! and each thread holds its process, a cycle that lasts only while the thread runs: a thread
+//! leaves the list when it dies, and the process ends (its handle table emptied, which breaks
+//! any cycle through handles) when its last started thread dies. A thread that was never
+//! started is not in the list: it is freed with its last handle, and it neither keeps its
+//! process running nor is killed with it (as in Zircon). So a task's memory comes back once
+//! its last handle and its last running thread are gone.
+//!
+//! Lock order: `Process::inner` -> `SCHEDULER` -> `Thread::state`; the handle table and the
+//! signal state of an object are never held while taking these. Nothing is dropped that could
+//! run arbitrary teardown while one of them is held.
+//!
 //! Each thread has a 64 KiB kernel stack (in its own slot of the kernel stack region, with an
 //! unmapped guard page below and aligned to 128 KiB, as the vectors' overflow check needs)
 //! holding its trap frame while it is in the kernel; a switch saves the callee-saved
@@ -54,7 +66,9 @@ enum ProcessState {
 
 struct ProcessInner {
     state: ProcessState,
-    threads: Vec<Weak<Thread>>,
+    /// The started threads that have not died: the ones that keep the process running. Dead
+    /// threads leave at once, so the list never holds more than the live threads.
+    threads: Vec<Arc<Thread>>,
     return_code: i64,
     start_time: i64,
 }
@@ -64,7 +78,22 @@ pub struct Process {
     handles: HandleTable,
     aspace: Arc<UserAddressSpace>,
     root_vmar: Arc<Vmar>,
+    /// Lifecycle and threads. A spin lock, taken with IRQs masked (as all kernel code runs);
+    /// `SCHEDULER` and `Thread::state` nest inside it, nothing else.
     inner: spin::Mutex<ProcessInner>,
+    /// `inner.state == Exited`, readable without the lock (the scheduler reads it under its
+    /// own lock, which nests inside `inner`). Set under `inner`.
+    exited: AtomicBool,
+}
+
+/// A new thread's entry point must lie in the user half (0 included: it faults at once, as
+/// any unmapped user address does; Zircon accepts it too) and its stack pointer at most at
+/// the top of it. Anything else would only fault after the start succeeded.
+fn check_entry(entry: usize, stack: usize) -> ZxResult {
+    if entry >= crate::usercopy::USER_END || stack > crate::usercopy::USER_END {
+        return Err(Status::INVALID_ARGS);
+    }
+    Ok(())
 }
 
 fn handle_secret(seed: u64) -> u32 {
@@ -100,6 +129,7 @@ impl Process {
                 return_code: 0,
                 start_time: 0,
             }),
+            exited: AtomicBool::new(false),
         }))
     }
 
@@ -116,7 +146,7 @@ impl Process {
     }
 
     pub fn has_exited(&self) -> bool {
-        self.inner.lock().state == ProcessState::Exited
+        self.exited.load(Ordering::Acquire)
     }
 
     /// `ZX_INFO_PROCESS`.
@@ -138,8 +168,10 @@ impl Process {
     }
 
     /// `zx_process_start`: the first thread runs at `entry` with `x0` = the handle value of
-    /// `arg1` (moved into this process) and `x1` = `arg2`. BAD_STATE if already started or
-    /// exited, or the thread is not this process's.
+    /// `arg1` (moved into this process) and `x1` = `arg2`. ACCESS_DENIED if the thread is not
+    /// this process's, INVALID_ARGS for an entry or stack outside the user half, BAD_STATE if
+    /// the process or the thread was already started (or has ended). On failure nothing is
+    /// started and `arg1` is closed.
     pub fn start(
         self: &Arc<Self>,
         thread: &Arc<Thread>,
@@ -151,25 +183,33 @@ impl Process {
         if !Arc::ptr_eq(&thread.process, self) {
             return Err(Status::ACCESS_DENIED);
         }
-        {
-            let inner = self.inner.lock();
-            if inner.state != ProcessState::New {
-                return Err(Status::BAD_STATE);
-            }
-        }
-        if thread.state() != ThreadState::New {
+        check_entry(entry, stack)?;
+        if self.inner.lock().state != ProcessState::New || thread.state() != ThreadState::New {
             return Err(Status::BAD_STATE);
         }
+        // Added before the lock is taken (a failed add drops the handle, which may run any
+        // object's teardown) and taken out again if the start fails after all.
         let value = match arg1 {
             Some(handle) => self.handles.add(handle)?,
             None => 0,
         };
-        {
+        let started = {
             let mut inner = self.inner.lock();
-            inner.state = ProcessState::Running;
-            inner.start_time = now_ns();
+            let started = if inner.state == ProcessState::New {
+                thread.launch(&mut inner, entry, stack, u64::from(value), arg2)
+            } else {
+                Err(Status::BAD_STATE)
+            };
+            if started.is_ok() {
+                inner.state = ProcessState::Running;
+                inner.start_time = now_ns();
+            }
+            started
+        };
+        if started.is_err() && value != 0 {
+            drop(self.handles.remove(value));
         }
-        thread.start(entry, stack, u64::from(value), arg2)
+        started
     }
 
     /// Ends the process with `code`: kills its threads, closes its handles, removes its
@@ -181,12 +221,14 @@ impl Process {
                 return;
             }
             inner.state = ProcessState::Exited;
+            self.exited.store(true, Ordering::Release);
             inner.return_code = code;
             core::mem::take(&mut inner.threads)
         };
-        for thread in threads.iter().filter_map(Weak::upgrade) {
+        for thread in &threads {
             thread.mark_dead();
         }
+        drop(threads);
         let _ = self.root_vmar.destroy();
         if current_process().is_some_and(|p| Arc::ptr_eq(&p, self)) {
             // Off this address space before its tables go.
@@ -268,9 +310,13 @@ struct FpState {
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
+    /// Nests inside `SCHEDULER` (and so inside `Process::inner`); IRQs masked.
     state: spin::Mutex<ThreadState>,
     /// `state` is Dead: read without the lock on every return to user mode.
     dead: AtomicBool,
+    /// The thread has been switched to at least once (its kernel stack is in use). Written
+    /// and read under `SCHEDULER`.
+    ran: AtomicBool,
     /// Kernel SP while switched out.
     saved_sp: AtomicUsize,
     stack: KernelStack,
@@ -292,6 +338,7 @@ impl Thread {
             process: process.clone(),
             state: spin::Mutex::new(ThreadState::New),
             dead: AtomicBool::new(false),
+            ran: AtomicBool::new(false),
             saved_sp: AtomicUsize::new(0),
             stack,
             fp: spin::Mutex::new(FpState {
@@ -301,7 +348,6 @@ impl Thread {
             }),
             tpidr_el0: AtomicU64::new(0),
         });
-        process.inner.lock().threads.push(Arc::downgrade(&thread));
         Ok(thread)
     }
 
@@ -318,10 +364,30 @@ impl Thread {
     }
 
     /// `zx_thread_start`: runs at EL0 from `entry` with `sp` = `stack`, `x0`/`x1` = args.
+    /// INVALID_ARGS for an entry or stack outside the user half; BAD_STATE if the thread was
+    /// started before or its process is not running (not yet started, as in Zircon: the first
+    /// thread starts with `zx_process_start`, or already ended).
     pub fn start(self: &Arc<Self>, entry: usize, stack: usize, arg1: u64, arg2: u64) -> ZxResult {
-        if self.process.has_exited() {
+        check_entry(entry, stack)?;
+        let mut process = self.process.inner.lock();
+        if process.state != ProcessState::Running {
             return Err(Status::BAD_STATE);
         }
+        self.launch(&mut process, entry, stack, arg1, arg2)
+    }
+
+    /// Makes a new thread runnable and one of `process`'s live threads (its `inner`, held by
+    /// the caller). The state changes and the thread is queued under `SCHEDULER`, so a
+    /// concurrent kill finds it either New (nothing queued; this then fails) or queued.
+    fn launch(
+        self: &Arc<Self>,
+        process: &mut ProcessInner,
+        entry: usize,
+        stack: usize,
+        arg1: u64,
+        arg2: u64,
+    ) -> ZxResult {
+        let mut scheduler = SCHEDULER.lock();
         let mut state = self.state.lock();
         if *state != ThreadState::New {
             return Err(Status::BAD_STATE);
@@ -355,56 +421,80 @@ impl Thread {
         self.saved_sp.store(switch_addr, Ordering::Relaxed);
         *state = ThreadState::Runnable;
         drop(state);
-        SCHEDULER.lock().run_queue.push_back(self.clone());
+        scheduler.run_queue.push_back(self.clone());
+        drop(scheduler);
+        process.threads.push(self.clone());
         Ok(())
     }
 
     /// `zx_task_kill` on a thread.
     pub fn kill(self: &Arc<Self>) {
-        self.mark_dead();
-        self.process_lost_thread();
+        self.die();
     }
 
-    /// Marks the thread dead. One that is blocked or preempted still runs once more, in the
-    /// kernel, to unwind its stack (releasing what its frames hold) and leave through the
-    /// scheduler; it never returns to user mode.
-    fn mark_dead(self: &Arc<Self>) {
+    /// Marks the thread dead and takes it off its process's live threads; the process ends
+    /// (code 0) when that was its last one. Idempotent.
+    fn die(self: &Arc<Self>) {
+        if !self.mark_dead() {
+            return;
+        }
+        let (this, last) = {
+            let mut inner = self.process.inner.lock();
+            match inner.threads.iter().position(|t| Arc::ptr_eq(t, self)) {
+                Some(index) => {
+                    let this = inner.threads.swap_remove(index);
+                    let last = inner.threads.is_empty() && inner.state == ProcessState::Running;
+                    (Some(this), last)
+                }
+                // Never started, or its process already ended.
+                None => (None, false),
+            }
+        };
+        drop(this);
+        if last {
+            self.process.terminate(0);
+        }
+    }
+
+    /// Marks the thread dead; false if it already was. One that is blocked or preempted still
+    /// runs once more, in the kernel, to unwind its stack (releasing what its frames hold)
+    /// and leave through the scheduler; it never returns to user mode. One that was started
+    /// but never ran is taken off the run queue: its stack holds nothing yet.
+    fn mark_dead(self: &Arc<Self>) -> bool {
         let mut scheduler = SCHEDULER.lock();
         let mut state = self.state.lock();
         if *state == ThreadState::Dead {
-            return;
+            return false;
         }
         let was = *state;
         *state = ThreadState::Dead;
         self.dead.store(true, Ordering::Relaxed);
         drop(state);
         scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, self));
+        // Taken out of the queue under the lock, dropped after it.
+        let mut unqueued = None;
         match was {
             // The current thread: it leaves at its next trip through the scheduler.
             ThreadState::Running => scheduler.current_dead = true,
             ThreadState::Blocked => scheduler.run_queue.push_back(self.clone()),
-            // Runnable ones are already queued; new ones never ran.
+            ThreadState::Runnable if !self.ran.load(Ordering::Relaxed) => {
+                if let Some(index) = scheduler
+                    .run_queue
+                    .iter()
+                    .position(|t| Arc::ptr_eq(t, self))
+                {
+                    unqueued = scheduler.run_queue.remove(index);
+                }
+            }
+            // Other runnable ones are queued and unwind when they run; new ones never ran.
             _ => {}
         }
         drop(scheduler);
+        drop(unqueued);
         self.base
             .signals()
             .update(Signals::NONE, Signals::THREAD_TERMINATED);
-    }
-
-    /// After a thread died: the process ends (code 0) when it was the last one.
-    fn process_lost_thread(&self) {
-        let live = {
-            let inner = self.process.inner.lock();
-            inner
-                .threads
-                .iter()
-                .filter_map(Weak::upgrade)
-                .any(|t| t.state() != ThreadState::Dead)
-        };
-        if !live && !self.process.has_exited() {
-            self.process.clone().terminate(0);
-        }
+        true
     }
 }
 
@@ -612,6 +702,7 @@ pub fn schedule() {
                     *state = ThreadState::Running;
                 }
                 drop(state);
+                next.ran.store(true, Ordering::Relaxed);
                 let fp = next.fp.lock();
                 // SAFETY: loads the next thread's saved user FP registers.
                 unsafe { arch_fp_restore(&*fp as *const FpState as *const u8) };
@@ -665,11 +756,11 @@ fn reap_zombies() {
     drop(zombies);
 }
 
-/// Marks the current thread dead and switches away for good.
+/// Marks the current thread dead and switches away for good. Nothing may be alive on the
+/// callers' frames that needs dropping: they are abandoned.
 fn leave_current() -> ! {
     if let Some(thread) = current_thread() {
-        thread.mark_dead();
-        thread.process_lost_thread();
+        thread.die();
     }
     schedule();
     unreachable!("a dead thread was scheduled again");

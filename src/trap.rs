@@ -25,10 +25,25 @@ extern "C" fn kernel_user_fault(frame: &mut TrapFrame) {
 }
 
 pub fn user_sync(frame: &mut TrapFrame) {
+    // The kill is decided (and reported) in a function of its own, so that nothing it held -
+    // the process above all - is alive here when `kill_current_process`, which never returns,
+    // abandons this frame.
+    if must_kill(frame) {
+        task::kill_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
+    }
+    leave_if_dead();
+}
+
+/// Serves what can be served (a system call, a fault a VMAR resolves); for anything else
+/// prints the one console line and returns true: the process must end.
+fn must_kill(frame: &mut TrapFrame) -> bool {
     let esr = Esr(frame.esr);
     match esr.class() {
         // Not reached: the vectors send system calls to `kernel_syscall`.
-        0x15 => crate::syscall::dispatch(frame),
+        0x15 => {
+            crate::syscall::dispatch(frame);
+            false
+        }
         0x20 | 0x24 if servable(esr) => {
             let execute = esr.class() == 0x20;
             let write = esr.is_write();
@@ -39,38 +54,29 @@ pub fn user_sync(frame: &mut TrapFrame) {
                     .root_vmar()
                     .handle_fault(frame.far as usize, write, execute)
             });
-            if let Some(Err(status)) = served {
-                let Some(process) = task::current_process() else {
-                    return;
-                };
-                let access = if execute {
-                    "execute"
-                } else if write {
-                    "write"
-                } else {
-                    "read"
-                };
-                report_and_kill(
-                    &process,
-                    format_args!(
-                        "fault at {:#x} ({access}, {}: {status:?}) pc {:#x}",
-                        frame.far,
-                        esr.class_name(),
-                        frame.elr
-                    ),
-                );
-            }
+            let Some(Err(status)) = served else {
+                return false;
+            };
+            let access = if execute {
+                "execute"
+            } else if write {
+                "write"
+            } else {
+                "read"
+            };
+            report(format_args!(
+                "fault at {:#x} ({access}, {}: {status:?}) pc {:#x}",
+                frame.far,
+                esr.class_name(),
+                frame.elr
+            ))
         }
-        _ => {
-            if let Some(process) = task::current_process() {
-                report_and_kill(
-                    &process,
-                    format_args!("{} at pc {:#x} (ESR {esr})", esr.class_name(), frame.elr),
-                );
-            }
-        }
+        _ => report(format_args!(
+            "{} at pc {:#x} (ESR {esr})",
+            esr.class_name(),
+            frame.elr
+        )),
     }
-    leave_if_dead();
 }
 
 /// Whether an abort is one a VMAR can resolve (a missing or read-only page). Alignment
@@ -82,12 +88,16 @@ fn servable(esr: Esr) -> bool {
     )
 }
 
-fn report_and_kill(process: &alloc::sync::Arc<task::Process>, what: core::fmt::Arguments<'_>) {
+/// Prints why the current process is being killed; false if there is none.
+fn report(what: core::fmt::Arguments<'_>) -> bool {
+    let Some(process) = task::current_process() else {
+        return false;
+    };
     let name = process.name();
     let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     let name = core::str::from_utf8(&name[..len]).unwrap_or("?");
     log::warn!("process {name}: {what}; killed");
-    task::kill_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
+    true
 }
 
 /// A thread killed during its own system call does not go back to user mode.

@@ -279,8 +279,8 @@ abi_constants! {
     ZX_INFO_PROCESS: zx_object_info_topic_t = 3;
     /// One `zx_info_vmar_t`.
     ZX_INFO_VMAR: zx_object_info_topic_t = 7;
-    /// One `zx_info_kmem_stats_t`. Note: 9 by this project's contract (Zircon uses 17).
-    ZX_INFO_KMEM_STATS: zx_object_info_topic_t = 9;
+    /// One `zx_info_kmem_stats_t` (Zircon's number; 9 is its `ZX_INFO_JOB_PROCESSES`).
+    ZX_INFO_KMEM_STATS: zx_object_info_topic_t = 17;
     /// One `zx_info_handle_count_t`.
     ZX_INFO_HANDLE_COUNT: zx_object_info_topic_t = 19;
     /// One `zx_info_vmo_t`.
@@ -550,7 +550,7 @@ mod tests {
             ("ZX_TASK_RETCODE_SYSCALL_KILL", -1024),
             ("ZX_TASK_RETCODE_EXCEPTION_KILL", -1025),
             ("ZX_INFO_VMAR", 7),
-            ("ZX_INFO_KMEM_STATS", 9),
+            ("ZX_INFO_KMEM_STATS", 17),
             ("ZX_INFO_HANDLE_COUNT", 19),
             ("ZX_INFO_VMO", 23),
             ("ZX_OBJ_TYPE_NONE", 0),

@@ -46,7 +46,8 @@ pub(super) fn process_create(
 
 /// `zx_process_start`: the first thread runs at `entry` with `x0` = `arg_handle` moved into
 /// the new process (needs TRANSFER) and `x1` = `arg2`. `arg_handle` leaves the caller's
-/// table on every path, also when an earlier check fails (as in Zircon).
+/// table on every path, also when an earlier check fails (as in Zircon). Entry and stack must
+/// lie in the user half (INVALID_ARGS, see `Process::start`).
 pub(super) fn process_start(
     table: &HandleTable,
     process: zx_handle_t,
@@ -108,7 +109,8 @@ pub(super) fn thread_create(
     publish(table, Handle::new(thread, Rights::DEFAULT_THREAD), out)
 }
 
-/// `zx_thread_start`.
+/// `zx_thread_start`: entry and stack in the user half (INVALID_ARGS), a thread never
+/// started of a running process (BAD_STATE); see `Thread::start`.
 pub(super) fn thread_start(
     table: &HandleTable,
     thread: zx_handle_t,

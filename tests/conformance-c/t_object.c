@@ -140,6 +140,18 @@ static void info_kmem_stats_are_sane(void) {
     CHECK(k3.free_bytes >= k2.free_bytes + 200 * PAGE);
 }
 
+/* Issue 11, item 11: Zircon's topic number 17, by literal; 9 is Zircon's JOB_PROCESSES. */
+static void info_kmem_stats_is_topic_17_not_9(void) {
+    zx_info_kmem_stats_t k;
+    size_t actual = 0, avail = 0;
+    CHECK_OK(zx_object_get_info(zx_process_self(), 17u, &k, sizeof(k), &actual, &avail));
+    CHECK_EQ(actual, 1);
+    CHECK(k.total_bytes >= (16u << 20));
+    CHECK(k.free_bytes <= k.total_bytes);
+    /* No jobs: JOB_PROCESSES is refused, whatever the code (unknown topic or wrong type). */
+    CHECK_FAILS(zx_object_get_info(zx_process_self(), 9u, &k, sizeof(k), &actual, &avail));
+}
+
 static void info_short_buffer_is_buffer_too_small_with_actual_0_avail_1(void) {
     NEW_VMO(vmo, PAGE, 0);
     uint8_t buf[sizeof(zx_info_vmo_t)];
@@ -419,6 +431,7 @@ static const t_case k_cases[] = {
     T_CASE(info_koids_are_unique),
     T_CASE(info_vmo_reports_every_field),
     T_CASE(info_kmem_stats_are_sane),
+    T_CASE(info_kmem_stats_is_topic_17_not_9),
     T_CASE(info_short_buffer_is_buffer_too_small_with_actual_0_avail_1),
     T_CASE(info_topic_for_another_type_is_wrong_type),
     T_CASE(info_unknown_topic_is_rejected),

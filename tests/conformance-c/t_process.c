@@ -423,6 +423,36 @@ static void process_start_consumes_the_argument_handle_on_failure(void) {
     CHECK(!t_handle_valid(dup));
 }
 
+/* Issue 11, item 5: an entry or stack outside the user half is INVALID_ARGS; nothing starts,
+ * and the argument handle is consumed as on every failure. */
+static void process_start_outside_user_half_is_invalid_args(void) {
+    zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID, thread = ZX_HANDLE_INVALID;
+    CHECK_OK(zx_process_create(ZX_HANDLE_INVALID, "outside", 7, 0, &proc, &vmar));
+    t_track(proc);
+    t_track(vmar);
+    CHECK_OK(zx_thread_create(proc, "t", 1, 0, &thread));
+    t_track(thread);
+    static const uint64_t bad[] = {0xffff000000100000ull, 0x8000000000000000ull,
+                                   0x0001000000001000ull, 0xfffffffffffffff0ull};
+    NEW_VMO(vmo, PAGE, 0);
+    for (size_t i = 0; i < T_COUNT(bad); i++) {
+        t_context("bad[i]", bad[i]);
+        zx_handle_t arg;
+        CHECK_OK(zx_handle_duplicate(vmo, ZX_RIGHT_SAME_RIGHTS, &arg));
+        CHECK_ST(zx_process_start(proc, thread, (zx_vaddr_t)bad[i], 0, arg, 0),
+                 ZX_ERR_INVALID_ARGS);
+        CHECK(!t_handle_valid(arg));
+        CHECK_OK(zx_handle_duplicate(vmo, ZX_RIGHT_SAME_RIGHTS, &arg));
+        CHECK_ST(zx_process_start(proc, thread, 0x10000000, (zx_vaddr_t)bad[i], arg, 0),
+                 ZX_ERR_INVALID_ARGS);
+        CHECK(!t_handle_valid(arg));
+    }
+    zx_info_process_t info;
+    size_t actual, avail;
+    CHECK_OK(zx_object_get_info(proc, ZX_INFO_PROCESS, &info, sizeof(info), &actual, &avail));
+    CHECK_EQ(info.flags, 0);
+}
+
 static void thread_create_checks_its_arguments(void) {
     zx_handle_t t = 0x77;
     NEW_VMO(vmo, PAGE, 0);
@@ -545,6 +575,7 @@ static const t_case k_cases[] = {
     T_CASE(process_create_checks_its_arguments),
     T_CASE(process_start_at_a_garbage_entry_kills_only_that_process),
     T_CASE(process_start_consumes_the_argument_handle_on_failure),
+    T_CASE(process_start_outside_user_half_is_invalid_args),
     T_CASE(thread_create_checks_its_arguments),
     T_CASE(thread_kill_ends_the_thread_and_start_twice_is_refused),
 };

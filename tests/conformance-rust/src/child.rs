@@ -73,6 +73,7 @@ pub fn main(args: &[&str]) -> i32 {
         "exit-with-thread" => exit_with_thread(),
         "exit-from-thread" => exit_from_thread(),
         "thread-fault" => thread_fault(),
+        "thread-start-outside-user-half" => start_outside_user_half(),
         "kill-self" => {
             // SAFETY: no pointers; must not return.
             unsafe {
@@ -461,4 +462,57 @@ fn flood() -> i32 {
         unsafe { sys::zx_process_exit(i64::from(n)) }
     }
     last
+}
+
+extern "C" fn exit_at_once(_: usize, _: usize) -> ! {
+    thread_exit()
+}
+
+/// Starts a thread of this process with each entry and each stack of
+/// `t_thread::OUTSIDE_USER_HALF`: 0 if every one gave INVALID_ARGS and the thread could then
+/// be started properly; 1 + n when case n was not refused (a bad start that succeeded kills
+/// us with the thread's fault instead).
+fn start_outside_user_half() -> i32 {
+    let name = b"outside";
+    let mut th = 0u32;
+    // SAFETY: valid name and out pointer.
+    if unsafe { sys::zx_thread_create(proc_self(), name.as_ptr(), name.len(), 0, &mut th) } != ZX_OK
+    {
+        return SETUP;
+    }
+    let t = Owned::from_raw(th);
+    let Ok(stack_vmo) = vmo(THREAD_STACK as u64) else {
+        return SETUP + 1;
+    };
+    let Ok(stack) = map(stack_vmo.raw(), 0, THREAD_STACK, RW) else {
+        return SETUP + 2;
+    };
+    let top = stack.addr + THREAD_STACK;
+    let good_entry = exit_at_once as *const () as usize;
+    let mut case = 0;
+    for bad in crate::t_thread::OUTSIDE_USER_HALF {
+        // SAFETY: the kernel must refuse these; if it does not, we die of the fault.
+        if unsafe { sys::zx_thread_start(t.raw(), bad, top, 0, 0) } != ZX_ERR_INVALID_ARGS {
+            return 1 + case;
+        }
+        case += 1;
+        // SAFETY: as above.
+        if unsafe { sys::zx_thread_start(t.raw(), good_entry, bad, 0, 0) } != ZX_ERR_INVALID_ARGS {
+            return 1 + case;
+        }
+        case += 1;
+    }
+    if signals(t.raw()).map_or(true, |s| s & ZX_THREAD_TERMINATED != 0) {
+        return 40;
+    }
+    // SAFETY: a function of this program and a fresh stack.
+    if unsafe { sys::zx_thread_start(t.raw(), good_entry, top, 0, 0) } != ZX_OK {
+        return 41;
+    }
+    let (s, _) = wait(t.raw(), ZX_THREAD_TERMINATED, 5000 * MS);
+    stack.leak();
+    if s != ZX_OK {
+        return 42;
+    }
+    0
 }

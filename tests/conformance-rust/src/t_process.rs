@@ -87,6 +87,19 @@ pub const CASES: &[Case] = &[
         "process_kmem_returns_after_child_floods_a_channel",
         kmem_after_flood,
     ),
+    (
+        "process_thread_start_before_process_start_bad_state",
+        thread_start_before_process_start,
+    ),
+    (
+        "process_start_entry_or_stack_outside_user_half_invalid_args",
+        start_outside_user_half,
+    ),
+    (
+        "process_no_heap_leak_thread_started_before_process_start",
+        leak_thread_started_early,
+    ),
+    ("process_no_heap_leak_killed_for_a_fault", leak_fault_kill),
 ];
 
 const CHILD_TIMEOUT: i64 = 30_000 * MS;
@@ -748,4 +761,87 @@ fn kmem_after_flood() -> R {
         }
         sleep_ns(20 * MS);
     }
+}
+
+/// Maps [`exit_code_program`] with `code` into `vmar` (another process's root VMAR); returns
+/// the entry address.
+fn map_exit_program(vmar: u32, code: u16) -> Result<usize, String> {
+    let text = vmo(PAGE)?;
+    write_all(text.raw(), 0, &exit_code_program(code))?;
+    zx_ok!(op(text.raw(), ZX_VMO_OP_CACHE_SYNC, 0, 16));
+    map_raw(
+        vmar,
+        ZX_VM_PERM_READ | ZX_VM_PERM_EXECUTE,
+        0,
+        text.raw(),
+        0,
+        PAGEZ,
+    )
+    .map_err(|s| format!("mapping code into the new process: {}", sname(s)))
+}
+
+/// Issue 11, item 4 (Zircon's rule): a thread of a process that has not been started cannot
+/// be started (BAD_STATE); the process's first thread starts with zx_process_start. Nothing
+/// changes: the same thread then starts the process.
+fn thread_start_before_process_start() -> R {
+    let (p, vmar, t) = new_process(b"early-thread")?;
+    check!(ZX_ERR_BAD_STATE, unsafe {
+        sys::zx_thread_start(t.raw(), 0x1000_0000, 0x2000_0000, 0, 0)
+    });
+    let info: zx_info_process_t = get_info(p.raw(), ZX_INFO_PROCESS)?;
+    eqx!(info.flags, 0u32);
+    let entry = map_exit_program(vmar.raw(), 78)?;
+    zx_ok!(unsafe { sys::zx_process_start(p.raw(), t.raw(), entry, 0, ZX_HANDLE_INVALID, 0) });
+    expect_code(wait_child(&p, CHILD_TIMEOUT)?, 78)
+}
+
+/// Issue 11, item 5: zx_process_start refuses an entry or a stack outside the user half with
+/// INVALID_ARGS, starts nothing, and (as on every failure) consumes the argument handle.
+fn start_outside_user_half() -> R {
+    let (p, vmar, t) = new_process(b"outside")?;
+    for bad in crate::t_thread::OUTSIDE_USER_HALF {
+        for (entry, stack) in [(bad, 0), (0x1000_0000, bad)] {
+            let (a, b) = channel()?;
+            let b = b.into_raw();
+            let s = unsafe { sys::zx_process_start(p.raw(), t.raw(), entry, stack, b, 0) };
+            ensure!(
+                s == ZX_ERR_INVALID_ARGS,
+                "entry {entry:#x}, stack {stack:#x}: {} (expected ZX_ERR_INVALID_ARGS)",
+                sname(s)
+            );
+            check!(ZX_ERR_BAD_HANDLE, valid(b));
+            let (s, _) = wait(a.raw(), ZX_CHANNEL_PEER_CLOSED, 0);
+            ensure!(
+                s == ZX_OK,
+                "the argument handle was not closed: {}",
+                sname(s)
+            );
+        }
+    }
+    let info: zx_info_process_t = get_info(p.raw(), ZX_INFO_PROCESS)?;
+    eqx!(info.flags, 0u32);
+    let entry = map_exit_program(vmar.raw(), 79)?;
+    zx_ok!(unsafe { sys::zx_process_start(p.raw(), t.raw(), entry, 0, ZX_HANDLE_INVALID, 0) });
+    expect_code(wait_child(&p, CHILD_TIMEOUT)?, 79)
+}
+
+/// Issue 11, item 4: a process whose thread is started before the process (refused today;
+/// earlier kernels ran it, it faulted and the process was killed), then closed.
+fn leak_thread_started_early() -> R {
+    expect_no_kernel_leak(10, 300, || {
+        let (p, _vmar, t) = new_process(b"early")?;
+        let s = unsafe { sys::zx_thread_start(t.raw(), 0x1000_0000, 0x2000_0000, 0, 0) };
+        if s == ZX_OK {
+            wait(p.raw(), ZX_PROCESS_TERMINATED, 5000 * MS);
+        }
+        Ok(())
+    })
+}
+
+/// Issue 11, item 4: a child the kernel kills because it read address 0.
+fn leak_fault_kill() -> R {
+    expect_no_kernel_leak(3, 100, || {
+        let code = run_child(&["read-addr", "0"], vec![], CHILD_TIMEOUT)?;
+        expect_code(code, ZX_TASK_RETCODE_EXCEPTION_KILL)
+    })
 }

@@ -451,6 +451,50 @@ pub fn kmem() -> Result<zx_info_kmem_stats_t, String> {
     get_info(kmem_handle(), ZX_INFO_KMEM_STATS)
 }
 
+/// Kernel heap bytes in use (`ZX_INFO_KMEM_STATS`).
+pub fn heap_used(k: &zx_info_kmem_stats_t) -> u64 {
+    k.total_heap_bytes.saturating_sub(k.free_heap_bytes)
+}
+
+/// Runs `round` `warmup` times (caches and tables that stay allocated fill up), takes the
+/// kernel's figures, runs it `reps` times more and checks that the kernel heap in use and the
+/// free pages come back to them within a small slack (waiting up to 2 s for deferred
+/// teardown). A leak of even a few dozen bytes per round shows above the slack.
+pub fn expect_no_kernel_leak(warmup: u32, reps: u32, mut round: impl FnMut() -> R) -> R {
+    const HEAP_SLACK: u64 = 8 * 1024;
+    const PAGE_SLACK: u64 = 16;
+    for _ in 0..warmup {
+        round()?;
+    }
+    sleep_ns(5 * MS);
+    let base = kmem()?;
+    for i in 0..reps {
+        round().map_err(|e| format!("round {i}: {e}"))?;
+    }
+    // Killed threads unwind and dead ones are reaped when the CPU is given up.
+    sleep_ns(5 * MS);
+    let deadline = now() + 2000 * MS;
+    loop {
+        let k = kmem()?;
+        let grew = heap_used(&k).saturating_sub(heap_used(&base));
+        let pages_lost = base.free_bytes.saturating_sub(k.free_bytes) / PAGE;
+        if grew <= HEAP_SLACK && pages_lost <= PAGE_SLACK {
+            return Ok(());
+        }
+        if now() > deadline {
+            return Err(format!(
+                "after {reps} rounds the kernel heap in use grew by {grew} bytes ({} per round) and {pages_lost} free pages are gone (heap {:#x} -> {:#x}, free {:#x} -> {:#x})",
+                grew / u64::from(reps.max(1)),
+                heap_used(&base),
+                heap_used(&k),
+                base.free_bytes,
+                k.free_bytes
+            ));
+        }
+        sleep_ns(10 * MS);
+    }
+}
+
 pub fn committed(h: u32) -> Result<u64, String> {
     Ok(vmo_info(h)?.committed_bytes)
 }

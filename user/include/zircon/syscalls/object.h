@@ -15,7 +15,7 @@ typedef uint32_t zx_object_info_topic_t;
 #define ZX_INFO_HANDLE_BASIC ((zx_object_info_topic_t)2u) /* zx_info_handle_basic_t */
 #define ZX_INFO_PROCESS ((zx_object_info_topic_t)3u)      /* zx_info_process_t */
 #define ZX_INFO_VMAR ((zx_object_info_topic_t)7u)         /* zx_info_vmar_t */
-#define ZX_INFO_KMEM_STATS ((zx_object_info_topic_t)9u)   /* zx_info_kmem_stats_t */
+#define ZX_INFO_KMEM_STATS ((zx_object_info_topic_t)17u)  /* zx_info_kmem_stats_t */
 #define ZX_INFO_HANDLE_COUNT ((zx_object_info_topic_t)19u) /* zx_info_handle_count_t */
 #define ZX_INFO_VMO ((zx_object_info_topic_t)23u)         /* zx_info_vmo_t */
 
