@@ -274,10 +274,12 @@ impl PageMap {
         };
         Range {
             map: self,
-            next,
+            start: next,
             last: end.unwrap_or(0),
             slots: &[],
             slots_base: 0,
+            stack: [None; MAX_HEIGHT as usize],
+            depth: 0,
         }
     }
 
@@ -472,49 +474,106 @@ fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, F
     Some((base + (first + i) as u64, slots[i] & !PRESENT))
 }
 
-/// The leaf holding the first entry with index in `from..=last` under `node` (`height`
-/// levels tall, covering indices from `base`), with the leaf's first index.
-fn first_leaf(node: &Child, height: u32, base: u64, from: u64, last: u64) -> Option<(&Leaf, u64)> {
-    match node {
-        Child::Empty => None,
-        Child::Leaf(leaf) => first_in_leaf(leaf, base, from, last).map(|_| (&**leaf, base)),
-        Child::Branch(branch) => {
-            let span = span(height);
-            let first = if from <= base {
-                0
-            } else {
-                ((from - base) / span) as usize
-            };
-            for i in first..FANOUT {
-                // Past the index space (only the top level of a full-height tree gets there):
-                // nothing more.
-                let child_base = (i as u64)
-                    .checked_mul(span)
-                    .and_then(|offset| base.checked_add(offset))?;
-                if child_base > last {
-                    return None;
-                }
-                let found = first_leaf(&branch[i], height - 1, child_base, from, last);
-                if found.is_some() {
-                    return found;
-                }
-            }
-            None
-        }
-    }
-}
+/// A branch on the way from the root to the current leaf of a [`Range`]: the next slot to
+/// look at, the branch's first index and its height.
+type Frame<'a> = (&'a Branch, usize, u64, u32);
 
-/// Iterator over a range of a [`PageMap`], in index order.
+/// Iterator over a range of a [`PageMap`], in index order. It keeps the path from the root
+/// to its current leaf, so each node is visited once and an empty slot costs a load: on a
+/// very sparse map (one page per leaf) a descent from the root per entry, with a call per
+/// empty slot on the way, cost several thousand instructions per entry.
 pub struct Range<'a> {
     map: &'a PageMap,
-    /// The lowest index not yet looked at, past `slots`; `None` when the range ends there.
-    next: Option<u64>,
+    /// The first index, until the walk starts; `None` once started (or for an empty range).
+    start: Option<u64>,
     /// The highest index of the range.
     last: u64,
     /// The part of the current leaf still to look at (within the range), and the index of
-    /// its first slot: entries come from here, without walking down from the root.
+    /// its first slot.
     slots: &'a [LeafSlot],
     slots_base: u64,
+    /// The branches above the current leaf, the root's first.
+    stack: [Option<Frame<'a>>; MAX_HEIGHT as usize],
+    depth: usize,
+}
+
+impl<'a> Range<'a> {
+    /// Walks down from `node` (`height` levels tall, from index `base`) towards index `from`,
+    /// pushing the branches passed; stops at a leaf (whose slots from `from` on become
+    /// current) or at an empty child (the next `advance` goes on from the stack).
+    fn descend(&mut self, node: &'a Child, height: u32, base: u64, from: u64) {
+        let (mut node, mut height, mut base) = (node, height, base);
+        loop {
+            match node {
+                Child::Empty => return,
+                Child::Leaf(leaf) => {
+                    if base > self.last {
+                        return;
+                    }
+                    let first = from.saturating_sub(base).min(FANOUT as u64) as usize;
+                    let end = (self.last - base).min(MASK) as usize;
+                    if first <= end {
+                        self.slots = &leaf[first..=end];
+                        self.slots_base = base + first as u64;
+                    }
+                    return;
+                }
+                Child::Branch(branch) => {
+                    let span = span(height);
+                    let i = (from.saturating_sub(base) / span) as usize;
+                    if i >= FANOUT || self.depth == self.stack.len() {
+                        return;
+                    }
+                    let Some(child_base) = (i as u64)
+                        .checked_mul(span)
+                        .and_then(|offset| base.checked_add(offset))
+                    else {
+                        return;
+                    };
+                    self.stack[self.depth] = Some((&**branch, i + 1, base, height));
+                    self.depth += 1;
+                    if child_base > self.last {
+                        return;
+                    }
+                    node = &branch[i];
+                    base = child_base;
+                    height -= 1;
+                }
+            }
+        }
+    }
+
+    /// Moves to the next leaf with slots in the range; false when there is none.
+    fn advance(&mut self) -> bool {
+        while self.depth > 0 {
+            let Some((branch, next, base, height)) = self.stack[self.depth - 1] else {
+                return false;
+            };
+            let span = span(height);
+            let Some(j) = (next..FANOUT).find(|&j| !branch[j].is_empty()) else {
+                self.depth -= 1;
+                continue;
+            };
+            // Past the index space (only at the top of a full-height tree): nothing more.
+            let Some(child_base) = (j as u64)
+                .checked_mul(span)
+                .and_then(|offset| base.checked_add(offset))
+            else {
+                self.depth -= 1;
+                continue;
+            };
+            if child_base > self.last {
+                self.depth = 0;
+                return false;
+            }
+            self.stack[self.depth - 1] = Some((branch, j + 1, base, height));
+            self.descend(&branch[j], height - 1, child_base, child_base);
+            if !self.slots.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl Iterator for Range<'_> {
@@ -531,19 +590,14 @@ impl Iterator for Range<'_> {
                     return Some((index, entry & !PRESENT));
                 }
             }
-            let from = self.next?;
-            let Some((leaf, base)) =
-                first_leaf(&self.map.root, self.map.height, 0, from, self.last)
-            else {
-                self.next = None;
+            if let Some(from) = self.start.take() {
+                let map = self.map;
+                self.descend(&map.root, map.height, 0, from);
+                continue;
+            }
+            if !self.advance() {
                 return None;
-            };
-            // The leaf from `from` (or its start) to its end or the range's.
-            let first = from.max(base);
-            let end = (self.last - base).min(MASK);
-            self.slots = &leaf[(first - base) as usize..=end as usize];
-            self.slots_base = first;
-            self.next = (base + end).checked_add(1).filter(|&n| n <= self.last);
+            }
         }
     }
 }

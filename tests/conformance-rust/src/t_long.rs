@@ -7,6 +7,8 @@
 use crate::harness::Case;
 use crate::util::*;
 use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 pub const CASES: &[Case] = &[
@@ -33,6 +35,14 @@ pub const CASES: &[Case] = &[
     (
         "long_handle_close_many_of_millions_lets_others_run",
         close_many_millions,
+    ),
+    (
+        "long_channel_write_of_64_large_vmos_and_close_lets_others_run",
+        channel_64_handles,
+    ),
+    (
+        "long_process_teardown_of_many_pages_lets_others_run",
+        process_teardown,
     ),
 ];
 
@@ -282,6 +292,65 @@ fn close_many_millions() -> R {
     while_watched("handle_close_many of 4M values", ZX_OK, || {
         // SAFETY: a readable array of COUNT handle values.
         unsafe { sys::zx_handle_close_many(m.addr as *const u32, COUNT) }
+    })?;
+    Ok(())
+}
+
+fn channel_64_handles() -> R {
+    // 64 VMOs sharing the spendable pages, all committed, written into a channel whose
+    // reader end is then closed: everything goes with it.
+    let per = (spendable_pages()? / 64).max(1);
+    let free_before = kmem()?.free_bytes;
+    let mut vmos: Vec<u32> = Vec::new();
+    for _ in 0..64 {
+        let v = vmo(per * PAGE)?;
+        zx_ok!(op_on(v.raw(), ZX_VMO_OP_COMMIT, 0, per * PAGE));
+        vmos.push(v.into_raw());
+    }
+    let (a, b) = channel()?;
+    while_watched("channel write of 64 VMO handles", ZX_OK, || {
+        ch_write(a.raw(), b"vmos", &vmos)
+    })?;
+    let raw = b.into_raw();
+    while_watched("closing a channel that holds 64 large VMOs", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    drop(a);
+    let free_after = kmem()?.free_bytes;
+    ensure!(
+        free_after + 64 * PAGE >= free_before,
+        "{} pages did not come back",
+        (free_before - free_after) / PAGE
+    );
+    Ok(())
+}
+
+fn process_teardown() -> R {
+    let pages = (spendable_pages()? / 2).max(1);
+    let (a, b) = channel()?;
+    let pages_arg = format!("{pages}");
+    // The child commits `pages` in one VMO and touches as many through a mapping of another.
+    let p = spawn_child(&["commit", pages_arg.as_str()], vec![b.into_raw()])?;
+    let (s, _) = wait(
+        a.raw(),
+        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
+        30_000 * MS,
+    );
+    let msg = ch_read(a.raw(), 16, 0);
+    ensure!(
+        s == ZX_OK && msg.bytes == b"ready",
+        "child not ready: {}",
+        sname(s)
+    );
+    let raw = p.raw();
+    while_watched("killing a process with many pages", ZX_OK, || {
+        // SAFETY: killing our own child.
+        let s = unsafe { sys::zx_task_kill(raw) };
+        if s != ZX_OK {
+            return s;
+        }
+        wait(raw, ZX_PROCESS_TERMINATED, 30_000 * MS).0
     })?;
     Ok(())
 }
