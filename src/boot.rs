@@ -87,7 +87,9 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     let info = parse(window_dtb, dtb_pa);
     let layout = mmu::image_layout();
     let image = range(image_pa, (layout.end - layout.start) as u64);
-    let mut regions: ArrayVec<Region, 48> = ArrayVec::new();
+    // Room for every linear RAM range (40), every UART (8) and the console, the Pi's GPIO
+    // block and two interrupt-controller frames.
+    let mut regions: ArrayVec<Region, 52> = ArrayVec::new();
     for ram in linear_ram(&info, image).iter() {
         regions.push(Region::Ram {
             pa: ram.start,
