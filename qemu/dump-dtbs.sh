@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Dumps the device trees QEMU hands the kernel, as test fixtures for arch's device-tree reader.
 #
-#   qemu/dtb/virt-gicv{2,3}-el{1,2}-{a53,a72}-{128M,2G}.dtb   QEMU virt, all 16 combinations, -smp 4
+#   qemu/dtb/virt-gicv{2,3}-el{1,2}-{a53,a72,max}-{128M,2G}.dtb   QEMU virt, all 24
+#                                                             combinations, -smp 4
 #   qemu/dtb/virt-gicv3-el1-a72-128M-initrd.dtb               -smp 1, booted with -kernel/-initrd
+#   qemu/dtb/virt-gicv2-el1-a72-2G-no-map.dtb                 -smp 1, with qemu/no-map.dtsi merged
+#                                                             in as qemu/run-tests.sh does
 #   qemu/dtb/raspi3b-qemu.dtb, raspi4b-qemu.dtb               QEMU's raspi machines given the real
 #                                                             Pi DTBs (run fetch-pi-dtbs.sh first)
 #
@@ -27,7 +30,7 @@ printf '\x00\x00\x00\x14' >"$tmp/kernel.bin" # "b ." would do; never executed
 head -c 4096 /dev/zero >"$tmp/initrd.bin"
 
 # virt builds its DTB in a 1 MiB buffer and dumps all of it (totalsize 1 MiB, mostly free
-# space). The 16 combinations are repacked with dtc, which keeps the content and drops the padding;
+# space). The 24 combinations are repacked with dtc, which keeps the content and drops the padding;
 # the -initrd variant is kept exactly as dumped so the reader is also tested on the padded layout
 # the kernel really receives.
 dump_virt() { # name gic el cpu mem raw|pack [extra qemu args...]
@@ -48,9 +51,11 @@ dump_virt() { # name gic el cpu mem raw|pack [extra qemu args...]
 
 for gic in 2 3; do
     for el in 1 2; do
-        for cpu in a53 a72; do
+        for cpu in a53 a72 max; do
             for mem in 128M 2G; do
-                dump_virt "virt-gicv$gic-el$el-$cpu-$mem" "$gic" "$el" "cortex-$cpu" "$mem" pack -smp 4
+                model=$cpu
+                [ "$cpu" != max ] && model=cortex-$cpu
+                dump_virt "virt-gicv$gic-el$el-$cpu-$mem" "$gic" "$el" "$model" "$mem" pack -smp 4
             done
         done
     done
@@ -58,6 +63,11 @@ done
 
 dump_virt virt-gicv3-el1-a72-128M-initrd 3 1 cortex-a72 128M raw \
     -kernel "$tmp/kernel.bin" -initrd "$tmp/initrd.bin" -append "console=ttyAMA0 test=1"
+
+dump_virt virt-gicv2-el1-a72-2G-no-map 2 1 cortex-a72 2G raw
+{ dtc -q -I dtb -O dts "$out/virt-gicv2-el1-a72-2G-no-map.dtb"; cat "$here/no-map.dtsi"; } |
+    dtc -q -I dts -O dtb -o "$tmp/no-map.dtb"
+mv "$tmp/no-map.dtb" "$out/virt-gicv2-el1-a72-2G-no-map.dtb"
 
 dump_raspi() { # machine source-dtb output-name
     local machine=$1 src="$out/rpi/$2" name=$3

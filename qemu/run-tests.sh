@@ -50,8 +50,11 @@ initrd=build/initrd.cpio
 
 # run_kernel NAME EXPECTED_EXIT PATTERN QEMU-ARGS...: one QEMU boot; sums the summary lines
 # `SUITE: N passed, M failed` of every suite that prints one (the kernel's `ktest`, the user
-# suites), else counts the run as one test. Each suite named in $required_suites must report.
+# suites), else counts the run as one test. Each suite named in $required_suites must report,
+# and each in-kernel test named in $required_tests must pass (not be skipped: some skip on a
+# machine that lacks what they test, and this boot is there to have it).
 required_suites=""
+required_tests=""
 qemu=qemu-system-aarch64   # or a wrapper that takes QEMU's arguments (word-split on purpose)
 run_kernel() {
     local name=$1 expect_exit=$2 pattern=$3
@@ -65,9 +68,13 @@ run_kernel() {
         fail "$name: timed out after ${timeout_s}s"
         return
     fi
-    local summaries suite
+    local summaries suite test
     # Programs may print any bytes (hostile debug_write cases): read the log as text.
     summaries=$(tr -d '\r\000' < "$log" | grep -aE '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$')
+    for test in $required_tests; do
+        tr -d '\r\000' < "$log" | grep -aqx "test $test ... ok" ||
+            fail "$name: in-kernel test $test did not pass (this boot must run it)"
+    done
     if [ -n "$summaries" ]; then
         local line p f
         while read -r line; do
@@ -94,18 +101,54 @@ run_kernel() {
     fi
 }
 
+# The virt matrix. Four axes: the GIC (v2, v3); the entry EL (1, or 2 with
+# virtualization=on); the CPU (cortex-a53 and cortex-a72, the Pi 3's and Pi 4's cores, which
+# lack FEAT_PAN, and max, QEMU's CPU with every architecture feature it models: PAN and the
+# other v8.1+ features, so the PAN test runs only there); the RAM (128 MiB, 2 GiB). The full
+# product would be 24 boots. These 12 take every GIC x EL x CPU combination, because the boot
+# code and the interrupt set-up depend on all three together (ICC_SRE_EL2 only for GICv3
+# entered at EL2, the EL2 state a v8.1+ CPU has only on max), and alternate the RAM size so
+# that each size meets every value of every other axis and every GIC x EL pair: the RAM size
+# changes the memory layout and the page pool, not the CPU or interrupt paths.
+#
+# Two of them (a 2 GiB and a 128 MiB boot, one at each EL) boot QEMU's DTB with the
+# /reserved-memory ranges of qemu/no-map.dtsi merged in, so the no-map test runs in them
+# without a boot of its own; the others boot QEMU's DTB unchanged.
+no_map_dtb() { # out machine cpu mem: QEMU's DTB for this machine plus qemu/no-map.dtsi
+    local out=$1 machine=$2 cpu=$3 mem=$4
+    qemu-system-aarch64 -M "$machine,dumpdtb=$out.qemu" -cpu "$cpu" -m "$mem" \
+        > "$logs/dumpdtb-no-map.log" 2>&1 &&
+        { dtc -q -I dtb -O dts "$out.qemu" && cat qemu/no-map.dtsi; } |
+        dtc -q -I dts -O dtb -o "$out"
+}
+cpus=(cortex-a53 cortex-a72 max)
 for gic in 2 3; do
     for el in 1 2; do
-        for cpu in cortex-a53 cortex-a72; do
-            for mem in 128M 2G; do
-                machine="virt,gic-version=$gic"
-                [ "$el" = 2 ] && machine="$machine,virtualization=on"
-                name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem"
-                echo "== $name"
-                required_suites="ktest conformance-rust conformance-c" \
-                    run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" \
-                    -kernel "$image" -initrd "$initrd" -append test
-            done
+        for c in 0 1 2; do
+            cpu=${cpus[c]}
+            mem=128M
+            [ $(((gic + el + c) % 2)) = 0 ] && mem=2G
+            machine="virt,gic-version=$gic"
+            [ "$el" = 2 ] && machine="$machine,virtualization=on"
+            name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem"
+            tests=""
+            [ "$cpu" = max ] && tests="pan_kernel_access_to_user_memory_faults"
+            dtb_args=()
+            case "$name" in
+            virt-gicv2-el1-a72-2G | virt-gicv3-el2-max-128M)
+                name="$name-no-map"
+                tests="$tests mmu_no_map_reserved_memory_is_unmapped"
+                if ! no_map_dtb "build/$name.dtb" "$machine" "$cpu" "$mem"; then
+                    fail "$name: the test DTB did not build"
+                    continue
+                fi
+                dtb_args=(-dtb "build/$name.dtb")
+                ;;
+            esac
+            echo "== $name"
+            required_suites="ktest conformance-rust conformance-c" required_tests="$tests" \
+                run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" \
+                "${dtb_args[@]}" -kernel "$image" -initrd "$initrd" -append test
         done
     done
 done

@@ -52,7 +52,6 @@ pub fn init() -> ZxResult {
     let empty = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable))
         .map_err(|_| Status::NO_MEMORY)?;
     EMPTY_ROOT.store(empty, Ordering::Relaxed);
-    enable_pan();
     // SAFETY: TTBR0 gets an empty table (every walk faults) before TTBR0 walks are enabled;
     // changing TCR.AS is safe while no ASID-tagged entries exist (only ASID 0 so far), and the
     // TLB is flushed after.
@@ -76,42 +75,6 @@ pub fn init() -> ZxResult {
         );
     }
     Ok(())
-}
-
-/// Whether PAN is on (the bulk user copies clear it for their duration).
-static PAN_ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-pub fn pan_enabled() -> bool {
-    PAN_ENABLED.load(Ordering::Relaxed)
-}
-
-/// Privileged Access Never, where the CPU has it (ARMv8.1): kernel loads and stores to user
-/// pages fault, so only the `ldtr`/`sttr` copy routines can reach user memory. SCTLR.SPAN
-/// is cleared so every exception entry sets PSTATE.PAN again.
-fn enable_pan() {
-    let mmfr1: u64;
-    // SAFETY: reading an ID register has no side effects.
-    unsafe {
-        core::arch::asm!("mrs {}, id_aa64mmfr1_el1", out(reg) mmfr1, options(nomem, nostack))
-    };
-    if (mmfr1 >> 20) & 0xf == 0 {
-        return;
-    }
-    PAN_ENABLED.store(true, Ordering::Relaxed);
-    // SAFETY: the kernel never accesses user memory with ordinary loads and stores, so
-    // turning PAN on changes nothing for correct code. `.inst` encodes `msr pan, #1`
-    // (the assembler is not told the CPU has ARMv8.1).
-    unsafe {
-        core::arch::asm!(
-            "mrs {s}, sctlr_el1",
-            "bic {s}, {s}, #(1 << 23)",
-            "msr sctlr_el1, {s}",
-            ".inst 0xd500419f",
-            "isb",
-            s = out(reg) _,
-            options(nostack)
-        );
-    }
 }
 
 fn allocate_asid() -> ZxResult<u16> {

@@ -85,11 +85,15 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     let window_dtb = dtb_in_boot_window(dtb_pa);
     let dtb_size = window_dtb.len() as u64;
     let info = parse(window_dtb, dtb_pa);
-    let mut regions: ArrayVec<Region, 24> = ArrayVec::new();
-    for ram in &info.memory {
+    let layout = mmu::image_layout();
+    let image = range(image_pa, (layout.end - layout.start) as u64);
+    // Room for every linear RAM range (40), every UART (8) and the console, the Pi's GPIO
+    // block and two interrupt-controller frames.
+    let mut regions: ArrayVec<Region, 52> = ArrayVec::new();
+    for ram in linear_ram(&info, image).iter() {
         regions.push(Region::Ram {
-            pa: ram.base,
-            size: ram.size,
+            pa: ram.start,
+            size: ram.len(),
         });
     }
     // Every UART that could become the console, and the Pi's GPIO block that says which.
@@ -155,13 +159,27 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
             "device tree at {dtb_pa:#x} lies outside the RAM it describes"
         ));
     }
+    // The kernel reads both through the linear map.
+    let initrd = info.initrd.map(|initrd| range(initrd.base, initrd.size));
+    for no_map in &info.no_map {
+        let no_map = range(no_map.base, no_map.size);
+        if no_map.overlaps(&range(dtb_pa, dtb_size)) || initrd.is_some_and(|i| i.overlaps(&no_map))
+        {
+            early_fail(format_args!(
+                "the no-map reserved range {:#x}..{:#x} holds the device tree or the initrd",
+                no_map.start, no_map.end
+            ));
+        }
+    }
     let tables = match KernelTables::build(&regions) {
         Ok(tables) => tables,
         Err(error) => early_fail(format_args!("building the kernel page tables: {error}")),
     };
     // SAFETY: the tables map the image (same addresses and memory type as the boot tables),
-    // all RAM, and the devices used below; the boot DTB window is not used after this.
+    // all RAM the kernel uses, and the devices used below; the boot DTB window is not used
+    // after this.
     unsafe { mmu::install(tables) };
+    arch::cpu::enable_pan();
 
     // 2. From now on the DTB is read through the linear map.
     // SAFETY: the DTB lies in RAM (checked above), which the linear map covers; nothing
@@ -180,8 +198,6 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     }
 
     // 4. Page pool over RAM minus the image, the DTB, the initrd and reserved memory.
-    let layout = mmu::image_layout();
-    let image = range(image_pa, (layout.end - layout.start) as u64);
     let dtb = range(dtb_pa, dtb_size);
     let mut ram: ArrayVec<PhysRange, 8> = ArrayVec::new();
     for region in &info.memory {
@@ -253,6 +269,26 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     board
 }
 
+/// RAM for the linear map: every RAM range minus the kernel image and the `no-map` reserved
+/// ranges, in whole pages. The image is reached only through its own mapping at
+/// `KERNEL_VBASE` (text RX, rodata R), so it has no writable alias; `no-map` memory may be
+/// used by firmware with other attributes, which a cacheable alias would break.
+fn linear_ram(info: &BoardInfo<'_>, image: PhysRange) -> ArrayVec<PhysRange, 40> {
+    let mut ram: ArrayVec<PhysRange, 8> = ArrayVec::new();
+    for region in &info.memory {
+        ram.push(range(region.base, region.size));
+    }
+    let mut holes: ArrayVec<PhysRange, 17> = ArrayVec::new();
+    holes.push(image);
+    for region in &info.no_map {
+        holes.push(range(region.base, region.size));
+    }
+    match mm::memmap::free_ranges::<40>(&ram, &holes) {
+        Ok(linear) => linear.iter().collect(),
+        Err(_) => early_fail(format_args!("too many RAM ranges for the linear map")),
+    }
+}
+
 /// On a Raspberry Pi, which UART the firmware put on GPIO 14/15 (the header's TX/RX).
 fn header_uart(info: &BoardInfo<'_>) -> Option<HeaderUart> {
     let gpio = info.pi_gpio?;
@@ -320,9 +356,14 @@ fn banner(board: &Board, frequency: u64) {
         arch::cpu::current_el()
     );
     println!(
-        "  cpu:        {} ({} in the device tree)",
+        "  cpu:        {} ({} in the device tree), {}",
         arch::cpu::cpu_id(),
-        info.cpus.len()
+        info.cpus.len(),
+        if arch::cpu::pan_enabled() {
+            "PAN on"
+        } else {
+            "no PAN"
+        }
     );
     for region in &info.memory {
         println!(
@@ -334,9 +375,14 @@ fn banner(board: &Board, frequency: u64) {
     }
     for region in &info.reserved {
         println!(
-            "  reserved:   {:#012x}..{:#012x}",
+            "  reserved:   {:#012x}..{:#012x}{}",
             region.base,
-            region.base + region.size
+            region.base + region.size,
+            if info.no_map.contains(region) {
+                " (no-map)"
+            } else {
+                ""
+            }
         );
     }
     if let Some(initrd) = info.initrd {

@@ -3,7 +3,8 @@
 //! Boot order: the assembly in `arch` has turned the MMU on with boot tables and calls
 //! `kernel_entry` in the high half. From here: read the DTB through the boot window, build
 //! and switch to the final tables, bring up the console, the page pool and heap, the
-//! interrupt controller and timer, and print the banner.
+//! interrupt controller and timer, and print the banner; then set up user address spaces,
+//! run the in-kernel tests if asked, and start user mode.
 #![no_std]
 #![no_main]
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
@@ -74,6 +75,12 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
         EXIT_WITH_INIT.store(true, Ordering::Relaxed);
     }
     ktest::crash_if_asked(args);
+    // User address spaces (ASIDs, TTBR0 walks) exist from here on; the in-kernel tests use
+    // them too.
+    if let Err(status) = aspace::init() {
+        log::error!("user address spaces: {status:?}");
+        stop();
+    }
     if test_mode() {
         ktest::run(&board);
     }

@@ -111,7 +111,8 @@ pub fn with_pool<R>(f: impl FnOnce(&mut PagePool) -> Result<R, PoolError>) -> Re
 /// The `free` ranges must really be unused: not the image, DTB, initrd, boot tables or any
 /// reserved memory.
 pub unsafe fn init_pool(ram: &[PhysRange], free: &[PhysRange]) -> Result<(), PoolError> {
-    // SAFETY: forwarded from the caller; the linear map covers all RAM at LINEAR_BASE.
+    // SAFETY: forwarded from the caller; the linear map covers every free page at
+    // LINEAR_BASE (it leaves out only the image and no-map ranges, never free).
     let pool = unsafe { PagePool::new(mmu::LINEAR_BASE, ram, free)? };
     *POOL.lock() = Some(pool);
     Ok(())

@@ -4,7 +4,7 @@
 
 use crate::boot::Board;
 use crate::task::{self, Process, Thread, ROOT_BASE};
-use crate::{aspace, vm};
+use crate::vm;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::mmu;
@@ -155,7 +155,6 @@ use object::object::KernelObject;
 /// Starts `init` from the boot archive and idles. Returns only if there is no archive or
 /// `init` could not start (the caller decides what that means).
 pub fn run(board: &Board) -> Result<core::convert::Infallible, Status> {
-    aspace::init()?;
     arch::cpu::disable_irqs();
     if let Err(status) = start_init(board) {
         log::error!("could not start init: {status:?}");

@@ -145,7 +145,7 @@ pub unsafe fn copy_probed(user: usize, kernel: *mut u8, len: usize, to_user: boo
         return Ok(());
     }
     check_user_range(user, len)?;
-    let clear_pan = u64::from(crate::aspace::pan_enabled());
+    let clear_pan = u64::from(arch::cpu::pan_enabled());
     let (dst, src) = if to_user {
         (user as *mut u8, kernel as *const u8)
     } else {

@@ -1,4 +1,4 @@
-//! CPU identification, interrupt masking and halting.
+//! CPU identification, Privileged Access Never, interrupt masking and halting.
 
 use aarch64_cpu::asm;
 use aarch64_cpu::registers::*;
@@ -66,6 +66,60 @@ impl core::fmt::Display for CpuId {
             self.implementer, self.part, self.variant, self.revision, self.midr
         )
     }
+}
+
+/// Whether PAN is on (set once at boot by [`enable_pan`]).
+static PAN_ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Turns on Privileged Access Never where the CPU has it (FEAT_PAN, ARMv8.1): from then on a
+/// kernel load or store to a page EL0 can reach faults, so only the unprivileged
+/// (`ldtr`/`sttr`) copy routines, or code that clears PSTATE.PAN for a checked range, reach
+/// user memory. SCTLR_EL1.SPAN is cleared so that every exception taken to EL1 sets PSTATE.PAN
+/// again. Returns whether PAN is on. Call once, at boot, before any user page exists.
+pub fn enable_pan() -> bool {
+    if !has_pan() {
+        return false;
+    }
+    // SAFETY: no page EL0 can reach exists yet and the kernel never touches user memory with
+    // ordinary loads and stores outside the copy routines, so this only adds faults for code
+    // that would be wrong anyway. `.inst` encodes `msr pan, #1` (the assembler is not told the
+    // CPU has ARMv8.1).
+    unsafe {
+        core::arch::asm!(
+            "mrs {s}, sctlr_el1",
+            "bic {s}, {s}, #(1 << 23)",
+            "msr sctlr_el1, {s}",
+            ".inst 0xd500419f",
+            "isb",
+            s = out(reg) _,
+            options(nostack)
+        );
+    }
+    PAN_ENABLED.store(true, core::sync::atomic::Ordering::Relaxed);
+    true
+}
+
+/// Whether PAN is on (the bulk user copies clear it for their duration).
+#[inline]
+pub fn pan_enabled() -> bool {
+    PAN_ENABLED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether the CPU implements FEAT_PAN (ID_AA64MMFR1_EL1.PAN).
+pub fn has_pan() -> bool {
+    ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::PAN) != 0
+}
+
+/// PSTATE.PAN now (false on a CPU without PAN).
+pub fn pan_set() -> bool {
+    if !has_pan() {
+        return false;
+    }
+    let pan: u64;
+    // SAFETY: reads the PAN special register (`mrs x, pan`, encoded as S3_0_C4_C2_3 for an
+    // assembler without ARMv8.1), which exists because FEAT_PAN does.
+    unsafe { core::arch::asm!("mrs {}, S3_0_C4_C2_3", out(reg) pan, options(nomem, nostack)) };
+    pan & (1 << 22) != 0
 }
 
 /// Unmask IRQs at EL1.

@@ -1,7 +1,7 @@
 //! Device-tree reader: tells the kernel what board it is on.
 //!
-//! [`BoardInfo::parse`] reads, from the DTB the boot loader passed, the RAM and reserved ranges,
-//! the initrd and command line, the console UART, the root interrupt controller, the generic
+//! [`BoardInfo::parse`] reads, from the DTB the boot loader passed, the RAM and reserved ranges
+//! (and which of them are `no-map`), the initrd and command line, the console UART, the root interrupt controller, the generic
 //! timer's interrupts, the CPUs and how to start them, and the PSCI conduit. Every address is a
 //! CPU physical address: `reg` values are translated through each ancestor bus's `ranges` (the
 //! Raspberry Pi peripherals sit at bus address 0x7e00_0000, which the CPU sees elsewhere).
@@ -268,6 +268,9 @@ pub struct BoardInfo<'a> {
     /// `/memreserve/` entries, then `/reserved-memory` children with a `reg` (translated).
     /// Size-only (dynamically placed) reservations are not listed.
     pub reserved: ArrayVec<Region, 16>,
+    /// The `/reserved-memory` children among those marked `no-map`: memory the OS must not
+    /// map at all (firmware may use it with attributes a cacheable alias would break).
+    pub no_map: ArrayVec<Region, 16>,
     /// `/chosen` linux,initrd-start .. linux,initrd-end.
     pub initrd: Option<Region>,
     pub bootargs: Option<&'a str>,
@@ -315,11 +318,13 @@ impl<'a> BoardInfo<'a> {
             .ok_or(DtbError::Parse("the structure block has no root node"))?;
         let chosen = root.children().find(|c| c.name == "chosen");
         let root_ic = root_interrupt_controller(&blob, &root)?;
+        let (reserved, no_map) = reserved(&blob, &root)?;
         Ok(BoardInfo {
             model: root.prop_str("model")?,
             compatible: root.strings("compatible").next(),
             memory: memory(&blob)?,
-            reserved: reserved(&blob, &root)?,
+            reserved,
+            no_map,
             initrd: chosen.as_ref().map(initrd).transpose()?.flatten(),
             bootargs: chosen
                 .as_ref()
@@ -439,8 +444,13 @@ fn push_regions<const N: usize>(
     Ok(())
 }
 
-fn reserved(blob: &Blob<'_>, root: &Node<'_>) -> Result<ArrayVec<Region, 16>, DtbError> {
+/// Reserved ranges (`/memreserve/`, then `/reserved-memory` children with a `reg`), and the
+/// subset of the latter marked `no-map`.
+type Reserved = (ArrayVec<Region, 16>, ArrayVec<Region, 16>);
+
+fn reserved(blob: &Blob<'_>, root: &Node<'_>) -> Result<Reserved, DtbError> {
     let mut out = ArrayVec::new();
+    let mut no_map = ArrayVec::new();
     const WHAT: &str = "reserved memory regions";
     for entry in blob.reservations() {
         let (base, size) = entry?;
@@ -453,10 +463,13 @@ fn reserved(blob: &Blob<'_>, root: &Node<'_>) -> Result<ArrayVec<Region, 16>, Dt
         let ancestors =
             Ancestors::of(&[*root, rm]).ok_or(DtbError::Parse("nodes are nested too deeply"))?;
         for child in rm.children().filter(|c| c.is_enabled()) {
+            if child.has_prop("no-map") {
+                push_regions(&mut no_map, &child, &ancestors, WHAT)?;
+            }
             push_regions(&mut out, &child, &ancestors, WHAT)?;
         }
     }
-    Ok(out)
+    Ok((out, no_map))
 }
 
 fn initrd(chosen: &Node<'_>) -> Result<Option<Region>, DtbError> {

@@ -97,6 +97,19 @@ fn decline(_: &mut TrapFrame) -> bool {
     false
 }
 
+/// Replaces only the hook that serves copy-routine faults on user pages, returning the
+/// previous one (a test uses this to see which faults reach it).
+pub fn set_user_access_fault_handler(handler: fn(u64, bool) -> bool) -> fn(u64, bool) -> bool {
+    let previous = USER_ACCESS_FAULT_HANDLER.swap(handler as usize, Ordering::AcqRel);
+    if previous == 0 {
+        |_, _| false
+    } else {
+        // SAFETY: the atomic only ever holds 0 or a value stored from a
+        // `fn(u64, bool) -> bool`.
+        unsafe { core::mem::transmute::<usize, fn(u64, bool) -> bool>(previous) }
+    }
+}
+
 fn load_irq_handler() -> Option<fn(&mut TrapFrame)> {
     let raw = IRQ_HANDLER.load(Ordering::Acquire);
     // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame)` in `set_handlers`.
@@ -163,6 +176,25 @@ fn fixup_for(pc: u64) -> Option<usize> {
         .map(|entry| entry.resume_at)
 }
 
+/// Whether a data abort from EL1 is a privileged access to user memory refused by PAN: a
+/// permission fault taken with PSTATE.PAN set, from an instruction other than the
+/// unprivileged loads and stores (`ldtr`/`sttr` and their sizes), which PAN does not check.
+fn is_pan_violation(frame: &TrapFrame, esr: Esr) -> bool {
+    const SPSR_PAN: u64 = 1 << 22;
+    // Load/store register (unprivileged): size 111 0 00 opc 0 imm9 10 Rn Rt.
+    const UNPRIVILEGED_MASK: u32 = 0x3f20_0c00;
+    const UNPRIVILEGED: u32 = 0x3800_0800;
+    if frame.spsr & SPSR_PAN == 0
+        || !matches!(esr.fault(), Some(crate::esr::FaultKind::Permission(_)))
+    {
+        return false;
+    }
+    // SAFETY: `elr` is the kernel instruction that faulted, found in the fixup table, so it
+    // lies in kernel text, which is mapped and readable.
+    let instruction = unsafe { (frame.elr as *const u32).read() };
+    instruction & UNPRIVILEGED_MASK != UNPRIVILEGED
+}
+
 #[no_mangle]
 extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
     let source = match kind >> 2 {
@@ -199,8 +231,10 @@ extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
         (Source::Kernel, Type::Synchronous) => {
             if let Some(resume_at) = fixup_for(frame.elr) {
                 let esr = Esr(frame.esr);
-                // A copy routine touched a user page not mapped yet: serve it and retry.
-                if esr.is_data_abort() && frame.far < USER_END {
+                // A copy routine touched a user page not mapped yet: serve it and retry. A
+                // PAN violation is never served: the page may well be mapped, and retrying
+                // would fault again for ever.
+                if esr.is_data_abort() && frame.far < USER_END && !is_pan_violation(frame, esr) {
                     if let Some(serve) = load_user_access_fault_handler() {
                         if serve(frame.far, esr.is_write()) {
                             return;

@@ -1,8 +1,10 @@
 //! The kernel's address space (TTBR1) and its final page tables.
 //!
 //! Layout of the upper half:
-//! - `LINEAR_BASE + pa`: every RAM range (RW, never executable) and, at the same offset,
-//!   device registers (Device-nGnRE, never executable), so one `phys_to_virt` serves both.
+//! - `LINEAR_BASE + pa`: RAM (RW, never executable) and, at the same offset, device
+//!   registers (Device-nGnRE, never executable), so one `phys_to_virt` serves both. The RAM
+//!   given leaves out the kernel image (so text and rodata have no writable alias) and the
+//!   device tree's `no-map` reserved ranges: those physical addresses have no linear address.
 //! - `KERNEL_VBASE`: the kernel image: text RX, rodata R, data and bss RW, with an unmapped
 //!   guard page below the boot stack.
 //! - `BOOT_DTB_WINDOW`: the boot tables' 2 MiB window onto the DTB; gone in the final tables.
@@ -100,6 +102,30 @@ pub fn image_virt_to_phys(va: usize) -> u64 {
     (va - KERNEL_VBASE) as u64 + image_pa()
 }
 
+/// The physical address an EL1 read of `va` reaches through the current tables (`at s1e1r`),
+/// or None when the stage 1 walk faults (nothing mapped there, or not readable at EL1).
+pub fn translate_read(va: usize) -> Option<u64> {
+    let par: u64;
+    // SAFETY: address translation only writes PAR_EL1, which nothing else holds across an
+    // instruction; IRQs are masked so no handler's own `at` can come in between.
+    unsafe {
+        core::arch::asm!(
+            "mrs {daif}, daif",
+            "msr daifset, #2",
+            "at s1e1r, {va}",
+            "isb",
+            "mrs {par}, par_el1",
+            "msr daif, {daif}",
+            va = in(reg) va,
+            daif = out(reg) _,
+            par = out(reg) par,
+            options(nostack)
+        );
+    }
+    // PAR_EL1.F (bit 0) says the walk faulted; PA[51:12] otherwise.
+    (par & 1 == 0).then_some((par & 0x000f_ffff_ffff_f000) | (va & (PAGE_SIZE - 1)) as u64)
+}
+
 /// Page tables for the kernel's own mappings come from this arena in .bss: they are needed
 /// before the page pool exists (the pool itself is reached through the linear map they
 /// create).
@@ -177,7 +203,8 @@ pub fn table_pages_used() -> usize {
 
 /// What to map into the kernel half.
 pub enum Region {
-    /// RAM in the linear map: read-write, never executable.
+    /// RAM in the linear map: read-write, never executable. Callers leave out the kernel
+    /// image, which `build` maps at `KERNEL_VBASE` with per-section permissions.
     Ram { pa: u64, size: u64 },
     /// Device registers in the linear map: Device-nGnRE, never executable.
     Device { pa: u64, size: u64 },

@@ -31,9 +31,9 @@ struct Virt {
     ram: u64,
 }
 
-/// All 16 combinations dumped with -smp 4. The CPU model does not change anything the reader
+/// All 24 combinations dumped with -smp 4. The CPU model does not change anything the reader
 /// looks at; it is in the set to show that.
-fn virt_fixtures() -> [Virt; 16] {
+fn virt_fixtures() -> [Virt; 24] {
     macro_rules! v {
         ($name:literal, $gic:expr, $el2:expr, $ram:expr) => {
             Virt {
@@ -49,18 +49,26 @@ fn virt_fixtures() -> [Virt; 16] {
         v!("virt-gicv2-el1-a53-2G", 2, false, 2048 * MIB),
         v!("virt-gicv2-el1-a72-128M", 2, false, 128 * MIB),
         v!("virt-gicv2-el1-a72-2G", 2, false, 2048 * MIB),
+        v!("virt-gicv2-el1-max-128M", 2, false, 128 * MIB),
+        v!("virt-gicv2-el1-max-2G", 2, false, 2048 * MIB),
         v!("virt-gicv2-el2-a53-128M", 2, true, 128 * MIB),
         v!("virt-gicv2-el2-a53-2G", 2, true, 2048 * MIB),
         v!("virt-gicv2-el2-a72-128M", 2, true, 128 * MIB),
         v!("virt-gicv2-el2-a72-2G", 2, true, 2048 * MIB),
+        v!("virt-gicv2-el2-max-128M", 2, true, 128 * MIB),
+        v!("virt-gicv2-el2-max-2G", 2, true, 2048 * MIB),
         v!("virt-gicv3-el1-a53-128M", 3, false, 128 * MIB),
         v!("virt-gicv3-el1-a53-2G", 3, false, 2048 * MIB),
         v!("virt-gicv3-el1-a72-128M", 3, false, 128 * MIB),
         v!("virt-gicv3-el1-a72-2G", 3, false, 2048 * MIB),
+        v!("virt-gicv3-el1-max-128M", 3, false, 128 * MIB),
+        v!("virt-gicv3-el1-max-2G", 3, false, 2048 * MIB),
         v!("virt-gicv3-el2-a53-128M", 3, true, 128 * MIB),
         v!("virt-gicv3-el2-a53-2G", 3, true, 2048 * MIB),
         v!("virt-gicv3-el2-a72-128M", 3, true, 128 * MIB),
         v!("virt-gicv3-el2-a72-2G", 3, true, 2048 * MIB),
+        v!("virt-gicv3-el2-max-128M", 3, true, 128 * MIB),
+        v!("virt-gicv3-el2-max-2G", 3, true, 2048 * MIB),
     ]
 }
 
@@ -105,6 +113,7 @@ fn virt_all_variants() {
         );
         // No /memreserve/ and no /reserved-memory.
         assert!(info.reserved.is_empty(), "fixture {i}");
+        assert!(info.no_map.is_empty(), "fixture {i}");
         // /chosen has only stdout-path and the random seeds without -kernel.
         assert_eq!(info.initrd, None, "fixture {i}");
         assert_eq!(info.bootargs, None, "fixture {i}");
@@ -166,6 +175,30 @@ fn virt_booted_with_initrd() {
     );
     assert_eq!(info.psci, Some(PsciMethod::Hvc));
     assert_eq!(info.timer, Some(GIC_TIMER));
+}
+
+#[test]
+fn virt_with_no_map_reserved_memory() {
+    // QEMU's virt DTB with qemu/no-map.dtsi merged in (what run-tests.sh boots some virt
+    // configurations with): /reserved-memory with 2-cell addresses and sizes, `ranges` empty;
+    // no-map@42001000 reg = <0x00 0x42001000 0x00 0x3000>, no-map;
+    // no-map@42200000 reg = <0x00 0x42200000 0x00 0x200000>, no-map;
+    // reserved@42600000 reg = <0x00 0x42600000 0x00 0x1000> (no no-map).
+    let info = BoardInfo::parse(dtb!("virt-gicv2-el1-a72-2G-no-map")).unwrap();
+    assert_eq!(info.memory.as_slice(), &[r(0x4000_0000, 2048 * MIB)]);
+    assert_eq!(
+        info.reserved.as_slice(),
+        &[
+            r(0x4200_1000, 0x3000),
+            r(0x4220_0000, 0x20_0000),
+            r(0x4260_0000, 0x1000)
+        ]
+    );
+    assert_eq!(
+        info.no_map.as_slice(),
+        &[r(0x4200_1000, 0x3000), r(0x4220_0000, 0x20_0000)]
+    );
+    assert_eq!(info.console, Some(VIRT_CONSOLE));
 }
 
 #[test]
@@ -253,8 +286,10 @@ fn check_pi(dtb: &[u8], model: &str, compatible: &str, memory: &[Region], periph
     assert_eq!(info.compatible, Some(compatible));
     assert_eq!(info.memory.as_slice(), memory, "{model}");
     // /memreserve/ 0x0 0x1000 (the firmware's spin-table stub); /reserved-memory only has the
-    // size-only linux,cma pool (and on the Pi 4 a disabled, zero-size nvram@0).
+    // size-only linux,cma pool (and on the Pi 4 a disabled, zero-size, no-map nvram@0): so
+    // nothing is no-map.
     assert_eq!(info.reserved.as_slice(), &[r(0, 0x1000)], "{model}");
+    assert!(info.no_map.is_empty(), "{model}");
     assert_eq!(info.initrd, None);
     assert_eq!(info.bootargs, None);
     assert_eq!(info.console, Some(pi_console(peripherals)), "{model}");

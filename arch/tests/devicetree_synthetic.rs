@@ -282,10 +282,71 @@ fn memory_and_reservations() {
         info.reserved.as_slice(),
         &[r(0x1000, 0x2000), r(0x10_0000, 0x1_0000)]
     );
+    assert!(info.no_map.is_empty());
     assert_eq!(info.initrd, Some(r(0x200_0000, 0x80_0000)));
     assert_eq!(info.bootargs, Some(""));
     assert_eq!(info.model, Some("synthetic"));
     assert_eq!(info.compatible, Some("test,board"));
+}
+
+/// `/reserved-memory` children marked `no-map` are listed in `no_map` as well as in
+/// `reserved`; disabled and size-only ones are not, and `/memreserve/` entries never are.
+#[test]
+fn reserved_memory_no_map_is_recorded() {
+    let mut b = Builder {
+        reserve: vec![(0x1000, 0x1000)],
+        ..Default::default()
+    };
+    root(&mut b)
+        .begin("memory@0")
+        .str("device_type", "memory")
+        .cells("reg", &[0, 0x1000_0000])
+        .end()
+        .begin("reserved-memory")
+        .cells("#address-cells", &[1])
+        .cells("#size-cells", &[1])
+        .prop("ranges", &[])
+        .begin("secure@100000")
+        .cells("reg", &[0x10_0000, 0x3000])
+        .prop("no-map", &[])
+        .end()
+        .begin("shared@200000")
+        .cells("reg", &[0x20_0000, 0x1000])
+        .end()
+        .begin("off@300000")
+        .str("status", "disabled")
+        .cells("reg", &[0x30_0000, 0x1000])
+        .prop("no-map", &[])
+        .end()
+        .begin("dynamic")
+        .cells("size", &[0x10_0000])
+        .prop("no-map", &[])
+        .end()
+        .begin("two@400000")
+        .cells("reg", &[0x40_0000, 0x1000, 0x50_0000, 0x2000])
+        .prop("no-map", &[])
+        .end()
+        .end();
+    let dtb = b.build();
+    let info = BoardInfo::parse(&dtb).unwrap();
+    assert_eq!(
+        info.reserved.as_slice(),
+        &[
+            r(0x1000, 0x1000),
+            r(0x10_0000, 0x3000),
+            r(0x20_0000, 0x1000),
+            r(0x40_0000, 0x1000),
+            r(0x50_0000, 0x2000)
+        ]
+    );
+    assert_eq!(
+        info.no_map.as_slice(),
+        &[
+            r(0x10_0000, 0x3000),
+            r(0x40_0000, 0x1000),
+            r(0x50_0000, 0x2000)
+        ]
+    );
 }
 
 #[test]
