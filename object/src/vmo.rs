@@ -421,42 +421,45 @@ impl Family {
             None => None,
             Some(_) => self.resolve(id, index),
         };
-        // A page of a dead ancestor may be charged to this node, the first to see it; once
-        // the node has its own copy the charge passes on (an alive owner keeps its own).
-        let charged_here = match source {
+        // The page copied from a dead ancestor is charged to the first node that sees it. If
+        // that is another node, it keeps seeing it (this node's copy hides the page only from
+        // what reads through this node): nothing to free or hand on. If it is this node, the
+        // charge passes to the next node that sees the page, or the page goes.
+        let source_charge = match source {
             Some(Found::Page { owner, index, .. }) if owner != id && !self.node(owner).alive() => {
-                self.charged_to(owner, index, Assume::Nothing) == Some(id)
+                Some((owner, index, self.charged_below_now(owner, index)))
             }
-            _ => false,
+            _ => None,
         };
         match source {
             Some(Found::Page { frame: src, .. }) => self.frames.copy_page(frame, src),
             _ => self.frames.zero(frame),
         }
-        self.node_mut(id).pages.insert(index, frame);
-        self.charge_new_page(id, index);
+        // Pages are committed only through an alive VMO (or a slice, which keeps its
+        // target alive): the new page is charged to this node.
+        let node = self.node_mut(id);
+        debug_assert!(node.alive(), "commit into dead node {id}");
+        node.pages.insert(index, frame);
+        node.charged.set(node.charged.get() + 1);
         // Mappings of this node and of everything that looks through it showed the old page,
         // unless no mapping ever showed a page its node does not own. They go before the old
         // page may be freed.
         if self.shared_ptes {
             self.unmap_everywhere(id, index, index + 1);
         }
-        if let Some(Found::Page {
-            owner,
-            index: owner_index,
-            ..
-        }) = source
-        {
-            if owner != id {
-                let freed = self.release_if_unseen(owner, owner_index);
-                if charged_here {
-                    self.uncharge(id, 1);
-                    if !freed {
-                        if let Some(next) = self.charged_to(owner, owner_index, Assume::Nothing) {
-                            self.charge(next, 1);
+        if let Some((owner, owner_index, charged)) = source_charge {
+            if charged == Some(id) {
+                self.uncharge(id, 1);
+                match self.charged_below_now(owner, owner_index) {
+                    Some(next) => self.charge(next, 1),
+                    None => {
+                        if let Some(frame) = self.node_mut(owner).pages.remove(owner_index) {
+                            self.frames.free(frame);
                         }
                     }
                 }
+            } else if charged.is_none() {
+                self.release_if_unseen(owner, owner_index);
             }
         }
         frame
@@ -492,17 +495,13 @@ impl Family {
         Some(self.commit(id, index, batch))
     }
 
-    /// Frees page `index` of `id` if no node can see it any more; whether it did.
-    fn release_if_unseen(&mut self, id: NodeId, index: u64) -> bool {
+    /// Frees page `index` of `id` if no node can see it any more.
+    fn release_if_unseen(&mut self, id: NodeId, index: u64) {
         if self.node(id).alive() || self.seen_below(id, index, Assume::Nothing) {
-            return false;
+            return;
         }
-        match self.node_mut(id).pages.remove(index) {
-            Some(frame) => {
-                self.frames.free(frame);
-                true
-            }
-            None => false,
+        if let Some(frame) = self.node_mut(id).pages.remove(index) {
+            self.frames.free(frame);
         }
     }
 
@@ -561,16 +560,41 @@ impl Family {
     /// the first child (in child order) through which an alive node still sees the page, one
     /// level at a time. `None` when no alive node sees it.
     fn charged_to(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
+        if self.alive_as(id, assume) {
+            return Some(id);
+        }
+        self.charged_below(id, index, assume)
+    }
+
+    /// [`Family::charged_below`] with nothing assumed, answered inline in the common case of
+    /// a write after a snapshot: the hidden node's first child is alive and sees the page.
+    #[inline(always)]
+    fn charged_below_now(&self, id: NodeId, index: u64) -> Option<NodeId> {
+        if let Some(&first) = self.node(id).children.first() {
+            let node = self.node(first);
+            if let Some(link) = node.link {
+                if let Some(k) = index.checked_sub(link.offset) {
+                    if k < link.limit && !node.shadows(k) && node.alive() {
+                        return Some(first);
+                    }
+                }
+            }
+        }
+        self.charged_below(id, index, Assume::Nothing)
+    }
+
+    /// [`Family::charged_to`] for a node that is not alive under `assume`.
+    fn charged_below(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
         let (mut id, mut index) = (id, index);
         'down: loop {
-            if self.alive_as(id, assume) {
-                return Some(id);
-            }
             for &child in &self.node(id).children {
                 let Some(k) = self.child_view(child, index, assume) else {
                     continue;
                 };
-                if self.alive_as(child, assume) || self.seen_below(child, k, assume) {
+                if self.alive_as(child, assume) {
+                    return Some(child);
+                }
+                if self.seen_below(child, k, assume) {
                     id = child;
                     index = k;
                     continue 'down;
@@ -589,19 +613,6 @@ impl Family {
         let charged = &self.node(id).charged;
         debug_assert!(charged.get() >= pages, "node {id} charged for fewer pages");
         charged.set(charged.get().saturating_sub(pages));
-    }
-
-    /// Charges a page `id` just received: to `id` itself, which is alive (pages are committed
-    /// only through an alive VMO or its slices).
-    fn charge_new_page(&self, id: NodeId, index: u64) {
-        let owner = if self.node(id).alive() {
-            Some(id)
-        } else {
-            self.charged_to(id, index, Assume::Nothing)
-        };
-        if let Some(owner) = owner {
-            self.charge(owner, 1);
-        }
     }
 
     /// Whether pages of `id`'s ancestors may be charged to `id`: it is charged for more than
@@ -670,11 +681,9 @@ impl Family {
     /// own pages go to its children (all at once in the common case of one alive child that
     /// sees them all); the ancestors' pages it was charged for, to the next node that sees
     /// each.
+    #[inline(never)]
     fn hand_on_charges(&self, id: NodeId) {
         let node = self.node(id);
-        if node.charged.get() == 0 {
-            return;
-        }
         let own = node.pages.len() as u64;
         if node.charged.get() > own {
             let window = node.link.map_or(0, |l| l.limit);
@@ -794,8 +803,9 @@ impl Family {
             }
             // First, while the family is as it was: whatever it was charged for passes on
             // (merges and removals below keep every other charge where it is).
-            self.hand_on_charges(current);
-            let node = self.node(current);
+            if node.charged.get() != 0 {
+                self.hand_on_charges(current);
+            }
             if let Some((target, _)) = node.slice_of {
                 self.discard(current);
                 self.node_mut(target).slices.retain(|&s| s != current);
