@@ -465,15 +465,6 @@ fn remove_in(node: &mut Child, height: u32, index: u64) -> Option<FrameAddr> {
     Some(removed)
 }
 
-/// The first entry at or after `from` in `leaf` (covering indices from `base`), up to `last`.
-fn first_in_leaf(leaf: &Leaf, base: u64, from: u64, last: u64) -> Option<(u64, FrameAddr)> {
-    let first = from.saturating_sub(base) as usize;
-    let end = (last - base).min(MASK) as usize;
-    let slots = leaf.get(first..=end)?;
-    let i = slots.iter().position(|&entry| entry != 0)?;
-    Some((base + (first + i) as u64, slots[i] & !PRESENT))
-}
-
 /// A branch on the way from the root to the current leaf of a [`Range`]: the next slot to
 /// look at, the branch's first index and its height.
 type Frame<'a> = (&'a Branch, usize, u64, u32);

@@ -22,6 +22,18 @@
 //!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
+//!
+//! # Who is charged for a page (`committed_bytes`)
+//!
+//! Every page a family holds is charged to exactly one alive node: an alive node is charged
+//! for the pages it holds; a page of a dead node (a hidden node, or a closed VMO kept as a
+//! branch point) is charged to the first node, in child order, that still sees it, going down
+//! one level at a time. A snapshot's hidden node lists the original first, so a page shared
+//! by a VMO and its snapshots is the original's while it still sees the page, and passes to
+//! the snapshot once the original wrote its own copy, zeroed it, shrank past it or closed
+//! (Zircon's rule, adopted by the spec). Each node keeps its count (`Node::charged`), updated
+//! where pages are committed or freed and where a node's view of its ancestors changes; a
+//! query is O(1).
 
 use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::koid::Koid;
@@ -41,6 +53,7 @@ use abi::{
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const PAGE_SHIFT: u32 = 12;
@@ -69,6 +82,18 @@ struct Link {
     limit: u64,
 }
 
+/// How a charge lookup treats one node whose view is changing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Assume {
+    /// Every node as it is.
+    Nothing,
+    /// This node as alive, although it just died: its charges are being handed on.
+    Alive(NodeId),
+    /// This node (and whatever reads through it) as seeing nothing: it is about to stop
+    /// seeing the pages asked about.
+    Blind(NodeId),
+}
+
 struct Node {
     pages: PageMap,
     /// Page ranges `start -> end` this node zeroed: they read zero and hide the ancestors
@@ -86,6 +111,10 @@ struct Node {
     hidden: bool,
     handles_open: bool,
     mappings: BTreeMap<u64, Weak<dyn MappingObserver>>,
+    /// Pages charged to this node (see the module docs); zero unless it is alive. A cell, so
+    /// that charges move while the family's page maps are being walked (under the family
+    /// lock, like everything in a node).
+    charged: Cell<u64>,
 }
 
 impl Node {
@@ -101,6 +130,7 @@ impl Node {
             hidden: false,
             handles_open: true,
             mappings: BTreeMap::new(),
+            charged: Cell::new(0),
         }
     }
 
@@ -391,24 +421,44 @@ impl Family {
             None => None,
             Some(_) => self.resolve(id, index),
         };
+        // The page copied from a dead ancestor is charged to the first node that sees it. If
+        // that is another node, it keeps seeing it (this node's copy hides the page only from
+        // what reads through this node): nothing to free or hand on. If it is this node, the
+        // charge passes to the next node that sees the page, or the page goes.
+        let source_charge = match source {
+            Some(Found::Page { owner, index, .. }) if owner != id && !self.node(owner).alive() => {
+                Some((owner, index, self.charged_below_now(owner, index)))
+            }
+            _ => None,
+        };
         match source {
             Some(Found::Page { frame: src, .. }) => self.frames.copy_page(frame, src),
             _ => self.frames.zero(frame),
         }
-        self.node_mut(id).pages.insert(index, frame);
+        // Pages are committed only through an alive VMO (or a slice, which keeps its
+        // target alive): the new page is charged to this node.
+        let node = self.node_mut(id);
+        debug_assert!(node.alive(), "commit into dead node {id}");
+        node.pages.insert(index, frame);
+        node.charged.set(node.charged.get() + 1);
         // Mappings of this node and of everything that looks through it showed the old page,
         // unless no mapping ever showed a page its node does not own. They go before the old
         // page may be freed.
         if self.shared_ptes {
             self.unmap_everywhere(id, index, index + 1);
         }
-        if let Some(Found::Page {
-            owner,
-            index: owner_index,
-            ..
-        }) = source
-        {
-            if owner != id {
+        if let Some((owner, owner_index, charged)) = source_charge {
+            if charged == Some(id) {
+                self.uncharge(id, 1);
+                match self.charged_below_now(owner, owner_index) {
+                    Some(next) => self.charge(next, 1),
+                    None => {
+                        if let Some(frame) = self.node_mut(owner).pages.remove(owner_index) {
+                            self.frames.free(frame);
+                        }
+                    }
+                }
+            } else if charged.is_none() {
                 self.release_if_unseen(owner, owner_index);
             }
         }
@@ -439,7 +489,7 @@ impl Family {
 
     /// Frees page `index` of `id` if no node can see it any more.
     fn release_if_unseen(&mut self, id: NodeId, index: u64) {
-        if self.node(id).alive() || self.seen_below(id, index) {
+        if self.node(id).alive() || self.seen_below(id, index, Assume::Nothing) {
             return;
         }
         if let Some(frame) = self.node_mut(id).pages.remove(index) {
@@ -447,46 +497,223 @@ impl Family {
         }
     }
 
-    /// Whether any node below `id` (through links) reads page `index` of `id`.
-    fn seen_below(&self, id: NodeId, index: u64) -> bool {
+    /// Whether node `id` counts as alive under `assume`.
+    fn alive_as(&self, id: NodeId, assume: Assume) -> bool {
+        assume == Assume::Alive(id) || self.node(id).alive()
+    }
+
+    /// Page `k` of child `child` when it reads page `index` of its parent through its link
+    /// (and does not hide it with a page or a zero of its own); `None` when it does not, or
+    /// `assume` makes it blind.
+    fn child_view(&self, child: NodeId, index: u64, assume: Assume) -> Option<u64> {
+        if assume == Assume::Blind(child) {
+            return None;
+        }
+        let node = self.node(child);
+        let link = node.link?;
+        let k = index.checked_sub(link.offset)?;
+        (k < link.limit && !node.shadows(k)).then_some(k)
+    }
+
+    /// Whether any node below `id` (through links), alive under `assume`, reads page `index`
+    /// of `id`.
+    fn seen_below(&self, id: NodeId, index: u64, assume: Assume) -> bool {
         // Usually a child or two alive right below: answer that without the stack. The walk
         // (a function of its own, so that this check stays light) covers deeper and dead
         // children.
         for &child in &self.node(id).children {
-            let node = self.node(child);
-            if let Some(link) = node.link {
-                if let Some(k) = index.checked_sub(link.offset) {
-                    if k < link.limit && !node.shadows(k) && node.alive() {
-                        return true;
-                    }
-                }
+            if self.child_view(child, index, assume).is_some() && self.alive_as(child, assume) {
+                return true;
             }
         }
-        self.seen_deeper(id, index)
+        self.seen_deeper(id, index, assume)
     }
 
     /// [`Family::seen_below`] through every level.
     #[inline(never)]
-    fn seen_deeper(&self, id: NodeId, index: u64) -> bool {
+    fn seen_deeper(&self, id: NodeId, index: u64, assume: Assume) -> bool {
         let mut stack: Vec<(NodeId, u64)> = Vec::new();
         stack.push((id, index));
         while let Some((parent, parent_index)) = stack.pop() {
             for &child in &self.node(parent).children {
-                let node = self.node(child);
-                let Some(link) = node.link else { continue };
-                let Some(k) = parent_index.checked_sub(link.offset) else {
+                let Some(k) = self.child_view(child, parent_index, assume) else {
                     continue;
                 };
-                if k >= link.limit || node.shadows(k) {
-                    continue;
-                }
-                if node.alive() {
+                if self.alive_as(child, assume) {
                     return true;
                 }
                 stack.push((child, k));
             }
         }
         false
+    }
+
+    /// The node page `index` held by `id` is charged to, under `assume`: `id` if alive, else
+    /// the first child (in child order) through which an alive node still sees the page, one
+    /// level at a time. `None` when no alive node sees it.
+    fn charged_to(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
+        if self.alive_as(id, assume) {
+            return Some(id);
+        }
+        self.charged_below(id, index, assume)
+    }
+
+    /// [`Family::charged_below`] with nothing assumed, answered inline in the common case of
+    /// a write after a snapshot: the hidden node's first child is alive and sees the page.
+    #[inline(always)]
+    fn charged_below_now(&self, id: NodeId, index: u64) -> Option<NodeId> {
+        if let Some(&first) = self.node(id).children.first() {
+            let node = self.node(first);
+            if let Some(link) = node.link {
+                if let Some(k) = index.checked_sub(link.offset) {
+                    if k < link.limit && !node.shadows(k) && node.alive() {
+                        return Some(first);
+                    }
+                }
+            }
+        }
+        self.charged_below(id, index, Assume::Nothing)
+    }
+
+    /// [`Family::charged_to`] for a node that is not alive under `assume`.
+    fn charged_below(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
+        let (mut id, mut index) = (id, index);
+        'down: loop {
+            for &child in &self.node(id).children {
+                let Some(k) = self.child_view(child, index, assume) else {
+                    continue;
+                };
+                if self.alive_as(child, assume) {
+                    return Some(child);
+                }
+                if self.seen_below(child, k, assume) {
+                    id = child;
+                    index = k;
+                    continue 'down;
+                }
+            }
+            return None;
+        }
+    }
+
+    fn charge(&self, id: NodeId, pages: u64) {
+        let charged = &self.node(id).charged;
+        charged.set(charged.get() + pages);
+    }
+
+    fn uncharge(&self, id: NodeId, pages: u64) {
+        let charged = &self.node(id).charged;
+        debug_assert!(charged.get() >= pages, "node {id} charged for fewer pages");
+        charged.set(charged.get().saturating_sub(pages));
+    }
+
+    /// Whether pages of `id`'s ancestors may be charged to `id`: it is charged for more than
+    /// the pages it holds. Alive nodes only (a dead node's charges are handed on at once).
+    fn charged_for_ancestors(&self, id: NodeId) -> bool {
+        let node = self.node(id);
+        node.charged.get() > node.pages.len() as u64
+    }
+
+    /// Moves the charges for the ancestors' pages that `id` sees through its window
+    /// `first..end` (`link` is `id`'s link) and that are charged to `id` under `before`, to
+    /// the node each is charged to under `after` (none: nobody will see it, and the sweep
+    /// that follows frees it). Only dead ancestors are walked: an alive one is charged for
+    /// what it holds and hides what lies above. Costs O(pages those ancestors hold in the
+    /// window), like the sweep.
+    fn hand_on_ancestor_charges(
+        &self,
+        id: NodeId,
+        link: Option<Link>,
+        window: (u64, u64),
+        before: Assume,
+        after: Assume,
+    ) {
+        let (mut link, (mut first, mut end)) = (link, window);
+        while let Some(l) = link {
+            let end_in_window = end.min(l.limit);
+            if first >= end_in_window {
+                return;
+            }
+            let (parent_first, parent_end) = (first + l.offset, end_in_window + l.offset);
+            let parent = self.node(l.parent);
+            if parent.alive() {
+                return;
+            }
+            for (index, _) in parent.pages.range(parent_first..parent_end) {
+                if self.charged_to(l.parent, index, before) == Some(id) {
+                    self.uncharge(id, 1);
+                    if let Some(next) = self.charged_to(l.parent, index, after) {
+                        self.charge(next, 1);
+                    }
+                }
+            }
+            link = parent.link;
+            first = parent_first;
+            end = parent_end;
+        }
+    }
+
+    /// Before alive node `id` stops seeing pages `first..end` through its link (it zeroes
+    /// them or shrinks past them): the ancestors' pages there that are charged to it pass to
+    /// the next node that sees each.
+    fn stop_seeing(&self, id: NodeId, first: u64, end: u64) {
+        if self.charged_for_ancestors(id) {
+            let link = self.node(id).link;
+            self.hand_on_ancestor_charges(
+                id,
+                link,
+                (first, end),
+                Assume::Nothing,
+                Assume::Blind(id),
+            );
+        }
+    }
+
+    /// After `id` died: everything charged to it passes to the nodes that still see it. Its
+    /// own pages go to its children (all at once in the common case of one alive child that
+    /// sees them all); the ancestors' pages it was charged for, to the next node that sees
+    /// each.
+    #[inline(never)]
+    fn hand_on_charges(&self, id: NodeId) {
+        let node = self.node(id);
+        let own = node.pages.len() as u64;
+        if node.charged.get() > own {
+            let window = node.link.map_or(0, |l| l.limit);
+            self.hand_on_ancestor_charges(
+                id,
+                node.link,
+                (0, window),
+                Assume::Alive(id),
+                Assume::Nothing,
+            );
+        }
+        self.uncharge(id, own);
+        debug_assert_eq!(node.charged.get(), 0, "node {id}: charges left behind");
+        if own == 0 || node.children.is_empty() {
+            return;
+        }
+        if let [child] = node.children[..] {
+            let child_node = self.node(child);
+            let sees_all = child_node.alive()
+                && child_node.pages.is_empty()
+                && child_node.zeroed.is_empty()
+                && child_node.link.is_some_and(|l| {
+                    l.offset == 0
+                        && node
+                            .pages
+                            .last_key_value()
+                            .is_none_or(|(last, _)| last < l.limit)
+                });
+            if sees_all {
+                self.charge(child, own);
+                return;
+            }
+        }
+        for (index, _) in node.pages.iter() {
+            if let Some(next) = self.charged_to(id, index, Assume::Nothing) {
+                self.charge(next, 1);
+            }
+        }
     }
 
     /// Frees ancestors' pages that `id`'s window `first..end` made visible and that nobody
@@ -509,7 +736,7 @@ impl Family {
                 .map(|(index, _)| index)
                 .collect();
             for index in indices {
-                if !self.seen_below(l.parent, index) {
+                if !self.seen_below(l.parent, index, Assume::Nothing) {
                     if let Some(frame) = self.node_mut(l.parent).pages.remove(index) {
                         self.frames.free(frame);
                     }
@@ -565,6 +792,11 @@ impl Family {
             let node = self.node(current);
             if node.alive() {
                 return;
+            }
+            // First, while the family is as it was: whatever it was charged for passes on
+            // (merges and removals below keep every other charge where it is).
+            if node.charged.get() != 0 {
+                self.hand_on_charges(current);
             }
             if let Some((target, _)) = node.slice_of {
                 self.discard(current);
@@ -662,16 +894,22 @@ impl Family {
 
     /// Frees up to [`preempt::CHUNK_PAGES`] of the pages `id` holds at or beyond its size
     /// (left by a shrink); true while some remain.
+    /// The pages stay charged to `id` until they are freed, so a family's charges always add
+    /// up to the pages it holds.
     fn trim_chunk(&mut self, id: NodeId) -> bool {
         let Family { nodes, frames, .. } = self;
         let node = nodes[id].as_mut().expect("live node id");
         let size = node.size;
         let stop = node.pages.chunk_end(size, u64::MAX, preempt::CHUNK_PAGES);
+        let mut freed = 0;
         node.pages
             .remove_range(size, stop.saturating_sub(1).max(size), |_, frame| {
-                frames.free(frame)
+                frames.free(frame);
+                freed += 1;
             });
-        node.pages.range(size..).next().is_some()
+        let more = node.pages.range(size..).next().is_some();
+        self.uncharge(id, freed);
+        more
     }
 
     /// The nodes page `k` of `id` may read from, nearest first: each with the shift that
@@ -832,6 +1070,10 @@ pub struct Vmo {
     resizable: bool,
     /// The VMO this one was created from: keeps its ZERO_CHILDREN bookkeeping reachable.
     user_parent: Option<Arc<Vmo>>,
+    /// Byte offset of this VMO's start in the family's first VMO: the sum of the offsets of
+    /// every child step from there. Offset plus size stays below 2^64 (INVALID_ARGS
+    /// otherwise), so page indices projected up the family never overflow.
+    root_offset: u64,
     /// Set under the family lock when the node is gone (no handles and no mappings).
     dead: AtomicBool,
     /// Under the family lock: mapping count and children not yet gone (ZERO_CHILDREN).
@@ -891,6 +1133,7 @@ impl Vmo {
             VmoKind::Created,
             options & ZX_VMO_NON_RESIZABLE == 0,
             None,
+            0,
         )))
     }
 
@@ -900,6 +1143,7 @@ impl Vmo {
         kind: VmoKind,
         resizable: bool,
         user_parent: Option<Arc<Vmo>>,
+        root_offset: u64,
     ) -> Vmo {
         Vmo {
             base: ObjectBase::new(Signals::VMO_ZERO_CHILDREN),
@@ -908,6 +1152,7 @@ impl Vmo {
             kind,
             resizable,
             user_parent,
+            root_offset,
             dead: AtomicBool::new(false),
             mapping_count: AtomicUsize::new(0),
             present_children: AtomicUsize::new(0),
@@ -1200,6 +1445,10 @@ impl Vmo {
                 return Err(Status::UNAVAILABLE);
             }
             let new = size_in_pages(size)?;
+            // Every offset of the VMO, projected onto the family's first VMO, fits in 64 bits.
+            self.root_offset
+                .checked_add(new << PAGE_SHIFT)
+                .ok_or(Status::INVALID_ARGS)?;
             let id = self.node;
             let old = family.node(id).size;
             if family.trim_chunk(id) {
@@ -1212,6 +1461,9 @@ impl Vmo {
             }
             if new == old {
                 return Ok(());
+            }
+            if new < old {
+                family.stop_seeing(id, new, old);
             }
             // Whatever the parent held beyond the old end must never show through.
             let old_link = family.node(id).link;
@@ -1333,9 +1585,11 @@ impl Vmo {
 
     /// Makes the whole pages `from..to` (byte offsets in this VMO, page aligned) read zero,
     /// freeing what they held: a node with no parent just drops them; a node that reads
-    /// through a parent records one zero marker for the range (it hides the ancestors at
-    /// once, whatever they do later) and lets the ancestors' pages nobody sees any more go.
-    /// `offset, size` is the operation's range, checked again before every chunk.
+    /// through a parent records a zero marker (it hides the ancestors, whatever they do
+    /// later) and lets the ancestors' pages nobody sees any more go, chunk by chunk: until
+    /// its chunk is done a page may still show what an alive parent writes meanwhile, as if
+    /// the write came first. `offset, size` is the operation's range, checked again before
+    /// every chunk.
     fn zero_whole_pages(&self, offset: u64, size: u64, from: u64, to: u64) -> ZxResult {
         if from >= to {
             return Ok(());
@@ -1349,25 +1603,26 @@ impl Vmo {
                 let first = ((start - offset + from) >> PAGE_SHIFT) + done;
                 let end = first - done + pages;
                 let link = family.node(node).link;
-                if done == 0 {
-                    // PTEs showing the range (the node's pages, or ancestors' pages that the
-                    // marker hides) go before any frame behind them is freed.
-                    family.unmap_everywhere(node, first, end);
-                    if link.is_some() {
-                        family.node_mut(node).add_zeroed(first, end);
-                    }
-                }
                 let chain = family.chain(node)?;
                 let stop = family.chunk_stop(&chain, first, end);
-                if done != 0 {
-                    // Pages committed and mapped since the last chunk.
-                    family.unmap_everywhere(node, first, stop);
-                }
+                // PTEs showing the chunk (the node's pages, or ancestors' pages that the
+                // marker hides) go before any frame behind them is freed.
+                family.unmap_everywhere(node, first, stop);
                 let Family { nodes, frames, .. } = &mut *family;
                 let own = nodes[node].as_mut().expect("live node id");
-                own.pages
-                    .remove_range(first, stop - 1, |_, frame| frames.free(frame));
-                family.sweep_ancestors(link, first, stop);
+                let mut freed = 0;
+                own.pages.remove_range(first, stop - 1, |_, frame| {
+                    frames.free(frame);
+                    freed += 1;
+                });
+                family.uncharge(node, freed);
+                if link.is_some() {
+                    family.stop_seeing(node, first, stop);
+                    // One marker, whatever the chunk's length: the ancestors stay hidden
+                    // even if they change (the chunks' markers merge into one).
+                    family.node_mut(node).add_zeroed(first, stop);
+                    family.sweep_ancestors(link, first, stop);
+                }
                 done = stop - (first - done);
             }
             if done == pages {
@@ -1457,24 +1712,22 @@ impl Vmo {
         if end & (PAGE_SIZE - 1) != 0 && tail_page != head_page {
             partial[1] = Some((tail_page, 0, (end & (PAGE_SIZE - 1)) as usize));
         }
+        // Zeroing part of a page is a write to it: a page that shows an ancestor's frame is
+        // forked first. One that reads zero without a frame commits nothing: a zero marker
+        // keeps it zero (a clone's parent may write it later).
         let needing: Vec<u64> = partial
             .iter()
             .flatten()
             .map(|&(page, _, _)| page)
-            .filter(|&page| {
-                // Zeroing part of a page is a write to it: a clone forks the page even when
-                // it shows zeroes now, or its parent's later writes would show through.
-                let node_ref = family.node(node);
-                !family.owns_frame(node, page)
-                    && !node_ref.is_zeroed(page)
-                    && (node_ref.link.is_some() || family.frame_at(node, page).is_some())
-            })
+            .filter(|&page| !family.owns_frame(node, page) && family.frame_at(node, page).is_some())
             .collect();
         // Allocate for the partial pages first so NO_MEMORY changes nothing.
         let mut batch = FrameBatch::allocate(&*family.frames, needing.len())?;
         for (page, from, to) in partial.into_iter().flatten() {
             if needing.contains(&page) {
                 family.commit(node, page, &mut batch);
+            } else if family.node(node).link.is_some() && !family.node(node).shadows(page) {
+                family.node_mut(node).add_zeroed(page, page + 1);
             }
             if let Some(frame) = family.node(node).pages.get(page) {
                 let zeros = [0u8; PAGE_SIZE as usize];
@@ -1508,6 +1761,7 @@ impl Vmo {
         }
         offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
         let pages = size_in_pages(size)?;
+        let root_offset = self.child_root_offset(offset, pages)?;
         let resizable = options & ZX_VMO_CLONE_NON_RESIZEABLE == 0;
         let mut family = self.lock()?;
         let (parent, parent_offset) = family.target(self.node);
@@ -1524,7 +1778,20 @@ impl Vmo {
         });
         let id = family.insert(node);
         family.node_mut(parent).children.push(id);
-        Ok(self.adopt(&family, id, VmoKind::Clone, resizable))
+        Ok(self.adopt(&family, id, VmoKind::Clone, resizable, root_offset))
+    }
+
+    /// The root offset of a child at `offset` of `pages` pages: INVALID_ARGS when its end,
+    /// projected onto the family's first VMO, passes 2^64.
+    fn child_root_offset(&self, offset: u64, pages: u64) -> ZxResult<u64> {
+        let root_offset = self
+            .root_offset
+            .checked_add(offset)
+            .ok_or(Status::INVALID_ARGS)?;
+        root_offset
+            .checked_add(pages << PAGE_SHIFT)
+            .ok_or(Status::INVALID_ARGS)?;
+        Ok(root_offset)
     }
 
     /// `zx_vmo_create_child`: SNAPSHOT or SLICE (exactly one), with RESIZABLE / NO_WRITE.
@@ -1540,38 +1807,45 @@ impl Vmo {
             | ZX_VMO_CHILD_NO_WRITE;
         let snapshot = options & ZX_VMO_CHILD_SNAPSHOT != 0;
         let slice = options & ZX_VMO_CHILD_SLICE != 0;
-        if options & !known != 0 || snapshot == slice {
+        let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
+        // A resizable child needs WRITE, which NO_WRITE takes away; slices never resize.
+        if options & !known != 0
+            || snapshot == slice
+            || (resizable && (slice || options & ZX_VMO_CHILD_NO_WRITE != 0))
+        {
             return Err(Status::INVALID_ARGS);
         }
         if offset & (PAGE_SIZE - 1) != 0 {
             return Err(Status::INVALID_ARGS);
         }
-        let end = offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
         let pages = size_in_pages(size)?;
-        let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
-        let mut family = self.lock()?;
         let offset_pages = offset >> PAGE_SHIFT;
         if slice {
-            if resizable {
+            let mut family = self.lock()?;
+            // The range first, then the parent's kind (Zircon's order): a range that leaves
+            // the parent or overflows is INVALID_ARGS, also on a resizable parent.
+            let parent_pages = family.node(self.node).size;
+            if offset_pages > parent_pages || pages > parent_pages - offset_pages {
                 return Err(Status::INVALID_ARGS);
             }
             if self.resizable {
                 return Err(Status::NOT_SUPPORTED);
             }
-            if end > family.node(self.node).size << PAGE_SHIFT {
-                return Err(Status::INVALID_ARGS);
-            }
+            let root_offset = self.child_root_offset(offset, pages)?;
             let (target, target_offset) = family.target(self.node);
             let mut node = Node::new(pages);
             node.slice_of = Some((target, target_offset + offset_pages));
             let id = family.insert(node);
             family.node_mut(target).slices.push(id);
-            return Ok(self.adopt(&family, id, VmoKind::Slice, false));
+            return Ok(self.adopt(&family, id, VmoKind::Slice, false, root_offset));
         }
+        offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
+        let mut family = self.lock()?;
         // Snapshot: the parent's pages move into a hidden node both sides copy from.
         if family.node(self.node).slice_of.is_some() || family.depends_on_live_ancestor(self.node) {
             return Err(Status::NOT_SUPPORTED);
         }
+        let root_offset = self.child_root_offset(offset, pages)?;
         let parent_id = self.node;
         let parent_size = family.node(parent_id).size;
         let mut hidden = Node::new(parent_size);
@@ -1604,7 +1878,7 @@ impl Vmo {
         // The parent's pages are now shared with the snapshot: writable PTEs onto them must
         // go, so the next write faults and copies.
         family.unmap_everywhere(parent_id, 0, parent_size);
-        Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable))
+        Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset))
     }
 
     /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.
@@ -1614,6 +1888,7 @@ impl Vmo {
         id: NodeId,
         kind: VmoKind,
         resizable: bool,
+        root_offset: u64,
     ) -> Arc<Vmo> {
         let child = Arc::new(Vmo::new(
             self.family.clone(),
@@ -1621,6 +1896,7 @@ impl Vmo {
             kind,
             resizable,
             Some(self.clone()),
+            root_offset,
         ));
         // The child is present (it is about to get a handle): its parent line learns so.
         child.presence_changed(family, false);
@@ -1677,18 +1953,28 @@ impl Vmo {
         self.presence_changed(family, was);
     }
 
-    /// Committed bytes this VMO holds itself.
+    /// Committed bytes charged to this VMO (see the module docs), in O(1). A slice holds no
+    /// pages, and reports none, except that the first live slice of a VMO that has neither
+    /// handles nor mappings left (kept only by its slices, so nobody can ask it) reports that
+    /// VMO's: every page stays counted in some VMO one can ask.
     pub fn committed_bytes(&self) -> u64 {
-        match self.lock() {
-            Ok(family) => {
-                let (target, _) = family.target(self.node);
-                if target != self.node {
-                    return 0;
+        let Ok(family) = self.lock() else {
+            return 0;
+        };
+        let node = family.node(self.node);
+        let charged = match node.slice_of {
+            None => node.charged.get(),
+            Some((target, _)) => {
+                let target = family.node(target);
+                let unreachable = !target.handles_open && target.mappings.is_empty();
+                if unreachable && target.slices.first() == Some(&self.node) {
+                    target.charged.get()
+                } else {
+                    0
                 }
-                family.node(self.node).pages.len() as u64 * PAGE_SIZE
             }
-            Err(_) => 0,
-        }
+        };
+        charged * PAGE_SIZE
     }
 
     pub fn parent_koid(&self) -> Koid {
@@ -1764,6 +2050,37 @@ impl Vmo {
     /// Nodes in the family (for tests: hidden and dead nodes are merged or removed).
     pub fn family_node_count(&self) -> usize {
         self.family.lock().nodes.iter().flatten().count()
+    }
+
+    /// For tests: recomputes every charge of the family from scratch (page by page, by the
+    /// rule of the module docs) and compares it with the kept counts. Err names the first
+    /// difference.
+    pub fn check_family_charges(&self) -> Result<(), alloc::string::String> {
+        let family = self.family.lock();
+        let mut expected: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for (id, node) in family.nodes.iter().enumerate() {
+            let Some(node) = node else { continue };
+            for (index, _) in node.pages.iter() {
+                match family.charged_to(id, index, Assume::Nothing) {
+                    Some(owner) => *expected.entry(owner).or_default() += 1,
+                    None => {
+                        return Err(alloc::format!("page {index} of node {id}: nobody sees it"))
+                    }
+                }
+            }
+        }
+        for (id, node) in family.nodes.iter().enumerate() {
+            let Some(node) = node else { continue };
+            let want = expected.get(&id).copied().unwrap_or(0);
+            if node.charged.get() != want {
+                return Err(alloc::format!(
+                    "node {id} (alive {}): charged {}, rule says {want}",
+                    node.alive(),
+                    node.charged.get()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -241,6 +241,7 @@ fn decommit_of_a_huge_sparse_range_costs_per_committed_page() {
         .op_range(ZX_VMO_OP_DECOMMIT, 0, 1 << 62, &CountingCache::default())
         .expect("decommit");
     assert_eq!(f.in_use(), 2);
+    assert_eq!(parent.committed_bytes() + clone.committed_bytes(), 2 * PAGE);
     let mut byte = [0xffu8; 1];
     clone.read(5 * PAGE, &mut byte).expect("read");
     assert_eq!(byte, [0]);
@@ -306,4 +307,35 @@ fn a_dying_vmo_with_many_pages_is_freed_in_chunks_later() {
     object::vmo::free_dead_pages();
     assert_eq!(f.in_use(), 0);
     assert!(points() - before >= 2);
+}
+
+#[test]
+fn chunked_decommit_and_shrink_of_a_snapshot_keep_the_charges_adding_up() {
+    let f = frames();
+    let pages = 3 * preempt::CHUNK_PAGES as u64;
+    let a = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&a, 0..pages, 1);
+    let b = a
+        .create_child(
+            ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+            0,
+            pages * PAGE,
+        )
+        .expect("snapshot");
+    write_pages(&b, 0..pages / 2, 2);
+    let held = |a: &Vmo| a.family_committed_pages() as u64 * PAGE;
+    assert_eq!(a.committed_bytes() + b.committed_bytes(), held(&a));
+    a.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        0,
+        pages * PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    assert_eq!(a.committed_bytes(), 0);
+    assert_eq!(a.committed_bytes() + b.committed_bytes(), held(&a));
+    assert_eq!(b.committed_bytes(), pages * PAGE);
+    b.set_size(PAGE).expect("shrink");
+    assert_eq!(a.committed_bytes() + b.committed_bytes(), held(&a));
+    assert_eq!(f.in_use(), 1);
 }

@@ -853,6 +853,72 @@ fn snapshot_is_resizable_only_when_asked() {
     assert_eq!(resizable.set_size(2 * PAGE), Ok(()));
 }
 
+#[test]
+fn child_of_a_child_whose_accumulated_offset_passes_2_64_is_invalid_args() {
+    let f = frames();
+    let a = create(&f, PAGE);
+    let _a_handle = handle(&a);
+    let half = 1u64 << 63;
+    let snapshot = |v: &Arc<Vmo>, offset| v.create_child(ZX_VMO_CHILD_SNAPSHOT, offset, PAGE);
+    let clone = |v: &Arc<Vmo>, offset| v.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, offset, PAGE);
+    type Make = dyn Fn(&Arc<Vmo>, u64) -> Result<Arc<Vmo>, Status>;
+    // (a child at `half`, a grandchild of the same kind: a snapshot of a clone whose parent
+    // is alive is NOT_SUPPORTED before any range check).
+    for make in [&snapshot as &Make, &clone as &Make] {
+        // A child may start past its parent's end...
+        let b = make(&a, half).unwrap();
+        // ...but not so far that its range, projected onto the first VMO, passes 2^64.
+        assert_eq!(make(&b, half).err(), Some(Status::INVALID_ARGS));
+        assert_eq!(
+            make(&b, half - PAGE).err(),
+            Some(Status::INVALID_ARGS),
+            "ending exactly at 2^64 passes it"
+        );
+        let c = make(&b, half - 2 * PAGE).unwrap();
+        // And so on down the line.
+        assert_eq!(make(&c, PAGE).err(), Some(Status::INVALID_ARGS));
+        make(&c, 0).unwrap();
+        assert_eq!(b.num_children(), 1, "failed calls made no child");
+    }
+}
+
+#[test]
+fn set_size_that_makes_the_accumulated_end_pass_2_64_is_invalid_args() {
+    let f = frames();
+    let a = create(&f, PAGE);
+    let half = 1u64 << 63;
+    let b = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE, half, PAGE)
+        .unwrap();
+    assert_eq!(b.set_size(half), Err(Status::INVALID_ARGS));
+    assert_eq!(b.size(), PAGE, "a failing call changes nothing");
+    assert_eq!(b.set_size(half - PAGE), Ok(()));
+    // The last page works like any other.
+    b.write(half - 2 * PAGE, &[5]).unwrap();
+    assert_eq!(read_all(&b, half - 2 * PAGE, 1), vec![5]);
+    assert_eq!(b.set_size(PAGE), Ok(()));
+    assert_eq!(f.in_use(), 0);
+    // A first VMO may grow to the largest size.
+    a.set_size(ZX_MAX_VMO_SIZE).unwrap();
+}
+
+#[test]
+fn child_both_resizable_and_no_write_is_invalid_args() {
+    let f = frames();
+    let parent = create(&f, PAGE);
+    assert_eq!(
+        parent
+            .create_child(
+                ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE | ZX_VMO_CHILD_NO_WRITE,
+                0,
+                PAGE
+            )
+            .err(),
+        Some(Status::INVALID_ARGS)
+    );
+    assert!(signals(&parent).contains(Signals::VMO_ZERO_CHILDREN));
+}
+
 // ---- zx_vmo_create_child: SLICE ----------------------------------------------------------
 
 #[test]
@@ -880,6 +946,40 @@ fn slice_of_a_resizable_parent_is_not_supported() {
     let parent = create(&f, PAGE);
     assert_eq!(
         parent.create_child(ZX_VMO_CHILD_SLICE, 0, PAGE).err(),
+        Some(Status::NOT_SUPPORTED)
+    );
+}
+
+#[test]
+fn slice_range_is_checked_before_the_parent_kind() {
+    let f = frames();
+    let resizable = create(&f, 2 * PAGE);
+    let fixed = create_fixed(&f, 2 * PAGE);
+    for parent in [&resizable, &fixed] {
+        for (offset, size) in [
+            (PAGE, 2 * PAGE),
+            (4 * PAGE, PAGE),
+            (0, 3 * PAGE),
+            // offset + size overflows.
+            (u64::MAX - PAGE + 1, 2 * PAGE),
+            (1 << 63, 1 << 63),
+        ] {
+            assert_eq!(
+                parent.create_child(ZX_VMO_CHILD_SLICE, offset, size).err(),
+                Some(Status::INVALID_ARGS),
+                "slice at {offset:#x} of {size:#x}"
+            );
+        }
+        // A size that does not round to a page in range is OUT_OF_RANGE, as everywhere.
+        assert_eq!(
+            parent.create_child(ZX_VMO_CHILD_SLICE, 0, u64::MAX).err(),
+            Some(Status::OUT_OF_RANGE)
+        );
+        assert!(signals(parent).contains(Signals::VMO_ZERO_CHILDREN));
+    }
+    // In range: a resizable parent is refused for what it is.
+    assert_eq!(
+        resizable.create_child(ZX_VMO_CHILD_SLICE, PAGE, PAGE).err(),
         Some(Status::NOT_SUPPORTED)
     );
 }
@@ -1120,6 +1220,258 @@ fn op_cache_ops_reach_the_committed_pages_only() {
         2 * PAGE as usize
     );
     assert_eq!(f.in_use(), 1, "cache ops commit nothing");
+}
+
+// ---- committed_bytes: every page charged to exactly one VMO -----------------------------------
+
+/// Committed pages `vmo` reports.
+fn committed(vmo: &Vmo) -> u64 {
+    vmo.committed_bytes() / PAGE
+}
+
+/// The figures of `vmos`, after checking that the family's kept charges match the rule.
+fn charges(vmos: &[&Arc<Vmo>]) -> Vec<u64> {
+    vmos[0]
+        .check_family_charges()
+        .expect("charges follow the rule");
+    vmos.iter().map(|v| committed(v)).collect()
+}
+
+#[test]
+fn committed_bytes_snapshot_worked_example_of_the_spec() {
+    let f = frames();
+    let a = create(&f, 4 * PAGE);
+    let a_handle = handle(&a);
+    a.write(0, &vec![1; 4 * PAGE as usize]).unwrap();
+    assert_eq!(charges(&[&a]), [4]);
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 4 * PAGE).unwrap();
+    let _b_handle = handle(&b);
+    assert_eq!(
+        charges(&[&a, &b]),
+        [4, 0],
+        "the original keeps the shared pages"
+    );
+    b.write(0, &[2]).unwrap();
+    assert_eq!(charges(&[&a, &b]), [4, 1], "the snapshot's own copy");
+    a.write(PAGE, &[3]).unwrap();
+    assert_eq!(
+        charges(&[&a, &b]),
+        [4, 2],
+        "the old page 1 is seen by the snapshot only"
+    );
+    assert_eq!(f.in_use(), 6);
+    drop(a_handle);
+    assert_eq!(
+        charges(&[&b]),
+        [4],
+        "the closed original's pages pass to the snapshot"
+    );
+    assert_eq!(f.in_use(), 4);
+}
+
+#[test]
+fn committed_bytes_after_a_snapshot_is_no_longer_zero_for_both() {
+    let f = frames();
+    let a = create(&f, 2 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
+    let _b_handle = handle(&b);
+    assert_eq!(a.committed_bytes() + b.committed_bytes(), 2 * PAGE);
+    assert_eq!(committed(&a), 2);
+}
+
+#[test]
+fn committed_bytes_snapshot_closed_gives_nothing_back_to_count_twice() {
+    let f = frames();
+    let a = create(&f, 3 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 3 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 3 * PAGE).unwrap();
+    let b_handle = handle(&b);
+    b.write(0, &[2]).unwrap();
+    a.write(PAGE, &[3]).unwrap();
+    assert_eq!(charges(&[&a, &b]), [3, 2]);
+    drop(b_handle);
+    assert_eq!(charges(&[&a]), [3]);
+    assert_eq!(f.in_use(), 3);
+}
+
+#[test]
+fn committed_bytes_decommit_or_zero_in_the_original_passes_shared_pages_on() {
+    let f = frames();
+    let a = create(&f, 4 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 4 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 4 * PAGE).unwrap();
+    let _b_handle = handle(&b);
+    let cache = CountingCache::default();
+    a.op_range(ZX_VMO_OP_DECOMMIT, 0, PAGE, &cache).unwrap();
+    assert_eq!(charges(&[&a, &b]), [3, 1]);
+    a.op_range(ZX_VMO_OP_ZERO, PAGE, PAGE, &cache).unwrap();
+    assert_eq!(charges(&[&a, &b]), [2, 2]);
+    // A partial zero is a write: the original gets its own copy, the old page passes on.
+    a.op_range(ZX_VMO_OP_ZERO, 2 * PAGE, 10, &cache).unwrap();
+    assert_eq!(charges(&[&a, &b]), [2, 3]);
+    assert_eq!(f.in_use(), 5);
+}
+
+#[test]
+fn committed_bytes_pages_beyond_a_shrunk_original_pass_to_the_snapshot() {
+    let f = frames();
+    let a = create(&f, 4 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 4 * PAGE as usize]).unwrap();
+    let b = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 2 * PAGE, 2 * PAGE)
+        .unwrap();
+    let _b_handle = handle(&b);
+    assert_eq!(charges(&[&a, &b]), [4, 0]);
+    a.set_size(PAGE).unwrap();
+    // Page 1 is seen by nobody and freed; pages 2 and 3 only by the snapshot.
+    assert_eq!(charges(&[&a, &b]), [1, 2]);
+    assert_eq!(f.in_use(), 3);
+    a.set_size(4 * PAGE).unwrap();
+    assert_eq!(
+        charges(&[&a, &b]),
+        [1, 2],
+        "growing back shows zeroes, not the old pages"
+    );
+}
+
+#[test]
+fn committed_bytes_nested_snapshots_charge_the_vmo_that_was_cloned() {
+    let f = frames();
+    let a = create(&f, 2 * PAGE);
+    let a_handle = handle(&a);
+    a.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
+    let b_handle = handle(&b);
+    let c = b.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
+    let _c_handle = handle(&c);
+    assert_eq!(charges(&[&a, &b, &c]), [2, 0, 0]);
+    a.write(0, &[2]).unwrap();
+    assert_eq!(charges(&[&a, &b, &c]), [2, 1, 0], "b was cloned to make c");
+    // b's own copy; the old page 0 is now seen by c alone.
+    b.write(0, &[3]).unwrap();
+    assert_eq!(charges(&[&a, &b, &c]), [2, 1, 1]);
+    drop(b_handle);
+    assert_eq!(charges(&[&a, &c]), [2, 1]);
+    drop(a_handle);
+    assert_eq!(charges(&[&c]), [2]);
+    assert_eq!(f.in_use(), 2);
+}
+
+#[test]
+fn committed_bytes_clone_of_a_live_parent_charges_the_parent_until_it_closes() {
+    let f = frames();
+    let parent = create(&f, 3 * PAGE);
+    let parent_handle = handle(&parent);
+    parent.write(0, &vec![1; 3 * PAGE as usize]).unwrap();
+    let clone = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 3 * PAGE)
+        .unwrap();
+    let _clone_handle = handle(&clone);
+    assert_eq!(charges(&[&parent, &clone]), [3, 0]);
+    clone.write(0, &[2]).unwrap();
+    assert_eq!(charges(&[&parent, &clone]), [3, 1]);
+    drop(parent_handle);
+    // The clone now sees the parent's pages 1 and 2 alone.
+    assert_eq!(charges(&[&clone]), [3]);
+    assert_eq!(f.in_use(), 3);
+}
+
+#[test]
+fn committed_bytes_closed_parent_with_two_clones_charges_the_first() {
+    let f = frames();
+    let parent = create(&f, 2 * PAGE);
+    let parent_handle = handle(&parent);
+    parent.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let first = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
+        .unwrap();
+    let first_handle = handle(&first);
+    let second = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, PAGE, PAGE)
+        .unwrap();
+    let _second_handle = handle(&second);
+    drop(parent_handle);
+    assert_eq!(charges(&[&first, &second]), [2, 0]);
+    first.write(PAGE, &[2]).unwrap();
+    assert_eq!(charges(&[&first, &second]), [2, 1]);
+    drop(first_handle);
+    assert_eq!(charges(&[&second]), [1]);
+    assert_eq!(f.in_use(), 1);
+}
+
+#[test]
+fn committed_bytes_snapshot_of_a_clone_after_its_parent_closed() {
+    let f = frames();
+    let parent = create(&f, 2 * PAGE);
+    let parent_handle = handle(&parent);
+    parent.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let clone = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
+        .unwrap();
+    let clone_handle = handle(&clone);
+    drop(parent_handle);
+    let snap = clone
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE)
+        .unwrap();
+    let _snap_handle = handle(&snap);
+    assert_eq!(charges(&[&clone, &snap]), [2, 0]);
+    clone.write(0, &[2]).unwrap();
+    assert_eq!(charges(&[&clone, &snap]), [2, 1]);
+    drop(clone_handle);
+    assert_eq!(charges(&[&snap]), [2]);
+}
+
+#[test]
+fn committed_bytes_of_a_vmo_kept_by_its_slice_are_reported_by_the_slice() {
+    let f = frames();
+    let parent = create_fixed(&f, 2 * PAGE);
+    let parent_handle = handle(&parent);
+    parent.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let slice = parent.create_child(ZX_VMO_CHILD_SLICE, PAGE, PAGE).unwrap();
+    let _slice_handle = handle(&slice);
+    assert_eq!(charges(&[&parent, &slice]), [2, 0]);
+    drop(parent_handle);
+    assert_eq!(committed(&slice), 2, "nobody can ask the parent any more");
+}
+
+#[test]
+fn committed_bytes_a_fault_after_a_snapshot_charges_the_same_way() {
+    let f = frames();
+    let a = create(&f, 2 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
+    let _b_handle = handle(&b);
+    assert!(a.fault_page(0, true).unwrap().writable);
+    assert!(b.fault_page(PAGE, true).unwrap().writable);
+    assert_eq!(charges(&[&a, &b]), [2, 2]);
+    assert_eq!(f.in_use(), 4);
+}
+
+#[test]
+fn partial_zero_of_a_page_that_reads_zero_commits_nothing() {
+    let f = frames();
+    let parent = create(&f, 2 * PAGE);
+    let _parent_handle = handle(&parent);
+    let clone = parent
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
+        .unwrap();
+    let _clone_handle = handle(&clone);
+    let cache = CountingCache::default();
+    clone.op_range(ZX_VMO_OP_ZERO, 10, 100, &cache).unwrap();
+    assert_eq!(f.in_use(), 0);
+    assert_eq!(committed(&clone), 0);
+    // The zeroed page stays zero when the parent writes it later.
+    parent.write(0, &[7; 200]).unwrap();
+    assert_eq!(read_all(&clone, 0, 200), vec![0; 200]);
+    // The rest of the page still reads the parent.
+    parent.write(PAGE - 1, &[8]).unwrap();
+    assert_eq!(read_all(&clone, PAGE - 1, 1), vec![0]);
 }
 
 // ---- ZX_VMO_ZERO_CHILDREN ------------------------------------------------------------------

@@ -1,12 +1,19 @@
 //! The VMO layer against a plain reference model: random sequences of create, write, read,
 //! clone, snapshot, slice, set_size, op_range, duplicate, replace and close, through a real
 //! handle table with rights. After every step each open VMO's size, full contents, ZERO_CHILDREN
-//! signal and handle rights must match the model; committed bytes never exceed the size; at
-//! the end every page is returned.
+//! signal, handle rights and committed bytes must match the model; each family holds exactly
+//! the pages its live VMOs can see, and their committed bytes add up to them; at the end every
+//! page is returned.
 //!
-//! The model keeps each VMO as bytes: a root owns its pages, a clone has an overlay over its
-//! parent's *current* content (pages it wrote), a snapshot is an eager copy, a slice is a
-//! window onto its parent.
+//! The model keeps each VMO as pages of bytes: a root owns its pages, a clone has an overlay
+//! over its parent's *current* content (pages it wrote), a snapshot is an eager copy, a slice
+//! is a window onto its parent. Each page also names the frame behind it: a write or COMMIT
+//! gives the page a new frame, a snapshot copies the names (it shares the frames), and a page
+//! that reads zero without a frame has none. The frames a family holds are the names its live
+//! VMOs see, and each is charged to the first VMO that sees it in the family's *charge
+//! order*: a clone, and a snapshot, go right after the subtree of the VMO they come from,
+//! where a VMO's subtree is itself and its clones' subtrees (a snapshot of X joins the
+//! subtree X belongs to, not X's own).
 
 use abi::*;
 use object::frames::testing::{CountingCache, TestFrames};
@@ -20,16 +27,32 @@ use std::sync::Arc;
 
 const PAGE: usize = 4096;
 
+/// A page as a VMO sees it: its bytes and the frame they are in (`None`: reads zero, no frame).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Page {
+    frame: Option<u64>,
+    data: Vec<u8>,
+}
+
+impl Page {
+    fn zero() -> Page {
+        Page {
+            frame: None,
+            data: vec![0; PAGE],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Kind {
     /// Owns its pages (created, or a snapshot: an eager copy).
-    Root { pages: Vec<Vec<u8>> },
+    Root { pages: Vec<Page> },
     /// Sees `parent`'s current page `k + offset` while `k < limit`, unless it wrote `k`.
     Clone {
         parent: usize,
         offset: u64,
         limit: u64,
-        overlay: BTreeMap<u64, Vec<u8>>,
+        overlay: BTreeMap<u64, Page>,
     },
     /// A window onto a root-or-clone `target` at `offset` pages.
     Slice { target: usize, offset: u64 },
@@ -42,23 +65,26 @@ struct ModelVmo {
     resizable: bool,
     open_handles: usize,
     user_parent: Option<usize>,
+    /// The VMO whose subtree this one joined in the charge order (none for a slice).
+    order_parent: Option<usize>,
 }
 
 #[derive(Default)]
 struct Model {
     vmos: Vec<ModelVmo>,
+    /// Frame names given out so far.
+    frames_named: u64,
+    /// The charge order of every VMO but slices (see the file docs).
+    order: Vec<usize>,
 }
 
 impl Model {
-    fn page(&self, mut id: usize, mut k: u64) -> Vec<u8> {
+    fn page(&self, mut id: usize, mut k: u64) -> Page {
         loop {
             let vmo = &self.vmos[id];
             match &vmo.kind {
                 Kind::Root { pages } => {
-                    return pages
-                        .get(k as usize)
-                        .cloned()
-                        .unwrap_or_else(|| vec![0; PAGE])
+                    return pages.get(k as usize).cloned().unwrap_or_else(Page::zero)
                 }
                 Kind::Clone {
                     parent,
@@ -70,7 +96,7 @@ impl Model {
                         return page.clone();
                     }
                     if k >= *limit {
-                        return vec![0; PAGE];
+                        return Page::zero();
                     }
                     id = *parent;
                     k += offset;
@@ -85,19 +111,24 @@ impl Model {
 
     fn content(&self, id: usize) -> Vec<u8> {
         (0..self.vmos[id].size)
-            .flat_map(|k| self.page(id, k))
+            .flat_map(|k| self.page(id, k).data)
             .collect()
     }
 
-    fn set_page(&mut self, mut id: usize, mut k: u64, data: Vec<u8>) {
+    fn new_frame(&mut self) -> Option<u64> {
+        self.frames_named += 1;
+        Some(self.frames_named)
+    }
+
+    fn set_page(&mut self, mut id: usize, mut k: u64, page: Page) {
         loop {
             match &mut self.vmos[id].kind {
                 Kind::Root { pages } => {
-                    pages[k as usize] = data;
+                    pages[k as usize] = page;
                     return;
                 }
                 Kind::Clone { overlay, .. } => {
-                    overlay.insert(k, data);
+                    overlay.insert(k, page);
                     return;
                 }
                 Kind::Slice { target, offset } => {
@@ -116,10 +147,114 @@ impl Model {
             let in_page = position % PAGE;
             let chunk = (PAGE - in_page).min(data.len() - done);
             let mut page = self.page(id, k);
-            page[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
+            page.data[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
+            page.frame = self.new_frame();
             self.set_page(id, k, page);
             done += chunk;
         }
+    }
+
+    /// COMMIT: every page of the range gets a frame of its own, same bytes.
+    fn commit(&mut self, id: usize, offset: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        for k in offset / PAGE..=(offset + len - 1) / PAGE {
+            let mut page = self.page(id, k as u64);
+            page.frame = self.new_frame();
+            self.set_page(id, k as u64, page);
+        }
+    }
+
+    /// ZERO or DECOMMIT of `offset..offset + len`: whole pages lose their frame; a partly
+    /// zeroed page that shows a frame gets one of its own, one without stays without.
+    fn zero(&mut self, id: usize, offset: usize, len: usize) {
+        let end = offset + len;
+        let mut position = offset;
+        while position < end {
+            let k = position / PAGE;
+            let in_page = position % PAGE;
+            let chunk = (PAGE - in_page).min(end - position);
+            let mut page = self.page(id, k as u64);
+            if chunk == PAGE {
+                page = Page::zero();
+            } else if page.frame.is_some() {
+                page.data[in_page..in_page + chunk].fill(0);
+                page.frame = self.new_frame();
+            }
+            self.set_page(id, k as u64, page);
+            position += chunk;
+        }
+    }
+
+    /// Whether `y` lies in `x`'s subtree of the charge order.
+    fn in_subtree(&self, y: usize, x: usize) -> bool {
+        let mut current = Some(y);
+        while let Some(c) = current {
+            if c == x {
+                return true;
+            }
+            current = self.vmos[c].order_parent;
+        }
+        false
+    }
+
+    /// Puts `new` in the charge order right after the subtree of `x`.
+    fn order_after_subtree_of(&mut self, new: usize, x: usize) {
+        let last = self
+            .order
+            .iter()
+            .rposition(|&y| self.in_subtree(y, x))
+            .expect("x is in the order");
+        self.order.insert(last + 1, new);
+    }
+
+    /// Pages charged to each VMO whose node is alive: every frame a live VMO sees goes to
+    /// the first VMO in the charge order that sees it.
+    fn charges(&self) -> BTreeMap<usize, u64> {
+        let mut owner_of: BTreeMap<u64, usize> = BTreeMap::new();
+        for &v in &self.order {
+            if !self.node_alive(v) {
+                continue;
+            }
+            for k in 0..self.vmos[v].size {
+                if let Some(frame) = self.page(v, k).frame {
+                    owner_of.entry(frame).or_insert(v);
+                }
+            }
+        }
+        let mut charges = BTreeMap::new();
+        for owner in owner_of.into_values() {
+            *charges.entry(owner).or_insert(0) += 1;
+        }
+        charges
+    }
+
+    /// The committed bytes `id` reports: its charges; for a slice none, unless its target
+    /// has no handle left and this is the target's first live slice (it reports the target's).
+    fn committed(&self, id: usize, charges: &BTreeMap<usize, u64>) -> u64 {
+        let pages = match self.vmos[id].kind {
+            Kind::Slice { target, .. } => {
+                let first_live_slice = self.vmos.iter().enumerate().position(|(s, v)| {
+                    matches!(v.kind, Kind::Slice { target: t, .. } if t == target) && self.alive(s)
+                });
+                if !self.alive(target) && first_live_slice == Some(id) {
+                    charges.get(&target).copied().unwrap_or(0)
+                } else {
+                    0
+                }
+            }
+            _ => charges.get(&id).copied().unwrap_or(0),
+        };
+        pages * PAGE as u64
+    }
+
+    /// The VMO a family started from.
+    fn family_of(&self, mut id: usize) -> usize {
+        while let Some(parent) = self.vmos[id].user_parent {
+            id = parent;
+        }
+        id
     }
 
     fn alive(&self, id: usize) -> bool {
@@ -176,7 +311,7 @@ impl Model {
     fn set_size(&mut self, id: usize, new: u64) {
         let old = self.vmos[id].size;
         match &mut self.vmos[id].kind {
-            Kind::Root { pages } => pages.resize(new as usize, vec![0; PAGE]),
+            Kind::Root { pages } => pages.resize(new as usize, Page::zero()),
             Kind::Clone { limit, overlay, .. } => {
                 *limit = (*limit).min(old.min(new));
                 overlay.retain(|&k, _| k < new);
@@ -405,13 +540,15 @@ impl Harness {
                 let vmo = Vmo::create(self.frames.clone(), pages * PAGE as u64, options).unwrap();
                 let model = ModelVmo {
                     kind: Kind::Root {
-                        pages: vec![vec![0; PAGE]; pages as usize],
+                        pages: vec![Page::zero(); pages as usize],
                     },
                     size: pages,
                     resizable,
                     open_handles: 1,
                     user_parent: None,
+                    order_parent: None,
                 };
+                self.model.order.push(self.model.vmos.len());
                 self.add(vmo, model, Rights::DEFAULT_VMO);
             }
             Op::Write {
@@ -501,7 +638,10 @@ impl Harness {
                     resizable,
                     open_handles: 1,
                     user_parent: Some(held.vmo),
+                    order_parent: Some(parent),
                 };
+                let id = self.model.vmos.len();
+                self.model.order_after_subtree_of(id, parent);
                 self.add(vmo, model, clone_rights(held.rights));
             }
             Op::Snapshot {
@@ -528,12 +668,12 @@ impl Harness {
                     return;
                 }
                 let vmo = result.expect("snapshot");
-                let content: Vec<Vec<u8>> = (0..pages)
+                let content: Vec<Page> = (0..pages)
                     .map(|k| {
                         if offset + k < self.model.vmos[held.vmo].size {
                             self.model.page(held.vmo, offset + k)
                         } else {
-                            vec![0; PAGE]
+                            Page::zero()
                         }
                     })
                     .collect();
@@ -543,7 +683,10 @@ impl Harness {
                     resizable,
                     open_handles: 1,
                     user_parent: Some(held.vmo),
+                    order_parent: self.model.vmos[held.vmo].order_parent,
                 };
+                let id = self.model.vmos.len();
+                self.model.order_after_subtree_of(id, held.vmo);
                 self.add(vmo, model, child_rights(held.rights, options));
             }
             Op::Slice {
@@ -567,12 +710,13 @@ impl Harness {
                     assert_eq!(result.err(), Some(Status::ACCESS_DENIED));
                     return;
                 }
-                if parent.resizable {
-                    assert_eq!(result.err(), Some(Status::NOT_SUPPORTED));
-                    return;
-                }
+                // The range first, then the parent's kind.
                 if offset + pages > parent.size {
                     assert_eq!(result.err(), Some(Status::INVALID_ARGS));
+                    return;
+                }
+                if parent.resizable {
+                    assert_eq!(result.err(), Some(Status::NOT_SUPPORTED));
                     return;
                 }
                 let vmo = result.expect("slice");
@@ -589,6 +733,7 @@ impl Harness {
                     resizable: false,
                     open_handles: 1,
                     user_parent: Some(held.vmo),
+                    order_parent: None,
                 };
                 self.add(vmo, model, child_rights(held.rights, ZX_VMO_CHILD_SLICE));
             }
@@ -635,14 +780,9 @@ impl Harness {
                     if op == ZX_VMO_OP_COMMIT {
                         // Committing gives a clone its own copy of each page: later parent
                         // writes no longer show through.
-                        if len > 0 {
-                            for k in offset / PAGE..=(offset + len - 1) / PAGE {
-                                let page = self.model.page(held.vmo, k as u64);
-                                self.model.set_page(held.vmo, k as u64, page);
-                            }
-                        }
+                        self.model.commit(held.vmo, offset, len);
                     } else {
-                        self.model.write(held.vmo, offset, &vec![0; len]);
+                        self.model.zero(held.vmo, offset, len);
                     }
                 }
             }
@@ -720,6 +860,10 @@ impl Harness {
     }
 
     fn check(&self) {
+        let charges = self.model.charges();
+        // Per family: the pages its kernel nodes hold, the sum of what its VMOs report, the
+        // pages the model says its live VMOs see.
+        let mut families: BTreeMap<usize, (usize, u64)> = BTreeMap::new();
         let mut checked = std::collections::BTreeSet::new();
         for held in &self.held {
             let (vmo, rights) = self
@@ -744,10 +888,19 @@ impl Harness {
                 "content of vmo {}",
                 held.vmo
             );
-            assert!(
-                vmo.committed_bytes() <= vmo.size(),
-                "committed beyond the size"
+            assert_eq!(
+                vmo.committed_bytes(),
+                self.model.committed(held.vmo, &charges),
+                "committed bytes of vmo {}",
+                held.vmo
             );
+            if let Err(e) = vmo.check_family_charges() {
+                panic!("charges of the family of vmo {}: {e}", held.vmo);
+            }
+            let family = families
+                .entry(self.model.family_of(held.vmo))
+                .or_insert((vmo.family_committed_pages(), 0));
+            family.1 += vmo.committed_bytes();
             let zero_children = vmo
                 .base()
                 .signals()
@@ -760,6 +913,27 @@ impl Harness {
                 held.vmo
             );
         }
+        let mut held_in_all = 0;
+        for (root, (pages, reported)) in families {
+            let seen: u64 = charges
+                .iter()
+                .filter(|&(&v, _)| self.model.family_of(v) == root)
+                .map(|(_, &n)| n)
+                .sum();
+            assert_eq!(pages as u64, seen, "pages held by the family of vmo {root}");
+            assert_eq!(
+                reported,
+                pages as u64 * PAGE as u64,
+                "committed bytes of the family of vmo {root} add up to its pages"
+            );
+            held_in_all += pages;
+        }
+        // A family nobody holds a handle to holds no page.
+        assert_eq!(
+            self.frames.in_use(),
+            held_in_all,
+            "pages outside open families"
+        );
     }
 
     fn finish(mut self) {

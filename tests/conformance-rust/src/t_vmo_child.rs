@@ -21,6 +21,30 @@ pub const CASES: &[Case] = &[
         slice_resizable_parent,
     ),
     ("vmo_child_slice_outside_parent_invalid_args", slice_outside),
+    (
+        "vmo_child_slice_range_checked_before_the_resizable_parent",
+        slice_range_first,
+    ),
+    (
+        "vmo_child_resizable_with_no_write_invalid_args",
+        resizable_no_write,
+    ),
+    (
+        "vmo_child_accumulated_offset_past_2_64_invalid_args",
+        accumulated_offset,
+    ),
+    (
+        "vmo_child_set_size_accumulated_end_past_2_64_invalid_args",
+        accumulated_set_size,
+    ),
+    (
+        "vmo_child_committed_bytes_snapshot_example_of_the_spec",
+        committed_snapshot_example,
+    ),
+    (
+        "vmo_child_committed_bytes_through_mappings_and_clones",
+        committed_mappings_and_clones,
+    ),
     ("vmo_child_exactly_one_of_snapshot_or_slice", exactly_one),
     ("vmo_child_unknown_option_invalid_args", unknown_option),
     ("vmo_child_unaligned_offset_invalid_args", unaligned_offset),
@@ -166,6 +190,150 @@ fn slice_outside() -> R {
     }
     let ok_slice = child_vmo(v.raw(), SLICE, PAGE, PAGE)?;
     drop(ok_slice);
+    Ok(())
+}
+
+fn slice_range_first() -> R {
+    // Resizable: a slice is refused, but a range outside it is refused for the range first.
+    let v = vmo(2 * PAGE)?;
+    let mut out = 0u32;
+    for (off, size) in [
+        (PAGE, 2 * PAGE),
+        (4 * PAGE, PAGE),
+        (0, 3 * PAGE),
+        (u64::MAX - PAGE + 1, 2 * PAGE),
+        (1 << 63, 1 << 63),
+    ] {
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_vmo_create_child(v.raw(), SLICE, off, size, &mut out)
+        });
+    }
+    // A size that rounds past the largest VMO is OUT_OF_RANGE, as for every child.
+    check!(ZX_ERR_OUT_OF_RANGE, unsafe {
+        sys::zx_vmo_create_child(v.raw(), SLICE, 0, u64::MAX, &mut out)
+    });
+    check!(ZX_ERR_NOT_SUPPORTED, unsafe {
+        sys::zx_vmo_create_child(v.raw(), SLICE, 0, 2 * PAGE, &mut out)
+    });
+    eq!(vmo_info(v.raw())?.num_children, 0usize);
+    Ok(())
+}
+
+fn resizable_no_write() -> R {
+    let v = vmo(PAGE)?;
+    let mut out = 0u32;
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_create_child(
+            v.raw(),
+            SNAP | ZX_VMO_CHILD_RESIZABLE | ZX_VMO_CHILD_NO_WRITE,
+            0,
+            PAGE,
+            &mut out,
+        )
+    });
+    eq!(vmo_info(v.raw())?.num_children, 0usize);
+    Ok(())
+}
+
+fn accumulated_offset() -> R {
+    let half = 1u64 << 63;
+    let v = vmo(PAGE)?;
+    // A child may start far past its parent's end...
+    let b = child_vmo(v.raw(), SNAP, half, PAGE)?;
+    let mut out = 0u32;
+    // ...but a grandchild whose range, with both offsets, passes 2^64 is refused.
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_create_child(b.raw(), SNAP, half, PAGE, &mut out)
+    });
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_create_child(b.raw(), SNAP, half - PAGE, PAGE, &mut out)
+    });
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_clone(b.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, half, PAGE, &mut out)
+    });
+    eq!(vmo_info(b.raw())?.num_children, 0usize);
+    // Up to the last page below 2^64 is fine, and works.
+    let c = child_vmo(b.raw(), SNAP, half - 2 * PAGE, PAGE)?;
+    fill(c.raw(), 0, 16, 0x5A)?;
+    eq!(read_byte(c.raw(), 15)?, 0x5Au8);
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_create_child(c.raw(), SNAP, PAGE, PAGE, &mut out)
+    });
+    let d = clone_vmo(c.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)?;
+    eq!(read_byte(d.raw(), 15)?, 0x5Au8);
+    Ok(())
+}
+
+fn accumulated_set_size() -> R {
+    let half = 1u64 << 63;
+    let v = vmo(PAGE)?;
+    let b = child_vmo(v.raw(), SNAP | ZX_VMO_CHILD_RESIZABLE, half, PAGE)?;
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_vmo_set_size(b.raw(), half)
+    });
+    eq!(get_size(b.raw())?, PAGE);
+    zx_ok!(unsafe { sys::zx_vmo_set_size(b.raw(), half - PAGE) });
+    write_all(b.raw(), half - 2 * PAGE, &[0x77])?;
+    eq!(read_byte(b.raw(), half - 2 * PAGE)?, 0x77u8);
+    zx_ok!(unsafe { sys::zx_vmo_set_size(b.raw(), PAGE) });
+    eq!(committed(b.raw())?, 0u64);
+    Ok(())
+}
+
+fn committed_snapshot_example() -> R {
+    // The spec's worked example: a page shared by a VMO and its snapshot is the VMO's while
+    // it still sees it; a closed VMO's pages pass to the snapshot.
+    let a = vmo(4 * PAGE)?;
+    fill(a.raw(), 0, 4 * PAGEZ, 0x41)?;
+    eq!(committed(a.raw())?, 4 * PAGE);
+    let b = child_vmo(a.raw(), SNAP, 0, 4 * PAGE)?;
+    eq!((committed(a.raw())?, committed(b.raw())?), (4 * PAGE, 0));
+    fill(b.raw(), 0, 1, 0x42)?;
+    eq!((committed(a.raw())?, committed(b.raw())?), (4 * PAGE, PAGE));
+    fill(a.raw(), PAGE, 1, 0x43)?;
+    eq!(
+        (committed(a.raw())?, committed(b.raw())?),
+        (4 * PAGE, 2 * PAGE)
+    );
+    drop(a);
+    eq!(committed(b.raw())?, 4 * PAGE);
+    eq!(read_byte(b.raw(), 0)?, 0x42u8);
+    eq!(read_byte(b.raw(), PAGE)?, 0x41u8);
+    Ok(())
+}
+
+fn committed_mappings_and_clones() -> R {
+    // Write faults charge like writes; a zx_vmo_clone's parent keeps its pages until closed.
+    let a = vmo(3 * PAGE)?;
+    fill(a.raw(), 0, 3 * PAGEZ, 0x31)?;
+    let b = child_vmo(a.raw(), SNAP, 0, 3 * PAGE)?;
+    let ma = map(a.raw(), 0, 3 * PAGEZ, RW)?;
+    let mb = map(b.raw(), 0, 3 * PAGEZ, RW)?;
+    ma.poke(0, 0x32);
+    mb.poke(PAGEZ, 0x33);
+    eq!(
+        (committed(a.raw())?, committed(b.raw())?),
+        (3 * PAGE, 2 * PAGE)
+    );
+    let c = clone_vmo(b.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, 3 * PAGE)?;
+    eq!(committed(c.raw())?, 0u64);
+    fill(c.raw(), 2 * PAGE, 1, 0x34)?;
+    eq!((committed(b.raw())?, committed(c.raw())?), (2 * PAGE, PAGE));
+    // b's handle goes, its mapping keeps it; then the mapping goes too.
+    drop(b);
+    eq!(committed(c.raw())?, PAGE);
+    drop(mb);
+    // c now sees b's own page 1 and the shared page 0 (a wrote its own copy) alone.
+    eq!(
+        (committed(a.raw())?, committed(c.raw())?),
+        (3 * PAGE, 3 * PAGE)
+    );
+    drop(ma);
+    drop(a);
+    eq!(committed(c.raw())?, 3 * PAGE);
+    eq!(read_byte(c.raw(), 0)?, 0x31u8);
+    eq!(read_byte(c.raw(), PAGE)?, 0x33u8);
+    eq!(read_byte(c.raw(), 2 * PAGE)?, 0x34u8);
     Ok(())
 }
 
