@@ -793,6 +793,11 @@ pub fn preempt_point() -> bool {
     if CURRENT.load(Ordering::Relaxed).is_null() {
         return true;
     }
+    // A killed thread must not switch away here: the scheduler would never run it again, and
+    // what its frames hold would never be dropped. It unwinds to the system-call boundary.
+    if current_is_dead() {
+        return false;
+    }
     arch::cpu::enable_irqs();
     // The unmasking takes effect at this context synchronization event: a pending IRQ is
     // taken here, before the mask goes back.
@@ -810,6 +815,15 @@ pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
     loop {
         schedule();
+        // Pages of large VMOs that a thread which never came back (it exited) left behind:
+        // a chunk per round, so a thread made runnable meanwhile runs after it.
+        if object::vmo::free_dead_pages_chunk() {
+            arch::cpu::enable_irqs();
+            // SAFETY: a barrier only: lets a pending IRQ in before the mask goes back.
+            unsafe { core::arch::asm!("isb", options(nostack)) };
+            arch::cpu::disable_irqs();
+            continue;
+        }
         arch::cpu::enable_irqs();
         arch::cpu::wait_for_interrupt();
         arch::cpu::disable_irqs();

@@ -10,10 +10,13 @@ use arch::exception::TrapFrame;
 /// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
+    let dead_pages = object::vmo::dead_pages_pushed();
     crate::syscall::dispatch(frame);
-    // Large dead VMOs' pages, freed here where no lock is held and the thread may be
-    // preempted between chunks (one load when there are none).
-    object::vmo::free_dead_pages();
+    // The pages of large VMOs this call ended, freed here where no lock is held and the
+    // thread may be preempted between chunks.
+    if object::vmo::dead_pages_pushed() != dead_pages {
+        object::vmo::free_dead_pages();
+    }
     leave_if_dead();
 }
 

@@ -995,8 +995,10 @@ fn notify(mappings: &BTreeMap<u64, Weak<dyn MappingObserver>>, first: u64, end: 
 /// lock. IRQs are masked while it is held, as everywhere in the kernel.
 static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
     spin::Mutex::new(Vec::new());
-/// Whether `DEAD_PAGES` may hold anything: the check on every system call's way out.
+/// Whether `DEAD_PAGES` may hold anything.
 static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
+/// Page maps ever moved to `DEAD_PAGES`: a system call that changed it made work for itself.
+static DEAD_PAGES_PUSHED: AtomicUsize = AtomicUsize::new(0);
 
 /// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
 /// them from (host tests free at once) or when the list cannot grow.
@@ -1010,45 +1012,62 @@ fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
     }
     dead.push((frames.clone(), core::mem::take(pages)));
     DEAD_PAGES_PENDING.store(true, Ordering::Release);
+    DEAD_PAGES_PUSHED.fetch_add(1, Ordering::Relaxed);
     true
 }
 
-/// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
-/// point between chunks. The kernel runs it, holding no lock, before a system call returns
-/// whenever something is pending, so a program that closed a large VMO finds its memory
-/// free when the call returns.
+/// How many page maps were ever left to [`free_dead_pages`]: the kernel compares it before
+/// and after a system call, so that the call that closed a large VMO frees its pages (and
+/// not some other thread that happens to leave the kernel next).
 #[inline]
+pub fn dead_pages_pushed() -> usize {
+    DEAD_PAGES_PUSHED.load(Ordering::Relaxed)
+}
+
+/// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
+/// point between chunks. The kernel runs it, holding no lock, before a system call that left
+/// pages there returns, so a program that closed a large VMO finds its memory free when the
+/// call returns; what a thread that never returns (one that exits) left behind, the idle
+/// loop frees ([`free_dead_pages_chunk`]).
 pub fn free_dead_pages() {
-    if DEAD_PAGES_PENDING.load(Ordering::Acquire) {
-        free_dead_pages_slow();
+    while free_dead_pages_chunk() {
+        // Even for a killed thread: the work is bounded and nobody else would do it.
+        preempt::point();
     }
 }
 
-#[inline(never)]
-fn free_dead_pages_slow() {
-    loop {
-        let entry = {
-            let mut dead = DEAD_PAGES.lock();
-            let entry = dead.pop();
-            if entry.is_none() {
-                // Under the lock, so a concurrent push cannot be missed.
-                DEAD_PAGES_PENDING.store(false, Ordering::Release);
-            }
-            entry
-        };
-        let Some((frames, mut pages)) = entry else {
-            return;
-        };
-        loop {
-            let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
-            pages.remove_range(0, stop.saturating_sub(1), |_, frame| frames.free(frame));
-            if pages.is_empty() {
-                break;
-            }
-            // Even for a killed thread: the work is bounded and nobody else would do it.
-            preempt::point();
-        }
+/// Frees one chunk of [`DEAD_PAGES`]; true while more remain.
+pub fn free_dead_pages_chunk() -> bool {
+    if !DEAD_PAGES_PENDING.load(Ordering::Acquire) {
+        return false;
     }
+    let entry = {
+        let mut dead = DEAD_PAGES.lock();
+        let entry = dead.pop();
+        if entry.is_none() {
+            // Under the lock, so a concurrent push cannot be missed.
+            DEAD_PAGES_PENDING.store(false, Ordering::Release);
+        }
+        entry
+    };
+    let Some((frames, mut pages)) = entry else {
+        return false;
+    };
+    let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
+    pages.remove_range(0, stop.saturating_sub(1), |_, frame| frames.free(frame));
+    if !pages.is_empty() {
+        let mut dead = DEAD_PAGES.lock();
+        if dead.try_reserve(1).is_ok() {
+            dead.push((frames, pages));
+            DEAD_PAGES_PENDING.store(true, Ordering::Release);
+            return true;
+        }
+        drop(dead);
+        // No room to put it back (the list shrank by one a moment ago, so only another
+        // thread's push can have taken it): finish it here.
+        pages.drain_each(|_, frame| frames.free(frame));
+    }
+    DEAD_PAGES_PENDING.load(Ordering::Acquire)
 }
 
 /// How a VMO came to be, for `zx_object_get_info`.
