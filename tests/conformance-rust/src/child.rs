@@ -4,6 +4,7 @@
 //! process did not, `SETUP + n` when setup step n failed, `UNKNOWN_MODE`.
 
 use crate::util::*;
+use alloc::vec::Vec;
 
 pub const SURVIVED: i32 = 99;
 pub const UNKNOWN_MODE: i32 = 98;
@@ -450,13 +451,29 @@ fn overfill() -> i32 {
 
 /// Fills channel queues with messages of 8191 bytes (the largest the kernel's small-object
 /// heap takes) until a write gives NO_MEMORY, then writes 1 at offset 0 of the VMO passed as
-/// extra handle 0 and sleeps, holding everything. On a large machine 64 KiB messages (whole
-/// pages, quick to queue) take all but 32 MiB first. 71: another error came first; 72: no
+/// extra handle 0 and sleeps, holding everything. 71: another error came first; 72: no
 /// channel could be made.
+///
+/// The queues are grown to their full size first (3500 empty messages written and read
+/// back), so that no queue growth, which takes whole pages and checks the reserve, stops
+/// the flood: only the check on the messages can. On a large machine 64 KiB messages (whole
+/// pages, quick to queue) then take all but 32 MiB.
 fn small_flood() -> i32 {
+    const QUEUES: usize = 8;
     let flag = take_extra(0);
     if flag == ZX_HANDLE_INVALID {
         return SETUP;
+    }
+    let mut queues = Vec::new();
+    for _ in 0..QUEUES {
+        let Ok((a, b)) = channel() else { return 72 };
+        for _ in 0..CHANNEL_MAX_UNREAD {
+            if ch_write(a.raw(), &[], &[]) != ZX_OK {
+                return 71;
+            }
+        }
+        while ch_read(b.raw(), 0, 0).status == ZX_OK {}
+        queues.push((a, b));
     }
     let big = alloc::vec![0x44u8; 65536];
     'ballast: loop {
@@ -478,8 +495,7 @@ fn small_flood() -> i32 {
         core::mem::forget((a, b));
     }
     let msg = alloc::vec![0x33u8; 8191];
-    loop {
-        let Ok((a, b)) = channel() else { return 72 };
+    for (a, _) in &queues {
         for _ in 0..CHANNEL_MAX_UNREAD {
             let s = ch_write(a.raw(), &msg, &[]);
             if s == ZX_ERR_NO_MEMORY {
@@ -496,8 +512,9 @@ fn small_flood() -> i32 {
                 return 71;
             }
         }
-        core::mem::forget((a, b));
     }
+    // 8 * 3500 messages of 8 KiB (224 MiB) did not fill the 32 MiB left.
+    74
 }
 
 /// `cycles N K`: makes N pairs of channels whose receiving endpoints sit in each other's

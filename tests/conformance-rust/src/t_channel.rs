@@ -590,9 +590,11 @@ fn small_messages_keep_reserve() -> R {
         }
         sleep_ns(20 * MS);
     }
-    // The writes stopped while the kernel still had its reserve.
+    // The writes stopped while the kernel still had its reserve (256 pages; the message
+    // check lets at most one 64-page heap chunk into it). Without it the heap took the pool
+    // down to what fragmentation left (about 155 pages).
     let full = kmem()?;
-    let result = if full.free_bytes < 128 * PAGE {
+    let result = if full.free_bytes < 192 * PAGE {
         Err(format!(
             "queued messages took the kernel down to {:#x} free bytes (heap {:#x}, {:#x} free)",
             full.free_bytes, full.total_heap_bytes, full.free_heap_bytes
