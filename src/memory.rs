@@ -23,7 +23,12 @@ static HEAP: KernelHeap<HEAP_CHUNK_ORDER> = unsafe { KernelHeap::new(grow_heap, 
 /// power-of-two block of pages to its size, and the linear map keeps that alignment.
 fn grow_heap(bytes: usize) -> Option<(usize, usize)> {
     let pages = bytes / mm::PAGE_SIZE;
-    let pa = with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)).ok()?;
+    let pa = with_pool(|pool| {
+        let pa = pool.alloc_pages(pages, PageUse::Heap);
+        FREE_PAGES_SEEN.store(pool.free_page_count(), Ordering::Relaxed);
+        pa
+    })
+    .ok()?;
     Some((mmu::phys_to_virt(pa), bytes))
 }
 
@@ -31,7 +36,12 @@ fn grow_heap(bytes: usize) -> Option<(usize, usize)> {
 fn release_heap(start: usize, len: usize) {
     let pa = (start - mmu::LINEAR_BASE) as u64;
     let pages = len / mm::PAGE_SIZE;
-    if let Err(error) = with_pool(|pool| pool.free_pages(pa, pages, PageUse::Heap)) {
+    let freed = with_pool(|pool| {
+        let freed = pool.free_pages(pa, pages, PageUse::Heap);
+        FREE_PAGES_SEEN.store(pool.free_page_count(), Ordering::Relaxed);
+        freed
+    });
+    if let Err(error) = freed {
         log::error!("heap chunk {pa:#x} could not be freed: {error:?}");
     }
 }
@@ -142,11 +152,32 @@ pub const KERNEL_RESERVE_PAGES: usize = 256;
 
 /// Whether `pages` more may go to something a program asked for, leaving the reserve.
 pub fn can_spend(pages: usize) -> bool {
-    with_pool(|pool| Ok(pool.free_page_count())).is_ok_and(|free| spendable(free, pages))
+    let free = with_pool(|pool| Ok(pool.free_page_count())).unwrap_or(0);
+    FREE_PAGES_SEEN.store(free, Ordering::Relaxed);
+    spendable(free, pages)
 }
 
 fn spendable(free_pages: usize, pages: usize) -> bool {
     free_pages >= KERNEL_RESERVE_PAGES.saturating_add(pages)
+}
+
+/// The pool's free page count as the heap and `can_spend` last saw it (VMO pages come and go
+/// without updating it): read without the pool lock by [`may_queue`].
+static FREE_PAGES_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a program may have the kernel hold `bytes` more in queued channel messages. They
+/// come from the small-object heap (below `LARGE_ALLOCATION`), which grows from the pool
+/// without looking at the reserve: the check leaves the reserve plus one heap chunk.
+///
+/// On the channel write path, so first a load and a compare against the figure last seen; if
+/// that says no, the pool itself is asked (so a stale low figure never refuses a write). A
+/// stale high figure lets at most one heap chunk into the reserve: the heap's growth
+/// refreshes the figure, and VMO pages (what else takes pages) stop at the reserve.
+#[inline]
+pub fn may_queue(bytes: usize) -> bool {
+    const CHUNK_PAGES: usize = (1 << HEAP_CHUNK_ORDER) / mm::PAGE_SIZE;
+    let pages = bytes.div_ceil(mm::PAGE_SIZE) + CHUNK_PAGES;
+    FREE_PAGES_SEEN.load(Ordering::Relaxed) >= KERNEL_RESERVE_PAGES + pages || can_spend(pages)
 }
 
 /// One page for something a program asked for (`PageUse::Vmo`), leaving the reserve: the

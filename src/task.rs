@@ -779,6 +779,14 @@ pub fn exit_process(code: i64) -> ! {
     leave_current()
 }
 
+/// Ends the current process with `code` from inside one of its system calls, which then
+/// unwinds normally (dropping what it holds) and does not return to user mode.
+pub fn end_current_process(code: i64) {
+    if let Some(process) = current_process() {
+        process.terminate(code);
+    }
+}
+
 /// Ends the current process after a fault it cannot recover from.
 pub fn kill_current_process(code: i64) -> ! {
     exit_process(code)

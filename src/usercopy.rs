@@ -77,6 +77,7 @@ pub fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
 
 /// Copies `len` bytes from user address `src` into the spare capacity of `dst` and
 /// extends it by them; `dst` needs room for them. On failure `dst` is unchanged.
+#[inline(always)]
 pub fn append_from_user(dst: &mut alloc::vec::Vec<u8>, src: usize, len: usize) -> ZxResult {
     let spare = dst.spare_capacity_mut();
     if spare.len() < len {

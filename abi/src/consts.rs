@@ -255,8 +255,9 @@ abi_constants! {
     /// `zx_info_process_t::return_code` of a process ended by `zx_task_kill`.
     ZX_TASK_RETCODE_SYSCALL_KILL: i64 = -1024;
     /// `zx_info_process_t::return_code` of a process ended by an unhandled exception (a fault
-    /// the kernel could not resolve).
-    ZX_TASK_RETCODE_EXCEPTION_KILL: i64 = -1025;
+    /// the kernel could not resolve, or a policy violation such as a channel write past the
+    /// queue limit).
+    ZX_TASK_RETCODE_EXCEPTION_KILL: i64 = -1028;
 
     // ---- zx_info_vmo_t::flags (types.h) ----
     /// The VMO is backed by allocated pages.
@@ -548,7 +549,7 @@ mod tests {
             ("ZX_INFO_PROCESS_FLAG_STARTED", 1),
             ("ZX_INFO_PROCESS_FLAG_EXITED", 2),
             ("ZX_TASK_RETCODE_SYSCALL_KILL", -1024),
-            ("ZX_TASK_RETCODE_EXCEPTION_KILL", -1025),
+            ("ZX_TASK_RETCODE_EXCEPTION_KILL", -1028),
             ("ZX_INFO_VMAR", 7),
             ("ZX_INFO_KMEM_STATS", 17),
             ("ZX_INFO_HANDLE_COUNT", 19),

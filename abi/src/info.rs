@@ -265,13 +265,13 @@ mod tests {
         assert_eq!(offset_of!(T, flags), 16);
         assert_eq!(offset_of!(T, padding1), 20);
         let p = zx_info_process_t {
-            return_code: -1025,
+            return_code: -1028,
             start_time: 0x0102_0304,
             flags: crate::ZX_INFO_PROCESS_FLAG_STARTED | crate::ZX_INFO_PROCESS_FLAG_EXITED,
             padding1: [0; 4],
         };
         let b = p.to_bytes();
-        assert_eq!(b[0..8], (-1025i64).to_ne_bytes());
+        assert_eq!(b[0..8], (-1028i64).to_ne_bytes());
         assert_eq!(b[8..16], 0x0102_0304i64.to_ne_bytes());
         assert_eq!(b[16..20], 3u32.to_ne_bytes());
         assert_eq!(b[20..24], [0; 4]);

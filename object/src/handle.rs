@@ -32,13 +32,22 @@ pub struct Handle {
     object: Arc<dyn KernelObject>,
     rights: Rights,
     id: u64,
-    /// Whether this handle is included in the object's handle count (1) or not (0). Only a
-    /// channel endpoint stops counting the handles to itself that wait in its own receive
-    /// queue. A word rather than a `bool`: `Option<Handle>` then takes its niche from the
-    /// object pointer instead of a byte, which made moving handles in and out of slots
-    /// cheaper (measured).
+    /// [`COUNTED`] while the handle is part of the object's handle count; [`QUEUED`] while it
+    /// is a channel endpoint's handle waiting in a channel queue (counted in the endpoint's
+    /// queued handles instead, see `channel.rs`); [`DETACHED`] once it counts nowhere (on
+    /// its way to being dropped). A word rather than a smaller type: `Option<Handle>` then
+    /// takes its niche from the object pointer instead of a byte, which made moving handles
+    /// in and out of slots cheaper (measured).
     counted: u32,
 }
+
+/// [`Handle::counted`]: in the object's handle count (zero: the one test on every drop is
+/// against zero).
+const COUNTED: u32 = 0;
+/// [`Handle::counted`]: in a channel queue.
+const QUEUED: u32 = 1;
+/// [`Handle::counted`]: counted nowhere.
+const DETACHED: u32 = 2;
 
 impl Handle {
     /// A new handle to `object`; the object's handle count goes up by one.
@@ -48,7 +57,7 @@ impl Handle {
             object,
             rights,
             id: NEXT_HANDLE_ID.fetch_add(1, Ordering::Relaxed),
-            counted: 1,
+            counted: COUNTED,
         }
     }
 
@@ -69,45 +78,61 @@ impl Handle {
         self.object.koid()
     }
 
-    /// Stops counting this handle in the object's handle count. Returns `true` if the count
-    /// reached zero: the caller must then run [`zero_handles`] (outside its locks).
-    pub(crate) fn uncount(&mut self) -> bool {
-        if self.counted == 0 {
+    /// Whether this is a channel endpoint's handle waiting in a channel queue.
+    pub(crate) fn is_queued(&self) -> bool {
+        self.counted == QUEUED
+    }
+
+    /// A counted handle enters a channel queue: it leaves the object's handle count (the
+    /// caller counts it as queued). Returns `true` if that count reached zero.
+    pub(crate) fn enter_queue(&mut self) -> bool {
+        if self.counted != COUNTED {
             return false;
         }
-        self.counted = 0;
+        self.counted = QUEUED;
         self.object.base().remove_handle_ref()
     }
 
-    /// Counts this handle again after [`Handle::uncount`].
-    pub(crate) fn recount(&mut self) {
-        if self.counted == 0 {
+    /// A queued handle is read from its queue: it is counted again (the caller takes it out
+    /// of the queued count).
+    pub(crate) fn leave_queue(&mut self) {
+        if self.counted == QUEUED {
             self.object.base().add_handle_ref();
-            self.counted = 1;
+            self.counted = COUNTED;
         }
     }
 
-    /// Does what dropping does except the zero-handles path: cancels waits registered
-    /// through the handle and removes it from the count. Returns the object and whether the
-    /// count reached zero; the caller then runs that path itself (this is how the channel
-    /// reaper frees chains of messages without recursion).
+    /// A queued handle is taken out of the queued count by the caller: it counts nowhere.
+    pub(crate) fn detach(&mut self) {
+        if self.counted == QUEUED {
+            self.counted = DETACHED;
+        }
+    }
+
+    /// Does what dropping does except the zero-handles path, for a handle that is not queued
+    /// (queued ones are detached first): cancels waits registered through the handle and
+    /// removes it from the count. Returns the object and whether the count reached zero; the
+    /// caller then runs that path itself (this is how the channel reaper frees chains of
+    /// messages without recursion).
     pub(crate) fn release(mut self) -> (Arc<dyn KernelObject>, bool) {
         self.object.signals().cancel_handle(self.id);
-        let reached_zero = self.uncount();
+        let reached_zero = self.counted == COUNTED && self.object.base().remove_handle_ref();
+        self.counted = DETACHED;
         (self.object.clone(), reached_zero)
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        // `uncount` inlined, so that the object's base is looked up once.
+        // The base is looked up once.
         let base = self.object.base();
         base.signals().cancel_handle(self.id);
-        if self.counted != 0 {
-            self.counted = 0;
+        if self.counted == COUNTED {
             if base.remove_handle_ref() {
                 zero_handles(&self.object);
             }
+        } else if self.counted == QUEUED {
+            channel::queued_handle_dropped(&self.object);
         }
     }
 }
@@ -123,18 +148,20 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// The last handle to `object` is gone: tells the object, then frees what a dead channel
-/// endpoint still holds (iteratively, see `channel.rs`).
+/// The last counted handle to `object` is gone: tells the object; a channel endpoint goes to
+/// the channel code instead, which frees it (iteratively) or looks for whether it is still
+/// reachable through queued handles (see `channel.rs`).
 pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
-    object.on_zero_handles();
     // Checked on the borrowed object first: most objects are not channels, and need no
     // reference of their own here.
     let any: &dyn Any = &**object;
     if any.is::<Channel>() {
         if let Some(endpoint) = downcast::<Channel>(object) {
-            channel::reap_dead(endpoint);
+            channel::last_root_gone(endpoint);
         }
+        return;
     }
+    object.on_zero_handles();
 }
 
 /// Handle values carry 30 bits above the two low bits that are always set.

@@ -32,7 +32,8 @@ pub trait KernelObject: Any + Send + Sync {
 
     /// Called by the handle layer each time the last handle to the object is dropped, with
     /// no lock of the handle layer held. An object only reachable through handles sees this
-    /// exactly once. It must not block; it may drop handles.
+    /// exactly once. It must not block; it may drop handles. (Not called for channel
+    /// endpoints, which the handle layer hands to the channel code.)
     fn on_zero_handles(&self) {}
 
     /// The signals `zx_object_signal` may set or clear on this object.
@@ -76,10 +77,10 @@ impl ObjectBase {
         &self.signals
     }
 
-    /// Handles that currently keep the object reachable.
+    /// Handles that currently refer to the object.
     ///
-    /// A channel endpoint does not count handles to itself that sit in its own receive queue
-    /// (see `channel.rs`), since nobody can read them without another handle.
+    /// A channel endpoint does not count handles to itself that wait in channel queues (see
+    /// `channel.rs`: those are reachable only through the queue's own endpoint).
     pub fn handle_count(&self) -> usize {
         self.handles.load(Ordering::Acquire)
     }

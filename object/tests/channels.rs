@@ -187,21 +187,24 @@ fn channel_write_limit_is_max_handles() {
 }
 
 #[test]
-fn channel_queue_is_bounded_with_no_resources() {
+fn channel_queue_limit_3500_unread_then_writes_report_the_violation() {
+    assert_eq!(MAX_PENDING_MESSAGES, 3500);
     let (a, _ha, b, _hb) = pair();
     for i in 0..MAX_PENDING_MESSAGES {
-        a.write(&i.to_le_bytes(), Vec::new()).unwrap();
+        assert_eq!(a.write(&i.to_le_bytes(), Vec::new()), Ok(i + 1));
     }
+    // The 3501st is queued all the same; the count tells the caller it broke the limit.
     let probe = Probe::new();
     assert_eq!(
         a.write(b"one too many", vec![probe_handle(&probe)]),
-        Err(Status::NO_RESOURCES)
+        Ok(MAX_PENDING_MESSAGES + 1)
     );
-    assert!(probe.closed());
-    assert_eq!(b.pending_messages(), MAX_PENDING_MESSAGES);
+    assert!(!probe.closed());
+    assert_eq!(b.pending_messages(), MAX_PENDING_MESSAGES + 1);
     // Reading makes room again.
     b.read(8, 0).unwrap();
-    a.write(b"fits", Vec::new()).unwrap();
+    b.read(8, 0).unwrap();
+    assert_eq!(a.write(b"fits", Vec::new()), Ok(MAX_PENDING_MESSAGES));
 }
 
 #[test]
@@ -489,6 +492,301 @@ fn channel_peer_handle_cannot_enter_the_peers_queue() {
     assert_eq!(b.pending_messages(), 0);
     assert_eq!(a.base().handle_count(), 1);
     drop(ha);
+}
+
+// ---------------------------------------------------------------------------------------
+// Unreachable cycles through queues (the collector).
+
+fn gone(weaks: &[Weak<Channel>]) -> bool {
+    weaks.iter().all(|w| w.upgrade().is_none())
+}
+
+#[test]
+fn channel_gc_two_cycle_of_endpoints_in_each_others_queues_is_collected() {
+    // a<->b, c<->d; d goes into b's queue (through a), b into d's queue (through c).
+    let (a, ha, b, hb) = pair();
+    let (c, hc, d, hd) = pair();
+    let weaks = [&a, &b, &c, &d].map(Arc::downgrade);
+    let (pb, pd) = (Probe::new(), Probe::new());
+    a.write(b"d", vec![hd, probe_handle(&pb)]).unwrap();
+    assert_eq!(d.base().handle_count(), 0);
+    assert_eq!(d.queued_handles(), 1);
+    assert!(!signals(&c).contains(Signals::CHANNEL_PEER_CLOSED));
+    c.write(b"b", vec![hb, probe_handle(&pd)]).unwrap();
+    // b and d can never be read again: both are gone, with what their queues held, and
+    // their peers see it at once.
+    assert!(pb.closed() && pd.closed());
+    assert_eq!(signals(&a), Signals::CHANNEL_PEER_CLOSED);
+    assert_eq!(signals(&c), Signals::CHANNEL_PEER_CLOSED);
+    assert_eq!(a.write(b"", Vec::new()), Err(Status::PEER_CLOSED));
+    drop((ha, hc));
+    drop((a, b, c, d));
+    assert!(gone(&weaks), "an endpoint of the cycle leaked");
+}
+
+#[test]
+fn channel_gc_cycle_is_collected_when_its_last_table_handle_closes() {
+    let table = HandleTable::new(0x5150, 64);
+    let (a, ha, b, hb) = pair();
+    let (c, hc, d, hd) = pair();
+    let weaks = [&a, &b, &c, &d].map(Arc::downgrade);
+    let vb = table
+        .add(Handle::new(b.clone(), Rights::DEFAULT_CHANNEL))
+        .unwrap();
+    let probe = Probe::new();
+    a.write(b"", vec![hd, probe_handle(&probe)]).unwrap();
+    c.write(b"", vec![hb]).unwrap();
+    // The table still holds b: b can read d, so nothing is collected.
+    assert!(!probe.closed());
+    assert!(!signals(&a).contains(Signals::CHANNEL_PEER_CLOSED));
+    assert!(!signals(&c).contains(Signals::CHANNEL_PEER_CLOSED));
+    table.close(vb).unwrap();
+    assert!(probe.closed());
+    assert!(signals(&a).contains(Signals::CHANNEL_PEER_CLOSED));
+    assert!(signals(&c).contains(Signals::CHANNEL_PEER_CLOSED));
+    drop((ha, hc, a, b, c, d));
+    assert!(gone(&weaks));
+}
+
+#[test]
+fn channel_gc_self_cycle_through_both_endpoints_of_one_channel_is_collected() {
+    // a's queue holds x, x's queue holds b (a's own peer), b's queue holds y, y's queue holds
+    // a: a ring through both endpoints of one channel.
+    let (a, ha, b, hb) = pair();
+    let (x_writer, hxw, x, hx) = pair();
+    let (y_writer, hyw, y, hy) = pair();
+    let weaks = [&a, &b, &x, &y, &x_writer, &y_writer].map(Arc::downgrade);
+    let probes = [Probe::new(), Probe::new(), Probe::new(), Probe::new()];
+    x_writer
+        .write(b"", vec![hb, probe_handle(&probes[0])])
+        .unwrap();
+    y_writer
+        .write(b"", vec![ha, probe_handle(&probes[1])])
+        .unwrap();
+    b.write(b"", vec![hx, probe_handle(&probes[2])]).unwrap();
+    // Not yet a ring: y is still in the table (hy), so a, b and x are reachable through it.
+    assert!(!probes.iter().any(|p| p.closed()));
+    a.write(b"", vec![hy, probe_handle(&probes[3])]).unwrap();
+    assert!(
+        probes.iter().all(|p| p.closed()),
+        "the ring was not collected"
+    );
+    assert!(signals(&x_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    assert!(signals(&y_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    drop((hxw, hyw));
+    drop((a, b, x, y, x_writer, y_writer));
+    assert!(gone(&weaks));
+}
+
+/// A ring of `n` channels: the queue of each receiving endpoint holds the next one, the last
+/// holds the first, and each holds a probe. Returns the probes and weak references.
+fn ring(n: usize) -> (Vec<Arc<Probe>>, Vec<Weak<Channel>>) {
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    let mut weaks = Vec::new();
+    let mut probes = Vec::new();
+    for _ in 0..n {
+        let (w, hw, r, hr) = pair();
+        weaks.push(Arc::downgrade(&w));
+        weaks.push(Arc::downgrade(&r));
+        writers.push((w, hw));
+        readers.push(Some(hr));
+        drop(r);
+    }
+    for i in 0..n {
+        let next = readers[(i + 1) % n].take().unwrap();
+        let probe = Probe::new();
+        writers[i]
+            .0
+            .write(b"ring", vec![next, probe_handle(&probe)])
+            .unwrap();
+        probes.push(probe);
+        if i + 1 < n {
+            assert!(!probes[0].closed(), "collected before the ring closed");
+        }
+    }
+    drop(writers);
+    (probes, weaks)
+}
+
+#[test]
+fn channel_gc_long_ring_is_collected_without_recursion() {
+    let runner = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| ring(20_000))
+        .unwrap();
+    let (probes, weaks) = runner.join().unwrap();
+    assert!(probes.iter().all(|p| p.closed()));
+    assert!(gone(&weaks));
+}
+
+#[test]
+fn channel_gc_small_rings_are_collected() {
+    for n in 1..6 {
+        let (probes, weaks) = ring(n);
+        assert!(probes.iter().all(|p| p.closed()), "ring of {n}");
+        assert!(gone(&weaks), "ring of {n}");
+    }
+}
+
+#[test]
+fn channel_gc_cycle_holding_a_long_chain_frees_it_without_recursion() {
+    const N: usize = 50_000;
+    let runner = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {
+            let probe = Probe::new();
+            let (head, mut weaks) = chain(N, &probe);
+            let (a, ha, b, hb) = pair();
+            let (c, hc, d, hd) = pair();
+            weaks.extend([&a, &b, &c, &d].map(Arc::downgrade));
+            a.write(b"", vec![hd, head]).unwrap();
+            assert!(!probe.closed());
+            c.write(b"", vec![hb]).unwrap();
+            drop((a, b, c, d, ha, hc));
+            (probe, weaks)
+        })
+        .unwrap();
+    let (probe, weaks) = runner.join().unwrap();
+    assert!(probe.closed());
+    assert!(gone(&weaks));
+}
+
+#[test]
+fn channel_gc_reachable_endpoint_held_by_a_cycle_is_not_collected() {
+    let table = HandleTable::new(0x4242, 64);
+    // r: an endpoint whose only handles wait in queues: one in the garbage cycle, one in the
+    // queue of q, which the table holds. Its queue holds a probe.
+    let (r_writer, hrw, r, hr) = pair();
+    let (q_writer, hqw, _q, hq) = pair();
+    let vq = table.add(hq).unwrap();
+    let kept = Probe::new();
+    r_writer.write(b"keep", vec![probe_handle(&kept)]).unwrap();
+    let hr2 = Handle::new(r.clone(), Rights::DEFAULT_CHANNEL);
+    q_writer.write(b"r", vec![hr]).unwrap();
+    // A table endpoint inside the cycle's queues too.
+    let (l_writer, hlw, l, hl) = pair();
+    let vl = table.add(hl).unwrap();
+    let hl2 = Handle::new(l.clone(), Rights::DEFAULT_CHANNEL);
+
+    let (a, ha, b, hb) = pair();
+    let (c, hc, d, hd) = pair();
+    let cycle = [&a, &b, &c, &d].map(Arc::downgrade);
+    let lost = Probe::new();
+    a.write(b"", vec![hd, hr2, hl2, probe_handle(&lost)])
+        .unwrap();
+    c.write(b"", vec![hb]).unwrap();
+    assert!(lost.closed(), "the cycle was not collected");
+    drop((ha, hc, a, b, c, d));
+    assert!(gone(&cycle));
+
+    // r is still reachable through q: alive, its queue intact, its peer not told otherwise.
+    assert!(!kept.closed());
+    assert!(!signals(&r_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    assert_eq!(r.queued_handles(), 1);
+    let (q_again, _) = table.get_object::<Channel>(vq, Rights::READ).unwrap();
+    let message = q_again.read(8, 1).unwrap();
+    let vr = table.insert_many(message.handles).unwrap()[0];
+    let (r_again, _) = table.get_object::<Channel>(vr, Rights::READ).unwrap();
+    assert!(Arc::ptr_eq(&r_again, &r));
+    let message = r_again.read(8, 1).unwrap();
+    assert_eq!(message.bytes, b"keep");
+    drop(message);
+    assert!(kept.closed());
+    // l, in the table, is untouched.
+    assert_eq!(l.base().handle_count(), 1);
+    assert!(!signals(&l_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    l_writer.write(b"still", Vec::new()).unwrap();
+    drop((r_again, q_again, vl, hrw, hqw, hlw));
+}
+
+#[test]
+fn channel_gc_endpoint_passed_on_then_closed_stays_alive() {
+    // The usual pattern: a duplicate travels through a channel, the sender closes its own.
+    let (a, _ha, b, hb) = pair();
+    let (s, hs, t, _ht) = pair();
+    let probe = Probe::new();
+    t.write(b"for s", vec![probe_handle(&probe)]).unwrap();
+    let dup = Handle::new(s.clone(), Rights::DEFAULT_CHANNEL);
+    a.write(b"s", vec![dup]).unwrap();
+    drop(hs);
+    assert_eq!(s.base().handle_count(), 0);
+    assert!(!probe.closed());
+    assert!(!signals(&t).contains(Signals::CHANNEL_PEER_CLOSED));
+    let message = b.read(8, 1).unwrap();
+    assert_eq!(s.base().handle_count(), 1);
+    assert_eq!(s.queued_handles(), 0);
+    assert_eq!(s.read(8, 1).unwrap().bytes, b"for s");
+    drop(message);
+    assert!(signals(&t).contains(Signals::CHANNEL_PEER_CLOSED));
+    drop(hb);
+}
+
+#[test]
+fn channel_gc_endpoint_written_into_a_rootless_queue_that_is_still_reachable() {
+    // q's only handle waits in p's queue (p is in the table); writing e into q (through q's
+    // peer) must not collect e: q is reachable through p.
+    let (p_writer, _hpw, p, hp) = pair();
+    let (q_writer, _hqw, q, hq) = pair();
+    let (e_writer, _hew, e, he) = pair();
+    p_writer.write(b"q", vec![hq]).unwrap();
+    let probe = Probe::new();
+    e_writer.write(b"", vec![probe_handle(&probe)]).unwrap();
+    q_writer.write(b"e", vec![he]).unwrap();
+    assert!(!probe.closed());
+    assert!(!signals(&e_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    // Closing p frees the whole chain p -> q -> e.
+    drop(hp);
+    assert!(probe.closed());
+    assert!(signals(&e_writer).contains(Signals::CHANNEL_PEER_CLOSED));
+    let _ = (p, q, e);
+}
+
+#[test]
+fn channel_gc_cycles_in_a_cleared_table_are_collected() {
+    // Process exit: the table that made the cycles is cleared.
+    let table = HandleTable::new(0x9090, 4096);
+    let mut weaks = Vec::new();
+    let mut probes = Vec::new();
+    for _ in 0..200 {
+        let (a, ha, b, hb) = pair();
+        let (c, hc, d, hd) = pair();
+        weaks.extend([&a, &b, &c, &d].map(Arc::downgrade));
+        let probe = Probe::new();
+        let va = table.add(ha).unwrap();
+        let vc = table.add(hc).unwrap();
+        let vb = table.add(hb).unwrap();
+        let vd = table.add(hd).unwrap();
+        let vp = table.add(probe_handle(&probe)).unwrap();
+        probes.push(probe);
+        let taken = table
+            .take_for_transfer(&[vd, vp], Some(a.base().koid()))
+            .unwrap();
+        a.write(b"", taken).unwrap();
+        let taken = table
+            .take_for_transfer(&[vb], Some(c.base().koid()))
+            .unwrap();
+        c.write(b"", taken).unwrap();
+        let _ = (va, vc);
+    }
+    assert!(probes.iter().all(|p| p.closed()));
+    table.clear();
+    assert!(gone(&weaks));
+}
+
+#[test]
+fn channel_gc_queued_handles_count_in_handle_info() {
+    let (a, _ha, b, hb) = pair();
+    let (c, hc, _d, _hd) = pair();
+    let dup = Handle::new(c.clone(), Rights::DEFAULT_CHANNEL);
+    a.write(b"", vec![dup]).unwrap();
+    assert_eq!(c.base().handle_count(), 1);
+    assert_eq!(c.queued_handles(), 1);
+    drop(hc);
+    assert_eq!(c.queued_handles(), 1);
+    let message = b.read(0, 1).unwrap();
+    assert_eq!((c.base().handle_count(), c.queued_handles()), (1, 0));
+    drop((message, hb));
 }
 
 /// Builds `n` channels where the queue of each `b[i+1]` holds the only handle to `b[i]`,

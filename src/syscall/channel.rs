@@ -1,10 +1,10 @@
 //! `zx_channel_create`, `zx_channel_write`, `zx_channel_read`.
 
 use super::{check_out, probe_readable, probe_writable, publish_pair};
-use crate::usercopy;
+use crate::{memory, task, usercopy};
 use abi::zx_handle_t;
 use alloc::vec::Vec;
-use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES};
+use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES};
 use object::handle::{Handle, HandleTable};
 use object::koid::Koid;
 use object::object::KernelObject;
@@ -39,19 +39,11 @@ fn read_values(values: &mut [zx_handle_t], addr: usize) -> ZxResult {
     Ok(())
 }
 
-/// Whether `value` names a handle to the object `koid`.
-fn names(table: &HandleTable, value: zx_handle_t, koid: Koid) -> bool {
-    table
-        .get(value)
-        .is_ok_and(|(object, _, _)| object.koid() == koid)
-}
-
 /// Closes the handles a failed write listed, however many: the list is read in batches (so
-/// also a list longer than a message may carry). Handles to `keep` (the endpoint written to)
-/// stay. A list that cannot be read whole consumes nothing: its values are unknown, and a
-/// huge count with a short array must not close whatever handle values happen to follow
-/// the array in memory.
-fn consume_listed(table: &HandleTable, addr: usize, count: usize, keep: Option<Koid>) {
+/// also a list longer than a message may carry). A list that cannot be read whole consumes
+/// nothing: its values are unknown, and a huge count with a short array must not close
+/// whatever handle values happen to follow the array in memory.
+fn consume_listed(table: &HandleTable, addr: usize, count: usize) {
     let readable = count
         .checked_mul(4)
         .is_some_and(|len| probe_readable(addr, len).is_ok());
@@ -71,22 +63,14 @@ fn consume_listed(table: &HandleTable, addr: usize, count: usize, keep: Option<K
         if read_values(&mut values[..batch], at).is_err() {
             return;
         }
-        consume(table, &values[..batch], keep);
+        consume(table, &values[..batch]);
         done += batch;
     }
 }
 
-/// Closes `values`, except handles to `keep`.
-fn consume(table: &HandleTable, values: &[zx_handle_t], keep: Option<Koid>) {
-    let mut others = [0 as zx_handle_t; MAX_MSG_HANDLES];
-    let mut count = 0;
-    for &value in values {
-        if !keep.is_some_and(|koid| names(table, value, koid)) {
-            others[count] = value;
-            count += 1;
-        }
-    }
-    drop(table.take_for_transfer(&others[..count], None));
+/// Closes every handle `values` names (unknown values are skipped).
+fn consume(table: &HandleTable, values: &[zx_handle_t]) {
+    drop(table.take_for_transfer(values, None));
 }
 
 /// The first error, in list order, that sending `values` through the endpoint `own` gives,
@@ -108,10 +92,14 @@ fn transfer_error(table: &HandleTable, values: &[zx_handle_t], own: Koid) -> Opt
 
 /// `zx_channel_write`: needs WRITE. Every listed handle leaves the caller's table, on
 /// success and on every failure (also when the channel handle is bad, the options are
-/// wrong, there are too many handles or bytes, or the bytes cannot be read), except a
-/// handle to the endpoint written to (NOT_SUPPORTED): closing it would close the channel
-/// under the caller. Only when the handle array itself cannot be read are the values
-/// unknown and nothing is consumed.
+/// wrong, there are too many handles or bytes, or the bytes cannot be read), a handle to the
+/// endpoint written to included (NOT_SUPPORTED; the endpoint is closed with it, as in Zircon).
+/// Only when the handle array itself cannot be read are the values unknown and nothing is
+/// consumed. NO_MEMORY when the kernel would have to dip into its reserve to hold the
+/// message.
+///
+/// A write that leaves more than `MAX_PENDING_MESSAGES` unread at the peer queues its message
+/// and ends the writer's process (`ZX_TASK_RETCODE_EXCEPTION_KILL`): the call does not return.
 pub(super) fn write(
     table: &HandleTable,
     value: zx_handle_t,
@@ -124,11 +112,10 @@ pub(super) fn write(
     let channel = match table.get_object::<Channel>(value, Rights::WRITE) {
         Ok((channel, _)) => channel,
         Err(status) => {
-            consume_listed(table, handles, num_handles, None);
+            consume_listed(table, handles, num_handles);
             return Err(status);
         }
     };
-    let own = channel.base().koid();
     let refusal = if options != 0 {
         Some(Status::INVALID_ARGS)
     } else if num_handles > MAX_MSG_HANDLES || num_bytes > MAX_MSG_BYTES {
@@ -137,7 +124,7 @@ pub(super) fn write(
         None
     };
     if let Some(status) = refusal {
-        consume_listed(table, handles, num_handles, Some(own));
+        consume_listed(table, handles, num_handles);
         return Err(status);
     }
     // Cleared only when used: most messages carry no handles.
@@ -151,23 +138,43 @@ pub(super) fn write(
     read_values(values, handles)?;
 
     let mut data: Vec<u8> = Vec::new();
-    if data.try_reserve_exact(num_bytes).is_err() {
-        consume(table, values, Some(own));
+    let held = num_bytes + num_handles * core::mem::size_of::<Handle>();
+    if !memory::may_queue(held) || data.try_reserve_exact(num_bytes).is_err() {
+        consume(table, values);
         return Err(Status::NO_MEMORY);
     }
     if let Err(status) = usercopy::append_from_user(&mut data, bytes, num_bytes) {
-        consume(table, values, Some(own));
+        consume(table, values);
         return Err(status);
     }
-    if values.is_empty() {
-        return channel.write_vec(data, Vec::new());
+    let unread = if values.is_empty() {
+        channel.write_vec(data, Vec::new())?
+    } else {
+        let own = channel.base().koid();
+        if let Some(status) = transfer_error(table, values, own) {
+            drop(data);
+            consume(table, values);
+            return Err(status);
+        }
+        let taken = table.take_for_transfer(values, Some(own))?;
+        channel.write_vec(data, taken)?
+    };
+    if unread > MAX_PENDING_MESSAGES {
+        drop(channel);
+        queue_limit_broken(unread);
     }
-    if let Some(status) = transfer_error(table, values, own) {
-        consume(table, values, Some(own));
-        return Err(status);
-    }
-    let taken = table.take_for_transfer(values, Some(own))?;
-    channel.write_vec(data, taken)
+    Ok(())
+}
+
+/// The policy violation of a write past the queue limit: ends the writer's process.
+#[cold]
+#[inline(never)]
+fn queue_limit_broken(unread: usize) {
+    log::warn!(
+        "a channel write left {unread} messages unread (most {MAX_PENDING_MESSAGES}): the \
+         writer's process is killed"
+    );
+    task::end_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
 }
 
 /// The user buffers of `zx_channel_read`.

@@ -21,6 +21,7 @@ use abi::{
 };
 use alloc::sync::Arc;
 use mm::pool::PageUse;
+use object::channel::Channel;
 use object::handle::HandleTable;
 use object::object::{downcast, KernelObject};
 use object::vmo::Vmo;
@@ -208,7 +209,10 @@ pub(super) fn get_info(
             if downcast::<Vmo>(&object).is_none() {
                 require(rights, Rights::INSPECT)?;
             }
-            let count = u32::try_from(object.base().handle_count()).unwrap_or(u32::MAX);
+            // A channel endpoint's handles waiting in channel queues count too.
+            let queued = downcast::<Channel>(&object).map_or(0, |c| c.queued_handles());
+            let count = object.base().handle_count().saturating_add(queued);
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
             drop(object);
             let info = zx_info_handle_count_t {
                 handle_count: count,

@@ -186,18 +186,29 @@ static void channel_write_bad_handle_in_list_consumes_the_others(void) {
     CHECK_ST(zx_channel_read(b, 0, buf, NULL, sizeof(buf), 0, &ab, &ah), ZX_ERR_SHOULD_WAIT);
 }
 
-static void channel_write_own_handle_is_not_supported(void) {
+/* The written handles are consumed on every failure, the channel's own handle included: the
+ * endpoint is closed and its peer sees PEER_CLOSED. */
+static void channel_write_own_handle_is_not_supported_and_closes_it(void) {
     NEW_CHANNEL(a, b);
     NEW_VMO(vmo, PAGE, 0);
     zx_handle_t dup;
     CHECK_OK(zx_handle_duplicate(vmo, ZX_RIGHT_SAME_RIGHTS, &dup));
     zx_handle_t hs[2] = {dup, a};
     CHECK_ST(zx_channel_write(a, 0, "x", 1, hs, 2), ZX_ERR_NOT_SUPPORTED);
+    t_untrack(a);
     CHECK(!t_handle_valid(dup));
+    CHECK(!t_handle_valid(a));
     CHECK_EQ(handle_count(vmo), 1);
+    CHECK_EQ(t_signals(b) & ZX_CHANNEL_PEER_CLOSED, ZX_CHANNEL_PEER_CLOSED);
     uint8_t buf[4];
     uint32_t ab, ah;
-    CHECK_ST(zx_channel_read(b, 0, buf, NULL, sizeof(buf), 0, &ab, &ah), ZX_ERR_SHOULD_WAIT);
+    CHECK_ST(zx_channel_read(b, 0, buf, NULL, sizeof(buf), 0, &ab, &ah), ZX_ERR_PEER_CLOSED);
+    /* Alone in the list, too. */
+    NEW_CHANNEL(c, d);
+    CHECK_ST(zx_channel_write(c, 0, "y", 1, &c, 1), ZX_ERR_NOT_SUPPORTED);
+    t_untrack(c);
+    CHECK(!t_handle_valid(c));
+    CHECK_EQ(t_signals(d) & ZX_CHANNEL_PEER_CLOSED, ZX_CHANNEL_PEER_CLOSED);
 }
 
 static void channel_write_same_handle_twice_fails_and_consumes_it(void) {
@@ -375,7 +386,7 @@ static const t_case k_cases[] = {
     T_CASE(channel_transfers_a_channel_endpoint),
     T_CASE(channel_write_handle_without_transfer_is_access_denied_and_consumed),
     T_CASE(channel_write_bad_handle_in_list_consumes_the_others),
-    T_CASE(channel_write_own_handle_is_not_supported),
+    T_CASE(channel_write_own_handle_is_not_supported_and_closes_it),
     T_CASE(channel_write_same_handle_twice_fails_and_consumes_it),
     T_CASE(channel_write_too_many_bytes_is_out_of_range),
     T_CASE(channel_write_too_many_handles_is_out_of_range_and_consumes_them),

@@ -14,7 +14,7 @@ static void expect_killed(const char* mode, const char* arg) {
                    (uint64_t)code);
     } else if (code != ZX_TASK_RETCODE_EXCEPTION_KILL) {
         t_fail_msg(__FILE__, __LINE__,
-                   "child not killed by an exception (want -1025): exit code", (uint64_t)code);
+                   "child not killed by an exception (want -1028): exit code", (uint64_t)code);
     }
 }
 

@@ -4,6 +4,7 @@
 //! process did not, `SETUP + n` when setup step n failed, `UNKNOWN_MODE`.
 
 use crate::util::*;
+use alloc::vec::Vec;
 
 pub const SURVIVED: i32 = 99;
 pub const UNKNOWN_MODE: i32 = 98;
@@ -54,6 +55,9 @@ pub fn main(args: &[&str]) -> i32 {
         "shrink-fault" => shrink_fault(),
         "shrink-vmo" => shrink_vmo(),
         "flood" => flood(),
+        "overfill" => overfill(),
+        "small-flood" => small_flood(),
+        "cycles" => cycles(rest),
         "main-thread-exit" => main_thread_exit(),
         "all-threads-exit" => thread_exit(),
         "sleep" => {
@@ -431,6 +435,112 @@ fn shrink_vmo() -> i32 {
     unsafe { sys::zx_vmo_set_size(v.raw(), PAGE) }
 }
 
+/// Writes 3501 messages into the endpoint passed as extra handle 0, whose peer nobody reads:
+/// the last write must end this process (ZX_TASK_RETCODE_EXCEPTION_KILL). 70: a write failed.
+fn overfill() -> i32 {
+    let h = take_extra(0);
+    if h == ZX_HANDLE_INVALID {
+        return SETUP;
+    }
+    for i in 0..=CHANNEL_MAX_UNREAD as u32 {
+        if ch_write(h, &i.to_le_bytes(), &[]) != ZX_OK {
+            return 70;
+        }
+    }
+    SURVIVED
+}
+
+/// Fills channel queues with messages of 8191 bytes (the largest the kernel's small-object
+/// heap takes) until a write gives NO_MEMORY, then writes 1 at offset 0 of the VMO passed as
+/// extra handle 0 and sleeps, holding everything. 71: another error came first; 72: no
+/// channel could be made.
+///
+/// The queues are grown to their full size first (3500 empty messages written and read
+/// back), so that no queue growth, which takes whole pages and checks the reserve, stops
+/// the flood: only the check on the messages can. On a large machine 64 KiB messages (whole
+/// pages, quick to queue) then take all but 32 MiB.
+fn small_flood() -> i32 {
+    const QUEUES: usize = 8;
+    let flag = take_extra(0);
+    if flag == ZX_HANDLE_INVALID {
+        return SETUP;
+    }
+    let mut queues = Vec::new();
+    for _ in 0..QUEUES {
+        let Ok((a, b)) = channel() else { return 72 };
+        for _ in 0..CHANNEL_MAX_UNREAD {
+            if ch_write(a.raw(), &[], &[]) != ZX_OK {
+                return 71;
+            }
+        }
+        while ch_read(b.raw(), 0, 0).status == ZX_OK {}
+        queues.push((a, b));
+    }
+    let big = alloc::vec![0x44u8; 65536];
+    'ballast: loop {
+        let Ok((a, b)) = channel() else { return 72 };
+        for i in 0..CHANNEL_MAX_UNREAD {
+            if i % 16 == 0 && kmem().map_or(true, |k| k.free_bytes < 32 << 20) {
+                core::mem::forget((a, b));
+                break 'ballast;
+            }
+            match ch_write(a.raw(), &big, &[]) {
+                ZX_OK => {}
+                ZX_ERR_NO_MEMORY => {
+                    core::mem::forget((a, b));
+                    break 'ballast;
+                }
+                _ => return 71,
+            }
+        }
+        core::mem::forget((a, b));
+    }
+    let msg = alloc::vec![0x33u8; 8191];
+    for (a, _) in &queues {
+        for _ in 0..CHANNEL_MAX_UNREAD {
+            let s = ch_write(a.raw(), &msg, &[]);
+            if s == ZX_ERR_NO_MEMORY {
+                if vmo_write(flag, 0, &[1]) != ZX_OK {
+                    return SETUP + 1;
+                }
+                // SAFETY: no pointers.
+                unsafe {
+                    sys::zx_nanosleep(ZX_TIME_INFINITE);
+                }
+                return SURVIVED;
+            }
+            if s != ZX_OK {
+                return 71;
+            }
+        }
+    }
+    // 8 * 3500 messages of 8 KiB (224 MiB) did not fill the 32 MiB left.
+    74
+}
+
+/// `cycles N K`: makes N pairs of channels whose receiving endpoints sit in each other's
+/// queues (a<->b, c<->d, d written into a, b into c) and closes a and c except for the last K
+/// cycles, which this process still holds when it exits. 0: done; 73: a call failed.
+fn cycles(args: &[&str]) -> i32 {
+    let number = |i: usize| args.get(i).and_then(|s| s.parse::<usize>().ok());
+    let (Some(n), Some(keep)) = (number(0), number(1)) else {
+        return SETUP;
+    };
+    for i in 0..n {
+        let Ok((a, b)) = channel() else { return 73 };
+        let Ok((c, d)) = channel() else { return 73 };
+        if ch_write(a.raw(), b"d", &[d.into_raw()]) != ZX_OK
+            || ch_write(c.raw(), b"b", &[b.into_raw()]) != ZX_OK
+        {
+            return 73;
+        }
+        if i + keep >= n {
+            core::mem::forget((a, c));
+        }
+    }
+    0
+}
+
 /// The main thread exits while a second thread lives on and ends the process with 9.
 fn main_thread_exit() -> i32 {
     match start_thread(exit_process_entry, 9, (50 * MS) as usize) {
@@ -442,22 +552,26 @@ fn main_thread_exit() -> i32 {
     }
 }
 
-/// Writes 64 KiB messages into a channel until the kernel refuses one, keeps both ends and
-/// exits without closing anything: the exit code is the number of messages queued (or a
-/// negative status if the refusal was not a clean one).
+/// Writes 64 KiB messages into a channel until the kernel refuses one (NO_MEMORY on a small
+/// machine) or the queue holds its 3500 unread messages, keeps both ends and exits without
+/// closing anything: the exit code is the number of messages queued (or a negative status if
+/// the refusal was not a clean one).
 fn flood() -> i32 {
     let Ok((a, b)) = channel() else { return SETUP };
     let msg = alloc::vec![0x5Au8; 65536];
     let mut n = 0i32;
     let last = loop {
+        if n == CHANNEL_MAX_UNREAD as i32 {
+            break ZX_OK;
+        }
         let s = ch_write(a.raw(), &msg, &[]);
-        if s != ZX_OK || n >= 100_000 {
+        if s != ZX_OK {
             break s;
         }
         n += 1;
     };
     core::mem::forget((a, b));
-    if last == ZX_ERR_NO_RESOURCES || last == ZX_ERR_SHOULD_WAIT || last == ZX_ERR_NO_MEMORY {
+    if last == ZX_OK || last == ZX_ERR_NO_MEMORY {
         // SAFETY: ends the process.
         unsafe { sys::zx_process_exit(i64::from(n)) }
     }

@@ -2,6 +2,7 @@
 
 use crate::harness::Case;
 use crate::util::*;
+use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -23,7 +24,10 @@ pub const CASES: &[Case] = &[
         "channel_handles_consumed_when_write_fails",
         consumed_on_failure,
     ),
-    ("channel_write_own_handle_not_supported", own_handle),
+    (
+        "channel_write_own_handle_not_supported_and_closes_it",
+        own_handle,
+    ),
     (
         "channel_write_handle_without_transfer_access_denied",
         no_transfer_right,
@@ -58,6 +62,23 @@ pub const CASES: &[Case] = &[
     ),
     ("channel_deeply_nested_endpoints_freed", deep_nesting),
     ("channel_write_same_handle_twice_refused", same_handle_twice),
+    ("channel_queue_accepts_3500_unread_messages", accepts_3500),
+    (
+        "channel_write_leaving_3501_unread_kills_writer_exception_kill",
+        overfill_kills_writer,
+    ),
+    (
+        "channel_small_messages_cannot_exhaust_kernel_memory",
+        small_messages_keep_reserve,
+    ),
+    (
+        "channel_unreachable_cycles_give_back_kernel_heap",
+        cycles_give_back_heap,
+    ),
+    (
+        "channel_unreachable_cycles_of_exited_child_give_back_kernel_heap",
+        child_cycles_give_back_heap,
+    ),
 ];
 
 fn create_options() -> R {
@@ -263,9 +284,22 @@ fn own_handle() -> R {
     check!(ZX_ERR_NOT_SUPPORTED, ch_write(a_raw, b"self", &[h, a_raw]));
     check!(ZX_ERR_BAD_HANDLE, valid(h));
     eq!(handle_count(v.raw())?, 1u32);
-    check!(ZX_ERR_SHOULD_WAIT, ch_read(b.raw(), 8, 4).status);
-    // Whatever became of the endpoint's own value, clean it up.
-    unsafe { sys::zx_handle_close(a_raw) };
+    // Consumed like every other listed handle: the endpoint is closed, its peer sees it.
+    check!(ZX_ERR_BAD_HANDLE, valid(a_raw));
+    eqx!(
+        signals(b.raw())? & ZX_CHANNEL_PEER_CLOSED,
+        ZX_CHANNEL_PEER_CLOSED
+    );
+    check!(ZX_ERR_PEER_CLOSED, ch_read(b.raw(), 8, 4).status);
+    // Alone in the list, too.
+    let (c, d) = channel()?;
+    let c_raw = c.into_raw();
+    check!(ZX_ERR_NOT_SUPPORTED, ch_write(c_raw, b"self", &[c_raw]));
+    check!(ZX_ERR_BAD_HANDLE, valid(c_raw));
+    eqx!(
+        signals(d.raw())? & ZX_CHANNEL_PEER_CLOSED,
+        ZX_CHANNEL_PEER_CLOSED
+    );
     Ok(())
 }
 
@@ -485,4 +519,181 @@ fn same_handle_twice() -> R {
     eq!(handle_count(v.raw())?, 1u32);
     check!(ZX_ERR_SHOULD_WAIT, ch_read(b.raw(), 8, 4).status);
     Ok(())
+}
+
+fn accepts_3500() -> R {
+    let (a, b) = channel()?;
+    for i in 0..CHANNEL_MAX_UNREAD as u32 {
+        let s = ch_write(a.raw(), &i.to_le_bytes(), &[]);
+        if s != ZX_OK {
+            fail!("write {} of {CHANNEL_MAX_UNREAD}: {}", i + 1, sname(s));
+        }
+    }
+    for i in 0..CHANNEL_MAX_UNREAD as u32 {
+        let m = ch_read(b.raw(), 4, 0);
+        if m.status != ZX_OK || m.bytes != i.to_le_bytes() {
+            fail!("message {i}: {} {:?}", sname(m.status), m.bytes);
+        }
+    }
+    check!(ZX_ERR_SHOULD_WAIT, ch_read(b.raw(), 4, 0).status);
+    Ok(())
+}
+
+fn overfill_kills_writer() -> R {
+    let (a, b) = channel()?;
+    let code = run_child(&["overfill"], vec![a.into_raw()], 30_000 * MS)?;
+    ensure!(
+        code == ZX_TASK_RETCODE_EXCEPTION_KILL,
+        "the child that left 3501 unread messages ended with {code} (want {}; 70: a write failed)",
+        ZX_TASK_RETCODE_EXCEPTION_KILL
+    );
+    // The violating message was queued all the same; then the writer's end is gone.
+    for i in 0..=CHANNEL_MAX_UNREAD as u32 {
+        let m = ch_read(b.raw(), 4, 0);
+        if m.status != ZX_OK || m.bytes != i.to_le_bytes() {
+            fail!("message {i}: {} {:?}", sname(m.status), m.bytes);
+        }
+    }
+    check!(ZX_ERR_PEER_CLOSED, ch_read(b.raw(), 4, 0).status);
+    Ok(())
+}
+
+/// Free pages plus what the kernel heap keeps free for later.
+fn available(k: &zx_info_kmem_stats_t) -> u64 {
+    k.free_bytes + k.free_heap_bytes
+}
+
+fn heap_used(k: &zx_info_kmem_stats_t) -> u64 {
+    k.total_heap_bytes - k.free_heap_bytes
+}
+
+fn small_messages_keep_reserve() -> R {
+    let flag = vmo(PAGE)?;
+    zx_ok!(op(flag.raw(), ZX_VMO_OP_COMMIT, 0, PAGE));
+    let base = kmem()?;
+    let child_flag = dup(flag.raw(), ZX_RIGHT_SAME_RIGHTS)?.into_raw();
+    let p = spawn_child(&["small-flood"], vec![child_flag])?;
+    let deadline = now() + 120_000 * MS;
+    loop {
+        let mut byte = [0u8];
+        zx_ok!(vmo_read(flag.raw(), 0, &mut byte));
+        if byte[0] == 1 {
+            break;
+        }
+        if signals(p.raw())? & ZX_PROCESS_TERMINATED != 0 {
+            let code = wait_child(&p, 0)?;
+            fail!("the flooding child ended with {code} before a write gave NO_MEMORY");
+        }
+        if now() > deadline {
+            let _ = wait_child(&p, 0);
+            fail!("no NO_MEMORY after 120 s of 8191-byte messages");
+        }
+        sleep_ns(20 * MS);
+    }
+    // The writes stopped while the kernel still had its reserve (256 pages; the message
+    // check lets at most one 64-page heap chunk into it). Without it the heap took the pool
+    // down to what fragmentation left (about 155 pages).
+    let full = kmem()?;
+    let result = if full.free_bytes < 192 * PAGE {
+        Err(format!(
+            "queued messages took the kernel down to {:#x} free bytes (heap {:#x}, {:#x} free)",
+            full.free_bytes, full.total_heap_bytes, full.free_heap_bytes
+        ))
+    } else {
+        Ok(())
+    };
+    // SAFETY: killing our own child.
+    unsafe { sys::zx_task_kill(p.raw()) };
+    wait_child(&p, 10_000 * MS)?;
+    result?;
+    let deadline = now() + 5000 * MS;
+    loop {
+        let k = kmem()?;
+        if available(&k) + 256 * PAGE >= available(&base) {
+            return Ok(());
+        }
+        if now() > deadline {
+            fail!(
+                "free+free_heap {:#x} -> {:#x} after the flooding child was killed",
+                available(&base),
+                available(&k)
+            );
+        }
+        sleep_ns(20 * MS);
+    }
+}
+
+/// Makes one cycle: a<->b, c<->d, d written into a (so into b's queue), b into c (so into
+/// d's queue), a and c closed. Every `vmo_every`th cycle also carries a VMO with a committed
+/// page.
+fn make_cycle(index: usize, vmo_every: usize) -> R {
+    let (a, b) = channel()?;
+    let (c, d) = channel()?;
+    let mut first = alloc::vec![d.into_raw()];
+    if vmo_every != 0 && index % vmo_every == 0 {
+        let v = vmo(PAGE)?;
+        zx_ok!(op(v.raw(), ZX_VMO_OP_COMMIT, 0, PAGE));
+        first.push(v.into_raw());
+    }
+    zx_ok!(ch_write(a.raw(), b"d", &first));
+    zx_ok!(ch_write(c.raw(), b"b", &[b.into_raw()]));
+    Ok(())
+}
+
+/// Waits until the kernel heap in use is back within `slack` of `base_used` and the free
+/// memory within 64 pages of `base` (the heap may keep one spare 256 KiB chunk).
+fn heap_comes_back(base: &zx_info_kmem_stats_t, slack: u64, what: &str) -> R {
+    let deadline = now() + 3000 * MS;
+    loop {
+        let k = kmem()?;
+        let heap_ok = heap_used(&k) <= heap_used(base) + slack;
+        let free_ok = available(&k) + 64 * PAGE >= available(base);
+        let vmo_ok = k.vmo_bytes <= base.vmo_bytes;
+        if heap_ok && free_ok && vmo_ok {
+            return Ok(());
+        }
+        if now() > deadline {
+            fail!(
+                "{what}: kernel heap in use {:#x} -> {:#x} (slack {slack:#x}), free+free_heap {:#x} -> {:#x}, vmo_bytes {:#x} -> {:#x}",
+                heap_used(base),
+                heap_used(&k),
+                available(base),
+                available(&k),
+                base.vmo_bytes,
+                k.vmo_bytes
+            );
+        }
+        sleep_ns(10 * MS);
+    }
+}
+
+fn cycles_give_back_heap() -> R {
+    // Warm-up: the handle table's slots and the like reach their steady size.
+    for i in 0..32 {
+        make_cycle(i, 0)?;
+    }
+    let base = kmem()?;
+    for i in 0..2000 {
+        make_cycle(i, 100)?;
+    }
+    // Before the collector, each cycle kept about 1.4 KiB (2.8 MiB in all).
+    heap_comes_back(&base, 16 * 1024, "after 2000 unreachable cycles")
+}
+
+fn child_cycles_give_back_heap() -> R {
+    // What a child that makes no cycle leaves behind (if anything) is the baseline.
+    let before_empty = kmem()?;
+    let code = run_child(&["cycles", "0", "0"], vec![], 30_000 * MS)?;
+    eq!(code, 0i64);
+    heap_comes_back(&before_empty, 64 * 1024, "after a child that made no cycle")?;
+    let settled = kmem()?;
+    let baseline_leak = heap_used(&settled).saturating_sub(heap_used(&before_empty));
+    let base = kmem()?;
+    let code = run_child(&["cycles", "2000", "100"], vec![], 60_000 * MS)?;
+    ensure!(code == 0, "the cycle-making child ended with {code}");
+    heap_comes_back(
+        &base,
+        baseline_leak + 16 * 1024,
+        "after a child made 2000 unreachable cycles and exited",
+    )
 }

@@ -549,6 +549,10 @@ pub fn name_str(name: &[u8]) -> &[u8] {
 
 // ---- channels ---------------------------------------------------------------------------
 
+/// Most messages that may wait unread at a channel endpoint: the write that leaves more ends
+/// the writer's process (Zircon's limit; not an ABI constant).
+pub const CHANNEL_MAX_UNREAD: usize = 3500;
+
 pub fn channel() -> Result<(Owned, Owned), String> {
     let (mut a, mut b) = (0u32, 0u32);
     // SAFETY: valid out pointers.

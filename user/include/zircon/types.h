@@ -76,9 +76,10 @@ typedef uint32_t zx_vm_option_t;
 #define ZX_THREAD_RUNNING ((zx_signals_t)1u << 4)
 #define ZX_THREAD_SUSPENDED ((zx_signals_t)1u << 5)
 
-/* zx_info_process_t.return_code of a process killed by zx_task_kill() or by a fault. */
+/* zx_info_process_t.return_code of a process killed by zx_task_kill(), or by the kernel
+ * for a fault or a policy violation (a channel write past the queue limit). */
 #define ZX_TASK_RETCODE_SYSCALL_KILL ((int64_t)-1024)
-#define ZX_TASK_RETCODE_EXCEPTION_KILL ((int64_t)-1025)
+#define ZX_TASK_RETCODE_EXCEPTION_KILL ((int64_t)-1028)
 
 /* Reported by zx_object_wait_one() when the handle is closed during the wait. */
 #define ZX_SIGNAL_HANDLE_CLOSED ((zx_signals_t)1u << 23)
