@@ -9,6 +9,16 @@ use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PEND
 use object::handle::{Handle, HandleTable};
 use object::object::{KernelObject, ObjectBase};
 
+/// The collector and its seed list are global, so one test's write may run the collection
+/// that frees what another test made, on that test's thread: tests that check what was freed
+/// run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Counts `on_zero_handles`, to see that a handle was closed.
 struct Probe {
     base: ObjectBase,
@@ -61,6 +71,7 @@ fn pair() -> (Arc<Channel>, Handle, Arc<Channel>, Handle) {
 
 #[test]
 fn channel_endpoints_start_writable_and_name_each_other() {
+    let _serial = serial();
     let (a, b) = Channel::create().unwrap();
     assert_eq!(signals(&a), Signals::CHANNEL_WRITABLE);
     assert_eq!(signals(&b), Signals::CHANNEL_WRITABLE);
@@ -73,6 +84,7 @@ fn channel_endpoints_start_writable_and_name_each_other() {
 
 #[test]
 fn channel_write_then_read_round_trip_in_order() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     a.write(b"one", Vec::new()).unwrap();
     a.write(b"two", Vec::new()).unwrap();
@@ -85,6 +97,7 @@ fn channel_write_then_read_round_trip_in_order() {
 
 #[test]
 fn channel_readable_while_messages_are_queued() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     assert!(!signals(&b).contains(Signals::CHANNEL_READABLE));
     a.write(b"x", Vec::new()).unwrap();
@@ -99,6 +112,7 @@ fn channel_readable_while_messages_are_queued() {
 
 #[test]
 fn channel_read_empty_is_should_wait() {
+    let _serial = serial();
     let (_a, _ha, b, _hb) = pair();
     let error = b.read(100, 10).unwrap_err();
     assert_eq!(error.status, Status::SHOULD_WAIT);
@@ -106,6 +120,7 @@ fn channel_read_empty_is_should_wait() {
 
 #[test]
 fn channel_empty_message_is_a_message() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     a.write(&[], Vec::new()).unwrap();
     let message = b.read(0, 0).unwrap();
@@ -114,6 +129,7 @@ fn channel_empty_message_is_a_message() {
 
 #[test]
 fn channel_peer_close_clears_writable_and_sets_peer_closed() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     drop(hb);
     assert_eq!(signals(&a), Signals::CHANNEL_PEER_CLOSED);
@@ -124,6 +140,7 @@ fn channel_peer_close_clears_writable_and_sets_peer_closed() {
 
 #[test]
 fn channel_queued_messages_stay_readable_after_peer_closes() {
+    let _serial = serial();
     let (a, ha, b, _hb) = pair();
     a.write(b"last words", Vec::new()).unwrap();
     drop(ha);
@@ -139,6 +156,7 @@ fn channel_queued_messages_stay_readable_after_peer_closes() {
 
 #[test]
 fn channel_write_to_closed_peer_is_peer_closed_and_closes_handles() {
+    let _serial = serial();
     let (a, _ha, _b, hb) = pair();
     drop(hb);
     let probe = Probe::new();
@@ -151,6 +169,7 @@ fn channel_write_to_closed_peer_is_peer_closed_and_closes_handles() {
 
 #[test]
 fn channel_write_limit_is_max_bytes() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     let big = vec![7u8; MAX_MSG_BYTES];
     a.write(&big, Vec::new()).unwrap();
@@ -167,6 +186,7 @@ fn channel_write_limit_is_max_bytes() {
 
 #[test]
 fn channel_write_limit_is_max_handles() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     let probe = Probe::new();
     let handles: Vec<_> = (0..MAX_MSG_HANDLES).map(|_| probe_handle(&probe)).collect();
@@ -188,6 +208,7 @@ fn channel_write_limit_is_max_handles() {
 
 #[test]
 fn channel_queue_limit_3500_unread_then_writes_report_the_violation() {
+    let _serial = serial();
     assert_eq!(MAX_PENDING_MESSAGES, 3500);
     let (a, _ha, b, _hb) = pair();
     for i in 0..MAX_PENDING_MESSAGES {
@@ -209,6 +230,7 @@ fn channel_queue_limit_3500_unread_then_writes_report_the_violation() {
 
 #[test]
 fn channel_read_too_small_reports_sizes_and_keeps_the_message() {
+    let _serial = serial();
     let (a, _ha, b, _hb) = pair();
     let probe = Probe::new();
     a.write(b"12345", vec![probe_handle(&probe), probe_handle(&probe)])
@@ -228,6 +250,7 @@ fn channel_read_too_small_reports_sizes_and_keeps_the_message() {
 
 #[test]
 fn channel_refuses_a_handle_to_the_endpoint_written_to() {
+    let _serial = serial();
     let (a, ha, _b, _hb) = pair();
     let extra = chan_handle(&a);
     let probe = Probe::new();
@@ -242,6 +265,7 @@ fn channel_refuses_a_handle_to_the_endpoint_written_to() {
 
 #[test]
 fn channel_closing_an_endpoint_frees_its_unread_messages_and_their_handles() {
+    let _serial = serial();
     let (a, _ha, b, hb) = pair();
     let probe = Probe::new();
     a.write(b"never read", vec![probe_handle(&probe)]).unwrap();
@@ -259,6 +283,7 @@ fn channel_closing_an_endpoint_frees_its_unread_messages_and_their_handles() {
 
 #[test]
 fn channel_endpoints_are_freed_when_all_handles_and_references_are_gone() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     let (weak_a, weak_b) = (Arc::downgrade(&a), Arc::downgrade(&b));
     a.write(b"x", Vec::new()).unwrap();
@@ -270,6 +295,7 @@ fn channel_endpoints_are_freed_when_all_handles_and_references_are_gone() {
 
 #[test]
 fn channel_dropped_without_handles_frees_its_messages() {
+    let _serial = serial();
     let (a, b) = Channel::create().unwrap();
     let probe = Probe::new();
     a.write(b"x", vec![probe_handle(&probe)]).unwrap();
@@ -280,6 +306,7 @@ fn channel_dropped_without_handles_frees_its_messages() {
 
 #[test]
 fn channel_signal_peer_sets_user_signals_on_the_peer() {
+    let _serial = serial();
     let (a, _ha, b, hb) = pair();
     a.signal_peer(Signals::NONE, Signals::USER_0 | Signals::USER_7)
         .unwrap();
@@ -306,6 +333,7 @@ fn channel_signal_peer_sets_user_signals_on_the_peer() {
 
 #[test]
 fn channel_moves_handles_between_tables() {
+    let _serial = serial();
     let sender = HandleTable::new(0x1111_0000, 64);
     let receiver = HandleTable::new(0x2222_0000, 64);
     let (a, b) = Channel::create().unwrap();
@@ -346,6 +374,7 @@ fn channel_moves_handles_between_tables() {
 
 #[test]
 fn channel_writing_its_own_handle_is_not_supported_and_consumes_it() {
+    let _serial = serial();
     let table = HandleTable::new(0xabc0, 64);
     let (a, b) = Channel::create().unwrap();
     let va = table.add(chan_handle(&a)).unwrap();
@@ -369,6 +398,7 @@ fn channel_writing_its_own_handle_is_not_supported_and_consumes_it() {
 
 #[test]
 fn channel_transfer_without_transfer_right_is_access_denied_and_consumed() {
+    let _serial = serial();
     let table = HandleTable::new(0xabc0, 64);
     let (a, _b) = Channel::create().unwrap();
     let _va = table.add(chan_handle(&a)).unwrap();
@@ -386,6 +416,7 @@ fn channel_transfer_without_transfer_right_is_access_denied_and_consumed() {
 
 #[test]
 fn channel_endpoint_handle_travels_to_another_table() {
+    let _serial = serial();
     let t1 = HandleTable::new(1 << 20, 64);
     let t2 = HandleTable::new(2 << 20, 64);
     let (a, b) = Channel::create().unwrap();
@@ -410,6 +441,7 @@ fn channel_endpoint_handle_travels_to_another_table() {
 
 #[test]
 fn channel_whose_queue_holds_its_only_handle_is_freed() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     let (weak_a, weak_b) = (Arc::downgrade(&a), Arc::downgrade(&b));
     let probe = Probe::new();
@@ -427,6 +459,7 @@ fn channel_whose_queue_holds_its_only_handle_is_freed() {
 
 #[test]
 fn channel_self_handle_is_counted_again_when_read() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     let second = chan_handle(&b);
     a.write(b"", vec![second]).unwrap();
@@ -444,6 +477,7 @@ fn channel_self_handle_is_counted_again_when_read() {
 
 #[test]
 fn channel_self_handle_in_queue_freed_when_other_handles_close() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     let (weak_a, weak_b) = (Arc::downgrade(&a), Arc::downgrade(&b));
     let probe = Probe::new();
@@ -459,6 +493,7 @@ fn channel_self_handle_in_queue_freed_when_other_handles_close() {
 
 #[test]
 fn channel_mutual_self_references_are_freed() {
+    let _serial = serial();
     let (a, ha, b, hb) = pair();
     let (weak_a, weak_b) = (Arc::downgrade(&a), Arc::downgrade(&b));
     let pa = Probe::new();
@@ -482,6 +517,7 @@ fn channel_mutual_self_references_are_freed() {
 
 #[test]
 fn channel_peer_handle_cannot_enter_the_peers_queue() {
+    let _serial = serial();
     // The only way a queue could hold its peer's handle is writing an endpoint into itself,
     // which is refused; so peer-holding cycles cannot form.
     let (a, ha, b, _hb) = pair();
@@ -503,6 +539,7 @@ fn gone(weaks: &[Weak<Channel>]) -> bool {
 
 #[test]
 fn channel_gc_two_cycle_of_endpoints_in_each_others_queues_is_collected() {
+    let _serial = serial();
     // a<->b, c<->d; d goes into b's queue (through a), b into d's queue (through c).
     let (a, ha, b, hb) = pair();
     let (c, hc, d, hd) = pair();
@@ -526,6 +563,7 @@ fn channel_gc_two_cycle_of_endpoints_in_each_others_queues_is_collected() {
 
 #[test]
 fn channel_gc_cycle_is_collected_when_its_last_table_handle_closes() {
+    let _serial = serial();
     let table = HandleTable::new(0x5150, 64);
     let (a, ha, b, hb) = pair();
     let (c, hc, d, hd) = pair();
@@ -550,6 +588,7 @@ fn channel_gc_cycle_is_collected_when_its_last_table_handle_closes() {
 
 #[test]
 fn channel_gc_self_cycle_through_both_endpoints_of_one_channel_is_collected() {
+    let _serial = serial();
     // a's queue holds x, x's queue holds b (a's own peer), b's queue holds y, y's queue holds
     // a: a ring through both endpoints of one channel.
     let (a, ha, b, hb) = pair();
@@ -611,6 +650,7 @@ fn ring(n: usize) -> (Vec<Arc<Probe>>, Vec<Weak<Channel>>) {
 
 #[test]
 fn channel_gc_long_ring_is_collected_without_recursion() {
+    let _serial = serial();
     let runner = std::thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(|| ring(20_000))
@@ -622,6 +662,7 @@ fn channel_gc_long_ring_is_collected_without_recursion() {
 
 #[test]
 fn channel_gc_small_rings_are_collected() {
+    let _serial = serial();
     for n in 1..6 {
         let (probes, weaks) = ring(n);
         assert!(probes.iter().all(|p| p.closed()), "ring of {n}");
@@ -631,6 +672,7 @@ fn channel_gc_small_rings_are_collected() {
 
 #[test]
 fn channel_gc_cycle_holding_a_long_chain_frees_it_without_recursion() {
+    let _serial = serial();
     const N: usize = 50_000;
     let runner = std::thread::Builder::new()
         .stack_size(64 * 1024)
@@ -654,6 +696,7 @@ fn channel_gc_cycle_holding_a_long_chain_frees_it_without_recursion() {
 
 #[test]
 fn channel_gc_reachable_endpoint_held_by_a_cycle_is_not_collected() {
+    let _serial = serial();
     let table = HandleTable::new(0x4242, 64);
     // r: an endpoint whose only handles wait in queues: one in the garbage cycle, one in the
     // queue of q, which the table holds. Its queue holds a probe.
@@ -702,6 +745,7 @@ fn channel_gc_reachable_endpoint_held_by_a_cycle_is_not_collected() {
 
 #[test]
 fn channel_gc_endpoint_passed_on_then_closed_stays_alive() {
+    let _serial = serial();
     // The usual pattern: a duplicate travels through a channel, the sender closes its own.
     let (a, _ha, b, hb) = pair();
     let (s, hs, t, _ht) = pair();
@@ -724,6 +768,7 @@ fn channel_gc_endpoint_passed_on_then_closed_stays_alive() {
 
 #[test]
 fn channel_gc_endpoint_written_into_a_rootless_queue_that_is_still_reachable() {
+    let _serial = serial();
     // q's only handle waits in p's queue (p is in the table); writing e into q (through q's
     // peer) must not collect e: q is reachable through p.
     let (p_writer, _hpw, p, hp) = pair();
@@ -744,6 +789,7 @@ fn channel_gc_endpoint_written_into_a_rootless_queue_that_is_still_reachable() {
 
 #[test]
 fn channel_gc_cycles_in_a_cleared_table_are_collected() {
+    let _serial = serial();
     // Process exit: the table that made the cycles is cleared.
     let table = HandleTable::new(0x9090, 4096);
     let mut weaks = Vec::new();
@@ -776,6 +822,7 @@ fn channel_gc_cycles_in_a_cleared_table_are_collected() {
 
 #[test]
 fn channel_gc_queued_handles_count_in_handle_info() {
+    let _serial = serial();
     let (a, _ha, b, hb) = pair();
     let (c, hc, _d, _hd) = pair();
     let dup = Handle::new(c.clone(), Rights::DEFAULT_CHANNEL);
@@ -808,6 +855,7 @@ fn chain(n: usize, probe: &Arc<Probe>) -> (Handle, Vec<Weak<Channel>>) {
 
 #[test]
 fn channel_long_chain_is_freed_without_recursion() {
+    let _serial = serial();
     const N: usize = 100_000;
     let probe = Probe::new();
     let (head, weaks) = chain(N, &probe);
@@ -824,6 +872,7 @@ fn channel_long_chain_is_freed_without_recursion() {
 
 #[test]
 fn channel_long_chain_freed_when_table_is_cleared() {
+    let _serial = serial();
     const N: usize = 20_000;
     let probe = Probe::new();
     let (head, weaks) = chain(N, &probe);
