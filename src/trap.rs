@@ -13,8 +13,10 @@ extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     let dead_pages = object::vmo::dead_pages_pushed();
     crate::syscall::dispatch(frame);
     // The pages of large VMOs this call ended, freed here where no lock is held and the
-    // thread may be preempted between chunks.
-    if object::vmo::dead_pages_pushed() != dead_pages {
+    // thread may be preempted between chunks. Not by a killed thread: it could not be
+    // preempted (it leaves at the next switch), and it did not make this work (a thread
+    // that was blocked in the call may see others' pages here).
+    if object::vmo::dead_pages_pushed() != dead_pages && !task::current_is_dead() {
         object::vmo::free_dead_pages();
     }
     leave_if_dead();

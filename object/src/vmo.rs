@@ -1030,10 +1030,9 @@ pub fn dead_pages_pushed() -> usize {
 /// call returns; what a thread that never returns (one that exits) left behind, the idle
 /// loop frees ([`free_dead_pages_chunk`]).
 pub fn free_dead_pages() {
-    while free_dead_pages_chunk() {
-        // Even for a killed thread: the work is bounded and nobody else would do it.
-        preempt::point();
-    }
+    // A killed thread stops at its first point: what is left waits for the idle loop or the
+    // next call that leaves pages (each chunk is back on the list before the point).
+    while free_dead_pages_chunk() && preempt::point() {}
 }
 
 /// Frees one chunk of [`DEAD_PAGES`]; true while more remain.

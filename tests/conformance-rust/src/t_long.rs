@@ -310,10 +310,7 @@ fn channel_64_handles() -> R {
 }
 
 fn process_teardown() -> R {
-    // A quarter of the other cases' size. With 256 MiB, QEMU without -icount delivered only
-    // one tick during 700 ms (host time) of frees, although the kernel passed a preemption
-    // point every 64 pages; under -icount no stretch between two points exceeded 2 ms.
-    let pages = (spendable_pages()? / 8).max(1);
+    let pages = (spendable_pages()? / 2).max(1);
     let (a, b) = channel()?;
     let pages_arg = format!("{pages}");
     // The child commits `pages` in one VMO and touches as many through a mapping of another.
