@@ -10,13 +10,11 @@ use arch::exception::TrapFrame;
 /// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
-    let dead_pages = object::vmo::dead_pages_pushed();
     crate::syscall::dispatch(frame);
     // The pages of large VMOs this call ended, freed here where no lock is held and the
     // thread may be preempted between chunks. Not by a killed thread: it could not be
-    // preempted (it leaves at the next switch), and it did not make this work (a thread
-    // that was blocked in the call may see others' pages here).
-    if object::vmo::dead_pages_pushed() != dead_pages && !task::current_is_dead() {
+    // preempted (it leaves at the next switch); the idle loop frees them instead.
+    if object::vmo::take_fresh_dead_pages() && !task::current_is_dead() {
         object::vmo::free_dead_pages();
     }
     leave_if_dead();

@@ -317,12 +317,12 @@ impl Family {
         node
     }
 
-    /// Removes node `id`, freeing its pages (more than a chunk of them later, see
-    /// [`free_dead_pages`]), without moving it out of its slot.
+    /// Removes node `id`, freeing its pages (more than `FREE_AT_ONCE_PAGES` of them later,
+    /// see [`free_dead_pages`]), without moving it out of its slot.
     fn discard(&mut self, id: NodeId) {
         let Family { nodes, frames, .. } = self;
         let node = nodes[id].as_mut().expect("live node id");
-        if node.pages.len() <= preempt::CHUNK_PAGES || !defer_free(frames, &mut node.pages) {
+        if node.pages.len() <= FREE_AT_ONCE_PAGES || !defer_free(frames, &mut node.pages) {
             node.pages.drain_each(|_, frame| frames.free(frame));
         }
         self.release_slot(id);
@@ -997,8 +997,14 @@ static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
     spin::Mutex::new(Vec::new());
 /// Whether `DEAD_PAGES` may hold anything.
 static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
-/// Page maps ever moved to `DEAD_PAGES`: a system call that changed it made work for itself.
-static DEAD_PAGES_PUSHED: AtomicUsize = AtomicUsize::new(0);
+/// Set when a page map is moved to `DEAD_PAGES`; the kernel clears it on the way out of the
+/// system call that did it (the CPU runs nothing else in between but at preemption points),
+/// and that call frees the pages.
+static DEAD_PAGES_FRESH: AtomicBool = AtomicBool::new(false);
+
+/// Pages a dying node may hold and still free them at once, under its family's lock: a
+/// chunk's worth of time even on a map as sparse as they come (one page per leaf).
+const FREE_AT_ONCE_PAGES: usize = 256;
 
 /// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
 /// them from (host tests free at once) or when the list cannot grow.
@@ -1012,16 +1018,20 @@ fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
     }
     dead.push((frames.clone(), core::mem::take(pages)));
     DEAD_PAGES_PENDING.store(true, Ordering::Release);
-    DEAD_PAGES_PUSHED.fetch_add(1, Ordering::Relaxed);
+    DEAD_PAGES_FRESH.store(true, Ordering::Relaxed);
     true
 }
 
-/// How many page maps were ever left to [`free_dead_pages`]: the kernel compares it before
-/// and after a system call, so that the call that closed a large VMO frees its pages (and
-/// not some other thread that happens to leave the kernel next).
+/// Whether page maps were left to [`free_dead_pages`] since the last call (and clears the
+/// mark): the kernel asks on the way out of every system call, so that the call that closed
+/// a large VMO frees its pages, not some other thread that leaves the kernel later.
 #[inline]
-pub fn dead_pages_pushed() -> usize {
-    DEAD_PAGES_PUSHED.load(Ordering::Relaxed)
+pub fn take_fresh_dead_pages() -> bool {
+    let fresh = DEAD_PAGES_FRESH.load(Ordering::Relaxed);
+    if fresh {
+        DEAD_PAGES_FRESH.store(false, Ordering::Relaxed);
+    }
+    fresh
 }
 
 /// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
@@ -1348,18 +1358,7 @@ impl Vmo {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
-        {
-            let family = self.lock()?;
-            let (node, start) = self.range(&family, offset, len)?;
-            let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
-            let held = family
-                .node(node)
-                .pages
-                .count_run(first, (last - first + 1) as usize);
-            if !family.frames.can_spend(last - first + 1 - held as u64) {
-                return Err(Status::NO_MEMORY);
-            }
-        }
+        self.check_can_commit(offset, len)?;
         self.in_chunks(
             offset,
             len,
@@ -1565,34 +1564,57 @@ impl Vmo {
         if size == 0 {
             return Ok(());
         }
+        self.check_can_commit(offset, size)?;
         let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
-        {
-            let family = self.lock()?;
-            let (node, start) = self.range(&family, offset, size)?;
-            let held = family
-                .node(node)
-                .pages
-                .count_run(start >> PAGE_SHIFT, pages as usize);
-            if !family.frames.can_spend(pages - held as u64) {
-                return Err(Status::NO_MEMORY);
+        self.in_steps(offset, size, pages, |family, node, start, done| {
+            let first = (start >> PAGE_SHIFT) + done;
+            let count = (pages - done).min(preempt::CHUNK_PAGES as u64);
+            let last = first + count - 1;
+            let mut batch = family.prepare(node, first, last)?;
+            for index in first..=last {
+                family.commit(node, index, &mut batch);
             }
+            batch.release(&*family.frames);
+            Ok(done + count)
+        })
+    }
+
+    /// NO_MEMORY unless the pool can supply the pages `offset..offset + len` (not empty)
+    /// lacks: how an operation that commits a range fails at once, changing nothing.
+    fn check_can_commit(&self, offset: u64, len: u64) -> ZxResult {
+        let family = self.lock()?;
+        let (node, start) = self.range(&family, offset, len)?;
+        let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
+        let held = family
+            .node(node)
+            .pages
+            .count_run(first, (last - first + 1) as usize);
+        if family.frames.can_spend(last - first + 1 - held as u64) {
+            Ok(())
+        } else {
+            Err(Status::NO_MEMORY)
         }
+    }
+
+    /// Runs `step(family, node, start, done)` under the family lock, with the range
+    /// `offset, size` checked again before each (`node` and byte offset `start` as
+    /// [`Vmo::range`] gives them), until it says it has covered `pages` pages: each step
+    /// returns how many it has covered in all. A preemption point comes between two steps.
+    fn in_steps(
+        &self,
+        offset: u64,
+        size: u64,
+        pages: u64,
+        mut step: impl FnMut(&mut Family, NodeId, u64, u64) -> ZxResult<u64>,
+    ) -> ZxResult {
         let mut done = 0;
         loop {
             {
                 let mut family = self.lock()?;
                 let (node, start) = self.range(&family, offset, size)?;
-                let first = (start >> PAGE_SHIFT) + done;
-                let count = (pages - done).min(preempt::CHUNK_PAGES as u64);
-                let last = first + count - 1;
-                let mut batch = family.prepare(node, first, last)?;
-                for index in first..=last {
-                    family.commit(node, index, &mut batch);
-                }
-                batch.release(&*family.frames);
-                done += count;
+                done = step(&mut family, node, start, done)?;
             }
-            if done == pages {
+            if done >= pages {
                 return Ok(());
             }
             if !preempt::point() {
@@ -1613,43 +1635,32 @@ impl Vmo {
             return Ok(());
         }
         let pages = (to - from) >> PAGE_SHIFT;
-        let mut done = 0;
-        loop {
-            {
-                let mut family = self.lock()?;
-                let (node, start) = self.range(&family, offset, size)?;
-                let first = ((start - offset + from) >> PAGE_SHIFT) + done;
-                let end = first - done + pages;
-                let link = family.node(node).link;
-                let chain = family.chain(node)?;
-                let stop = family.chunk_stop(&chain, first, end);
-                // PTEs showing the chunk (the node's pages, or ancestors' pages that the
-                // marker hides) go before any frame behind them is freed.
-                family.unmap_everywhere(node, first, stop);
-                let Family { nodes, frames, .. } = &mut *family;
-                let own = nodes[node].as_mut().expect("live node id");
-                let mut freed = 0;
-                own.pages.remove_range(first, stop - 1, |_, frame| {
-                    frames.free(frame);
-                    freed += 1;
-                });
-                family.uncharge(node, freed);
-                if link.is_some() {
-                    family.stop_seeing(node, first, stop);
-                    // One marker, whatever the chunk's length: the ancestors stay hidden
-                    // even if they change (the chunks' markers merge into one).
-                    family.node_mut(node).add_zeroed(first, stop);
-                    family.sweep_ancestors(link, first, stop);
-                }
-                done = stop - (first - done);
+        self.in_steps(offset, size, pages, |family, node, start, done| {
+            let first = ((start - offset + from) >> PAGE_SHIFT) + done;
+            let end = first - done + pages;
+            let link = family.node(node).link;
+            let chain = family.chain(node)?;
+            let stop = family.chunk_stop(&chain, first, end);
+            // PTEs showing the chunk (the node's pages, or ancestors' pages that the marker
+            // hides) go before any frame behind them is freed.
+            family.unmap_everywhere(node, first, stop);
+            let Family { nodes, frames, .. } = &mut *family;
+            let own = nodes[node].as_mut().expect("live node id");
+            let mut freed = 0;
+            own.pages.remove_range(first, stop - 1, |_, frame| {
+                frames.free(frame);
+                freed += 1;
+            });
+            family.uncharge(node, freed);
+            if link.is_some() {
+                family.stop_seeing(node, first, stop);
+                // One marker, whatever the chunk's length: the ancestors stay hidden even if
+                // they change (the chunks' markers merge into one).
+                family.node_mut(node).add_zeroed(first, stop);
+                family.sweep_ancestors(link, first, stop);
             }
-            if done == pages {
-                return Ok(());
-            }
-            if !preempt::point() {
-                return Err(Status::CANCELED);
-            }
-        }
+            Ok(stop - (first - done))
+        })
     }
 
     /// The cache operations: each visible committed page of the range, in chunks. INVALIDATE
@@ -1659,51 +1670,40 @@ impl Vmo {
     /// need nothing.
     fn cache_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
         let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
-        let mut done = 0;
-        loop {
-            {
-                let family = self.lock()?;
-                let (node, start) = self.range(&family, offset, size)?;
-                let (range_start, range_end) = (start, start + size);
-                let first = (start >> PAGE_SHIFT) + done;
-                let end = first - done + pages;
-                let chain = family.chain(node)?;
-                let stop = family.chunk_stop(&chain, first, end);
-                for (level, &(id, shift, limit)) in chain.iter().enumerate() {
-                    let hi = stop.min(limit);
-                    if first >= hi {
+        self.in_steps(offset, size, pages, |family, node, start, done| {
+            let (range_start, range_end) = (start, start + size);
+            let first = (start >> PAGE_SHIFT) + done;
+            let end = first - done + pages;
+            let chain = family.chain(node)?;
+            let stop = family.chunk_stop(&chain, first, end);
+            for (level, &(id, shift, limit)) in chain.iter().enumerate() {
+                let hi = stop.min(limit);
+                if first >= hi {
+                    continue;
+                }
+                for (index, frame) in family.node(id).pages.range(first + shift..hi + shift) {
+                    let k = index - shift;
+                    let hidden = chain[..level].iter().any(|&(below, below_shift, _)| {
+                        family.node(below).shadows(k + below_shift)
+                    });
+                    if hidden {
                         continue;
                     }
-                    for (index, frame) in family.node(id).pages.range(first + shift..hi + shift) {
-                        let k = index - shift;
-                        let hidden = chain[..level].iter().any(|&(below, below_shift, _)| {
-                            family.node(below).shadows(k + below_shift)
-                        });
-                        if hidden {
-                            continue;
+                    let page_start = k << PAGE_SHIFT;
+                    let from = range_start.max(page_start);
+                    let to = range_end.min(page_start + PAGE_SIZE);
+                    let (in_page, len) = ((from - page_start) as usize, (to - from) as usize);
+                    match op {
+                        ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, len),
+                        ZX_VMO_OP_CACHE_INVALIDATE if level == 0 => {
+                            cache.invalidate(frame, in_page, len)
                         }
-                        let page_start = k << PAGE_SHIFT;
-                        let from = range_start.max(page_start);
-                        let to = range_end.min(page_start + PAGE_SIZE);
-                        let (in_page, len) = ((from - page_start) as usize, (to - from) as usize);
-                        match op {
-                            ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, len),
-                            ZX_VMO_OP_CACHE_INVALIDATE if level == 0 => {
-                                cache.invalidate(frame, in_page, len)
-                            }
-                            _ => cache.clean_invalidate(frame, in_page, len),
-                        }
+                        _ => cache.clean_invalidate(frame, in_page, len),
                     }
                 }
-                done = stop - (first - done);
             }
-            if done == pages {
-                return Ok(());
-            }
-            if !preempt::point() {
-                return Err(Status::CANCELED);
-            }
-        }
+            Ok(stop - (first - done))
+        })
     }
 
     /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.

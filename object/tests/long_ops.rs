@@ -296,7 +296,7 @@ fn a_shrink_that_another_shrink_interrupts_frees_every_page() {
 #[test]
 fn a_dying_vmo_with_many_pages_is_freed_in_chunks_later() {
     let f = frames();
-    let pages = 3 * preempt::CHUNK_PAGES as u64;
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
     let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
     write_pages(&vmo, 0..pages, 5);
     points();
