@@ -72,7 +72,9 @@ run_kernel() {
     # Programs may print any bytes (hostile debug_write cases): read the log as text.
     summaries=$(tr -d '\r\000' < "$log" | grep -aE '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$')
     for test in $required_tests; do
-        tr -d '\r\000' < "$log" | grep -aqx "test $test ... ok" ||
+        # Not `grep -q`: it stops reading at the first match, `tr` then dies of SIGPIPE, and
+        # with pipefail the match counts as a failure.
+        tr -d '\r\000' < "$log" | grep -ax "test $test ... ok" > /dev/null ||
             fail "$name: in-kernel test $test did not pass (this boot must run it)"
     done
     if [ -n "$summaries" ]; then
