@@ -850,8 +850,31 @@ impl Family {
                 .pages
                 .last_key_value()
                 .is_none_or(|(last, _)| last < child_link.limit);
+        let in_window = child_link.offset == 0
+            && removed
+                .pages
+                .last_key_value()
+                .is_none_or(|(last, _)| last < child_link.limit);
         if whole {
             self.node_mut(child_id).pages = core::mem::take(&mut removed.pages);
+        } else if in_window && child.pages.len() < removed.pages.len() {
+            // The child holds fewer pages than the parent (a snapshot closed after the
+            // original wrote a few): its pages go into the parent's map, which becomes the
+            // child's, rather than the parent's many into the child's. The parent's pages
+            // the child hides (under its own pages or zero markers) are freed.
+            let Family { nodes, frames, .. } = self;
+            let child = nodes[child_id].as_mut().expect("live node id");
+            let mut merged = core::mem::take(&mut removed.pages);
+            for (&start, &end) in &child.zeroed {
+                merged.remove_range(start, end - 1, |_, frame| frames.free(frame));
+            }
+            let mut own = core::mem::take(&mut child.pages);
+            own.drain_each(|index, frame| {
+                if let Some(hidden) = merged.insert(index, frame) {
+                    frames.free(hidden);
+                }
+            });
+            child.pages = merged;
         } else {
             // Each index comes once, so moving a page in does not change whether the child
             // shadows the next one.

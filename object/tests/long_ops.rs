@@ -339,3 +339,39 @@ fn chunked_decommit_and_shrink_of_a_snapshot_keep_the_charges_adding_up() {
     assert_eq!(a.committed_bytes() + b.committed_bytes(), held(&a));
     assert_eq!(f.in_use(), 1);
 }
+
+#[test]
+fn closing_a_snapshot_after_the_original_wrote_a_few_pages_merges_the_few_into_the_many() {
+    let f = frames();
+    let pages = 4 * preempt::CHUNK_PAGES as u64;
+    let a = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&a, 0..pages, 1);
+    let b = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+        .expect("snapshot");
+    // The original writes two pages of its own and zeroes a third (a zero marker over the
+    // hidden node's page).
+    write_pages(&a, [3, 100], 2);
+    a.op_range(ZX_VMO_OP_ZERO, 7 * PAGE, PAGE, &CountingCache::default())
+        .expect("zero");
+    drop(b);
+    // One node left: the hidden node's pages, minus the three the original hides, plus the
+    // original's two.
+    assert_eq!(a.family_node_count(), 1);
+    assert_eq!(f.in_use() as u64, pages - 1);
+    assert_eq!(a.committed_bytes(), (pages - 1) * PAGE);
+    let mut buf = vec![0u8; (pages * PAGE) as usize];
+    a.read(0, &mut buf).expect("read");
+    for page in 0..pages {
+        let want = match page {
+            3 | 100 => 2,
+            7 => 0,
+            _ => 1,
+        };
+        let at = (page * PAGE) as usize;
+        assert!(
+            buf[at..at + PAGE as usize].iter().all(|&b| b == want),
+            "page {page}"
+        );
+    }
+}
