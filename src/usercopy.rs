@@ -27,16 +27,20 @@ pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
         return Ok(());
     }
     check_user_range(addr, len)?;
-    // A huge buffer is probed in pieces with a preemption point between them: each page
-    // touched may fault in (and commit) a page.
+    if len > PROBE_PIECE {
+        return probe_in_pieces(addr, len, write);
+    }
+    probe_piece(addr, len, write)
+}
+
+/// [`probe`] of a buffer larger than a piece: a preemption point between pieces, as each
+/// page touched may fault in (and commit) a page.
+#[inline(never)]
+fn probe_in_pieces(addr: usize, len: usize, write: bool) -> ZxResult {
     let (mut at, end) = (addr, addr + len);
     loop {
         let piece = (end - at).min(PROBE_PIECE);
-        // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
-        // covered by the fixup table and leaves every byte as it was.
-        if unsafe { arch_probe_user(at, piece, u64::from(write)) } != 0 {
-            return Err(Status::INVALID_ARGS);
-        }
+        probe_piece(at, piece, write)?;
         at += piece;
         if at == end {
             return Ok(());
@@ -44,6 +48,17 @@ pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
         if !crate::task::preempt_point() {
             return Err(Status::CANCELED);
         }
+    }
+}
+
+/// Probes `addr..addr + len`, a range already checked to lie in the user half.
+#[inline(always)]
+fn probe_piece(addr: usize, len: usize, write: bool) -> ZxResult {
+    // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
+    // covered by the fixup table and leaves every byte as it was.
+    match unsafe { arch_probe_user(addr, len, u64::from(write)) } {
+        0 => Ok(()),
+        _ => Err(Status::INVALID_ARGS),
     }
 }
 
