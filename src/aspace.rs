@@ -173,10 +173,9 @@ struct Tables {
 }
 
 impl Tables {
-    /// The level-3 entry for `va`, making the missing tables on the way when `allocate`
-    /// (the caller has checked the pool can give `TABLE_RESERVE` pages). None when a table
-    /// is missing and `allocate` is false, or the pool is empty.
-    fn leaf(&mut self, va: usize, allocate: bool) -> Option<*mut u64> {
+    /// The level-3 entry for `va`, making the missing tables on the way (the caller has
+    /// checked the pool can give `TABLE_RESERVE` pages). None when the pool is empty.
+    fn make_leaf(&mut self, va: usize) -> Option<*mut u64> {
         let mut table_pa = self.root;
         for level in 0..3 {
             // SAFETY: `table_pa` is a table page of this tree (the root or one installed
@@ -187,7 +186,7 @@ impl Tables {
             table_pa = if descriptor & DESC_VALID != 0 {
                 descriptor & ADDRESS_MASK
             } else {
-                if !allocate || self.lower.try_reserve(1).is_err() {
+                if self.lower.try_reserve(1).is_err() {
                     return None;
                 }
                 let pa = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable)).ok()?;
@@ -324,13 +323,13 @@ impl AddressSpace for UserAddressSpace {
         };
         // The tables are usually there already; the reserve is checked only before making
         // one.
-        let entry = match tables.leaf(va, false) {
-            Some(entry) => entry,
-            None => {
+        let entry = match tables.existing_leaf(va) {
+            Ok(entry) => entry,
+            Err(_) => {
                 if !memory::can_spend(TABLE_RESERVE) {
                     return Err(Status::NO_MEMORY);
                 }
-                tables.leaf(va, true).ok_or(Status::NO_MEMORY)?
+                tables.make_leaf(va).ok_or(Status::NO_MEMORY)?
             }
         };
         // SAFETY: the level-3 entry for `va` in this tree, under its lock.
