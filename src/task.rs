@@ -806,16 +806,22 @@ pub fn preempt_point() -> bool {
     if current_is_dead() {
         return false;
     }
+    take_pending_irqs();
+    if should_preempt() {
+        schedule();
+    }
+    !current_is_dead()
+}
+
+/// Unmasks IRQs for a moment (IRQs masked on entry and on return), so that a pending one, the
+/// tick above all, is taken here.
+fn take_pending_irqs() {
     arch::cpu::enable_irqs();
     // The unmasking takes effect at this context synchronization event: a pending IRQ is
     // taken here, before the mask goes back.
     // SAFETY: a barrier only.
     unsafe { core::arch::asm!("isb", options(nostack)) };
     arch::cpu::disable_irqs();
-    if should_preempt() {
-        schedule();
-    }
-    !current_is_dead()
 }
 
 /// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
@@ -826,10 +832,7 @@ pub fn idle_loop() -> ! {
         // Pages of large VMOs that a thread which never came back (it exited) left behind:
         // a chunk per round, so a thread made runnable meanwhile runs after it.
         if object::vmo::free_dead_pages_chunk() {
-            arch::cpu::enable_irqs();
-            // SAFETY: a barrier only: lets a pending IRQ in before the mask goes back.
-            unsafe { core::arch::asm!("isb", options(nostack)) };
-            arch::cpu::disable_irqs();
+            take_pending_irqs();
             continue;
         }
         arch::cpu::enable_irqs();

@@ -916,8 +916,7 @@ impl Family {
     }
 
     /// Frees up to [`preempt::CHUNK_PAGES`] of the pages `id` holds at or beyond its size
-    /// (left by a shrink); true while some remain.
-    /// The pages stay charged to `id` until they are freed, so a family's charges always add
+    /// (left by a shrink); true while some remain. The pages stay charged to `id` until they are freed, so a family's charges always add
     /// up to the pages it holds.
     fn trim_chunk(&mut self, id: NodeId) -> bool {
         let Family { nodes, frames, .. } = self;

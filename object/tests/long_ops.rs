@@ -4,7 +4,6 @@
 
 use abi::*;
 use object::frames::testing::{CountingCache, TestFrames};
-use object::frames::FrameAllocator;
 use object::preempt;
 use object::vmo::Vmo;
 use object::Status;
@@ -37,6 +36,20 @@ fn points() -> usize {
 
 fn frames() -> Arc<TestFrames> {
     Arc::new(TestFrames::new())
+}
+
+/// A resizable VMO of `pages` pages, every one written with `byte`.
+fn written(f: &Arc<TestFrames>, pages: u64, byte: u8) -> Arc<Vmo> {
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
+    write_pages(&vmo, 0..pages, byte);
+    vmo
+}
+
+/// Runs `action` at the next preemption point of this thread: another thread's call between
+/// two chunks.
+fn at_next_point(action: impl FnOnce() + 'static) {
+    points();
+    AT_POINT.with(|a| *a.borrow_mut() = Some(Box::new(action)));
 }
 
 fn write_pages(vmo: &Vmo, pages: impl IntoIterator<Item = u64>, byte: u8) {
@@ -253,16 +266,10 @@ fn decommit_of_a_huge_sparse_range_costs_per_committed_page() {
 fn growing_a_vmo_while_a_shrink_frees_its_pages_shows_no_stale_page() {
     let f = frames();
     let pages = 3 * preempt::CHUNK_PAGES as u64;
-    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
-    write_pages(&vmo, 0..pages, 5);
-    points();
+    let vmo = written(&f, pages, 5);
     let grower = vmo.clone();
-    AT_POINT.with(|a| {
-        *a.borrow_mut() = Some(Box::new(move || {
-            // Between two chunks of the shrink below: grow it back.
-            grower.set_size(pages * PAGE).expect("grow");
-        }))
-    });
+    // Between two chunks of the shrink below: grow it back.
+    at_next_point(move || grower.set_size(pages * PAGE).expect("grow"));
     vmo.set_size(PAGE).expect("shrink");
     // The shrink came first, the grow second.
     assert_eq!(vmo.size(), pages * PAGE);
@@ -274,31 +281,23 @@ fn growing_a_vmo_while_a_shrink_frees_its_pages_shows_no_stale_page() {
 }
 
 #[test]
-fn a_shrink_that_another_shrink_interrupts_frees_every_page() {
+fn a_smaller_grow_between_the_chunks_of_a_shrink_frees_every_page() {
     let f = frames();
     let pages = 3 * preempt::CHUNK_PAGES as u64;
-    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
-    write_pages(&vmo, 0..pages, 5);
-    points();
+    let vmo = written(&f, pages, 5);
     let other = vmo.clone();
-    AT_POINT.with(|a| {
-        *a.borrow_mut() = Some(Box::new(move || {
-            other.set_size(2 * PAGE).expect("shrink less");
-        }))
-    });
+    at_next_point(move || other.set_size(2 * PAGE).expect("grow to 2 pages"));
     vmo.set_size(PAGE).expect("shrink");
     // The inner call finished the trim of the first, then grew to 2 pages.
     assert_eq!(vmo.size(), 2 * PAGE);
     assert_eq!(f.in_use(), 1);
-    let _ = f.zero_page();
 }
 
 #[test]
 fn a_dying_vmo_with_many_pages_is_freed_in_chunks_later() {
     let f = frames();
     let pages = 8 * preempt::CHUNK_PAGES as u64;
-    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
-    write_pages(&vmo, 0..pages, 5);
+    let vmo = written(&f, pages, 5);
     points();
     drop(vmo);
     // With a preemption hook (the kernel's case) the pages wait for a safe point.
@@ -313,8 +312,7 @@ fn a_dying_vmo_with_many_pages_is_freed_in_chunks_later() {
 fn chunked_decommit_and_shrink_of_a_snapshot_keep_the_charges_adding_up() {
     let f = frames();
     let pages = 3 * preempt::CHUNK_PAGES as u64;
-    let a = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
-    write_pages(&a, 0..pages, 1);
+    let a = written(&f, pages, 1);
     let b = a
         .create_child(
             ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
@@ -344,8 +342,7 @@ fn chunked_decommit_and_shrink_of_a_snapshot_keep_the_charges_adding_up() {
 fn closing_a_snapshot_after_the_original_wrote_a_few_pages_merges_the_few_into_the_many() {
     let f = frames();
     let pages = 4 * preempt::CHUNK_PAGES as u64;
-    let a = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
-    write_pages(&a, 0..pages, 1);
+    let a = written(&f, pages, 1);
     let b = a
         .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
         .expect("snapshot");

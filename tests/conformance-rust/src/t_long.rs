@@ -7,7 +7,6 @@
 use crate::harness::Case;
 use crate::util::*;
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
@@ -311,21 +310,7 @@ fn channel_64_handles() -> R {
 
 fn process_teardown() -> R {
     let pages = (spendable_pages()? / 2).max(1);
-    let (a, b) = channel()?;
-    let pages_arg = format!("{pages}");
-    // The child commits `pages` in one VMO and touches as many through a mapping of another.
-    let p = spawn_child(&["commit", pages_arg.as_str()], vec![b.into_raw()])?;
-    let (s, _) = wait(
-        a.raw(),
-        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
-        30_000 * MS,
-    );
-    let msg = ch_read(a.raw(), 16, 0);
-    ensure!(
-        s == ZX_OK && msg.bytes == b"ready",
-        "child not ready: {}",
-        sname(s)
-    );
+    let (p, _channel) = crate::t_process::spawn_committing_child(pages)?;
     let raw = p.raw();
     while_watched("killing a process with many pages", ZX_OK, || {
         // SAFETY: killing our own child.

@@ -391,11 +391,10 @@ fn kill_closes_handles() -> R {
     Ok(())
 }
 
-fn kmem_returns() -> R {
-    // Warm up: the first spawn may allocate lasting things (heap, caches) in this process.
-    let _ = run_child(&["exit", "0"], vec![], CHILD_TIMEOUT)?;
-    let pages = 256u64;
-    let base = kmem()?;
+/// Starts a child that commits `pages` pages in one VMO and touches as many through a
+/// mapping of another, and waits until it says it is ready; returns the process and the
+/// channel end to tell it `go` (it then exits 0) or to wait on.
+pub(crate) fn spawn_committing_child(pages: u64) -> Result<(Owned, Owned), String> {
     let (a, b) = channel()?;
     let pages_arg = format!("{pages}");
     let p = spawn_child(&["commit", pages_arg.as_str()], vec![b.into_raw()])?;
@@ -414,6 +413,15 @@ fn kmem_returns() -> R {
             code.map(describe)
         );
     }
+    Ok((p, a))
+}
+
+fn kmem_returns() -> R {
+    // Warm up: the first spawn may allocate lasting things (heap, caches) in this process.
+    let _ = run_child(&["exit", "0"], vec![], CHILD_TIMEOUT)?;
+    let pages = 256u64;
+    let base = kmem()?;
+    let (p, a) = spawn_committing_child(pages)?;
     let during = kmem()?;
     zx_ok!(ch_write(a.raw(), b"go", &[]));
     expect_code(wait_child(&p, CHILD_TIMEOUT)?, 0)?;
