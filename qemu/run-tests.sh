@@ -87,6 +87,10 @@ run_kernel() {
             failed=$((failed + f))
             [ "$f" -ne 0 ] && failures+=("$name: $f $suite test(s) failed")
         done <<< "$summaries"
+        # The failing tests by name, with why: CI shows only the end of the output.
+        while read -r line; do
+            [ -n "$line" ] && failures+=("$name:   ${line#test }")
+        done < <(tr -d '\r\000' < "$log" | grep -a '^test .* \.\.\. FAILED' | cut -c1-300)
         for suite in $required_suites; do
             grep -q "^$suite: " <<< "$summaries" || fail "$name: $suite printed no summary"
         done
