@@ -363,6 +363,60 @@ impl PageMap {
             None => end,
         }
     }
+
+    /// The highest index below `end` that holds an entry.
+    pub fn last_below(&self, end: u64) -> Option<u64> {
+        let bound = end.checked_sub(1)?;
+        if self.height == 0 {
+            return None;
+        }
+        last_at_or_below(&self.root, self.height, 0, bound)
+    }
+
+    /// The start of the last stretch of `first..end` that holds at most `count` entries: the
+    /// `count`th entry below `end` counting down, or `first`. How work that must proceed from
+    /// the top of a range (narrowing a window) cuts it into chunks of bounded work.
+    pub fn chunk_start(&self, first: u64, end: u64, count: usize) -> u64 {
+        let mut start = end;
+        for _ in 0..count.max(1) {
+            match self.last_below(start) {
+                Some(index) if index >= first => start = index,
+                _ => return first,
+            }
+        }
+        start
+    }
+}
+
+/// The highest index at or below `bound` under `node` (`height` levels tall, from index
+/// `base`, with `base <= bound`). Each level looks at most at the 64 slots of one node
+/// before it finds a non-empty child below the bound, so a call costs O(height * 64) loads.
+fn last_at_or_below(node: &Child, height: u32, base: u64, bound: u64) -> Option<u64> {
+    match node {
+        Child::Empty => None,
+        Child::Leaf(leaf) => {
+            let top = (bound - base).min(MASK) as usize;
+            leaf[..=top]
+                .iter()
+                .rposition(|&entry| entry != 0)
+                .map(|i| base + i as u64)
+        }
+        Child::Branch(branch) => {
+            let span = span(height);
+            let top = ((bound - base) / span).min(MASK) as usize;
+            // Children up to `top` start at or below `bound`, so their bases do not overflow;
+            // only child `top` can hold entries above the bound.
+            (0..=top).rev().find_map(|i| {
+                let child_base = base + i as u64 * span;
+                let child_bound = if i == top {
+                    bound
+                } else {
+                    child_base + (span - 1)
+                };
+                last_at_or_below(&branch[i], height - 1, child_base, child_bound)
+            })
+        }
+    }
 }
 
 /// Hands every entry under `node` (`height` levels tall, from index `base`) to `f`, freeing
@@ -724,6 +778,7 @@ mod tests {
         RemoveFrom(u64),
         RemoveRange(u64, u64),
         ChunkEnd(u64, u64, usize),
+        ChunkStart(u64, u64, usize),
         Drain,
     }
 
@@ -744,6 +799,7 @@ mod tests {
             1 => index().prop_map(Op::RemoveFrom),
             2 => (index(), index()).prop_map(|(a, b)| Op::RemoveRange(a, b)),
             1 => (index(), index(), 0usize..80).prop_map(|(a, b, n)| Op::ChunkEnd(a, b, n)),
+            1 => (index(), index(), 0usize..80).prop_map(|(a, b, n)| Op::ChunkStart(a, b, n)),
             1 => Just(Op::Drain),
         ]
     }
@@ -799,6 +855,18 @@ mod tests {
                             b
                         };
                         prop_assert_eq!(map.chunk_end(a, b, n), want);
+                    }
+                    Op::ChunkStart(a, b, n) => {
+                        let want = if a < b {
+                            model.range(a..b).nth_back(n.max(1) - 1).map_or(a, |(&k, _)| k)
+                        } else {
+                            a
+                        };
+                        prop_assert_eq!(map.chunk_start(a, b, n), want);
+                        prop_assert_eq!(
+                            map.last_below(b),
+                            model.range(..b).next_back().map(|(&k, _)| k)
+                        );
                     }
                     Op::Drain => {
                         let mut drained = Vec::new();

@@ -841,16 +841,21 @@ impl Family {
         let child_id = removed.children[0];
         let child_link = self.node(child_id).link.expect("child links to its parent");
         let child = self.node(child_id);
+        // A dead child (a closed clone kept as the branch point of its own children) keeps
+        // only what its children still see: the map moves over page by page.
+        let child_alive = child.alive();
         // The common case after a snapshot is closed: the child sees all of `id` at the same
         // offsets and holds nothing itself, so the page map moves over whole, in O(1).
-        let whole = child_link.offset == 0
+        let whole = child_alive
+            && child_link.offset == 0
             && child.pages.is_empty()
             && child.zeroed.is_empty()
             && removed
                 .pages
                 .last_key_value()
                 .is_none_or(|(last, _)| last < child_link.limit);
-        let in_window = child_link.offset == 0
+        let in_window = child_alive
+            && child_link.offset == 0
             && removed
                 .pages
                 .last_key_value()
@@ -879,9 +884,11 @@ impl Family {
             // Each index comes once, so moving a page in does not change whether the child
             // shadows the next one.
             removed.pages.drain_each(|index, frame| {
-                let visible = index
-                    .checked_sub(child_link.offset)
-                    .filter(|&k| k < child_link.limit && !self.node(child_id).shadows(k));
+                let visible = index.checked_sub(child_link.offset).filter(|&k| {
+                    k < child_link.limit
+                        && !self.node(child_id).shadows(k)
+                        && (child_alive || self.seen_below(child_id, k, Assume::Nothing))
+                });
                 match visible {
                     Some(k) => {
                         self.node_mut(child_id).pages.insert(k, frame);
@@ -915,6 +922,14 @@ impl Family {
         }
     }
 
+    /// One chunk of finishing a shrink of `id`: its window first, then its own pages beyond
+    /// the size. True while work remains. In this order because a page `id` holds beyond its
+    /// size hides the ancestors' page there while the window still reaches it: freed first,
+    /// it would show that page to `id`'s accounting, charged elsewhere.
+    fn shrink_chunk(&mut self, id: NodeId) -> bool {
+        self.narrow_window_chunk(id) || self.trim_chunk(id)
+    }
+
     /// Frees up to [`preempt::CHUNK_PAGES`] of the pages `id` holds at or beyond its size
     /// (left by a shrink); true while some remain. The pages stay charged to `id` until they are freed, so a family's charges always add
     /// up to the pages it holds.
@@ -932,6 +947,76 @@ impl Family {
         let more = node.pages.range(size..).next().is_some();
         self.uncharge(id, freed);
         more
+    }
+
+    /// After a shrink, lowers `id`'s window (its link's limit, left at the old size) toward
+    /// its size by one chunk, from the top: the ancestors' pages leaving the window pass
+    /// their charges on and those nobody sees any more are freed, at most about
+    /// [`preempt::CHUNK_PAGES`] pages over the dead ancestors walked. True while the window
+    /// still reaches past the size.
+    ///
+    /// Between two chunks the family is whole: `id` is charged for what its window shows, as
+    /// if it were still that large, and nothing reads it there (reads stop at the size, the
+    /// children's limits were clamped at the shrink). Anything that relies on the window
+    /// ending at the size (growing, a snapshot) finishes the narrowing first.
+    fn narrow_window_chunk(&mut self, id: NodeId) -> bool {
+        let node = self.node(id);
+        let size = node.size;
+        let Some(link) = node.link else {
+            return false;
+        };
+        if link.limit <= size {
+            return false;
+        }
+        let top = link.limit;
+        // The dead ancestors seen through the window share the chunk (an alive ancestor
+        // hides what lies above it and holds its own charges: the walks stop there).
+        let mut low = size;
+        let mut levels = 0usize;
+        self.for_dead_ancestors_in_window(link, size, top, |_, _, _| levels += 1);
+        let share = (preempt::CHUNK_PAGES / levels.max(1)).max(1);
+        self.for_dead_ancestors_in_window(link, size, top, |pages, shift, hi| {
+            if low < hi {
+                let start =
+                    pages.chunk_start(low.saturating_add(shift), hi.saturating_add(shift), share);
+                low = low.max(start.saturating_sub(shift));
+            }
+        });
+        self.stop_seeing(id, low, top);
+        if let Some(l) = &mut self.node_mut(id).link {
+            l.limit = low;
+        }
+        self.sweep_ancestors(Some(link), low, top);
+        low > size
+    }
+
+    /// Calls `f(pages, shift, end)` for each dead ancestor that `id` (linked by `link`) sees
+    /// through its pages `first..end`, nearest first, up to the first alive one: the
+    /// ancestor's page map, the shift from `id`'s page index to the ancestor's, and where
+    /// `id`'s view of it ends.
+    fn for_dead_ancestors_in_window(
+        &self,
+        link: Link,
+        first: u64,
+        end: u64,
+        mut f: impl FnMut(&PageMap, u64, u64),
+    ) {
+        let (mut link, mut shift, mut end) = (Some(link), 0u64, end);
+        while let Some(l) = link {
+            // `id`'s page `k` reads this parent's page `k + shift + l.offset` while
+            // `k + shift < l.limit`.
+            end = end.min(l.limit.saturating_sub(shift));
+            let parent = self.node(l.parent);
+            let Some(next) = shift.checked_add(l.offset) else {
+                return;
+            };
+            if first >= end || parent.alive() {
+                return;
+            }
+            shift = next;
+            f(&parent.pages, shift, end);
+            link = parent.link;
+        }
     }
 
     /// The nodes page `k` of `id` may read from, nearest first: each with the shift that
@@ -1490,8 +1575,8 @@ impl Vmo {
                 .ok_or(Status::INVALID_ARGS)?;
             let id = self.node;
             let old = family.node(id).size;
-            if family.trim_chunk(id) {
-                // Pages of an earlier shrink are still being freed.
+            if family.shrink_chunk(id) {
+                // An earlier shrink is still being finished.
                 drop(family);
                 if !preempt::point() {
                     return Err(Status::CANCELED);
@@ -1501,16 +1586,12 @@ impl Vmo {
             if new == old {
                 return Ok(());
             }
-            if new < old {
-                family.stop_seeing(id, new, old);
-            }
-            // Whatever the parent held beyond the old end must never show through.
-            let old_link = family.node(id).link;
-            if let Some(link) = &mut family.node_mut(id).link {
-                link.limit = link.limit.min(old.min(new));
-            }
             family.node_mut(id).size = new;
             if new > old {
+                // Whatever the parent held beyond the old end must never show through.
+                if let Some(link) = &mut family.node_mut(id).link {
+                    link.limit = link.limit.min(old);
+                }
                 return Ok(());
             }
             // Every PTE that shows the dropped range goes first, while the children still
@@ -1524,14 +1605,15 @@ impl Vmo {
                     link.limit = link.limit.min(new.saturating_sub(link.offset));
                 }
             }
-            while family.trim_chunk(id) {
+            // The pages it held there, and its window onto the ancestors' pages, go in
+            // chunks.
+            while family.shrink_chunk(id) {
                 drop(family);
                 if !preempt::point() {
                     return Err(Status::CANCELED);
                 }
                 family = self.lock()?;
             }
-            family.sweep_ancestors(old_link, new, old);
             return Ok(());
         }
     }
@@ -1880,7 +1962,18 @@ impl Vmo {
             return Ok(self.adopt(&family, id, VmoKind::Slice, false, root_offset));
         }
         offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
-        let mut family = self.lock()?;
+        // The hidden node takes the parent's pages and window as they are: an earlier shrink
+        // must be finished first.
+        let mut family = loop {
+            let mut family = self.lock()?;
+            if !family.shrink_chunk(self.node) {
+                break family;
+            }
+            drop(family);
+            if !preempt::point() {
+                return Err(Status::CANCELED);
+            }
+        };
         // Snapshot: the parent's pages move into a hidden node both sides copy from.
         if family.node(self.node).slice_of.is_some() || family.depends_on_live_ancestor(self.node) {
             return Err(Status::NOT_SUPPORTED);

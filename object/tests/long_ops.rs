@@ -372,3 +372,125 @@ fn closing_a_snapshot_after_the_original_wrote_a_few_pages_merges_the_few_into_t
         );
     }
 }
+
+/// A snapshot's original of `pages` pages written with 1, the snapshot written with 2 on its
+/// first page: the hidden node holds `pages` pages both see.
+fn original_and_snapshot(f: &Arc<TestFrames>, pages: u64) -> (Arc<Vmo>, Arc<Vmo>) {
+    let a = written(f, pages, 1);
+    let b = a
+        .create_child(
+            ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+            0,
+            pages * PAGE,
+        )
+        .expect("snapshot");
+    write_pages(&b, [0], 2);
+    (a, b)
+}
+
+fn assert_pages(vmo: &Vmo, want: impl Fn(u64) -> u8) {
+    let pages = vmo.size() / PAGE;
+    let mut buf = vec![0xeeu8; (pages * PAGE) as usize];
+    vmo.read(0, &mut buf).expect("read");
+    for page in 0..pages {
+        let at = (page * PAGE) as usize;
+        let byte = want(page);
+        assert!(
+            buf[at..at + PAGE as usize].iter().all(|&b| b == byte),
+            "page {page} should read {byte}"
+        );
+    }
+}
+
+fn assert_charges_add_up(vmos: &[&Vmo]) {
+    let held = vmos[0].family_committed_pages() as u64 * PAGE;
+    let charged: u64 = vmos.iter().map(|v| v.committed_bytes()).sum();
+    assert_eq!(charged, held, "charges against pages held");
+    vmos[0].check_family_charges().expect("charges");
+}
+
+#[test]
+fn shrinking_the_original_of_a_snapshot_lets_go_of_the_hidden_pages_in_chunks() {
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    let before = points();
+    // Every hidden page the original saw passes to the snapshot: a walk over all of them.
+    a.set_size(0).expect("shrink");
+    assert!(points() - before >= 7, "{} points", points() - before);
+    assert_eq!(a.committed_bytes(), 0);
+    assert_eq!(b.committed_bytes(), pages * PAGE);
+    assert_charges_add_up(&[&a, &b]);
+    assert_pages(&b, |page| if page == 0 { 2 } else { 1 });
+    // The snapshot shrinks too: now nobody sees the hidden pages, and they go.
+    let before = points();
+    b.set_size(PAGE).expect("shrink");
+    assert!(points() - before >= 7, "{} points", points() - before);
+    assert_eq!(f.in_use(), 1);
+    assert_charges_add_up(&[&a, &b]);
+}
+
+#[test]
+fn growing_between_the_chunks_of_a_shrink_never_shows_the_hidden_pages_again() {
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    let grower = a.clone();
+    let snapshot = b.clone();
+    at_next_point(move || {
+        // Mid-shrink: the family is whole, and a grow finishes the shrink first.
+        assert_charges_add_up(&[&grower, &snapshot]);
+        grower.set_size(pages * PAGE).expect("grow");
+    });
+    a.set_size(PAGE).expect("shrink");
+    assert_eq!(a.size(), pages * PAGE);
+    assert_pages(&a, |page| u8::from(page == 0));
+    assert_pages(&b, |page| if page == 0 { 2 } else { 1 });
+    assert_charges_add_up(&[&a, &b]);
+    drop(b);
+    assert_eq!(f.in_use(), 1);
+}
+
+#[test]
+fn a_snapshot_taken_between_the_chunks_of_a_shrink_sees_only_what_is_left() {
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    let original = a.clone();
+    let taken = Arc::new(std::sync::Mutex::new(None));
+    let slot = taken.clone();
+    at_next_point(move || {
+        let c = original
+            .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+            .expect("snapshot");
+        *slot.lock().expect("slot") = Some(c);
+    });
+    a.set_size(2 * PAGE).expect("shrink");
+    let c = taken.lock().expect("slot").take().expect("taken");
+    // Beyond the original's new size the snapshot reads zero.
+    assert_eq!(c.size(), pages * PAGE);
+    assert_pages(&c, |page| u8::from(page < 2));
+    assert_pages(&a, |_| 1);
+    assert_pages(&b, |page| if page == 0 { 2 } else { 1 });
+    assert_charges_add_up(&[&a, &b, &c]);
+    drop(b);
+    drop(c);
+    assert_eq!(f.in_use(), 2);
+    assert_charges_add_up(&[&a]);
+}
+
+#[test]
+fn closing_the_snapshot_between_the_chunks_of_a_shrink_frees_what_nobody_sees() {
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    let snapshot = std::sync::Mutex::new(Some(b));
+    let snapshot = Arc::new(snapshot);
+    let closer = snapshot.clone();
+    at_next_point(move || drop(closer.lock().expect("slot").take()));
+    a.set_size(3 * PAGE).expect("shrink");
+    assert!(snapshot.lock().expect("slot").is_none());
+    assert_pages(&a, |_| 1);
+    assert_eq!(f.in_use(), 3);
+    assert_charges_add_up(&[&a]);
+}

@@ -1813,3 +1813,27 @@ fn parent_shrink_unmaps_the_childs_view_of_the_dropped_pages() {
     );
     assert_eq!(read_all(&child, PAGE, 1), vec![0]);
 }
+
+/// Found by the model: a closed clone stays as the branch point of its two clones; when its
+/// parent closes too, the parent's pages merge into it, and a page neither clone can see
+/// (one looks at none of it, the other at nothing) must be freed, not kept.
+#[test]
+fn merging_into_a_closed_clone_frees_the_pages_its_clones_cannot_see() {
+    let f = frames();
+    let cow = ZX_VMO_CLONE_COPY_ON_WRITE;
+    let a = create(&f, 3 * PAGE);
+    a.write(0, &[1; 2 * PAGE as usize]).expect("write");
+    let a_handle = handle(&a);
+    let b = a.create_clone(cow, PAGE, PAGE).expect("clone");
+    let b_handle = handle(&b);
+    let c = b.create_clone(cow, PAGE, 0).expect("clone");
+    let d = b.create_clone(cow, 0, 0).expect("clone");
+    let (c_handle, d_handle) = (handle(&c), handle(&d));
+    drop(b_handle);
+    assert_eq!(f.in_use(), 2);
+    drop(a_handle);
+    assert_eq!(f.in_use(), 0, "a page nobody can see was kept");
+    assert_eq!(c.committed_bytes() + d.committed_bytes(), 0);
+    c.check_family_charges().expect("charges");
+    drop((c_handle, d_handle));
+}

@@ -27,6 +27,10 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(commit_decommit_zero_shrink_close),
     ),
     (
+        "long_shrinking_the_original_of_a_snapshot_lets_others_run",
+        || again_if_the_host_stalled(shrink_under_a_snapshot),
+    ),
+    (
         "long_vmar_unmap_protect_destroy_of_64_tib_let_others_run",
         || again_if_the_host_stalled(vmar_huge_ranges),
     ),
@@ -248,6 +252,32 @@ fn commit_decommit_zero_shrink_close() -> R {
         unsafe { sys::zx_handle_close(raw) }
     })?;
     pages_came_back(free_before)
+}
+
+fn shrink_under_a_snapshot() -> R {
+    // The original's pages move into the snapshot's hidden parent; shrinking the original
+    // hands every one of them on to the snapshot (and a second shrink frees them).
+    let pages = spendable_pages()?;
+    let size = pages * PAGE;
+    let v = vmo(size)?;
+    zx_ok!(op(v.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    let s = child_vmo(
+        v.raw(),
+        ZX_VMO_CHILD_SNAPSHOT | ZX_VMO_CHILD_RESIZABLE,
+        0,
+        size,
+    )?;
+    for (h, what) in [
+        (v.raw(), "shrinking the original of a snapshot"),
+        (s.raw(), "shrinking the snapshot"),
+    ] {
+        while_watched(what, ZX_OK, || {
+            // SAFETY: no pointers.
+            unsafe { sys::zx_vmo_set_size(h, 0) }
+        })?;
+    }
+    eq!(committed(v.raw())? + committed(s.raw())?, 0);
+    Ok(())
 }
 
 fn vmar_huge_ranges() -> R {
