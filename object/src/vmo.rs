@@ -198,6 +198,13 @@ pub type ChunkFn<'a> = dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult 
 
 /// Pages [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`] hand over at a time.
 pub const CHUNK_PAGES: usize = 64;
+/// Pages times levels of ancestors one chunk of a transfer or a COMMIT may cover. Each page
+/// of a node `d` links deep may look through all `d` levels and, to pass on the charge of the
+/// page it copies, walk as many nodes below the owner (a few hundred instructions a level in
+/// all): a deep node takes fewer pages per lock hold, one at the least, so that a chunk stays
+/// well under a millisecond. A node up to 32 levels deep takes whole chunks.
+const CHUNK_PAGE_LEVELS: usize = CHUNK_PAGES * 32;
+
 /// Transfers up to this many bytes span at most two pages: a two-entry frame list will do
 /// (no 512-byte array to clear).
 const SMALL_TRANSFER: u64 = PAGE_SIZE;
@@ -209,10 +216,11 @@ fn within_one_page(offset: u64, len: u64) -> bool {
 }
 
 /// For a transfer at family offset `start` with `remaining` bytes to go: the pages, the
-/// offset in the first page and the bytes of the next chunk of at most CHUNK_PAGES pages.
-fn chunk_at(start: u64, remaining: u64) -> (usize, usize, u64) {
+/// offset in the first page and the bytes of the next chunk of at most `max_pages` pages
+/// (at most CHUNK_PAGES).
+fn chunk_at(start: u64, remaining: u64, max_pages: usize) -> (usize, usize, u64) {
     let in_page = start & (PAGE_SIZE - 1);
-    let chunk = (CHUNK_PAGES as u64 * PAGE_SIZE - in_page).min(remaining);
+    let chunk = (max_pages as u64 * PAGE_SIZE - in_page).min(remaining);
     let count = (in_page + chunk).div_ceil(PAGE_SIZE) as usize;
     (count, in_page as usize, chunk)
 }
@@ -576,23 +584,27 @@ impl Family {
     }
 
     /// [`Family::charged_to`] for a node that is not alive under `assume`.
+    ///
+    /// The rule (the first child in order that sees the page, going down one level at a time
+    /// into a dead child only while something alive below it sees the page) picks the first
+    /// alive node met by a depth-first walk, in child order, of the nodes that see the page:
+    /// one walk, O(nodes seeing the page), where asking "seen below?" at each level would
+    /// cost O(depth) per level of a deep chain of snapshots.
     fn charged_below(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
+        let mut stack: Vec<(NodeId, u64)> = Vec::new();
         let (mut id, mut index) = (id, index);
-        'down: loop {
-            for &child in &self.node(id).children {
-                let Some(k) = self.child_view(child, index, assume) else {
-                    continue;
-                };
-                if self.alive_as(child, assume) {
-                    return Some(child);
-                }
-                if self.seen_below(child, k, assume) {
-                    id = child;
-                    index = k;
-                    continue 'down;
+        loop {
+            // Children go on the stack last first, so that the first child is walked first.
+            for &child in self.node(id).children.iter().rev() {
+                if let Some(k) = self.child_view(child, index, assume) {
+                    stack.push((child, k));
                 }
             }
-            return None;
+            let (next, k) = stack.pop()?;
+            if self.alive_as(next, assume) {
+                return Some(next);
+            }
+            (id, index) = (next, k);
         }
     }
 
@@ -1039,6 +1051,21 @@ impl Family {
             }
             node = link.parent;
         }
+    }
+
+    /// Pages a chunk of a transfer or COMMIT at node `id` may cover (see
+    /// [`CHUNK_PAGE_LEVELS`]); the walk up stops where the answer is one page.
+    fn chunk_pages(&self, id: NodeId) -> usize {
+        let mut levels = 1;
+        let mut link = self.node(id).link;
+        while let Some(l) = link {
+            if levels >= CHUNK_PAGE_LEVELS {
+                break;
+            }
+            levels += 1;
+            link = self.node(l.parent).link;
+        }
+        (CHUNK_PAGE_LEVELS / levels).clamp(1, CHUNK_PAGES)
     }
 
     /// The end of the next chunk of `first..end` (pages of the chain's first node): a stretch
@@ -1511,16 +1538,18 @@ impl Vmo {
                 }
                 since_point = 0;
             }
-            let (count, in_page, chunk) = {
+            let (count, in_page, chunk, max_pages) = {
                 let mut family = self.lock()?;
                 let (node, start) = self.range(&family, offset + done, len - done)?;
-                let (count, in_page, chunk) = chunk_at(start, len - done);
+                let max_pages = family.chunk_pages(node);
+                let (count, in_page, chunk) = chunk_at(start, len - done, max_pages);
                 fill(&mut family, node, start >> PAGE_SHIFT, &mut frames[..count])?;
-                (count, in_page, chunk)
+                (count, in_page, chunk, max_pages)
             };
             f(&frames[..count], in_page, chunk as usize, done as usize)?;
             done += chunk;
-            since_point += count;
+            // A page of a deep node weighs as much as the pages a shallow chunk holds.
+            since_point += count * (CHUNK_PAGES / max_pages);
         }
         Ok(())
     }
@@ -1672,7 +1701,7 @@ impl Vmo {
         let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
         self.in_steps(offset, size, pages, |family, node, start, done| {
             let first = (start >> PAGE_SHIFT) + done;
-            let count = (pages - done).min(preempt::CHUNK_PAGES as u64);
+            let count = (pages - done).min(family.chunk_pages(node) as u64);
             let last = first + count - 1;
             let mut batch = family.prepare(node, first, last)?;
             for index in first..=last {

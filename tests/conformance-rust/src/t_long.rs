@@ -45,6 +45,10 @@ pub const CASES: &[Case] = &[
         "long_process_teardown_of_many_pages_lets_others_run",
         || again_if_the_host_stalled(process_teardown),
     ),
+    (
+        "long_writes_through_a_deep_snapshot_chain_let_others_run",
+        || again_if_the_host_stalled(deep_snapshot_chain),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -372,5 +376,49 @@ fn process_teardown() -> R {
         }
         wait(raw, ZX_PROCESS_TERMINATED, 30_000 * MS).0
     })?;
+    Ok(())
+}
+
+/// Levels of the snapshot chain: deep, and well within a process's 4,096 handles.
+const CHAIN_LEVELS: usize = 2000;
+
+fn deep_snapshot_chain() -> R {
+    // A chain of snapshots of snapshots over 64 written pages. Every level but the top and
+    // the bottom decommits them after its snapshot (zero markers hide them, at no memory
+    // cost), so the top's pages are seen by the top and, through every hidden node, by the
+    // bottom only.
+    const PAGES: u64 = 64;
+    let top = vmo(PAGES * PAGE)?;
+    fill(top.raw(), 0, (PAGES * PAGE) as usize, 1)?;
+    let mut chain: Vec<Owned> = Vec::new();
+    for level in 0..CHAIN_LEVELS {
+        let parent = chain.last().map_or(top.raw(), |h| h.raw());
+        let s = match child_vmo(parent, ZX_VMO_CHILD_SNAPSHOT, 0, PAGES * PAGE) {
+            Ok(s) => s,
+            Err(e) => fail!("level {level}: {e}"),
+        };
+        if level > 0 {
+            zx_ok!(op(parent, ZX_VMO_OP_DECOMMIT, 0, PAGES * PAGE));
+        }
+        chain.push(s);
+    }
+    let bottom = match chain.last() {
+        Some(b) => b.raw(),
+        None => fail!("empty chain"),
+    };
+    // The top writes every page (one chunk): each old page passes to the bottom, the next
+    // node that sees it, found by a walk down the chain.
+    let data = alloc::vec![3u8; (PAGES * PAGE) as usize];
+    while_watched("a write handing 64 pages down a deep chain", ZX_OK, || {
+        vmo_write(top.raw(), 0, &data)
+    })?;
+    // And the bottom writes them: its copies come from the top's old pages.
+    let data = alloc::vec![4u8; (PAGES * PAGE) as usize];
+    while_watched("a write at the bottom of a deep chain", ZX_OK, || {
+        vmo_write(bottom, 0, &data)
+    })?;
+    eq!(read_byte(top.raw(), 0)?, 3u8);
+    eq!(read_byte(chain[0].raw(), 0)?, 0u8);
+    eq!(read_byte(bottom, 0)?, 4u8);
     Ok(())
 }
