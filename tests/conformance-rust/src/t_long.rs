@@ -50,8 +50,8 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(long_nested_chain),
     ),
     (
-        "long_freeing_a_long_unreachable_channel_cycle_lets_others_run",
-        || again_if_the_host_stalled(long_unreachable_cycle),
+        "long_freeing_an_unreachable_channel_cycle_of_224000_handles_lets_others_run",
+        || again_if_the_host_stalled(unreachable_cycle_full_of_handles),
     ),
 ];
 
@@ -357,19 +357,34 @@ fn process_teardown() -> R {
     Ok(())
 }
 
-/// Messages of 64 handles that fill a channel's queue to its limit: 224,000 handles. Each is
-/// a handle to a VMO of its own (a few hundred bytes of kernel heap each) while the kernel
-/// heap allows, duplicates of the last one after that.
+/// Messages of 64 handles that fill a channel's queue to its limit: 224,000 handles.
 fn channel_full_of_handles() -> R {
-    const PER_MESSAGE: usize = 64;
     let before = kmem()?;
-    // Distinct VMOs in up to a sixteenth of free memory (about 512 bytes each).
-    let distinct = (before.free_bytes / 16 / 512) as usize;
     let (a, b) = channel()?;
+    let made = fill_with_handles(a.raw(), CHANNEL_MAX_UNREAD)?;
+    let raw = b.into_raw();
+    let took = while_watched("closing a channel holding 224,000 handles", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    zx::println!("  ({made} VMOs, the close took {} ms)", took / MS);
+    // The writer sees the peer gone at once; the heap comes back by the time the call has
+    // returned.
+    check!(ZX_ERR_PEER_CLOSED, ch_write(a.raw(), b"late", &[]));
+    drop(a);
+    heap_came_back(&before)
+}
+
+/// Writes `messages` messages of 64 handles into `writer`. Each handle is to a VMO of its own
+/// (a few hundred bytes of kernel heap each) while a sixteenth of free memory allows,
+/// duplicates of the last one after that. Returns how many VMOs were made.
+fn fill_with_handles(writer: u32, messages: usize) -> Result<usize, alloc::string::String> {
+    const PER_MESSAGE: usize = 64;
+    let distinct = (kmem()?.free_bytes / 16 / 512) as usize;
     let mut made = 0usize;
     let mut last: Option<Owned> = None;
     let mut handles = [0u32; PER_MESSAGE];
-    for i in 0..CHANNEL_MAX_UNREAD {
+    for i in 0..messages {
         for slot in handles.iter_mut() {
             let h = if made < distinct {
                 made += 1;
@@ -385,23 +400,12 @@ fn channel_full_of_handles() -> R {
             };
             *slot = h.into_raw();
         }
-        let s = ch_write(a.raw(), &[], &handles);
+        let s = ch_write(writer, &[], &handles);
         if s != ZX_OK {
-            fail!("message {i}: zx_channel_write: {}", sname(s));
+            return Err(format!("message {i}: zx_channel_write: {}", sname(s)));
         }
     }
-    drop(last);
-    let raw = b.into_raw();
-    let took = while_watched("closing a channel holding 224,000 handles", ZX_OK, || {
-        // SAFETY: closing our own handle.
-        unsafe { sys::zx_handle_close(raw) }
-    })?;
-    zx::println!("  ({made} VMOs, the close took {} ms)", took / MS);
-    // The writer sees the peer gone at once; the heap comes back by the time the call has
-    // returned.
-    check!(ZX_ERR_PEER_CLOSED, ch_write(a.raw(), b"late", &[]));
-    drop(a);
-    heap_came_back(&before)
+    Ok(made)
 }
 
 /// The kernel heap in use and the free pages are back to `before` (within a little; pages
@@ -419,7 +423,7 @@ fn heap_came_back(before: &zx_info_kmem_stats_t) -> R {
     pages_came_back(before.free_bytes.saturating_sub(kept))
 }
 
-/// How many endpoints a chain or a cycle may use: a sixteenth of free memory, at about 1 KiB
+/// How many levels a chain may have: a sixteenth of free memory, at about 1 KiB
 /// per level, at most 100,000 (about 200 ms of freeing without preemption points).
 fn chain_levels() -> Result<usize, alloc::string::String> {
     Ok(((kmem()?.free_bytes / 16 / 1024) as usize).min(100_000))
@@ -467,30 +471,26 @@ fn long_nested_chain() -> R {
     heap_came_back(&before)
 }
 
-fn long_unreachable_cycle() -> R {
-    let levels = chain_levels()?;
+fn unreachable_cycle_full_of_handles() -> R {
     let before = kmem()?;
-    // The innermost queue belongs to `first`, whose peer we keep: writing the outermost
-    // endpoint into it closes the cycle, and nothing outside reaches it any more.
+    // `first` (whose peer we keep) waits in `b`'s queue; writing `b` into `first`'s queue
+    // closes the cycle, and nothing outside reaches it any more: the collection finds it and
+    // everything in `first`'s queue goes with it.
     let (keep, first) = channel()?;
-    let (inner, watch) = channel()?;
-    zx_ok!(ch_write(keep.raw(), b"", &[inner.into_raw()]));
-    let outer = chain(levels, first.into_raw())?;
-    let outer = outer.into_raw();
-    let took = while_watched(
-        "writing the endpoint that closes a long cycle",
-        ZX_OK,
-        || ch_write(keep.raw(), b"", &[outer]),
-    )?;
-    zx::println!("  ({levels} levels, the write took {} ms)", took / MS);
-    eqx!(
-        signals(watch.raw())? & ZX_CHANNEL_PEER_CLOSED,
-        ZX_CHANNEL_PEER_CLOSED
-    );
-    eqx!(
-        signals(keep.raw())? & ZX_CHANNEL_PEER_CLOSED,
-        ZX_CHANNEL_PEER_CLOSED
-    );
-    drop((keep, watch));
+    let (a, b) = channel()?;
+    zx_ok!(ch_write(a.raw(), b"", &[first.into_raw()]));
+    let made = fill_with_handles(keep.raw(), CHANNEL_MAX_UNREAD - 1)?;
+    let b = b.into_raw();
+    let took = while_watched("writing the endpoint that closes the cycle", ZX_OK, || {
+        ch_write(keep.raw(), b"", &[b])
+    })?;
+    zx::println!("  ({made} VMOs, the write took {} ms)", took / MS);
+    for end in [&keep, &a] {
+        eqx!(
+            signals(end.raw())? & ZX_CHANNEL_PEER_CLOSED,
+            ZX_CHANNEL_PEER_CLOSED
+        );
+    }
+    drop((keep, a));
     heap_came_back(&before)
 }
