@@ -55,9 +55,10 @@
 //! A program that keeps N endpoints in queues behind one endpoint (about 0.7 KiB of kernel
 //! heap each) and moves that endpoint into an unrooted queue pays for N each time: the bound
 //! is that, not a constant. The collection runs in one go with the collector lock held (no
-//! count may change under it; about 31 ms for 100,000 endpoints): only the freeing of what it
-//! finds is chunked, and the closing of what it finds (their peers see `PEER_CLOSED` at once)
-//! adds some 150 instructions per endpoint to it.
+//! count may change under it), and closes what it finds at once (their peers see
+//! `PEER_CLOSED`); only the freeing is chunked. Measured under `-icount`, the call that makes
+//! a cycle unreachable holds the CPU about 46 ms for a cycle of 100,000 endpoints and 2.8 ms
+//! for two endpoints whose queue holds 224,000 handles (the queues are read three times).
 //!
 //! # Limits
 //! A message has at most `ZX_CHANNEL_MAX_MSG_BYTES` bytes and `ZX_CHANNEL_MAX_MSG_HANDLES`
