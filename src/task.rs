@@ -829,9 +829,10 @@ pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
     loop {
         schedule();
-        // Pages of large VMOs that a thread which never came back (it exited) left behind:
-        // a chunk per round, so a thread made runnable meanwhile runs after it.
-        if object::vmo::free_dead_pages_chunk() {
+        // What a thread which never came back (it exited) left for later (pages of large
+        // VMOs, queues of dead channel endpoints): a chunk per round, so a thread made
+        // runnable meanwhile runs after it.
+        if object::free_deferred_chunk() {
             take_pending_irqs();
             continue;
         }

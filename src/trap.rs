@@ -11,11 +11,12 @@ use arch::exception::TrapFrame;
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
-    // The pages of large VMOs this call ended, freed here where no lock is held and the
-    // thread may be preempted between chunks. Not by a killed thread: it could not be
-    // preempted (it leaves at the next switch); the idle loop frees them instead.
-    if object::vmo::take_fresh_dead_pages() && !task::current_is_dead() {
-        object::vmo::free_dead_pages();
+    // What this call's dying objects left for later (pages of large VMOs, queues of dead
+    // channel endpoints), freed here where no lock is held and the thread may be preempted
+    // between chunks. Not by a killed thread: it could not be preempted (it leaves at the
+    // next switch); the idle loop frees it instead.
+    if object::preempt::take_deferred() && !task::current_is_dead() {
+        object::free_deferred();
     }
     leave_if_dead();
 }

@@ -11,10 +11,16 @@
 //! # Freeing messages
 //! When an endpoint dies nobody can read its queue any more, so the messages in it are
 //! dropped, closing the handles inside them. Those may be the last handles to other endpoints
-//! whose queues hold more handles, and so on: a chain as long as user space likes. The chain
-//! is freed by a loop ([`reap`]), never by recursion: an endpoint that dies while a queue is
-//! being freed is linked into a work list instead of being emptied inside the drop that
-//! killed it.
+//! whose queues hold more handles, and so on: a chain as long as user space likes, and a
+//! queue may hold 3,500 messages of 64 handles. The endpoint is closed at once (its peer sees
+//! `PEER_CLOSED`) and linked into a work list; the queues on the list are freed by a loop
+//! ([`reap`]), never by recursion: an endpoint that dies while a queue is being freed is
+//! closed and linked into the same list instead of being emptied inside the drop that killed
+//! it. The loop frees [`CHUNK_HANDLES`] handles at a time. Where an endpoint dies locks may be
+//! held, so only the first chunk is freed there; the rest waits on [`DEFERRED`] and the
+//! kernel frees it, with preemption points between chunks, before the system call that left
+//! it returns to user mode ([`free_dead_chunk`]; the idle loop frees what a killed thread
+//! left). A program that closes an endpoint thus finds its memory back when the call returns.
 //!
 //! # Queued handles and unreachable endpoints
 //! A handle to an endpoint that waits in a queue (a *queued* handle) is not part of the
@@ -48,7 +54,11 @@
 //! endpoints. In ordinary use (an endpoint passed on, a cycle dropped) the set is a handful.
 //! A program that keeps N endpoints in queues behind one endpoint (about 0.7 KiB of kernel
 //! heap each) and moves that endpoint into an unrooted queue pays for N each time: the bound
-//! is that, not a constant.
+//! is that, not a constant. The collection runs in one go with the collector lock held (no
+//! count may change under it), and closes what it finds at once (their peers see
+//! `PEER_CLOSED`); only the freeing is chunked. Measured under `-icount`, the call that makes
+//! a cycle unreachable holds the CPU about 46 ms for a cycle of 100,000 endpoints and 2.8 ms
+//! for two endpoints whose queue holds 224,000 handles (the queues are read three times).
 //!
 //! # Limits
 //! A message has at most `ZX_CHANNEL_MAX_MSG_BYTES` bytes and `ZX_CHANNEL_MAX_MSG_HANDLES`
@@ -69,6 +79,7 @@ use abi::{
 use crate::handle::Handle;
 use crate::koid::Koid;
 use crate::object::{downcast, KernelObject, ObjectBase};
+use crate::preempt;
 use crate::ZxResult;
 
 /// Most bytes in one message.
@@ -440,6 +451,32 @@ impl Channel {
         core::mem::take(&mut sides[self.side].queue)
     }
 
+    /// For the reaper: the next message in the queue of a claimed endpoint if its cost (see
+    /// [`reaper_cost`]) fits in `room` or `first` (the first of a chunk always fits), and
+    /// whether more messages follow. The emptied queue gives its buffer back at once: the
+    /// endpoint may wait in a list a while.
+    fn take_for_reaper(&self, room: usize, first: bool) -> (Option<Message>, bool) {
+        let (message, buffer) = {
+            let mut sides = self.shared.sides.lock();
+            let mine = &mut sides[self.side];
+            let fits = match mine.queue.front() {
+                Some(next) => first || reaper_cost(next) <= room,
+                None => false,
+            };
+            if !fits {
+                return (None, !mine.queue.is_empty());
+            }
+            let message = mine.queue.pop_front();
+            if !mine.queue.is_empty() {
+                return (message, true);
+            }
+            mine.uncounted = 0;
+            (message, core::mem::take(&mut mine.queue))
+        };
+        drop(buffer);
+        (message, false)
+    }
+
     /// No rooted handle, queued ones, not yet claimed: may be unreachable. (An endpoint with
     /// no handle at all that is not claimed is one the kernel has just made and is about to
     /// give handles: it counts as reachable.) Meaningful with [`COLLECTOR`] held.
@@ -492,7 +529,13 @@ impl Drop for Channel {
         self.close_side();
         let queue = self.take_queue();
         if !queue.is_empty() {
-            reap(queue, None);
+            // Freed here, as the endpoint goes: only the kernel's own messages can wait in
+            // the queue of an endpoint it never gave a handle for.
+            let mut list = ReapList::new();
+            for message in queue {
+                release_message(message, &mut list);
+            }
+            reap(list);
         }
     }
 }
@@ -551,11 +594,10 @@ fn seed(collector: &mut Collector, endpoint: &Arc<Channel>) {
     SEEDS_PENDING.store(true, Ordering::Release);
 }
 
-/// Claims `endpoint` for the reaper and links it into the work list `head`.
-fn claim(endpoint: Arc<Channel>, head: &mut Option<Arc<Channel>>) {
+/// Claims `endpoint` for the reaper and links it into `list`.
+fn claim(endpoint: Arc<Channel>, list: &mut ReapList) {
     endpoint.reap_claimed.store(true, Ordering::Release);
-    *endpoint.reap_next.lock() = head.take();
-    *head = Some(endpoint);
+    list.push(endpoint);
 }
 
 /// A queued handle to `target` left the queues without being read (its queue is being
@@ -574,14 +616,16 @@ fn queued_gone(collector: &mut Collector, target: &Arc<Channel>) -> bool {
 }
 
 /// The last rooted handle of `endpoint` is gone (called by the handle layer). With no queued
-/// handle left it is dead; otherwise it may be unreachable and is collected from.
+/// handle left it is dead: its peer sees `PEER_CLOSED` now, its queue is freed by the reaper
+/// (a chunk here, the rest later, see [`reap`]). Otherwise it may be unreachable and is
+/// collected from.
 pub(crate) fn last_root_gone(endpoint: Arc<Channel>) {
-    let mut head = None;
-    root_gone(endpoint, &mut head);
-    reap(VecDeque::new(), head);
+    let mut list = ReapList::new();
+    root_gone(endpoint, &mut list);
+    reap(list);
 }
 
-fn root_gone(endpoint: Arc<Channel>, head: &mut Option<Arc<Channel>>) {
+fn root_gone(endpoint: Arc<Channel>, list: &mut ReapList) {
     let dead = {
         let mut collector = COLLECTOR.lock();
         if endpoint.base.handle_count() > 0 || endpoint.reap_claimed.load(Ordering::Acquire) {
@@ -595,9 +639,11 @@ fn root_gone(endpoint: Arc<Channel>, head: &mut Option<Arc<Channel>>) {
             false
         }
     };
-    // Linked (or dropped, possibly as the last reference) outside the collector lock.
+    // Closed and linked (or dropped, possibly as the last reference) outside the collector
+    // lock.
     if dead {
-        claim(endpoint, head);
+        endpoint.close_side();
+        claim(endpoint, list);
     }
 }
 
@@ -608,70 +654,219 @@ pub(crate) fn queued_handle_dropped(object: &Arc<dyn KernelObject>) {
         return;
     };
     let dead = queued_gone(&mut COLLECTOR.lock(), &target);
-    let mut head = None;
+    let mut list = ReapList::new();
     if dead {
-        claim(target, &mut head);
+        target.close_side();
+        claim(target, &mut list);
     }
-    reap(VecDeque::new(), head);
+    reap(list);
 }
 
 /// Runs the collection the seeds ask for, and frees what it finds.
 #[inline(never)]
 fn collect_pending() {
-    reap(VecDeque::new(), None);
+    reap(ReapList::new());
 }
 
-/// The reaper loop: frees the messages of `pending`, then the queues of the endpoints linked
-/// from `head`, then collects from the seeds and frees what was found unreachable, until
-/// nothing is left. A handle in a freed message is released by hand: an endpoint that dies
-/// of it is linked into the list instead of being emptied on the spot.
-fn reap(mut pending: VecDeque<Message>, mut head: Option<Arc<Channel>>) {
-    loop {
-        while let Some(mut message) = pending.pop_front() {
-            if message.handles.iter().any(Handle::is_queued) {
-                let mut collector = COLLECTOR.lock();
-                for handle in message.handles.iter_mut() {
-                    if !handle.is_queued() {
-                        continue;
-                    }
-                    handle.detach();
-                    if let Some(target) = downcast::<Channel>(handle.object()) {
-                        // The handle still holds the endpoint: this reference is not its
-                        // last, and may be dropped under the lock.
-                        if queued_gone(&mut collector, &target) {
-                            claim(target, &mut head);
-                        }
-                    }
-                }
-            }
-            for handle in message.handles {
-                let (object, reached_zero) = handle.release();
-                if reached_zero {
-                    match downcast::<Channel>(&object) {
-                        Some(endpoint) => root_gone(endpoint, &mut head),
-                        None => object.on_zero_handles(),
-                    }
-                }
-                // If this was the last reference to an endpoint, its drop finds its queue
-                // empty or already handed to this loop.
-                drop(object);
-            }
-        }
-        if let Some(endpoint) = head.take() {
-            head = endpoint.reap_next.lock().take();
-            // Closed first: nothing is queued for it after its queue is taken.
-            endpoint.close_side();
-            pending = endpoint.take_queue();
-            continue;
-        }
-        if !SEEDS_PENDING.load(Ordering::Acquire) {
-            break;
-        }
-        head = collect(&mut COLLECTOR.lock());
-        if head.is_none() {
-            break;
+/// Dead or unreachable endpoints whose queues are still to be freed (each already closed),
+/// linked through `reap_next`. The tail is kept so that two lists join in constant time.
+struct ReapList {
+    head: Option<Arc<Channel>>,
+    tail: Option<Arc<Channel>>,
+}
+
+impl ReapList {
+    const fn new() -> ReapList {
+        ReapList {
+            head: None,
+            tail: None,
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// Links `endpoint` first.
+    fn push(&mut self, endpoint: Arc<Channel>) {
+        *endpoint.reap_next.lock() = self.head.take();
+        if self.tail.is_none() {
+            self.tail = Some(endpoint.clone());
+        }
+        self.head = Some(endpoint);
+    }
+
+    fn pop(&mut self) -> Option<Arc<Channel>> {
+        let first = self.head.take()?;
+        self.head = first.reap_next.lock().take();
+        if self.head.is_none() {
+            // `first` itself: not its last reference.
+            self.tail = None;
+        }
+        Some(first)
+    }
+
+    /// Links all of `front` before this list's endpoints.
+    fn prepend(&mut self, mut front: ReapList) {
+        let Some(front_tail) = front.tail.take() else {
+            return;
+        };
+        *front_tail.reap_next.lock() = self.head.take();
+        if self.tail.is_none() {
+            self.tail = Some(front_tail);
+        }
+        self.head = front.head.take();
+    }
+}
+
+/// Freeing left for later: dead endpoints whose queues are not empty yet. The kernel frees
+/// them a chunk at a time with preemption points in between ([`free_dead_chunk`]) before the
+/// system call that left them returns to user mode, and the idle loop frees what a thread
+/// that never returns left.
+///
+/// Lock order: taken alone, with only the list's `reap_next` links inside; never held while
+/// a reference is dropped. IRQs are masked while it is held, as everywhere in the kernel.
+static DEFERRED: spin::Mutex<ReapList> = spin::Mutex::new(ReapList::new());
+/// Set while [`DEFERRED`] may hold endpoints or a collection was left for later.
+static DEFERRED_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Handles released between two preemption points (a message without handles counts as
+/// one): the largest message, like a batch of `zx_handle_close_many`. Measured under
+/// `-icount`: releasing a queued handle to a small object costs about 1,400 instructions,
+/// freeing one level of a nested chain about 2,000, so a chunk takes some 0.1 ms.
+const CHUNK_HANDLES: usize = MAX_MSG_HANDLES;
+
+/// What releasing `message` counts for in a chunk.
+fn reaper_cost(message: &Message) -> usize {
+    message.handles.len().max(1)
+}
+
+/// Frees `list` and what its queues lead to (and runs the collections the seeds ask for). With
+/// the kernel's preemption hook only a chunk is freed here, where locks may be held, and the
+/// rest goes to [`DEFERRED`]; without it (host tests, boot) all of it.
+fn reap(mut list: ReapList) {
+    while reap_chunk(&mut list) {
+        if preempt::enabled() {
+            DEFERRED.lock().prepend(list);
+            DEFERRED_PENDING.store(true, Ordering::Release);
+            preempt::mark_deferred();
+            return;
+        }
+    }
+}
+
+/// One chunk of the reaper: frees messages of the endpoints in `list` until
+/// [`CHUNK_HANDLES`] handles are released; an endpoint that dies of it is closed and linked
+/// into `list`, never emptied inside the drop that killed it. With `list` empty, runs the
+/// collection the seeds ask for and takes what it found unreachable. Returns whether work is
+/// left.
+fn reap_chunk(list: &mut ReapList) -> bool {
+    let mut budget = CHUNK_HANDLES;
+    loop {
+        let Some(endpoint) = list.pop() else {
+            if !SEEDS_PENDING.load(Ordering::Acquire) {
+                return false;
+            }
+            let mut garbage = collect(&mut COLLECTOR.lock());
+            // Their peers see `PEER_CLOSED` now; their queues are freed in chunks.
+            while let Some(endpoint) = garbage.pop() {
+                endpoint.close_side();
+                list.push(endpoint);
+            }
+            // A collection is a chunk of its own.
+            return !list.is_empty() || SEEDS_PENDING.load(Ordering::Acquire);
+        };
+        let left = loop {
+            let (message, more) = endpoint.take_for_reaper(budget, budget == CHUNK_HANDLES);
+            let Some(message) = message else {
+                if more {
+                    // The next message does not fit in this chunk.
+                    budget = 0;
+                }
+                break more;
+            };
+            budget = budget.saturating_sub(reaper_cost(&message));
+            release_message(message, list);
+            if budget == 0 {
+                break more;
+            }
+        };
+        if left {
+            list.push(endpoint);
+        } else {
+            // If this is its last reference, the drop finds the queue empty.
+            drop(endpoint);
+        }
+        if budget == 0 {
+            return !list.is_empty() || SEEDS_PENDING.load(Ordering::Acquire);
+        }
+    }
+}
+
+/// Releases the handles of a message nobody will read. A handle is released by hand: an
+/// endpoint that dies of it is closed and linked into `list` instead of being emptied on the
+/// spot.
+fn release_message(mut message: Message, list: &mut ReapList) {
+    if message.handles.iter().any(Handle::is_queued) {
+        let mut killed = ReapList::new();
+        {
+            let mut collector = COLLECTOR.lock();
+            for handle in message.handles.iter_mut() {
+                if !handle.is_queued() {
+                    continue;
+                }
+                handle.detach();
+                if let Some(target) = downcast::<Channel>(handle.object()) {
+                    // The handle still holds the endpoint: this reference is not its last,
+                    // and may be dropped under the lock.
+                    if queued_gone(&mut collector, &target) {
+                        claim(target, &mut killed);
+                    }
+                }
+            }
+        }
+        while let Some(endpoint) = killed.pop() {
+            endpoint.close_side();
+            list.push(endpoint);
+        }
+    }
+    for handle in message.handles {
+        let (object, reached_zero) = handle.release();
+        if reached_zero {
+            match downcast::<Channel>(&object) {
+                Some(endpoint) => root_gone(endpoint, list),
+                None => object.on_zero_handles(),
+            }
+        }
+        // If this was the last reference to an endpoint, its drop finds its queue empty or
+        // already handed to the reaper.
+        drop(object);
+    }
+}
+
+/// One chunk of the freeing left for later ([`DEFERRED`]); true while more is left. The
+/// kernel calls it with no lock held, with a preemption point between two calls.
+pub fn free_dead_chunk() -> bool {
+    if !DEFERRED_PENDING.load(Ordering::Acquire) {
+        return false;
+    }
+    let mut list = ReapList::new();
+    {
+        let mut deferred = DEFERRED.lock();
+        if let Some(endpoint) = deferred.pop() {
+            list.push(endpoint);
+        }
+        if deferred.is_empty() {
+            // Under the lock, so that a concurrent deferral is not missed; set again below
+            // if this chunk leaves work.
+            DEFERRED_PENDING.store(false, Ordering::Release);
+        }
+    }
+    if reap_chunk(&mut list) {
+        DEFERRED.lock().prepend(list);
+        DEFERRED_PENDING.store(true, Ordering::Release);
+    }
+    DEFERRED_PENDING.load(Ordering::Acquire)
 }
 
 /// Removes the first node of a list linked through `link`.
@@ -738,13 +933,13 @@ fn visit(
 /// One collection (with the collector lock held): finds the endpoints reachable from the
 /// seeds that no handle table can reach, claims them, detaches the queued handles in their
 /// queues (the counts they held go now), and returns them linked for the reaper, which
-/// closes them and frees their queues.
+/// closes them at once and frees their queues in chunks.
 ///
 /// The references this drops are never an endpoint's last, so no endpoint's drop runs under
 /// the lock: a seed or a visited endpoint had handles, and an endpoint that had handles
 /// holds an empty queue by the time its last reference goes (it died and was reaped), and
 /// the endpoint whose last reference the drop of its peer releases had handles as well.
-fn collect(collector: &mut Collector) -> Option<Arc<Channel>> {
+fn collect(collector: &mut Collector) -> ReapList {
     SEEDS_PENDING.store(false, Ordering::Release);
     let mut visited = None;
     let mut work = None;
@@ -782,7 +977,7 @@ fn collect(collector: &mut Collector) -> Option<Arc<Channel>> {
         });
     }
     // The rest is unreachable.
-    let mut garbage = None;
+    let mut garbage = ReapList::new();
     while let Some(endpoint) = pop(&mut visited, visited_link) {
         let unreachable = {
             let mut node = endpoint.gc.lock();

@@ -26,3 +26,20 @@ pub mod signal;
 pub mod vmar;
 pub mod vmo;
 pub mod wait;
+
+/// Frees what dying objects left for later (the pages of large VMOs, the queues of dead
+/// channel endpoints), a chunk at a time with a preemption point between chunks. The kernel
+/// runs it, holding no lock, before a system call that left such work returns
+/// ([`preempt::take_deferred`]), so a program finds the memory of what it closed free when
+/// the call returns. A killed thread stops at its first point: the rest waits for the idle
+/// loop ([`free_deferred_chunk`]) or the next call that leaves work.
+pub fn free_deferred() {
+    while free_deferred_chunk() && preempt::point() {}
+}
+
+/// One chunk of [`free_deferred`]; true while more is left.
+pub fn free_deferred_chunk() -> bool {
+    // Channels first: the handles they release may leave VMO pages for later.
+    let channels = channel::free_dead_chunk();
+    vmo::free_dead_pages_chunk() || channels
+}

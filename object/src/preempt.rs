@@ -8,6 +8,8 @@
 //!
 //! Host tests leave the hook unset (a point costs nothing) or install one that counts.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 /// Pages a chunk of per-page work touches between two points. Measured under `-icount`
 /// (one instruction per nanosecond): committing a page costs about 1,200 instructions, and
 /// walking the pages of a very sparse map (one page per leaf of the page map) up to about
@@ -20,6 +22,29 @@ pub const CHUNK_PAGES: usize = 64;
 pub type Hook = fn() -> bool;
 
 static HOOK: spin::Once<Hook> = spin::Once::new();
+
+/// Set when an object leaves work for later (the pages of a large dead VMO, the queues of
+/// dead channel endpoints): the kernel clears it on the way out of the system call that did
+/// it (the CPU runs nothing else in between but at preemption points), and that call does
+/// the work ([`crate::free_deferred`]).
+static FRESH: AtomicBool = AtomicBool::new(false);
+
+/// Work was left for [`crate::free_deferred`].
+pub fn mark_deferred() {
+    FRESH.store(true, Ordering::Relaxed);
+}
+
+/// Whether work was left for later since the last call (and clears the mark): the kernel
+/// asks on the way out of every system call, so that the call that closed a large object
+/// frees it, not some other thread that leaves the kernel later.
+#[inline]
+pub fn take_deferred() -> bool {
+    let fresh = FRESH.load(Ordering::Relaxed);
+    if fresh {
+        FRESH.store(false, Ordering::Relaxed);
+    }
+    fresh
+}
 
 /// Installs the kernel's preemption hook, once at boot (later calls change nothing).
 pub fn set_hook(hook: Hook) {

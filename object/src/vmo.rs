@@ -1131,10 +1131,6 @@ static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
     spin::Mutex::new(Vec::new());
 /// Whether `DEAD_PAGES` may hold anything.
 static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
-/// Set when a page map is moved to `DEAD_PAGES`; the kernel clears it on the way out of the
-/// system call that did it (the CPU runs nothing else in between but at preemption points),
-/// and that call frees the pages.
-static DEAD_PAGES_FRESH: AtomicBool = AtomicBool::new(false);
 
 /// Pages a dying node may hold and still free them at once, under its family's lock: a
 /// chunk's worth of time even on a map as sparse as they come (one page per leaf).
@@ -1152,27 +1148,15 @@ fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
     }
     dead.push((frames.clone(), core::mem::take(pages)));
     DEAD_PAGES_PENDING.store(true, Ordering::Release);
-    DEAD_PAGES_FRESH.store(true, Ordering::Relaxed);
+    preempt::mark_deferred();
     true
 }
 
-/// Whether page maps were left to [`free_dead_pages`] since the last call (and clears the
-/// mark): the kernel asks on the way out of every system call, so that the call that closed
-/// a large VMO frees its pages, not some other thread that leaves the kernel later.
-#[inline]
-pub fn take_fresh_dead_pages() -> bool {
-    let fresh = DEAD_PAGES_FRESH.load(Ordering::Relaxed);
-    if fresh {
-        DEAD_PAGES_FRESH.store(false, Ordering::Relaxed);
-    }
-    fresh
-}
-
 /// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
-/// point between chunks. The kernel runs it, holding no lock, before a system call that left
-/// pages there returns, so a program that closed a large VMO finds its memory free when the
-/// call returns; what a thread that never returns (one that exits) left behind, the idle
-/// loop frees ([`free_dead_pages_chunk`]).
+/// point between chunks: the VMO part of [`crate::free_deferred`], which the kernel runs,
+/// holding no lock, before a system call that left pages there returns, so a program that
+/// closed a large VMO finds its memory free when the call returns; what a thread that never
+/// returns (one that exits) left behind, the idle loop frees ([`free_dead_pages_chunk`]).
 pub fn free_dead_pages() {
     // A killed thread stops at its first point: what is left waits for the idle loop or the
     // next call that leaves pages (each chunk is back on the list before the point).

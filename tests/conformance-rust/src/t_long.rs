@@ -49,6 +49,18 @@ pub const CASES: &[Case] = &[
         "long_writes_through_a_deep_snapshot_chain_let_others_run",
         || again_if_the_host_stalled(deep_snapshot_chain),
     ),
+    (
+        "long_closing_a_channel_with_3500_messages_of_64_handles_lets_others_run",
+        || again_if_the_host_stalled(channel_full_of_handles),
+    ),
+    (
+        "long_closing_a_long_nested_channel_chain_lets_others_run",
+        || again_if_the_host_stalled(long_nested_chain),
+    ),
+    (
+        "long_freeing_an_unreachable_channel_cycle_of_224000_handles_lets_others_run",
+        || again_if_the_host_stalled(unreachable_cycle_full_of_handles),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -421,4 +433,142 @@ fn deep_snapshot_chain() -> R {
     eq!(read_byte(chain[0].raw(), 0)?, 0u8);
     eq!(read_byte(bottom, 0)?, 4u8);
     Ok(())
+}
+
+/// Messages of 64 handles that fill a channel's queue to its limit: 224,000 handles.
+fn channel_full_of_handles() -> R {
+    let before = kmem()?;
+    let (a, b) = channel()?;
+    let made = fill_with_handles(a.raw(), CHANNEL_MAX_UNREAD)?;
+    let raw = b.into_raw();
+    let took = while_watched("closing a channel holding 224,000 handles", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    zx::println!("  ({made} VMOs, the close took {} ms)", took / MS);
+    // The writer sees the peer gone at once; the heap comes back by the time the call has
+    // returned.
+    check!(ZX_ERR_PEER_CLOSED, ch_write(a.raw(), b"late", &[]));
+    drop(a);
+    heap_came_back(&before)
+}
+
+/// Writes `messages` messages of 64 handles into `writer`. Each handle is to a VMO of its own
+/// (a few hundred bytes of kernel heap each) while a sixteenth of free memory allows,
+/// duplicates of the last one after that. Returns how many VMOs were made.
+fn fill_with_handles(writer: u32, messages: usize) -> Result<usize, alloc::string::String> {
+    const PER_MESSAGE: usize = 64;
+    let distinct = (kmem()?.free_bytes / 16 / 512) as usize;
+    let mut made = 0usize;
+    let mut last: Option<Owned> = None;
+    let mut handles = [0u32; PER_MESSAGE];
+    for i in 0..messages {
+        for slot in handles.iter_mut() {
+            let h = if made < distinct {
+                made += 1;
+                let v = vmo(0)?;
+                let d = dup(v.raw(), ZX_RIGHT_SAME_RIGHTS)?;
+                last = Some(v);
+                d
+            } else {
+                match &last {
+                    Some(v) => dup(v.raw(), ZX_RIGHT_SAME_RIGHTS)?,
+                    None => vmo(0)?,
+                }
+            };
+            *slot = h.into_raw();
+        }
+        let s = ch_write(writer, &[], &handles);
+        if s != ZX_OK {
+            return Err(format!("message {i}: zx_channel_write: {}", sname(s)));
+        }
+    }
+    Ok(made)
+}
+
+/// The kernel heap in use and the free pages are back to `before` (within a little; pages
+/// the heap keeps as its spare chunk are not lost).
+fn heap_came_back(before: &zx_info_kmem_stats_t) -> R {
+    let after = kmem()?;
+    let grew = heap_used(&after).saturating_sub(heap_used(before));
+    ensure!(
+        grew <= 256 * 1024,
+        "{grew} bytes of kernel heap did not come back"
+    );
+    let kept = after
+        .total_heap_bytes
+        .saturating_sub(before.total_heap_bytes);
+    pages_came_back(before.free_bytes.saturating_sub(kept))
+}
+
+/// How many levels a chain may have: a sixteenth of free memory, at about 1 KiB
+/// per level, at most 100,000 (about 200 ms of freeing without preemption points).
+fn chain_levels() -> Result<usize, alloc::string::String> {
+    Ok(((kmem()?.free_bytes / 16 / 1024) as usize).min(100_000))
+}
+
+/// Builds a chain: each level's endpoint waits in the queue of the next level's endpoint
+/// (the other end closed), and the innermost queue holds `inner`. Returns the outermost.
+fn chain(levels: usize, inner: u32) -> Result<Owned, alloc::string::String> {
+    let mut cur = inner;
+    for i in 0..levels {
+        let (a, b) = match channel() {
+            Ok(p) => p,
+            Err(e) => {
+                drop(Owned::from_raw(cur));
+                fail!("level {i}: {e}");
+            }
+        };
+        let s = ch_write(a.raw(), b"", &[cur]);
+        if s != ZX_OK {
+            fail!("level {i}: zx_channel_write: {}", sname(s));
+        }
+        cur = b.into_raw();
+    }
+    Ok(Owned::from_raw(cur))
+}
+
+fn long_nested_chain() -> R {
+    let levels = chain_levels()?;
+    let before = kmem()?;
+    // The innermost endpoint's peer tells when the whole chain is gone.
+    let (inner, watch) = channel()?;
+    let outer = chain(levels, inner.into_raw())?;
+    let raw = outer.into_raw();
+    let took = while_watched("closing a chain of nested endpoints", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    zx::println!("  ({levels} levels, the close took {} ms)", took / MS);
+    // Freed before the call returned.
+    eqx!(
+        signals(watch.raw())? & ZX_CHANNEL_PEER_CLOSED,
+        ZX_CHANNEL_PEER_CLOSED
+    );
+    drop(watch);
+    heap_came_back(&before)
+}
+
+fn unreachable_cycle_full_of_handles() -> R {
+    let before = kmem()?;
+    // `first` (whose peer we keep) waits in `b`'s queue; writing `b` into `first`'s queue
+    // closes the cycle, and nothing outside reaches it any more: the collection finds it and
+    // everything in `first`'s queue goes with it.
+    let (keep, first) = channel()?;
+    let (a, b) = channel()?;
+    zx_ok!(ch_write(a.raw(), b"", &[first.into_raw()]));
+    let made = fill_with_handles(keep.raw(), CHANNEL_MAX_UNREAD - 1)?;
+    let b = b.into_raw();
+    let took = while_watched("writing the endpoint that closes the cycle", ZX_OK, || {
+        ch_write(keep.raw(), b"", &[b])
+    })?;
+    zx::println!("  ({made} VMOs, the write took {} ms)", took / MS);
+    for end in [&keep, &a] {
+        eqx!(
+            signals(end.raw())? & ZX_CHANNEL_PEER_CLOSED,
+            ZX_CHANNEL_PEER_CLOSED
+        );
+    }
+    drop((keep, a));
+    heap_came_back(&before)
 }
