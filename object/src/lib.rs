@@ -39,7 +39,9 @@ pub fn free_deferred() {
 
 /// One chunk of [`free_deferred`]; true while more is left.
 pub fn free_deferred_chunk() -> bool {
-    // Channels first: the handles they release may leave VMO pages for later.
+    // Channels first: the handles they release may leave VMO work for later, and VMO
+    // families' work may leave pages.
     let channels = channel::free_dead_chunk();
-    vmo::free_dead_pages_chunk() || channels
+    let families = vmo::settle_deferred_chunk();
+    vmo::free_dead_pages_chunk() || channels || families
 }

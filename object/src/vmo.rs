@@ -16,9 +16,21 @@
 //!   neither sees the other's later writes.
 //! - A slice owns no pages: it forwards to its parent's pages at an offset.
 //!
-//! Pages no VMO can see any more are freed at once: when a node copies a page from an
-//! ancestor that nobody else can see, when a node dies (a dead node with one child merges
-//! into it, with none it is removed), and when a node shrinks or zeroes pages.
+//! Pages no VMO can see any more are freed: when a node copies a page from an ancestor that
+//! nobody else can see, when a node dies (a dead node with one child merges into it, with
+//! none it is removed), and when a node shrinks or zeroes pages.
+//!
+//! # Long work, in chunks
+//!
+//! No call holds the family lock for work that grows with the pages a family holds. A shrink
+//! narrows the node's window onto its ancestors from the top, a chunk at a time, with the
+//! lock released and a preemption point between chunks ([`preempt`]). A close that would
+//! walk many ancestor pages (a snapshot, or an original with snapshots) marks the node
+//! *closing*: it counts as alive, shrunk to nothing, and the same narrowing runs later, in
+//! chunks, before the closing system call returns ([`settle_deferred_chunk`], driven by
+//! [`crate::free_deferred`]); so does a long merge of a dead node into its only child. Between
+//! two chunks the family is whole: every page is seen and charged as the rules below say,
+//! with a closing node counted as alive.
 //!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
@@ -115,6 +127,13 @@ struct Node {
     /// that charges move while the family's page maps are being walked (under the family
     /// lock, like everything in a node).
     charged: Cell<u64>,
+    /// Its VMO is gone, but letting go of what it saw is long work done in chunks later
+    /// ([`Family::deferred_chunk`]): until then it counts as alive, shrunk to size 0, its
+    /// window narrowing like any shrink's.
+    closing: bool,
+    /// A dead node with one child whose merge into that child is long work done in chunks
+    /// later ([`Family::merge_chunk`]).
+    merge_pending: bool,
 }
 
 impl Node {
@@ -131,6 +150,8 @@ impl Node {
             handles_open: true,
             mappings: BTreeMap::new(),
             charged: Cell::new(0),
+            closing: false,
+            merge_pending: false,
         }
     }
 
@@ -176,7 +197,11 @@ impl Node {
 
     /// Whether anything can still read or write this node's pages directly.
     fn alive(&self) -> bool {
-        !self.hidden && (self.handles_open || !self.mappings.is_empty() || !self.slices.is_empty())
+        !self.hidden
+            && (self.handles_open
+                || !self.mappings.is_empty()
+                || !self.slices.is_empty()
+                || self.closing)
     }
 }
 
@@ -295,6 +320,13 @@ struct Family {
     /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
     /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
     shared_ptes: bool,
+    /// Nodes with work left for later, oldest first: closing nodes and pending merges.
+    deferred: Vec<NodeId>,
+    /// Whether the family is on [`DEFERRED_FAMILIES`].
+    queued: bool,
+    /// Pages of work a close or a merge may do at once before the rest is left for later:
+    /// [`FREE_AT_ONCE_PAGES`], lowered by tests to reach the deferred paths with small VMOs.
+    defer_above: usize,
 }
 
 impl Family {
@@ -340,6 +372,9 @@ impl Family {
     /// (no free-list entry to allocate, so a family of one VMO frees nothing but the node),
     /// any other becomes free for reuse.
     fn release_slot(&mut self, id: NodeId) {
+        if !self.deferred.is_empty() {
+            self.deferred.retain(|&d| d != id);
+        }
         if id + 1 == self.nodes.len() {
             self.nodes.truncate(id);
         } else {
@@ -800,6 +835,10 @@ impl Family {
     /// loop, not recursion).
     fn settle(&mut self, id: NodeId) {
         let mut current = id;
+        // Whether `current` is a dead parent whose child just went: that child's sweep
+        // already freed whatever its going left unseen here and above, so nothing needs a
+        // walk of this node's pages again.
+        let mut child_swept = false;
         loop {
             let node = self.node(current);
             if node.alive() {
@@ -813,8 +852,9 @@ impl Family {
             if let Some((target, _)) = node.slice_of {
                 self.discard(current);
                 self.node_mut(target).slices.retain(|&s| s != current);
-                current = target;
-                continue;
+                // The VMO it forwarded to may have been kept only by its slices.
+                self.die(target);
+                return;
             }
             let link = node.link;
             // The part of the parent this node could see.
@@ -828,22 +868,166 @@ impl Family {
                         .retain(|&c| c != current);
                     self.sweep_ancestors(Some(link), 0, window);
                     current = link.parent;
+                    child_swept = true;
                 }
                 1 => {
-                    self.sweep_ancestors(link, 0, window);
+                    if !child_swept {
+                        self.sweep_ancestors(link, 0, window);
+                    }
+                    if preempt::enabled()
+                        && self.merge_cost(current) > self.defer_above
+                        && self.deferred.try_reserve(1).is_ok()
+                    {
+                        if !self.node(current).merge_pending {
+                            self.node_mut(current).merge_pending = true;
+                            self.deferred.push(current);
+                        }
+                        return;
+                    }
                     self.merge_into_child(current);
                     return;
                 }
                 _ => {
-                    let indices: Vec<u64> = node.pages.keys().collect();
-                    for index in indices {
-                        self.release_if_unseen(current, index);
+                    if !child_swept {
+                        let indices: Vec<u64> = node.pages.keys().collect();
+                        for index in indices {
+                            self.release_if_unseen(current, index);
+                        }
+                        self.sweep_ancestors(link, 0, window);
                     }
-                    self.sweep_ancestors(link, 0, window);
                     return;
                 }
             }
         }
+    }
+
+    /// Node `id`'s VMO is gone (no handles or mappings left; live slices still keep the node
+    /// alive). Settles it now, or,
+    /// when letting go of what it saw would be long work (a node under a hidden node with
+    /// many pages: a closed snapshot, or an original closed while it has snapshots), marks
+    /// it closing and leaves the work for later, to be done in chunks.
+    fn die(&mut self, id: NodeId) {
+        let node = self.node(id);
+        let long = preempt::enabled()
+            && !node.alive()
+            && node.children.is_empty()
+            && node.slice_of.is_none()
+            && node
+                .link
+                .is_some_and(|link| self.window_holds_more_than(link, self.defer_above));
+        if !long || self.deferred.try_reserve(1).is_err() {
+            self.settle(id);
+            return;
+        }
+        let node = self.node_mut(id);
+        node.closing = true;
+        node.size = 0;
+        self.deferred.push(id);
+    }
+
+    /// Whether the dead ancestors seen through `link`'s window hold more than `most` pages
+    /// there (counting at most `most + 1` of them).
+    fn window_holds_more_than(&self, link: Link, most: usize) -> bool {
+        let mut seen = 0usize;
+        self.for_dead_ancestors_in_window(link, 0, link.limit, |pages, shift, end| {
+            if seen <= most {
+                seen += pages
+                    .range(shift..end.saturating_add(shift))
+                    .take(most + 1 - seen)
+                    .count();
+            }
+        });
+        seen > most
+    }
+
+    /// Pages [`Family::merge_into_child`] would walk to merge dead node `id` into its only
+    /// child: none when the child sees all of it as it is, else the fewer of the two maps
+    /// it may move.
+    fn merge_cost(&self, id: NodeId) -> usize {
+        let node = self.node(id);
+        let Some(&child_id) = node.children.first() else {
+            return 0;
+        };
+        let child = self.node(child_id);
+        let Some(child_link) = child.link else {
+            return 0;
+        };
+        let in_window = child.alive()
+            && child_link.offset == 0
+            && node
+                .pages
+                .last_key_value()
+                .is_none_or(|(last, _)| last < child_link.limit);
+        if in_window && child.pages.is_empty() && child.zeroed.is_empty() {
+            0
+        } else if in_window {
+            child.pages.len().min(node.pages.len())
+        } else {
+            node.pages.len()
+        }
+    }
+
+    /// One chunk of the family's deferred work; true while some is left.
+    fn deferred_chunk(&mut self) -> bool {
+        while let Some(&id) = self.deferred.first() {
+            let node = self.node(id);
+            if node.closing {
+                if self.shrink_chunk(id) {
+                    return true;
+                }
+                // It sees nothing and holds nothing any more: it dies as any node does.
+                self.node_mut(id).closing = false;
+                self.deferred.remove(0);
+                self.settle(id);
+                return !self.deferred.is_empty();
+            }
+            if node.merge_pending {
+                return self.merge_chunk(id) || !self.deferred.is_empty();
+            }
+            self.deferred.remove(0);
+        }
+        false
+    }
+
+    /// One chunk of merging dead node `id` into its only child: up to
+    /// [`preempt::CHUNK_PAGES`] of its pages move into the child, or are freed where the
+    /// child does not see them. Each move changes what nobody sees: whatever read the page
+    /// through `id` reads it through the child, its only one, and is charged as before. Once
+    /// what is left is small, the merge finishes at once. True while work remains.
+    fn merge_chunk(&mut self, id: NodeId) -> bool {
+        let node = self.node(id);
+        if node.alive() || node.children.len() != 1 {
+            // Nothing to merge any more.
+            self.node_mut(id).merge_pending = false;
+            self.deferred.retain(|&d| d != id);
+            return false;
+        }
+        if self.merge_cost(id) <= preempt::CHUNK_PAGES {
+            self.node_mut(id).merge_pending = false;
+            self.deferred.retain(|&d| d != id);
+            self.merge_into_child(id);
+            return false;
+        }
+        let child_id = node.children[0];
+        let child_link = self.node(child_id).link.expect("child links to its parent");
+        let child_alive = self.node(child_id).alive();
+        let mut pages = core::mem::take(&mut self.node_mut(id).pages);
+        let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
+        pages.remove_range(0, stop.saturating_sub(1), |index, frame| {
+            let visible = index.checked_sub(child_link.offset).filter(|&k| {
+                k < child_link.limit
+                    && !self.node(child_id).shadows(k)
+                    && (child_alive || self.seen_below(child_id, k, Assume::Nothing))
+            });
+            match visible {
+                Some(k) => {
+                    self.node_mut(child_id).pages.insert(k, frame);
+                }
+                None => self.frames.free(frame),
+            }
+        });
+        self.node_mut(id).pages = pages;
+        true
     }
 
     /// Moves the pages of dead node `id` that its only child can see into the child, frees
@@ -934,21 +1118,24 @@ impl Family {
         }
     }
 
-    /// One chunk of finishing a shrink of `id`: its window first, then its own pages beyond
-    /// the size. True while work remains. In this order because a page `id` holds beyond its
-    /// size hides the ancestors' page there while the window still reaches it: freed first,
-    /// it would show that page to `id`'s accounting, charged elsewhere.
+    /// One chunk of finishing a shrink of `id`: its window first, then its own pages and zero
+    /// markers beyond the size. True while work remains. In this order because a page or a
+    /// zero marker `id` holds beyond its size hides the ancestors' page there while the
+    /// window still reaches it: gone first, it would show that page to `id`'s accounting,
+    /// charged elsewhere or to nobody.
     fn shrink_chunk(&mut self, id: NodeId) -> bool {
         self.narrow_window_chunk(id) || self.trim_chunk(id)
     }
 
-    /// Frees up to [`preempt::CHUNK_PAGES`] of the pages `id` holds at or beyond its size
-    /// (left by a shrink); true while some remain. The pages stay charged to `id` until they are freed, so a family's charges always add
-    /// up to the pages it holds.
+    /// Drops the zero markers `id` holds beyond its size and frees up to
+    /// [`preempt::CHUNK_PAGES`] of the pages it holds there (left by a shrink); true while
+    /// some remain. The pages stay charged to `id` until they are freed, so a family's
+    /// charges always add up to the pages it holds.
     fn trim_chunk(&mut self, id: NodeId) -> bool {
         let Family { nodes, frames, .. } = self;
         let node = nodes[id].as_mut().expect("live node id");
         let size = node.size;
+        node.trim_zeroed(size);
         let stop = node.pages.chunk_end(size, u64::MAX, preempt::CHUNK_PAGES);
         let mut freed = 0;
         node.pages
@@ -1132,6 +1319,54 @@ static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
 /// Whether `DEAD_PAGES` may hold anything.
 static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
 
+/// Families with work left for later ([`Family::deferred`]: closing nodes, pending merges),
+/// each once. [`settle_deferred_chunk`] does it a chunk at a time.
+///
+/// Lock order: taken inside a family lock (by `queue_deferred`) and alone, never around
+/// another lock (a family is taken off the list before it is locked). IRQs are masked while
+/// it is held, as everywhere in the kernel.
+static DEFERRED_FAMILIES: spin::Mutex<Vec<Arc<spin::Mutex<Family>>>> = spin::Mutex::new(Vec::new());
+/// Whether `DEFERRED_FAMILIES` may hold anything.
+static DEFERRED_FAMILIES_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Whether some family may have work left for later.
+pub fn deferred_work_pending() -> bool {
+    DEFERRED_FAMILIES_PENDING.load(Ordering::Acquire)
+}
+
+/// One chunk of the work families left for later: true while some is left.
+pub fn settle_deferred_chunk() -> bool {
+    if !DEFERRED_FAMILIES_PENDING.load(Ordering::Acquire) {
+        return false;
+    }
+    let entry = {
+        let mut list = DEFERRED_FAMILIES.lock();
+        let entry = list.pop();
+        if entry.is_none() {
+            // Under the lock, so a concurrent push cannot be missed.
+            DEFERRED_FAMILIES_PENDING.store(false, Ordering::Release);
+        }
+        entry
+    };
+    let Some(family_lock) = entry else {
+        return false;
+    };
+    let mut family = family_lock.lock();
+    if family.deferred_chunk() {
+        let mut list = DEFERRED_FAMILIES.lock();
+        if list.try_reserve(1).is_ok() {
+            drop(family);
+            list.push(family_lock);
+            DEFERRED_FAMILIES_PENDING.store(true, Ordering::Release);
+            return true;
+        }
+        drop(list);
+        while family.deferred_chunk() {}
+    }
+    family.queued = false;
+    true
+}
+
 /// Pages a dying node may hold and still free them at once, under its family's lock: a
 /// chunk's worth of time even on a map as sparse as they come (one page per leaf).
 const FREE_AT_ONCE_PAGES: usize = 256;
@@ -1271,6 +1506,9 @@ impl Vmo {
             free_ids: Vec::new(),
             next_mapping_id: 1,
             shared_ptes: false,
+            deferred: Vec::new(),
+            queued: false,
+            defer_above: FREE_AT_ONCE_PAGES,
         };
         let node = 0;
         Ok(Arc::new(Vmo::new(
@@ -1611,7 +1849,6 @@ impl Vmo {
             // look through it (their limits are clamped below), and before any dropped frame
             // is free: a PTE left to a freed frame would show whatever the frame holds next.
             family.unmap_everywhere(id, new, old);
-            family.node_mut(id).trim_zeroed(new);
             let children = family.node(id).children.clone();
             for child in children {
                 if let Some(link) = &mut family.node_mut(child).link {
@@ -2095,8 +2332,39 @@ impl Vmo {
         }
         let was = self.present();
         self.dead.store(true, Ordering::Relaxed);
-        family.settle(self.node);
+        family.die(self.node);
+        self.queue_deferred(family);
         self.presence_changed(family, was);
+    }
+
+    /// Puts the family on [`DEFERRED_FAMILIES`] if it has work left for later and is not
+    /// there yet. Where the list cannot grow, the work is done now.
+    fn queue_deferred(&self, family: &mut Family) {
+        if family.deferred.is_empty() || family.queued {
+            return;
+        }
+        let mut list = DEFERRED_FAMILIES.lock();
+        if list.try_reserve(1).is_err() {
+            drop(list);
+            while family.deferred_chunk() {}
+            return;
+        }
+        list.push(self.family.clone());
+        family.queued = true;
+        DEFERRED_FAMILIES_PENDING.store(true, Ordering::Release);
+        preempt::mark_deferred();
+    }
+
+    /// For tests: closes and merges in this VMO's family that take more than `pages` pages of
+    /// work are left for later (with a preemption hook installed), so that small families
+    /// reach those paths.
+    pub fn defer_long_work_above(&self, pages: usize) {
+        self.family.lock().defer_above = pages;
+    }
+
+    /// Whether this VMO's family has work left for later (closing nodes, pending merges).
+    pub fn has_deferred_work(&self) -> bool {
+        !self.family.lock().deferred.is_empty()
     }
 
     /// Committed bytes charged to this VMO (see the module docs), in O(1). A slice holds no

@@ -436,6 +436,7 @@ fn shrinking_the_original_of_a_snapshot_lets_go_of_the_hidden_pages_in_chunks() 
 
 #[test]
 fn growing_between_the_chunks_of_a_shrink_never_shows_the_hidden_pages_again() {
+    let _serial = deferred_serial();
     let f = frames();
     let pages = 8 * preempt::CHUNK_PAGES as u64;
     let (a, b) = original_and_snapshot(&f, pages);
@@ -452,11 +453,13 @@ fn growing_between_the_chunks_of_a_shrink_never_shows_the_hidden_pages_again() {
     assert_pages(&b, |page| if page == 0 { 2 } else { 1 });
     assert_charges_add_up(&[&a, &b]);
     drop(b);
+    do_deferred_work();
     assert_eq!(f.in_use(), 1);
 }
 
 #[test]
 fn a_snapshot_taken_between_the_chunks_of_a_shrink_sees_only_what_is_left() {
+    let _serial = deferred_serial();
     let f = frames();
     let pages = 8 * preempt::CHUNK_PAGES as u64;
     let (a, b) = original_and_snapshot(&f, pages);
@@ -479,12 +482,14 @@ fn a_snapshot_taken_between_the_chunks_of_a_shrink_sees_only_what_is_left() {
     assert_charges_add_up(&[&a, &b, &c]);
     drop(b);
     drop(c);
+    do_deferred_work();
     assert_eq!(f.in_use(), 2);
     assert_charges_add_up(&[&a]);
 }
 
 #[test]
 fn closing_the_snapshot_between_the_chunks_of_a_shrink_frees_what_nobody_sees() {
+    let _serial = deferred_serial();
     let f = frames();
     let pages = 8 * preempt::CHUNK_PAGES as u64;
     let (a, b) = original_and_snapshot(&f, pages);
@@ -494,6 +499,7 @@ fn closing_the_snapshot_between_the_chunks_of_a_shrink_frees_what_nobody_sees() 
     at_next_point(move || drop(closer.lock().expect("slot").take()));
     a.set_size(3 * PAGE).expect("shrink");
     assert!(snapshot.lock().expect("slot").is_none());
+    do_deferred_work();
     assert_pages(&a, |_| 1);
     assert_eq!(f.in_use(), 3);
     assert_charges_add_up(&[&a]);
@@ -576,12 +582,21 @@ fn a_transfer_deep_in_a_chain_takes_fewer_pages_per_chunk() {
     assert_eq!(points(), before);
 }
 
-/// The channel freeing left for later is global: the tests that check it run one at a time.
-fn channels_serial() -> std::sync::MutexGuard<'static, ()> {
+/// Work left for later (channel queues, VMO families) is global: the tests that leave or
+/// check it run one at a time.
+fn deferred_serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Does all the work left for later, as the kernel does before a system call returns;
+/// returns the points passed.
+fn do_deferred_work() -> usize {
+    let before = points();
+    object::free_deferred();
+    points() - before
 }
 
 /// Frees what dead channel endpoints left for later, as the kernel does before a system call
@@ -606,7 +621,7 @@ fn peer_closed(endpoint: &Channel) -> bool {
 
 #[test]
 fn closing_a_channel_with_3500_messages_of_64_handles_frees_them_in_chunks_later() {
-    let _serial = channels_serial();
+    let _serial = deferred_serial();
     points();
     let f = frames();
     let vmo = written(&f, 1, 1);
@@ -642,7 +657,7 @@ fn closing_a_channel_with_3500_messages_of_64_handles_frees_them_in_chunks_later
 
 #[test]
 fn closing_a_long_nested_channel_chain_frees_it_in_chunks_later() {
-    let _serial = channels_serial();
+    let _serial = deferred_serial();
     points();
     let levels = 20_000;
     // The innermost endpoint's peer: it sees PEER_CLOSED when the chain reaches it.
@@ -671,7 +686,7 @@ fn closing_a_long_nested_channel_chain_frees_it_in_chunks_later() {
 
 #[test]
 fn an_unreachable_channel_cycle_is_closed_at_once_and_freed_in_chunks_later() {
-    let _serial = channels_serial();
+    let _serial = deferred_serial();
     points();
     let levels = 5_000;
     let (keep, first) = Channel::create().expect("create");
@@ -701,4 +716,98 @@ fn an_unreachable_channel_cycle_is_closed_at_once_and_freed_in_chunks_later() {
     assert!(passed >= levels / 64 - 2, "{passed} points");
     assert!(!object::channel::free_dead_chunk());
     drop((keep_handle, watch_handle));
+}
+
+#[test]
+fn closing_a_snapshot_of_many_pages_lets_go_of_them_in_chunks_later() {
+    let _serial = deferred_serial();
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    // The original writes every other page: the hidden node's copies of those are seen by
+    // the snapshot only, and go when it closes.
+    write_pages(&a, (0..pages).step_by(2), 3);
+    let before = points();
+    drop(b);
+    // Closing passes no point (it may happen under other locks): the work waits.
+    assert_eq!(points(), before);
+    assert!(f.in_use() as u64 > pages);
+    assert!(do_deferred_work() >= 7);
+    assert_eq!(f.in_use() as u64, pages);
+    assert_eq!(a.family_node_count(), 1);
+    assert_eq!(a.committed_bytes(), pages * PAGE);
+    assert_charges_add_up(&[&a]);
+    assert_pages(&a, |page| if page % 2 == 0 { 3 } else { 1 });
+}
+
+#[test]
+fn closing_the_original_of_a_snapshot_hands_its_pages_on_in_chunks_later() {
+    let _serial = deferred_serial();
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    // The snapshot keeps a reference to its original: the last handle closes it.
+    drop(Handle::new(a, Rights::DEFAULT_VMO));
+    assert!(do_deferred_work() >= 7);
+    assert_eq!(b.family_node_count(), 1);
+    assert_eq!(f.in_use() as u64, pages);
+    assert_eq!(b.committed_bytes(), pages * PAGE);
+    assert_charges_add_up(&[&b]);
+    assert_pages(&b, |page| if page == 0 { 2 } else { 1 });
+}
+
+#[test]
+fn a_long_merge_after_a_snapshot_closes_moves_pages_in_chunks() {
+    let _serial = deferred_serial();
+    let f = frames();
+    let pages = 16 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    // Both keep many pages of their own: the hidden node keeps the other half after the
+    // snapshot goes, and merging it into the original is long work too.
+    write_pages(&a, 0..pages / 2, 3);
+    write_pages(&b, 0..pages / 2, 4);
+    drop(b);
+    let passed = do_deferred_work();
+    assert!(passed >= 8, "{passed} points");
+    assert_eq!(a.family_node_count(), 1);
+    assert_eq!(f.in_use() as u64, pages);
+    assert_charges_add_up(&[&a]);
+    assert_pages(&a, |page| if page < pages / 2 { 3 } else { 1 });
+}
+
+#[test]
+fn the_family_stays_whole_between_the_chunks_of_a_deferred_close() {
+    let _serial = deferred_serial();
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let (a, b) = original_and_snapshot(&f, pages);
+    let c = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+        .expect("snapshot");
+    drop(b);
+    // Between two chunks: the original writes, takes a snapshot, and the other one closes.
+    let original = a.clone();
+    let kept = Arc::new(std::sync::Mutex::new(Some(c)));
+    let closer = kept.clone();
+    let taken = Arc::new(std::sync::Mutex::new(None));
+    let slot = taken.clone();
+    at_next_point(move || {
+        original.write(PAGE, &[5; PAGE as usize]).expect("write");
+        let d = original
+            .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+            .expect("snapshot");
+        *slot.lock().expect("slot") = Some(d);
+        drop(closer.lock().expect("slot").take());
+    });
+    do_deferred_work();
+    assert!(kept.lock().expect("slot").is_none());
+    let d = taken.lock().expect("slot").take().expect("taken");
+    assert_pages(&a, |page| if page == 1 { 5 } else { 1 });
+    assert_pages(&d, |page| if page == 1 { 5 } else { 1 });
+    assert_charges_add_up(&[&a, &d]);
+    drop(d);
+    do_deferred_work();
+    assert_eq!(f.in_use() as u64, pages);
+    assert_eq!(a.family_node_count(), 1);
+    assert_charges_add_up(&[&a]);
 }

@@ -31,6 +31,10 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(shrink_under_a_snapshot),
     ),
     (
+        "long_closing_an_original_and_a_snapshot_of_many_pages_lets_others_run",
+        || again_if_the_host_stalled(close_under_a_snapshot),
+    ),
+    (
         "long_vmar_unmap_protect_destroy_of_64_tib_let_others_run",
         || again_if_the_host_stalled(vmar_huge_ranges),
     ),
@@ -294,6 +298,33 @@ fn shrink_under_a_snapshot() -> R {
     }
     eq!(committed(v.raw())? + committed(s.raw())?, 0);
     Ok(())
+}
+
+fn close_under_a_snapshot() -> R {
+    // Closing the original hands every page it saw in the hidden node on to the snapshot;
+    // closing a snapshot of that walks them all to find what nobody sees any more. Both are
+    // done in chunks after the close, before the call returns.
+    let pages = spendable_pages()?;
+    let size = pages * PAGE;
+    let free_before = kmem()?.free_bytes;
+    let v = vmo(size)?;
+    zx_ok!(op(v.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    let s = child_vmo(v.raw(), ZX_VMO_CHILD_SNAPSHOT, 0, size)?;
+    let raw = v.into_raw();
+    while_watched("closing the original of a snapshot", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    eq!(committed(s.raw())?, size);
+    let t = child_vmo(s.raw(), ZX_VMO_CHILD_SNAPSHOT, 0, size)?;
+    let raw = t.into_raw();
+    while_watched("closing a snapshot", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    eq!(committed(s.raw())?, size);
+    drop(s);
+    pages_came_back(free_before)
 }
 
 fn vmar_huge_ranges() -> R {
