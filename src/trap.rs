@@ -11,10 +11,14 @@ use arch::exception::TrapFrame;
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
-    // The pages of large VMOs this call ended, freed here where no lock is held and the
-    // thread may be preempted between chunks. Not by a killed thread: it could not be
-    // preempted (it leaves at the next switch); the idle loop frees them instead.
+    // The address spaces (mappings, then page tables) and the pages of large VMOs this call
+    // ended, freed here where no lock is held and the thread may be preempted between chunks
+    // (in this order: a mapping may hold the last reference to a VMO). Not by a killed
+    // thread: it could not be preempted (it leaves at the next switch); the idle loop frees
+    // them instead.
     if object::vmo::take_fresh_dead_pages() && !task::current_is_dead() {
+        object::vmar::finish_teardowns();
+        crate::aspace::free_dead_tables();
         object::vmo::free_dead_pages();
     }
     leave_if_dead();

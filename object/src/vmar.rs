@@ -28,6 +28,15 @@
 //! the lock, retrying if the tree changed meanwhile. Faults call `fault_page` unlocked and
 //! install the page only if no invalidation happened in between (a generation counter).
 //!
+//! # Long operations
+//! Unmap, protect and destroy over many children, and the teardown of a whole address space,
+//! work in chunks of [`space::CHUNK_CHILDREN`] children with the lock released and a
+//! preemption point between chunks. The first two keep the tree marked busy meanwhile, so
+//! other changes of the tree wait and see them as one step (faults do not wait: every chunk
+//! takes each mapping's place in the tree and its page-table entries away together).
+//! Teardown takes every region away at once and the mappings a chunk at a time, the rest
+//! later ([`finish_teardowns`]).
+//!
 //! # Rules chosen where Zircon's documentation leaves room (see also the method docs)
 //! - W+X mappings are refused with `ACCESS_DENIED` (a policy refusal, like Zircon's
 //!   "prohibited mapping flags"), after the WRITE-without-READ (`INVALID_ARGS`) and the
@@ -45,6 +54,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::{
     ZX_VM_ALIGN_BASE, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_SPECIFIC,
@@ -54,13 +64,14 @@ use abi::{
 
 use crate::frames::{FrameAddr, PAGE_SIZE};
 use crate::koid::{new_koid, Koid};
+use crate::preempt;
 use crate::{Rights, Status, ZxResult};
 
 mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use space::{ChildKind, Mapping, Prepared, Region, Space, State};
+use space::{ChildKind, Mapping, Prepared, Region, Space, State, CHUNK_CHILDREN};
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -292,24 +303,152 @@ enum Step<T> {
 }
 
 /// Drops the owner's hold on the arena: when the last [`Vmar`] of an address space goes,
-/// every remaining mapping is unmapped and unregistered from its target.
+/// the address space is torn down ([`tear_down`]).
 struct Owner {
     space: Arc<Space>,
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
+        tear_down(&self.space);
+    }
+}
+
+/// An address space being torn down: its regions, taken out of the arena at once (so that
+/// every operation on it gives BAD_STATE from then on), and its mappings, still in the
+/// arena's map, removed a chunk at a time.
+///
+/// The mappings stay in `State::mappings` until their page-table entries are gone: a target
+/// that invalidates pages meanwhile (and frees them after) finds them there through their
+/// observers, so no entry ever outlives the page it maps.
+struct Dying {
+    space: Arc<Space>,
+    regions: BTreeMap<u64, Region>,
+}
+
+impl Dying {
+    /// One chunk: at most [`CHUNK_CHILDREN`] mappings leave the arena (entries unmapped, then
+    /// unregistered from their targets after the lock) and as many children entries of the
+    /// taken regions are dropped. True while work remains.
+    fn chunk(&mut self) -> bool {
         let removed: Vec<Mapping> = {
             let mut state = self.space.state.lock();
-            state.bump();
-            let mappings = core::mem::take(&mut state.mappings);
-            state.regions.clear();
-            mappings
-                .into_values()
-                .inspect(|m| self.space.aspace.unmap(m.base, m.size))
-                .collect()
+            let mut removed = Vec::new();
+            while removed.len() < CHUNK_CHILDREN {
+                let Some((_, m)) = state.mappings.pop_first() else {
+                    break;
+                };
+                self.space.aspace.unmap(m.base, m.size);
+                removed.push(m);
+            }
+            if !removed.is_empty() {
+                state.bump();
+            }
+            removed
         };
+        let more_mappings = removed.len() == CHUNK_CHILDREN;
         unregister(removed, Vec::new());
+        // A region's children map may be as large as its mappings were: dropped in pieces.
+        let mut budget = CHUNK_CHILDREN;
+        while budget > 0 {
+            let Some(mut entry) = self.regions.first_entry() else {
+                break;
+            };
+            budget -= 1;
+            if entry.get_mut().children.pop_first().is_none() {
+                entry.remove();
+            }
+        }
+        more_mappings || !self.regions.is_empty()
+    }
+}
+
+/// Address spaces torn down while a chunk of the work was not enough, finished by
+/// [`finish_teardowns`] (the kernel calls it on the way out of the system call that tore
+/// them down) or [`teardown_chunk`] (the idle loop).
+///
+/// Lock order: taken alone, never around another lock (a chunk runs after it is released).
+static DYING: spin::Mutex<Vec<Dying>> = spin::Mutex::new(Vec::new());
+/// Whether `DYING` may hold anything.
+static DYING_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Ends the address space of `space` (process teardown, or the last `Vmar` gone): every
+/// region is destroyed at once, in one step under the lock whatever it holds; the mappings
+/// go a chunk at a time, the first chunk here and the rest (if any) later, from
+/// [`finish_teardowns`], with preemption points between chunks. Ignores `State::busy`: an
+/// operation in progress finds its region gone at its next chunk and stops.
+fn tear_down(space: &Arc<Space>) {
+    let regions = {
+        let mut state = space.state.lock();
+        state.bump();
+        core::mem::take(&mut state.regions)
+    };
+    let mut dying = Dying {
+        space: space.clone(),
+        regions,
+    };
+    if !dying.chunk() {
+        return;
+    }
+    if preempt::enabled() {
+        let mut list = DYING.lock();
+        if list.try_reserve(1).is_ok() {
+            list.push(dying);
+            DYING_PENDING.store(true, Ordering::Release);
+            drop(list);
+            crate::vmo::note_deferred_work();
+            return;
+        }
+    }
+    // Nowhere to defer to (host tests) or no room to: finish here.
+    while dying.chunk() {}
+}
+
+/// Finishes the address spaces left to be torn down, a chunk at a time with a preemption
+/// point between chunks (no lock held). A killed thread stops at its first point: what is
+/// left stays on the list for the idle loop.
+pub fn finish_teardowns() {
+    while teardown_chunk() && preempt::point() {}
+}
+
+/// One chunk of the teardowns left to do; true while more remain.
+pub fn teardown_chunk() -> bool {
+    if !DYING_PENDING.load(Ordering::Acquire) {
+        return false;
+    }
+    let entry = {
+        let mut list = DYING.lock();
+        let entry = list.pop();
+        if entry.is_none() {
+            // Under the lock, so a concurrent push cannot be missed.
+            DYING_PENDING.store(false, Ordering::Release);
+        }
+        entry
+    };
+    let Some(mut dying) = entry else {
+        return false;
+    };
+    if dying.chunk() {
+        let mut list = DYING.lock();
+        if list.try_reserve(1).is_ok() {
+            list.push(dying);
+            DYING_PENDING.store(true, Ordering::Release);
+            return true;
+        }
+        drop(list);
+        // No room to put it back (only another thread's push can have taken it): finish it.
+        while dying.chunk() {}
+    }
+    DYING_PENDING.load(Ordering::Acquire)
+}
+
+/// Clears `State::busy` when dropped, also when a killed thread abandons its work. Never
+/// dropped with the tree lock held.
+struct Busy<'a>(&'a Space);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().busy = false;
     }
 }
 
@@ -454,6 +593,48 @@ impl Vmar {
             .map(Mapping::info)
     }
 
+    /// The tree lock, once no long operation is in progress (`State::busy`): until then, it
+    /// waits at preemption points (the operation runs meanwhile, here or on another CPU).
+    /// BAD_STATE when the thread was killed while waiting.
+    fn lock_idle(&self) -> ZxResult<spin::MutexGuard<'_, State>> {
+        let space = self.space();
+        loop {
+            let state = space.state.lock();
+            if !state.busy {
+                return Ok(state);
+            }
+            drop(state);
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+    }
+
+    /// The rest of a long operation whose first chunk set `State::busy`: runs `chunk` under
+    /// the tree lock until it reports that it is done, with a preemption point (no lock held)
+    /// before each call, unregistering what each chunk removed after the lock. `busy` is
+    /// cleared at the end, also when the thread is killed and stops early: then the work
+    /// done so far stays done (every chunk leaves the tree consistent) and the rest is not
+    /// done (the process dies, and its teardown takes everything).
+    fn in_chunks(
+        &self,
+        mut chunk: impl FnMut(&mut State, &dyn AddressSpace, &mut Vec<Mapping>) -> bool,
+    ) {
+        let space = self.space();
+        let _busy = Busy(space);
+        while preempt::point() {
+            let mut removed = Vec::new();
+            let done = {
+                let mut state = space.state.lock();
+                chunk(&mut state, &*space.aspace, &mut removed)
+            };
+            unregister(removed, Vec::new());
+            if done {
+                return;
+            }
+        }
+    }
+
     /// Runs `op` under the tree lock until it completes. When it reports that it needs
     /// target registrations, they are made (outside the lock) and `op` is run again: it
     /// re-validates everything and applies only if the prepared registrations still match.
@@ -473,7 +654,13 @@ impl Vmar {
         let mut removed = Vec::new();
         loop {
             let step = {
-                let mut state = space.state.lock();
+                let mut state = match self.lock_idle() {
+                    Ok(state) => state,
+                    Err(status) => {
+                        unregister(removed, spares);
+                        return Err(status);
+                    }
+                };
                 op(&mut state, &*space.aspace, &mut spares, &mut removed)
             };
             match step {
@@ -533,13 +720,16 @@ impl Vmar {
         };
 
         let space = self.space();
-        let mut state = space.state.lock();
+        let mut state = self.lock_idle()?;
         if !state.regions.contains_key(&self.id) {
             return Err(Status::BAD_STATE);
         }
         let base = match fixed {
             Some(base) => {
-                if !state.overlapping(self.id, base, base + size).is_empty() {
+                if state
+                    .first_overlapping(self.id, base, base + size)
+                    .is_some()
+                {
                     return Err(Status::NO_MEMORY);
                 }
                 base
@@ -669,6 +859,9 @@ impl Vmar {
             let addr = match fixed {
                 Some(addr) => {
                     let end = addr + len;
+                    if !overwrite && state.first_overlapping(self.id, addr, end).is_some() {
+                        return Step::Done(Err(Status::NO_MEMORY));
+                    }
                     for child in state.overlapping(self.id, addr, end) {
                         match child.kind {
                             ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
@@ -779,7 +972,10 @@ impl Vmar {
     fn remove_origin(&self, origin: u64) {
         let space = self.space();
         let removed: Vec<Mapping> = {
-            let mut state = space.state.lock();
+            // A killed thread leaves the mapping: the process's teardown takes it.
+            let Ok(mut state) = self.lock_idle() else {
+                return;
+            };
             let ids: Vec<u64> = state
                 .mappings
                 .iter()
@@ -820,14 +1016,28 @@ impl Vmar {
     ///
     /// Errors: `addr` unaligned, `len` 0, range outside this region, range covering part of a
     /// sub-VMAR -> INVALID_ARGS; destroyed -> BAD_STATE. Nothing mapped in the range -> OK.
+    ///
+    /// Many children are removed in chunks (see [`Vmar::in_chunks`]): the checks and the
+    /// first chunk run in one step; when more is left, `State::busy` keeps every other
+    /// change of the tree waiting until the last chunk, so to them the call is atomic. A
+    /// mapping leaves the tree in the same step as its page-table entries, so nothing can be
+    /// mapped where old entries remain, and a fault finds each mapping whole or not at all.
     pub fn unmap(&self, addr: usize, len: usize) -> ZxResult {
         let end = self.checked_range(addr, len)?;
-        self.transact(Vec::new(), |state, aspace, spares, removed| {
+        let mut cursor = addr;
+        let mut erasing = Vec::new();
+        let more = self.transact(Vec::new(), |state, aspace, spares, removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
+            // Only the children at the two ends of the range can stick out of it.
+            let first = state.first_overlapping(self.id, addr, end);
+            let last = state.child_containing(self.id, end - 1);
             let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
-            for child in state.overlapping(self.id, addr, end) {
+            for child in first.iter().chain(
+                last.iter()
+                    .filter(|l| Some(l.base) != first.map(|f| f.base)),
+            ) {
                 match child.kind {
                     ChildKind::Region(_) if child.base < addr || child.end() > end => {
                         return Step::Done(Err(Status::INVALID_ARGS))
@@ -846,9 +1056,34 @@ impl Vmar {
                 return Step::Need(needs);
             }
             drop(needs);
-            state.unmap_range(aspace, self.id, addr, end, spares, removed);
-            Step::Done(Ok(()))
-        })
+            let done = state.unmap_some(
+                aspace,
+                self.id,
+                addr,
+                &mut cursor,
+                end,
+                &mut erasing,
+                spares,
+                removed,
+            );
+            state.busy = !done;
+            Step::Done(Ok(!done))
+        })?;
+        if more {
+            self.in_chunks(|state, aspace, removed| {
+                state.unmap_some(
+                    aspace,
+                    self.id,
+                    addr,
+                    &mut cursor,
+                    end,
+                    &mut erasing,
+                    &mut Vec::new(),
+                    removed,
+                )
+            });
+        }
+        Ok(())
     }
 
     /// `zx_vmar_protect`: gives the mappings of this region in `addr .. addr + len` (`len`
@@ -861,6 +1096,11 @@ impl Vmar {
     /// destroyed -> BAD_STATE; a sub-VMAR in the range -> INVALID_ARGS; a page of the range
     /// not mapped -> NOT_FOUND; a permission beyond what the target handle allowed at map
     /// time -> ACCESS_DENIED. A failing call changes nothing.
+    ///
+    /// A range with many children is checked and then changed, each in chunks with
+    /// preemption points between them, with `State::busy` set for the whole call (other
+    /// changes of the tree wait, so it stays one step to them); every mapping changes whole
+    /// (permissions and entries in one step).
     pub fn protect(&self, options: u32, addr: usize, len: usize) -> ZxResult {
         if options & !PERM_MASK != 0 {
             return Err(Status::INVALID_ARGS);
@@ -876,11 +1116,23 @@ impl Vmar {
             return Err(Status::ACCESS_DENIED);
         }
         let end = self.checked_range(addr, len)?;
-        self.transact(Vec::new(), |state, aspace, spares, _removed| {
+        let space = self.space();
+        // Few children (the usual case): checked and changed in one step under the lock.
+        let done = self.transact(Vec::new(), |state, aspace, spares, _removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
-            let children = state.overlapping(self.id, addr, end);
+            let mut children = Vec::new();
+            let mut cursor = addr;
+            while let Some(child) = state.first_overlapping(self.id, cursor, end) {
+                if children.len() == CHUNK_CHILDREN {
+                    // Many: checked, then changed, in chunks below.
+                    state.busy = true;
+                    return Step::Done(Ok(false));
+                }
+                cursor = child.end();
+                children.push(child);
+            }
             if children
                 .iter()
                 .any(|c| matches!(c.kind, ChildKind::Region(_)))
@@ -921,26 +1173,144 @@ impl Vmar {
                 return Step::Need(needs);
             }
             drop(needs);
-            state.protect_range(aspace, &children, addr, end, perms, spares);
-            Step::Done(Ok(()))
-        })
+            for child in &children {
+                state.protect_child(aspace, child, addr, end, perms, spares);
+            }
+            state.bump();
+            Step::Done(Ok(true))
+        })?;
+        if done {
+            return Ok(());
+        }
+        let _busy = Busy(space);
+
+        // The checks: nothing changes meanwhile, so what they find holds when applying.
+        let mut cursor = addr;
+        let mut gap = false;
+        let mut denied = false;
+        let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
+        loop {
+            let done = {
+                let state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    return Err(Status::BAD_STATE);
+                }
+                let mut done = false;
+                for _ in 0..CHUNK_CHILDREN {
+                    let Some(child) = state.first_overlapping(self.id, cursor, end) else {
+                        gap |= cursor < end;
+                        done = true;
+                        break;
+                    };
+                    gap |= child.base > cursor;
+                    cursor = child.end();
+                    let ChildKind::Mapping(id) = child.kind else {
+                        return Err(Status::INVALID_ARGS);
+                    };
+                    let Some(m) = state.mappings.get(&id) else {
+                        continue;
+                    };
+                    denied |= !m.max_perms.contains(perms);
+                    if m.perms != perms {
+                        if child.base < addr {
+                            needs.push(m.target.clone());
+                        }
+                        if child.end() > end {
+                            needs.push(m.target.clone());
+                        }
+                    }
+                }
+                done
+            };
+            if done {
+                break;
+            }
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        if gap {
+            return Err(Status::NOT_FOUND);
+        }
+        if denied {
+            return Err(Status::ACCESS_DENIED);
+        }
+
+        // The registrations the cuts at the ends need, made without the lock.
+        let mut spares: Vec<Prepared> = needs
+            .into_iter()
+            .map(|target| Prepared::new(space, target))
+            .collect();
+        cursor = addr;
+        loop {
+            let done = {
+                let mut state = space.state.lock();
+                let mut done = !state.regions.contains_key(&self.id);
+                for _ in 0..CHUNK_CHILDREN {
+                    if done {
+                        break;
+                    }
+                    match state.first_overlapping(self.id, cursor, end) {
+                        Some(child) => {
+                            cursor = child.end();
+                            state.protect_child(
+                                &*space.aspace,
+                                &child,
+                                addr,
+                                end,
+                                perms,
+                                &mut spares,
+                            );
+                        }
+                        None => done = true,
+                    }
+                }
+                state.bump();
+                done
+            };
+            if done || !preempt::point() {
+                break;
+            }
+        }
+        unregister(Vec::new(), spares);
+        Ok(())
     }
 
     /// `zx_vmar_destroy`: unmaps everything inside (through every nested region), marks this
     /// region and all regions nested in it destroyed (their later operations give BAD_STATE)
     /// and removes it from its parent. Error: already destroyed -> BAD_STATE.
+    ///
+    /// Many children are taken apart in chunks as [`Vmar::unmap`] does; other changes of the
+    /// tree wait until the region is gone.
     pub fn destroy(&self) -> ZxResult {
-        let space = self.space();
-        let mut removed = Vec::new();
-        {
-            let mut state = space.state.lock();
+        let mut erasing = alloc::vec![self.id];
+        let more = self.transact(Vec::new(), |state, aspace, _spares, removed| {
             if !state.regions.contains_key(&self.id) {
-                return Err(Status::BAD_STATE);
+                return Step::Done(Err(Status::BAD_STATE));
             }
-            state.destroy_region(&*space.aspace, self.id, &mut removed);
+            let mut budget = CHUNK_CHILDREN;
+            state.erase_some(aspace, &mut erasing, &mut budget, removed);
+            state.bump();
+            state.busy = !erasing.is_empty();
+            Step::Done(Ok(state.busy))
+        })?;
+        if more {
+            self.in_chunks(|state, aspace, removed| {
+                let mut budget = CHUNK_CHILDREN;
+                state.erase_some(aspace, &mut erasing, &mut budget, removed);
+                state.bump();
+                erasing.is_empty()
+            });
         }
-        unregister(removed, Vec::new());
         Ok(())
+    }
+
+    /// Process teardown: destroys every region of this address space at once and removes
+    /// its mappings in chunks, the rest of them later if a chunk is not enough (see
+    /// [`finish_teardowns`]). Operations through any of its VMARs give BAD_STATE from then
+    /// on.
+    pub fn tear_down(&self) {
+        tear_down(self.space());
     }
 
     /// Resolves a fault at `va` (call it on the root): finds the innermost mapping containing

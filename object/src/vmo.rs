@@ -1044,9 +1044,17 @@ fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
     true
 }
 
-/// Whether page maps were left to [`free_dead_pages`] since the last call (and clears the
-/// mark): the kernel asks on the way out of every system call, so that the call that closed
-/// a large VMO frees its pages, not some other thread that leaves the kernel later.
+/// Marks work left for the way out of the current system call other than dead pages (an
+/// address space being torn down, `vmar::finish_teardowns`, or the kernel's page tables of
+/// one): one mark for all, so that the way out of every call still tests a single flag.
+pub fn note_deferred_work() {
+    DEAD_PAGES_FRESH.store(true, Ordering::Relaxed);
+}
+
+/// Whether page maps were left to [`free_dead_pages`] (or address spaces to
+/// `vmar::finish_teardowns`) since the last call, and clears the mark: the kernel asks on
+/// the way out of every system call, so that the call that closed a large VMO frees its
+/// pages, not some other thread that leaves the kernel later.
 #[inline]
 pub fn take_fresh_dead_pages() -> bool {
     let fresh = DEAD_PAGES_FRESH.load(Ordering::Relaxed);
