@@ -17,11 +17,18 @@ extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     // thread: it could not be preempted (it leaves at the next switch); the idle loop frees
     // them instead.
     if object::vmo::take_fresh_dead_pages() && !task::current_is_dead() {
-        object::vmar::finish_teardowns();
-        crate::aspace::free_dead_tables();
-        object::vmo::free_dead_pages();
+        finish_deferred_work();
     }
     leave_if_dead();
+}
+
+/// Out of line: the way out of every system call tests one flag, and only this seldom path
+/// makes calls.
+#[inline(never)]
+fn finish_deferred_work() {
+    object::vmar::finish_teardowns();
+    crate::aspace::free_dead_tables();
+    object::vmo::free_dead_pages();
 }
 
 /// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it

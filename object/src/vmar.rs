@@ -354,9 +354,13 @@ impl Dying {
             let Some(mut entry) = self.regions.first_entry() else {
                 break;
             };
-            budget -= 1;
-            if entry.get_mut().children.pop_first().is_none() {
+            let children = entry.get().children.len();
+            if children < budget {
+                budget -= children + 1;
                 entry.remove();
+            } else {
+                budget -= 1;
+                entry.get_mut().children.pop_first();
             }
         }
         more_mappings || !self.regions.is_empty()
@@ -859,19 +863,31 @@ impl Vmar {
             let addr = match fixed {
                 Some(addr) => {
                     let end = addr + len;
-                    if !overwrite && state.first_overlapping(self.id, addr, end).is_some() {
-                        return Step::Done(Err(Status::NO_MEMORY));
-                    }
-                    for child in state.overlapping(self.id, addr, end) {
-                        match child.kind {
-                            ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
-                            ChildKind::Mapping(_) if !overwrite => {
-                                return Step::Done(Err(Status::NO_MEMORY))
+                    if !overwrite {
+                        // Anything in the way refuses the map: one lookup finds it.
+                        if state.first_overlapping(self.id, addr, end).is_some() {
+                            return Step::Done(Err(Status::NO_MEMORY));
+                        }
+                    } else {
+                        let mut children = Vec::new();
+                        let mut cursor = addr;
+                        while let Some(child) = state.first_overlapping(self.id, cursor, end) {
+                            if children.len() == CHUNK_CHILDREN {
+                                // Many to replace: in chunks (`overwrite_in_chunks`).
+                                state.busy = true;
+                                return Step::Done(Ok(None));
                             }
-                            ChildKind::Mapping(id) => {
-                                if child.base < addr && child.end() > end {
-                                    if let Some(m) = state.mappings.get(&id) {
-                                        needs.push(m.target.clone());
+                            cursor = child.end();
+                            children.push(child);
+                        }
+                        for child in children {
+                            match child.kind {
+                                ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
+                                ChildKind::Mapping(id) => {
+                                    if child.base < addr && child.end() > end {
+                                        if let Some(m) = state.mappings.get(&id) {
+                                            needs.push(m.target.clone());
+                                        }
                                     }
                                 }
                             }
@@ -905,8 +921,29 @@ impl Vmar {
                 registration: new.registration,
                 origin,
             });
-            Step::Done(Ok(addr))
+            Step::Done(Ok(Some(addr)))
         })?;
+        let addr = match (addr, fixed) {
+            (Some(addr), _) => addr,
+            (None, Some(addr)) => {
+                let make = |new: Prepared| Mapping {
+                    region: self.id,
+                    base: addr,
+                    size: len,
+                    target: new.target,
+                    target_koid,
+                    target_offset,
+                    perms,
+                    max_perms,
+                    observer: new.observer,
+                    registration: new.registration,
+                    origin: new.id,
+                };
+                return self.overwrite_in_chunks(addr, len, target, make);
+            }
+            // Not reached: only a SPECIFIC_OVERWRITE map takes the long way.
+            (None, None) => return Err(Status::BAD_STATE),
+        };
 
         if map_range && !perms.is_none() {
             if let Err(status) = self.populate(origin, addr, len, &*target, target_offset) {
@@ -915,6 +952,88 @@ impl Vmar {
             }
         }
         Ok(addr)
+    }
+
+    /// The rest of a SPECIFIC_OVERWRITE map whose range holds many children (`State::busy`
+    /// was set with the first look, so nothing else changes the tree until the end): checks
+    /// in chunks that no sub-region is in the way (NO_MEMORY, nothing changed), then unmaps
+    /// the range in chunks as [`Vmar::unmap`] does and inserts the mapping `make` builds
+    /// from a new registration with `target` with the last chunk.
+    /// The old mappings leave the tree with their page-table entries, so the new mapping
+    /// never meets one of their entries. A killed thread stops with the range partly
+    /// unmapped and nothing mapped (BAD_STATE).
+    fn overwrite_in_chunks(
+        &self,
+        addr: usize,
+        len: usize,
+        target: Arc<dyn MapTarget>,
+        make: impl FnOnce(Prepared) -> Mapping,
+    ) -> ZxResult<usize> {
+        let space = self.space();
+        let _busy = Busy(space);
+        let end = addr + len;
+        let mut cursor = addr;
+        loop {
+            let done = {
+                let state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    return Err(Status::BAD_STATE);
+                }
+                let mut done = false;
+                for _ in 0..CHUNK_CHILDREN {
+                    let Some(child) = state.first_overlapping(self.id, cursor, end) else {
+                        done = true;
+                        break;
+                    };
+                    if matches!(child.kind, ChildKind::Region(_)) {
+                        return Err(Status::NO_MEMORY);
+                    }
+                    cursor = child.end();
+                }
+                done
+            };
+            if done {
+                break;
+            }
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        // Nothing changes meanwhile: the registration is made without the lock.
+        let mut new = Some(make(Prepared::new(space, target)));
+        let mut cursor = addr;
+        while preempt::point() {
+            let mut removed = Vec::new();
+            {
+                let mut state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    break;
+                }
+                // No mapping sticks out of both ends (more than one child): no split, no spare.
+                let done = state.unmap_some(
+                    &*space.aspace,
+                    self.id,
+                    addr,
+                    &mut cursor,
+                    end,
+                    &mut Vec::new(),
+                    &mut Vec::new(),
+                    &mut removed,
+                );
+                if done {
+                    if let Some(new) = new.take() {
+                        state.insert_mapping(new);
+                    }
+                }
+            }
+            unregister(removed, Vec::new());
+            if new.is_none() {
+                return Ok(addr);
+            }
+        }
+        // Killed, or the address space was torn down: nothing was mapped.
+        unregister(new.into_iter().collect(), Vec::new());
+        Err(Status::BAD_STATE)
     }
 
     /// MAP_RANGE: installs, page by page, what a read fault would.

@@ -602,3 +602,62 @@ fn a_failing_protect_of_many_mappings_changes_nothing() {
         .expect("protect");
     drop((root, vmo));
 }
+
+#[test]
+fn a_specific_overwrite_map_over_many_mappings_works_in_chunks() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    let big = Vmo::create(frames(), MANY as u64 * PAGE, 0).expect("create");
+    let before = points();
+    let addr = sub
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.clone(),
+            0,
+            MANY * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("overwrite");
+    assert_eq!(addr, VMAR_BASE);
+    assert!(points() - before >= 2 * (chunks_of_many() - 1));
+    assert_eq!(sub.mapping_count(), 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(big.num_mappings(), 1);
+    root.handle_fault(VMAR_BASE + 5 * PAGEZ, false, false)
+        .expect("fault in the new mapping");
+
+    // A sub-VMAR at the far end of many mappings: NO_MEMORY, and nothing changed.
+    sub.unmap(VMAR_BASE, MANY * PAGEZ).expect("unmap");
+    for i in 0..MANY - 1 {
+        sub.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+    }
+    let _inner = sub
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_SPECIFIC,
+            (MANY - 1) * PAGEZ,
+            PAGEZ,
+        )
+        .expect("allocate");
+    assert_eq!(
+        sub.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.clone(),
+            0,
+            MANY * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    assert_eq!(vmo.num_mappings(), MANY - 1);
+    assert_eq!(big.num_mappings(), 0);
+}

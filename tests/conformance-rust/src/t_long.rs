@@ -42,7 +42,7 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(process_teardown),
     ),
     (
-        "long_vmar_protect_unmap_and_destroy_of_many_mappings_let_others_run",
+        "long_vmar_protect_unmap_overwrite_and_destroy_of_many_mappings_let_others_run",
         || again_if_the_host_stalled(vmar_many_mappings),
     ),
     (
@@ -394,6 +394,28 @@ fn vmar_many_mappings() -> R {
         unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) }
     })?;
     eq!(vmo_info(v.raw())?.num_mappings, 0);
+    // One mapping replaces them all.
+    map_pages(sub.h.raw(), sub.addr, 0, count, v.raw())?;
+    let big = vmo(span as u64)?;
+    while_watched(
+        "a SPECIFIC_OVERWRITE map over many mappings",
+        ZX_OK,
+        || match map_raw(
+            sub.h.raw(),
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.raw(),
+            0,
+            span,
+        ) {
+            Ok(_) => ZX_OK,
+            Err(s) => s,
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    eq!(peek(addr + span - PAGEZ), 0);
+    // SAFETY: our own mapping.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
     // Half the pages hold a mapping each, the other half a one-page sub-VMAR with a mapping.
     let half = count / 2;
     map_pages(sub.h.raw(), sub.addr, 0, half, v.raw())?;
