@@ -869,16 +869,11 @@ impl Vmar {
                             return Step::Done(Err(Status::NO_MEMORY));
                         }
                     } else {
-                        let mut children = Vec::new();
-                        let mut cursor = addr;
-                        while let Some(child) = state.first_overlapping(self.id, cursor, end) {
-                            if children.len() == CHUNK_CHILDREN {
-                                // Many to replace: in chunks (`overwrite_in_chunks`).
-                                state.busy = true;
-                                return Step::Done(Ok(None));
-                            }
-                            cursor = child.end();
-                            children.push(child);
+                        let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
+                        if children.len() > CHUNK_CHILDREN {
+                            // Many to replace: in chunks (`overwrite_in_chunks`).
+                            state.busy = true;
+                            return Step::Done(Ok(None));
                         }
                         for child in children {
                             match child.kind {
@@ -979,18 +974,14 @@ impl Vmar {
                 if !state.regions.contains_key(&self.id) {
                     return Err(Status::BAD_STATE);
                 }
-                let mut done = false;
-                for _ in 0..CHUNK_CHILDREN {
-                    let Some(child) = state.first_overlapping(self.id, cursor, end) else {
-                        done = true;
-                        break;
-                    };
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                for child in &children {
                     if matches!(child.kind, ChildKind::Region(_)) {
                         return Err(Status::NO_MEMORY);
                     }
                     cursor = child.end();
                 }
-                done
+                children.len() < CHUNK_CHILDREN
             };
             if done {
                 break;
@@ -1241,16 +1232,11 @@ impl Vmar {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
-            let mut children = Vec::new();
-            let mut cursor = addr;
-            while let Some(child) = state.first_overlapping(self.id, cursor, end) {
-                if children.len() == CHUNK_CHILDREN {
-                    // Many: checked, then changed, in chunks below.
-                    state.busy = true;
-                    return Step::Done(Ok(false));
-                }
-                cursor = child.end();
-                children.push(child);
+            let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
+            if children.len() > CHUNK_CHILDREN {
+                // Many: checked, then changed, in chunks below.
+                state.busy = true;
+                return Step::Done(Ok(false));
             }
             if children
                 .iter()
@@ -1314,13 +1300,9 @@ impl Vmar {
                 if !state.regions.contains_key(&self.id) {
                     return Err(Status::BAD_STATE);
                 }
-                let mut done = false;
-                for _ in 0..CHUNK_CHILDREN {
-                    let Some(child) = state.first_overlapping(self.id, cursor, end) else {
-                        gap |= cursor < end;
-                        done = true;
-                        break;
-                    };
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                for child in children {
                     gap |= child.base > cursor;
                     cursor = child.end();
                     let ChildKind::Mapping(id) = child.kind else {
@@ -1339,6 +1321,7 @@ impl Vmar {
                         }
                     }
                 }
+                gap |= done && cursor < end;
                 done
             };
             if done {
@@ -1364,25 +1347,11 @@ impl Vmar {
         loop {
             let done = {
                 let mut state = space.state.lock();
-                let mut done = !state.regions.contains_key(&self.id);
-                for _ in 0..CHUNK_CHILDREN {
-                    if done {
-                        break;
-                    }
-                    match state.first_overlapping(self.id, cursor, end) {
-                        Some(child) => {
-                            cursor = child.end();
-                            state.protect_child(
-                                &*space.aspace,
-                                &child,
-                                addr,
-                                end,
-                                perms,
-                                &mut spares,
-                            );
-                        }
-                        None => done = true,
-                    }
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                for child in &children {
+                    cursor = child.end();
+                    state.protect_child(&*space.aspace, child, addr, end, perms, &mut spares);
                 }
                 state.bump();
                 done

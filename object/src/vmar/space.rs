@@ -276,6 +276,26 @@ impl State {
         self.child(base, kind)
     }
 
+    /// The first `max` children of region `rid` that intersect `a .. b`, in address order
+    /// (one lookup, then a walk).
+    pub fn children_from(&self, rid: u64, a: usize, b: usize, max: usize) -> Vec<Child> {
+        let mut found = Vec::new();
+        let Some(first) = self.first_overlapping(rid, a, b) else {
+            return found;
+        };
+        found.push(first);
+        let from = first.end().max(a);
+        if let Some(region) = self.regions.get(&rid).filter(|_| from < b) {
+            for (&base, &kind) in region.children.range(from..b).take(max.saturating_sub(1)) {
+                if let Some(child) = self.child(base, kind) {
+                    found.push(child);
+                }
+            }
+        }
+        found.truncate(max);
+        found
+    }
+
     /// The child of region `rid` that contains `va`.
     pub fn child_containing(&self, rid: u64, va: usize) -> Option<Child> {
         self.first_overlapping(rid, va, va + 1)
@@ -487,17 +507,23 @@ impl State {
             if !erasing.is_empty() || budget == 0 {
                 break false;
             }
-            let Some(child) = self.first_overlapping(rid, *cursor, b) else {
+            let batch = self.children_from(rid, *cursor, b, budget);
+            if batch.is_empty() {
                 break true;
-            };
-            budget -= 1;
-            *cursor = child.end();
-            match child.kind {
-                // Entirely inside (checked before the first chunk; nothing else changes the
-                // tree meanwhile).
-                ChildKind::Region(sub) => erasing.push(sub),
-                ChildKind::Mapping(id) => {
-                    self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+            }
+            for child in batch {
+                budget -= 1;
+                *cursor = child.end();
+                match child.kind {
+                    // Entirely inside (checked before the first chunk; nothing else changes
+                    // the tree meanwhile): taken apart before the walk goes on.
+                    ChildKind::Region(sub) => {
+                        erasing.push(sub);
+                        break;
+                    }
+                    ChildKind::Mapping(id) => {
+                        self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+                    }
                 }
             }
         };
