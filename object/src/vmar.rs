@@ -1027,7 +1027,8 @@ impl Vmar {
         Err(Status::BAD_STATE)
     }
 
-    /// MAP_RANGE: installs, page by page, what a read fault would.
+    /// MAP_RANGE: installs, page by page, what a read fault would, with a preemption point
+    /// every [`preempt::CHUNK_PAGES`] pages.
     fn populate(
         &self,
         origin: u64,
@@ -1039,7 +1040,17 @@ impl Vmar {
         let space = self.space();
         let target_size = target.size();
         let mut done = 0;
+        let mut since_point = 0;
         while done < len {
+            // A large range: a preemption point every chunk of pages (no lock held here). A
+            // killed thread stops: the rest of the mapping is filled by faults, if ever.
+            if since_point == preempt::CHUNK_PAGES {
+                since_point = 0;
+                if !preempt::point() {
+                    return Ok(());
+                }
+            }
+            since_point += 1;
             let va = addr + done;
             let offset = target_offset + done as u64;
             if offset >= target_size {

@@ -661,3 +661,23 @@ fn a_specific_overwrite_map_over_many_mappings_works_in_chunks() {
     assert_eq!(vmo.num_mappings(), MANY - 1);
     assert_eq!(big.num_mappings(), 0);
 }
+
+#[test]
+fn a_map_range_of_many_pages_works_in_chunks() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 30);
+    let f = frames();
+    let vmo = written(&f, MANY as u64, 3);
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_MAP_RANGE,
+        0,
+        vmo.clone(),
+        0,
+        MANY * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range");
+    assert_eq!(points() - before, chunks_of_many() - 1);
+    assert_eq!(aspace.pte_count(), MANY);
+}
