@@ -29,13 +29,27 @@
 //! install the page only if no invalidation happened in between (a generation counter).
 //!
 //! # Long operations
-//! Unmap, protect and destroy over many children, and the teardown of a whole address space,
-//! work in chunks of [`space::CHUNK_CHILDREN`] children with the lock released and a
-//! preemption point between chunks. The first two keep the tree marked busy meanwhile, so
-//! other changes of the tree wait and see them as one step (faults do not wait: every chunk
-//! takes each mapping's place in the tree and its page-table entries away together).
-//! Teardown takes every region away at once and the mappings a chunk at a time, the rest
-//! later ([`finish_teardowns`]).
+//! Unmap, protect and destroy over many children, a SPECIFIC_OVERWRITE map over many, and
+//! the teardown of a whole address space work in chunks of [`space::CHUNK_CHILDREN`]
+//! children with the lock released and a preemption point between chunks. Why this keeps
+//! their meaning exact, with other CPUs running meanwhile:
+//! - All but teardown mark the tree busy (`State::busy`) from their first look to their last
+//!   chunk. Every other operation that changes the tree (map, allocate, unmap, protect,
+//!   destroy) waits until then, so to them the whole call is one step: its checks still hold
+//!   when it applies them (a failing call changes nothing), and nothing can be mapped or
+//!   allocated in its range while old mappings or their page-table entries remain.
+//! - Faults, target invalidations and queries do not wait. Each chunk takes a mapping's place
+//!   in the tree and its page-table entries away in one step under the lock (or changes its
+//!   permissions and its entries together), and bumps the generation, so a fault finds each
+//!   mapping whole or not at all and never installs a page for one that is gone.
+//! - A killed thread stops at its next point and clears `busy`: what it did stays done, the
+//!   rest is not done, and the tree is consistent either way (the process's teardown, or a
+//!   later call, takes the rest).
+//! - Teardown takes every region away in one step (so every operation gives BAD_STATE from
+//!   then on, and a long operation in progress stops at its next chunk) and leaves the
+//!   mappings in the arena's map until a chunk removes their entries, so that a target
+//!   freeing pages meanwhile still reaches them through their observers. The chunks after
+//!   the first run later ([`finish_teardowns`]).
 //!
 //! # Rules chosen where Zircon's documentation leaves room (see also the method docs)
 //! - W+X mappings are refused with `ACCESS_DENIED` (a policy refusal, like Zircon's

@@ -60,10 +60,10 @@ pub(crate) struct State {
     /// spares each the walk down the tree. Cleared by every bump of `generation`, so a hint
     /// present is current.
     pub fault_hint: Option<FaultHint>,
-    /// An operation over many children (unmap, protect, destroy) is in progress: it works in
-    /// chunks and lets go of the lock between them, and until it clears this no other
-    /// operation may change the tree (they wait, see `Vmar::lock_idle`), so that to them it
-    /// is one atomic step. Faults, observers and queries do not wait: each chunk leaves
+    /// An operation over many children (unmap, protect, destroy, an overwriting map) is in
+    /// progress: it works in chunks and lets go of the lock between them, and until it
+    /// clears this no other operation may change the tree (they wait, see
+    /// `Vmar::lock_idle`), so that to them it is one atomic step. Faults, observers and queries do not wait: each chunk leaves
     /// every mapping whole (its entry in the tree, its permissions and its page-table
     /// entries agree). Process teardown does not wait either: it takes every region away,
     /// and the operation's next chunk finds its region gone and stops.
