@@ -6,7 +6,8 @@
 //! `aarch64-paging`, which the kernel's own tables use: measured under `make bench`, the
 //! crate's generic `map_range` and `walk_range` cost about 1,800 instructions per page fault,
 //! and the walk below about 40. User mappings are always single 4 KiB pages, so none of the
-//! crate's generality is needed here. Tables are freed with the address space.
+//! crate's generality is needed here. Tables are freed with the address space (in chunks
+//! after the system call that released it, when there are many).
 //!
 //! TLB maintenance is by VA and ASID (`tlbi vae1is`, or `aside1is` for large ranges) with
 //! `dsb ishst` before and `dsb ish; isb` after. Installing an entry where there was none needs
@@ -15,7 +16,7 @@
 use crate::memory;
 use alloc::vec::Vec;
 use arch::mmu;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mm::pool::PageUse;
 use object::frames::FrameAddr;
 use object::vmar::{AddressSpace, MappingPerms};
@@ -245,12 +246,82 @@ impl Tables {
         }
     }
 
-    /// Frees every table page.
+    /// Frees every table page: at once when they are few, else the root now and the rest
+    /// in chunks later ([`free_dead_tables`]); an address space may have a table for every
+    /// 2 MiB it touched, hundreds of thousands of pages.
     fn free(self) {
-        for pa in core::iter::once(self.root).chain(self.lower.iter().copied()) {
-            let _ = memory::with_pool(|pool| pool.free_pages(pa, 1, PageUse::PageTable));
+        free_table_pages(&[self.root]);
+        if self.lower.len() <= TABLES_AT_ONCE {
+            free_table_pages(&self.lower);
+            return;
+        }
+        let mut dead = DEAD_TABLES.lock();
+        if dead.try_reserve(1).is_err() {
+            drop(dead);
+            free_table_pages(&self.lower);
+            return;
+        }
+        dead.push(self.lower);
+        DEAD_TABLES_PENDING.store(true, Ordering::Release);
+        drop(dead);
+        object::preempt::mark_deferred();
+    }
+}
+
+fn free_table_pages(pages: &[u64]) {
+    for &pa in pages {
+        let _ = memory::with_pool(|pool| pool.free_pages(pa, 1, PageUse::PageTable));
+    }
+}
+
+/// Table pages freed between two preemption points (about 200 instructions each under
+/// `-icount`, so a chunk stays near 0.1 ms), and as many as a released address space frees
+/// at once.
+const TABLES_AT_ONCE: usize = 512;
+
+/// Table pages of released address spaces, no longer reachable from any TTBR0 and flushed
+/// from the TLB, freed a chunk at a time by [`free_dead_tables`] (on the way out of the
+/// system call that released them) or [`free_dead_tables_chunk`] (the idle loop). Taken
+/// alone, never around another lock.
+static DEAD_TABLES: spin::Mutex<Vec<Vec<u64>>> = spin::Mutex::new(Vec::new());
+/// Whether `DEAD_TABLES` may hold anything.
+static DEAD_TABLES_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Frees the table pages left in `DEAD_TABLES`, with a preemption point between chunks; a
+/// killed thread stops at its first point and leaves the rest to the idle loop.
+pub fn free_dead_tables() {
+    while free_dead_tables_chunk() && object::preempt::point() {}
+}
+
+/// Frees one chunk of `DEAD_TABLES`; true while more remain.
+pub fn free_dead_tables_chunk() -> bool {
+    if !DEAD_TABLES_PENDING.load(Ordering::Acquire) {
+        return false;
+    }
+    let mut chunk = Vec::new();
+    {
+        let mut dead = DEAD_TABLES.lock();
+        let Some(last) = dead.last_mut() else {
+            // Under the lock, so a concurrent push cannot be missed.
+            DEAD_TABLES_PENDING.store(false, Ordering::Release);
+            return false;
+        };
+        let keep = last.len().saturating_sub(TABLES_AT_ONCE);
+        if keep == 0 {
+            if let Some(pages) = dead.pop() {
+                chunk = pages;
+            }
+        } else if chunk.try_reserve(TABLES_AT_ONCE).is_ok() {
+            chunk.extend(last.drain(keep..));
+        } else {
+            // No memory for the chunk: free the whole entry (rare, and only one).
+            if let Some(pages) = dead.pop() {
+                chunk = pages;
+            }
         }
     }
+    free_table_pages(&chunk);
+    DEAD_TABLES_PENDING.load(Ordering::Acquire)
 }
 
 pub struct UserAddressSpace {

@@ -229,7 +229,9 @@ impl Process {
             thread.mark_dead();
         }
         drop(threads);
-        let _ = self.root_vmar.destroy();
+        // Every region goes at once; the mappings a chunk at a time, the rest on the way out
+        // of this system call (or by the idle loop when this thread is the one that exits).
+        self.root_vmar.tear_down();
         if current_process().is_some_and(|p| Arc::ptr_eq(&p, self)) {
             // Off this address space before its tables go.
             aspace::switch_to(None);
@@ -829,10 +831,10 @@ pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
     loop {
         schedule();
-        // What a thread which never came back (it exited) left for later (pages of large
-        // VMOs, queues of dead channel endpoints): a chunk per round, so a thread made
-        // runnable meanwhile runs after it.
-        if object::free_deferred_chunk() {
+        // What a thread which never came back (it exited) left for later (address spaces,
+        // pages of large VMOs, queues of dead channel endpoints, VMO families' work, page
+        // tables): a chunk per round, so that a thread made runnable meanwhile runs after it.
+        if object::free_deferred_chunk() || aspace::free_dead_tables_chunk() {
             take_pending_irqs();
             continue;
         }

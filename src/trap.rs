@@ -11,14 +11,23 @@ use arch::exception::TrapFrame;
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
-    // What this call's dying objects left for later (pages of large VMOs, queues of dead
-    // channel endpoints), freed here where no lock is held and the thread may be preempted
-    // between chunks. Not by a killed thread: it could not be preempted (it leaves at the
-    // next switch); the idle loop frees it instead.
+    // What this call's dying objects left for later (address spaces, pages of large VMOs,
+    // queues of dead channel endpoints, VMO families' work, page tables), done here where no
+    // lock is held and the thread may be preempted between chunks. Not by a killed thread:
+    // it could not be preempted (it leaves at the next switch); the idle loop does it instead.
     if object::preempt::take_deferred() && !task::current_is_dead() {
-        object::free_deferred();
+        finish_deferred_work();
     }
     leave_if_dead();
+}
+
+/// Out of line: the way out of every system call tests one flag, and only this seldom path
+/// makes calls.
+#[inline(never)]
+fn finish_deferred_work() {
+    object::free_deferred();
+    // Last: the teardowns above release page tables.
+    crate::aspace::free_dead_tables();
 }
 
 /// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it

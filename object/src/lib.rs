@@ -27,8 +27,9 @@ pub mod vmar;
 pub mod vmo;
 pub mod wait;
 
-/// Frees what dying objects left for later (the pages of large VMOs, the queues of dead
-/// channel endpoints), a chunk at a time with a preemption point between chunks. The kernel
+/// Does what dying objects left for later (the mappings of torn-down address spaces, the
+/// queues of dead channel endpoints, closes and merges in VMO families, the pages of large
+/// VMOs), a chunk at a time with a preemption point between chunks. The kernel
 /// runs it, holding no lock, before a system call that left such work returns
 /// ([`preempt::take_deferred`]), so a program finds the memory of what it closed free when
 /// the call returns. A killed thread stops at its first point: the rest waits for the idle
@@ -39,9 +40,11 @@ pub fn free_deferred() {
 
 /// One chunk of [`free_deferred`]; true while more is left.
 pub fn free_deferred_chunk() -> bool {
-    // Channels first: the handles they release may leave VMO work for later, and VMO
-    // families' work may leave pages.
+    // Address spaces first (a mapping may hold the last reference to a VMO), then channels
+    // (the handles they release may leave VMO work for later), then VMO families' work
+    // (which may leave pages), then pages.
+    let spaces = vmar::teardown_chunk();
     let channels = channel::free_dead_chunk();
     let families = vmo::settle_deferred_chunk();
-    vmo::free_dead_pages_chunk() || channels || families
+    vmo::free_dead_pages_chunk() || spaces || channels || families
 }

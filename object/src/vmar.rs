@@ -28,6 +28,29 @@
 //! the lock, retrying if the tree changed meanwhile. Faults call `fault_page` unlocked and
 //! install the page only if no invalidation happened in between (a generation counter).
 //!
+//! # Long operations
+//! Unmap, protect and destroy over many children, a SPECIFIC_OVERWRITE map over many, and
+//! the teardown of a whole address space work in chunks of [`space::CHUNK_CHILDREN`]
+//! children with the lock released and a preemption point between chunks. Why this keeps
+//! their meaning exact, with other CPUs running meanwhile:
+//! - All but teardown mark the tree busy (`State::busy`) from their first look to their last
+//!   chunk. Every other operation that changes the tree (map, allocate, unmap, protect,
+//!   destroy) waits until then, so to them the whole call is one step: its checks still hold
+//!   when it applies them (a failing call changes nothing), and nothing can be mapped or
+//!   allocated in its range while old mappings or their page-table entries remain.
+//! - Faults, target invalidations and queries do not wait. Each chunk takes a mapping's place
+//!   in the tree and its page-table entries away in one step under the lock (or changes its
+//!   permissions and its entries together), and bumps the generation, so a fault finds each
+//!   mapping whole or not at all and never installs a page for one that is gone.
+//! - A killed thread stops at its next point and clears `busy`: what it did stays done, the
+//!   rest is not done, and the tree is consistent either way (the process's teardown, or a
+//!   later call, takes the rest).
+//! - Teardown takes every region away in one step (so every operation gives BAD_STATE from
+//!   then on, and a long operation in progress stops at its next chunk) and leaves the
+//!   mappings in the arena's map until a chunk removes their entries, so that a target
+//!   freeing pages meanwhile still reaches them through their observers. The chunks after
+//!   the first run later ([`crate::free_deferred`]).
+//!
 //! # Rules chosen where Zircon's documentation leaves room (see also the method docs)
 //! - W+X mappings are refused with `ACCESS_DENIED` (a policy refusal, like Zircon's
 //!   "prohibited mapping flags"), after the WRITE-without-READ (`INVALID_ARGS`) and the
@@ -45,6 +68,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::{
     ZX_VM_ALIGN_BASE, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_SPECIFIC,
@@ -54,13 +78,14 @@ use abi::{
 
 use crate::frames::{FrameAddr, PAGE_SIZE};
 use crate::koid::{new_koid, Koid};
+use crate::preempt;
 use crate::{Rights, Status, ZxResult};
 
 mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use space::{ChildKind, Mapping, Prepared, Region, Space, State};
+use space::{ChildKind, Mapping, Prepared, Region, Space, State, CHUNK_CHILDREN};
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -292,24 +317,156 @@ enum Step<T> {
 }
 
 /// Drops the owner's hold on the arena: when the last [`Vmar`] of an address space goes,
-/// every remaining mapping is unmapped and unregistered from its target.
+/// the address space is torn down ([`tear_down`]).
 struct Owner {
     space: Arc<Space>,
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
+        tear_down(&self.space);
+    }
+}
+
+/// An address space being torn down: its regions, taken out of the arena at once (so that
+/// every operation on it gives BAD_STATE from then on), and its mappings, still in the
+/// arena's map, removed a chunk at a time.
+///
+/// The mappings stay in `State::mappings` until their page-table entries are gone: a target
+/// that invalidates pages meanwhile (and frees them after) finds them there through their
+/// observers, so no entry ever outlives the page it maps.
+struct Dying {
+    space: Arc<Space>,
+    regions: BTreeMap<u64, Region>,
+}
+
+impl Dying {
+    /// One chunk: at most [`CHUNK_CHILDREN`] mappings leave the arena (entries unmapped, then
+    /// unregistered from their targets after the lock) and as many children entries of the
+    /// taken regions are dropped. True while work remains.
+    fn chunk(&mut self) -> bool {
         let removed: Vec<Mapping> = {
             let mut state = self.space.state.lock();
-            state.bump();
-            let mappings = core::mem::take(&mut state.mappings);
-            state.regions.clear();
-            mappings
-                .into_values()
-                .inspect(|m| self.space.aspace.unmap(m.base, m.size))
-                .collect()
+            let mut removed = Vec::new();
+            while removed.len() < CHUNK_CHILDREN {
+                let Some((_, m)) = state.mappings.pop_first() else {
+                    break;
+                };
+                self.space.aspace.unmap(m.base, m.size);
+                removed.push(m);
+            }
+            if !removed.is_empty() {
+                state.bump();
+            }
+            removed
         };
+        let more_mappings = removed.len() == CHUNK_CHILDREN;
         unregister(removed, Vec::new());
+        // A region's children map may be as large as its mappings were: dropped in pieces.
+        let mut budget = CHUNK_CHILDREN;
+        while budget > 0 {
+            let Some(mut entry) = self.regions.first_entry() else {
+                break;
+            };
+            let children = entry.get().children.len();
+            if children < budget {
+                budget -= children + 1;
+                entry.remove();
+            } else {
+                budget -= 1;
+                entry.get_mut().children.pop_first();
+            }
+        }
+        more_mappings || !self.regions.is_empty()
+    }
+}
+
+/// Address spaces torn down while a chunk of the work was not enough, finished a chunk at a
+/// time by [`teardown_chunk`], through [`crate::free_deferred`] (the kernel calls it on the
+/// way out of the system call that tore them down) and the idle loop.
+///
+/// Lock order: taken alone, never around another lock (a chunk runs after it is released).
+static DYING: spin::Mutex<Vec<Dying>> = spin::Mutex::new(Vec::new());
+/// Whether `DYING` may hold anything.
+static DYING_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Ends the address space of `space` (process teardown, or the last `Vmar` gone): every
+/// region is destroyed at once, in one step under the lock whatever it holds; the mappings
+/// go a chunk at a time, the first chunk here and the rest (if any) later, from
+/// [`crate::free_deferred`], with preemption points between chunks. Ignores `State::busy`: an
+/// operation in progress finds its region gone at its next chunk and stops.
+fn tear_down(space: &Arc<Space>) {
+    let regions = {
+        let mut state = space.state.lock();
+        state.bump();
+        core::mem::take(&mut state.regions)
+    };
+    let mut dying = Dying {
+        space: space.clone(),
+        regions,
+    };
+    if !dying.chunk() {
+        return;
+    }
+    if preempt::enabled() {
+        let mut list = DYING.lock();
+        if list.try_reserve(1).is_ok() {
+            list.push(dying);
+            DYING_PENDING.store(true, Ordering::Release);
+            drop(list);
+            preempt::mark_deferred();
+            return;
+        }
+    }
+    // Nowhere to defer to (host tests) or no room to: finish here.
+    while dying.chunk() {}
+}
+
+/// Finishes the address spaces left to be torn down (and nothing else left for later), a
+/// chunk at a time with a preemption point between chunks (no lock held). A killed thread
+/// stops at its first point: what is left stays on the list for the idle loop.
+pub fn finish_teardowns() {
+    while teardown_chunk() && preempt::point() {}
+}
+
+/// One chunk of the teardowns left to do; true while more remain.
+pub fn teardown_chunk() -> bool {
+    if !DYING_PENDING.load(Ordering::Acquire) {
+        return false;
+    }
+    let entry = {
+        let mut list = DYING.lock();
+        let entry = list.pop();
+        if entry.is_none() {
+            // Under the lock, so a concurrent push cannot be missed.
+            DYING_PENDING.store(false, Ordering::Release);
+        }
+        entry
+    };
+    let Some(mut dying) = entry else {
+        return false;
+    };
+    if dying.chunk() {
+        let mut list = DYING.lock();
+        if list.try_reserve(1).is_ok() {
+            list.push(dying);
+            DYING_PENDING.store(true, Ordering::Release);
+            return true;
+        }
+        drop(list);
+        // No room to put it back (only another thread's push can have taken it): finish it.
+        while dying.chunk() {}
+    }
+    DYING_PENDING.load(Ordering::Acquire)
+}
+
+/// Clears `State::busy` when dropped, also when a killed thread abandons its work. Never
+/// dropped with the tree lock held.
+struct Busy<'a>(&'a Space);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().busy = false;
     }
 }
 
@@ -454,6 +611,48 @@ impl Vmar {
             .map(Mapping::info)
     }
 
+    /// The tree lock, once no long operation is in progress (`State::busy`): until then, it
+    /// waits at preemption points (the operation runs meanwhile, here or on another CPU).
+    /// BAD_STATE when the thread was killed while waiting.
+    fn lock_idle(&self) -> ZxResult<spin::MutexGuard<'_, State>> {
+        let space = self.space();
+        loop {
+            let state = space.state.lock();
+            if !state.busy {
+                return Ok(state);
+            }
+            drop(state);
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+    }
+
+    /// The rest of a long operation whose first chunk set `State::busy`: runs `chunk` under
+    /// the tree lock until it reports that it is done, with a preemption point (no lock held)
+    /// before each call, unregistering what each chunk removed after the lock. `busy` is
+    /// cleared at the end, also when the thread is killed and stops early: then the work
+    /// done so far stays done (every chunk leaves the tree consistent) and the rest is not
+    /// done (the process dies, and its teardown takes everything).
+    fn in_chunks(
+        &self,
+        mut chunk: impl FnMut(&mut State, &dyn AddressSpace, &mut Vec<Mapping>) -> bool,
+    ) {
+        let space = self.space();
+        let _busy = Busy(space);
+        while preempt::point() {
+            let mut removed = Vec::new();
+            let done = {
+                let mut state = space.state.lock();
+                chunk(&mut state, &*space.aspace, &mut removed)
+            };
+            unregister(removed, Vec::new());
+            if done {
+                return;
+            }
+        }
+    }
+
     /// Runs `op` under the tree lock until it completes. When it reports that it needs
     /// target registrations, they are made (outside the lock) and `op` is run again: it
     /// re-validates everything and applies only if the prepared registrations still match.
@@ -473,7 +672,13 @@ impl Vmar {
         let mut removed = Vec::new();
         loop {
             let step = {
-                let mut state = space.state.lock();
+                let mut state = match self.lock_idle() {
+                    Ok(state) => state,
+                    Err(status) => {
+                        unregister(removed, spares);
+                        return Err(status);
+                    }
+                };
                 op(&mut state, &*space.aspace, &mut spares, &mut removed)
             };
             match step {
@@ -533,13 +738,16 @@ impl Vmar {
         };
 
         let space = self.space();
-        let mut state = space.state.lock();
+        let mut state = self.lock_idle()?;
         if !state.regions.contains_key(&self.id) {
             return Err(Status::BAD_STATE);
         }
         let base = match fixed {
             Some(base) => {
-                if !state.overlapping(self.id, base, base + size).is_empty() {
+                if state
+                    .first_overlapping(self.id, base, base + size)
+                    .is_some()
+                {
                     return Err(Status::NO_MEMORY);
                 }
                 base
@@ -669,16 +877,26 @@ impl Vmar {
             let addr = match fixed {
                 Some(addr) => {
                     let end = addr + len;
-                    for child in state.overlapping(self.id, addr, end) {
-                        match child.kind {
-                            ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
-                            ChildKind::Mapping(_) if !overwrite => {
-                                return Step::Done(Err(Status::NO_MEMORY))
-                            }
-                            ChildKind::Mapping(id) => {
-                                if child.base < addr && child.end() > end {
-                                    if let Some(m) = state.mappings.get(&id) {
-                                        needs.push(m.target.clone());
+                    if !overwrite {
+                        // Anything in the way refuses the map: one lookup finds it.
+                        if state.first_overlapping(self.id, addr, end).is_some() {
+                            return Step::Done(Err(Status::NO_MEMORY));
+                        }
+                    } else {
+                        let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
+                        if children.len() > CHUNK_CHILDREN {
+                            // Many to replace: in chunks (`overwrite_in_chunks`).
+                            state.busy = true;
+                            return Step::Done(Ok(None));
+                        }
+                        for child in children {
+                            match child.kind {
+                                ChildKind::Region(_) => return Step::Done(Err(Status::NO_MEMORY)),
+                                ChildKind::Mapping(id) => {
+                                    if child.base < addr && child.end() > end {
+                                        if let Some(m) = state.mappings.get(&id) {
+                                            needs.push(m.target.clone());
+                                        }
                                     }
                                 }
                             }
@@ -712,8 +930,29 @@ impl Vmar {
                 registration: new.registration,
                 origin,
             });
-            Step::Done(Ok(addr))
+            Step::Done(Ok(Some(addr)))
         })?;
+        let addr = match (addr, fixed) {
+            (Some(addr), _) => addr,
+            (None, Some(addr)) => {
+                let make = |new: Prepared| Mapping {
+                    region: self.id,
+                    base: addr,
+                    size: len,
+                    target: new.target,
+                    target_koid,
+                    target_offset,
+                    perms,
+                    max_perms,
+                    observer: new.observer,
+                    registration: new.registration,
+                    origin: new.id,
+                };
+                return self.overwrite_in_chunks(addr, len, target, make);
+            }
+            // Not reached: only a SPECIFIC_OVERWRITE map takes the long way.
+            (None, None) => return Err(Status::BAD_STATE),
+        };
 
         if map_range && !perms.is_none() {
             if let Err(status) = self.populate(origin, addr, len, &*target, target_offset) {
@@ -724,7 +963,86 @@ impl Vmar {
         Ok(addr)
     }
 
-    /// MAP_RANGE: installs, page by page, what a read fault would.
+    /// The rest of a SPECIFIC_OVERWRITE map whose range holds many children (`State::busy`
+    /// was set with the first look, so nothing else changes the tree until the end): checks
+    /// in chunks that no sub-region is in the way (NO_MEMORY, nothing changed), then unmaps
+    /// the range in chunks as [`Vmar::unmap`] does and inserts the mapping `make` builds
+    /// from a new registration with `target` with the last chunk.
+    /// The old mappings leave the tree with their page-table entries, so the new mapping
+    /// never meets one of their entries. A killed thread stops with the range partly
+    /// unmapped and nothing mapped (BAD_STATE).
+    fn overwrite_in_chunks(
+        &self,
+        addr: usize,
+        len: usize,
+        target: Arc<dyn MapTarget>,
+        make: impl FnOnce(Prepared) -> Mapping,
+    ) -> ZxResult<usize> {
+        let space = self.space();
+        let _busy = Busy(space);
+        let end = addr + len;
+        let mut cursor = addr;
+        loop {
+            let done = {
+                let state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    return Err(Status::BAD_STATE);
+                }
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                for child in &children {
+                    if matches!(child.kind, ChildKind::Region(_)) {
+                        return Err(Status::NO_MEMORY);
+                    }
+                    cursor = child.end();
+                }
+                children.len() < CHUNK_CHILDREN
+            };
+            if done {
+                break;
+            }
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        // Nothing changes meanwhile: the registration is made without the lock.
+        let mut new = Some(make(Prepared::new(space, target)));
+        let mut cursor = addr;
+        while preempt::point() {
+            let mut removed = Vec::new();
+            {
+                let mut state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    break;
+                }
+                // No mapping sticks out of both ends (more than one child): no split, no spare.
+                let done = state.unmap_some(
+                    &*space.aspace,
+                    self.id,
+                    addr,
+                    &mut cursor,
+                    end,
+                    &mut Vec::new(),
+                    &mut Vec::new(),
+                    &mut removed,
+                );
+                if done {
+                    if let Some(new) = new.take() {
+                        state.insert_mapping(new);
+                    }
+                }
+            }
+            unregister(removed, Vec::new());
+            if new.is_none() {
+                return Ok(addr);
+            }
+        }
+        // Killed, or the address space was torn down: nothing was mapped.
+        unregister(new.into_iter().collect(), Vec::new());
+        Err(Status::BAD_STATE)
+    }
+
+    /// MAP_RANGE: installs, page by page, what a read fault would, with a preemption point
+    /// every [`preempt::CHUNK_PAGES`] pages.
     fn populate(
         &self,
         origin: u64,
@@ -736,7 +1054,17 @@ impl Vmar {
         let space = self.space();
         let target_size = target.size();
         let mut done = 0;
+        let mut since_point = 0;
         while done < len {
+            // A large range: a preemption point every chunk of pages (no lock held here). A
+            // killed thread stops: the rest of the mapping is filled by faults, if ever.
+            if since_point == preempt::CHUNK_PAGES {
+                since_point = 0;
+                if !preempt::point() {
+                    return Ok(());
+                }
+            }
+            since_point += 1;
             let va = addr + done;
             let offset = target_offset + done as u64;
             if offset >= target_size {
@@ -779,7 +1107,10 @@ impl Vmar {
     fn remove_origin(&self, origin: u64) {
         let space = self.space();
         let removed: Vec<Mapping> = {
-            let mut state = space.state.lock();
+            // A killed thread leaves the mapping: the process's teardown takes it.
+            let Ok(mut state) = self.lock_idle() else {
+                return;
+            };
             let ids: Vec<u64> = state
                 .mappings
                 .iter()
@@ -820,14 +1151,28 @@ impl Vmar {
     ///
     /// Errors: `addr` unaligned, `len` 0, range outside this region, range covering part of a
     /// sub-VMAR -> INVALID_ARGS; destroyed -> BAD_STATE. Nothing mapped in the range -> OK.
+    ///
+    /// Many children are removed in chunks (see [`Vmar::in_chunks`]): the checks and the
+    /// first chunk run in one step; when more is left, `State::busy` keeps every other
+    /// change of the tree waiting until the last chunk, so to them the call is atomic. A
+    /// mapping leaves the tree in the same step as its page-table entries, so nothing can be
+    /// mapped where old entries remain, and a fault finds each mapping whole or not at all.
     pub fn unmap(&self, addr: usize, len: usize) -> ZxResult {
         let end = self.checked_range(addr, len)?;
-        self.transact(Vec::new(), |state, aspace, spares, removed| {
+        let mut cursor = addr;
+        let mut erasing = Vec::new();
+        let more = self.transact(Vec::new(), |state, aspace, spares, removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
+            // Only the children at the two ends of the range can stick out of it.
+            let first = state.first_overlapping(self.id, addr, end);
+            let last = state.child_containing(self.id, end - 1);
             let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
-            for child in state.overlapping(self.id, addr, end) {
+            for child in first.iter().chain(
+                last.iter()
+                    .filter(|l| Some(l.base) != first.map(|f| f.base)),
+            ) {
                 match child.kind {
                     ChildKind::Region(_) if child.base < addr || child.end() > end => {
                         return Step::Done(Err(Status::INVALID_ARGS))
@@ -846,9 +1191,34 @@ impl Vmar {
                 return Step::Need(needs);
             }
             drop(needs);
-            state.unmap_range(aspace, self.id, addr, end, spares, removed);
-            Step::Done(Ok(()))
-        })
+            let done = state.unmap_some(
+                aspace,
+                self.id,
+                addr,
+                &mut cursor,
+                end,
+                &mut erasing,
+                spares,
+                removed,
+            );
+            state.busy = !done;
+            Step::Done(Ok(!done))
+        })?;
+        if more {
+            self.in_chunks(|state, aspace, removed| {
+                state.unmap_some(
+                    aspace,
+                    self.id,
+                    addr,
+                    &mut cursor,
+                    end,
+                    &mut erasing,
+                    &mut Vec::new(),
+                    removed,
+                )
+            });
+        }
+        Ok(())
     }
 
     /// `zx_vmar_protect`: gives the mappings of this region in `addr .. addr + len` (`len`
@@ -861,6 +1231,11 @@ impl Vmar {
     /// destroyed -> BAD_STATE; a sub-VMAR in the range -> INVALID_ARGS; a page of the range
     /// not mapped -> NOT_FOUND; a permission beyond what the target handle allowed at map
     /// time -> ACCESS_DENIED. A failing call changes nothing.
+    ///
+    /// A range with many children is checked and then changed, each in chunks with
+    /// preemption points between them, with `State::busy` set for the whole call (other
+    /// changes of the tree wait, so it stays one step to them); every mapping changes whole
+    /// (permissions and entries in one step).
     pub fn protect(&self, options: u32, addr: usize, len: usize) -> ZxResult {
         if options & !PERM_MASK != 0 {
             return Err(Status::INVALID_ARGS);
@@ -876,11 +1251,18 @@ impl Vmar {
             return Err(Status::ACCESS_DENIED);
         }
         let end = self.checked_range(addr, len)?;
-        self.transact(Vec::new(), |state, aspace, spares, _removed| {
+        let space = self.space();
+        // Few children (the usual case): checked and changed in one step under the lock.
+        let done = self.transact(Vec::new(), |state, aspace, spares, _removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
-            let children = state.overlapping(self.id, addr, end);
+            let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
+            if children.len() > CHUNK_CHILDREN {
+                // Many: checked, then changed, in chunks below.
+                state.busy = true;
+                return Step::Done(Ok(false));
+            }
             if children
                 .iter()
                 .any(|c| matches!(c.kind, ChildKind::Region(_)))
@@ -921,26 +1303,127 @@ impl Vmar {
                 return Step::Need(needs);
             }
             drop(needs);
-            state.protect_range(aspace, &children, addr, end, perms, spares);
-            Step::Done(Ok(()))
-        })
+            for child in &children {
+                state.protect_child(aspace, child, addr, end, perms, spares);
+            }
+            state.bump();
+            Step::Done(Ok(true))
+        })?;
+        if done {
+            return Ok(());
+        }
+        let _busy = Busy(space);
+
+        // The checks: nothing changes meanwhile, so what they find holds when applying.
+        let mut cursor = addr;
+        let mut gap = false;
+        let mut denied = false;
+        let mut needs: Vec<Arc<dyn MapTarget>> = Vec::new();
+        loop {
+            let done = {
+                let state = space.state.lock();
+                if !state.regions.contains_key(&self.id) {
+                    return Err(Status::BAD_STATE);
+                }
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                for child in children {
+                    gap |= child.base > cursor;
+                    cursor = child.end();
+                    let ChildKind::Mapping(id) = child.kind else {
+                        return Err(Status::INVALID_ARGS);
+                    };
+                    let Some(m) = state.mappings.get(&id) else {
+                        continue;
+                    };
+                    denied |= !m.max_perms.contains(perms);
+                    if m.perms != perms {
+                        if child.base < addr {
+                            needs.push(m.target.clone());
+                        }
+                        if child.end() > end {
+                            needs.push(m.target.clone());
+                        }
+                    }
+                }
+                gap |= done && cursor < end;
+                done
+            };
+            if done {
+                break;
+            }
+            if !preempt::point() {
+                return Err(Status::BAD_STATE);
+            }
+        }
+        if gap {
+            return Err(Status::NOT_FOUND);
+        }
+        if denied {
+            return Err(Status::ACCESS_DENIED);
+        }
+
+        // The registrations the cuts at the ends need, made without the lock.
+        let mut spares: Vec<Prepared> = needs
+            .into_iter()
+            .map(|target| Prepared::new(space, target))
+            .collect();
+        cursor = addr;
+        loop {
+            let done = {
+                let mut state = space.state.lock();
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                for child in &children {
+                    cursor = child.end();
+                    state.protect_child(&*space.aspace, child, addr, end, perms, &mut spares);
+                }
+                state.bump();
+                done
+            };
+            if done || !preempt::point() {
+                break;
+            }
+        }
+        unregister(Vec::new(), spares);
+        Ok(())
     }
 
     /// `zx_vmar_destroy`: unmaps everything inside (through every nested region), marks this
     /// region and all regions nested in it destroyed (their later operations give BAD_STATE)
     /// and removes it from its parent. Error: already destroyed -> BAD_STATE.
+    ///
+    /// Many children are taken apart in chunks as [`Vmar::unmap`] does; other changes of the
+    /// tree wait until the region is gone.
     pub fn destroy(&self) -> ZxResult {
-        let space = self.space();
-        let mut removed = Vec::new();
-        {
-            let mut state = space.state.lock();
+        let mut erasing = alloc::vec![self.id];
+        let more = self.transact(Vec::new(), |state, aspace, _spares, removed| {
             if !state.regions.contains_key(&self.id) {
-                return Err(Status::BAD_STATE);
+                return Step::Done(Err(Status::BAD_STATE));
             }
-            state.destroy_region(&*space.aspace, self.id, &mut removed);
+            let mut budget = CHUNK_CHILDREN;
+            state.erase_some(aspace, &mut erasing, &mut budget, removed);
+            state.bump();
+            state.busy = !erasing.is_empty();
+            Step::Done(Ok(state.busy))
+        })?;
+        if more {
+            self.in_chunks(|state, aspace, removed| {
+                let mut budget = CHUNK_CHILDREN;
+                state.erase_some(aspace, &mut erasing, &mut budget, removed);
+                state.bump();
+                erasing.is_empty()
+            });
         }
-        unregister(removed, Vec::new());
         Ok(())
+    }
+
+    /// Process teardown: destroys every region of this address space at once and removes
+    /// its mappings in chunks, the rest of them later if a chunk is not enough (see
+    /// [`teardown_chunk`]). Operations through any of its VMARs give BAD_STATE from then
+    /// on.
+    pub fn tear_down(&self) {
+        tear_down(self.space());
     }
 
     /// Resolves a fault at `va` (call it on the root): finds the innermost mapping containing

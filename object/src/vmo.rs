@@ -1256,23 +1256,31 @@ impl Family {
     }
 
     /// The end of the next chunk of `first..end` (pages of the chain's first node): a stretch
-    /// in which no node of the chain holds more than its share of
-    /// [`preempt::CHUNK_PAGES`] pages, so that one chunk's work is bounded.
+    /// in which the nodes of the chain hold at most [`preempt::CHUNK_PAGES`] pages in all,
+    /// so that one chunk's work is bounded. Nodes that hold nothing there take nothing from
+    /// the budget: a deep chain over a few pages is one chunk, not one page a chunk.
     fn chunk_stop(&self, chain: &[(NodeId, u64, u64)], first: u64, end: u64) -> u64 {
-        let share = (preempt::CHUNK_PAGES / chain.len()).max(1);
+        let mut budget = preempt::CHUNK_PAGES;
         let mut stop = end;
         for &(id, shift, limit) in chain {
             let hi = stop.min(limit);
             if first >= hi {
                 continue;
             }
-            let at = self
-                .node(id)
-                .pages
-                .chunk_end(first + shift, hi + shift, share);
-            stop = stop.min(at - shift);
+            // The first `budget` pages this node holds from `first` fit; the next one ends
+            // the chunk. A chunk always takes at least its first page index (through every
+            // node: at most a page each), so that it advances.
+            let mut held = 0;
+            for (index, _) in self.node(id).pages.range(first + shift..hi + shift) {
+                if held == budget {
+                    stop = stop.min(index - shift);
+                    break;
+                }
+                held += 1;
+            }
+            budget = budget.saturating_sub(held);
         }
-        stop
+        stop.max(first + 1).min(end)
     }
 
     /// Whether `id` reads pages through an ancestor that can still change (an alive node):

@@ -9,8 +9,10 @@ use object::frames::testing::{CountingCache, TestFrames};
 use object::handle::Handle;
 use object::object::KernelObject;
 use object::preempt;
+use object::vmar::testing::FakeAddressSpace;
+use object::vmar::{AddressSpace, Vmar};
 use object::vmo::Vmo;
-use object::Status;
+use object::{Rights, Status};
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Once};
 
@@ -21,6 +23,8 @@ thread_local! {
     static POINTS: Cell<usize> = const { Cell::new(0) };
     /// Run at the next point (once): another thread's change between two chunks.
     static AT_POINT: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    /// Points return false from the next one on: this thread was killed.
+    static KILLED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn counting_hook() -> bool {
@@ -28,7 +32,7 @@ fn counting_hook() -> bool {
     if let Some(action) = AT_POINT.with(|a| a.borrow_mut().take()) {
         action();
     }
-    true
+    !KILLED.with(Cell::get)
 }
 
 /// Installs the counting hook (once per test binary) and returns the points passed so far.
@@ -810,4 +814,309 @@ fn the_family_stays_whole_between_the_chunks_of_a_deferred_close() {
     assert_eq!(f.in_use() as u64, pages);
     assert_eq!(a.family_node_count(), 1);
     assert_charges_add_up(&[&a]);
+}
+
+// ---- VMARs holding many mappings ---------------------------------------------------------
+
+const VMAR_BASE: usize = 0x1000_0000;
+/// Enough one-page mappings for several chunks and a partial one.
+const MANY: usize = 4 * 64 + 3;
+const PAGEZ: usize = PAGE as usize;
+
+/// A root VMAR over a fake address space, a sub-VMAR of `MANY` pages at its start and a
+/// one-page VMO mapped (RW) at every page of it, each with its page-table entry.
+fn many_mappings() -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmar>, Arc<Vmo>) {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 30);
+    let sub = root
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_SPECIFIC,
+            0,
+            MANY * PAGEZ,
+        )
+        .expect("allocate");
+    let vmo = Vmo::create(frames(), PAGE, 0).expect("create");
+    for i in 0..MANY {
+        sub.map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+    assert_eq!(aspace.pte_count(), MANY);
+    assert_eq!(vmo.num_mappings(), MANY);
+    (aspace, root, sub, vmo)
+}
+
+fn chunks_of_many() -> usize {
+    MANY.div_ceil(64)
+}
+
+#[test]
+fn vmar_protect_unmap_and_destroy_of_many_mappings_work_in_chunks() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    let before = points();
+    sub.protect(ZX_VM_PERM_READ, VMAR_BASE, MANY * PAGEZ)
+        .expect("protect");
+    // Checked in chunks, then changed in chunks.
+    assert!(points() - before >= 2 * (chunks_of_many() - 1));
+    assert!(sub.mappings().iter().all(|m| !m.perms.write));
+    assert!(aspace.ptes().values().all(|(_, perms)| !perms.write));
+
+    let before = points();
+    sub.unmap(VMAR_BASE, MANY * PAGEZ).expect("unmap");
+    assert_eq!(points() - before, chunks_of_many() - 1);
+    assert_eq!(sub.mapping_count(), 0);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+
+    // Half the pages mapped directly, half through one-page sub-VMARs.
+    for i in 0..MANY {
+        let (vmar, offset) = if i % 2 == 0 {
+            (sub.clone(), i * PAGEZ)
+        } else {
+            let inner = sub
+                .allocate(
+                    ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_SPECIFIC,
+                    i * PAGEZ,
+                    PAGEZ,
+                )
+                .expect("allocate inner");
+            (inner, 0)
+        };
+        vmar.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            offset,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+    let before = points();
+    sub.destroy().expect("destroy");
+    // A step per mapping and per region, and one to remove each region.
+    assert!(points() - before >= (MANY + MANY / 2) / 64);
+    assert!(sub.is_destroyed());
+    assert_eq!(root.mapping_count(), 0);
+    assert!(root.children().is_empty());
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn a_map_into_a_range_being_unmapped_waits_until_its_old_entries_are_gone() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    let last = VMAR_BASE + (MANY - 1) * PAGEZ;
+    let (sub2, vmo2, aspace2) = (sub.clone(), vmo.clone(), aspace.clone());
+    let mapper = Arc::new(std::sync::Mutex::new(None));
+    let mapper2 = mapper.clone();
+    // After the first chunk: the first pages are gone, the last still mapped. Another thread
+    // maps over the last page; it must wait for the whole unmap (it would find the old
+    // mapping, or map where its entry still is).
+    at_next_point(move || {
+        assert!(root.mapping_at(VMAR_BASE).is_none());
+        assert!(root.mapping_at(last).is_some());
+        assert!(aspace2.pte(last).is_some());
+        // A fault in a mapping not yet reached still finds it whole.
+        root.handle_fault(last, false, false).expect("fault");
+        let thread = std::thread::spawn(move || {
+            let addr = sub2.map(
+                ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+                (MANY - 1) * PAGEZ,
+                vmo2,
+                0,
+                PAGEZ,
+                Rights::DEFAULT_VMO,
+            );
+            (addr, aspace2.pte(last).is_none())
+        });
+        *mapper2.lock().unwrap() = Some(thread);
+    });
+    sub.unmap(VMAR_BASE, MANY * PAGEZ).expect("unmap");
+    let thread = mapper.lock().unwrap().take().expect("mapper started");
+    let (addr, no_old_entry) = thread.join().expect("mapper");
+    assert_eq!(addr, Ok(last));
+    assert!(no_old_entry, "the new mapping met the old one's entry");
+    assert_eq!(sub.mapping_count(), 1);
+    assert_eq!(vmo.num_mappings(), 1);
+}
+
+#[test]
+fn a_killed_thread_leaves_a_partly_unmapped_range_consistent_and_usable() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    at_next_point(|| KILLED.with(|k| k.set(true)));
+    let _ = sub.unmap(VMAR_BASE, MANY * PAGEZ);
+    KILLED.with(|k| k.set(false));
+    // The first chunk is done, the rest is not; tree, entries and registrations agree.
+    let left = sub.mapping_count();
+    assert_eq!(left, MANY - 64);
+    assert_eq!(aspace.pte_count(), left);
+    assert_eq!(vmo.num_mappings(), left);
+    assert!(root.mapping_at(VMAR_BASE + 64 * PAGEZ).is_some());
+    // Nothing stays blocked: the same range can be unmapped and mapped again.
+    sub.unmap(VMAR_BASE, MANY * PAGEZ).expect("unmap the rest");
+    assert_eq!(vmo.num_mappings(), 0);
+    sub.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+        0,
+        vmo.clone(),
+        0,
+        PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map again");
+}
+
+#[test]
+fn teardown_of_an_address_space_with_many_mappings_works_in_chunks() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    let before = points();
+    root.tear_down();
+    // Every region is gone at once; the mappings go in chunks afterwards.
+    assert!(root.is_destroyed() && sub.is_destroyed());
+    assert_eq!(
+        root.map(
+            ZX_VM_PERM_READ,
+            0,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO
+        ),
+        Err(Status::BAD_STATE)
+    );
+    assert_eq!(points(), before);
+    assert_eq!(vmo.num_mappings(), MANY - 64);
+    object::vmar::finish_teardowns();
+    assert!(points() - before >= chunks_of_many() - 1);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(aspace.pte_count(), 0);
+    // The last handles of an address space tear it down the same way.
+    let (aspace, root, sub, vmo) = many_mappings();
+    drop((root, sub));
+    object::vmar::finish_teardowns();
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(aspace.pte_count(), 0);
+}
+
+#[test]
+fn a_failing_protect_of_many_mappings_changes_nothing() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    // A hole near the end, found only after the first chunks were checked.
+    sub.unmap(VMAR_BASE + (MANY - 2) * PAGEZ, PAGEZ)
+        .expect("unmap one");
+    let (before, ptes) = (points(), aspace.ptes());
+    assert_eq!(
+        sub.protect(0, VMAR_BASE, MANY * PAGEZ),
+        Err(Status::NOT_FOUND)
+    );
+    assert!(points() - before >= chunks_of_many() - 1);
+    assert!(sub.mappings().iter().all(|m| m.perms.write));
+    assert_eq!(aspace.ptes(), ptes);
+    // A sub-VMAR in the hole: INVALID_ARGS comes first.
+    let _inner = sub
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_SPECIFIC,
+            (MANY - 2) * PAGEZ,
+            PAGEZ,
+        )
+        .expect("allocate");
+    assert_eq!(
+        sub.protect(ZX_VM_PERM_READ, VMAR_BASE, MANY * PAGEZ),
+        Err(Status::INVALID_ARGS)
+    );
+    assert!(sub.mappings().iter().all(|m| m.perms.write));
+    // And the tree is not left busy: the range can be changed.
+    sub.protect(ZX_VM_PERM_READ, VMAR_BASE, (MANY - 2) * PAGEZ)
+        .expect("protect");
+    drop((root, vmo));
+}
+
+#[test]
+fn a_specific_overwrite_map_over_many_mappings_works_in_chunks() {
+    let (aspace, root, sub, vmo) = many_mappings();
+    let big = Vmo::create(frames(), MANY as u64 * PAGE, 0).expect("create");
+    let before = points();
+    let addr = sub
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.clone(),
+            0,
+            MANY * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("overwrite");
+    assert_eq!(addr, VMAR_BASE);
+    assert!(points() - before >= 2 * (chunks_of_many() - 1));
+    assert_eq!(sub.mapping_count(), 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(big.num_mappings(), 1);
+    root.handle_fault(VMAR_BASE + 5 * PAGEZ, false, false)
+        .expect("fault in the new mapping");
+
+    // A sub-VMAR at the far end of many mappings: NO_MEMORY, and nothing changed.
+    sub.unmap(VMAR_BASE, MANY * PAGEZ).expect("unmap");
+    for i in 0..MANY - 1 {
+        sub.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+    }
+    let _inner = sub
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_SPECIFIC,
+            (MANY - 1) * PAGEZ,
+            PAGEZ,
+        )
+        .expect("allocate");
+    assert_eq!(
+        sub.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.clone(),
+            0,
+            MANY * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    assert_eq!(vmo.num_mappings(), MANY - 1);
+    assert_eq!(big.num_mappings(), 0);
+}
+
+#[test]
+fn a_map_range_of_many_pages_works_in_chunks() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 30);
+    let f = frames();
+    let vmo = written(&f, MANY as u64, 3);
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_MAP_RANGE,
+        0,
+        vmo.clone(),
+        0,
+        MANY * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range");
+    assert_eq!(points() - before, chunks_of_many() - 1);
+    assert_eq!(aspace.pte_count(), MANY);
 }

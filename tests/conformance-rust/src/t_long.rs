@@ -65,6 +65,14 @@ pub const CASES: &[Case] = &[
         "long_freeing_an_unreachable_channel_cycle_of_224000_handles_lets_others_run",
         || again_if_the_host_stalled(unreachable_cycle_full_of_handles),
     ),
+    (
+        "long_vmar_protect_unmap_overwrite_and_destroy_of_many_mappings_let_others_run",
+        || again_if_the_host_stalled(vmar_many_mappings),
+    ),
+    (
+        "long_teardown_of_an_address_space_with_many_mappings_lets_others_run",
+        || again_if_the_host_stalled(teardown_many_mappings),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -602,4 +610,164 @@ fn unreachable_cycle_full_of_handles() -> R {
     }
     drop((keep, a));
     heap_came_back(&before)
+}
+
+/// One-page mappings a case may make: a mapping costs a few hundred bytes of kernel heap, so
+/// at most 100,000 (about 40 MiB) and fewer on a small machine.
+fn mapping_count() -> Result<usize, alloc::string::String> {
+    Ok((kmem()?.free_bytes / 2048).min(100_000) as usize)
+}
+
+/// Maps page 0 of `v` at each of `count` consecutive pages of `vmar` from `offset`, writable,
+/// and reads each once so that every mapping has its page-table entry.
+fn map_pages(vmar: u32, base: usize, offset: usize, count: usize, v: u32) -> R {
+    for i in 0..count {
+        let addr = map_raw(vmar, RW | ZX_VM_SPECIFIC, offset + i * PAGEZ, v, 0, PAGEZ)
+            .map_err(|s| format!("map {i} of {count}: {}", sname(s)))?;
+        ensure!(addr == base + offset + i * PAGEZ, "mapped at {addr:#x}");
+        peek(addr);
+    }
+    Ok(())
+}
+
+fn vmar_many_mappings() -> R {
+    let count = mapping_count()?;
+    let span = count * PAGEZ;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        span,
+    )?;
+    let v = vmo(PAGE)?;
+    map_pages(sub.h.raw(), sub.addr, 0, count, v.raw())?;
+    let addr = sub.addr;
+    // Every mapping changes permissions.
+    while_watched("protect of many mappings", ZX_OK, || {
+        // SAFETY: our own mappings.
+        unsafe { sys::zx_vmar_protect(sub.h.raw(), ZX_VM_PERM_READ, addr, span) }
+    })?;
+    eq!(vmo_info(v.raw())?.num_mappings, count);
+    while_watched("unmap of many mappings", ZX_OK, || {
+        // SAFETY: our own mappings; nothing else lives in the sub-VMAR.
+        unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) }
+    })?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    // One mapping replaces them all.
+    map_pages(sub.h.raw(), sub.addr, 0, count, v.raw())?;
+    let big = vmo(span as u64)?;
+    while_watched(
+        "a SPECIFIC_OVERWRITE map over many mappings",
+        ZX_OK,
+        || match map_raw(
+            sub.h.raw(),
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            big.raw(),
+            0,
+            span,
+        ) {
+            Ok(_) => ZX_OK,
+            Err(s) => s,
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    eq!(peek(addr + span - PAGEZ), 0);
+    // SAFETY: our own mapping.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
+    // Half the pages hold a mapping each, the other half a one-page sub-VMAR with a mapping.
+    let half = count / 2;
+    map_pages(sub.h.raw(), sub.addr, 0, half, v.raw())?;
+    for i in half..count {
+        let inner = allocate(
+            sub.h.raw(),
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            PAGEZ,
+        )?;
+        map_pages(inner.h.raw(), inner.addr, 0, 1, v.raw())?;
+        // The region stays (closing its handle does not destroy it).
+        let raw = inner.h.raw();
+        core::mem::forget(inner);
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) };
+    }
+    let raw = sub.h.raw();
+    while_watched(
+        "destroy of a VMAR with many mappings and sub-VMARs",
+        ZX_OK,
+        || {
+            // SAFETY: destroying our own sub-VMAR.
+            unsafe { sys::zx_vmar_destroy(raw) }
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    Ok(())
+}
+
+/// A process that never starts, with `count` one-page mappings of `v` in its root VMAR,
+/// `stride` bytes apart, made with `options`; returns its handle and the root VMAR's.
+fn process_with_mappings(
+    count: usize,
+    v: u32,
+    stride: usize,
+    options: u32,
+) -> Result<(Owned, Owned), alloc::string::String> {
+    let name = b"mappings";
+    let (mut p, mut vmar) = (0u32, 0u32);
+    // SAFETY: valid pointers.
+    zx_ok!(unsafe {
+        sys::zx_process_create(
+            ZX_HANDLE_INVALID,
+            name.as_ptr().cast(),
+            name.len(),
+            0,
+            &mut p,
+            &mut vmar,
+        )
+    });
+    let (p, vmar) = (Owned::from_raw(p), Owned::from_raw(vmar));
+    for i in 0..count {
+        map_raw(
+            vmar.raw(),
+            options | ZX_VM_SPECIFIC,
+            i * stride,
+            v,
+            0,
+            PAGEZ,
+        )
+        .map_err(|s| format!("map {i} of {count} in the child: {}", sname(s)))?;
+    }
+    Ok((p, vmar))
+}
+
+fn teardown_many_mappings() -> R {
+    let v = vmo(PAGE)?;
+    // Each mapping 2 MiB from the next and populated: each has a page table of its own (a
+    // page of memory, so fewer of them on a small machine).
+    let count = mapping_count()?.min((kmem()?.free_bytes / PAGE / 4) as usize);
+    let (p, vmar) =
+        process_with_mappings(count, v.raw(), 2 << 20, ZX_VM_PERM_READ | ZX_VM_MAP_RANGE)?;
+    eq!(vmo_info(v.raw())?.num_mappings, count);
+    let raw = p.raw();
+    while_watched("killing a process with many mappings", ZX_OK, || {
+        // SAFETY: killing our own child.
+        unsafe { sys::zx_task_kill(raw) }
+    })?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    drop((p, vmar));
+    // The last handles of a process that never ran: its address space goes with them.
+    let count = mapping_count()?;
+    let (p, vmar) = process_with_mappings(count, v.raw(), PAGEZ, ZX_VM_PERM_READ)?;
+    let handles = [p.into_raw(), vmar.into_raw()];
+    while_watched(
+        "closing the handles of a process with many mappings",
+        ZX_OK,
+        || {
+            // SAFETY: closing our own handles.
+            unsafe { sys::zx_handle_close_many(handles.as_ptr(), handles.len()) }
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    Ok(())
 }

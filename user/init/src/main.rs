@@ -26,7 +26,13 @@ fn main(args: &[&str]) -> i32 {
         .map_or(0, |k| k.raw_koid());
     println!("init: user space is up (process koid {koid}), arguments {args:?}");
     if args.iter().skip(1).any(|a| *a == "test") {
-        run_suites()
+        // `only=PREFIX` arguments pick the cases each suite runs (all by default).
+        let only: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| a.starts_with("only="))
+            .collect();
+        run_suites(&only)
     } else if let Some(at) = args.iter().position(|a| *a == "bench") {
         run_bench(&args[at + 1..])
     } else {
@@ -53,7 +59,7 @@ fn run_bench(args: &[&str]) -> i32 {
 }
 
 /// Runs every `bin/conformance-*`; 0 if all passed.
-fn run_suites() -> i32 {
+fn run_suites(only: &[&str]) -> i32 {
     let archive = zx::startup::bootfs_vmo();
     let mut suites: Vec<String> = match bootfs::entries(&archive) {
         Ok(entries) => entries
@@ -75,7 +81,7 @@ fn run_suites() -> i32 {
     for path in &suites {
         let name = path.rsplit('/').next().unwrap_or(path);
         println!("init: running {path}");
-        let code = match zx::process::spawn(path, &[], Vec::new()) {
+        let code = match zx::process::spawn(path, only, Vec::new()) {
             Ok(process) => process.wait_exit(),
             Err(status) => Err(status),
         };
