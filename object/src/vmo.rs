@@ -1375,9 +1375,11 @@ pub fn settle_deferred_chunk() -> bool {
     true
 }
 
-/// Pages a dying node may hold and still free them at once, under its family's lock: a
-/// chunk's worth of time even on a map as sparse as they come (one page per leaf).
-const FREE_AT_ONCE_PAGES: usize = 256;
+/// Pages a dying node may hold and still free them at once, under its family's lock (and
+/// the default bound of the work a close or merge does at once): a chunk. Not more, because
+/// one chunk of a closed channel's queue drops up to 64 handles, each maybe the last of a
+/// VMO: at 256 pages each, such a chunk took 1.9 ms.
+const FREE_AT_ONCE_PAGES: usize = preempt::CHUNK_PAGES;
 
 /// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
 /// them from (host tests free at once) or when the list cannot grow.

@@ -348,6 +348,7 @@ fn chunked_decommit_and_shrink_of_a_snapshot_keep_the_charges_adding_up() {
 
 #[test]
 fn closing_a_snapshot_after_the_original_wrote_a_few_pages_merges_the_few_into_the_many() {
+    let _serial = deferred_serial();
     let f = frames();
     let pages = 4 * preempt::CHUNK_PAGES as u64;
     let a = written(&f, pages, 1);
@@ -360,6 +361,7 @@ fn closing_a_snapshot_after_the_original_wrote_a_few_pages_merges_the_few_into_t
     a.op_range(ZX_VMO_OP_ZERO, 7 * PAGE, PAGE, &CountingCache::default())
         .expect("zero");
     drop(b);
+    do_deferred_work();
     // One node left: the hidden node's pages, minus the three the original hides, plus the
     // original's two.
     assert_eq!(a.family_node_count(), 1);
