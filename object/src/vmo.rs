@@ -725,14 +725,27 @@ impl Family {
         let node = self.node(id);
         let own = node.pages.len() as u64;
         if node.charged.get() > own {
-            let window = node.link.map_or(0, |l| l.limit);
-            self.hand_on_ancestor_charges(
-                id,
-                node.link,
-                (0, window),
-                Assume::Alive(id),
-                Assume::Nothing,
-            );
+            let sibling = if node.children.is_empty() {
+                self.sibling_sees_all(id)
+            } else {
+                None
+            };
+            if let Some(sibling) = sibling {
+                // Every ancestor page charged to `id` is seen by its only sibling, the next
+                // in line: the charges move over whole.
+                let ancestors = node.charged.get() - own;
+                self.uncharge(id, ancestors);
+                self.charge(sibling, ancestors);
+            } else {
+                let window = node.link.map_or(0, |l| l.limit);
+                self.hand_on_ancestor_charges(
+                    id,
+                    node.link,
+                    (0, window),
+                    Assume::Alive(id),
+                    Assume::Nothing,
+                );
+            }
         }
         self.uncharge(id, own);
         debug_assert_eq!(node.charged.get(), 0, "node {id}: charges left behind");
@@ -861,12 +874,17 @@ impl Family {
             let window = link.map_or(0, |l| l.limit);
             match node.children.len() {
                 0 => {
+                    // Nothing it saw goes unseen when its only sibling sees all of it (a
+                    // snapshot closed before either side wrote there): no walk.
+                    let seen_by_sibling = self.sibling_sees_all(current).is_some();
                     self.discard(current);
                     let Some(link) = link else { return };
                     self.node_mut(link.parent)
                         .children
                         .retain(|&c| c != current);
-                    self.sweep_ancestors(Some(link), 0, window);
+                    if !seen_by_sibling {
+                        self.sweep_ancestors(Some(link), 0, window);
+                    }
                     current = link.parent;
                     child_swept = true;
                 }
@@ -908,13 +926,15 @@ impl Family {
     /// it closing and leaves the work for later, to be done in chunks.
     fn die(&mut self, id: NodeId) {
         let node = self.node(id);
-        let long = preempt::enabled()
-            && !node.alive()
-            && node.children.is_empty()
-            && node.slice_of.is_none()
-            && node
-                .link
-                .is_some_and(|link| self.window_holds_more_than(link, self.defer_above));
+        // A first VMO (no link) is settled at once: its pages go to `DEAD_PAGES` whole.
+        let long = node.link.is_some_and(|link| {
+            preempt::enabled()
+                && !node.alive()
+                && node.children.is_empty()
+                && node.slice_of.is_none()
+                && self.sibling_sees_all(id).is_none()
+                && self.window_holds_more_than(link, self.defer_above)
+        });
         if !long || self.deferred.try_reserve(1).is_err() {
             self.settle(id);
             return;
@@ -923,6 +943,39 @@ impl Family {
         node.closing = true;
         node.size = 0;
         self.deferred.push(id);
+    }
+
+    /// The alive sibling of childless node `id` that sees everything `id` sees, if there is
+    /// one: `id`'s parent is dead with just the two of them as children, and the sibling's
+    /// window covers `id`'s with nothing of its own (pages, zero markers) in it. Then `id`
+    /// going leaves nothing unseen, and its charges for ancestor pages are the sibling's
+    /// next. O(log) in the sibling's page map.
+    fn sibling_sees_all(&self, id: NodeId) -> Option<NodeId> {
+        let link = self.node(id).link?;
+        let parent = self.node(link.parent);
+        let [first, second] = parent.children[..] else {
+            return None;
+        };
+        if parent.alive() {
+            return None;
+        }
+        let sibling_id = if first == id { second } else { first };
+        let sibling = self.node(sibling_id);
+        let theirs = sibling.link?;
+        // `id`'s window in the parent, and the sibling's page indices for it.
+        let end = link.offset.checked_add(link.limit)?;
+        let first_there = link.offset.checked_sub(theirs.offset)?;
+        let end_there = end - theirs.offset;
+        if !sibling.alive() || end_there > theirs.limit {
+            return None;
+        }
+        let hides = sibling.pages.range(first_there..end_there).next().is_some()
+            || sibling
+                .zeroed
+                .range(..end_there)
+                .next_back()
+                .is_some_and(|(_, &zero_end)| zero_end > first_there);
+        (!hides).then_some(sibling_id)
     }
 
     /// Whether the dead ancestors seen through `link`'s window hold more than `most` pages

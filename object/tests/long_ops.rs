@@ -1122,3 +1122,30 @@ fn a_map_range_of_many_pages_works_in_chunks() {
     assert_eq!(points() - before, chunks_of_many() - 1);
     assert_eq!(aspace.pte_count(), MANY);
 }
+
+#[test]
+fn closing_one_side_of_a_snapshot_the_other_sees_whole_needs_no_walk() {
+    let _serial = deferred_serial();
+    let f = frames();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let a = written(&f, pages, 1);
+    let b = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+        .expect("snapshot");
+    // Nobody wrote since the snapshot: closing it leaves nothing unseen, at once.
+    drop(b);
+    assert!(!a.has_deferred_work());
+    assert_eq!(a.family_node_count(), 1);
+    assert_eq!(a.committed_bytes(), pages * PAGE);
+    assert_charges_add_up(&[&a]);
+    // The same from the other side: the snapshot takes the original's charges whole.
+    let b = a
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages * PAGE)
+        .expect("snapshot");
+    drop(Handle::new(a, Rights::DEFAULT_VMO));
+    assert!(!b.has_deferred_work());
+    assert_eq!(b.family_node_count(), 1);
+    assert_eq!(b.committed_bytes(), pages * PAGE);
+    assert_charges_add_up(&[&b]);
+    assert_eq!(f.in_use() as u64, pages);
+}
