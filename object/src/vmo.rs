@@ -371,6 +371,7 @@ impl Family {
     /// Empties slot `id`, dropping whatever it still holds where it is: the last slot goes
     /// (no free-list entry to allocate, so a family of one VMO frees nothing but the node),
     /// any other becomes free for reuse.
+    #[inline]
     fn release_slot(&mut self, id: NodeId) {
         if !self.deferred.is_empty() {
             self.deferred.retain(|&d| d != id);
@@ -846,6 +847,7 @@ impl Family {
     /// only child, or keep it as a branch point; in every case free the pages that nobody can
     /// see any more, here and in dead ancestors. Parents left dead and childless go too (a
     /// loop, not recursion).
+    #[inline(always)]
     fn settle(&mut self, id: NodeId) {
         let mut current = id;
         // Whether `current` is a dead parent whose child just went: that child's sweep
@@ -876,7 +878,8 @@ impl Family {
                 0 => {
                     // Nothing it saw goes unseen when its only sibling sees all of it (a
                     // snapshot closed before either side wrote there): no walk.
-                    let seen_by_sibling = self.sibling_sees_all(current).is_some();
+                    let seen_by_sibling =
+                        link.is_some() && self.sibling_sees_all(current).is_some();
                     self.discard(current);
                     let Some(link) = link else { return };
                     self.node_mut(link.parent)
@@ -924,6 +927,7 @@ impl Family {
     /// when letting go of what it saw would be long work (a node under a hidden node with
     /// many pages: a closed snapshot, or an original closed while it has snapshots), marks
     /// it closing and leaves the work for later, to be done in chunks.
+    #[inline(always)]
     fn die(&mut self, id: NodeId) {
         let node = self.node(id);
         // A first VMO (no link) is settled at once: its pages go to `DEAD_PAGES` whole.

@@ -981,6 +981,7 @@ fn a_killed_thread_leaves_a_partly_unmapped_range_consistent_and_usable() {
 
 #[test]
 fn teardown_of_an_address_space_with_many_mappings_works_in_chunks() {
+    let _serial = deferred_serial();
     let (aspace, root, sub, vmo) = many_mappings();
     let before = points();
     root.tear_down();
