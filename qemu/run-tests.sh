@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 qemu_only=0
 [ "${1:-}" = "--qemu-only" ] && qemu_only=1
-timeout_s=${KTEST_TIMEOUT:-120}
+# Per boot. A full test boot takes 40-110 s of host time (2 GiB boots the longest: the
+# long_* cases scale with memory), so this leaves room for a slower machine and still ends a
+# hung boot.
+timeout_s=${KTEST_TIMEOUT:-300}
 logs=build/test-logs
 mkdir -p "$logs"
 passed=0
