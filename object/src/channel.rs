@@ -724,6 +724,9 @@ impl ReapList {
 /// system call that left them returns to user mode, and the idle loop frees what a thread
 /// that never returns left.
 ///
+/// Not a [`preempt::WorkList`]: the endpoints are linked through their own `reap_next`, so
+/// deferring never allocates and cannot fail.
+///
 /// Lock order: taken alone, with only the list's `reap_next` links inside; never held while
 /// a reference is dropped. IRQs are masked while it is held, as everywhere in the kernel.
 static DEFERRED: spin::Mutex<ReapList> = spin::Mutex::new(ReapList::new());

@@ -8,6 +8,7 @@
 //!
 //! Host tests leave the hook unset (a point costs nothing) or install one that counts.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Pages a chunk of per-page work touches between two points. Measured under `-icount`
@@ -63,4 +64,75 @@ pub fn point() -> bool {
 /// Whether a kernel hook is installed: only then is there somewhere to defer work to.
 pub fn enabled() -> bool {
     HOOK.get().is_some()
+}
+
+/// Objects with work left for later (a dying address space, a family with closes to finish,
+/// the pages of a dead VMO), which [`crate::free_deferred`] takes one at a time, does a chunk
+/// of, and puts back while work is left. A flag beside the list lets the kernel ask whether
+/// anything is there without taking the lock, on every system call's way out.
+///
+/// Lock order: the list's lock is taken alone or inside its owner's lock (a family's, when a
+/// family queues itself), and never around another lock: an item is taken off the list
+/// before its work runs. IRQs are masked while it is held, as everywhere in the kernel.
+pub struct WorkList<T> {
+    items: spin::Mutex<Vec<T>>,
+    /// Set while `items` may hold anything. Cleared only under the lock, when the list is
+    /// found empty, so a concurrent push is never missed.
+    pending: AtomicBool,
+}
+
+impl<T> WorkList<T> {
+    pub const fn new() -> Self {
+        Self {
+            items: spin::Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the list may hold work (one load, no lock).
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Leaves `item` for later and marks the running system call as having left work
+    /// ([`mark_deferred`]), so that it does the work before it returns. Gives `item` back
+    /// when the list cannot grow: the caller then does the work at once.
+    pub fn push(&self, item: T) -> Result<(), T> {
+        self.put_back(item)?;
+        mark_deferred();
+        Ok(())
+    }
+
+    /// Puts back an item taken with [`Self::pop`] that still has work, without marking the
+    /// call (whoever took it is already doing deferred work). Gives `item` back when the list
+    /// cannot grow.
+    pub fn put_back(&self, item: T) -> Result<(), T> {
+        let mut items = self.items.lock();
+        if items.try_reserve(1).is_err() {
+            return Err(item);
+        }
+        items.push(item);
+        self.pending.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Takes the item pushed last, if any.
+    pub fn pop(&self) -> Option<T> {
+        if !self.pending() {
+            return None;
+        }
+        let mut items = self.items.lock();
+        let item = items.pop();
+        if items.is_empty() {
+            self.pending.store(false, Ordering::Release);
+        }
+        item
+    }
+}
+
+impl<T> Default for WorkList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -68,7 +68,6 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::{
     ZX_VM_ALIGN_BASE, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_SPECIFIC,
@@ -78,7 +77,7 @@ use abi::{
 
 use crate::frames::{FrameAddr, PAGE_SIZE};
 use crate::koid::{new_koid, Koid};
-use crate::preempt;
+use crate::preempt::{self, WorkList};
 use crate::{Rights, Status, ZxResult};
 
 mod space;
@@ -383,12 +382,9 @@ impl Dying {
 
 /// Address spaces torn down while a chunk of the work was not enough, finished a chunk at a
 /// time by [`teardown_chunk`], through [`crate::free_deferred`] (the kernel calls it on the
-/// way out of the system call that tore them down) and the idle loop.
-///
-/// Lock order: taken alone, never around another lock (a chunk runs after it is released).
-static DYING: spin::Mutex<Vec<Dying>> = spin::Mutex::new(Vec::new());
-/// Whether `DYING` may hold anything.
-static DYING_PENDING: AtomicBool = AtomicBool::new(false);
+/// way out of the system call that tore them down) and the idle loop. Pushed with no lock
+/// held.
+static DYING: WorkList<Dying> = WorkList::new();
 
 /// Ends the address space of `space` (process teardown, or the last `Vmar` gone): every
 /// region is destroyed at once, in one step under the lock whatever it holds; the mappings
@@ -409,13 +405,9 @@ fn tear_down(space: &Arc<Space>) {
         return;
     }
     if preempt::enabled() {
-        let mut list = DYING.lock();
-        if list.try_reserve(1).is_ok() {
-            list.push(dying);
-            DYING_PENDING.store(true, Ordering::Release);
-            drop(list);
-            preempt::mark_deferred();
-            return;
+        match DYING.push(dying) {
+            Ok(()) => return,
+            Err(back) => dying = back,
         }
     }
     // Nowhere to defer to (host tests) or no room to: finish here.
@@ -431,33 +423,17 @@ pub fn finish_teardowns() {
 
 /// One chunk of the teardowns left to do; true while more remain.
 pub fn teardown_chunk() -> bool {
-    if !DYING_PENDING.load(Ordering::Acquire) {
-        return false;
-    }
-    let entry = {
-        let mut list = DYING.lock();
-        let entry = list.pop();
-        if entry.is_none() {
-            // Under the lock, so a concurrent push cannot be missed.
-            DYING_PENDING.store(false, Ordering::Release);
-        }
-        entry
-    };
-    let Some(mut dying) = entry else {
+    let Some(mut dying) = DYING.pop() else {
         return false;
     };
     if dying.chunk() {
-        let mut list = DYING.lock();
-        if list.try_reserve(1).is_ok() {
-            list.push(dying);
-            DYING_PENDING.store(true, Ordering::Release);
-            return true;
+        match DYING.put_back(dying) {
+            Ok(()) => return true,
+            // No room to put it back (only another thread's push can have taken it): finish.
+            Err(mut dying) => while dying.chunk() {},
         }
-        drop(list);
-        // No room to put it back (only another thread's push can have taken it): finish it.
-        while dying.chunk() {}
     }
-    DYING_PENDING.load(Ordering::Acquire)
+    DYING.pending()
 }
 
 /// Clears `State::busy` when dropped, also when a killed thread abandons its work. Never
@@ -867,6 +843,20 @@ impl Vmar {
         }
         let target_koid = target.koid();
 
+        // The mapping this call makes at `base`, from registration `new`.
+        let build = |base: usize, new: Prepared, origin: u64| Mapping {
+            region: self.id,
+            base,
+            size: len,
+            target: new.target,
+            target_koid,
+            target_offset,
+            perms,
+            max_perms,
+            observer: new.observer,
+            registration: new.registration,
+            origin,
+        };
         let first = Prepared::new(self.space(), target.clone());
         let origin = first.id;
         let addr = self.transact(alloc::vec![first], |state, aspace, spares, removed| {
@@ -917,36 +907,15 @@ impl Vmar {
             if overwrite {
                 state.unmap_range(aspace, self.id, addr, addr + len, spares, removed);
             }
-            state.insert_mapping(Mapping {
-                region: self.id,
-                base: addr,
-                size: len,
-                target: new.target,
-                target_koid,
-                target_offset,
-                perms,
-                max_perms,
-                observer: new.observer,
-                registration: new.registration,
-                origin,
-            });
+            state.insert_mapping(build(addr, new, origin));
             Step::Done(Ok(Some(addr)))
         })?;
         let addr = match (addr, fixed) {
             (Some(addr), _) => addr,
             (None, Some(addr)) => {
-                let make = |new: Prepared| Mapping {
-                    region: self.id,
-                    base: addr,
-                    size: len,
-                    target: new.target,
-                    target_koid,
-                    target_offset,
-                    perms,
-                    max_perms,
-                    observer: new.observer,
-                    registration: new.registration,
-                    origin: new.id,
+                let make = |new: Prepared| {
+                    let origin = new.id;
+                    build(addr, new, origin)
                 };
                 return self.overwrite_in_chunks(addr, len, target, make);
             }

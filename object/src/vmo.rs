@@ -51,7 +51,7 @@ use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
 use crate::pagemap::PageMap;
-use crate::preempt;
+use crate::preempt::{self, WorkList};
 use crate::vmar::{MapTarget, MappingObserver, PageForFault};
 use crate::{Rights, Signals, Status, ZxResult};
 use abi::{
@@ -1375,58 +1375,33 @@ fn notify(mappings: &BTreeMap<u64, Weak<dyn MappingObserver>>, first: u64, end: 
 
 /// Page maps of dead nodes, too large to free under their family's lock in one go (a dying
 /// VMO may hold every page of the machine), with the allocator their frames go back to.
-/// Nothing reads them; [`free_dead_pages`] frees them in chunks.
-///
-/// Lock order: taken inside a family lock (by `discard`) and alone, never around another
-/// lock. IRQs are masked while it is held, as everywhere in the kernel.
-static DEAD_PAGES: spin::Mutex<Vec<(Arc<dyn FrameAllocator>, PageMap)>> =
-    spin::Mutex::new(Vec::new());
-/// Whether `DEAD_PAGES` may hold anything.
-static DEAD_PAGES_PENDING: AtomicBool = AtomicBool::new(false);
+/// Nothing reads them; [`free_dead_pages`] frees them in chunks. Pushed inside a family lock
+/// (by `discard`).
+static DEAD_PAGES: WorkList<(Arc<dyn FrameAllocator>, PageMap)> = WorkList::new();
 
 /// Families with work left for later ([`Family::deferred`]: closing nodes, pending merges),
-/// each once. [`settle_deferred_chunk`] does it a chunk at a time.
-///
-/// Lock order: taken inside a family lock (by `queue_deferred`) and alone, never around
-/// another lock (a family is taken off the list before it is locked). IRQs are masked while
-/// it is held, as everywhere in the kernel.
-static DEFERRED_FAMILIES: spin::Mutex<Vec<Arc<spin::Mutex<Family>>>> = spin::Mutex::new(Vec::new());
-/// Whether `DEFERRED_FAMILIES` may hold anything.
-static DEFERRED_FAMILIES_PENDING: AtomicBool = AtomicBool::new(false);
+/// each once ([`Family::queued`]). [`settle_deferred_chunk`] does it a chunk at a time.
+/// Pushed inside the family's lock; a family is taken off the list before it is locked.
+static DEFERRED_FAMILIES: WorkList<Arc<spin::Mutex<Family>>> = WorkList::new();
 
 /// Whether some family may have work left for later.
 pub fn deferred_work_pending() -> bool {
-    DEFERRED_FAMILIES_PENDING.load(Ordering::Acquire)
+    DEFERRED_FAMILIES.pending()
 }
 
 /// One chunk of the work families left for later: true while some is left.
 pub fn settle_deferred_chunk() -> bool {
-    if !DEFERRED_FAMILIES_PENDING.load(Ordering::Acquire) {
-        return false;
-    }
-    let entry = {
-        let mut list = DEFERRED_FAMILIES.lock();
-        let entry = list.pop();
-        if entry.is_none() {
-            // Under the lock, so a concurrent push cannot be missed.
-            DEFERRED_FAMILIES_PENDING.store(false, Ordering::Release);
-        }
-        entry
-    };
-    let Some(family_lock) = entry else {
+    let Some(family_lock) = DEFERRED_FAMILIES.pop() else {
         return false;
     };
     let mut family = family_lock.lock();
     if family.deferred_chunk() {
-        let mut list = DEFERRED_FAMILIES.lock();
-        if list.try_reserve(1).is_ok() {
-            drop(family);
-            list.push(family_lock);
-            DEFERRED_FAMILIES_PENDING.store(true, Ordering::Release);
-            return true;
+        // Put back while still locked: another close in the family must not queue it twice.
+        match DEFERRED_FAMILIES.put_back(family_lock.clone()) {
+            Ok(()) => return true,
+            // No room (only another thread's push can have taken it): finish it here.
+            Err(_) => while family.deferred_chunk() {},
         }
-        drop(list);
-        while family.deferred_chunk() {}
     }
     family.queued = false;
     true
@@ -1444,14 +1419,13 @@ fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
     if !preempt::enabled() {
         return false;
     }
-    let mut dead = DEAD_PAGES.lock();
-    if dead.try_reserve(1).is_err() {
-        return false;
+    match DEAD_PAGES.push((frames.clone(), core::mem::take(pages))) {
+        Ok(()) => true,
+        Err((_, back)) => {
+            *pages = back;
+            false
+        }
     }
-    dead.push((frames.clone(), core::mem::take(pages)));
-    DEAD_PAGES_PENDING.store(true, Ordering::Release);
-    preempt::mark_deferred();
-    true
 }
 
 /// Frees the pages of dead VMOs left in [`DEAD_PAGES`], a chunk at a time with a preemption
@@ -1467,36 +1441,19 @@ pub fn free_dead_pages() {
 
 /// Frees one chunk of [`DEAD_PAGES`]; true while more remain.
 pub fn free_dead_pages_chunk() -> bool {
-    if !DEAD_PAGES_PENDING.load(Ordering::Acquire) {
-        return false;
-    }
-    let entry = {
-        let mut dead = DEAD_PAGES.lock();
-        let entry = dead.pop();
-        if entry.is_none() {
-            // Under the lock, so a concurrent push cannot be missed.
-            DEAD_PAGES_PENDING.store(false, Ordering::Release);
-        }
-        entry
-    };
-    let Some((frames, mut pages)) = entry else {
+    let Some((frames, mut pages)) = DEAD_PAGES.pop() else {
         return false;
     };
     let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
     pages.remove_range(0, stop.saturating_sub(1), |_, frame| frames.free(frame));
     if !pages.is_empty() {
-        let mut dead = DEAD_PAGES.lock();
-        if dead.try_reserve(1).is_ok() {
-            dead.push((frames, pages));
-            DEAD_PAGES_PENDING.store(true, Ordering::Release);
-            return true;
+        if let Err((frames, mut pages)) = DEAD_PAGES.put_back((frames, pages)) {
+            // No room to put it back (the list shrank by one a moment ago, so only another
+            // thread's push can have taken it): finish it here.
+            pages.drain_each(|_, frame| frames.free(frame));
         }
-        drop(dead);
-        // No room to put it back (the list shrank by one a moment ago, so only another
-        // thread's push can have taken it): finish it here.
-        pages.drain_each(|_, frame| frames.free(frame));
     }
-    DEAD_PAGES_PENDING.load(Ordering::Acquire)
+    DEAD_PAGES.pending()
 }
 
 /// How a VMO came to be, for `zx_object_get_info`.
@@ -2410,16 +2367,11 @@ impl Vmo {
         if family.deferred.is_empty() || family.queued {
             return;
         }
-        let mut list = DEFERRED_FAMILIES.lock();
-        if list.try_reserve(1).is_err() {
-            drop(list);
+        if DEFERRED_FAMILIES.push(self.family.clone()).is_err() {
             while family.deferred_chunk() {}
             return;
         }
-        list.push(self.family.clone());
         family.queued = true;
-        DEFERRED_FAMILIES_PENDING.store(true, Ordering::Release);
-        preempt::mark_deferred();
     }
 
     /// For tests: closes and merges in this VMO's family that take more than `pages` pages of
