@@ -815,6 +815,22 @@ pub fn preempt_point() -> bool {
     !current_is_dead()
 }
 
+/// The kernel's wait point (`object::preempt::wait_point`), called with no lock held and IRQs
+/// masked by a thread that waits for another thread's long operation: takes pending
+/// interrupts and gives the CPU to the next runnable thread now. Returns false when the
+/// current thread was killed.
+pub fn wait_point() -> bool {
+    if CURRENT.load(Ordering::Relaxed).is_null() {
+        return true;
+    }
+    if current_is_dead() {
+        return false;
+    }
+    take_pending_irqs();
+    schedule();
+    !current_is_dead()
+}
+
 /// Unmasks IRQs for a moment (IRQs masked on entry and on return), so that a pending one, the
 /// tick above all, is taken here.
 fn take_pending_irqs() {
@@ -829,6 +845,7 @@ fn take_pending_irqs() {
 /// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
 pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
+    object::preempt::set_wait_hook(wait_point);
     loop {
         schedule();
         // What a thread which never came back (it exited) left for later (address spaces,

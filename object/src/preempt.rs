@@ -47,9 +47,30 @@ pub fn take_deferred() -> bool {
     fresh
 }
 
+/// What a [`wait_point`] does: gives the CPU to another runnable thread at once.
+static WAIT_HOOK: spin::Once<Hook> = spin::Once::new();
+
 /// Installs the kernel's preemption hook, once at boot (later calls change nothing).
 pub fn set_hook(hook: Hook) {
     HOOK.call_once(|| hook);
+}
+
+/// Installs the kernel's hook for [`wait_point`], once at boot.
+pub fn set_wait_hook(hook: Hook) {
+    WAIT_HOOK.call_once(|| hook);
+}
+
+/// A preemption point where the caller waits for another thread's work to end (a long
+/// operation that marked an address space busy): the CPU goes to another runnable thread now
+/// rather than at the end of the time slice, so a waiter does not spin away its slice while
+/// the thread it waits for is preempted. The caller holds no lock. Returns false when it
+/// should stop. Without a wait hook, a plain [`point`].
+#[inline]
+pub fn wait_point() -> bool {
+    match WAIT_HOOK.get() {
+        Some(hook) => hook(),
+        None => point(),
+    }
 }
 
 /// A preemption point. The caller holds no lock. Returns false when it should stop.

@@ -588,7 +588,7 @@ impl Vmar {
     }
 
     /// The tree lock, once no long operation is in progress (`State::busy`): until then, it
-    /// waits at preemption points (the operation runs meanwhile, here or on another CPU).
+    /// yields at wait points (the operation runs meanwhile, here or on another CPU).
     /// BAD_STATE when the thread was killed while waiting.
     fn lock_idle(&self) -> ZxResult<spin::MutexGuard<'_, State>> {
         let space = self.space();
@@ -598,7 +598,7 @@ impl Vmar {
                 return Ok(state);
             }
             drop(state);
-            if !preempt::point() {
+            if !preempt::wait_point() {
                 return Err(Status::BAD_STATE);
             }
         }
