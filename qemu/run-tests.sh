@@ -182,6 +182,32 @@ else
     fail "the SD card image build/sdcard.img did not build"
 fi
 
+# --- the system-call fuzzer (user/fuzz, issue 12) ----------------------------------------
+# 10^6 calls in all over four machines: virt with four CPUs, virt on `max` (PAN and the
+# v8.1+ features), virt with 128 MiB (the fuzzer's large commits exhaust it) and the Pi 4.
+# Each boot's seed is printed; `make fuzz SEED=... CALLS=... ROUNDS=...` (or the boot's
+# -append) reproduces a failure. FUZZ_SEED fixes the base seed, else it varies per run.
+fuzz_seed=${FUZZ_SEED:-$(date +%s)}
+echo "== fuzz: base seed $fuzz_seed"
+fuzz_case=0
+for case in "fuzz-virt-smp4:300000:-M virt -smp 4 -cpu cortex-a72 -m 1G" \
+            "fuzz-virt-max:300000:-M virt,gic-version=3 -cpu max -m 2G" \
+            "fuzz-virt-128M:200000:-M virt -cpu cortex-a53 -m 128M" \
+            "fuzz-rpi4:200000:"; do
+    IFS=: read -r name calls machine <<< "$case"
+    seed=$((fuzz_seed + fuzz_case))
+    fuzz_case=$((fuzz_case + 1))
+    echo "== $name: fuzz $seed $calls 8"
+    if [ -n "$machine" ]; then
+        # shellcheck disable=SC2086 # the machine arguments are words on purpose
+        required_suites="fuzz" run_kernel "$name" 0 "fuzz:" $machine -kernel "$image" \
+            -initrd "$initrd" -append "fuzz $seed $calls 8"
+    elif [ -f build/sdcard.img ]; then
+        required_suites="fuzz" qemu="bash qemu/rpi-qemu.sh build/sdcard.img rpi4 mainline" \
+            run_kernel "$name" 0 "fuzz:" -append "fuzz $seed $calls 8"
+    fi
+done
+
 # --- fatal errors are reported once and stop the kernel -----------------------------------
 for case in "stack-overflow:kernel stack overflow into the guard page" \
             "undefined-instruction:unknown reason (undefined instruction)" \

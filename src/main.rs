@@ -37,7 +37,7 @@ pub static KTEST_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Set when the boot arguments hold `test`: run the in-kernel tests, let init run the
 /// conformance suites, and end the emulator with the result.
 static TEST_MODE: AtomicBool = AtomicBool::new(false);
-/// Set for `test` and `bench`: when init exits, end the emulator with its status.
+/// Set for `test`, `bench` and `fuzz`: when init exits, end the emulator with its status.
 static EXIT_WITH_INIT: AtomicBool = AtomicBool::new(false);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -70,7 +70,7 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     }
     if args
         .split_whitespace()
-        .any(|arg| arg == "test" || arg == "bench")
+        .any(|arg| matches!(arg, "test" | "bench" | "fuzz"))
     {
         EXIT_WITH_INIT.store(true, Ordering::Relaxed);
     }
@@ -101,7 +101,7 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     }
 }
 
-/// Whether the emulator ends when init does (`test` or `bench` in the boot arguments).
+/// Whether the emulator ends when init does (`test`, `bench` or `fuzz` in the boot arguments).
 pub fn exit_with_init() -> bool {
     EXIT_WITH_INIT.load(Ordering::Relaxed)
 }

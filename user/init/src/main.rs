@@ -3,7 +3,8 @@
 //! The kernel starts it from the boot archive with the kernel command line as its arguments.
 //! With `test` among them it runs every `bin/conformance-*` program of the archive in turn
 //! (sorted by name), waits for each and exits with 0 only if all exited with 0. With `bench`
-//! it runs `bin/bench` and exits with its code. Otherwise it
+//! it runs `bin/bench`, with `fuzz` it runs `bin/fuzz` (each with the arguments that follow
+//! the keyword) and exits with its code. Otherwise it
 //! shows what the kernel does: VMOs, copy-on-write clones, a second process sharing a clone,
 //! signals and memory figures, and then stays alive.
 #![no_std]
@@ -34,7 +35,9 @@ fn main(args: &[&str]) -> i32 {
             .collect();
         run_suites(&only)
     } else if let Some(at) = args.iter().position(|a| *a == "bench") {
-        run_bench(&args[at + 1..])
+        run_program("bin/bench", &args[at + 1..])
+    } else if let Some(at) = args.iter().position(|a| *a == "fuzz") {
+        run_program("bin/fuzz", &args[at + 1..])
     } else {
         if let Err(status) = demo() {
             println!("init: demo stopped: {status}");
@@ -46,13 +49,13 @@ fn main(args: &[&str]) -> i32 {
     }
 }
 
-/// Runs `bin/bench` (make bench) with the arguments that follow `bench` and returns its exit
-/// code.
-fn run_bench(args: &[&str]) -> i32 {
-    match zx::process::spawn("bin/bench", args, Vec::new()).and_then(|p| p.wait_exit()) {
+/// Runs `path` (`bin/bench` for make bench, `bin/fuzz` for make fuzz) with the arguments that
+/// follow its keyword and returns its exit code.
+fn run_program(path: &str, args: &[&str]) -> i32 {
+    match zx::process::spawn(path, args, Vec::new()).and_then(|p| p.wait_exit()) {
         Ok(code) => i32::try_from(code).unwrap_or(1),
         Err(status) => {
-            println!("init: bin/bench could not be run: {status}");
+            println!("init: {path} could not be run: {status}");
             1
         }
     }
