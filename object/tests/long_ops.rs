@@ -742,11 +742,14 @@ impl Drop for StepUnits {
     }
 }
 
+/// What [`make_ring`] returns: the peers, their handles, the ring, its first endpoint's handle.
+type Ring = (Vec<Arc<Channel>>, Vec<Handle>, Vec<Arc<Channel>>, Handle);
+
 /// A ring of `len` endpoints but for its last link: each holds the handle to the next in its
 /// queue (written by its peer, returned so that a test can watch for `PEER_CLOSED` there).
 /// Returns the peers, their handles, the ring and the handle to its first endpoint, which
 /// the caller writes into the last one's queue (through `peers[len - 1]`) to close it.
-fn make_ring(len: usize) -> (Vec<Arc<Channel>>, Vec<Handle>, Vec<Arc<Channel>>, Handle) {
+fn make_ring(len: usize) -> Ring {
     let mut peers = Vec::new();
     let mut peer_handles = Vec::new();
     let mut ring = Vec::new();
