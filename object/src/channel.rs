@@ -591,7 +591,8 @@ impl Channel {
 
     /// Scans on (see [`Channel::begin_scan`]): calls `f` on the endpoint of every queued
     /// handle in the next messages, until `budget` units (a message and a handle count one
-    /// each) are spent. Returns the units spent and whether the scan is over.
+    /// each) are spent, but at least one message, so that every call advances the scan
+    /// however small the budget left. Returns the units spent and whether the scan is over.
     fn scan_queued(
         &self,
         budget: usize,
@@ -602,7 +603,7 @@ impl Channel {
         let mut spent = 1;
         if mine.uncounted != 0 {
             let end = mine.scan_to.min(mine.queue.len());
-            while mine.scan_from < end && spent < budget {
+            while mine.scan_from < end && (spent == 1 || spent < budget) {
                 if let Some(message) = mine.queue.get(mine.scan_from) {
                     for handle in &message.handles {
                         if handle.is_queued() {
