@@ -691,7 +691,7 @@ fn closing_a_long_nested_channel_chain_frees_it_in_chunks_later() {
 }
 
 #[test]
-fn an_unreachable_channel_cycle_is_closed_at_once_and_freed_in_chunks_later() {
+fn an_unreachable_channel_cycle_is_closed_and_freed_in_chunks_later() {
     let _serial = deferred_serial();
     points();
     let levels = 5_000;
@@ -712,16 +712,183 @@ fn an_unreachable_channel_cycle_is_closed_at_once_and_freed_in_chunks_later() {
         current = b_handle;
     }
     let before = points();
-    // The write that makes the whole cycle unreachable: the collection finds it, every
-    // endpoint of it is closed at once, the queues wait.
+    // The write that makes the whole cycle unreachable: it starts the collection (no point
+    // there: locks may be held), the work it left finds the cycle and frees it, as the kernel
+    // does before the write returns.
     keep.write(&[], vec![current]).expect("write");
     assert_eq!(points(), before);
+    let passed = free_dead_channels();
     assert!(peer_closed(&keep));
     assert!(peer_closed(&watch));
-    let passed = free_dead_channels();
     assert!(passed >= levels / 64 - 2, "{passed} points");
     assert!(!object::channel::free_dead_chunk());
     drop((keep_handle, watch_handle));
+}
+
+/// Sets the channel collector's budget per step for the life of the value (tests that
+/// change things between the steps of a small collection).
+struct StepUnits;
+
+impl StepUnits {
+    fn set(units: usize) -> StepUnits {
+        object::channel::testing::set_step_units(units);
+        StepUnits
+    }
+}
+
+impl Drop for StepUnits {
+    fn drop(&mut self) {
+        object::channel::testing::set_step_units(object::channel::testing::STEP_UNITS);
+    }
+}
+
+/// What [`make_ring`] returns: the peers, their handles, the ring, its first endpoint's handle.
+type Ring = (Vec<Arc<Channel>>, Vec<Handle>, Vec<Arc<Channel>>, Handle);
+
+/// A ring of `len` endpoints but for its last link: each holds the handle to the next in its
+/// queue (written by its peer, returned so that a test can watch for `PEER_CLOSED` there).
+/// Returns the peers, their handles, the ring and the handle to its first endpoint, which
+/// the caller writes into the last one's queue (through `peers[len - 1]`) to close it.
+fn make_ring(len: usize) -> Ring {
+    let mut peers = Vec::new();
+    let mut peer_handles = Vec::new();
+    let mut ring = Vec::new();
+    for _ in 0..len {
+        let (peer, member) = Channel::create().expect("create");
+        peer_handles.push(endpoint_handle(&peer));
+        peers.push(peer);
+        ring.push(member);
+    }
+    let first = endpoint_handle(&ring[0]);
+    for i in 0..len - 1 {
+        peers[i]
+            .write(&[], vec![endpoint_handle(&ring[i + 1])])
+            .expect("write");
+    }
+    // The writes seeded the collector (each moved the last handle of an endpoint into the
+    // queue of one with none): its work is done, as before those writes returned.
+    free_dead_channels();
+    (peers, peer_handles, ring, first)
+}
+
+#[test]
+fn collecting_a_channel_cycle_of_100000_endpoints_searches_in_chunks() {
+    let _serial = deferred_serial();
+    points();
+    let len = 100_000;
+    let (peers, peer_handles, ring, first) = make_ring(len);
+    let gone = Arc::downgrade(&ring[len / 2]);
+    drop(ring);
+    let before = points();
+    // The write that makes the ring unreachable starts the collection: one step, no point
+    // (locks may be held there).
+    peers[len - 1].write(&[], vec![first]).expect("write");
+    assert_eq!(points(), before);
+    // The rest is done in steps with a point between two, as the kernel does before the
+    // write returns: the search alone visits every endpoint at least twice, at most
+    // STEP_UNITS / NODE_UNITS of them a step.
+    let mut steps = 0;
+    while !peers.iter().all(|peer| peer_closed(peer)) {
+        assert!(object::channel::free_dead_chunk(), "work left");
+        assert!(preempt::point());
+        steps += 1;
+    }
+    let min_steps =
+        2 * len * object::channel::testing::NODE_UNITS / object::channel::testing::STEP_UNITS;
+    assert!(steps >= min_steps, "{steps} steps");
+    free_dead_channels();
+    assert!(gone.upgrade().is_none());
+    assert!(!object::channel::free_dead_chunk());
+    drop((peers, peer_handles));
+}
+
+/// Runs `steps` steps of the deferred channel work (a collection under way), each of which
+/// must leave work.
+fn collector_steps(steps: usize) {
+    for _ in 0..steps {
+        assert!(object::channel::free_dead_chunk(), "the collection ended");
+    }
+}
+
+#[test]
+fn a_handle_read_out_of_a_channel_ring_between_collector_steps_keeps_its_endpoint_alive() {
+    let _serial = deferred_serial();
+    points();
+    let _units = StepUnits::set(16);
+    let len = 40;
+    let (peers, peer_handles, ring, first) = make_ring(len);
+    // A rooted endpoint's queue holds a second handle to the first of the ring: the ring is
+    // reachable.
+    let (outer_writer, outer) = Channel::create().expect("create");
+    let outer_handles = (endpoint_handle(&outer_writer), endpoint_handle(&outer));
+    outer_writer
+        .write(&[], vec![endpoint_handle(&ring[0])])
+        .expect("write");
+    let (other_writer, other) = Channel::create().expect("create");
+    let other_handles = (endpoint_handle(&other_writer), endpoint_handle(&other));
+    // Closing the ring seeds its first endpoint: the collection starts (one step here).
+    peers[len - 1].write(&[], vec![first]).expect("write");
+    // The search scans the first two queues of the ring.
+    collector_steps(6);
+    // Between two steps: the handle to the first endpoint is read from the rooted queue,
+    // the second one's from the first's queue; the second goes into another rooted queue
+    // and the first's handle is closed. The counts the search took for both are stale: the
+    // first is as often queued as counted (once, in the last one's queue), the second too
+    // (once, now in `other`'s queue instead of the first's).
+    let first = outer.read(0, 1).expect("read").handles;
+    let second = ring[0].read(0, 1).expect("read").handles;
+    assert_eq!(second[0].koid(), ring[1].base().koid());
+    other_writer.write(&[], second).expect("write");
+    drop(first);
+    // Another ring, made unreachable while the collection runs: the next one finds it.
+    let (late_peers, late_peer_handles, late_ring, late_first) = make_ring(3);
+    let late_gone = Arc::downgrade(&late_ring[1]);
+    drop(late_ring);
+    late_peers[2].write(&[], vec![late_first]).expect("write");
+    free_dead_channels();
+    // The whole ring is reachable through `other`: nothing of it was closed.
+    assert!(peers.iter().all(|peer| !peer_closed(peer)));
+    assert!(late_peers.iter().all(|peer| peer_closed(peer)));
+    assert!(late_gone.upgrade().is_none());
+    // And it works: the second endpoint's handle comes back, its queue holds the third's.
+    let second = other.read(0, 1).expect("read").handles;
+    let third = ring[1].read(0, 1).expect("read").handles;
+    assert_eq!(third[0].koid(), ring[2].base().koid());
+    peers[1].write(b"back", third).expect("write");
+    // Unreachable once `other` is closed with the second's handle in it: collected then.
+    other_writer.write(&[], second).expect("write");
+    let gone = Arc::downgrade(&ring[len - 1]);
+    drop((ring, other_handles, other_writer, other));
+    free_dead_channels();
+    assert!(peers.iter().all(|peer| peer_closed(peer)));
+    assert!(gone.upgrade().is_none());
+    assert!(!object::channel::free_dead_chunk());
+    drop((peers, peer_handles, late_peers, late_peer_handles));
+    drop((outer_handles, outer_writer, outer));
+}
+
+#[test]
+fn a_channel_ring_read_and_closed_again_between_collector_steps_is_collected_next_time() {
+    let _serial = deferred_serial();
+    points();
+    let _units = StepUnits::set(16);
+    let len = 30;
+    let (peers, peer_handles, ring, first) = make_ring(len);
+    let gone = Arc::downgrade(&ring[len - 1]);
+    peers[len - 1].write(&[], vec![first]).expect("write");
+    collector_steps(4);
+    // Between two steps a reference that outlived its handle reads the ring (a read
+    // racing with the close of the handle): allowed until the collection decides.
+    let read = ring[len - 1].read(0, 1);
+    let first = read.expect("read").handles;
+    // Back in, then the whole search goes on; the read's handle was rooted meanwhile.
+    peers[len - 1].write(&[], first).expect("write");
+    drop(ring);
+    free_dead_channels();
+    assert!(peers.iter().all(|peer| peer_closed(peer)));
+    assert!(gone.upgrade().is_none());
+    assert!(!object::channel::free_dead_chunk());
+    drop((peers, peer_handles));
 }
 
 #[test]

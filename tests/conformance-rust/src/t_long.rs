@@ -66,6 +66,10 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(unreachable_cycle_full_of_handles),
     ),
     (
+        "long_collecting_a_channel_cycle_of_many_endpoints_lets_others_run",
+        || again_if_the_host_stalled(unreachable_cycle_of_many_endpoints),
+    ),
+    (
         "long_vmar_protect_unmap_overwrite_and_destroy_of_many_mappings_let_others_run",
         || again_if_the_host_stalled(vmar_many_mappings),
     ),
@@ -626,6 +630,28 @@ fn unreachable_cycle_full_of_handles() -> R {
         );
     }
     drop((keep, a));
+    heap_came_back(&before)
+}
+
+fn unreachable_cycle_of_many_endpoints() -> R {
+    let levels = chain_levels()?;
+    let before = kmem()?;
+    // A chain of nested endpoints ending at `first` (whose peer we keep); writing the
+    // outermost into `first`'s queue closes a cycle nothing outside reaches: the collection
+    // searches all of it, then it is freed.
+    let (keep, first) = channel()?;
+    let outer = chain(levels, first.into_raw())?;
+    let outer = outer.into_raw();
+    let took = while_watched("writing the endpoint that closes the cycle", ZX_OK, || {
+        ch_write(keep.raw(), b"", &[outer])
+    })?;
+    zx::println!("  ({levels} endpoints, the write took {} ms)", took / MS);
+    // Found and freed before the call returned.
+    eqx!(
+        signals(keep.raw())? & ZX_CHANNEL_PEER_CLOSED,
+        ZX_CHANNEL_PEER_CLOSED
+    );
+    drop(keep);
     heap_came_back(&before)
 }
 
