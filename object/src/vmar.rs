@@ -62,7 +62,9 @@
 //!   `ZX_VM_ALLOW_FAULTS`): a fault beyond the end fails with the target's `OUT_OF_RANGE`.
 //! - Unmapping a range in which nothing is mapped succeeds (Zircon's implementation).
 //! - Placement of non-specific maps and allocations is first fit from the lowest address
-//!   (deterministic; `ZX_VM_COMPACT` is accepted and changes nothing).
+//!   (deterministic; `ZX_VM_COMPACT` is accepted and changes nothing), found in an index of
+//!   free gaps in O(log n); with an alignment above a page, after a few gaps too small at
+//!   that alignment the first gap large enough at any alignment is taken instead.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -84,7 +86,7 @@ mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use space::{ChildKind, Mapping, Prepared, Region, Space, State, CHUNK_CHILDREN};
+use space::{ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN};
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -95,6 +97,10 @@ pub trait MapTarget: Send + Sync {
     /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`].
     fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64;
     fn remove_mapping(&self, id: u64);
+    /// The mapping registered as `id` shows at most `offset .. offset + len` of the target
+    /// from now on (a registration covers the whole target until then): a target may skip
+    /// it when it invalidates pages outside that range. Ranges only ever narrow.
+    fn narrow_mapping(&self, _id: u64, _offset: u64, _len: u64) {}
     /// The page backing `offset` for an access: commits it (write) or finds what is visible
     /// (read; may be a shared zero page); `writable` says whether it may be mapped writable
     /// (false for pages shared copy-on-write or the zero page). Errors: OUT_OF_RANGE beyond
@@ -297,6 +303,14 @@ fn same_target(a: &Arc<dyn MapTarget>, b: &Arc<dyn MapTarget>) -> bool {
     core::ptr::eq(Arc::as_ptr(a) as *const u8, Arc::as_ptr(b) as *const u8)
 }
 
+/// Tells targets the ranges their mappings were cut to (taken from `State::narrowed` under
+/// the lock). Runs without the tree lock.
+fn narrow(narrowed: Vec<Narrowed>) {
+    for n in narrowed {
+        n.target.narrow_mapping(n.registration, n.offset, n.len);
+    }
+}
+
 /// Unregisters what a finished operation removed or did not use. Runs without the tree lock.
 fn unregister(removed: Vec<Mapping>, spares: Vec<Prepared>) {
     for mapping in removed {
@@ -361,19 +375,23 @@ impl Dying {
         };
         let more_mappings = removed.len() == CHUNK_CHILDREN;
         unregister(removed, Vec::new());
-        // A region's children map may be as large as its mappings were: dropped in pieces.
+        // A region's children map and gap index may be as large as its mappings were:
+        // dropped in pieces.
         let mut budget = CHUNK_CHILDREN;
         while budget > 0 {
             let Some(mut entry) = self.regions.first_entry() else {
                 break;
             };
-            let children = entry.get().children.len();
-            if children < budget {
-                budget -= children + 1;
+            let region = entry.get_mut();
+            let work = region.children.len() + region.gaps.len();
+            if work < budget {
+                budget -= work + 1;
                 entry.remove();
             } else {
                 budget -= 1;
-                entry.get_mut().children.pop_first();
+                if region.children.pop_first().is_none() {
+                    region.gaps.pop_first();
+                }
             }
         }
         more_mappings || !self.regions.is_empty()
@@ -482,16 +500,11 @@ impl Vmar {
         let koid = new_koid();
         let space = Arc::new(Space::new(aspace));
         let id = space.new_id();
-        space.state.lock().regions.insert(
-            id,
-            Region {
-                base,
-                size,
-                koid,
-                parent: None,
-                children: BTreeMap::new(),
-            },
-        );
+        space
+            .state
+            .lock()
+            .regions
+            .insert(id, Region::new(base, size, koid, None));
         Arc::new(Vmar {
             owner: Arc::new(Owner { space }),
             id,
@@ -536,6 +549,48 @@ impl Vmar {
 
     pub fn is_destroyed(&self) -> bool {
         !self.space().state.lock().regions.contains_key(&self.id)
+    }
+
+    /// For host tests: (observer calls, gaps or children looked at by a placement search or
+    /// a failed MAP_RANGE's cleanup) in this address space so far.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn test_counts(&self) -> (u64, u64) {
+        let state = self.space().state.lock();
+        (
+            state.counts.observer_calls.load(Ordering::Relaxed),
+            state.counts.visits.load(Ordering::Relaxed),
+        )
+    }
+
+    /// For host tests: whether the gap index of every region of this address space is the
+    /// complement of its children.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn check_gaps(&self) -> Result<(), alloc::string::String> {
+        let state = self.space().state.lock();
+        for (id, region) in &state.regions {
+            let mut want = Vec::new();
+            let mut cursor = region.base;
+            for (&base, &kind) in &region.children {
+                let size = match kind {
+                    ChildKind::Region(r) => state.regions.get(&r).map_or(0, |r| r.size),
+                    ChildKind::Mapping(m) => state.mappings.get(&m).map_or(0, |m| m.size),
+                };
+                if base > cursor {
+                    want.push((cursor, base - cursor));
+                }
+                cursor = base + size;
+            }
+            if region.base + region.size > cursor {
+                want.push((cursor, region.base + region.size - cursor));
+            }
+            if region.gaps.entries() != want {
+                return Err(alloc::format!(
+                    "region {id}: gaps {:x?}, children leave {want:x?}",
+                    region.gaps.entries()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Mappings in this region and all regions nested in it (0 once destroyed).
@@ -618,10 +673,12 @@ impl Vmar {
         let _busy = Busy(space);
         while preempt::point() {
             let mut removed = Vec::new();
-            let done = {
+            let (done, narrowed) = {
                 let mut state = space.state.lock();
-                chunk(&mut state, &*space.aspace, &mut removed)
+                let done = chunk(&mut state, &*space.aspace, &mut removed);
+                (done, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             unregister(removed, Vec::new());
             if done {
                 return;
@@ -647,7 +704,7 @@ impl Vmar {
         let space = self.space();
         let mut removed = Vec::new();
         loop {
-            let step = {
+            let (step, narrowed) = {
                 let mut state = match self.lock_idle() {
                     Ok(state) => state,
                     Err(status) => {
@@ -655,8 +712,10 @@ impl Vmar {
                         return Err(status);
                     }
                 };
-                op(&mut state, &*space.aspace, &mut spares, &mut removed)
+                let step = op(&mut state, &*space.aspace, &mut spares, &mut removed);
+                (step, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             match step {
                 Step::Done(result) => {
                     unregister(removed, spares);
@@ -734,16 +793,7 @@ impl Vmar {
         };
         let id = space.new_id();
         let koid = new_koid();
-        state.insert_region(
-            id,
-            Region {
-                base,
-                size,
-                koid,
-                parent: Some(self.id),
-                children: BTreeMap::new(),
-            },
-        );
+        state.insert_region(id, Region::new(base, size, koid, Some(self.id)));
         drop(state);
         Ok(Arc::new(Vmar {
             owner: self.owner.clone(),
@@ -859,6 +909,7 @@ impl Vmar {
         };
         let first = Prepared::new(self.space(), target.clone());
         let origin = first.id;
+        let registration = first.registration;
         let addr = self.transact(alloc::vec![first], |state, aspace, spares, removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
@@ -917,15 +968,17 @@ impl Vmar {
                     let origin = new.id;
                     build(addr, new, origin)
                 };
-                return self.overwrite_in_chunks(addr, len, target, make);
+                return self.overwrite_in_chunks(addr, len, target, target_offset, make);
             }
             // Not reached: only a SPECIFIC_OVERWRITE map takes the long way.
             (None, None) => return Err(Status::BAD_STATE),
         };
+        // Until now the registration covered the whole target (a superset is always safe).
+        target.narrow_mapping(registration, target_offset, len_u64);
 
         if map_range && !perms.is_none() {
             if let Err(status) = self.populate(origin, addr, len, &*target, target_offset) {
-                self.remove_origin(origin);
+                self.remove_origin(origin, addr, len);
                 return Err(status);
             }
         }
@@ -945,6 +998,7 @@ impl Vmar {
         addr: usize,
         len: usize,
         target: Arc<dyn MapTarget>,
+        target_offset: u64,
         make: impl FnOnce(Prepared) -> Mapping,
     ) -> ZxResult<usize> {
         let space = self.space();
@@ -975,10 +1029,11 @@ impl Vmar {
         }
         // Nothing changes meanwhile: the registration is made without the lock.
         let mut new = Some(make(Prepared::new(space, target)));
+        let mut narrowed_new = None;
         let mut cursor = addr;
         while preempt::point() {
             let mut removed = Vec::new();
-            {
+            let narrowed = {
                 let mut state = space.state.lock();
                 if !state.regions.contains_key(&self.id) {
                     break;
@@ -996,12 +1051,16 @@ impl Vmar {
                 );
                 if done {
                     if let Some(new) = new.take() {
+                        narrowed_new = Some((new.target.clone(), new.registration));
                         state.insert_mapping(new);
                     }
                 }
-            }
+                core::mem::take(&mut state.narrowed)
+            };
+            narrow(narrowed);
             unregister(removed, Vec::new());
-            if new.is_none() {
+            if let Some((target, registration)) = narrowed_new.take() {
+                target.narrow_mapping(registration, target_offset, len as u64);
                 return Ok(addr);
             }
         }
@@ -1072,31 +1131,45 @@ impl Vmar {
         Ok(())
     }
 
-    /// Removes every piece of the mapping created as `origin` (undoing a failed MAP_RANGE).
-    fn remove_origin(&self, origin: u64) {
+    /// Removes every piece of the mapping created as `origin` at `addr .. addr + len`
+    /// (undoing a failed MAP_RANGE). The pieces are children of this region inside that
+    /// range, so only the children there are looked at, [`CHUNK_CHILDREN`] at a time with a
+    /// preemption point between chunks (the range may have been cut into many pieces
+    /// meanwhile).
+    fn remove_origin(&self, origin: u64, addr: usize, len: usize) {
         let space = self.space();
-        let removed: Vec<Mapping> = {
-            // A killed thread leaves the mapping: the process's teardown takes it.
-            let Ok(mut state) = self.lock_idle() else {
-                return;
-            };
-            let ids: Vec<u64> = state
-                .mappings
-                .iter()
-                .filter(|(_, m)| m.origin == origin)
-                .map(|(&id, _)| id)
-                .collect();
-            let mut removed = Vec::new();
-            for id in ids {
-                if let Some(m) = state.detach_mapping(id) {
-                    space.aspace.unmap(m.base, m.size);
-                    removed.push(m);
+        let end = addr + len;
+        let mut cursor = addr;
+        loop {
+            let (removed, done) = {
+                // A killed thread leaves the mapping: the process's teardown takes it.
+                let Ok(mut state) = self.lock_idle() else {
+                    return;
+                };
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                let mut removed = Vec::new();
+                for child in children {
+                    cursor = child.end();
+                    let ChildKind::Mapping(id) = child.kind else {
+                        continue;
+                    };
+                    state.count_visit();
+                    if state.mappings.get(&id).is_some_and(|m| m.origin == origin) {
+                        if let Some(m) = state.detach_mapping(id) {
+                            space.aspace.unmap(m.base, m.size);
+                            removed.push(m);
+                        }
+                    }
                 }
+                state.bump();
+                (removed, done)
+            };
+            unregister(removed, Vec::new());
+            if done || !preempt::point() {
+                return;
             }
-            state.bump();
-            removed
-        };
-        unregister(removed, Vec::new());
+        }
     }
 
     /// Validates an `addr, len` range of this region: INVALID_ARGS when `addr` is unaligned,
@@ -1339,7 +1412,7 @@ impl Vmar {
             .collect();
         cursor = addr;
         loop {
-            let done = {
+            let (done, narrowed) = {
                 let mut state = space.state.lock();
                 let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
                 let done = children.len() < CHUNK_CHILDREN;
@@ -1348,8 +1421,9 @@ impl Vmar {
                     state.protect_child(&*space.aspace, child, addr, end, perms, &mut spares);
                 }
                 state.bump();
-                done
+                (done, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             if done || !preempt::point() {
                 break;
             }

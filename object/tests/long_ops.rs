@@ -1151,3 +1151,221 @@ fn closing_one_side_of_a_snapshot_the_other_sees_whole_needs_no_walk() {
     assert_charges_add_up(&[&b]);
     assert_eq!(f.in_use() as u64, pages);
 }
+
+/// A mapping for the tests of `ZX_INFO_VMO`: counts how often it is asked its address space.
+struct CountingObserver {
+    space: u64,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl object::vmar::MappingObserver for CountingObserver {
+    fn unmap_target_range(&self, _offset: u64, _len: u64) {}
+    fn address_space_id(&self) -> u64 {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.space
+    }
+}
+
+#[test]
+fn vmo_info_of_a_vmo_mapped_many_times_walks_no_mapping() {
+    use object::vmar::{MapTarget, MappingObserver};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let vmo = Vmo::create(frames(), PAGE, 0).expect("create");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = 3000;
+    let observers: Vec<Arc<CountingObserver>> = (0..count)
+        .map(|i| {
+            Arc::new(CountingObserver {
+                space: 1 + i as u64 % 3,
+                asked: asked.clone(),
+            })
+        })
+        .collect();
+    let ids: Vec<u64> = observers
+        .iter()
+        .map(|o| vmo.add_mapping(Arc::downgrade(o) as std::sync::Weak<dyn MappingObserver>))
+        .collect();
+    asked.store(0, SeqCst);
+    let info = vmo.info();
+    assert_eq!(info.num_mappings, count);
+    assert_eq!(info.share_count, 3);
+    // Kept up to date at map and unmap time: the query asks no mapping.
+    assert_eq!(asked.load(SeqCst), 0);
+    // Every mapping of address space 3 goes: two spaces are left.
+    for (i, id) in ids.iter().enumerate() {
+        if i % 3 == 2 {
+            vmo.remove_mapping(*id);
+        }
+    }
+    let info = vmo.info();
+    assert_eq!(info.num_mappings, count - count / 3);
+    assert_eq!(info.share_count, 2);
+    for (i, id) in ids.iter().enumerate() {
+        if i % 3 != 2 {
+            vmo.remove_mapping(*id);
+        }
+    }
+    assert_eq!(vmo.info().share_count, 0);
+    assert_eq!(asked.load(SeqCst), 0);
+}
+
+/// Mappings for the invalidation and placement tests.
+const LOTS: usize = 3000;
+
+#[test]
+fn invalidating_a_page_of_a_vmo_mapped_many_times_calls_only_the_mappings_over_it() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = written(&frames(), LOTS as u64, 1);
+    // Mapping i shows page i of the VMO, with its entry.
+    for i in 0..LOTS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            i as u64 * PAGE,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+    // One mapping of the whole VMO, cut down to its last page (its head unmapped), and one
+    // of the first half cut in two by a protect: their ranges narrow with them.
+    let whole = root
+        .map(
+            ZX_VM_PERM_READ,
+            0,
+            vmo.clone(),
+            0,
+            LOTS * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map whole");
+    root.unmap(whole, (LOTS - 1) * PAGEZ).expect("unmap head");
+    let half = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE,
+            0,
+            vmo.clone(),
+            0,
+            LOTS / 2 * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map half");
+    root.protect(ZX_VM_PERM_READ, half + 2 * PAGEZ, PAGEZ)
+        .expect("protect");
+    assert_eq!(vmo.num_mappings(), LOTS + 1 + 3);
+
+    let (calls, _) = root.test_counts();
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        5 * PAGE,
+        PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    // Mapping 5 and the part of `half` over page 5; nobody else.
+    assert_eq!(root.test_counts().0 - calls, 2);
+    assert!(aspace.pte(VMAR_BASE + 5 * PAGEZ).is_none());
+    assert!(aspace.pte(VMAR_BASE + 4 * PAGEZ).is_some());
+
+    let (calls, _) = root.test_counts();
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        (LOTS as u64 - 1) * PAGE,
+        PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit last");
+    // The last one-page mapping and what is left of `whole`.
+    assert_eq!(root.test_counts().0 - calls, 2);
+    assert!(aspace.pte(VMAR_BASE + (LOTS - 1) * PAGEZ).is_none());
+}
+
+#[test]
+fn a_map_without_specific_among_many_mappings_finds_its_gap_in_few_steps() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = Vmo::create(frames(), PAGE, 0).expect("create");
+    let map = |options: u32| {
+        root.map(
+            ZX_VM_PERM_READ | options,
+            0,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+    };
+    // First fit from the bottom: one after the other.
+    for i in 0..LOTS {
+        assert_eq!(map(0), Ok(VMAR_BASE + i * PAGEZ));
+    }
+    let (_, visits) = root.test_counts();
+    assert_eq!(map(0), Ok(VMAR_BASE + LOTS * PAGEZ));
+    assert!(
+        root.test_counts().1 - visits <= 2,
+        "a walk over the children"
+    );
+    // A hole near the top is found first fit, and so is one further down.
+    root.unmap(VMAR_BASE + (LOTS - 10) * PAGEZ, PAGEZ)
+        .expect("unmap");
+    root.unmap(VMAR_BASE + 7 * PAGEZ, PAGEZ).expect("unmap");
+    assert_eq!(map(0), Ok(VMAR_BASE + 7 * PAGEZ));
+    assert_eq!(map(0), Ok(VMAR_BASE + (LOTS - 10) * PAGEZ));
+    // Many one-page holes at odd pages and a map aligned to two pages: a few holes are
+    // tried, then the first gap large enough at any alignment; never a walk over all.
+    for i in (1..LOTS).step_by(2) {
+        root.unmap(VMAR_BASE + i * PAGEZ, PAGEZ).expect("unmap");
+    }
+    let (_, visits) = root.test_counts();
+    let aligned = map(13 << ZX_VM_ALIGN_BASE).expect("aligned map");
+    assert_eq!(aligned % (2 * PAGEZ), 0);
+    assert!(aligned >= VMAR_BASE + LOTS * PAGEZ);
+    assert!(root.test_counts().1 - visits <= 17);
+    // An allocation uses the same search.
+    let (_, visits) = root.test_counts();
+    let sub = root
+        .allocate(ZX_VM_CAN_MAP_READ, 0, 2 * PAGEZ)
+        .expect("allocate");
+    assert!(sub.base() >= VMAR_BASE + LOTS * PAGEZ);
+    assert!(root.test_counts().1 - visits <= 17);
+}
+
+#[test]
+fn a_failed_map_range_among_many_mappings_looks_only_at_its_own_range() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = written(&frames(), 4, 1);
+    for i in 0..LOTS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+    }
+    aspace.fail_nth_map(3);
+    let (_, visits) = root.test_counts();
+    assert_eq!(
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_MAP_RANGE | ZX_VM_SPECIFIC,
+            (LOTS + 1) * PAGEZ,
+            vmo.clone(),
+            0,
+            4 * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    // The cleanup looked at the one mapping in the range, not at the many.
+    assert!(root.test_counts().1 - visits <= 2);
+    assert!(root.mapping_at(VMAR_BASE + (LOTS + 1) * PAGEZ).is_none());
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), LOTS);
+}
