@@ -12,35 +12,37 @@
 
 use alloc::boxed::Box;
 
-type Link<K, V> = Option<Box<Node<K, V>>>;
+type Link<K, V, P> = Option<Box<Node<K, V, P>>>;
 
-struct Node<K, V> {
+struct Node<K, V, P> {
     key: K,
     value: V,
+    /// What the entry carries besides its value (not compared).
+    payload: P,
     /// The largest value in this subtree.
     max: V,
     height: u8,
-    left: Link<K, V>,
-    right: Link<K, V>,
+    left: Link<K, V, P>,
+    right: Link<K, V, P>,
 }
 
 /// See the module docs. `V::default()` must be the smallest value.
-pub struct MaxTree<K, V> {
-    root: Link<K, V>,
+pub struct MaxTree<K, V, P = ()> {
+    root: Link<K, V, P>,
     len: usize,
 }
 
-impl<K, V> Default for MaxTree<K, V> {
+impl<K, V, P> Default for MaxTree<K, V, P> {
     fn default() -> Self {
         MaxTree { root: None, len: 0 }
     }
 }
 
-fn height<K, V>(link: &Link<K, V>) -> u8 {
+fn height<K, V, P>(link: &Link<K, V, P>) -> u8 {
     link.as_ref().map_or(0, |n| n.height)
 }
 
-impl<K: Ord + Copy, V: Ord + Copy + Default> Node<K, V> {
+impl<K: Ord + Copy, V: Ord + Copy + Default, P> Node<K, V, P> {
     fn update(&mut self) {
         self.height = 1 + height(&self.left).max(height(&self.right));
         let mut max = self.value;
@@ -51,7 +53,9 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> Node<K, V> {
     }
 }
 
-fn rotate_right<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) -> Box<Node<K, V>> {
+fn rotate_right<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    mut n: Box<Node<K, V, P>>,
+) -> Box<Node<K, V, P>> {
     let Some(mut l) = n.left.take() else {
         return n;
     };
@@ -62,7 +66,9 @@ fn rotate_right<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) 
     l
 }
 
-fn rotate_left<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) -> Box<Node<K, V>> {
+fn rotate_left<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    mut n: Box<Node<K, V, P>>,
+) -> Box<Node<K, V, P>> {
     let Some(mut r) = n.right.take() else {
         return n;
     };
@@ -74,7 +80,9 @@ fn rotate_left<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) -
 }
 
 /// Restores the AVL balance of `n` (its subtrees are balanced and differ by at most 2).
-fn balance<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) -> Box<Node<K, V>> {
+fn balance<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    mut n: Box<Node<K, V, P>>,
+) -> Box<Node<K, V, P>> {
     n.update();
     let (hl, hr) = (height(&n.left), height(&n.right));
     if hl > hr + 1 {
@@ -100,16 +108,18 @@ fn balance<K: Ord + Copy, V: Ord + Copy + Default>(mut n: Box<Node<K, V>>) -> Bo
     n
 }
 
-fn insert<K: Ord + Copy, V: Ord + Copy + Default>(
-    link: Link<K, V>,
+fn insert<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    link: Link<K, V, P>,
     key: K,
     value: V,
-    old: &mut Option<V>,
-) -> Box<Node<K, V>> {
+    payload: P,
+    old: &mut Option<(V, P)>,
+) -> Box<Node<K, V, P>> {
     let Some(mut n) = link else {
         return Box::new(Node {
             key,
             value,
+            payload,
             max: value,
             height: 1,
             left: None,
@@ -117,17 +127,22 @@ fn insert<K: Ord + Copy, V: Ord + Copy + Default>(
         });
     };
     match key.cmp(&n.key) {
-        core::cmp::Ordering::Less => n.left = Some(insert(n.left.take(), key, value, old)),
-        core::cmp::Ordering::Greater => n.right = Some(insert(n.right.take(), key, value, old)),
-        core::cmp::Ordering::Equal => *old = Some(core::mem::replace(&mut n.value, value)),
+        core::cmp::Ordering::Less => n.left = Some(insert(n.left.take(), key, value, payload, old)),
+        core::cmp::Ordering::Greater => {
+            n.right = Some(insert(n.right.take(), key, value, payload, old))
+        }
+        core::cmp::Ordering::Equal => {
+            let value = core::mem::replace(&mut n.value, value);
+            *old = Some((value, core::mem::replace(&mut n.payload, payload)));
+        }
     }
     balance(n)
 }
 
 /// Takes the smallest node out of `n`'s subtree: (what is left, the node).
-fn take_min<K: Ord + Copy, V: Ord + Copy + Default>(
-    mut n: Box<Node<K, V>>,
-) -> (Link<K, V>, Box<Node<K, V>>) {
+fn take_min<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    mut n: Box<Node<K, V, P>>,
+) -> (Link<K, V, P>, Box<Node<K, V, P>>) {
     match n.left.take() {
         None => (n.right.take(), n),
         Some(l) => {
@@ -138,31 +153,32 @@ fn take_min<K: Ord + Copy, V: Ord + Copy + Default>(
     }
 }
 
-fn remove<K: Ord + Copy, V: Ord + Copy + Default>(
-    link: Link<K, V>,
+fn remove<K: Ord + Copy, V: Ord + Copy + Default, P>(
+    link: Link<K, V, P>,
     key: &K,
-    old: &mut Option<V>,
-) -> Link<K, V> {
+    old: &mut Option<(V, P)>,
+) -> Link<K, V, P> {
     let mut n = link?;
     match key.cmp(&n.key) {
         core::cmp::Ordering::Less => n.left = remove(n.left.take(), key, old),
         core::cmp::Ordering::Greater => n.right = remove(n.right.take(), key, old),
         core::cmp::Ordering::Equal => {
-            *old = Some(n.value);
             let (left, right) = (n.left.take(), n.right.take());
             let Some(right) = right else {
+                *old = Some((n.value, n.payload));
                 return left;
             };
             let (rest, mut min) = take_min(right);
             min.left = left;
             min.right = rest;
+            *old = Some((n.value, n.payload));
             return Some(balance(min));
         }
     }
     Some(balance(n))
 }
 
-impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
+impl<K: Ord + Copy, V: Ord + Copy + Default, P> MaxTree<K, V, P> {
     pub const fn new() -> Self {
         MaxTree { root: None, len: 0 }
     }
@@ -175,23 +191,50 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
         self.len == 0
     }
 
-    /// Inserts or replaces; returns the value replaced.
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+    /// Inserts or replaces (in place, without allocating); returns what was replaced.
+    pub fn insert_with(&mut self, key: K, value: V, payload: P) -> Option<(V, P)> {
         let mut old = None;
-        self.root = Some(insert(self.root.take(), key, value, &mut old));
+        self.root = Some(insert(self.root.take(), key, value, payload, &mut old));
         if old.is_none() {
             self.len += 1;
         }
         old
     }
 
-    pub fn remove(&mut self, key: &K) -> Option<V> {
+    pub fn remove_with(&mut self, key: &K) -> Option<(V, P)> {
         let mut old = None;
         self.root = remove(self.root.take(), key, &mut old);
         if old.is_some() {
             self.len -= 1;
         }
         old
+    }
+
+    /// Changes the value of an existing entry in place (no allocation, no rebalancing);
+    /// false when `key` is absent.
+    pub fn set_value(&mut self, key: &K, value: V) -> bool {
+        fn walk<K: Ord + Copy, V: Ord + Copy + Default, P>(
+            link: &mut Link<K, V, P>,
+            key: &K,
+            value: V,
+        ) -> bool {
+            let Some(n) = link.as_mut() else {
+                return false;
+            };
+            let found = match key.cmp(&n.key) {
+                core::cmp::Ordering::Less => walk(&mut n.left, key, value),
+                core::cmp::Ordering::Greater => walk(&mut n.right, key, value),
+                core::cmp::Ordering::Equal => {
+                    n.value = value;
+                    true
+                }
+            };
+            if found {
+                n.update();
+            }
+            found
+        }
+        walk(&mut self.root, key, value)
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
@@ -223,8 +266,8 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
 
     /// The entry with the smallest key at or above `from` whose value is at least `min`.
     pub fn first_from(&self, from: &K, min: V) -> Option<(K, V)> {
-        fn walk<K: Ord + Copy, V: Ord + Copy + Default>(
-            link: &Link<K, V>,
+        fn walk<K: Ord + Copy, V: Ord + Copy + Default, P>(
+            link: &Link<K, V, P>,
             from: &K,
             min: V,
         ) -> Option<(K, V)> {
@@ -248,12 +291,12 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
 
     /// Calls `f` for every entry whose key is below `below` and whose value is above
     /// `above`, in key order: O(log n) per entry visited, nothing for the others.
-    pub fn for_each_overlapping(&self, below: &K, above: V, mut f: impl FnMut(K, V)) {
-        fn walk<K: Ord + Copy, V: Ord + Copy + Default>(
-            link: &Link<K, V>,
+    pub fn for_each_overlapping(&self, below: &K, above: V, mut f: impl FnMut(K, V, &P)) {
+        fn walk<K: Ord + Copy, V: Ord + Copy + Default, P>(
+            link: &Link<K, V, P>,
             below: &K,
             above: V,
-            f: &mut impl FnMut(K, V),
+            f: &mut impl FnMut(K, V, &P),
         ) {
             let Some(n) = link.as_ref() else {
                 return;
@@ -264,7 +307,7 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
             walk(&n.left, below, above, f);
             if n.key < *below {
                 if n.value > above {
-                    f(n.key, n.value);
+                    f(n.key, n.value, &n.payload);
                 }
                 walk(&n.right, below, above, f);
             }
@@ -283,7 +326,7 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
 
     /// Every entry in key order (for tests and small trees).
     pub fn entries(&self) -> alloc::vec::Vec<(K, V)> {
-        fn walk<K: Copy, V: Copy>(link: &Link<K, V>, out: &mut alloc::vec::Vec<(K, V)>) {
+        fn walk<K: Copy, V: Copy, P>(link: &Link<K, V, P>, out: &mut alloc::vec::Vec<(K, V)>) {
             if let Some(n) = link {
                 walk(&n.left, out);
                 out.push((n.key, n.value));
@@ -293,6 +336,17 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V> {
         let mut out = alloc::vec::Vec::with_capacity(self.len);
         walk(&self.root, &mut out);
         out
+    }
+}
+
+impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V, ()> {
+    /// Inserts or replaces (in place, without allocating); returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_with(key, value, ()).map(|(v, ())| v)
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.remove_with(key).map(|(v, ())| v)
     }
 }
 
@@ -312,7 +366,13 @@ mod tests {
             x ^= x << 17;
             let key = x % 2000;
             let value = (x >> 20) % 1000;
-            if step % 3 == 0 {
+            if step % 5 == 1 {
+                let present = model.contains_key(&key);
+                assert_eq!(tree.set_value(&key, value), present);
+                if present {
+                    model.insert(key, value);
+                }
+            } else if step % 3 == 0 {
                 assert_eq!(tree.remove(&key), model.remove(&key));
             } else {
                 assert_eq!(tree.insert(key, value), model.insert(key, value));
@@ -333,7 +393,7 @@ mod tests {
             );
             if step % 97 == 0 {
                 let mut seen = alloc::vec::Vec::new();
-                tree.for_each_overlapping(&probe, min, |k, v| seen.push((k, v)));
+                tree.for_each_overlapping(&probe, min, |k, v, ()| seen.push((k, v)));
                 let want: alloc::vec::Vec<(u64, u64)> = model
                     .range(..probe)
                     .filter(|(_, &v)| v > min)

@@ -1370,17 +1370,17 @@ impl Drop for Family {
 /// `ZX_INFO_VMO` walks all of them (a process can map a VMO 100,000 times).
 #[derive(Default)]
 struct Mappings {
-    /// By registration id: the observer, its address space and the pages `first..end` it
-    /// may show (the whole VMO until the mapping says otherwise, [`MapTarget::narrow_mapping`]).
+    /// By registration id: its address space and the pages `first..end` it may show (the
+    /// whole VMO until the mapping says otherwise, [`MapTarget::narrow_mapping`]).
     by_id: BTreeMap<u64, MappingEntry>,
-    /// `(first, id) -> end`: an invalidation visits only the mappings that overlap it.
-    by_range: MaxTree<(u64, u64), u64>,
+    /// `(first, id) -> end`, with the observer: an invalidation visits only the mappings
+    /// that overlap it.
+    by_range: MaxTree<(u64, u64), u64, Weak<dyn MappingObserver>>,
     /// Registrations per address space (`share_count` is its length).
     spaces: BTreeMap<u64, usize>,
 }
 
 struct MappingEntry {
-    observer: Weak<dyn MappingObserver>,
     space: u64,
     first: u64,
     end: u64,
@@ -1394,12 +1394,11 @@ impl Mappings {
     fn insert(&mut self, id: u64, observer: Weak<dyn MappingObserver>) {
         let space = observer.upgrade().map_or(0, |o| o.address_space_id());
         let entry = MappingEntry {
-            observer,
             space,
             first: 0,
             end: u64::MAX,
         };
-        self.by_range.insert((0, id), u64::MAX);
+        self.by_range.insert_with((0, id), u64::MAX, observer);
         *self.spaces.entry(space).or_default() += 1;
         self.by_id.insert(id, entry);
     }
@@ -1408,7 +1407,7 @@ impl Mappings {
         let Some(entry) = self.by_id.remove(&id) else {
             return false;
         };
-        self.by_range.remove(&(entry.first, id));
+        self.by_range.remove_with(&(entry.first, id));
         if let Some(count) = self.spaces.get_mut(&entry.space) {
             *count -= 1;
             if *count == 0 {
@@ -1428,8 +1427,13 @@ impl Mappings {
         if (new_first, new_end) == (entry.first, entry.end) {
             return;
         }
-        self.by_range.remove(&(entry.first, id));
-        self.by_range.insert((new_first, id), new_end);
+        if new_first == entry.first {
+            // Same key: the end changes in place.
+            self.by_range.set_value(&(new_first, id), new_end);
+        } else if let Some((_, observer)) = self.by_range.remove_with(&(entry.first, id)) {
+            self.by_range
+                .insert_with((new_first, id), new_end, observer);
+        }
         entry.first = new_first;
         entry.end = new_end;
     }
@@ -1444,9 +1448,8 @@ fn notify(mappings: &Mappings, first: u64, end: u64) {
     // Registration ids start at 1: `(end, 0)` is above every key starting below `end`.
     mappings
         .by_range
-        .for_each_overlapping(&(end, 0), first, |(_, id), _| {
-            let observer = mappings.by_id.get(&id).and_then(|e| e.observer.upgrade());
-            if let Some(observer) = observer {
+        .for_each_overlapping(&(end, 0), first, |_, _, observer| {
+            if let Some(observer) = observer.upgrade() {
                 observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
             }
         });

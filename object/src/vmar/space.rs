@@ -408,9 +408,11 @@ impl State {
             debug_assert!(false, "child {base:#x}..{end:#x} not in a gap");
             return;
         }
-        region.gaps.remove(&start);
         if start < base {
-            region.gaps.insert(start, base - start);
+            // The part below stays, in place.
+            region.gaps.set_value(&start, base - start);
+        } else {
+            region.gaps.remove(&start);
         }
         if end < gap_end {
             region.gaps.insert(end, gap_end - end);
@@ -426,21 +428,24 @@ impl State {
         if base >= end {
             return;
         }
-        let (mut start, mut stop) = (base, end);
-        if let Some(size) = region.gaps.get(&end) {
-            region.gaps.remove(&end);
+        let mut stop = end;
+        if let Some(size) = region.gaps.remove(&end) {
             stop = end + size;
         }
-        if let Some((before, size)) = base
+        let before = base
             .checked_sub(1)
             .and_then(|b| region.gaps.last_at_or_below(&b))
-        {
-            if before + size == base {
-                region.gaps.remove(&before);
-                start = before;
+            .filter(|&(start, size)| start + size == base);
+        match before {
+            // The gap below grows in place (unmapping from the bottom up, the usual order,
+            // allocates nothing).
+            Some((start, _)) => {
+                region.gaps.set_value(&start, stop - start);
+            }
+            None => {
+                region.gaps.insert(base, stop - base);
             }
         }
-        region.gaps.insert(start, stop - start);
     }
 
     /// Removes the child at `base` of region `rid` from its children and frees its room.
