@@ -77,6 +77,10 @@ pub const CASES: &[Case] = &[
         "long_a_thread_waiting_for_a_long_unmap_does_not_slow_it_down",
         || again_if_the_host_stalled(waiting_for_a_long_unmap),
     ),
+    (
+        "long_vmo_info_decommit_and_placement_among_many_mappings_walk_none",
+        || again_if_the_host_stalled(many_mappings_walk_none),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -873,5 +877,92 @@ fn waiting_for_a_long_unmap() -> R {
         waited / MS,
         alone / MS
     );
+    Ok(())
+}
+
+/// Calls a case repeats: a walk over every mapping costs milliseconds each time.
+const REPEAT: usize = 100;
+
+/// `ZX_INFO_VMO` of a VMO mapped many times, one-page decommits that overlap one mapping of
+/// many, and maps without SPECIFIC into a VMAR full of mappings: each done `REPEAT` times
+/// costs less than one walk over the mappings would (kept counts and indexes, no walk).
+fn many_mappings_walk_none() -> R {
+    let count = mapping_count()?;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        (count + 16) * PAGEZ,
+    )?;
+    // Mapping i shows page i of `v`, with its entry.
+    let v = vmo((count as u64) * PAGE)?;
+    for i in 0..count {
+        let addr = map_raw(
+            sub.h.raw(),
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            v.raw(),
+            (i * PAGEZ) as u64,
+            PAGEZ,
+        )
+        .map_err(|s| format!("map {i} of {count}: {}", sname(s)))?;
+        peek(addr);
+    }
+    let info = vmo_info(v.raw())?;
+    eq!(info.num_mappings, count);
+    eq!(info.share_count, 1);
+    let quick = |what: &str, took: i64| -> R {
+        ensure!(
+            took < QUICK,
+            "{OVER_TIME}{REPEAT} {what} among {count} mappings took {} ms",
+            took / MS
+        );
+        Ok(())
+    };
+    let took = while_watched("ZX_INFO_VMO", ZX_OK, || {
+        for _ in 0..REPEAT {
+            if vmo_info(v.raw()).is_err() {
+                return ZX_ERR_INTERNAL;
+            }
+        }
+        ZX_OK
+    })?;
+    quick("ZX_INFO_VMO", took)?;
+    for i in 0..REPEAT {
+        zx_ok!(vmo_write(v.raw(), (i * PAGEZ) as u64, &[1]));
+    }
+    let took = while_watched("one-page decommits", ZX_OK, || {
+        for i in 0..REPEAT {
+            let s = op(v.raw(), ZX_VMO_OP_DECOMMIT, (i * PAGEZ) as u64, PAGE);
+            if s != ZX_OK {
+                return s;
+            }
+        }
+        ZX_OK
+    })?;
+    quick("one-page decommits", took)?;
+    eq!(committed(v.raw())?, 0);
+    let top = sub.addr + count * PAGEZ;
+    let took = while_watched("maps without SPECIFIC", ZX_OK, || {
+        for _ in 0..REPEAT {
+            match map_raw(sub.h.raw(), ZX_VM_PERM_READ, 0, v.raw(), 0, PAGEZ) {
+                // First fit: the first free page, above the many.
+                Ok(addr) if addr == top => {
+                    // SAFETY: the mapping just made.
+                    let s = unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, PAGEZ) };
+                    if s != ZX_OK {
+                        return s;
+                    }
+                }
+                Ok(_) => return ZX_ERR_BAD_STATE,
+                Err(s) => return s,
+            }
+        }
+        ZX_OK
+    })?;
+    quick("maps without SPECIFIC", took)?;
+    // SAFETY: our own sub-VMAR; nothing else lives in it.
+    zx_ok!(unsafe { sys::zx_vmar_destroy(sub.h.raw()) });
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
     Ok(())
 }
