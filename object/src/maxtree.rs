@@ -13,6 +13,8 @@
 use alloc::boxed::Box;
 
 type Link<K, V, P> = Option<Box<Node<K, V, P>>>;
+/// What [`take_min`] returns: the rest of the subtree and its smallest node.
+type Split<K, V, P> = (Link<K, V, P>, Box<Node<K, V, P>>);
 
 struct Node<K, V, P> {
     key: K,
@@ -142,7 +144,7 @@ fn insert<K: Ord + Copy, V: Ord + Copy + Default, P>(
 /// Takes the smallest node out of `n`'s subtree: (what is left, the node).
 fn take_min<K: Ord + Copy, V: Ord + Copy + Default, P>(
     mut n: Box<Node<K, V, P>>,
-) -> (Link<K, V, P>, Box<Node<K, V, P>>) {
+) -> Split<K, V, P> {
     match n.left.take() {
         None => (n.right.take(), n),
         Some(l) => {
