@@ -86,7 +86,9 @@ mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use space::{ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN};
+use space::{
+    ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN, ONE_STEP_BYTES,
+};
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -136,6 +138,19 @@ pub trait AddressSpace: Send + Sync {
     /// Installs one 4 KiB entry, replacing any existing one.
     fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult;
     fn unmap(&self, va: usize, len: usize);
+    /// Unmaps part of `va .. va + len`, at most about `tables` leaf tables' worth of work (a
+    /// 2 MiB table that exists; missing spans cost little): from the bottom, returning the
+    /// address below which everything is unmapped, or from the top (`from_top`), returning
+    /// the address above which everything is. A page-aligned boundary inside the range, or
+    /// its end (its start from the top) when all of it is done. The default does it all.
+    fn unmap_bounded(&self, va: usize, len: usize, _tables: usize, from_top: bool) -> usize {
+        self.unmap(va, len);
+        if from_top {
+            va
+        } else {
+            va + len
+        }
+    }
     fn protect(&self, va: usize, len: usize, perms: MappingPerms);
 }
 
@@ -358,22 +373,27 @@ impl Dying {
     /// unregistered from their targets after the lock) and as many children entries of the
     /// taken regions are dropped. True while work remains.
     fn chunk(&mut self) -> bool {
-        let removed: Vec<Mapping> = {
+        let (removed, more_mappings) = {
             let mut state = self.space.state.lock();
             let mut removed = Vec::new();
+            let mut more = false;
             while removed.len() < CHUNK_CHILDREN {
-                let Some((_, m)) = state.mappings.pop_first() else {
+                let Some(&id) = state.mappings.keys().next() else {
                     break;
                 };
-                self.space.aspace.unmap(m.base, m.size);
-                removed.push(m);
+                // A mapping with many entries may take the chunk, shrinking as they go.
+                match state.unmap_whole_bounded(&*self.space.aspace, id) {
+                    Some(m) => removed.push(m),
+                    None => {
+                        more = true;
+                        break;
+                    }
+                }
             }
-            if !removed.is_empty() {
-                state.bump();
-            }
-            removed
+            state.bump();
+            let more = more || removed.len() == CHUNK_CHILDREN;
+            (removed, more)
         };
-        let more_mappings = removed.len() == CHUNK_CHILDREN;
         unregister(removed, Vec::new());
         // A region's children map and gap index may be as large as its mappings were:
         // dropped in pieces.
@@ -925,7 +945,9 @@ impl Vmar {
                         }
                     } else {
                         let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
-                        if children.len() > CHUNK_CHILDREN {
+                        if children.len() > CHUNK_CHILDREN
+                            || children.iter().any(|c| c.size > ONE_STEP_BYTES)
+                        {
                             // Many to replace: in chunks (`overwrite_in_chunks`).
                             state.busy = true;
                             return Step::Done(Ok(None));
@@ -1027,7 +1049,22 @@ impl Vmar {
                 return Err(Status::BAD_STATE);
             }
         }
-        // Nothing changes meanwhile: the registration is made without the lock.
+        // A mapping sticking out of both ends (then the only child) is split: a registration
+        // for its right part. Nothing changes meanwhile: made without the lock.
+        let spare_target = {
+            let state = space.state.lock();
+            state
+                .first_overlapping(self.id, addr, end)
+                .filter(|c| c.base < addr && c.end() > end)
+                .and_then(|c| match c.kind {
+                    ChildKind::Mapping(id) => state.mappings.get(&id).map(|m| m.target.clone()),
+                    ChildKind::Region(_) => None,
+                })
+        };
+        let mut spares: Vec<Prepared> = spare_target
+            .into_iter()
+            .map(|t| Prepared::new(space, t))
+            .collect();
         let mut new = Some(make(Prepared::new(space, target)));
         let mut narrowed_new = None;
         let mut cursor = addr;
@@ -1038,7 +1075,6 @@ impl Vmar {
                 if !state.regions.contains_key(&self.id) {
                     break;
                 }
-                // No mapping sticks out of both ends (more than one child): no split, no spare.
                 let done = state.unmap_some(
                     &*space.aspace,
                     self.id,
@@ -1046,7 +1082,7 @@ impl Vmar {
                     &mut cursor,
                     end,
                     &mut Vec::new(),
-                    &mut Vec::new(),
+                    &mut spares,
                     &mut removed,
                 );
                 if done {
@@ -1061,11 +1097,12 @@ impl Vmar {
             unregister(removed, Vec::new());
             if let Some((target, registration)) = narrowed_new.take() {
                 target.narrow_mapping(registration, target_offset, len as u64);
+                unregister(Vec::new(), spares);
                 return Ok(addr);
             }
         }
         // Killed, or the address space was torn down: nothing was mapped.
-        unregister(new.into_iter().collect(), Vec::new());
+        unregister(new.into_iter().collect(), spares);
         Err(Status::BAD_STATE)
     }
 
@@ -1141,7 +1178,7 @@ impl Vmar {
         let end = addr + len;
         let mut cursor = addr;
         loop {
-            let (removed, done) = {
+            let (removed, done, narrowed) = {
                 // A killed thread leaves the mapping: the process's teardown takes it.
                 let Ok(mut state) = self.lock_idle() else {
                     return;
@@ -1149,6 +1186,7 @@ impl Vmar {
                 let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
                 let done = children.len() < CHUNK_CHILDREN;
                 let mut removed = Vec::new();
+                let mut partial = false;
                 for child in children {
                     cursor = child.end();
                     let ChildKind::Mapping(id) = child.kind else {
@@ -1156,15 +1194,23 @@ impl Vmar {
                     };
                     state.count_visit();
                     if state.mappings.get(&id).is_some_and(|m| m.origin == origin) {
-                        if let Some(m) = state.detach_mapping(id) {
-                            space.aspace.unmap(m.base, m.size);
-                            removed.push(m);
+                        match state.unmap_whole_bounded(&*space.aspace, id) {
+                            Some(m) => removed.push(m),
+                            None => {
+                                // Shrunk: what is left of it next time.
+                                cursor = child.base;
+                                partial = true;
+                                break;
+                            }
                         }
                     }
                 }
                 state.bump();
-                (removed, done)
+                // A piece cut short by its entries: its target learns the range it keeps.
+                let narrowed = core::mem::take(&mut state.narrowed);
+                (removed, done && !partial, narrowed)
             };
+            narrow(narrowed);
             unregister(removed, Vec::new());
             if done || !preempt::point() {
                 return;

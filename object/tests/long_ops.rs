@@ -1369,3 +1369,172 @@ fn a_failed_map_range_among_many_mappings_looks_only_at_its_own_range() {
     assert_eq!(aspace.pte_count(), 0);
     assert_eq!(vmo.num_mappings(), LOTS);
 }
+
+/// A root VMAR whose fake page table clears at most `STEP_ENTRIES` entries a step (as a real
+/// one clears at most `UNMAP_TABLES` tables), and a VMO of `pages` pages.
+const STEP_ENTRIES: usize = 64;
+
+fn stepping_space(pages: u64) -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmo>) {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    aspace.limit_unmap_steps(Some(STEP_ENTRIES));
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = Vmo::create(frames(), pages * PAGE, 0).expect("create");
+    (aspace, root, vmo)
+}
+
+/// Maps `pages` pages of `vmo` at `offset` of `vmar` with every entry installed.
+fn populated(vmar: &Arc<Vmar>, vmo: &Arc<Vmo>, offset: usize, pages: usize) -> usize {
+    vmar.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+        offset,
+        vmo.clone(),
+        0,
+        pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range")
+}
+
+#[test]
+fn unmapping_one_mapping_with_many_entries_works_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let steps = pages / STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+
+    // The whole mapping.
+    let base = populated(&root, &vmo, 0, pages);
+    assert_eq!(aspace.pte_count(), pages);
+    let before = points();
+    root.unmap(base, pages * PAGEZ).expect("unmap");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(root.mapping_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+
+    // Its top part: cleared from the top down, the bottom stays mapped with its entries.
+    let base = populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.unmap(base + 100 * PAGEZ, (pages - 100) * PAGEZ)
+        .expect("unmap top");
+    assert!(points() - before >= (pages - 100) / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 100);
+    assert_eq!(
+        root.mapping_at(base + 99 * PAGEZ).map(|m| m.size),
+        Some(100 * PAGEZ)
+    );
+    assert!(root.mapping_at(base + 100 * PAGEZ).is_none());
+    root.unmap(base, 100 * PAGEZ).expect("unmap rest");
+
+    // Its middle: split, then the middle cleared in steps; both ends keep their entries.
+    let base = populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.unmap(base + 100 * PAGEZ, (pages - 200) * PAGEZ)
+        .expect("unmap middle");
+    assert!(points() - before >= (pages - 200) / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 200);
+    let left = root.mapping_at(base).expect("left part");
+    let right = root
+        .mapping_at(base + (pages - 1) * PAGEZ)
+        .expect("right part");
+    assert_eq!((left.size, right.size), (100 * PAGEZ, 100 * PAGEZ));
+    assert_eq!(right.target_offset, (pages as u64 - 100) * PAGE);
+    assert_eq!(vmo.num_mappings(), 2);
+    root.unmap(base, pages * PAGEZ).expect("unmap all");
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+
+    // A sub-VMAR holding one such mapping, destroyed.
+    let sub = root
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+            0,
+            pages * PAGEZ,
+        )
+        .expect("allocate");
+    populated(&sub, &vmo, 0, pages);
+    let before = points();
+    sub.destroy().expect("destroy");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn an_overwrite_of_one_mapping_with_many_entries_works_in_steps() {
+    // Larger than one step can take at 64 tables: the chunked path, with a split.
+    let pages = 40_000;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    let base = populated(&root, &vmo, 0, pages);
+    let other = Vmo::create(frames(), PAGE, 0).expect("create");
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+        PAGEZ,
+        other.clone(),
+        0,
+        (pages - 2) * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("overwrite");
+    assert!(points() - before >= (pages - 2) / STEP_ENTRIES - 1);
+    // The two ends stay, with their entries; the middle is the new mapping, without any.
+    assert_eq!(aspace.pte_count(), 2);
+    assert!(aspace.pte(base).is_some());
+    assert!(aspace.pte(base + (pages - 1) * PAGEZ).is_some());
+    assert_eq!(
+        root.mapping_at(base + PAGEZ).map(|m| m.target_koid),
+        Some(other.base().koid())
+    );
+    assert_eq!(vmo.num_mappings(), 2);
+    assert_eq!(other.num_mappings(), 1);
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn teardown_of_an_address_space_with_one_mapping_of_many_entries_works_in_steps() {
+    let _serial = deferred_serial();
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.tear_down();
+    // The first step here, the rest later.
+    assert_eq!(points(), before);
+    assert_eq!(aspace.pte_count(), pages - STEP_ENTRIES);
+    assert_eq!(vmo.num_mappings(), 1);
+    object::vmar::finish_teardowns();
+    assert!(points() - before >= pages / STEP_ENTRIES - 2);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn a_failed_map_range_with_many_entries_is_undone_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    // The points of filling it in.
+    let before = points();
+    let base = populated(&root, &vmo, 0, pages);
+    let filling = points() - before;
+    root.unmap(base, pages * PAGEZ).expect("unmap");
+    // The last entry fails: every other one was installed and must go again.
+    aspace.fail_nth_map(pages);
+    let before = points();
+    assert_eq!(
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    // The undoing took a step per `STEP_ENTRIES` entries after the filling.
+    assert!(points() - before >= filling + (pages - 1) / STEP_ENTRIES - 2);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(root.mapping_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+}

@@ -24,6 +24,18 @@ const MISALIGNED_GAPS_TRIED: usize = 16;
 /// the lock, costs about 3,000 instructions, so a chunk stays near 0.2 ms.
 pub const CHUNK_CHILDREN: usize = 64;
 
+/// Leaf tables (2 MiB of address space each) whose entries one step may clear
+/// ([`AddressSpace::unmap_bounded`]): a mapping may have millions of entries (a MAP_RANGE of
+/// the zero page costs no memory but the tables), and clearing a full table costs about
+/// 4,600 instructions under `-icount`, so a step stays near 0.3 ms. A mapping whose entries
+/// need more steps shrinks as they go, so that the tree never holds a part without its
+/// entries having been considered, and nothing is walked twice.
+pub const UNMAP_TABLES: usize = 64;
+
+/// Mappings larger than this may need more than one step to unmap: an overwriting map over
+/// one takes the chunked path.
+pub const ONE_STEP_BYTES: usize = (UNMAP_TABLES - 1) << 21;
+
 /// Shared by every [`super::Vmar`] of an address space and (weakly) by the observers its
 /// mappings registered with their targets.
 pub(crate) struct Space {
@@ -647,7 +659,19 @@ impl State {
             match child.kind {
                 ChildKind::Region(sub) => self.destroy_region(aspace, sub, removed),
                 ChildKind::Mapping(id) => {
-                    self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+                    // Few children, none larger than `ONE_STEP_BYTES` (the caller checks):
+                    // one step each; a second one only for a table more than expected.
+                    let mut child = child;
+                    while !self.unmap_mapping(aspace, child, id, a, b, spares, removed) {
+                        let Some(now) = self.mappings.get(&id) else {
+                            break;
+                        };
+                        child = Child {
+                            base: now.base,
+                            size: now.size,
+                            kind: child.kind,
+                        };
+                    }
                 }
             }
         }
@@ -685,16 +709,22 @@ impl State {
             }
             for child in batch {
                 budget -= 1;
-                *cursor = child.end();
                 match child.kind {
                     // Entirely inside (checked before the first chunk; nothing else changes
                     // the tree meanwhile): taken apart before the walk goes on.
                     ChildKind::Region(sub) => {
+                        *cursor = child.end();
                         erasing.push(sub);
                         break;
                     }
                     ChildKind::Mapping(id) => {
-                        self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+                        if self.unmap_mapping(aspace, child, id, a, b, spares, removed) {
+                            *cursor = child.end();
+                        } else {
+                            // Its entries took the chunk: what is left of it comes next.
+                            budget = 0;
+                            break;
+                        }
                     }
                 }
             }
@@ -704,7 +734,10 @@ impl State {
     }
 
     /// Removes what mapping `id` (the child `child`) has in `a .. b` (which it intersects):
-    /// its page-table entries there go; it is cut, split or removed (into `removed`).
+    /// its page-table entries there go; it is cut, split or removed (into `removed`). At
+    /// most [`UNMAP_TABLES`] tables of entries go at once: the mapping then shrinks to what
+    /// still has entries in the range, and false says that more is left (call again with
+    /// the child as it is now).
     #[allow(clippy::too_many_arguments)]
     fn unmap_mapping(
         &mut self,
@@ -715,24 +748,59 @@ impl State {
         b: usize,
         spares: &mut Vec<Prepared>,
         removed: &mut Vec<Mapping>,
-    ) {
+    ) -> bool {
         let start = child.base.max(a);
         let end = child.end().min(b);
-        aspace.unmap(start, end - start);
-        if child.base < a && child.end() > b {
-            if self.split(id, b, spares).is_none() {
-                // Not reached (the registration was planned); never leave PTEs of a part the
-                // tree forgets.
-                aspace.unmap(b, child.end() - b);
-            }
+        if child.base < a && child.end() > b && self.split(id, b, spares).is_none() {
+            // Not reached (the registration was planned); never leave PTEs of a part the
+            // tree forgets.
+            aspace.unmap(start, child.end() - start);
             self.trim_tail(id, a);
-        } else if child.base < a {
-            self.trim_tail(id, a);
-        } else if child.end() > b {
-            self.trim_head(id, b);
-        } else if let Some(m) = self.detach_mapping(id) {
-            removed.push(m);
+            return true;
         }
+        if child.base < a {
+            // The top of the mapping goes: from the top down.
+            let top = aspace.unmap_bounded(start, end - start, UNMAP_TABLES, true);
+            self.trim_tail(id, top.max(a));
+            return top <= a;
+        }
+        let reached = aspace.unmap_bounded(start, end - start, UNMAP_TABLES, false);
+        if reached >= end {
+            if child.end() > b {
+                self.trim_head(id, b);
+            } else if let Some(m) = self.detach_mapping(id) {
+                removed.push(m);
+            }
+            return true;
+        }
+        self.trim_head(id, reached);
+        false
+    }
+
+    /// Unmaps mapping `id` (a child of region `rid` at `base`, or of no region any more),
+    /// at most [`UNMAP_TABLES`] tables of its entries: when that was all, it leaves the
+    /// tree (returned); else it shrinks to the part that still has entries.
+    pub fn unmap_whole_bounded(&mut self, aspace: &dyn AddressSpace, id: u64) -> Option<Mapping> {
+        let (base, end, rid) = {
+            let m = self.mappings.get(&id)?;
+            (m.base, m.end(), m.region)
+        };
+        let reached = aspace.unmap_bounded(base, end - base, UNMAP_TABLES, false);
+        if reached < end {
+            if self.regions.contains_key(&rid) {
+                self.trim_head(id, reached);
+            } else if let Some(m) = self.mappings.get_mut(&id) {
+                // Teardown: no region to update.
+                if reached > m.base {
+                    m.target_offset = m.target_offset_of(reached);
+                    m.size = m.end() - reached;
+                    m.base = reached;
+                }
+            }
+            return None;
+        }
+        self.remove_child(rid, base);
+        self.mappings.remove(&id)
     }
 
     /// Takes apart the regions on `erasing` (a stack, innermost last), at most `budget`
@@ -763,10 +831,14 @@ impl State {
                     erasing.push(sub);
                 }
                 Some((base, ChildKind::Mapping(id))) => {
-                    self.remove_child(rid, base);
-                    if let Some(m) = self.mappings.remove(&id) {
-                        aspace.unmap(m.base, m.size);
-                        removed.push(m);
+                    if !self.mappings.contains_key(&id) {
+                        self.remove_child(rid, base);
+                        continue;
+                    }
+                    match self.unmap_whole_bounded(aspace, id) {
+                        Some(m) => removed.push(m),
+                        // Shrunk: the rest next time.
+                        None => *budget = 0,
                     }
                 }
                 None => {

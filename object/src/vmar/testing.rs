@@ -33,6 +33,8 @@ struct Inner {
     calls: Vec<AspaceCall>,
     /// `map_page` calls left before one fails with NO_MEMORY; 0 = never fail.
     fail_map_in: usize,
+    /// Entries an `unmap_bounded` step clears at most (None: 512 per table it may clear).
+    step_entries: Option<usize>,
 }
 
 /// Page-table entries in a `BTreeMap` (va -> frame, perms); records every call.
@@ -68,6 +70,13 @@ impl FakeAddressSpace {
         core::mem::take(&mut self.inner.lock().calls)
     }
 
+    /// Makes every `unmap_bounded` step clear at most `entries` entries (None: 512 for each
+    /// table the caller allows), so that tests reach the paths where a mapping's entries
+    /// take several steps.
+    pub fn limit_unmap_steps(&self, entries: Option<usize>) {
+        self.inner.lock().step_entries = entries;
+    }
+
     /// Makes the `n`th `map_page` from now fail with NO_MEMORY (1 = the next); 0 = never.
     pub fn fail_nth_map(&self, n: usize) {
         self.inner.lock().fail_map_in = n;
@@ -97,6 +106,54 @@ impl AddressSpace for FakeAddressSpace {
         let doomed: Vec<usize> = inner.ptes.range(va..end).map(|(&k, _)| k).collect();
         for k in doomed {
             inner.ptes.remove(&k);
+        }
+    }
+
+    fn unmap_bounded(&self, va: usize, len: usize, tables: usize, from_top: bool) -> usize {
+        assert_eq!(
+            va % 4096,
+            0,
+            "unmap_bounded of an unaligned address {va:#x}"
+        );
+        let mut inner = self.inner.lock();
+        let limit = inner
+            .step_entries
+            .unwrap_or(tables.saturating_mul(512))
+            .max(1);
+        let end = va.saturating_add(len);
+        let keys: Vec<usize> = if from_top {
+            inner
+                .ptes
+                .range(va..end)
+                .rev()
+                .map(|(&k, _)| k)
+                .take(limit + 1)
+                .collect()
+        } else {
+            inner
+                .ptes
+                .range(va..end)
+                .map(|(&k, _)| k)
+                .take(limit + 1)
+                .collect()
+        };
+        let (lo, hi) = match (keys.len() > limit, from_top) {
+            (false, _) => (va, end),
+            (true, false) => (va, keys[limit]),
+            (true, true) => (keys[limit] + 4096, end),
+        };
+        inner.calls.push(AspaceCall::Unmap {
+            va: lo,
+            len: hi - lo,
+        });
+        for k in keys.iter().take(limit) {
+            inner.ptes.remove(k);
+        }
+        match (keys.len() > limit, from_top) {
+            (false, false) => end,
+            (false, true) => va,
+            (true, false) => hi,
+            (true, true) => lo,
         }
     }
 

@@ -81,6 +81,10 @@ pub const CASES: &[Case] = &[
         "long_vmo_info_decommit_and_placement_among_many_mappings_walk_none",
         || again_if_the_host_stalled(many_mappings_walk_none),
     ),
+    (
+        "long_vmar_unmap_overwrite_destroy_of_one_mapping_with_many_entries_let_others_run",
+        || again_if_the_host_stalled(one_mapping_many_entries),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -716,6 +720,71 @@ fn vmar_many_mappings() -> R {
     let raw = sub.h.raw();
     while_watched(
         "destroy of a VMAR with many mappings and sub-VMARs",
+        ZX_OK,
+        || {
+            // SAFETY: destroying our own sub-VMAR.
+            unsafe { sys::zx_vmar_destroy(raw) }
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    Ok(())
+}
+
+/// One MAP_RANGE mapping of 2^18 pages (the zero page: no memory but 512 tables): its
+/// middle unmapped (a split, the entries cleared in steps; the ends keep theirs), then one
+/// replaced by an overwriting map, then one taken by its region's destruction.
+fn one_mapping_many_entries() -> R {
+    const PAGES: usize = 1 << 18;
+    let span = PAGES * PAGEZ;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        span,
+    )?;
+    let v = vmo(span as u64)?;
+    let populate = |what: &'static str, options: u32| {
+        while_watched(what, ZX_OK, || {
+            match map_raw(sub.h.raw(), options, 0, v.raw(), 0, span) {
+                Ok(_) => ZX_OK,
+                Err(s) => s,
+            }
+        })
+    };
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    let addr = sub.addr;
+    while_watched("unmap of the middle of one mapping", ZX_OK, || {
+        // SAFETY: our own mapping.
+        unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr + PAGEZ, span - 2 * PAGEZ) }
+    })?;
+    eq!(vmo_info(v.raw())?.num_mappings, 2);
+    eq!(peek(addr), 0);
+    eq!(peek(addr + span - PAGEZ), 0);
+    // SAFETY: our own mappings.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    // (SPECIFIC_OVERWRITE refuses MAP_RANGE: the new mapping starts without entries.)
+    populate(
+        "a SPECIFIC_OVERWRITE map over one mapping of 2^18 entries",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 1);
+    eq!(peek(addr + span / 2), 0);
+    // SAFETY: our own mapping.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    let raw = sub.h.raw();
+    while_watched(
+        "destroy of a VMAR with one mapping of 2^18 entries",
         ZX_OK,
         || {
             // SAFETY: destroying our own sub-VMAR.
