@@ -575,6 +575,7 @@ impl Vmar {
     /// a failed MAP_RANGE's cleanup) in this address space so far.
     #[cfg(any(test, feature = "testing"))]
     pub fn test_counts(&self) -> (u64, u64) {
+        use core::sync::atomic::Ordering;
         let state = self.space().state.lock();
         (
             state.counts.observer_calls.load(Ordering::Relaxed),
