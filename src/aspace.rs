@@ -246,21 +246,19 @@ impl Tables {
         }
     }
 
-    /// Clears the valid entries of `va .. end` (page-aligned) a bounded amount at a time:
-    /// at most `tables` level-3 tables that exist (a missing table's span skipped costs
-    /// 1/64 of one), from the bottom, or from the top when `from_top`. Returns the boundary
-    /// reached (everything below it, or above it from the top, is clear) and whether any
-    /// entry was cleared.
+    /// Clears the valid entries of `va .. end` (page-aligned) within the work left in
+    /// `work` (taken from it: [`object::vmar::TABLE_WORK`] a level-3 table that exists, 1 a
+    /// missing table's span skipped; no table is started with less left), from the bottom,
+    /// or from the top when `from_top`. Returns the boundary reached (everything below it,
+    /// or above it from the top, is clear) and whether any entry was cleared.
     fn clear_bounded(
         &mut self,
         va: usize,
         end: usize,
-        tables: usize,
+        work: &mut usize,
         from_top: bool,
     ) -> (usize, bool) {
-        const SKIP: usize = 1;
-        const TABLE: usize = 64;
-        let mut budget = tables.saturating_mul(TABLE);
+        const TABLE: usize = object::vmar::TABLE_WORK;
         let mut any = false;
         let clear = |entry: *mut u64, pages: usize, any: &mut bool| {
             for i in 0..pages {
@@ -277,16 +275,16 @@ impl Tables {
         };
         if !from_top {
             let mut at = va;
-            while at < end && budget >= TABLE {
+            while at < end && *work >= TABLE {
                 match self.existing_leaf(at) {
                     Ok(entry) => {
                         let table_end = ((at | 0x1f_ffff) + 1).min(end);
                         clear(entry, (table_end - at) / PAGE, &mut any);
-                        budget -= TABLE;
+                        *work -= TABLE;
                         at = table_end;
                     }
                     Err(span) => {
-                        budget -= SKIP;
+                        *work -= 1;
                         at = (at | (span - 1)).saturating_add(1).min(end);
                     }
                 }
@@ -294,7 +292,7 @@ impl Tables {
             (at, any)
         } else {
             let mut top = end;
-            while top > va && budget >= TABLE {
+            while top > va && *work >= TABLE {
                 let last = top - PAGE;
                 match self.existing_leaf(last) {
                     Ok(entry) => {
@@ -303,11 +301,11 @@ impl Tables {
                         // SAFETY: `table_start` is in the same level-3 table as `last`.
                         let first = unsafe { entry.sub(pages - 1) };
                         clear(first, pages, &mut any);
-                        budget -= TABLE;
+                        *work -= TABLE;
                         top = table_start;
                     }
                     Err(span) => {
-                        budget -= SKIP;
+                        *work -= 1;
                         top = (last & !(span - 1)).max(va);
                     }
                 }
@@ -500,13 +498,13 @@ impl AddressSpace for UserAddressSpace {
         }
     }
 
-    fn unmap_bounded(&self, va: usize, len: usize, tables: usize, from_top: bool) -> usize {
+    fn unmap_bounded(&self, va: usize, len: usize, work: &mut usize, from_top: bool) -> usize {
         let end = va.saturating_add(len);
         let mut guard = self.tables.lock();
         let Some(t) = guard.as_mut() else {
             return if from_top { va } else { end };
         };
-        let (reached, any) = t.clear_bounded(va, end, tables, from_top);
+        let (reached, any) = t.clear_bounded(va, end, work, from_top);
         if any {
             let (lo, hi) = if from_top {
                 (reached, end)

@@ -88,7 +88,15 @@ pub mod testing;
 
 use space::{
     ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN, ONE_STEP_BYTES,
+    UNMAP_TABLES,
 };
+
+/// The work [`AddressSpace::unmap_bounded`] counts for a leaf table that exists (2 MiB of
+/// address space, 512 entries to look at); a span without one counts 1.
+pub const TABLE_WORK: usize = 64;
+
+/// The work of one chunk's [`space::UNMAP_TABLES`] tables, as `unmap_bounded` counts it.
+pub const UNMAP_WORK: usize = UNMAP_TABLES * TABLE_WORK;
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -138,12 +146,14 @@ pub trait AddressSpace: Send + Sync {
     /// Installs one 4 KiB entry, replacing any existing one.
     fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult;
     fn unmap(&self, va: usize, len: usize);
-    /// Unmaps part of `va .. va + len`, at most about `tables` leaf tables' worth of work (a
-    /// 2 MiB table that exists; missing spans cost little): from the bottom, returning the
-    /// address below which everything is unmapped, or from the top (`from_top`), returning
-    /// the address above which everything is. A page-aligned boundary inside the range, or
-    /// its end (its start from the top) when all of it is done. The default does it all.
-    fn unmap_bounded(&self, va: usize, len: usize, _tables: usize, from_top: bool) -> usize {
+    /// Unmaps part of `va .. va + len` within the work left in `work` (taken from it:
+    /// [`TABLE_WORK`] a leaf table that exists, 1 a span without one; no table is started
+    /// with less than `TABLE_WORK` left, so a call with less may do nothing): from the
+    /// bottom, returning the address below which everything is unmapped, or from the top
+    /// (`from_top`), returning the address above which everything is. A page-aligned
+    /// boundary inside the range, or its end (its start from the top) when all of it is
+    /// done. The default does it all.
+    fn unmap_bounded(&self, va: usize, len: usize, _work: &mut usize, from_top: bool) -> usize {
         self.unmap(va, len);
         if from_top {
             va
@@ -377,12 +387,13 @@ impl Dying {
             let mut state = self.space.state.lock();
             let mut removed = Vec::new();
             let mut more = false;
+            let mut work = UNMAP_WORK;
             while removed.len() < CHUNK_CHILDREN {
                 let Some(&id) = state.mappings.keys().next() else {
                     break;
                 };
-                // A mapping with many entries may take the chunk, shrinking as they go.
-                match state.unmap_whole_bounded(&*self.space.aspace, id) {
+                // Mappings with many entries may take the chunk, shrinking as they go.
+                match state.unmap_whole_bounded(&*self.space.aspace, id, &mut work) {
                     Some(m) => removed.push(m),
                     None => {
                         more = true;
@@ -946,9 +957,13 @@ impl Vmar {
                         }
                     } else {
                         let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
-                        if children.len() > CHUNK_CHILDREN
-                            || children.iter().any(|c| c.size > ONE_STEP_BYTES)
-                        {
+                        // What they have in the range may have many entries: the chunked way
+                        // takes them a bounded amount at a time.
+                        let spanned: usize = children
+                            .iter()
+                            .map(|c| c.end().min(end) - c.base.max(addr))
+                            .sum();
+                        if children.len() > CHUNK_CHILDREN || spanned > ONE_STEP_BYTES {
                             // Many to replace: in chunks (`overwrite_in_chunks`).
                             state.busy = true;
                             return Step::Done(Ok(None));
@@ -1188,6 +1203,7 @@ impl Vmar {
                 let done = children.len() < CHUNK_CHILDREN;
                 let mut removed = Vec::new();
                 let mut partial = false;
+                let mut work = UNMAP_WORK;
                 for child in children {
                     cursor = child.end();
                     let ChildKind::Mapping(id) = child.kind else {
@@ -1195,7 +1211,7 @@ impl Vmar {
                     };
                     state.count_visit();
                     if state.mappings.get(&id).is_some_and(|m| m.origin == origin) {
-                        match state.unmap_whole_bounded(&*space.aspace, id) {
+                        match state.unmap_whole_bounded(&*space.aspace, id, &mut work) {
                             Some(m) => removed.push(m),
                             None => {
                                 // Shrunk: what is left of it next time.
@@ -1491,16 +1507,16 @@ impl Vmar {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
-            let mut budget = CHUNK_CHILDREN;
-            state.erase_some(aspace, &mut erasing, &mut budget, removed);
+            let (mut budget, mut work) = (CHUNK_CHILDREN, UNMAP_WORK);
+            state.erase_some(aspace, &mut erasing, &mut budget, &mut work, removed);
             state.bump();
             state.busy = !erasing.is_empty();
             Step::Done(Ok(state.busy))
         })?;
         if more {
             self.in_chunks(|state, aspace, removed| {
-                let mut budget = CHUNK_CHILDREN;
-                state.erase_some(aspace, &mut erasing, &mut budget, removed);
+                let (mut budget, mut work) = (CHUNK_CHILDREN, UNMAP_WORK);
+                state.erase_some(aspace, &mut erasing, &mut budget, &mut work, removed);
                 state.bump();
                 erasing.is_empty()
             });

@@ -1538,3 +1538,62 @@ fn a_failed_map_range_with_many_entries_is_undone_in_steps() {
     assert_eq!(vmo.num_mappings(), 0);
     assert!(root.check_gaps().is_ok());
 }
+
+#[test]
+fn a_chunk_clears_a_bounded_number_of_entries_over_all_its_mappings() {
+    // Fewer mappings than a chunk handles, with more entries in all than a chunk clears.
+    const MAPPINGS: usize = 16;
+    let (aspace, root, vmo) = stepping_space(STEP_ENTRIES as u64);
+    let map_all = |vmar: &Arc<Vmar>| {
+        for i in 0..MAPPINGS {
+            populated(vmar, &vmo, i * STEP_ENTRIES * PAGEZ, STEP_ENTRIES);
+        }
+        assert_eq!(aspace.pte_count(), MAPPINGS * STEP_ENTRIES);
+    };
+    let span = MAPPINGS * STEP_ENTRIES * PAGEZ;
+
+    map_all(&root);
+    let before = points();
+    root.unmap(VMAR_BASE, span).expect("unmap");
+    assert!(points() - before >= MAPPINGS - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+
+    let sub = root
+        .allocate(ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC, 0, span)
+        .expect("allocate");
+    map_all(&sub);
+    let before = points();
+    sub.destroy().expect("destroy");
+    assert!(points() - before >= MAPPINGS - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn an_overwrite_of_a_few_mappings_with_many_entries_in_all_works_in_chunks() {
+    // Each one small enough for one chunk, not all four together.
+    const MAPPINGS: usize = 4;
+    let pages = (40 << 20) / PAGEZ;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    for i in 0..MAPPINGS {
+        populated(&root, &vmo, i * pages * PAGEZ, pages);
+    }
+    let other = Vmo::create(frames(), PAGE, 0).expect("create");
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+        0,
+        other.clone(),
+        0,
+        MAPPINGS * pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("overwrite");
+    assert!(points() - before >= MAPPINGS * pages / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(other.num_mappings(), 1);
+    assert!(root.check_gaps().is_ok());
+}

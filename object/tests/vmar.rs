@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 
 pub use object::frames::FrameAddr;
+pub use object::vmar::UNMAP_WORK;
 
 /// The crate's fake page table (`object::vmar::testing` with the `testing` feature),
 /// included here so this test runs without features.

@@ -10,7 +10,10 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::{AddressSpace, MapTarget, MappingInfo, MappingObserver, MappingPerms, PAGE, PAGE_SIZE};
+use super::{
+    AddressSpace, MapTarget, MappingInfo, MappingObserver, MappingPerms, PAGE, PAGE_SIZE,
+    UNMAP_WORK,
+};
 use crate::koid::Koid;
 use crate::maxtree::MaxTree;
 
@@ -24,16 +27,16 @@ const MISALIGNED_GAPS_TRIED: usize = 16;
 /// the lock, costs about 3,000 instructions, so a chunk stays near 0.2 ms.
 pub const CHUNK_CHILDREN: usize = 64;
 
-/// Leaf tables (2 MiB of address space each) whose entries one step may clear
-/// ([`AddressSpace::unmap_bounded`]): a mapping may have millions of entries (a MAP_RANGE of
-/// the zero page costs no memory but the tables), and clearing a full table costs about
-/// 4,600 instructions under `-icount`, so a step stays near 0.3 ms. A mapping whose entries
-/// need more steps shrinks as they go, so that the tree never holds a part without its
-/// entries having been considered, and nothing is walked twice.
+/// Leaf tables (2 MiB of address space each) whose entries one chunk may clear, over all
+/// the mappings it handles ([`AddressSpace::unmap_bounded`]): a mapping may have millions
+/// of entries (a MAP_RANGE of the zero page costs no memory but the tables), and clearing a
+/// full table costs about 4,600 instructions under `-icount`, so a chunk stays near 0.3 ms.
+/// A mapping whose entries need more chunks shrinks as they go, so that the tree never
+/// holds a part without its entries, and nothing is walked twice.
 pub const UNMAP_TABLES: usize = 64;
 
-/// Mappings larger than this may need more than one step to unmap: an overwriting map over
-/// one takes the chunked path.
+/// Mappings spanning more than this in a range (in all) may need more than one chunk to
+/// unmap: an overwriting map over them takes the chunked path.
 pub const ONE_STEP_BYTES: usize = (UNMAP_TABLES - 1) << 21;
 
 /// Shared by every [`super::Vmar`] of an address space and (weakly) by the observers its
@@ -659,10 +662,11 @@ impl State {
             match child.kind {
                 ChildKind::Region(sub) => self.destroy_region(aspace, sub, removed),
                 ChildKind::Mapping(id) => {
-                    // Few children, none larger than `ONE_STEP_BYTES` (the caller checks):
-                    // one step each; a second one only for a table more than expected.
+                    // Few children spanning at most `ONE_STEP_BYTES` in the range (the caller
+                    // checks): no limit (at most a table more than that for each child).
                     let mut child = child;
-                    while !self.unmap_mapping(aspace, child, id, a, b, spares, removed) {
+                    let mut work = usize::MAX;
+                    while !self.unmap_mapping(aspace, child, id, a, b, &mut work, spares, removed) {
                         let Some(now) = self.mappings.get(&id) else {
                             break;
                         };
@@ -698,8 +702,9 @@ impl State {
         removed: &mut Vec<Mapping>,
     ) -> bool {
         let mut budget = CHUNK_CHILDREN;
+        let mut work = UNMAP_WORK;
         let done = loop {
-            self.erase_some(aspace, erasing, &mut budget, removed);
+            self.erase_some(aspace, erasing, &mut budget, &mut work, removed);
             if !erasing.is_empty() || budget == 0 {
                 break false;
             }
@@ -718,10 +723,10 @@ impl State {
                         break;
                     }
                     ChildKind::Mapping(id) => {
-                        if self.unmap_mapping(aspace, child, id, a, b, spares, removed) {
+                        if self.unmap_mapping(aspace, child, id, a, b, &mut work, spares, removed) {
                             *cursor = child.end();
                         } else {
-                            // Its entries took the chunk: what is left of it comes next.
+                            // The entries took the chunk: what is left of it comes next.
                             budget = 0;
                             break;
                         }
@@ -734,10 +739,10 @@ impl State {
     }
 
     /// Removes what mapping `id` (the child `child`) has in `a .. b` (which it intersects):
-    /// its page-table entries there go; it is cut, split or removed (into `removed`). At
-    /// most [`UNMAP_TABLES`] tables of entries go at once: the mapping then shrinks to what
-    /// still has entries in the range, and false says that more is left (call again with
-    /// the child as it is now).
+    /// its page-table entries there go; it is cut, split or removed (into `removed`). Entries
+    /// go within the work left in `work` (taken from it): when that ends first, the mapping
+    /// shrinks to what still has entries in the range, and false says that more is left
+    /// (call again with the child as it is now).
     #[allow(clippy::too_many_arguments)]
     fn unmap_mapping(
         &mut self,
@@ -746,6 +751,7 @@ impl State {
         id: u64,
         a: usize,
         b: usize,
+        work: &mut usize,
         spares: &mut Vec<Prepared>,
         removed: &mut Vec<Mapping>,
     ) -> bool {
@@ -760,11 +766,11 @@ impl State {
         }
         if child.base < a {
             // The top of the mapping goes: from the top down.
-            let top = aspace.unmap_bounded(start, end - start, UNMAP_TABLES, true);
+            let top = aspace.unmap_bounded(start, end - start, work, true);
             self.trim_tail(id, top.max(a));
             return top <= a;
         }
-        let reached = aspace.unmap_bounded(start, end - start, UNMAP_TABLES, false);
+        let reached = aspace.unmap_bounded(start, end - start, work, false);
         if reached >= end {
             if child.end() > b {
                 self.trim_head(id, b);
@@ -778,14 +784,19 @@ impl State {
     }
 
     /// Unmaps mapping `id` (a child of region `rid` at `base`, or of no region any more),
-    /// at most [`UNMAP_TABLES`] tables of its entries: when that was all, it leaves the
-    /// tree (returned); else it shrinks to the part that still has entries.
-    pub fn unmap_whole_bounded(&mut self, aspace: &dyn AddressSpace, id: u64) -> Option<Mapping> {
+    /// its entries within the work left in `work` (taken from it): when that was all, it
+    /// leaves the tree (returned); else it shrinks to the part that still has entries.
+    pub fn unmap_whole_bounded(
+        &mut self,
+        aspace: &dyn AddressSpace,
+        id: u64,
+        work: &mut usize,
+    ) -> Option<Mapping> {
         let (base, end, rid) = {
             let m = self.mappings.get(&id)?;
             (m.base, m.end(), m.region)
         };
-        let reached = aspace.unmap_bounded(base, end - base, UNMAP_TABLES, false);
+        let reached = aspace.unmap_bounded(base, end - base, work, false);
         if reached < end {
             if self.regions.contains_key(&rid) {
                 self.trim_head(id, reached);
@@ -806,13 +817,16 @@ impl State {
     /// Takes apart the regions on `erasing` (a stack, innermost last), at most `budget`
     /// steps: each step removes one child of the innermost region (a mapping with its
     /// page-table entries, or a sub-region, which goes onto the stack), or removes a region
-    /// left empty from the arena and from its parent. Everything stays consistent between
-    /// calls: a region being taken apart still holds (and maps) what it has left.
+    /// left empty from the arena and from its parent; the mappings' entries within the work
+    /// left in `work` (a mapping shrinks when that ends first, and `budget` drops to 0).
+    /// Everything stays consistent between calls: a region being taken apart still holds
+    /// (and maps) what it has left.
     pub fn erase_some(
         &mut self,
         aspace: &dyn AddressSpace,
         erasing: &mut Vec<u64>,
         budget: &mut usize,
+        work: &mut usize,
         removed: &mut Vec<Mapping>,
     ) {
         while *budget > 0 {
@@ -835,7 +849,7 @@ impl State {
                         self.remove_child(rid, base);
                         continue;
                     }
-                    match self.unmap_whole_bounded(aspace, id) {
+                    match self.unmap_whole_bounded(aspace, id, work) {
                         Some(m) => removed.push(m),
                         // Shrunk: the rest next time.
                         None => *budget = 0,

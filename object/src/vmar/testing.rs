@@ -6,7 +6,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::{AddressSpace, FrameAddr, MappingPerms, Status, ZxResult};
+use super::{AddressSpace, FrameAddr, MappingPerms, Status, ZxResult, UNMAP_WORK};
 
 /// One call the fake received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,8 @@ struct Inner {
     calls: Vec<AspaceCall>,
     /// `map_page` calls left before one fails with NO_MEMORY; 0 = never fail.
     fail_map_in: usize,
-    /// Entries an `unmap_bounded` step clears at most (None: 512 per table it may clear).
+    /// Entries the work of one chunk (`UNMAP_WORK`) clears at most in `unmap_bounded`, over
+    /// all its calls (None: no limit).
     step_entries: Option<usize>,
 }
 
@@ -70,9 +71,8 @@ impl FakeAddressSpace {
         core::mem::take(&mut self.inner.lock().calls)
     }
 
-    /// Makes every `unmap_bounded` step clear at most `entries` entries (None: 512 for each
-    /// table the caller allows), so that tests reach the paths where a mapping's entries
-    /// take several steps.
+    /// Makes the work of a chunk clear at most `entries` entries in all (None: no limit), so
+    /// that tests reach the paths where entries take several chunks.
     pub fn limit_unmap_steps(&self, entries: Option<usize>) {
         self.inner.lock().step_entries = entries;
     }
@@ -109,17 +109,21 @@ impl AddressSpace for FakeAddressSpace {
         }
     }
 
-    fn unmap_bounded(&self, va: usize, len: usize, tables: usize, from_top: bool) -> usize {
+    fn unmap_bounded(&self, va: usize, len: usize, work: &mut usize, from_top: bool) -> usize {
         assert_eq!(
             va % 4096,
             0,
             "unmap_bounded of an unaligned address {va:#x}"
         );
         let mut inner = self.inner.lock();
-        let limit = inner
-            .step_entries
-            .unwrap_or(tables.saturating_mul(512))
-            .max(1);
+        // Entries this call may clear, and the work each costs.
+        let (limit, cost) = match inner.step_entries {
+            Some(n) => {
+                let cost = (UNMAP_WORK / n.max(1)).max(1);
+                (*work / cost, cost)
+            }
+            None => (usize::MAX - 1, 0),
+        };
         let end = va.saturating_add(len);
         let keys: Vec<usize> = if from_top {
             inner
@@ -137,7 +141,8 @@ impl AddressSpace for FakeAddressSpace {
                 .take(limit + 1)
                 .collect()
         };
-        let (lo, hi) = match (keys.len() > limit, from_top) {
+        let partial = keys.len() > limit;
+        let (lo, hi) = match (partial, from_top) {
             (false, _) => (va, end),
             (true, false) => (va, keys[limit]),
             (true, true) => (keys[limit] + 4096, end),
@@ -146,10 +151,12 @@ impl AddressSpace for FakeAddressSpace {
             va: lo,
             len: hi - lo,
         });
-        for k in keys.iter().take(limit) {
+        let cleared = keys.len().min(limit);
+        for k in keys.iter().take(cleared) {
             inner.ptes.remove(k);
         }
-        match (keys.len() > limit, from_top) {
+        *work -= cleared * cost;
+        match (partial, from_top) {
             (false, false) => end,
             (false, true) => va,
             (true, false) => hi,
