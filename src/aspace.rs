@@ -246,6 +246,74 @@ impl Tables {
         }
     }
 
+    /// Clears the valid entries of `va .. end` (page-aligned) within the work left in
+    /// `work` (taken from it: [`object::vmar::TABLE_WORK`] a level-3 table that exists, 1 a
+    /// missing table's span skipped; no table is started with less left), from the bottom,
+    /// or from the top when `from_top`. Returns the boundary reached (everything below it,
+    /// or above it from the top, is clear) and whether any entry was cleared.
+    fn clear_bounded(
+        &mut self,
+        va: usize,
+        end: usize,
+        work: &mut usize,
+        from_top: bool,
+    ) -> (usize, bool) {
+        const TABLE: usize = object::vmar::TABLE_WORK;
+        let mut any = false;
+        let clear = |entry: *mut u64, pages: usize, any: &mut bool| {
+            for i in 0..pages {
+                // SAFETY: the caller passes entries inside one level-3 table of this tree,
+                // under its lock.
+                unsafe {
+                    let e = entry.add(i);
+                    if e.read() & DESC_VALID != 0 {
+                        e.write(0);
+                        *any = true;
+                    }
+                }
+            }
+        };
+        if !from_top {
+            let mut at = va;
+            while at < end && *work >= TABLE {
+                match self.existing_leaf(at) {
+                    Ok(entry) => {
+                        let table_end = ((at | 0x1f_ffff) + 1).min(end);
+                        clear(entry, (table_end - at) / PAGE, &mut any);
+                        *work -= TABLE;
+                        at = table_end;
+                    }
+                    Err(span) => {
+                        *work -= 1;
+                        at = (at | (span - 1)).saturating_add(1).min(end);
+                    }
+                }
+            }
+            (at, any)
+        } else {
+            let mut top = end;
+            while top > va && *work >= TABLE {
+                let last = top - PAGE;
+                match self.existing_leaf(last) {
+                    Ok(entry) => {
+                        let table_start = (last & !0x1f_ffff).max(va);
+                        let pages = (top - table_start) / PAGE;
+                        // SAFETY: `table_start` is in the same level-3 table as `last`.
+                        let first = unsafe { entry.sub(pages - 1) };
+                        clear(first, pages, &mut any);
+                        *work -= TABLE;
+                        top = table_start;
+                    }
+                    Err(span) => {
+                        *work -= 1;
+                        top = (last & !(span - 1)).max(va);
+                    }
+                }
+            }
+            (top, any)
+        }
+    }
+
     /// Frees every table page: at once when they are few, else the root now and the rest
     /// in chunks later ([`free_dead_tables`]); an address space may have a table for every
     /// 2 MiB it touched, hundreds of thousands of pages.
@@ -428,6 +496,24 @@ impl AddressSpace for UserAddressSpace {
         if any {
             tlb_flush_pages(self.asid, va, len);
         }
+    }
+
+    fn unmap_bounded(&self, va: usize, len: usize, work: &mut usize, from_top: bool) -> usize {
+        let end = va.saturating_add(len);
+        let mut guard = self.tables.lock();
+        let Some(t) = guard.as_mut() else {
+            return if from_top { va } else { end };
+        };
+        let (reached, any) = t.clear_bounded(va, end, work, from_top);
+        if any {
+            let (lo, hi) = if from_top {
+                (reached, end)
+            } else {
+                (va, reached)
+            };
+            tlb_flush_pages(self.asid, lo, hi - lo);
+        }
+        reached
     }
 
     fn protect(&self, va: usize, len: usize, perms: MappingPerms) {

@@ -19,6 +19,7 @@ pub mod channel;
 pub mod frames;
 pub mod handle;
 pub mod koid;
+pub mod maxtree;
 pub mod object;
 pub mod pagemap;
 pub mod preempt;

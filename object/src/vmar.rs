@@ -62,7 +62,9 @@
 //!   `ZX_VM_ALLOW_FAULTS`): a fault beyond the end fails with the target's `OUT_OF_RANGE`.
 //! - Unmapping a range in which nothing is mapped succeeds (Zircon's implementation).
 //! - Placement of non-specific maps and allocations is first fit from the lowest address
-//!   (deterministic; `ZX_VM_COMPACT` is accepted and changes nothing).
+//!   (deterministic; `ZX_VM_COMPACT` is accepted and changes nothing), found in an index of
+//!   free gaps in O(log n); with an alignment above a page, after a few gaps too small at
+//!   that alignment the first gap large enough at any alignment is taken instead.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -84,7 +86,17 @@ mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use space::{ChildKind, Mapping, Prepared, Region, Space, State, CHUNK_CHILDREN};
+use space::{
+    ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN, ONE_STEP_BYTES,
+    UNMAP_TABLES,
+};
+
+/// The work [`AddressSpace::unmap_bounded`] counts for a leaf table that exists (2 MiB of
+/// address space, 512 entries to look at); a span without one counts 1.
+pub const TABLE_WORK: usize = 64;
+
+/// The work of one chunk's [`space::UNMAP_TABLES`] tables, as `unmap_bounded` counts it.
+pub const UNMAP_WORK: usize = UNMAP_TABLES * TABLE_WORK;
 
 /// What can be mapped (a VMO implements this).
 pub trait MapTarget: Send + Sync {
@@ -95,6 +107,10 @@ pub trait MapTarget: Send + Sync {
     /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`].
     fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64;
     fn remove_mapping(&self, id: u64);
+    /// The mapping registered as `id` shows at most `offset .. offset + len` of the target
+    /// from now on (a registration covers the whole target until then): a target may skip
+    /// it when it invalidates pages outside that range. Ranges only ever narrow.
+    fn narrow_mapping(&self, _id: u64, _offset: u64, _len: u64) {}
     /// The page backing `offset` for an access: commits it (write) or finds what is visible
     /// (read; may be a shared zero page); `writable` says whether it may be mapped writable
     /// (false for pages shared copy-on-write or the zero page). Errors: OUT_OF_RANGE beyond
@@ -130,6 +146,21 @@ pub trait AddressSpace: Send + Sync {
     /// Installs one 4 KiB entry, replacing any existing one.
     fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult;
     fn unmap(&self, va: usize, len: usize);
+    /// Unmaps part of `va .. va + len` within the work left in `work` (taken from it:
+    /// [`TABLE_WORK`] a leaf table that exists, 1 a span without one; no table is started
+    /// with less than `TABLE_WORK` left, so a call with less may do nothing): from the
+    /// bottom, returning the address below which everything is unmapped, or from the top
+    /// (`from_top`), returning the address above which everything is. A page-aligned
+    /// boundary inside the range, or its end (its start from the top) when all of it is
+    /// done. The default does it all.
+    fn unmap_bounded(&self, va: usize, len: usize, _work: &mut usize, from_top: bool) -> usize {
+        self.unmap(va, len);
+        if from_top {
+            va
+        } else {
+            va + len
+        }
+    }
     fn protect(&self, va: usize, len: usize, perms: MappingPerms);
 }
 
@@ -297,6 +328,14 @@ fn same_target(a: &Arc<dyn MapTarget>, b: &Arc<dyn MapTarget>) -> bool {
     core::ptr::eq(Arc::as_ptr(a) as *const u8, Arc::as_ptr(b) as *const u8)
 }
 
+/// Tells targets the ranges their mappings were cut to (taken from `State::narrowed` under
+/// the lock). Runs without the tree lock.
+fn narrow(narrowed: Vec<Narrowed>) {
+    for n in narrowed {
+        n.target.narrow_mapping(n.registration, n.offset, n.len);
+    }
+}
+
 /// Unregisters what a finished operation removed or did not use. Runs without the tree lock.
 fn unregister(removed: Vec<Mapping>, spares: Vec<Prepared>) {
     for mapping in removed {
@@ -344,36 +383,46 @@ impl Dying {
     /// unregistered from their targets after the lock) and as many children entries of the
     /// taken regions are dropped. True while work remains.
     fn chunk(&mut self) -> bool {
-        let removed: Vec<Mapping> = {
+        let (removed, more_mappings) = {
             let mut state = self.space.state.lock();
             let mut removed = Vec::new();
+            let mut more = false;
+            let mut work = UNMAP_WORK;
             while removed.len() < CHUNK_CHILDREN {
-                let Some((_, m)) = state.mappings.pop_first() else {
+                let Some(&id) = state.mappings.keys().next() else {
                     break;
                 };
-                self.space.aspace.unmap(m.base, m.size);
-                removed.push(m);
+                // Mappings with many entries may take the chunk, shrinking as they go.
+                match state.unmap_whole_bounded(&*self.space.aspace, id, &mut work) {
+                    Some(m) => removed.push(m),
+                    None => {
+                        more = true;
+                        break;
+                    }
+                }
             }
-            if !removed.is_empty() {
-                state.bump();
-            }
-            removed
+            state.bump();
+            let more = more || removed.len() == CHUNK_CHILDREN;
+            (removed, more)
         };
-        let more_mappings = removed.len() == CHUNK_CHILDREN;
         unregister(removed, Vec::new());
-        // A region's children map may be as large as its mappings were: dropped in pieces.
+        // A region's children map and gap index may be as large as its mappings were:
+        // dropped in pieces.
         let mut budget = CHUNK_CHILDREN;
         while budget > 0 {
             let Some(mut entry) = self.regions.first_entry() else {
                 break;
             };
-            let children = entry.get().children.len();
-            if children < budget {
-                budget -= children + 1;
+            let region = entry.get_mut();
+            let work = region.children.len() + region.gaps.len();
+            if work < budget {
+                budget -= work + 1;
                 entry.remove();
             } else {
                 budget -= 1;
-                entry.get_mut().children.pop_first();
+                if region.children.pop_first().is_none() {
+                    region.gaps.pop_first();
+                }
             }
         }
         more_mappings || !self.regions.is_empty()
@@ -482,16 +531,11 @@ impl Vmar {
         let koid = new_koid();
         let space = Arc::new(Space::new(aspace));
         let id = space.new_id();
-        space.state.lock().regions.insert(
-            id,
-            Region {
-                base,
-                size,
-                koid,
-                parent: None,
-                children: BTreeMap::new(),
-            },
-        );
+        space
+            .state
+            .lock()
+            .regions
+            .insert(id, Region::new(base, size, koid, None));
         Arc::new(Vmar {
             owner: Arc::new(Owner { space }),
             id,
@@ -536,6 +580,49 @@ impl Vmar {
 
     pub fn is_destroyed(&self) -> bool {
         !self.space().state.lock().regions.contains_key(&self.id)
+    }
+
+    /// For host tests: (observer calls, gaps or children looked at by a placement search or
+    /// a failed MAP_RANGE's cleanup) in this address space so far.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn test_counts(&self) -> (u64, u64) {
+        use core::sync::atomic::Ordering;
+        let state = self.space().state.lock();
+        (
+            state.counts.observer_calls.load(Ordering::Relaxed),
+            state.counts.visits.load(Ordering::Relaxed),
+        )
+    }
+
+    /// For host tests: whether the gap index of every region of this address space is the
+    /// complement of its children.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn check_gaps(&self) -> Result<(), alloc::string::String> {
+        let state = self.space().state.lock();
+        for (id, region) in &state.regions {
+            let mut want = Vec::new();
+            let mut cursor = region.base;
+            for (&base, &kind) in &region.children {
+                let size = match kind {
+                    ChildKind::Region(r) => state.regions.get(&r).map_or(0, |r| r.size),
+                    ChildKind::Mapping(m) => state.mappings.get(&m).map_or(0, |m| m.size),
+                };
+                if base > cursor {
+                    want.push((cursor, base - cursor));
+                }
+                cursor = base + size;
+            }
+            if region.base + region.size > cursor {
+                want.push((cursor, region.base + region.size - cursor));
+            }
+            if region.gaps.entries() != want {
+                return Err(alloc::format!(
+                    "region {id}: gaps {:x?}, children leave {want:x?}",
+                    region.gaps.entries()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Mappings in this region and all regions nested in it (0 once destroyed).
@@ -618,10 +705,12 @@ impl Vmar {
         let _busy = Busy(space);
         while preempt::point() {
             let mut removed = Vec::new();
-            let done = {
+            let (done, narrowed) = {
                 let mut state = space.state.lock();
-                chunk(&mut state, &*space.aspace, &mut removed)
+                let done = chunk(&mut state, &*space.aspace, &mut removed);
+                (done, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             unregister(removed, Vec::new());
             if done {
                 return;
@@ -647,7 +736,7 @@ impl Vmar {
         let space = self.space();
         let mut removed = Vec::new();
         loop {
-            let step = {
+            let (step, narrowed) = {
                 let mut state = match self.lock_idle() {
                     Ok(state) => state,
                     Err(status) => {
@@ -655,8 +744,10 @@ impl Vmar {
                         return Err(status);
                     }
                 };
-                op(&mut state, &*space.aspace, &mut spares, &mut removed)
+                let step = op(&mut state, &*space.aspace, &mut spares, &mut removed);
+                (step, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             match step {
                 Step::Done(result) => {
                     unregister(removed, spares);
@@ -734,16 +825,7 @@ impl Vmar {
         };
         let id = space.new_id();
         let koid = new_koid();
-        state.insert_region(
-            id,
-            Region {
-                base,
-                size,
-                koid,
-                parent: Some(self.id),
-                children: BTreeMap::new(),
-            },
-        );
+        state.insert_region(id, Region::new(base, size, koid, Some(self.id)));
         drop(state);
         Ok(Arc::new(Vmar {
             owner: self.owner.clone(),
@@ -859,6 +941,7 @@ impl Vmar {
         };
         let first = Prepared::new(self.space(), target.clone());
         let origin = first.id;
+        let registration = first.registration;
         let addr = self.transact(alloc::vec![first], |state, aspace, spares, removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
@@ -874,7 +957,13 @@ impl Vmar {
                         }
                     } else {
                         let children = state.children_from(self.id, addr, end, CHUNK_CHILDREN + 1);
-                        if children.len() > CHUNK_CHILDREN {
+                        // What they have in the range may have many entries: the chunked way
+                        // takes them a bounded amount at a time.
+                        let spanned: usize = children
+                            .iter()
+                            .map(|c| c.end().min(end) - c.base.max(addr))
+                            .sum();
+                        if children.len() > CHUNK_CHILDREN || spanned > ONE_STEP_BYTES {
                             // Many to replace: in chunks (`overwrite_in_chunks`).
                             state.busy = true;
                             return Step::Done(Ok(None));
@@ -917,15 +1006,17 @@ impl Vmar {
                     let origin = new.id;
                     build(addr, new, origin)
                 };
-                return self.overwrite_in_chunks(addr, len, target, make);
+                return self.overwrite_in_chunks(addr, len, target, target_offset, make);
             }
             // Not reached: only a SPECIFIC_OVERWRITE map takes the long way.
             (None, None) => return Err(Status::BAD_STATE),
         };
+        // Until now the registration covered the whole target (a superset is always safe).
+        target.narrow_mapping(registration, target_offset, len_u64);
 
         if map_range && !perms.is_none() {
             if let Err(status) = self.populate(origin, addr, len, &*target, target_offset) {
-                self.remove_origin(origin);
+                self.remove_origin(origin, addr, len);
                 return Err(status);
             }
         }
@@ -945,6 +1036,7 @@ impl Vmar {
         addr: usize,
         len: usize,
         target: Arc<dyn MapTarget>,
+        target_offset: u64,
         make: impl FnOnce(Prepared) -> Mapping,
     ) -> ZxResult<usize> {
         let space = self.space();
@@ -973,17 +1065,32 @@ impl Vmar {
                 return Err(Status::BAD_STATE);
             }
         }
-        // Nothing changes meanwhile: the registration is made without the lock.
+        // A mapping sticking out of both ends (then the only child) is split: a registration
+        // for its right part. Nothing changes meanwhile: made without the lock.
+        let spare_target = {
+            let state = space.state.lock();
+            state
+                .first_overlapping(self.id, addr, end)
+                .filter(|c| c.base < addr && c.end() > end)
+                .and_then(|c| match c.kind {
+                    ChildKind::Mapping(id) => state.mappings.get(&id).map(|m| m.target.clone()),
+                    ChildKind::Region(_) => None,
+                })
+        };
+        let mut spares: Vec<Prepared> = spare_target
+            .into_iter()
+            .map(|t| Prepared::new(space, t))
+            .collect();
         let mut new = Some(make(Prepared::new(space, target)));
+        let mut narrowed_new = None;
         let mut cursor = addr;
         while preempt::point() {
             let mut removed = Vec::new();
-            {
+            let narrowed = {
                 let mut state = space.state.lock();
                 if !state.regions.contains_key(&self.id) {
                     break;
                 }
-                // No mapping sticks out of both ends (more than one child): no split, no spare.
                 let done = state.unmap_some(
                     &*space.aspace,
                     self.id,
@@ -991,22 +1098,27 @@ impl Vmar {
                     &mut cursor,
                     end,
                     &mut Vec::new(),
-                    &mut Vec::new(),
+                    &mut spares,
                     &mut removed,
                 );
                 if done {
                     if let Some(new) = new.take() {
+                        narrowed_new = Some((new.target.clone(), new.registration));
                         state.insert_mapping(new);
                     }
                 }
-            }
+                core::mem::take(&mut state.narrowed)
+            };
+            narrow(narrowed);
             unregister(removed, Vec::new());
-            if new.is_none() {
+            if let Some((target, registration)) = narrowed_new.take() {
+                target.narrow_mapping(registration, target_offset, len as u64);
+                unregister(Vec::new(), spares);
                 return Ok(addr);
             }
         }
         // Killed, or the address space was torn down: nothing was mapped.
-        unregister(new.into_iter().collect(), Vec::new());
+        unregister(new.into_iter().collect(), spares);
         Err(Status::BAD_STATE)
     }
 
@@ -1072,31 +1184,55 @@ impl Vmar {
         Ok(())
     }
 
-    /// Removes every piece of the mapping created as `origin` (undoing a failed MAP_RANGE).
-    fn remove_origin(&self, origin: u64) {
+    /// Removes every piece of the mapping created as `origin` at `addr .. addr + len`
+    /// (undoing a failed MAP_RANGE). The pieces are children of this region inside that
+    /// range, so only the children there are looked at, [`CHUNK_CHILDREN`] at a time with a
+    /// preemption point between chunks (the range may have been cut into many pieces
+    /// meanwhile).
+    fn remove_origin(&self, origin: u64, addr: usize, len: usize) {
         let space = self.space();
-        let removed: Vec<Mapping> = {
-            // A killed thread leaves the mapping: the process's teardown takes it.
-            let Ok(mut state) = self.lock_idle() else {
-                return;
-            };
-            let ids: Vec<u64> = state
-                .mappings
-                .iter()
-                .filter(|(_, m)| m.origin == origin)
-                .map(|(&id, _)| id)
-                .collect();
-            let mut removed = Vec::new();
-            for id in ids {
-                if let Some(m) = state.detach_mapping(id) {
-                    space.aspace.unmap(m.base, m.size);
-                    removed.push(m);
+        let end = addr + len;
+        let mut cursor = addr;
+        loop {
+            let (removed, done, narrowed) = {
+                // A killed thread leaves the mapping: the process's teardown takes it.
+                let Ok(mut state) = self.lock_idle() else {
+                    return;
+                };
+                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                let done = children.len() < CHUNK_CHILDREN;
+                let mut removed = Vec::new();
+                let mut partial = false;
+                let mut work = UNMAP_WORK;
+                for child in children {
+                    cursor = child.end();
+                    let ChildKind::Mapping(id) = child.kind else {
+                        continue;
+                    };
+                    state.count_visit();
+                    if state.mappings.get(&id).is_some_and(|m| m.origin == origin) {
+                        match state.unmap_whole_bounded(&*space.aspace, id, &mut work) {
+                            Some(m) => removed.push(m),
+                            None => {
+                                // Shrunk: what is left of it next time.
+                                cursor = child.base;
+                                partial = true;
+                                break;
+                            }
+                        }
+                    }
                 }
+                state.bump();
+                // A piece cut short by its entries: its target learns the range it keeps.
+                let narrowed = core::mem::take(&mut state.narrowed);
+                (removed, done && !partial, narrowed)
+            };
+            narrow(narrowed);
+            unregister(removed, Vec::new());
+            if done || !preempt::point() {
+                return;
             }
-            state.bump();
-            removed
-        };
-        unregister(removed, Vec::new());
+        }
     }
 
     /// Validates an `addr, len` range of this region: INVALID_ARGS when `addr` is unaligned,
@@ -1339,7 +1475,7 @@ impl Vmar {
             .collect();
         cursor = addr;
         loop {
-            let done = {
+            let (done, narrowed) = {
                 let mut state = space.state.lock();
                 let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
                 let done = children.len() < CHUNK_CHILDREN;
@@ -1348,8 +1484,9 @@ impl Vmar {
                     state.protect_child(&*space.aspace, child, addr, end, perms, &mut spares);
                 }
                 state.bump();
-                done
+                (done, core::mem::take(&mut state.narrowed))
             };
+            narrow(narrowed);
             if done || !preempt::point() {
                 break;
             }
@@ -1370,16 +1507,16 @@ impl Vmar {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
-            let mut budget = CHUNK_CHILDREN;
-            state.erase_some(aspace, &mut erasing, &mut budget, removed);
+            let (mut budget, mut work) = (CHUNK_CHILDREN, UNMAP_WORK);
+            state.erase_some(aspace, &mut erasing, &mut budget, &mut work, removed);
             state.bump();
             state.busy = !erasing.is_empty();
             Step::Done(Ok(state.busy))
         })?;
         if more {
             self.in_chunks(|state, aspace, removed| {
-                let mut budget = CHUNK_CHILDREN;
-                state.erase_some(aspace, &mut erasing, &mut budget, removed);
+                let (mut budget, mut work) = (CHUNK_CHILDREN, UNMAP_WORK);
+                state.erase_some(aspace, &mut erasing, &mut budget, &mut work, removed);
                 state.bump();
                 erasing.is_empty()
             });

@@ -49,6 +49,7 @@
 
 use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::koid::Koid;
+use crate::maxtree::MaxTree;
 use crate::object::{KernelObject, ObjectBase};
 use crate::pagemap::PageMap;
 use crate::preempt::{self, WorkList};
@@ -122,7 +123,7 @@ struct Node {
     size: u64,
     hidden: bool,
     handles_open: bool,
-    mappings: BTreeMap<u64, Weak<dyn MappingObserver>>,
+    mappings: Mappings,
     /// Pages charged to this node (see the module docs); zero unless it is alive. A cell, so
     /// that charges move while the family's page maps are being walked (under the family
     /// lock, like everything in a node).
@@ -148,7 +149,7 @@ impl Node {
             size,
             hidden: false,
             handles_open: true,
-            mappings: BTreeMap::new(),
+            mappings: Mappings::default(),
             charged: Cell::new(0),
             closing: false,
             merge_pending: false,
@@ -1365,12 +1366,93 @@ impl Drop for Family {
     }
 }
 
-fn notify(mappings: &BTreeMap<u64, Weak<dyn MappingObserver>>, first: u64, end: u64) {
-    for observer in mappings.values() {
-        if let Some(observer) = observer.upgrade() {
-            observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
-        }
+/// The mappings registered with one node, indexed so that neither an invalidation nor
+/// `ZX_INFO_VMO` walks all of them (a process can map a VMO 100,000 times).
+#[derive(Default)]
+struct Mappings {
+    /// By registration id: its address space and the pages `first..end` it may show (the
+    /// whole VMO until the mapping says otherwise, [`MapTarget::narrow_mapping`]).
+    by_id: BTreeMap<u64, MappingEntry>,
+    /// `(first, id) -> end`, with the observer: an invalidation visits only the mappings
+    /// that overlap it.
+    by_range: MaxTree<(u64, u64), u64, Weak<dyn MappingObserver>>,
+    /// Registrations per address space (`share_count` is its length).
+    spaces: BTreeMap<u64, usize>,
+}
+
+struct MappingEntry {
+    space: u64,
+    first: u64,
+    end: u64,
+}
+
+impl Mappings {
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
     }
+
+    fn insert(&mut self, id: u64, observer: Weak<dyn MappingObserver>) {
+        let space = observer.upgrade().map_or(0, |o| o.address_space_id());
+        let entry = MappingEntry {
+            space,
+            first: 0,
+            end: u64::MAX,
+        };
+        self.by_range.insert_with((0, id), u64::MAX, observer);
+        *self.spaces.entry(space).or_default() += 1;
+        self.by_id.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        let Some(entry) = self.by_id.remove(&id) else {
+            return false;
+        };
+        self.by_range.remove_with(&(entry.first, id));
+        if let Some(count) = self.spaces.get_mut(&entry.space) {
+            *count -= 1;
+            if *count == 0 {
+                self.spaces.remove(&entry.space);
+            }
+        }
+        true
+    }
+
+    /// Registration `id` shows at most pages `first..end` from now on. Only ever narrows,
+    /// so that narrowings arriving out of order still cover what the mapping shows.
+    fn narrow(&mut self, id: u64, first: u64, end: u64) {
+        let Some(entry) = self.by_id.get_mut(&id) else {
+            return;
+        };
+        let (new_first, new_end) = (entry.first.max(first), entry.end.min(end).max(first));
+        if (new_first, new_end) == (entry.first, entry.end) {
+            return;
+        }
+        if new_first == entry.first {
+            // Same key: the end changes in place.
+            self.by_range.set_value(&(new_first, id), new_end);
+        } else if let Some((_, observer)) = self.by_range.remove_with(&(entry.first, id)) {
+            self.by_range
+                .insert_with((new_first, id), new_end, observer);
+        }
+        entry.first = new_first;
+        entry.end = new_end;
+    }
+
+    fn clear(&mut self) {
+        *self = Mappings::default();
+    }
+}
+
+/// Tells the mappings that overlap pages `first..end` of their node about them.
+fn notify(mappings: &Mappings, first: u64, end: u64) {
+    // Registration ids start at 1: `(end, 0)` is above every key starting below `end`.
+    mappings
+        .by_range
+        .for_each_overlapping(&(end, 0), first, |_, _, observer| {
+            if let Some(observer) = observer.upgrade() {
+                observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
+            }
+        });
 }
 
 /// Page maps of dead nodes, too large to free under their family's lock in one go (a dying
@@ -2457,16 +2539,7 @@ impl Vmo {
         if self.dead.load(Ordering::Relaxed) {
             return 0;
         }
-        let mut spaces: Vec<u64> = family
-            .node(self.node)
-            .mappings
-            .values()
-            .filter_map(Weak::upgrade)
-            .map(|observer| observer.address_space_id())
-            .collect();
-        spaces.sort_unstable();
-        spaces.dedup();
-        spaces.len()
+        family.node(self.node).mappings.spaces.len()
     }
 
     /// Pages the family's nodes hold in all (for tests and accounting).
@@ -2564,12 +2637,22 @@ impl MapTarget for Vmo {
         id
     }
 
+    fn narrow_mapping(&self, id: u64, offset: u64, len: u64) {
+        let mut family = self.family.lock();
+        if self.dead.load(Ordering::Relaxed) {
+            return;
+        }
+        let first = offset >> PAGE_SHIFT;
+        let end = offset.saturating_add(len).div_ceil(PAGE_SIZE);
+        family.node_mut(self.node).mappings.narrow(id, first, end);
+    }
+
     fn remove_mapping(&self, id: u64) {
         let mut family = self.family.lock();
         if self.dead.load(Ordering::Relaxed) {
             return;
         }
-        if family.node_mut(self.node).mappings.remove(&id).is_some() {
+        if family.node_mut(self.node).mappings.remove(id) {
             self.mapping_count.fetch_sub(1, Ordering::Relaxed);
             self.liveness_changed(&mut family);
         }

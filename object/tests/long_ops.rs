@@ -1318,3 +1318,449 @@ fn closing_one_side_of_a_snapshot_the_other_sees_whole_needs_no_walk() {
     assert_charges_add_up(&[&b]);
     assert_eq!(f.in_use() as u64, pages);
 }
+
+/// A mapping for the tests of `ZX_INFO_VMO`: counts how often it is asked its address space.
+struct CountingObserver {
+    space: u64,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl object::vmar::MappingObserver for CountingObserver {
+    fn unmap_target_range(&self, _offset: u64, _len: u64) {}
+    fn address_space_id(&self) -> u64 {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.space
+    }
+}
+
+#[test]
+fn vmo_info_of_a_vmo_mapped_many_times_walks_no_mapping() {
+    use object::vmar::{MapTarget, MappingObserver};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let vmo = Vmo::create(frames(), PAGE, 0).expect("create");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = 3000;
+    let observers: Vec<Arc<CountingObserver>> = (0..count)
+        .map(|i| {
+            Arc::new(CountingObserver {
+                space: 1 + i as u64 % 3,
+                asked: asked.clone(),
+            })
+        })
+        .collect();
+    let ids: Vec<u64> = observers
+        .iter()
+        .map(|o| vmo.add_mapping(Arc::downgrade(o) as std::sync::Weak<dyn MappingObserver>))
+        .collect();
+    asked.store(0, SeqCst);
+    let info = vmo.info();
+    assert_eq!(info.num_mappings, count);
+    assert_eq!(info.share_count, 3);
+    // Kept up to date at map and unmap time: the query asks no mapping.
+    assert_eq!(asked.load(SeqCst), 0);
+    // Every mapping of address space 3 goes: two spaces are left.
+    for (i, id) in ids.iter().enumerate() {
+        if i % 3 == 2 {
+            vmo.remove_mapping(*id);
+        }
+    }
+    let info = vmo.info();
+    assert_eq!(info.num_mappings, count - count / 3);
+    assert_eq!(info.share_count, 2);
+    for (i, id) in ids.iter().enumerate() {
+        if i % 3 != 2 {
+            vmo.remove_mapping(*id);
+        }
+    }
+    assert_eq!(vmo.info().share_count, 0);
+    assert_eq!(asked.load(SeqCst), 0);
+}
+
+/// Mappings for the invalidation and placement tests.
+const LOTS: usize = 3000;
+
+#[test]
+fn invalidating_a_page_of_a_vmo_mapped_many_times_calls_only_the_mappings_over_it() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = written(&frames(), LOTS as u64, 1);
+    // Mapping i shows page i of the VMO, with its entry.
+    for i in 0..LOTS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            i as u64 * PAGE,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+    // One mapping of the whole VMO, cut down to its last page (its head unmapped), and one
+    // of the first half cut in two by a protect: their ranges narrow with them.
+    let whole = root
+        .map(
+            ZX_VM_PERM_READ,
+            0,
+            vmo.clone(),
+            0,
+            LOTS * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map whole");
+    root.unmap(whole, (LOTS - 1) * PAGEZ).expect("unmap head");
+    let half = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE,
+            0,
+            vmo.clone(),
+            0,
+            LOTS / 2 * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map half");
+    root.protect(ZX_VM_PERM_READ, half + 2 * PAGEZ, PAGEZ)
+        .expect("protect");
+    assert_eq!(vmo.num_mappings(), LOTS + 1 + 3);
+
+    let (calls, _) = root.test_counts();
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        5 * PAGE,
+        PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    // Mapping 5 and the part of `half` over page 5; nobody else.
+    assert_eq!(root.test_counts().0 - calls, 2);
+    assert!(aspace.pte(VMAR_BASE + 5 * PAGEZ).is_none());
+    assert!(aspace.pte(VMAR_BASE + 4 * PAGEZ).is_some());
+
+    let (calls, _) = root.test_counts();
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        (LOTS as u64 - 1) * PAGE,
+        PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit last");
+    // The last one-page mapping and what is left of `whole`.
+    assert_eq!(root.test_counts().0 - calls, 2);
+    assert!(aspace.pte(VMAR_BASE + (LOTS - 1) * PAGEZ).is_none());
+}
+
+#[test]
+fn a_map_without_specific_among_many_mappings_finds_its_gap_in_few_steps() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = Vmo::create(frames(), PAGE, 0).expect("create");
+    let map = |options: u32| {
+        root.map(
+            ZX_VM_PERM_READ | options,
+            0,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+    };
+    // First fit from the bottom: one after the other.
+    for i in 0..LOTS {
+        assert_eq!(map(0), Ok(VMAR_BASE + i * PAGEZ));
+    }
+    let (_, visits) = root.test_counts();
+    assert_eq!(map(0), Ok(VMAR_BASE + LOTS * PAGEZ));
+    assert!(
+        root.test_counts().1 - visits <= 2,
+        "a walk over the children"
+    );
+    // A hole near the top is found first fit, and so is one further down.
+    root.unmap(VMAR_BASE + (LOTS - 10) * PAGEZ, PAGEZ)
+        .expect("unmap");
+    root.unmap(VMAR_BASE + 7 * PAGEZ, PAGEZ).expect("unmap");
+    assert_eq!(map(0), Ok(VMAR_BASE + 7 * PAGEZ));
+    assert_eq!(map(0), Ok(VMAR_BASE + (LOTS - 10) * PAGEZ));
+    // Many one-page holes at odd pages and a map aligned to two pages: a few holes are
+    // tried, then the first gap large enough at any alignment; never a walk over all.
+    for i in (1..LOTS).step_by(2) {
+        root.unmap(VMAR_BASE + i * PAGEZ, PAGEZ).expect("unmap");
+    }
+    let (_, visits) = root.test_counts();
+    let aligned = map(13 << ZX_VM_ALIGN_BASE).expect("aligned map");
+    assert_eq!(aligned % (2 * PAGEZ), 0);
+    assert!(aligned >= VMAR_BASE + LOTS * PAGEZ);
+    assert!(root.test_counts().1 - visits <= 17);
+    // An allocation uses the same search.
+    let (_, visits) = root.test_counts();
+    let sub = root
+        .allocate(ZX_VM_CAN_MAP_READ, 0, 2 * PAGEZ)
+        .expect("allocate");
+    assert!(sub.base() >= VMAR_BASE + LOTS * PAGEZ);
+    assert!(root.test_counts().1 - visits <= 17);
+}
+
+#[test]
+fn a_failed_map_range_among_many_mappings_looks_only_at_its_own_range() {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = written(&frames(), 4, 1);
+    for i in 0..LOTS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+    }
+    aspace.fail_nth_map(3);
+    let (_, visits) = root.test_counts();
+    assert_eq!(
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_MAP_RANGE | ZX_VM_SPECIFIC,
+            (LOTS + 1) * PAGEZ,
+            vmo.clone(),
+            0,
+            4 * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    // The cleanup looked at the one mapping in the range, not at the many.
+    assert!(root.test_counts().1 - visits <= 2);
+    assert!(root.mapping_at(VMAR_BASE + (LOTS + 1) * PAGEZ).is_none());
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), LOTS);
+}
+
+/// A root VMAR whose fake page table clears at most `STEP_ENTRIES` entries a step (as a real
+/// one clears at most `UNMAP_TABLES` tables), and a VMO of `pages` pages.
+const STEP_ENTRIES: usize = 64;
+
+fn stepping_space(pages: u64) -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmo>) {
+    let aspace = Arc::new(FakeAddressSpace::new());
+    aspace.limit_unmap_steps(Some(STEP_ENTRIES));
+    let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
+    let vmo = Vmo::create(frames(), pages * PAGE, 0).expect("create");
+    (aspace, root, vmo)
+}
+
+/// Maps `pages` pages of `vmo` at `offset` of `vmar` with every entry installed.
+fn populated(vmar: &Arc<Vmar>, vmo: &Arc<Vmo>, offset: usize, pages: usize) -> usize {
+    vmar.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+        offset,
+        vmo.clone(),
+        0,
+        pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range")
+}
+
+#[test]
+fn unmapping_one_mapping_with_many_entries_works_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let steps = pages / STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+
+    // The whole mapping.
+    let base = populated(&root, &vmo, 0, pages);
+    assert_eq!(aspace.pte_count(), pages);
+    let before = points();
+    root.unmap(base, pages * PAGEZ).expect("unmap");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(root.mapping_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+
+    // Its top part: cleared from the top down, the bottom stays mapped with its entries.
+    let base = populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.unmap(base + 100 * PAGEZ, (pages - 100) * PAGEZ)
+        .expect("unmap top");
+    assert!(points() - before >= (pages - 100) / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 100);
+    assert_eq!(
+        root.mapping_at(base + 99 * PAGEZ).map(|m| m.size),
+        Some(100 * PAGEZ)
+    );
+    assert!(root.mapping_at(base + 100 * PAGEZ).is_none());
+    root.unmap(base, 100 * PAGEZ).expect("unmap rest");
+
+    // Its middle: split, then the middle cleared in steps; both ends keep their entries.
+    let base = populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.unmap(base + 100 * PAGEZ, (pages - 200) * PAGEZ)
+        .expect("unmap middle");
+    assert!(points() - before >= (pages - 200) / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 200);
+    let left = root.mapping_at(base).expect("left part");
+    let right = root
+        .mapping_at(base + (pages - 1) * PAGEZ)
+        .expect("right part");
+    assert_eq!((left.size, right.size), (100 * PAGEZ, 100 * PAGEZ));
+    assert_eq!(right.target_offset, (pages as u64 - 100) * PAGE);
+    assert_eq!(vmo.num_mappings(), 2);
+    root.unmap(base, pages * PAGEZ).expect("unmap all");
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+
+    // A sub-VMAR holding one such mapping, destroyed.
+    let sub = root
+        .allocate(
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+            0,
+            pages * PAGEZ,
+        )
+        .expect("allocate");
+    populated(&sub, &vmo, 0, pages);
+    let before = points();
+    sub.destroy().expect("destroy");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn an_overwrite_of_one_mapping_with_many_entries_works_in_steps() {
+    // Larger than one step can take at 64 tables: the chunked path, with a split.
+    let pages = 40_000;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    let base = populated(&root, &vmo, 0, pages);
+    let other = Vmo::create(frames(), PAGE, 0).expect("create");
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+        PAGEZ,
+        other.clone(),
+        0,
+        (pages - 2) * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("overwrite");
+    assert!(points() - before >= (pages - 2) / STEP_ENTRIES - 1);
+    // The two ends stay, with their entries; the middle is the new mapping, without any.
+    assert_eq!(aspace.pte_count(), 2);
+    assert!(aspace.pte(base).is_some());
+    assert!(aspace.pte(base + (pages - 1) * PAGEZ).is_some());
+    assert_eq!(
+        root.mapping_at(base + PAGEZ).map(|m| m.target_koid),
+        Some(other.base().koid())
+    );
+    assert_eq!(vmo.num_mappings(), 2);
+    assert_eq!(other.num_mappings(), 1);
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn teardown_of_an_address_space_with_one_mapping_of_many_entries_works_in_steps() {
+    let _serial = deferred_serial();
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    populated(&root, &vmo, 0, pages);
+    let before = points();
+    root.tear_down();
+    // The first step here, the rest later.
+    assert_eq!(points(), before);
+    assert_eq!(aspace.pte_count(), pages - STEP_ENTRIES);
+    assert_eq!(vmo.num_mappings(), 1);
+    object::vmar::finish_teardowns();
+    assert!(points() - before >= pages / STEP_ENTRIES - 2);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn a_failed_map_range_with_many_entries_is_undone_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    // The points of filling it in.
+    let before = points();
+    let base = populated(&root, &vmo, 0, pages);
+    let filling = points() - before;
+    root.unmap(base, pages * PAGEZ).expect("unmap");
+    // The last entry fails: every other one was installed and must go again.
+    aspace.fail_nth_map(pages);
+    let before = points();
+    assert_eq!(
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        ),
+        Err(Status::NO_MEMORY)
+    );
+    // The undoing took a step per `STEP_ENTRIES` entries after the filling.
+    assert!(points() - before >= filling + (pages - 1) / STEP_ENTRIES - 2);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(root.mapping_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn a_chunk_clears_a_bounded_number_of_entries_over_all_its_mappings() {
+    // Fewer mappings than a chunk handles, with more entries in all than a chunk clears.
+    const MAPPINGS: usize = 16;
+    let (aspace, root, vmo) = stepping_space(STEP_ENTRIES as u64);
+    let map_all = |vmar: &Arc<Vmar>| {
+        for i in 0..MAPPINGS {
+            populated(vmar, &vmo, i * STEP_ENTRIES * PAGEZ, STEP_ENTRIES);
+        }
+        assert_eq!(aspace.pte_count(), MAPPINGS * STEP_ENTRIES);
+    };
+    let span = MAPPINGS * STEP_ENTRIES * PAGEZ;
+
+    map_all(&root);
+    let before = points();
+    root.unmap(VMAR_BASE, span).expect("unmap");
+    assert!(points() - before >= MAPPINGS - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+
+    let sub = root
+        .allocate(ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC, 0, span)
+        .expect("allocate");
+    map_all(&sub);
+    let before = points();
+    sub.destroy().expect("destroy");
+    assert!(points() - before >= MAPPINGS - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn an_overwrite_of_a_few_mappings_with_many_entries_in_all_works_in_chunks() {
+    // Each one small enough for one chunk, not all four together.
+    const MAPPINGS: usize = 4;
+    let pages = (40 << 20) / PAGEZ;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    for i in 0..MAPPINGS {
+        populated(&root, &vmo, i * pages * PAGEZ, pages);
+    }
+    let other = Vmo::create(frames(), PAGE, 0).expect("create");
+    let before = points();
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+        0,
+        other.clone(),
+        0,
+        MAPPINGS * pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("overwrite");
+    assert!(points() - before >= MAPPINGS * pages / STEP_ENTRIES - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(other.num_mappings(), 1);
+    assert!(root.check_gaps().is_ok());
+}

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 
 pub use object::frames::FrameAddr;
+pub use object::vmar::UNMAP_WORK;
 
 /// The crate's fake page table (`object::vmar::testing` with the `testing` feature),
 /// included here so this test runs without features.
@@ -54,6 +55,8 @@ struct TargetState {
     size_pages: u64,
     resizable: bool,
     observers: BTreeMap<u64, Weak<dyn MappingObserver>>,
+    /// The range each registration was narrowed to (`narrow_mapping`); absent = all.
+    ranges: BTreeMap<u64, (u64, u64)>,
     next_id: u64,
     adds: usize,
     removes: usize,
@@ -126,7 +129,14 @@ impl FakeTarget {
     }
 
     fn notify_locked(s: &TargetState, offset: u64, len: u64) {
-        for observer in s.observers.values() {
+        for (id, observer) in &s.observers {
+            // Like a VMO, skips the mappings narrowed away from the range: a range narrowed
+            // too far leaves a stale entry, which the model tests catch.
+            if let Some(&(start, end)) = s.ranges.get(id) {
+                if end <= offset || start >= offset.saturating_add(len) {
+                    continue;
+                }
+            }
             if let Some(observer) = observer.upgrade() {
                 observer.unmap_target_range(offset, len);
             }
@@ -209,7 +219,17 @@ impl MapTarget for FakeTarget {
             s.observers.remove(&id).is_some(),
             "remove_mapping of an unknown id {id}"
         );
+        s.ranges.remove(&id);
         s.removes += 1;
+    }
+
+    fn narrow_mapping(&self, id: u64, offset: u64, len: u64) {
+        let mut s = self.state.lock().unwrap();
+        if s.observers.contains_key(&id) {
+            let (start, end) = s.ranges.get(&id).copied().unwrap_or((0, u64::MAX));
+            let range = (start.max(offset), end.min(offset + len));
+            s.ranges.insert(id, range);
+        }
     }
 
     fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault> {
@@ -1971,6 +1991,9 @@ mod model {
     impl Model {
         fn new() -> Model {
             let e = env_with(BASE, PAGES * PAGE);
+            // Every unmap clears at most two entries a step: mappings shrink as their entries
+            // go, over several steps (as a mapping with millions of entries does).
+            e.aspace.limit_unmap_steps(Some(2));
             let targets = vec![
                 FakeTarget::new(TARGET_PAGES, true),
                 FakeTarget::new(TARGET_PAGES, true),
@@ -2422,6 +2445,9 @@ mod model {
                 }
             }
             prop_assert_eq!(&seen, &self.map);
+            if let Err(why) = self.e.root.check_gaps() {
+                return Err(TestCaseError::fail(why));
+            }
             // Registrations: one per mapping piece.
             for t in &self.targets {
                 let pieces = maps.iter().filter(|m| m.target_koid == t.koid).count();

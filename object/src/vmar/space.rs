@@ -10,14 +10,34 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::{AddressSpace, MapTarget, MappingInfo, MappingObserver, MappingPerms, PAGE, PAGE_SIZE};
+use super::{
+    AddressSpace, MapTarget, MappingInfo, MappingObserver, MappingPerms, PAGE, PAGE_SIZE,
+    UNMAP_WORK,
+};
 use crate::koid::Koid;
+use crate::maxtree::MaxTree;
+
+/// Gaps that fit `len` but miss the alignment a search looks at before it takes the first
+/// gap that fits `len` at any alignment (see [`State::find_gap`]).
+const MISALIGNED_GAPS_TRIED: usize = 16;
 
 /// Children (mappings or regions) one chunk of a long operation handles under the lock,
 /// between two preemption points. Measured under `-icount` on 100,000 one-page mappings,
 /// each with its page-table entry: unmapping one, and unregistering it from its VMO after
 /// the lock, costs about 3,000 instructions, so a chunk stays near 0.2 ms.
 pub const CHUNK_CHILDREN: usize = 64;
+
+/// Leaf tables (2 MiB of address space each) whose entries one chunk may clear, over all
+/// the mappings it handles ([`AddressSpace::unmap_bounded`]): a mapping may have millions
+/// of entries (a MAP_RANGE of the zero page costs no memory but the tables), and clearing a
+/// full table costs about 4,600 instructions under `-icount`, so a chunk stays near 0.3 ms.
+/// A mapping whose entries need more chunks shrinks as they go, so that the tree never
+/// holds a part without its entries, and nothing is walked twice.
+pub const UNMAP_TABLES: usize = 64;
+
+/// Mappings spanning more than this in a range (in all) may need more than one chunk to
+/// unmap: an overwriting map over them takes the chunked path.
+pub const ONE_STEP_BYTES: usize = (UNMAP_TABLES - 1) << 21;
 
 /// Shared by every [`super::Vmar`] of an address space and (weakly) by the observers its
 /// mappings registered with their targets.
@@ -38,6 +58,9 @@ impl Space {
                 generation: 0,
                 fault_hint: None,
                 busy: false,
+                narrowed: Vec::new(),
+                #[cfg(any(test, feature = "testing"))]
+                counts: TestCounts::default(),
             }),
         }
     }
@@ -68,6 +91,30 @@ pub(crate) struct State {
     /// entries agree). Process teardown does not wait either: it takes every region away,
     /// and the operation's next chunk finds its region gone and stops.
     pub busy: bool,
+    /// Mappings cut since the lock was taken, whose targets must learn their new range
+    /// ([`MapTarget::narrow_mapping`]): taken out by whoever releases the lock after a
+    /// change and passed on after it (targets are never called under this lock).
+    pub narrowed: Vec<Narrowed>,
+    #[cfg(any(test, feature = "testing"))]
+    pub counts: TestCounts,
+}
+
+/// What host tests count to check that a lookup stays bounded (test builds only).
+#[cfg(any(test, feature = "testing"))]
+#[derive(Default)]
+pub struct TestCounts {
+    /// Observer calls (a target invalidating pages), whether or not they unmapped anything.
+    pub observer_calls: AtomicU64,
+    /// Gaps a placement search and children a failed MAP_RANGE's cleanup looked at.
+    pub visits: AtomicU64,
+}
+
+/// A mapping's registration and the target range it now covers.
+pub(crate) struct Narrowed {
+    pub target: Arc<dyn MapTarget>,
+    pub registration: u64,
+    pub offset: u64,
+    pub len: u64,
 }
 
 pub(crate) struct FaultHint {
@@ -90,6 +137,28 @@ pub(crate) struct Region {
     pub parent: Option<u64>,
     /// Direct children by base address; they never overlap.
     pub children: BTreeMap<usize, ChildKind>,
+    /// The free stretches between the children (start -> size, never empty), so that a map
+    /// or an allocation without SPECIFIC finds room in O(log n) however many children there
+    /// are. Changed only with `children`, through [`State::occupy`] and [`State::release`].
+    pub gaps: MaxTree<usize, usize>,
+}
+
+impl Region {
+    /// An empty region: one gap covering it.
+    pub fn new(base: usize, size: usize, koid: Koid, parent: Option<u64>) -> Region {
+        let mut gaps = MaxTree::new();
+        if size > 0 {
+            gaps.insert(base, size);
+        }
+        Region {
+            base,
+            size,
+            koid,
+            parent,
+            children: BTreeMap::new(),
+            gaps,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +271,10 @@ impl MappingObserver for Observer {
             return;
         };
         let mut state = space.state.lock();
+        #[cfg(any(test, feature = "testing"))]
+        {
+            state.counts.observer_calls.fetch_add(1, Ordering::Relaxed);
+        }
         // A fault being resolved concurrently must look again, even when this mapping is not
         // in the tree (yet, for a registration made ahead of a split, or any more).
         state.bump();
@@ -301,22 +374,102 @@ impl State {
         self.first_overlapping(rid, va, va + 1)
     }
 
-    /// The lowest `align`-aligned address of region `rid` where `len` free bytes start.
+    /// The lowest `align`-aligned address of region `rid` where `len` free bytes start: a
+    /// search of the gap index, O(log n). A gap that holds `len` bytes but not at the
+    /// alignment is skipped; after [`MISALIGNED_GAPS_TRIED`] of them the search takes the
+    /// first gap that holds `len` bytes at any alignment, so that a user's many small
+    /// misaligned gaps cannot make it long (with a page alignment, the usual case, the first
+    /// gap found always fits, and placement is first fit).
     pub fn find_gap(&self, rid: u64, len: usize, align: usize) -> Option<usize> {
         let region = self.regions.get(&rid)?;
         let align_up = |v: usize| v.checked_add(align - 1).map(|v| v & !(align - 1));
-        let fits_before =
-            |start: usize, limit: usize| start.checked_add(len).is_some_and(|e| e <= limit);
-        let mut cursor = region.base;
-        for (&base, &kind) in &region.children {
-            let start = align_up(cursor)?;
-            if fits_before(start, base) {
-                return Some(start);
+        let fits = |start: usize, size: usize| {
+            let at = align_up(start)?;
+            let end = at.checked_add(len)?;
+            (end <= start + size).then_some(at)
+        };
+        let mut from = region.base;
+        for _ in 0..MISALIGNED_GAPS_TRIED {
+            self.count_visit();
+            let (start, size) = region.gaps.first_from(&from, len)?;
+            if let Some(at) = fits(start, size) {
+                return Some(at);
             }
-            cursor = self.child(base, kind).map_or(base, |c| c.end());
+            from = start.checked_add(1)?;
         }
-        let start = align_up(cursor)?;
-        fits_before(start, region.base + region.size).then_some(start)
+        let (start, size) = region
+            .gaps
+            .first_from(&from, len.checked_add(align - PAGE)?)?;
+        fits(start, size)
+    }
+
+    #[inline]
+    pub fn count_visit(&self) {
+        #[cfg(any(test, feature = "testing"))]
+        self.counts.visits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Marks `base .. end` of region `rid` taken (a new child): the gap holding it shrinks or
+    /// splits.
+    fn occupy(&mut self, rid: u64, base: usize, end: usize) {
+        let Some(region) = self.regions.get_mut(&rid) else {
+            return;
+        };
+        let Some((start, size)) = region.gaps.last_at_or_below(&base) else {
+            return;
+        };
+        let gap_end = start + size;
+        if gap_end < end {
+            debug_assert!(false, "child {base:#x}..{end:#x} not in a gap");
+            return;
+        }
+        if start < base {
+            // The part below stays, in place.
+            region.gaps.set_value(&start, base - start);
+        } else {
+            region.gaps.remove(&start);
+        }
+        if end < gap_end {
+            region.gaps.insert(end, gap_end - end);
+        }
+    }
+
+    /// Marks `base .. end` of region `rid` free (a child gone or cut): merged with the gaps
+    /// on either side.
+    fn release(&mut self, rid: u64, base: usize, end: usize) {
+        let Some(region) = self.regions.get_mut(&rid) else {
+            return;
+        };
+        if base >= end {
+            return;
+        }
+        let mut stop = end;
+        if let Some(size) = region.gaps.remove(&end) {
+            stop = end + size;
+        }
+        let before = base
+            .checked_sub(1)
+            .and_then(|b| region.gaps.last_at_or_below(&b))
+            .filter(|&(start, size)| start + size == base);
+        match before {
+            // The gap below grows in place (unmapping from the bottom up, the usual order,
+            // allocates nothing).
+            Some((start, _)) => {
+                region.gaps.set_value(&start, stop - start);
+            }
+            None => {
+                region.gaps.insert(base, stop - base);
+            }
+        }
+    }
+
+    /// Removes the child at `base` of region `rid` from its children and frees its room.
+    fn remove_child(&mut self, rid: u64, base: usize) -> Option<ChildKind> {
+        let kind = *self.regions.get(&rid)?.children.get(&base)?;
+        let end = self.child(base, kind).map_or(base, |c| c.end());
+        self.regions.get_mut(&rid)?.children.remove(&base);
+        self.release(rid, base, end);
+        Some(kind)
     }
 
     /// The innermost mapping containing `va`, descending from region `rid` (a loop: the
@@ -375,8 +528,11 @@ impl State {
     }
 
     pub fn insert_region(&mut self, id: u64, region: Region) {
-        if let Some(parent) = region.parent.and_then(|p| self.regions.get_mut(&p)) {
-            parent.children.insert(region.base, ChildKind::Region(id));
+        if let Some(pid) = region.parent {
+            if let Some(parent) = self.regions.get_mut(&pid) {
+                parent.children.insert(region.base, ChildKind::Region(id));
+                self.occupy(pid, region.base, region.base + region.size);
+            }
         }
         self.regions.insert(id, region);
         self.bump();
@@ -386,6 +542,8 @@ impl State {
         let id = mapping.id();
         if let Some(region) = self.regions.get_mut(&mapping.region) {
             region.children.insert(mapping.base, ChildKind::Mapping(id));
+            let (rid, base, end) = (mapping.region, mapping.base, mapping.end());
+            self.occupy(rid, base, end);
         }
         self.mappings.insert(id, mapping);
         self.bump();
@@ -393,10 +551,16 @@ impl State {
 
     /// Takes mapping `id` out of the tree (its page-table entries are the caller's business).
     pub fn detach_mapping(&mut self, id: u64) -> Option<Mapping> {
-        let mapping = self.mappings.remove(&id)?;
-        if let Some(region) = self.regions.get_mut(&mapping.region) {
-            region.children.remove(&mapping.base);
+        let (rid, base, end) = {
+            let m = self.mappings.get(&id)?;
+            (m.region, m.base, m.end())
+        };
+        if let Some(region) = self.regions.get_mut(&rid) {
+            if region.children.remove(&base).is_some() {
+                self.release(rid, base, end);
+            }
         }
+        let mapping = self.mappings.remove(&id)?;
         self.bump();
         Some(mapping)
     }
@@ -426,16 +590,37 @@ impl State {
             origin: m.origin,
         };
         m.size = at - m.base;
+        let (rid, end) = (m.region, right.end());
         let new_id = right.id();
+        // The left part gave up `at .. end`, which the right part takes.
+        self.release(rid, at, end);
         self.insert_mapping(right);
+        self.note_narrowed(id);
+        self.note_narrowed(new_id);
         Some(new_id)
+    }
+
+    /// Records that mapping `id` now covers only its current target range.
+    fn note_narrowed(&mut self, id: u64) {
+        if let Some(m) = self.mappings.get(&id) {
+            let n = Narrowed {
+                target: m.target.clone(),
+                registration: m.registration,
+                offset: m.target_offset,
+                len: m.size as u64,
+            };
+            self.narrowed.push(n);
+        }
     }
 
     /// Shortens mapping `id` to end at `end`.
     fn trim_tail(&mut self, id: u64, end: usize) {
         if let Some(m) = self.mappings.get_mut(&id) {
             if end > m.base && end < m.end() {
+                let (rid, old_end) = (m.region, m.end());
                 m.size = end - m.base;
+                self.release(rid, end, old_end);
+                self.note_narrowed(id);
             }
         }
     }
@@ -453,10 +638,12 @@ impl State {
         m.size = m.end() - start;
         m.base = start;
         let region = m.region;
-        if let Some(region) = self.regions.get_mut(&region) {
-            region.children.remove(&old_base);
-            region.children.insert(start, ChildKind::Mapping(id));
+        if let Some(r) = self.regions.get_mut(&region) {
+            r.children.remove(&old_base);
+            r.children.insert(start, ChildKind::Mapping(id));
+            self.release(region, old_base, start);
         }
+        self.note_narrowed(id);
     }
 
     /// Removes what region `rid` has in `a .. b`: mappings are cut or removed (their PTEs in
@@ -475,7 +662,20 @@ impl State {
             match child.kind {
                 ChildKind::Region(sub) => self.destroy_region(aspace, sub, removed),
                 ChildKind::Mapping(id) => {
-                    self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+                    // Few children spanning at most `ONE_STEP_BYTES` in the range (the caller
+                    // checks): no limit (at most a table more than that for each child).
+                    let mut child = child;
+                    let mut work = usize::MAX;
+                    while !self.unmap_mapping(aspace, child, id, a, b, &mut work, spares, removed) {
+                        let Some(now) = self.mappings.get(&id) else {
+                            break;
+                        };
+                        child = Child {
+                            base: now.base,
+                            size: now.size,
+                            kind: child.kind,
+                        };
+                    }
                 }
             }
         }
@@ -502,8 +702,9 @@ impl State {
         removed: &mut Vec<Mapping>,
     ) -> bool {
         let mut budget = CHUNK_CHILDREN;
+        let mut work = UNMAP_WORK;
         let done = loop {
-            self.erase_some(aspace, erasing, &mut budget, removed);
+            self.erase_some(aspace, erasing, &mut budget, &mut work, removed);
             if !erasing.is_empty() || budget == 0 {
                 break false;
             }
@@ -513,16 +714,22 @@ impl State {
             }
             for child in batch {
                 budget -= 1;
-                *cursor = child.end();
                 match child.kind {
                     // Entirely inside (checked before the first chunk; nothing else changes
                     // the tree meanwhile): taken apart before the walk goes on.
                     ChildKind::Region(sub) => {
+                        *cursor = child.end();
                         erasing.push(sub);
                         break;
                     }
                     ChildKind::Mapping(id) => {
-                        self.unmap_mapping(aspace, child, id, a, b, spares, removed)
+                        if self.unmap_mapping(aspace, child, id, a, b, &mut work, spares, removed) {
+                            *cursor = child.end();
+                        } else {
+                            // The entries took the chunk: what is left of it comes next.
+                            budget = 0;
+                            break;
+                        }
                     }
                 }
             }
@@ -532,7 +739,10 @@ impl State {
     }
 
     /// Removes what mapping `id` (the child `child`) has in `a .. b` (which it intersects):
-    /// its page-table entries there go; it is cut, split or removed (into `removed`).
+    /// its page-table entries there go; it is cut, split or removed (into `removed`). Entries
+    /// go within the work left in `work` (taken from it): when that ends first, the mapping
+    /// shrinks to what still has entries in the range, and false says that more is left
+    /// (call again with the child as it is now).
     #[allow(clippy::too_many_arguments)]
     fn unmap_mapping(
         &mut self,
@@ -541,38 +751,82 @@ impl State {
         id: u64,
         a: usize,
         b: usize,
+        work: &mut usize,
         spares: &mut Vec<Prepared>,
         removed: &mut Vec<Mapping>,
-    ) {
+    ) -> bool {
         let start = child.base.max(a);
         let end = child.end().min(b);
-        aspace.unmap(start, end - start);
-        if child.base < a && child.end() > b {
-            if self.split(id, b, spares).is_none() {
-                // Not reached (the registration was planned); never leave PTEs of a part the
-                // tree forgets.
-                aspace.unmap(b, child.end() - b);
-            }
+        if child.base < a && child.end() > b && self.split(id, b, spares).is_none() {
+            // Not reached (the registration was planned); never leave PTEs of a part the
+            // tree forgets.
+            aspace.unmap(start, child.end() - start);
             self.trim_tail(id, a);
-        } else if child.base < a {
-            self.trim_tail(id, a);
-        } else if child.end() > b {
-            self.trim_head(id, b);
-        } else if let Some(m) = self.detach_mapping(id) {
-            removed.push(m);
+            return true;
         }
+        if child.base < a {
+            // The top of the mapping goes: from the top down.
+            let top = aspace.unmap_bounded(start, end - start, work, true);
+            self.trim_tail(id, top.max(a));
+            return top <= a;
+        }
+        let reached = aspace.unmap_bounded(start, end - start, work, false);
+        if reached >= end {
+            if child.end() > b {
+                self.trim_head(id, b);
+            } else if let Some(m) = self.detach_mapping(id) {
+                removed.push(m);
+            }
+            return true;
+        }
+        self.trim_head(id, reached);
+        false
+    }
+
+    /// Unmaps mapping `id` (a child of region `rid` at `base`, or of no region any more),
+    /// its entries within the work left in `work` (taken from it): when that was all, it
+    /// leaves the tree (returned); else it shrinks to the part that still has entries.
+    pub fn unmap_whole_bounded(
+        &mut self,
+        aspace: &dyn AddressSpace,
+        id: u64,
+        work: &mut usize,
+    ) -> Option<Mapping> {
+        let (base, end, rid) = {
+            let m = self.mappings.get(&id)?;
+            (m.base, m.end(), m.region)
+        };
+        let reached = aspace.unmap_bounded(base, end - base, work, false);
+        if reached < end {
+            if self.regions.contains_key(&rid) {
+                self.trim_head(id, reached);
+            } else if let Some(m) = self.mappings.get_mut(&id) {
+                // Teardown: no region to update.
+                if reached > m.base {
+                    m.target_offset = m.target_offset_of(reached);
+                    m.size = m.end() - reached;
+                    m.base = reached;
+                }
+            }
+            return None;
+        }
+        self.remove_child(rid, base);
+        self.mappings.remove(&id)
     }
 
     /// Takes apart the regions on `erasing` (a stack, innermost last), at most `budget`
     /// steps: each step removes one child of the innermost region (a mapping with its
     /// page-table entries, or a sub-region, which goes onto the stack), or removes a region
-    /// left empty from the arena and from its parent. Everything stays consistent between
-    /// calls: a region being taken apart still holds (and maps) what it has left.
+    /// left empty from the arena and from its parent; the mappings' entries within the work
+    /// left in `work` (a mapping shrinks when that ends first, and `budget` drops to 0).
+    /// Everything stays consistent between calls: a region being taken apart still holds
+    /// (and maps) what it has left.
     pub fn erase_some(
         &mut self,
         aspace: &dyn AddressSpace,
         erasing: &mut Vec<u64>,
         budget: &mut usize,
+        work: &mut usize,
         removed: &mut Vec<Mapping>,
     ) {
         while *budget > 0 {
@@ -580,28 +834,42 @@ impl State {
                 return;
             };
             *budget -= 1;
-            let Some(region) = self.regions.get_mut(&rid) else {
+            let Some(region) = self.regions.get(&rid) else {
                 erasing.pop();
                 continue;
             };
-            match region.children.pop_first() {
-                Some((_, ChildKind::Region(sub))) => erasing.push(sub),
-                Some((_, ChildKind::Mapping(id))) => {
-                    if let Some(m) = self.mappings.remove(&id) {
-                        aspace.unmap(m.base, m.size);
-                        removed.push(m);
+            let first = region.children.first_key_value().map(|(&b, &k)| (b, k));
+            match first {
+                Some((base, ChildKind::Region(sub))) => {
+                    self.remove_child(rid, base);
+                    erasing.push(sub);
+                }
+                Some((base, ChildKind::Mapping(id))) => {
+                    if !self.mappings.contains_key(&id) {
+                        self.remove_child(rid, base);
+                        continue;
+                    }
+                    match self.unmap_whole_bounded(aspace, id, work) {
+                        Some(m) => removed.push(m),
+                        // Shrunk: the rest next time.
+                        None => *budget = 0,
                     }
                 }
                 None => {
                     erasing.pop();
-                    if let Some(region) = self.regions.remove(&rid) {
-                        let parent = region.parent.and_then(|p| self.regions.get_mut(&p));
-                        if let Some(parent) = parent {
-                            if parent.children.get(&region.base) == Some(&ChildKind::Region(rid)) {
-                                parent.children.remove(&region.base);
-                            }
+                    let Some(region) = self.regions.get(&rid) else {
+                        continue;
+                    };
+                    if let Some(pid) = region.parent {
+                        let base = region.base;
+                        let is_child = self.regions.get(&pid).is_some_and(|p| {
+                            p.children.get(&base) == Some(&ChildKind::Region(rid))
+                        });
+                        if is_child {
+                            self.remove_child(pid, base);
                         }
                     }
+                    self.regions.remove(&rid);
                 }
             }
         }
@@ -668,9 +936,7 @@ impl State {
         };
         if let Some(parent) = region.parent {
             let base = region.base;
-            if let Some(parent) = self.regions.get_mut(&parent) {
-                parent.children.remove(&base);
-            }
+            self.remove_child(parent, base);
         }
         let mut stack = alloc::vec![rid];
         while let Some(id) = stack.pop() {

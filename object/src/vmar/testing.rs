@@ -6,7 +6,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::{AddressSpace, FrameAddr, MappingPerms, Status, ZxResult};
+use super::{AddressSpace, FrameAddr, MappingPerms, Status, ZxResult, UNMAP_WORK};
 
 /// One call the fake received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,9 @@ struct Inner {
     calls: Vec<AspaceCall>,
     /// `map_page` calls left before one fails with NO_MEMORY; 0 = never fail.
     fail_map_in: usize,
+    /// Entries the work of one chunk (`UNMAP_WORK`) clears at most in `unmap_bounded`, over
+    /// all its calls (None: no limit).
+    step_entries: Option<usize>,
 }
 
 /// Page-table entries in a `BTreeMap` (va -> frame, perms); records every call.
@@ -68,6 +71,12 @@ impl FakeAddressSpace {
         core::mem::take(&mut self.inner.lock().calls)
     }
 
+    /// Makes the work of a chunk clear at most `entries` entries in all (None: no limit), so
+    /// that tests reach the paths where entries take several chunks.
+    pub fn limit_unmap_steps(&self, entries: Option<usize>) {
+        self.inner.lock().step_entries = entries;
+    }
+
     /// Makes the `n`th `map_page` from now fail with NO_MEMORY (1 = the next); 0 = never.
     pub fn fail_nth_map(&self, n: usize) {
         self.inner.lock().fail_map_in = n;
@@ -97,6 +106,61 @@ impl AddressSpace for FakeAddressSpace {
         let doomed: Vec<usize> = inner.ptes.range(va..end).map(|(&k, _)| k).collect();
         for k in doomed {
             inner.ptes.remove(&k);
+        }
+    }
+
+    fn unmap_bounded(&self, va: usize, len: usize, work: &mut usize, from_top: bool) -> usize {
+        assert_eq!(
+            va % 4096,
+            0,
+            "unmap_bounded of an unaligned address {va:#x}"
+        );
+        let mut inner = self.inner.lock();
+        // Entries this call may clear, and the work each costs.
+        let (limit, cost) = match inner.step_entries {
+            Some(n) => {
+                let cost = (UNMAP_WORK / n.max(1)).max(1);
+                (*work / cost, cost)
+            }
+            None => (usize::MAX - 1, 0),
+        };
+        let end = va.saturating_add(len);
+        let keys: Vec<usize> = if from_top {
+            inner
+                .ptes
+                .range(va..end)
+                .rev()
+                .map(|(&k, _)| k)
+                .take(limit + 1)
+                .collect()
+        } else {
+            inner
+                .ptes
+                .range(va..end)
+                .map(|(&k, _)| k)
+                .take(limit + 1)
+                .collect()
+        };
+        let partial = keys.len() > limit;
+        let (lo, hi) = match (partial, from_top) {
+            (false, _) => (va, end),
+            (true, false) => (va, keys[limit]),
+            (true, true) => (keys[limit] + 4096, end),
+        };
+        inner.calls.push(AspaceCall::Unmap {
+            va: lo,
+            len: hi - lo,
+        });
+        let cleared = keys.len().min(limit);
+        for k in keys.iter().take(cleared) {
+            inner.ptes.remove(k);
+        }
+        *work -= cleared * cost;
+        match (partial, from_top) {
+            (false, false) => end,
+            (false, true) => va,
+            (true, false) => hi,
+            (true, true) => lo,
         }
     }
 

@@ -81,6 +81,14 @@ pub const CASES: &[Case] = &[
         "long_a_thread_waiting_for_a_long_unmap_does_not_slow_it_down",
         || again_if_the_host_stalled(waiting_for_a_long_unmap),
     ),
+    (
+        "long_vmo_info_decommit_and_placement_among_many_mappings_walk_none",
+        || again_if_the_host_stalled(many_mappings_walk_none),
+    ),
+    (
+        "long_vmar_unmap_overwrite_destroy_of_one_mapping_with_many_entries_let_others_run",
+        || again_if_the_host_stalled(one_mapping_many_entries),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -748,6 +756,71 @@ fn vmar_many_mappings() -> R {
     Ok(())
 }
 
+/// One MAP_RANGE mapping of 2^18 pages (the zero page: no memory but 512 tables): its
+/// middle unmapped (a split, the entries cleared in steps; the ends keep theirs), then one
+/// replaced by an overwriting map, then one taken by its region's destruction.
+fn one_mapping_many_entries() -> R {
+    const PAGES: usize = 1 << 18;
+    let span = PAGES * PAGEZ;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        span,
+    )?;
+    let v = vmo(span as u64)?;
+    let populate = |what: &'static str, options: u32| {
+        while_watched(what, ZX_OK, || {
+            match map_raw(sub.h.raw(), options, 0, v.raw(), 0, span) {
+                Ok(_) => ZX_OK,
+                Err(s) => s,
+            }
+        })
+    };
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    let addr = sub.addr;
+    while_watched("unmap of the middle of one mapping", ZX_OK, || {
+        // SAFETY: our own mapping.
+        unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr + PAGEZ, span - 2 * PAGEZ) }
+    })?;
+    eq!(vmo_info(v.raw())?.num_mappings, 2);
+    eq!(peek(addr), 0);
+    eq!(peek(addr + span - PAGEZ), 0);
+    // SAFETY: our own mappings.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    // (SPECIFIC_OVERWRITE refuses MAP_RANGE: the new mapping starts without entries.)
+    populate(
+        "a SPECIFIC_OVERWRITE map over one mapping of 2^18 entries",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 1);
+    eq!(peek(addr + span / 2), 0);
+    // SAFETY: our own mapping.
+    zx_ok!(unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, span) });
+    populate(
+        "a MAP_RANGE of 2^18 pages",
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+    )?;
+    let raw = sub.h.raw();
+    while_watched(
+        "destroy of a VMAR with one mapping of 2^18 entries",
+        ZX_OK,
+        || {
+            // SAFETY: destroying our own sub-VMAR.
+            unsafe { sys::zx_vmar_destroy(raw) }
+        },
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    Ok(())
+}
+
 /// A process that never starts, with `count` one-page mappings of `v` in its root VMAR,
 /// `stride` bytes apart, made with `options`; returns its handle and the root VMAR's.
 fn process_with_mappings(
@@ -899,5 +972,92 @@ fn waiting_for_a_long_unmap() -> R {
         waited / MS,
         alone / MS
     );
+    Ok(())
+}
+
+/// Calls a case repeats: a walk over every mapping costs milliseconds each time.
+const REPEAT: usize = 100;
+
+/// `ZX_INFO_VMO` of a VMO mapped many times, one-page decommits that overlap one mapping of
+/// many, and maps without SPECIFIC into a VMAR full of mappings: each done `REPEAT` times
+/// costs less than one walk over the mappings would (kept counts and indexes, no walk).
+fn many_mappings_walk_none() -> R {
+    let count = mapping_count()?;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        (count + 16) * PAGEZ,
+    )?;
+    // Mapping i shows page i of `v`, with its entry.
+    let v = vmo((count as u64) * PAGE)?;
+    for i in 0..count {
+        let addr = map_raw(
+            sub.h.raw(),
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            v.raw(),
+            (i * PAGEZ) as u64,
+            PAGEZ,
+        )
+        .map_err(|s| format!("map {i} of {count}: {}", sname(s)))?;
+        peek(addr);
+    }
+    let info = vmo_info(v.raw())?;
+    eq!(info.num_mappings, count);
+    eq!(info.share_count, 1);
+    let quick = |what: &str, took: i64| -> R {
+        ensure!(
+            took < QUICK,
+            "{OVER_TIME}{REPEAT} {what} among {count} mappings took {} ms",
+            took / MS
+        );
+        Ok(())
+    };
+    let took = while_watched("ZX_INFO_VMO", ZX_OK, || {
+        for _ in 0..REPEAT {
+            if vmo_info(v.raw()).is_err() {
+                return ZX_ERR_INTERNAL;
+            }
+        }
+        ZX_OK
+    })?;
+    quick("ZX_INFO_VMO", took)?;
+    for i in 0..REPEAT {
+        zx_ok!(vmo_write(v.raw(), (i * PAGEZ) as u64, &[1]));
+    }
+    let took = while_watched("one-page decommits", ZX_OK, || {
+        for i in 0..REPEAT {
+            let s = op(v.raw(), ZX_VMO_OP_DECOMMIT, (i * PAGEZ) as u64, PAGE);
+            if s != ZX_OK {
+                return s;
+            }
+        }
+        ZX_OK
+    })?;
+    quick("one-page decommits", took)?;
+    eq!(committed(v.raw())?, 0);
+    let top = sub.addr + count * PAGEZ;
+    let took = while_watched("maps without SPECIFIC", ZX_OK, || {
+        for _ in 0..REPEAT {
+            match map_raw(sub.h.raw(), ZX_VM_PERM_READ, 0, v.raw(), 0, PAGEZ) {
+                // First fit: the first free page, above the many.
+                Ok(addr) if addr == top => {
+                    // SAFETY: the mapping just made.
+                    let s = unsafe { sys::zx_vmar_unmap(sub.h.raw(), addr, PAGEZ) };
+                    if s != ZX_OK {
+                        return s;
+                    }
+                }
+                Ok(_) => return ZX_ERR_BAD_STATE,
+                Err(s) => return s,
+            }
+        }
+        ZX_OK
+    })?;
+    quick("maps without SPECIFIC", took)?;
+    // SAFETY: our own sub-VMAR; nothing else lives in it.
+    zx_ok!(unsafe { sys::zx_vmar_destroy(sub.h.raw()) });
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
     Ok(())
 }
