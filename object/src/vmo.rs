@@ -28,9 +28,12 @@
 //! walk many ancestor pages (a snapshot, or an original with snapshots) marks the node
 //! *closing*: it counts as alive, shrunk to nothing, and the same narrowing runs later, in
 //! chunks, before the closing system call returns ([`settle_deferred_chunk`], driven by
-//! [`crate::free_deferred`]); so does a long merge of a dead node into its only child. Between
-//! two chunks the family is whole: every page is seen and charged as the rules below say,
-//! with a closing node counted as alive.
+//! [`crate::free_deferred`]); so does a long merge of a dead node into its only child. A
+//! closed VMO that others still read through (one with clones of its own) is *letting go*: it
+//! counts as alive at its pages from some index on and as dead below it, and that index moves
+//! up a chunk at a time, passing on the charges and freeing what nobody sees, until it is
+//! dead at every page. Between two chunks the family is whole: every page is seen and charged
+//! as the rules below say, with a closing node counted as alive (where it counts so).
 //!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
@@ -130,11 +133,18 @@ struct Node {
     charged: Cell<u64>,
     /// Its VMO is gone, but letting go of what it saw is long work done in chunks later
     /// ([`Family::deferred_chunk`]): until then it counts as alive, shrunk to size 0, its
-    /// window narrowing like any shrink's.
+    /// window narrowing like any shrink's; or, with `letting_go`, alive from `dead_below` on.
     closing: bool,
     /// A dead node with one child whose merge into that child is long work done in chunks
     /// later ([`Family::merge_chunk`]).
     merge_pending: bool,
+    /// Its VMO is gone while children still read through it: letting go of what it held and
+    /// saw (its charges pass on, what nobody sees goes) is long work done in chunks later,
+    /// from page 0 up ([`Family::let_go_chunk`]). `closing` is set too: until the work is
+    /// done it counts as alive at its pages from `dead_below` on, as dead below.
+    letting_go: bool,
+    /// Pages below this index count as dead (see `letting_go`); 0 for every other node.
+    dead_below: u64,
 }
 
 impl Node {
@@ -153,6 +163,8 @@ impl Node {
             charged: Cell::new(0),
             closing: false,
             merge_pending: false,
+            letting_go: false,
+            dead_below: 0,
         }
     }
 
@@ -203,6 +215,36 @@ impl Node {
                 || !self.mappings.is_empty()
                 || !self.slices.is_empty()
                 || self.closing)
+    }
+
+    /// Whether it counts as alive at its page `index` (a node letting go is dead below
+    /// `dead_below`).
+    #[inline(always)]
+    fn alive_at(&self, index: u64) -> bool {
+        self.alive() && index >= self.dead_below
+    }
+
+    /// Whether it counts as alive at every page.
+    fn alive_everywhere(&self) -> bool {
+        self.alive() && self.dead_below == 0
+    }
+
+    /// Whether its pages can still change (something can write them): alive, and not a node
+    /// whose VMO is gone but that is still letting go of what it held.
+    fn can_change(&self) -> bool {
+        self.alive() && !self.letting_go
+    }
+
+    /// Where the part of `first..end` (this node's page indices) in which it counts as dead
+    /// ends: walks up through dead ancestors stop there (an alive node is charged for what
+    /// it holds and sees everything above that its descendants see through it).
+    #[inline(always)]
+    fn dead_part_end(&self, end: u64) -> u64 {
+        if !self.alive() {
+            end
+        } else {
+            end.min(self.dead_below)
+        }
     }
 }
 
@@ -471,7 +513,9 @@ impl Family {
         // what reads through this node): nothing to free or hand on. If it is this node, the
         // charge passes to the next node that sees the page, or the page goes.
         let source_charge = match source {
-            Some(Found::Page { owner, index, .. }) if owner != id && !self.node(owner).alive() => {
+            Some(Found::Page { owner, index, .. })
+                if owner != id && !self.node(owner).alive_at(index) =>
+            {
                 Some((owner, index, self.charged_below_now(owner, index)))
             }
             _ => None,
@@ -534,7 +578,7 @@ impl Family {
 
     /// Frees page `index` of `id` if no node can see it any more.
     fn release_if_unseen(&mut self, id: NodeId, index: u64) {
-        if self.node(id).alive() || self.seen_below(id, index, Assume::Nothing) {
+        if self.node(id).alive_at(index) || self.seen_below(id, index, Assume::Nothing) {
             return;
         }
         if let Some(frame) = self.node_mut(id).pages.remove(index) {
@@ -542,9 +586,9 @@ impl Family {
         }
     }
 
-    /// Whether node `id` counts as alive under `assume`.
-    fn alive_as(&self, id: NodeId, assume: Assume) -> bool {
-        assume == Assume::Alive(id) || self.node(id).alive()
+    /// Whether node `id` counts as alive at its page `index` under `assume`.
+    fn alive_as(&self, id: NodeId, index: u64, assume: Assume) -> bool {
+        assume == Assume::Alive(id) || self.node(id).alive_at(index)
     }
 
     /// Page `k` of child `child` when it reads page `index` of its parent through its link
@@ -567,8 +611,10 @@ impl Family {
         // (a function of its own, so that this check stays light) covers deeper and dead
         // children.
         for &child in &self.node(id).children {
-            if self.child_view(child, index, assume).is_some() && self.alive_as(child, assume) {
-                return true;
+            if let Some(k) = self.child_view(child, index, assume) {
+                if self.alive_as(child, k, assume) {
+                    return true;
+                }
             }
         }
         self.seen_deeper(id, index, assume)
@@ -584,7 +630,7 @@ impl Family {
                 let Some(k) = self.child_view(child, parent_index, assume) else {
                     continue;
                 };
-                if self.alive_as(child, assume) {
+                if self.alive_as(child, k, assume) {
                     return true;
                 }
                 stack.push((child, k));
@@ -597,7 +643,7 @@ impl Family {
     /// the first child (in child order) through which an alive node still sees the page, one
     /// level at a time. `None` when no alive node sees it.
     fn charged_to(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
-        if self.alive_as(id, assume) {
+        if self.alive_as(id, index, assume) {
             return Some(id);
         }
         self.charged_below(id, index, assume)
@@ -611,7 +657,7 @@ impl Family {
             let node = self.node(first);
             if let Some(link) = node.link {
                 if let Some(k) = index.checked_sub(link.offset) {
-                    if k < link.limit && !node.shadows(k) && node.alive() {
+                    if k < link.limit && !node.shadows(k) && node.alive_at(k) {
                         return Some(first);
                     }
                 }
@@ -638,7 +684,7 @@ impl Family {
                 }
             }
             let (next, k) = stack.pop()?;
-            if self.alive_as(next, assume) {
+            if self.alive_as(next, k, assume) {
                 return Some(next);
             }
             (id, index) = (next, k);
@@ -683,9 +729,10 @@ impl Family {
             if first >= end_in_window {
                 return;
             }
-            let (parent_first, parent_end) = (first + l.offset, end_in_window + l.offset);
             let parent = self.node(l.parent);
-            if parent.alive() {
+            let parent_first = first + l.offset;
+            let parent_end = parent.dead_part_end(end_in_window + l.offset);
+            if parent_first >= parent_end {
                 return;
             }
             for (index, _) in parent.pages.range(parent_first..parent_end) {
@@ -754,22 +801,9 @@ impl Family {
         if own == 0 || node.children.is_empty() {
             return;
         }
-        if let [child] = node.children[..] {
-            let child_node = self.node(child);
-            let sees_all = child_node.alive()
-                && child_node.pages.is_empty()
-                && child_node.zeroed.is_empty()
-                && child_node.link.is_some_and(|l| {
-                    l.offset == 0
-                        && node
-                            .pages
-                            .last_key_value()
-                            .is_none_or(|(last, _)| last < l.limit)
-                });
-            if sees_all {
-                self.charge(child, own);
-                return;
-            }
+        if let Some(child) = self.only_child_sees_all(id) {
+            self.charge(child, own);
+            return;
         }
         for (index, _) in node.pages.iter() {
             if let Some(next) = self.charged_to(id, index, Assume::Nothing) {
@@ -787,8 +821,9 @@ impl Family {
             if first >= end_in_window {
                 return;
             }
-            let (parent_first, parent_end) = (first + l.offset, end_in_window + l.offset);
-            if self.node(l.parent).alive() {
+            let parent_first = first + l.offset;
+            let parent_end = self.node(l.parent).dead_part_end(end_in_window + l.offset);
+            if parent_first >= parent_end {
                 return;
             }
             let indices: Vec<u64> = self
@@ -850,11 +885,20 @@ impl Family {
     /// loop, not recursion).
     #[inline(always)]
     fn settle(&mut self, id: NodeId) {
+        self.settle_from(id, false);
+    }
+
+    /// [`Family::settle`]; `let_go` when `id` already let go of everything it held and saw,
+    /// in chunks ([`Family::let_go_chunk`]): nothing it held or saw needs a walk.
+    #[inline(always)]
+    fn settle_from(&mut self, id: NodeId, let_go: bool) {
         let mut current = id;
         // Whether `current` is a dead parent whose child just went: that child's sweep
         // already freed whatever its going left unseen here and above, so nothing needs a
         // walk of this node's pages again.
-        let mut child_swept = false;
+        let mut child_swept = let_go;
+        // Whether `current` let go of its window already (the first node only).
+        let mut window_swept = let_go;
         loop {
             let node = self.node(current);
             if node.alive() {
@@ -879,8 +923,8 @@ impl Family {
                 0 => {
                     // Nothing it saw goes unseen when its only sibling sees all of it (a
                     // snapshot closed before either side wrote there): no walk.
-                    let seen_by_sibling =
-                        link.is_some() && self.sibling_sees_all(current).is_some();
+                    let seen_by_sibling = window_swept
+                        || (link.is_some() && self.sibling_sees_all(current).is_some());
                     self.discard(current);
                     let Some(link) = link else { return };
                     self.node_mut(link.parent)
@@ -891,6 +935,7 @@ impl Family {
                     }
                     current = link.parent;
                     child_swept = true;
+                    window_swept = false;
                 }
                 1 => {
                     if !child_swept {
@@ -927,15 +972,19 @@ impl Family {
     /// alive). Settles it now, or,
     /// when letting go of what it saw would be long work (a node under a hidden node with
     /// many pages: a closed snapshot, or an original closed while it has snapshots), marks
-    /// it closing and leaves the work for later, to be done in chunks.
+    /// it closing and leaves the work for later, to be done in chunks. A node with children
+    /// goes to [`Family::die_with_children`].
     #[inline(always)]
     fn die(&mut self, id: NodeId) {
         let node = self.node(id);
+        if !node.children.is_empty() {
+            self.die_with_children(id);
+            return;
+        }
         // A first VMO (no link) is settled at once: its pages go to `DEAD_PAGES` whole.
         let long = node.link.is_some_and(|link| {
             preempt::enabled()
                 && !node.alive()
-                && node.children.is_empty()
                 && node.slice_of.is_none()
                 && self.sibling_sees_all(id).is_none()
                 && self.window_holds_more_than(link, self.defer_above)
@@ -948,6 +997,158 @@ impl Family {
         node.closing = true;
         node.size = 0;
         self.deferred.push(id);
+    }
+
+    /// [`Family::die`] of a node that children read through (a clone, snapshot or first VMO
+    /// with clones of its own). Settles it now, or, when letting go of what it held and saw
+    /// would be long work (its charges pass on page by page and what nobody sees goes: a walk
+    /// of its pages and of the dead ancestors' pages in its window), marks it letting go and
+    /// leaves the work for later, in chunks ([`Family::let_go_chunk`]).
+    #[inline(never)]
+    fn die_with_children(&mut self, id: NodeId) {
+        let node = self.node(id);
+        let long = preempt::enabled()
+            && !node.alive()
+            && node.slice_of.is_none()
+            && self.letting_go_is_long(id);
+        if !long || self.deferred.try_reserve(1).is_err() {
+            self.settle(id);
+            return;
+        }
+        let node = self.node_mut(id);
+        node.closing = true;
+        node.letting_go = true;
+        node.dead_below = 0;
+        self.deferred.push(id);
+    }
+
+    /// Whether settling dead node `id`, which has children, walks more than `defer_above`
+    /// pages: its own (unless its only child sees them all as they are, when their charges
+    /// move whole) and the dead ancestors' in its window.
+    fn letting_go_is_long(&self, id: NodeId) -> bool {
+        let node = self.node(id);
+        let most = self.defer_above;
+        let own = if self.only_child_sees_all(id).is_some() {
+            0
+        } else {
+            node.pages.len()
+        };
+        if own > most {
+            return true;
+        }
+        node.link
+            .is_some_and(|link| self.window_holds_more_than(link, most - own))
+    }
+
+    /// The only child of `id`, if it is alive at every page, holds and zeroes nothing and
+    /// sees every page `id` holds at the same index: then `id`'s pages pass to it whole.
+    fn only_child_sees_all(&self, id: NodeId) -> Option<NodeId> {
+        let node = self.node(id);
+        let [child] = node.children[..] else {
+            return None;
+        };
+        let child_node = self.node(child);
+        let sees_all = child_node.alive_everywhere()
+            && child_node.pages.is_empty()
+            && child_node.zeroed.is_empty()
+            && child_node.link.is_some_and(|l| {
+                l.offset == 0
+                    && node
+                        .pages
+                        .last_key_value()
+                        .is_none_or(|(last, _)| last < l.limit)
+            });
+        sees_all.then_some(child)
+    }
+
+    /// One chunk of letting go of what node `id` (dead to its VMO, read through by children)
+    /// held and saw, from page `dead_below` up: the pages of at most about
+    /// [`preempt::CHUNK_PAGES`] pages of it and of the dead ancestors it sees through there
+    /// become dead. Their charges pass to the next node that sees each, and those nobody sees
+    /// go. Once every page is dead, the node settles as any dead node (its walks done: it
+    /// is merged into an only child, or kept as a branch point, or removed). True while work
+    /// remains.
+    ///
+    /// Between two chunks the family is whole: the node counts as alive at its pages from
+    /// `dead_below` on (charged for them, and for the ancestors' pages it sees first there)
+    /// and as dead below (the walks up through dead ancestors stop at `dead_below`). Nothing
+    /// it holds or sees changes, so every VMO reads what it read.
+    fn let_go_chunk(&mut self, id: NodeId) -> bool {
+        // A shrink it had not finished goes first, while it counts as alive everywhere.
+        if self.node(id).dead_below == 0 && self.shrink_chunk(id) {
+            return true;
+        }
+        let node = self.node(id);
+        let first = node.dead_below;
+        let link = node.link;
+        let end = node
+            .pages
+            .last_key_value()
+            .map_or(0, |(last, _)| last + 1)
+            .max(link.map_or(0, |l| l.limit));
+        if first >= end {
+            let node = self.node_mut(id);
+            node.closing = false;
+            node.letting_go = false;
+            node.dead_below = 0;
+            debug_assert_eq!(node.charged.get(), 0, "node {id}: charges left behind");
+            self.deferred.retain(|&d| d != id);
+            self.settle_from(id, true);
+            return false;
+        }
+        // The chunk: `first..stop`, over which its own pages and the dead ancestors' pages
+        // in its window number at most a chunk (at least its first page index: through each
+        // level at most one page). Tests that lower `defer_above` get smaller chunks.
+        let budget = self.defer_above.min(preempt::CHUNK_PAGES);
+        let mut levels = 1usize;
+        if let Some(link) = link {
+            self.for_dead_ancestors_in_window(link, first, end, |_, _, _| levels += 1);
+        }
+        // Each level gets its share: at most that many of its pages in the chunk.
+        let share = (budget / levels).max(1);
+        let mut stop = node.pages.chunk_end(first, end, share);
+        if let Some(link) = link {
+            self.for_dead_ancestors_in_window(link, first, end, |pages, shift, hi| {
+                let hi = hi.min(stop);
+                if first < hi {
+                    let (lo, hi) = (first.saturating_add(shift), hi.saturating_add(shift));
+                    let cut = pages.chunk_end(lo, hi, share);
+                    if cut < hi {
+                        stop = stop.min(cut - shift);
+                    }
+                }
+            });
+        }
+        let stop = stop.max(first + 1);
+        self.node_mut(id).dead_below = stop;
+        // The ancestors' pages first, while its own pages still hide what they hide: those
+        // charged to it pass on, those nobody sees any more go.
+        self.hand_on_ancestor_charges(id, link, (first, stop), Assume::Alive(id), Assume::Nothing);
+        self.sweep_ancestors(link, first, stop);
+        // Its own pages there: each passes to the first node below that sees it, or goes.
+        // Freeing one shows nobody what lies under it (nothing alive reads through it there).
+        // At most `share` of them (no more than a chunk): `stop` is at or below the end of
+        // their first `share`.
+        let mut unseen = [0u64; preempt::CHUNK_PAGES];
+        let mut count = 0;
+        for (index, _) in self.node(id).pages.range(first..stop) {
+            self.uncharge(id, 1);
+            match self.charged_below(id, index, Assume::Nothing) {
+                Some(next) => self.charge(next, 1),
+                None => {
+                    if let Some(slot) = unseen.get_mut(count) {
+                        *slot = index;
+                        count += 1;
+                    }
+                }
+            }
+        }
+        for &index in &unseen[..count] {
+            if let Some(frame) = self.node_mut(id).pages.remove(index) {
+                self.frames.free(frame);
+            }
+        }
+        true
     }
 
     /// The alive sibling of childless node `id` that sees everything `id` sees, if there is
@@ -971,7 +1172,7 @@ impl Family {
         let end = link.offset.checked_add(link.limit)?;
         let first_there = link.offset.checked_sub(theirs.offset)?;
         let end_there = end - theirs.offset;
-        if !sibling.alive() || end_there > theirs.limit {
+        if !sibling.alive_everywhere() || end_there > theirs.limit {
             return None;
         }
         let hides = sibling.pages.range(first_there..end_there).next().is_some()
@@ -1010,7 +1211,7 @@ impl Family {
         let Some(child_link) = child.link else {
             return 0;
         };
-        let in_window = child.alive()
+        let in_window = child.alive_everywhere()
             && child_link.offset == 0
             && node
                 .pages
@@ -1029,6 +1230,9 @@ impl Family {
     fn deferred_chunk(&mut self) -> bool {
         while let Some(&id) = self.deferred.first() {
             let node = self.node(id);
+            if node.letting_go {
+                return self.let_go_chunk(id) || !self.deferred.is_empty();
+            }
             if node.closing {
                 if self.shrink_chunk(id) {
                     return true;
@@ -1068,14 +1272,14 @@ impl Family {
         }
         let child_id = node.children[0];
         let child_link = self.node(child_id).link.expect("child links to its parent");
-        let child_alive = self.node(child_id).alive();
         let mut pages = core::mem::take(&mut self.node_mut(id).pages);
         let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
         pages.remove_range(0, stop.saturating_sub(1), |index, frame| {
             let visible = index.checked_sub(child_link.offset).filter(|&k| {
+                let child = self.node(child_id);
                 k < child_link.limit
-                    && !self.node(child_id).shadows(k)
-                    && (child_alive || self.seen_below(child_id, k, Assume::Nothing))
+                    && !child.shadows(k)
+                    && (child.alive_at(k) || self.seen_below(child_id, k, Assume::Nothing))
             });
             match visible {
                 Some(k) => {
@@ -1095,9 +1299,10 @@ impl Family {
         let child_id = removed.children[0];
         let child_link = self.node(child_id).link.expect("child links to its parent");
         let child = self.node(child_id);
-        // A dead child (a closed clone kept as the branch point of its own children) keeps
-        // only what its children still see: the map moves over page by page.
-        let child_alive = child.alive();
+        // A dead child (a closed clone kept as the branch point of its own children, or one
+        // still letting go of what it held) keeps only what it and its children still see:
+        // the map moves over page by page.
+        let child_alive = child.alive_everywhere();
         // The common case after a snapshot is closed: the child sees all of `id` at the same
         // offsets and holds nothing itself, so the page map moves over whole, in O(1).
         let whole = child_alive
@@ -1139,9 +1344,10 @@ impl Family {
             // shadows the next one.
             removed.pages.drain_each(|index, frame| {
                 let visible = index.checked_sub(child_link.offset).filter(|&k| {
+                    let child = self.node(child_id);
                     k < child_link.limit
-                        && !self.node(child_id).shadows(k)
-                        && (child_alive || self.seen_below(child_id, k, Assume::Nothing))
+                        && !child.shadows(k)
+                        && (child.alive_at(k) || self.seen_below(child_id, k, Assume::Nothing))
                 });
                 match visible {
                     Some(k) => {
@@ -1267,7 +1473,9 @@ impl Family {
             let Some(next) = shift.checked_add(l.offset) else {
                 return;
             };
-            if first >= end || parent.alive() {
+            // The part where the parent counts as alive stops the walk.
+            end = end.min(parent.dead_part_end(u64::MAX).saturating_sub(next));
+            if first >= end {
                 return;
             }
             shift = next;
@@ -1347,7 +1555,7 @@ impl Family {
         let mut link = self.node(id).link;
         while let Some(l) = link {
             let parent = self.node(l.parent);
-            if parent.alive() {
+            if parent.can_change() {
                 return true;
             }
             link = parent.link;
@@ -2569,6 +2777,8 @@ impl Vmo {
             for (index, _) in node.pages.iter() {
                 match family.charged_to(id, index, Assume::Nothing) {
                     Some(owner) => *expected.entry(owner).or_default() += 1,
+                    // A pending merge frees what nobody sees as its chunks reach it.
+                    None if node.merge_pending => {}
                     None => {
                         return Err(alloc::format!("page {index} of node {id}: nobody sees it"))
                     }

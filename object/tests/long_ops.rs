@@ -1764,3 +1764,219 @@ fn an_overwrite_of_a_few_mappings_with_many_entries_in_all_works_in_chunks() {
     assert_eq!(other.num_mappings(), 1);
     assert!(root.check_gaps().is_ok());
 }
+
+/// A clone of `top` of `pages` pages that wrote every page with 2, and `children` clones of
+/// it; the first child writes its even pages with 3. Returns the clone and the children.
+fn clone_with_children(top: &Arc<Vmo>, pages: u64, children: usize) -> (Arc<Vmo>, Vec<Arc<Vmo>>) {
+    let x = top
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+        .expect("clone");
+    write_pages(&x, 0..pages, 2);
+    let kids: Vec<Arc<Vmo>> = (0..children)
+        .map(|_| {
+            x.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+                .expect("clone")
+        })
+        .collect();
+    write_pages(&kids[0], (0..pages).step_by(2), 3);
+    (x, kids)
+}
+
+/// What the first child of [`clone_with_children`] reads at `page`; the others read 2.
+fn first_child_page(page: u64) -> u8 {
+    if page.is_multiple_of(2) {
+        3
+    } else {
+        2
+    }
+}
+
+#[test]
+fn closing_a_clone_that_has_clone_children_lets_go_in_chunks_later() {
+    let _serial = deferred_serial();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    for children in [1, 2] {
+        let f = frames();
+        let a = written(&f, pages, 1);
+        let (x, kids) = clone_with_children(&a, pages, children);
+        let before = points();
+        drop(Handle::new(x, Rights::DEFAULT_VMO));
+        // Closing passes no point and walks nothing: the clone's pages wait, still read by
+        // its children, and its charges with them.
+        assert_eq!(points(), before);
+        assert!(a.has_deferred_work());
+        assert_pages(&kids[0], first_child_page);
+        a.check_family_charges().expect("charges");
+        let passed = do_deferred_work();
+        // Its pages become dead a chunk at a time, one point between two chunks.
+        assert!(passed >= 7, "{children} children: {passed} points");
+        assert!(!a.has_deferred_work());
+        assert_pages(&a, |_| 1);
+        assert_pages(&kids[0], first_child_page);
+        for kid in &kids[1..] {
+            assert_pages(kid, |_| 2);
+        }
+        let mut all: Vec<&Vmo> = vec![&a];
+        all.extend(kids.iter().map(|k| &**k));
+        assert_charges_add_up(&all);
+        // The first child's odd pages are the clone's and its charge; with another child,
+        // the clone's even pages are that one's. Nobody sees the rest.
+        assert_eq!(kids[0].committed_bytes(), pages * PAGE);
+        let held = if children == 1 {
+            2 * pages
+        } else {
+            5 * pages / 2
+        };
+        assert_eq!(f.in_use() as u64, held, "{children} children");
+        drop(kids);
+        drop(a);
+        do_deferred_work();
+        assert_eq!(f.in_use(), 0);
+    }
+}
+
+#[test]
+fn closing_a_snapshot_or_a_first_vmo_that_has_clone_children_lets_go_in_chunks_later() {
+    let _serial = deferred_serial();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    // A snapshot (under a hidden node it shares with the original) with clones of its own.
+    let f = frames();
+    let (a, b) = original_and_snapshot(&f, pages);
+    write_pages(&a, 0..pages, 5);
+    let c = b
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+        .expect("clone");
+    write_pages(&c, [1], 6);
+    drop(Handle::new(b, Rights::DEFAULT_VMO));
+    assert!(a.has_deferred_work());
+    let passed = do_deferred_work();
+    assert!(passed >= 7, "{passed} points");
+    assert_pages(&a, |_| 5);
+    assert_pages(&c, |page| [2, 6, 1][page.min(2) as usize]);
+    assert_charges_add_up(&[&a, &c]);
+    assert_eq!(c.committed_bytes(), pages * PAGE);
+    assert_eq!(f.in_use() as u64, 2 * pages);
+    // A first VMO with a clone that wrote a few pages: all the others pass to the clone.
+    let f = frames();
+    let a = written(&f, pages, 1);
+    let c = a
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+        .expect("clone");
+    write_pages(&c, [0, 3], 7);
+    drop(Handle::new(a, Rights::DEFAULT_VMO));
+    assert!(c.has_deferred_work());
+    let passed = do_deferred_work();
+    assert!(passed >= 7, "{passed} points");
+    assert_pages(&c, |page| if page == 0 || page == 3 { 7 } else { 1 });
+    assert_charges_add_up(&[&c]);
+    assert_eq!(c.committed_bytes(), pages * PAGE);
+    assert_eq!(c.family_node_count(), 1);
+    assert_eq!(f.in_use() as u64, pages);
+}
+
+/// Runs `actions` one at each of the next preemption points of this thread, in order.
+fn at_each_next_point(mut actions: Vec<Box<dyn FnOnce()>>) {
+    if actions.is_empty() {
+        return;
+    }
+    let action = actions.remove(0);
+    at_next_point(move || {
+        action();
+        at_each_next_point(actions);
+    });
+}
+
+#[test]
+fn the_family_stays_whole_between_the_chunks_of_letting_go_of_a_clone() {
+    let _serial = deferred_serial();
+    let pages = 8 * preempt::CHUNK_PAGES as u64;
+    let f = frames();
+    let a = written(&f, pages, 1);
+    let (x, kids) = clone_with_children(&a, pages, 3);
+    let mut kids = kids.into_iter();
+    let (c1, c2, c3) = (
+        kids.next().expect("child"),
+        kids.next().expect("child"),
+        kids.next().expect("child"),
+    );
+    drop(Handle::new(x, Rights::DEFAULT_VMO));
+    // Between the chunks: writes, a commit, a decommit, a shrink and a grow, a clone of a
+    // child and a close of it, a child closed, and the first VMO's write (what the clone saw
+    // of it is the clone's own: nothing changes below).
+    let (w1, w2, w3) = (c1.clone(), c2.clone(), c3.clone());
+    let grandchild = Arc::new(std::sync::Mutex::new(None));
+    let (g1, g2) = (grandchild.clone(), grandchild.clone());
+    let closing = Arc::new(std::sync::Mutex::new(Some(c3)));
+    let top = a.clone();
+    let check = {
+        let (a, c1, c2) = (a.clone(), c1.clone(), c2.clone());
+        move |decommitted: bool| {
+            a.check_family_charges().expect("charges");
+            assert_pages(&a, |page| if page == 5 { 9 } else { 1 });
+            assert_pages(&c1, |page| match page {
+                _ if page == pages - 1 => 4,
+                _ => first_child_page(page),
+            });
+            assert_pages(&c2, |page| match page {
+                300 if decommitted => 0,
+                _ => 2,
+            });
+        }
+    };
+    let (k1, k2, k3, k4, k5) = (
+        check.clone(),
+        check.clone(),
+        check.clone(),
+        check.clone(),
+        check.clone(),
+    );
+    at_each_next_point(vec![
+        Box::new(move || {
+            w1.write((pages - 1) * PAGE, &[4; PAGE as usize])
+                .expect("write");
+            top.write(5 * PAGE, &[9; PAGE as usize]).expect("write");
+            k1(false);
+        }),
+        Box::new(move || {
+            let cache = CountingCache::default();
+            w2.op_range(ZX_VMO_OP_DECOMMIT, 300 * PAGE, PAGE, &cache)
+                .expect("decommit");
+            w2.op_range(ZX_VMO_OP_COMMIT, 100 * PAGE, 50 * PAGE, &cache)
+                .expect("commit");
+            k2(true);
+        }),
+        Box::new(move || {
+            let g = w3
+                .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+                .expect("clone");
+            assert_pages(&g, |_| 2);
+            *g1.lock().expect("slot") = Some(g);
+            drop(closing.lock().expect("slot").take());
+            k3(true);
+        }),
+        Box::new(move || {
+            drop(g2.lock().expect("slot").take());
+            k4(true);
+        }),
+        Box::new(move || {
+            k5(true);
+        }),
+    ]);
+    do_deferred_work();
+    assert!(grandchild.lock().expect("slot").is_none());
+    check(true);
+    assert!(!a.has_deferred_work());
+    assert_charges_add_up(&[&a, &c1, &c2]);
+    // Shrinking and growing the second child, closing the first: what is left is seen.
+    c2.set_size(10 * PAGE).expect("shrink");
+    c2.set_size(pages * PAGE).expect("grow");
+    assert_pages(&c2, |page| if page < 10 { 2 } else { 0 });
+    drop(Handle::new(c1, Rights::DEFAULT_VMO));
+    do_deferred_work();
+    assert_charges_add_up(&[&a, &c2]);
+    drop(Handle::new(c2, Rights::DEFAULT_VMO));
+    do_deferred_work();
+    assert_eq!(a.family_node_count(), 1);
+    assert_eq!(f.in_use() as u64, pages);
+    assert_charges_add_up(&[&a]);
+}

@@ -35,6 +35,10 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(close_under_a_snapshot),
     ),
     (
+        "long_closing_a_clone_that_has_clone_children_lets_others_run",
+        || again_if_the_host_stalled(close_a_clone_with_clone_children),
+    ),
+    (
         "long_vmar_unmap_protect_destroy_of_64_tib_let_others_run",
         || again_if_the_host_stalled(vmar_huge_ranges),
     ),
@@ -358,6 +362,30 @@ fn close_under_a_snapshot() -> R {
     })?;
     eq!(committed(s.raw())?, size);
     drop(s);
+    pages_came_back(free_before)
+}
+
+fn close_a_clone_with_clone_children() -> R {
+    // The clone's pages are read by its two clones: closing it hands each on to the first
+    // that sees it and frees what nobody sees, a chunk at a time after the close.
+    let pages = spendable_pages()?;
+    let size = pages * PAGE;
+    let free_before = kmem()?.free_bytes;
+    let v = vmo(size)?;
+    let x = clone_vmo(v.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
+    zx_ok!(op(x.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    let c1 = clone_vmo(x.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
+    let c2 = clone_vmo(x.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
+    zx_ok!(op(c1.raw(), ZX_VMO_OP_COMMIT, 0, PAGE));
+    let raw = x.into_raw();
+    while_watched("closing a clone that has clone children", ZX_OK, || {
+        // SAFETY: closing our own handle.
+        unsafe { sys::zx_handle_close(raw) }
+    })?;
+    // The first child sees every page but the one it committed; the other sees that one.
+    eq!(committed(c1.raw())?, size);
+    eq!(committed(c2.raw())?, PAGE);
+    drop((c1, c2, v));
     pages_came_back(free_before)
 }
 
