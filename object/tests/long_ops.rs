@@ -1836,6 +1836,45 @@ fn closing_a_clone_that_has_clone_children_lets_go_in_chunks_later() {
 }
 
 #[test]
+fn closing_a_clone_read_by_a_thousand_clones_lets_go_of_fewer_pages_a_chunk() {
+    let _serial = deferred_serial();
+    let pages = 2 * preempt::CHUNK_PAGES as u64;
+    let f = frames();
+    let a = written(&f, pages, 1);
+    let x = a
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+        .expect("clone");
+    write_pages(&x, 0..pages, 2);
+    // One-page clones first in child order: finding who sees each page looks at all of
+    // them, so a chunk of 64 pages would hold the lock far too long.
+    let small: Vec<Arc<Vmo>> = (0..1024)
+        .map(|_| {
+            x.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
+                .expect("clone")
+        })
+        .collect();
+    let whole = x
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages * PAGE)
+        .expect("clone");
+    let before = points();
+    drop(Handle::new(x, Rights::DEFAULT_VMO));
+    assert_eq!(points(), before);
+    let passed = do_deferred_work();
+    // One page a chunk.
+    assert!(
+        passed >= pages as usize,
+        "{passed} points for {pages} pages"
+    );
+    assert_pages(&whole, |_| 2);
+    assert_eq!(whole.committed_bytes(), (pages - 1) * PAGE);
+    assert_eq!(small[0].committed_bytes(), PAGE);
+    assert_eq!(small[1].committed_bytes(), 0);
+    drop((small, whole, a));
+    do_deferred_work();
+    assert_eq!(f.in_use(), 0);
+}
+
+#[test]
 fn closing_a_snapshot_or_a_first_vmo_that_has_clone_children_lets_go_in_chunks_later() {
     let _serial = deferred_serial();
     let pages = 8 * preempt::CHUNK_PAGES as u64;

@@ -366,14 +366,19 @@ fn close_under_a_snapshot() -> R {
 }
 
 fn close_a_clone_with_clone_children() -> R {
-    // The clone's pages are read by its two clones: closing it hands each on to the first
-    // that sees it and frees what nobody sees, a chunk at a time after the close.
+    // The clone's pages are read by its clones: closing it hands each on to the first that
+    // sees it and frees what nobody sees, a chunk at a time after the close. The small
+    // clones come first in child order, so that finding who sees a page costs a look at
+    // each of them: done in one go, the close would keep the CPU for a long time.
     let pages = spendable_pages()?;
     let size = pages * PAGE;
-    let free_before = kmem()?.free_bytes;
+    let before = kmem()?;
     let v = vmo(size)?;
     let x = clone_vmo(v.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
     zx_ok!(op(x.raw(), ZX_VMO_OP_COMMIT, 0, size));
+    let small: Vec<Owned> = (0..SMALL_CLONES)
+        .map(|_| clone_vmo(x.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE))
+        .collect::<Result<_, _>>()?;
     let c1 = clone_vmo(x.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
     let c2 = clone_vmo(x.raw(), ZX_VMO_CLONE_COPY_ON_WRITE, 0, size)?;
     zx_ok!(op(c1.raw(), ZX_VMO_OP_COMMIT, 0, PAGE));
@@ -382,12 +387,17 @@ fn close_a_clone_with_clone_children() -> R {
         // SAFETY: closing our own handle.
         unsafe { sys::zx_handle_close(raw) }
     })?;
-    // The first child sees every page but the one it committed; the other sees that one.
+    // The first child sees every page but the one it committed and the first small clone
+    // sees that one.
     eq!(committed(c1.raw())?, size);
-    eq!(committed(c2.raw())?, PAGE);
-    drop((c1, c2, v));
-    pages_came_back(free_before)
+    eq!(committed(c2.raw())?, 0);
+    eq!(committed(small[0].raw())?, PAGE);
+    drop((small, c1, c2, v));
+    heap_came_back(&before)
 }
+
+/// The small clones (one page each) of `close_a_clone_with_clone_children`.
+const SMALL_CLONES: usize = 1000;
 
 fn vmar_huge_ranges() -> R {
     const SPAN: usize = 1 << 46;
