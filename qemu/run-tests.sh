@@ -211,11 +211,14 @@ done
 # --- fatal errors are reported once and stop the kernel -----------------------------------
 for case in "stack-overflow:kernel stack overflow into the guard page" \
             "undefined-instruction:unknown reason (undefined instruction)" \
-            "panic:PANIC: "; do
+            "panic:PANIC: " \
+            "in-syscall:in system call 32 (zx_debug_write) of thread"; do
     IFS=: read -r kind pattern <<< "$case"
     echo "== crash-$kind"
+    # in-syscall: the first zx_debug_write panics; the report names the call and its
+    # arguments (a boot archive, so that init makes one).
     run_kernel "crash-$kind" 1 "$pattern" -M virt -cpu cortex-a72 -m 128M -kernel "$image" \
-        -append "ktest.crash=$kind"
+        -initrd "$initrd" -append "ktest.crash=$kind"
 done
 
 # --- boot without a boot loader: x0 chosen by a stub ---------------------------------------

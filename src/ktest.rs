@@ -52,7 +52,24 @@ pub fn crash_if_asked(bootargs: &str) {
         .split_whitespace()
         .find_map(|arg| arg.strip_prefix("ktest.crash="))
     {
+        if kind == "in-syscall" {
+            // Later: the first `zx_debug_write` panics, so the report names a call.
+            CRASH_IN_SYSCALL.store(true, core::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         crash(kind);
+    }
+}
+
+/// `ktest.crash=in-syscall`: the first `zx_debug_write` panics (checks that a fatal error's
+/// report names the system call and its arguments).
+static CRASH_IN_SYSCALL: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Called by `zx_debug_write` (not a hot path).
+pub fn crash_in_syscall_if_asked() {
+    if CRASH_IN_SYSCALL.load(core::sync::atomic::Ordering::Relaxed) {
+        panic!("deliberate panic in a system call");
     }
 }
 

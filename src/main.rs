@@ -115,6 +115,7 @@ pub fn test_mode() -> bool {
 /// a failure status, so a broken kernel fails a test run at once instead of hanging; elsewhere
 /// (a board, no debugger) the semihosting call does nothing and the CPU halts.
 pub fn stop() -> ! {
+    task::report_current_call();
     arch::semihosting::exit(1);
     arch::cpu::halt()
 }

@@ -637,6 +637,48 @@ pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> 
     Some(f(unsafe { &(*thread).process }))
 }
 
+/// Prints what the current thread was doing in the kernel, for the report of a panic or a
+/// fatal exception: the system call and its arguments, or the user fault, of its last entry
+/// from EL0 (the frame the vectors saved at the top of its kernel stack), so that a fuzzer's
+/// seed and the call named here reproduce it. Takes no lock: the kernel may have stopped
+/// holding any of them.
+pub fn report_current_call() {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    if thread.is_null() {
+        log::error!("  on no thread (the idle loop or boot)");
+        return;
+    }
+    // SAFETY: CURRENT is the thread `Scheduler::current` holds an `Arc` of (see
+    // `with_current_process`); the kernel has stopped, so it stays alive.
+    let thread = unsafe { &*thread };
+    let frame_addr = thread.stack_top() - core::mem::size_of::<TrapFrame>();
+    // SAFETY: every entry from EL0 saves its frame there, at the top of this thread's own
+    // kernel stack, which is mapped while the thread exists; plain integers, any bits valid.
+    let frame = unsafe { &*(frame_addr as *const TrapFrame) };
+    let (thread_koid, process_koid) = (thread.base.koid(), thread.process.base.koid());
+    const EC_SVC64: u64 = 0x15;
+    if frame.esr >> 26 == EC_SVC64 {
+        let number = frame.x[16];
+        let call = usize::try_from(number)
+            .ok()
+            .and_then(|n| abi::Syscall::ALL.get(n))
+            .map_or("unknown", |call| call.name());
+        let a = &frame.x;
+        log::error!(
+            "  in system call {number} ({call}) of thread {thread_koid}, process {process_koid}\n  \
+             args {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x}  (user pc {:#x})",
+            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], frame.elr
+        );
+    } else {
+        log::error!(
+            "  on thread {thread_koid}, process {process_koid}, last in from user mode at pc {:#x} (ESR {:#x}, FAR {:#x})",
+            frame.elr,
+            frame.esr,
+            frame.far
+        );
+    }
+}
+
 /// Whether the current thread was killed (it must not return to user mode).
 pub fn current_is_dead() -> bool {
     let thread = CURRENT.load(Ordering::Relaxed);

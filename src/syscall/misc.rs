@@ -26,6 +26,7 @@ impl fmt::Display for Text<'_> {
 /// The whole range must be readable user memory (else INVALID_ARGS, nothing printed), also
 /// the part beyond what is printed.
 pub(super) fn debug_write(buffer: usize, len: usize) -> ZxResult {
+    crate::ktest::crash_in_syscall_if_asked();
     super::probe_readable(buffer, len)?;
     let len = len.min(DEBUG_WRITE_MAX);
     let mut text = [0u8; DEBUG_WRITE_MAX];

@@ -97,6 +97,12 @@ exception_common:
     mrs     x2, spsr_el1
     stp     x1, x2, [sp, #16 * 16]
     mrs     x1, esr_el1
+    // An interrupt (kind 1 or 2 of every group of four) has no syndrome: ESR_EL1 still holds
+    // the last synchronous exception's, which the frame must not pass off as its own.
+    and     x3, x0, #3
+    cmp     x3, #1
+    ccmp    x3, #2, #4, ne
+    csel    x1, xzr, x1, eq
     mrs     x2, far_el1
     stp     x1, x2, [sp, #16 * 17]
     mov     x1, x0
@@ -163,6 +169,8 @@ user_fault_entry:
 
 syscall_entry:
     SAVE_CALLER_SAVED
+    // ESR (still in x16): a fatal error's report tells a system call from a fault by it.
+    str     x16, [sp, #16 * 17]
     mov     x0, sp
     bl      kernel_syscall
 caller_saved_return:
