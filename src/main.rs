@@ -40,6 +40,8 @@ static TEST_MODE: AtomicBool = AtomicBool::new(false);
 /// Set for `test`, `bench` and `fuzz`: when init exits, end the emulator with its status.
 static EXIT_WITH_INIT: AtomicBool = AtomicBool::new(false);
 static BOOT_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Set when the boot arguments hold `kdebug`: `zx_debug_send_command` works (test boots).
+static KDEBUG: AtomicBool = AtomicBool::new(false);
 
 /// Nanoseconds since `kernel_entry`, from the generic counter: exact to the counter's period
 /// and monotonic (one multiplication and division of the whole count, so no rounding steps).
@@ -74,6 +76,9 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     {
         EXIT_WITH_INIT.store(true, Ordering::Relaxed);
     }
+    if args.split_whitespace().any(|arg| arg == "kdebug") {
+        KDEBUG.store(true, Ordering::Relaxed);
+    }
     ktest::crash_if_asked(args);
     // User address spaces (ASIDs, TTBR0 walks) exist from here on; the in-kernel tests use
     // them too.
@@ -104,6 +109,11 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
 /// Whether the emulator ends when init does (`test`, `bench` or `fuzz` in the boot arguments).
 pub fn exit_with_init() -> bool {
     EXIT_WITH_INIT.load(Ordering::Relaxed)
+}
+
+/// Whether `zx_debug_send_command` works (`kdebug` in the boot arguments).
+pub fn kdebug() -> bool {
+    KDEBUG.load(Ordering::Relaxed)
 }
 
 /// Whether this boot runs the tests (`test` in the boot arguments).

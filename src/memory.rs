@@ -3,7 +3,7 @@
 
 use arch::mmu;
 use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use mm::heap::KernelHeap;
 use mm::memmap::PhysRange;
 use mm::pool::{PagePool, PageUse, PoolError, PoolStats};
@@ -25,7 +25,7 @@ fn grow_heap(bytes: usize) -> Option<(usize, usize)> {
     let pages = bytes / mm::PAGE_SIZE;
     let pa = with_pool(|pool| {
         let pa = pool.alloc_pages(pages, PageUse::Heap);
-        FREE_PAGES_SEEN.store(pool.free_page_count(), Ordering::Relaxed);
+        note_free_pages(pool.free_page_count());
         pa
     })
     .ok()?;
@@ -38,7 +38,7 @@ fn release_heap(start: usize, len: usize) {
     let pages = len / mm::PAGE_SIZE;
     let freed = with_pool(|pool| {
         let freed = pool.free_pages(pa, pages, PageUse::Heap);
-        FREE_PAGES_SEEN.store(pool.free_page_count(), Ordering::Relaxed);
+        note_free_pages(pool.free_page_count());
         freed
     });
     if let Err(error) = freed {
@@ -152,9 +152,65 @@ pub const KERNEL_RESERVE_PAGES: usize = 256;
 
 /// Whether `pages` more may go to something a program asked for, leaving the reserve.
 pub fn can_spend(pages: usize) -> bool {
+    if injected_failure() {
+        return false;
+    }
     let free = with_pool(|pool| Ok(pool.free_page_count())).unwrap_or(0);
-    FREE_PAGES_SEEN.store(free, Ordering::Relaxed);
+    note_free_pages(free);
     spendable(free, pages)
+}
+
+/// Records the pool's free page count for [`may_queue`]'s fast path; 0 while a failure is
+/// armed, so that every decision takes the slow path, which counts it.
+fn note_free_pages(free: usize) {
+    let armed = FAIL_SPEND_AFTER.load(Ordering::Relaxed) != 0;
+    FREE_PAGES_SEEN.store(if armed { 0 } else { free }, Ordering::Relaxed);
+}
+
+/// The failing-allocation sweep's knob (`zx_debug_send_command("failalloc N")`, on `kdebug`
+/// boots only): the N-th decision from now on whether a program's request may take pages
+/// ([`can_spend`], [`alloc_spendable_page`], [`may_queue`]) says no, once; 0 is off. Those
+/// decisions are every place a program's request can meet NO_MEMORY. The small-object heap
+/// is not among them: it grows into the reserve those decisions keep, so its allocations
+/// cannot fail while the decisions hold, and injecting a failure there would test a path the
+/// kernel does not have.
+static FAIL_SPEND_AFTER: AtomicUsize = AtomicUsize::new(0);
+/// Whether the armed failure happened.
+static FAIL_SPEND_FIRED: AtomicBool = AtomicBool::new(false);
+
+/// Arms the injected failure at the `nth` decision from now (0 disarms).
+pub fn fail_spend_after(nth: usize) {
+    FAIL_SPEND_FIRED.store(false, Ordering::Relaxed);
+    FAIL_SPEND_AFTER.store(nth, Ordering::Relaxed);
+    if nth != 0 {
+        FREE_PAGES_SEEN.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Whether the failure armed by [`fail_spend_after`] has happened.
+pub fn injected_failure_fired() -> bool {
+    FAIL_SPEND_FIRED.load(Ordering::Relaxed)
+}
+
+/// Counts one decision against the armed failure: true for the one that must fail.
+#[inline]
+fn injected_failure() -> bool {
+    if FAIL_SPEND_AFTER.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    count_injected()
+}
+
+#[cold]
+fn count_injected() -> bool {
+    let before = FAIL_SPEND_AFTER.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        n.checked_sub(1)
+    });
+    if before == Ok(1) {
+        FAIL_SPEND_FIRED.store(true, Ordering::Relaxed);
+        return true;
+    }
+    false
 }
 
 fn spendable(free_pages: usize, pages: usize) -> bool {
@@ -183,6 +239,9 @@ pub fn may_queue(bytes: usize) -> bool {
 /// One page for something a program asked for (`PageUse::Vmo`), leaving the reserve: the
 /// check and the allocation under one hold of the pool lock.
 pub fn alloc_spendable_page(use_: PageUse) -> Option<u64> {
+    if injected_failure() {
+        return None;
+    }
     with_pool(|pool| {
         if !spendable(pool.free_page_count(), 1) {
             return Err(PoolError::OutOfMemory);

@@ -476,6 +476,8 @@ abi_constants! {
     ZX_SYS_system_get_page_size: u32 = Syscall::SystemGetPageSize as u32;
     /// `zx_nanosleep`.
     ZX_SYS_nanosleep: u32 = Syscall::Nanosleep as u32;
+    /// `zx_debug_send_command`.
+    ZX_SYS_debug_send_command: u32 = Syscall::DebugSendCommand as u32;
     /// Number of system calls; every number below it is assigned.
     ZX_SYS_COUNT: u32 = Syscall::COUNT as u32;
 }
@@ -576,7 +578,8 @@ mod tests {
             ("ZX_SYS_handle_close", 0),
             ("ZX_SYS_vmo_create", 9),
             ("ZX_SYS_nanosleep", 35),
-            ("ZX_SYS_COUNT", 36),
+            ("ZX_SYS_debug_send_command", 36),
+            ("ZX_SYS_COUNT", 37),
         ];
         for (name, value) in expect {
             let c = ALL_CONSTANTS.iter().find(|c| c.name == *name);

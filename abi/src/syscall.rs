@@ -81,11 +81,14 @@ pub enum Syscall {
     SystemGetPageSize = 34,
     /// `zx_nanosleep(deadline)`
     Nanosleep = 35,
+    /// `zx_debug_send_command(resource, buffer, buffer_size)`: a command to the kernel's
+    /// debug facilities; only on a kernel booted with `kdebug`.
+    DebugSendCommand = 36,
 }
 
 impl Syscall {
     /// Number of system calls; the numbers are exactly `0..COUNT`.
-    pub const COUNT: usize = 36;
+    pub const COUNT: usize = 37;
 
     /// Every system call, indexed by its number.
     pub const ALL: [Syscall; Syscall::COUNT] = [
@@ -125,6 +128,7 @@ impl Syscall {
         Syscall::ClockGetMonotonic,
         Syscall::SystemGetPageSize,
         Syscall::Nanosleep,
+        Syscall::DebugSendCommand,
     ];
 
     /// The system call with number `number` (the full `x16` value), or `None` if there is
@@ -182,6 +186,7 @@ impl Syscall {
             Syscall::ClockGetMonotonic => "zx_clock_get_monotonic",
             Syscall::SystemGetPageSize => "zx_system_get_page_size",
             Syscall::Nanosleep => "zx_nanosleep",
+            Syscall::DebugSendCommand => "zx_debug_send_command",
         }
     }
 
@@ -203,7 +208,8 @@ impl Syscall {
             | Syscall::ObjectSignal
             | Syscall::VmoCreate
             | Syscall::VmarUnmap
-            | Syscall::ChannelCreate => 3,
+            | Syscall::ChannelCreate
+            | Syscall::DebugSendCommand => 3,
             Syscall::ObjectGetProperty
             | Syscall::ObjectSetProperty
             | Syscall::ObjectWaitOne

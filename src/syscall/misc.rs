@@ -1,4 +1,5 @@
-//! `zx_debug_write`, `zx_clock_get_monotonic`, `zx_system_get_page_size`, `zx_nanosleep`.
+//! `zx_debug_write`, `zx_debug_send_command`, `zx_clock_get_monotonic`,
+//! `zx_system_get_page_size`, `zx_nanosleep`.
 
 use crate::usercopy;
 use core::fmt;
@@ -20,6 +21,45 @@ impl fmt::Display for Text<'_> {
         }
         Ok(())
     }
+}
+
+/// Longest command `zx_debug_send_command` takes.
+const DEBUG_COMMAND_MAX: usize = 64;
+
+/// `zx_debug_send_command`: a command for the kernel's debug facilities, only on a kernel
+/// booted with `kdebug` (else NOT_SUPPORTED). The resource is not checked: the kernel has no
+/// resource objects yet (a boot argument stands in for the root resource). Commands:
+/// - `failalloc N`: the N-th decision from now on whether a program's request may take pages
+///   says no, once (`failalloc 0` disarms); the failing-allocation sweep's knob.
+/// - `failalloc?`: OK if the armed failure happened, SHOULD_WAIT if it is still to come.
+///
+/// INVALID_ARGS for an unreadable buffer or an unknown command, OUT_OF_RANGE for one longer
+/// than [`DEBUG_COMMAND_MAX`].
+pub(super) fn debug_send_command(_resource: u32, buffer: usize, len: usize) -> ZxResult {
+    use object::Status;
+    if !crate::kdebug() {
+        return Err(Status::NOT_SUPPORTED);
+    }
+    if len > DEBUG_COMMAND_MAX {
+        return Err(Status::OUT_OF_RANGE);
+    }
+    let mut text = [0u8; DEBUG_COMMAND_MAX];
+    usercopy::copy_from_user(&mut text[..len], buffer)?;
+    let command = core::str::from_utf8(&text[..len]).map_err(|_| Status::INVALID_ARGS)?;
+    let command = command.trim();
+    if command == "failalloc?" {
+        return if crate::memory::injected_failure_fired() {
+            Ok(())
+        } else {
+            Err(Status::SHOULD_WAIT)
+        };
+    }
+    if let Some(nth) = command.strip_prefix("failalloc ") {
+        let nth = nth.trim().parse().map_err(|_| Status::INVALID_ARGS)?;
+        crate::memory::fail_spend_after(nth);
+        return Ok(());
+    }
+    Err(Status::INVALID_ARGS)
 }
 
 /// `zx_debug_write`: prints up to [`DEBUG_WRITE_MAX`] bytes on the console.

@@ -323,6 +323,13 @@ const fn handler(call: Syscall) -> Handler {
         },
         // No reference to the caller's thread or process is held while it sleeps.
         Syscall::Nanosleep => |a| status_word(Status::from_result(misc::nanosleep(a.i64(0)))),
+        Syscall::DebugSendCommand => |a| {
+            status_word(Status::from_result(misc::debug_send_command(
+                a.u32(0),
+                a.usize(1),
+                a.usize(2),
+            )))
+        },
     }
 }
 

@@ -731,6 +731,28 @@ impl Fuzzer {
                 let deadline = self.rng.deadline() as u64;
                 self.call(n, [deadline, 0, 0, 0, 0, 0, 0, 0]);
             }
+            Syscall::DebugSendCommand => {
+                // On a `kdebug` boot, arming injected allocation failures among the other
+                // threads' calls; elsewhere NOT_SUPPORTED.
+                const COMMANDS: [&[u8]; 7] = [
+                    b"failalloc 1",
+                    b"failalloc 5",
+                    b"failalloc 40",
+                    b"failalloc 0",
+                    b"failalloc?",
+                    b"failalloc -1",
+                    b"no such command",
+                ];
+                let resource = self.look(Kind::Process);
+                let (buffer, len) = if self.rng.one_in(4) {
+                    let len = self.rng.len();
+                    (self.arena.in_ptr(&mut self.rng, len), len)
+                } else {
+                    let command = self.rng.pick(&COMMANDS);
+                    (command.as_ptr() as u64, command.len() as u64)
+                };
+                self.call(n, [resource, buffer, len, 0, 0, 0, 0, 0]);
+            }
             // Ending this thread or process is the caller's decision, not a draw.
             Syscall::ProcessExit | Syscall::ThreadExit => {}
         }
@@ -830,6 +852,7 @@ fn syscall(number: u64) -> Option<Syscall> {
         ClockGetMonotonic,
         SystemGetPageSize,
         Nanosleep,
+        DebugSendCommand,
     ];
     let call = *TABLE.get(usize::try_from(number).ok()?)?;
     (call as u64 == number).then_some(call)

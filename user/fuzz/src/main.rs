@@ -32,6 +32,7 @@ extern crate alloc;
 
 mod calls;
 mod gen;
+mod sweep;
 
 use alloc::format;
 use alloc::string::String;
@@ -64,6 +65,8 @@ const PLAYGROUND: usize = 64 * 1024 * 1024;
 /// rounds (the kernel's per-size block caches, a handle table grown by one step).
 const HEAP_SLACK: u64 = 8 * 1024;
 const PAGE_SLACK: u64 = 16;
+/// The sweep's: one run of its script against another (no pages: those must come back).
+const SWEEP_HEAP_SLACK: u64 = 1024;
 const SECOND: i64 = 1_000_000_000;
 
 fn main(args: &[&str]) -> i32 {
@@ -72,6 +75,7 @@ fn main(args: &[&str]) -> i32 {
     match args.get(1) {
         Some(&"child") => return child(number(2, 1), number(3, 1000)),
         Some(&"round") => return round_process(number(2, 1), number(3, 1000)),
+        Some(&"sweep") => return sweep::sweep(),
         _ => {}
     }
     let seed = number(1, 1);

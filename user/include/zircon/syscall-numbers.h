@@ -42,7 +42,8 @@
 #define ZX_SYS_clock_get_monotonic 33
 #define ZX_SYS_system_get_page_size 34
 #define ZX_SYS_nanosleep 35
+#define ZX_SYS_debug_send_command 36
 
-#define ZX_SYS_COUNT 36
+#define ZX_SYS_COUNT 37
 
 #endif /* ZIRCON_SYSCALL_NUMBERS_H_ */

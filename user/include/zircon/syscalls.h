@@ -171,6 +171,9 @@ zx_status_t zx_debug_write(const char* buffer, size_t buffer_size);
 zx_time_t zx_clock_get_monotonic(void);
 uint32_t zx_system_get_page_size(void);
 zx_status_t zx_nanosleep(zx_time_t deadline);
+/* Kernel debug commands; only on a kernel booted with `kdebug` (else ZX_ERR_NOT_SUPPORTED).
+ * `resource` is not checked yet (there are no resource objects). */
+zx_status_t zx_debug_send_command(zx_handle_t resource, const char* buffer, size_t buffer_size);
 
 /* The monotonic time `nanoseconds` from now, saturating at ZX_TIME_INFINITE and
  * ZX_TIME_INFINITE_PAST instead of overflowing. */

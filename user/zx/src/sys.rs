@@ -223,6 +223,13 @@ extern "C" {
     pub fn zx_system_get_page_size() -> u32;
     /// `zx_nanosleep(deadline)`.
     pub fn zx_nanosleep(deadline: zx_time_t) -> zx_status_t;
+    /// `zx_debug_send_command(resource, buffer, buffer_size)`: a command for the kernel's
+    /// debug facilities (`kdebug` boots only; see the kernel's `debug_send_command`).
+    pub fn zx_debug_send_command(
+        resource: zx_handle_t,
+        buffer: *const u8,
+        buffer_size: usize,
+    ) -> zx_status_t;
 }
 
 /// The monotonic time `nanoseconds` from now, saturating at `ZX_TIME_INFINITE` and
@@ -300,6 +307,7 @@ syscall_stubs! {
     zx_clock_get_monotonic = ClockGetMonotonic;
     zx_system_get_page_size = SystemGetPageSize;
     zx_nanosleep = Nanosleep;
+    zx_debug_send_command = DebugSendCommand;
 }
 
 /// The stub list covers every call exactly once, each under its own C name: entry `i` is
