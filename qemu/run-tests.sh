@@ -208,6 +208,12 @@ for case in "fuzz-virt-smp4:300000:-M virt -smp 4 -cpu cortex-a72 -m 1G" \
     fi
 done
 
+# The failing-allocation sweep: a script of allocating calls, the N-th page decision refused
+# for N = 1, 2, ... (zx_debug_send_command works only on this `kdebug` boot).
+echo "== sweep"
+required_suites="sweep" run_kernel sweep 0 "sweep:" -M virt -cpu cortex-a72 -m 1G \
+    -kernel "$image" -initrd "$initrd" -append "kdebug fuzz sweep"
+
 # --- fatal errors are reported once and stop the kernel -----------------------------------
 for case in "stack-overflow:kernel stack overflow into the guard page" \
             "undefined-instruction:unknown reason (undefined instruction)" \

@@ -178,16 +178,17 @@ static FAIL_SPEND_AFTER: AtomicUsize = AtomicUsize::new(0);
 /// Whether the armed failure happened.
 static FAIL_SPEND_FIRED: AtomicBool = AtomicBool::new(false);
 
-/// Arms the injected failure at the `nth` decision from now (0 disarms).
+/// Arms the injected failure at the `nth` decision from now (0 disarms, and leaves what
+/// [`injected_failure_fired`] says of the last one armed).
 pub fn fail_spend_after(nth: usize) {
-    FAIL_SPEND_FIRED.store(false, Ordering::Relaxed);
-    FAIL_SPEND_AFTER.store(nth, Ordering::Relaxed);
     if nth != 0 {
+        FAIL_SPEND_FIRED.store(false, Ordering::Relaxed);
         FREE_PAGES_SEEN.store(0, Ordering::Relaxed);
     }
+    FAIL_SPEND_AFTER.store(nth, Ordering::Relaxed);
 }
 
-/// Whether the failure armed by [`fail_spend_after`] has happened.
+/// Whether the failure last armed by [`fail_spend_after`] has happened.
 pub fn injected_failure_fired() -> bool {
     FAIL_SPEND_FIRED.load(Ordering::Relaxed)
 }
@@ -203,9 +204,8 @@ fn injected_failure() -> bool {
 
 #[cold]
 fn count_injected() -> bool {
-    let before = FAIL_SPEND_AFTER.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-        n.checked_sub(1)
-    });
+    let before =
+        FAIL_SPEND_AFTER.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     if before == Ok(1) {
         FAIL_SPEND_FIRED.store(true, Ordering::Relaxed);
         return true;

@@ -31,7 +31,7 @@ const DEBUG_COMMAND_MAX: usize = 64;
 /// resource objects yet (a boot argument stands in for the root resource). Commands:
 /// - `failalloc N`: the N-th decision from now on whether a program's request may take pages
 ///   says no, once (`failalloc 0` disarms); the failing-allocation sweep's knob.
-/// - `failalloc?`: OK if the armed failure happened, SHOULD_WAIT if it is still to come.
+/// - `failalloc?`: OK if the failure last armed happened, SHOULD_WAIT if it did not (yet).
 ///
 /// INVALID_ARGS for an unreadable buffer or an unknown command, OUT_OF_RANGE for one longer
 /// than [`DEBUG_COMMAND_MAX`].

@@ -55,6 +55,10 @@ pub const CASES: &[Case] = &[
     ("hostile_channel_flood_refused_cleanly", channel_flood),
     ("hostile_vmo_write_from_own_mapping", write_from_own_mapping),
     ("hostile_vmo_read_into_own_mapping", read_into_own_mapping),
+    (
+        "hostile_debug_send_command_not_supported_without_kdebug",
+        debug_command_off,
+    ),
 ];
 
 // ---- raw calls and registers ---------------------------------------------------------
@@ -81,6 +85,35 @@ fn unknown_syscall() -> R {
     // The process and the kernel carry on.
     let v = vmo(PAGE)?;
     eq!(get_size(v.raw())?, PAGE);
+    Ok(())
+}
+
+/// The test boots have no `kdebug`: the kernel's debug commands (the failing-allocation
+/// knob above all) are off whatever the arguments, and checked before anything is read.
+fn debug_command_off() -> R {
+    let command = b"failalloc 1";
+    for (ptr, len) in [
+        (command.as_ptr(), command.len()),
+        (core::ptr::null(), 16),
+        (0xffff_0000_0000_0000usize as *const u8, 1 << 40),
+    ] {
+        // SAFETY: the kernel refuses before it reads anything.
+        let s = unsafe { sys::zx_debug_send_command(ZX_HANDLE_INVALID, ptr, len) };
+        ensure!(
+            s == ZX_ERR_NOT_SUPPORTED,
+            "zx_debug_send_command: expected ZX_ERR_NOT_SUPPORTED, got {}",
+            sname(s)
+        );
+    }
+    // No refusal was armed: an allocation goes through.
+    let v = vmo(16 * PAGE)?;
+    let s = op(v.raw(), ZX_VMO_OP_COMMIT, 0, 16 * PAGE);
+    ensure!(
+        s == ZX_OK,
+        "commit after the refused commands: {}",
+        sname(s)
+    );
+    eq!(committed(v.raw())?, 16 * PAGE);
     Ok(())
 }
 

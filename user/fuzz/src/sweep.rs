@@ -73,7 +73,6 @@ impl Script {
 
     /// Runs the script, stopping at the first call that fails.
     fn run(&mut self) -> Outcome {
-        let root = zx::startup::vmar_root_self();
         let unchanged = |ok: bool, what: &str| -> Result<(), String> {
             if ok {
                 Ok(())
@@ -93,11 +92,20 @@ impl Script {
         let data = core::hint::black_box(data);
         // SAFETY: `data` is readable.
         let s = unsafe { sys::zx_vmo_write(a, data.as_ptr(), PAGE as u64, data.len()) };
-        step(s, "vmo_write", || unchanged(vmo_is_zero(a, PAGE, data.len()), "wrote bytes"))?;
+        step(s, "vmo_write", || {
+            unchanged(vmo_is_zero(a, PAGE, data.len()), "wrote bytes")
+        })?;
         let committed = vmo_committed(a);
         // SAFETY: no buffer.
         let s = unsafe {
-            sys::zx_vmo_op_range(a, sys::ZX_VMO_OP_COMMIT, 0, 16 * PAGE as u64, core::ptr::null_mut(), 0)
+            sys::zx_vmo_op_range(
+                a,
+                sys::ZX_VMO_OP_COMMIT,
+                0,
+                16 * PAGE as u64,
+                core::ptr::null_mut(),
+                0,
+            )
         };
         step(s, "vmo_op_range(COMMIT)", || {
             unchanged(vmo_committed(a) == committed, "committed pages")
@@ -141,39 +149,14 @@ impl Script {
         let r = self.keep(r);
         // SAFETY: no memory.
         let s = unsafe { sys::zx_vmo_set_size(r, 64 * PAGE as u64) };
-        step(s, "vmo_set_size", || unchanged(vmo_size(r) == PAGE as u64, "changed the size"))?;
+        step(s, "vmo_set_size", || {
+            unchanged(vmo_size(r) == PAGE as u64, "changed the size")
+        })?;
         // SAFETY: `data` is readable.
         let s = unsafe { sys::zx_vmo_write(r, data.as_ptr(), 60 * PAGE as u64, data.len()) };
         step(s, "vmo_write (grown)", || {
             unchanged(vmo_is_zero(r, 60 * PAGE, data.len()), "wrote bytes")
         })?;
-
-        // A VMAR, a mapping with its page tables populated, a protect, a partial unmap.
-        let (mut vmar, mut base) = (UNTOUCHED, 0usize);
-        let rights = sys::ZX_VM_CAN_MAP_READ | sys::ZX_VM_CAN_MAP_WRITE | sys::ZX_VM_CAN_MAP_SPECIFIC;
-        // SAFETY: out pointers to locals.
-        let s = unsafe { sys::zx_vmar_allocate(root, rights, 0, 1 << 30, &mut vmar, &mut base) };
-        step(s, "vmar_allocate", || out_unwritten(vmar))?;
-        self.vmar = Some(self.keep(vmar));
-        let offset = 511 * PAGE; // straddles a page-table boundary: two leaf tables
-        let rw = sys::ZX_VM_PERM_READ | sys::ZX_VM_PERM_WRITE | sys::ZX_VM_SPECIFIC | sys::ZX_VM_MAP_RANGE;
-        let mut at = 0usize;
-        // SAFETY: maps into the script's own VMAR.
-        let s = unsafe { sys::zx_vmar_map(vmar, rw, offset, a, 0, 16 * PAGE, &mut at) };
-        step(s, "vmar_map(MAP_RANGE)", || {
-            // Nothing was left in the range: the same map succeeds once allowed.
-            command("failalloc 0");
-            let mut again = 0usize;
-            // SAFETY: as above.
-            let s = unsafe { sys::zx_vmar_map(vmar, rw, offset, a, 0, 16 * PAGE, &mut again) };
-            unchanged(s == sys::ZX_OK, "left a mapping or reservation in the range")
-        })?;
-        // SAFETY: changes only the script's mapping.
-        let s = unsafe { sys::zx_vmar_protect(vmar, sys::ZX_VM_PERM_READ, at + 4 * PAGE, 4 * PAGE) };
-        step(s, "vmar_protect", || Ok(()))?;
-        // SAFETY: as above.
-        let s = unsafe { sys::zx_vmar_unmap(vmar, at + 2 * PAGE, PAGE) };
-        step(s, "vmar_unmap (splits)", || Ok(()))?;
 
         // Channels: a small message with a handle, a large one, both read back.
         let (mut c0, mut c1) = (UNTOUCHED, UNTOUCHED);
@@ -188,15 +171,32 @@ impl Script {
         let s = unsafe { sys::zx_handle_duplicate(a, sys::ZX_RIGHT_SAME_RIGHTS, &mut dup) };
         step(s, "handle_duplicate", || out_unwritten(dup))?;
         // SAFETY: only this thread uses the static buffers.
-        let (big, buffer) = unsafe { (&*core::ptr::addr_of!(BIG), &mut *core::ptr::addr_of_mut!(BUFFER)) };
-        for (bytes, name) in [(&big[..64], "channel_write (64 B, a handle)"), (&big[..], "channel_write (64 KiB)")] {
+        let (big, buffer) = unsafe {
+            (
+                &*core::ptr::addr_of!(BIG),
+                &mut *core::ptr::addr_of_mut!(BUFFER),
+            )
+        };
+        for (bytes, name) in [
+            (&big[..64], "channel_write (64 B, a handle)"),
+            (&big[..], "channel_write (64 KiB)"),
+        ] {
             let handles = [dup];
             let count = u32::from(bytes.len() == 64);
             // SAFETY: readable bytes and handles. The handle is consumed either way.
             let s = unsafe {
-                sys::zx_channel_write(c0, 0, bytes.as_ptr(), bytes.len() as u32, handles.as_ptr(), count)
+                sys::zx_channel_write(
+                    c0,
+                    0,
+                    bytes.as_ptr(),
+                    bytes.len() as u32,
+                    handles.as_ptr(),
+                    count,
+                )
             };
-            step(s, name, || unchanged(nothing_queued(c1), "queued a message"))?;
+            step(s, name, || {
+                unchanged(nothing_queued(c1), "queued a message")
+            })?;
             let mut handles = [UNTOUCHED; 1];
             let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
             // SAFETY: writable buffers of the sizes passed.
@@ -223,23 +223,78 @@ impl Script {
         let name = b"sweep";
         // SAFETY: out pointers to locals; the name is readable.
         let s = unsafe {
-            sys::zx_process_create(ZX_HANDLE_INVALID, name.as_ptr(), name.len(), 0, &mut process, &mut process_vmar)
+            sys::zx_process_create(
+                ZX_HANDLE_INVALID,
+                name.as_ptr(),
+                name.len(),
+                0,
+                &mut process,
+                &mut process_vmar,
+            )
         };
         step(s, "process_create", || {
-            unchanged(process == UNTOUCHED && process_vmar == UNTOUCHED, "wrote an out handle")
+            unchanged(
+                process == UNTOUCHED && process_vmar == UNTOUCHED,
+                "wrote an out handle",
+            )
         })?;
         let process = self.keep(process);
         self.processes.push(process);
-        self.keep(process_vmar);
+        let process_vmar = self.keep(process_vmar);
+        // In the new process's address space (page tables made afresh each run): a VMAR, a
+        // mapping with its page tables populated, a protect, a partial unmap.
+        let (mut vmar, mut base) = (UNTOUCHED, 0usize);
+        let rights =
+            sys::ZX_VM_CAN_MAP_READ | sys::ZX_VM_CAN_MAP_WRITE | sys::ZX_VM_CAN_MAP_SPECIFIC;
+        // SAFETY: out pointers to locals.
+        let s = unsafe {
+            sys::zx_vmar_allocate(process_vmar, rights, 0, 1 << 30, &mut vmar, &mut base)
+        };
+        step(s, "vmar_allocate", || out_unwritten(vmar))?;
+        self.vmar = Some(self.keep(vmar));
+        let offset = 511 * PAGE; // straddles a page-table boundary: two leaf tables
+        let rw = sys::ZX_VM_PERM_READ
+            | sys::ZX_VM_PERM_WRITE
+            | sys::ZX_VM_SPECIFIC
+            | sys::ZX_VM_MAP_RANGE;
+        let mut at = 0usize;
+        // SAFETY: maps into the script's own VMAR.
+        let s = unsafe { sys::zx_vmar_map(vmar, rw, offset, a, 0, 16 * PAGE, &mut at) };
+        step(s, "vmar_map(MAP_RANGE)", || {
+            // Nothing was left in the range: the same map succeeds once allowed.
+            command("failalloc 0");
+            let mut again = 0usize;
+            // SAFETY: as above.
+            let s = unsafe { sys::zx_vmar_map(vmar, rw, offset, a, 0, 16 * PAGE, &mut again) };
+            unchanged(
+                s == sys::ZX_OK,
+                "left a mapping or reservation in the range",
+            )
+        })?;
+        // SAFETY: changes only the script's mapping.
+        let s =
+            unsafe { sys::zx_vmar_protect(vmar, sys::ZX_VM_PERM_READ, at + 4 * PAGE, 4 * PAGE) };
+        step(s, "vmar_protect", || Ok(()))?;
+        // SAFETY: as above.
+        let s = unsafe { sys::zx_vmar_unmap(vmar, at + 2 * PAGE, PAGE) };
+        step(s, "vmar_unmap (splits)", || Ok(()))?;
+
         let mut thread = UNTOUCHED;
         // SAFETY: out pointer to a local.
-        let s = unsafe { sys::zx_thread_create(process, name.as_ptr(), name.len(), 0, &mut thread) };
+        let s =
+            unsafe { sys::zx_thread_create(process, name.as_ptr(), name.len(), 0, &mut thread) };
         step(s, "thread_create (child process)", || out_unwritten(thread))?;
         self.keep(thread);
         let mut own = UNTOUCHED;
         // SAFETY: out pointer to a local.
         let s = unsafe {
-            sys::zx_thread_create(zx::startup::process_self(), name.as_ptr(), name.len(), 0, &mut own)
+            sys::zx_thread_create(
+                zx::startup::process_self(),
+                name.as_ptr(),
+                name.len(),
+                0,
+                &mut own,
+            )
         };
         step(s, "thread_create", || out_unwritten(own))?;
         let own = self.keep(own);
@@ -247,12 +302,21 @@ impl Script {
             fn fuzz_thread_exit();
         }
         // SAFETY: the entry ends the thread without touching its stack.
-        let s = unsafe { sys::zx_thread_start(own, fuzz_thread_exit as *const () as usize, 0, 0, 0) };
+        let s =
+            unsafe { sys::zx_thread_start(own, fuzz_thread_exit as *const () as usize, 0, 0, 0) };
         step(s, "thread_start", || Ok(()))?;
         // The legacy clone call.
         let mut clone = UNTOUCHED;
         // SAFETY: out pointer to a local.
-        let s = unsafe { sys::zx_vmo_clone(a, sys::ZX_VMO_CLONE_COPY_ON_WRITE, 0, 4 * PAGE as u64, &mut clone) };
+        let s = unsafe {
+            sys::zx_vmo_clone(
+                a,
+                sys::ZX_VMO_CLONE_COPY_ON_WRITE,
+                0,
+                4 * PAGE as u64,
+                &mut clone,
+            )
+        };
         step(s, "vmo_clone", || out_unwritten(clone))?;
         self.keep(clone);
         Ok(())
@@ -327,7 +391,10 @@ fn nothing_queued(channel: zx_handle_t) -> bool {
 /// Heap in use and pages neither free nor the heap's, once deferred work has settled.
 fn figures() -> (u64, u64) {
     let k = kmem();
-    let held = k.total_bytes.saturating_sub(k.free_bytes + k.total_heap_bytes) / PAGE as u64;
+    let held = k
+        .total_bytes
+        .saturating_sub(k.free_bytes + k.total_heap_bytes)
+        / PAGE as u64;
     (heap_used(&k), held)
 }
 
@@ -432,7 +499,9 @@ pub fn sweep() -> i32 {
                 println!(
                     "test sweep N={n} ... FAILED: {at}{}{}",
                     verdict.err().unwrap_or_default(),
-                    leak.err().map(|l| format!(" LEAK: {l}")).unwrap_or_default()
+                    leak.err()
+                        .map(|l| format!(" LEAK: {l}"))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -441,7 +510,10 @@ pub fn sweep() -> i32 {
             failed += 1;
         }
     }
-    println!("sweep: calls that met a refusal, in order: {}", steps_met.join(", "));
+    println!(
+        "sweep: calls that met a refusal, in order: {}",
+        steps_met.join(", ")
+    );
     println!("sweep: {passed} passed, {failed} failed");
     i32::from(failed != 0)
 }
