@@ -157,6 +157,25 @@ fn page_descriptor(frame: FrameAddr, perms: MappingPerms) -> u64 {
     descriptor
 }
 
+/// Gives the level-3 entry at `entry` the permissions `perms` if it is valid, keeping its
+/// page and never granting write (write comes from a fault, so copy-on-write stays intact).
+/// True when it was valid.
+///
+/// # Safety
+/// `entry` is a level-3 entry of a live table tree whose lock the caller holds.
+unsafe fn reprotect(entry: *mut u64, perms: MappingPerms) -> bool {
+    // SAFETY: the caller's promise.
+    let old = unsafe { entry.read() };
+    if old & DESC_VALID == 0 {
+        return false;
+    }
+    let new = page_descriptor(old & ADDRESS_MASK, perms) | (old & AP_READ_ONLY);
+    // SAFETY: as above. Only permissions change, to the same page: no break-before-make is
+    // needed for that, the caller's TLB flush suffices.
+    unsafe { entry.write(new) };
+    true
+}
+
 /// The entries of the table at physical `pa`, through the linear map.
 fn table(pa: u64) -> *mut u64 {
     mmu::phys_to_virt(pa) as *mut u64
@@ -312,6 +331,41 @@ impl Tables {
             }
             (top, any)
         }
+    }
+
+    /// Gives the valid entries of `va .. end` (page-aligned) the permissions `perms` as
+    /// [`AddressSpace::protect`] does (write is never granted), from the bottom, within the
+    /// work left in `work` (counted as [`Tables::clear_bounded`] counts it). Returns the
+    /// boundary below which every entry is done, and whether any entry changed.
+    fn protect_bounded(
+        &mut self,
+        va: usize,
+        end: usize,
+        perms: MappingPerms,
+        work: &mut usize,
+    ) -> (usize, bool) {
+        const TABLE: usize = object::vmar::TABLE_WORK;
+        let mut any = false;
+        let mut at = va;
+        while at < end && *work >= TABLE {
+            match self.existing_leaf(at) {
+                Ok(entry) => {
+                    let table_end = ((at | 0x1f_ffff) + 1).min(end);
+                    for i in 0..(table_end - at) / PAGE {
+                        // SAFETY: entries inside the level-3 table that maps `at`, of this
+                        // tree, under its lock.
+                        unsafe { any |= reprotect(entry.add(i), perms) };
+                    }
+                    *work -= TABLE;
+                    at = table_end;
+                }
+                Err(span) => {
+                    *work -= 1;
+                    at = (at | (span - 1)).saturating_add(1).min(end);
+                }
+            }
+        }
+        (at, any)
     }
 
     /// Frees every table page: at once when they are few, else the root now and the rest
@@ -521,18 +575,32 @@ impl AddressSpace for UserAddressSpace {
         let Some(tables) = guard.as_mut() else { return };
         let mut any = false;
         tables.for_each_page(va, len, |_, entry| {
-            // SAFETY: as in `unmap`.
-            let old = unsafe { entry.read() };
-            let mut new = page_descriptor(old & ADDRESS_MASK, perms);
-            // Never grant write here: write comes from a fault (copy-on-write stays intact).
-            new |= old & AP_READ_ONLY;
-            // SAFETY: as in `unmap`. Only permissions change, to the same page: no
-            // break-before-make is needed for that, the TLB flush below suffices.
-            unsafe { entry.write(new) };
-            any = true;
+            // SAFETY: a level-3 entry of this tree, under its lock.
+            any |= unsafe { reprotect(entry, perms) };
         });
         if any {
             tlb_flush_pages(self.asid, va, len);
         }
+    }
+
+    fn protect_bounded(
+        &self,
+        va: usize,
+        len: usize,
+        perms: MappingPerms,
+        work: &mut usize,
+    ) -> usize {
+        let end = va.saturating_add(len);
+        let mut guard = self.tables.lock();
+        let Some(t) = guard.as_mut() else {
+            return end;
+        };
+        let (reached, any) = t.protect_bounded(va, end, perms, work);
+        // Before the lock goes: when the call returns, no TLB entry of the part done keeps
+        // rights its new entries lack.
+        if any {
+            tlb_flush_pages(self.asid, va, reached - va);
+        }
+        reached
     }
 }

@@ -29,6 +29,7 @@ pub mod vmo;
 pub mod wait;
 
 /// Does what dying objects left for later (the mappings of torn-down address spaces, the
+/// page-table entries a protect left when its thread was killed, the
 /// queues of dead channel endpoints, closes and merges in VMO families, the pages of large
 /// VMOs), a chunk at a time with a preemption point between chunks. The kernel
 /// runs it, holding no lock, before a system call that left such work returns
@@ -41,11 +42,13 @@ pub fn free_deferred() {
 
 /// One chunk of [`free_deferred`]; true while more is left.
 pub fn free_deferred_chunk() -> bool {
-    // Address spaces first (a mapping may hold the last reference to a VMO), then channels
-    // (the handles they release may leave VMO work for later), then VMO families' work
-    // (which may leave pages), then pages.
+    // Entries with more rights than their mappings (a protect's, abandoned) first; then
+    // address spaces (a mapping may hold the last reference to a VMO), then channels (the
+    // handles they release may leave VMO work for later), then VMO families' work (which
+    // may leave pages), then pages.
+    let stale = vmar::stale_entries_chunk();
     let spaces = vmar::teardown_chunk();
     let channels = channel::free_dead_chunk();
     let families = vmo::settle_deferred_chunk();
-    vmo::free_dead_pages_chunk() || spaces || channels || families
+    vmo::free_dead_pages_chunk() || stale || spaces || channels || families
 }

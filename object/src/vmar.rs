@@ -39,12 +39,19 @@
 //!   when it applies them (a failing call changes nothing), and nothing can be mapped or
 //!   allocated in its range while old mappings or their page-table entries remain.
 //! - Faults, target invalidations and queries do not wait. Each chunk takes a mapping's place
-//!   in the tree and its page-table entries away in one step under the lock (or changes its
-//!   permissions and its entries together), and bumps the generation, so a fault finds each
-//!   mapping whole or not at all and never installs a page for one that is gone.
+//!   in the tree and its page-table entries away in one step under the lock, and bumps the
+//!   generation, so a fault finds each mapping whole or not at all and never installs a page
+//!   for one that is gone.
+//! - Protect changes a mapping's permissions in the tree first (so every fault from then on
+//!   resolves with the new ones) and rewrites its entries after, in steps of at most
+//!   [`space::UNMAP_TABLES`] tables (`State::rewrite_some`), each with its TLB flush. Until
+//!   the call returns, an entry not rewritten yet may still allow what the mapping no
+//!   longer does (as if the access came before the call); when it returns, none does.
 //! - A killed thread stops at its next point and clears `busy`: what it did stays done, the
 //!   rest is not done, and the tree is consistent either way (the process's teardown, or a
-//!   later call, takes the rest).
+//!   later call, takes the rest). The one exception, the entries a protect had not rewritten
+//!   yet, is left on a list and removed a chunk at a time later ([`stale_entries_chunk`]):
+//!   faults bring them back with the mapping's permissions.
 //! - Teardown takes every region away in one step (so every operation gives BAD_STATE from
 //!   then on, and a long operation in progress stops at its next chunk) and leaves the
 //!   mappings in the arena's map until a chunk removes their entries, so that a target
@@ -66,7 +73,7 @@
 //!   free gaps in O(log n); with an alignment above a page, after a few gaps too small at
 //!   that alignment the first gap large enough at any alignment is taken instead.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
@@ -162,6 +169,21 @@ pub trait AddressSpace: Send + Sync {
         }
     }
     fn protect(&self, va: usize, len: usize, perms: MappingPerms);
+    /// Changes the permissions of the entries of part of `va .. va + len` as `protect` does,
+    /// from the bottom, within the work left in `work` (counted as `unmap_bounded` counts
+    /// it; no table is started with less than `TABLE_WORK` left). Returns the page-aligned
+    /// address below which every entry has the new permissions (the end when all of it is
+    /// done); their TLB entries are flushed before it returns. The default does it all.
+    fn protect_bounded(
+        &self,
+        va: usize,
+        len: usize,
+        perms: MappingPerms,
+        _work: &mut usize,
+    ) -> usize {
+        self.protect(va, len, perms);
+        va + len
+    }
 }
 
 /// Access permissions of a mapping or a page-table entry.
@@ -483,6 +505,64 @@ pub fn teardown_chunk() -> bool {
         }
     }
     DYING.pending()
+}
+
+/// Page-table entries that may have more rights than their mapping: those a protect had not
+/// rewritten yet when its thread was killed between two steps (the tree already had the new
+/// permissions). They are removed a chunk at a time; faults install them again with the
+/// permissions of whatever mapping is there by then.
+struct StaleEntries {
+    space: Weak<Space>,
+    ranges: VecDeque<(usize, usize)>,
+}
+
+impl StaleEntries {
+    /// Removes the entries of one chunk's work; true while some are left.
+    fn chunk(&mut self) -> bool {
+        let Some(space) = self.space.upgrade() else {
+            return false;
+        };
+        let mut state = space.state.lock();
+        let mut work = UNMAP_WORK;
+        let none = MappingPerms::default();
+        let done = state.rewrite_some(&*space.aspace, &mut self.ranges, none, &mut work);
+        state.bump();
+        drop(state);
+        !done
+    }
+}
+
+/// Protects abandoned by killed threads, with entries left to remove ([`stale_entries_chunk`],
+/// through [`crate::free_deferred`] and the idle loop). Pushed with no lock held.
+static STALE: WorkList<StaleEntries> = WorkList::new();
+
+/// Leaves the entries of `stale` (of `space`, its permissions already changed in the tree)
+/// for [`stale_entries_chunk`]; with no room on the list, removes them here.
+fn leave_stale(space: &Arc<Space>, stale: VecDeque<(usize, usize)>) {
+    if stale.is_empty() {
+        return;
+    }
+    let item = StaleEntries {
+        space: Arc::downgrade(space),
+        ranges: stale,
+    };
+    if let Err(mut item) = STALE.push(item) {
+        while item.chunk() {}
+    }
+}
+
+/// One chunk of the entries protects left behind ([`StaleEntries`]); true while more remain.
+pub fn stale_entries_chunk() -> bool {
+    let Some(mut item) = STALE.pop() else {
+        return false;
+    };
+    if item.chunk() {
+        match STALE.put_back(item) {
+            Ok(()) => return true,
+            Err(mut item) => while item.chunk() {},
+        }
+    }
+    STALE.pending()
 }
 
 /// Clears `State::busy` when dropped, also when a killed thread abandons its work. Never
@@ -1339,8 +1419,10 @@ impl Vmar {
     ///
     /// A range with many children is checked and then changed, each in chunks with
     /// preemption points between them, with `State::busy` set for the whole call (other
-    /// changes of the tree wait, so it stays one step to them); every mapping changes whole
-    /// (permissions and entries in one step).
+    /// changes of the tree wait, so it stays one step to them). A mapping's permissions
+    /// change in the tree first, its page-table entries after, in steps of at most
+    /// [`space::UNMAP_TABLES`] tables (a mapping may have millions of entries), all of them
+    /// before the call returns.
     pub fn protect(&self, options: u32, addr: usize, len: usize) -> ZxResult {
         if options & !PERM_MASK != 0 {
             return Err(Status::INVALID_ARGS);
@@ -1357,8 +1439,10 @@ impl Vmar {
         }
         let end = self.checked_range(addr, len)?;
         let space = self.space();
-        // Few children (the usual case): checked and changed in one step under the lock.
-        let done = self.transact(Vec::new(), |state, aspace, spares, _removed| {
+        let mut stale = VecDeque::new();
+        // Few children (the usual case): checked and changed in one step under the lock, but
+        // for the entries of large mappings (then `busy` is set and they follow in steps).
+        let many = self.transact(Vec::new(), |state, aspace, spares, _removed| {
             if !state.regions.contains_key(&self.id) {
                 return Step::Done(Err(Status::BAD_STATE));
             }
@@ -1366,7 +1450,7 @@ impl Vmar {
             if children.len() > CHUNK_CHILDREN {
                 // Many: checked, then changed, in chunks below.
                 state.busy = true;
-                return Step::Done(Ok(false));
+                return Step::Done(Ok(true));
             }
             if children
                 .iter()
@@ -1409,12 +1493,17 @@ impl Vmar {
             }
             drop(needs);
             for child in &children {
-                state.protect_child(aspace, child, addr, end, perms, spares);
+                state.protect_child(child, addr, end, perms, spares, &mut stale);
             }
             state.bump();
-            Step::Done(Ok(true))
+            let mut work = UNMAP_WORK;
+            state.busy = !state.rewrite_some(aspace, &mut stale, perms, &mut work);
+            Step::Done(Ok(false))
         })?;
-        if done {
+        if !many {
+            if !stale.is_empty() {
+                self.rewrite_in_steps(stale, perms);
+            }
             return Ok(());
         }
         let _busy = Busy(space);
@@ -1477,22 +1566,60 @@ impl Vmar {
         loop {
             let (done, narrowed) = {
                 let mut state = space.state.lock();
-                let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
-                let done = children.len() < CHUNK_CHILDREN;
-                for child in &children {
-                    cursor = child.end();
-                    state.protect_child(&*space.aspace, child, addr, end, perms, &mut spares);
+                if !state.regions.contains_key(&self.id) {
+                    // Torn down: the entries go with the address space.
+                    break;
                 }
-                state.bump();
+                let aspace = &*space.aspace;
+                let mut work = UNMAP_WORK;
+                // The entries of the mappings changed so far first, then the next children.
+                let mut done = state.rewrite_some(aspace, &mut stale, perms, &mut work);
+                if done {
+                    let children = state.children_from(self.id, cursor, end, CHUNK_CHILDREN);
+                    let last = children.len() < CHUNK_CHILDREN;
+                    for child in &children {
+                        cursor = child.end();
+                        state.protect_child(child, addr, end, perms, &mut spares, &mut stale);
+                    }
+                    state.bump();
+                    done = state.rewrite_some(aspace, &mut stale, perms, &mut work) && last;
+                }
                 (done, core::mem::take(&mut state.narrowed))
             };
             narrow(narrowed);
-            if done || !preempt::point() {
+            if done {
+                break;
+            }
+            if !preempt::point() {
+                leave_stale(space, stale);
                 break;
             }
         }
         unregister(Vec::new(), spares);
         Ok(())
+    }
+
+    /// The rest of a protect whose first step set `State::busy` with entries left to
+    /// rewrite (those of `stale`): a step at a time under the lock, with a preemption point
+    /// before each. A killed thread leaves the rest to [`stale_entries_chunk`].
+    fn rewrite_in_steps(&self, mut stale: VecDeque<(usize, usize)>, perms: MappingPerms) {
+        let space = self.space();
+        let _busy = Busy(space);
+        loop {
+            if !preempt::point() {
+                leave_stale(space, stale);
+                return;
+            }
+            let mut state = space.state.lock();
+            if !state.regions.contains_key(&self.id) {
+                // Torn down: the entries go with the address space.
+                return;
+            }
+            let mut work = UNMAP_WORK;
+            if state.rewrite_some(&*space.aspace, &mut stale, perms, &mut work) {
+                return;
+            }
+        }
     }
 
     /// `zx_vmar_destroy`: unmaps everything inside (through every nested region), marks this

@@ -2019,3 +2019,162 @@ fn the_family_stays_whole_between_the_chunks_of_letting_go_of_a_clone() {
     assert_eq!(f.in_use() as u64, pages);
     assert_charges_add_up(&[&a]);
 }
+
+/// A root VMAR like `stepping_space`'s with a read-write mapping of `pages` written pages at
+/// its base, every entry installed and writable.
+fn writable_mapping(pages: usize) -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmo>, usize) {
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    write_pages(&vmo, 0..pages as u64, 1);
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map range");
+    assert_eq!(writable_entries(&aspace), pages);
+    (aspace, root, vmo, base)
+}
+
+fn writable_entries(aspace: &FakeAddressSpace) -> usize {
+    aspace.ptes().values().filter(|(_, p)| p.write).count()
+}
+
+#[test]
+fn protecting_one_mapping_with_many_entries_works_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let steps = pages / STEP_ENTRIES;
+    let span = pages * PAGEZ;
+    let (aspace, root, vmo, base) = writable_mapping(pages);
+
+    // Read-only. Between two steps a fault already finds the new permissions, while entries
+    // not rewritten yet may keep the old ones until the call returns.
+    let r = root.clone();
+    at_next_point(move || {
+        assert_eq!(r.mapping_at(base).map(|m| m.perms.write), Some(false));
+        let top = base + span - PAGEZ;
+        assert_eq!(r.handle_fault(top, true, false), Err(Status::ACCESS_DENIED));
+    });
+    let before = points();
+    root.protect(ZX_VM_PERM_READ, base, span).expect("protect");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), pages);
+    assert_eq!(writable_entries(&aspace), 0);
+
+    // Its middle back to read-write: split, the middle's entries changed in steps (write
+    // comes back with write faults), both ends stay read-only.
+    let before = points();
+    root.protect(
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE,
+        base + 100 * PAGEZ,
+        span - 200 * PAGEZ,
+    )
+    .expect("protect middle");
+    assert!(points() - before >= (pages - 200) / STEP_ENTRIES - 1);
+    assert_eq!(vmo.num_mappings(), 3);
+    assert_eq!(aspace.pte_count(), pages);
+    assert_eq!(root.handle_fault(base + 100 * PAGEZ, true, false), Ok(()));
+    assert_eq!(
+        root.handle_fault(base + 99 * PAGEZ, true, false),
+        Err(Status::ACCESS_DENIED)
+    );
+
+    // No permissions: the entries go, in steps.
+    let before = points();
+    root.protect(0, base, span).expect("protect to none");
+    assert!(points() - before >= steps - 1);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(
+        root.handle_fault(base, false, false),
+        Err(Status::ACCESS_DENIED)
+    );
+    assert!(root.check_gaps().is_ok());
+}
+
+#[test]
+fn protecting_many_mappings_and_one_with_many_entries_works_in_steps() {
+    // More children than a chunk, then one mapping whose entries take many steps.
+    const SMALL: usize = 100;
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space((SMALL + pages) as u64);
+    write_pages(&vmo, 0..(SMALL + pages) as u64, 1);
+    let rw_range = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE;
+    for i in 0..SMALL {
+        root.map(
+            rw_range,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+    }
+    root.map(
+        rw_range,
+        SMALL * PAGEZ,
+        vmo.clone(),
+        0,
+        pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range");
+    assert_eq!(writable_entries(&aspace), SMALL + pages);
+    let before = points();
+    root.protect(ZX_VM_PERM_READ, VMAR_BASE, (SMALL + pages) * PAGEZ)
+        .expect("protect");
+    assert!(points() - before >= pages / STEP_ENTRIES);
+    assert_eq!(aspace.pte_count(), SMALL + pages);
+    assert_eq!(writable_entries(&aspace), 0);
+    assert!(root.mappings().iter().all(|m| !m.perms.write));
+    assert_eq!(root.mapping_count(), SMALL + 1);
+}
+
+#[test]
+fn a_protect_killed_between_steps_leaves_no_entry_more_rights_than_its_mapping() {
+    let _serial = deferred_serial();
+    let pages = 16 * STEP_ENTRIES;
+    let span = pages * PAGEZ;
+    let (aspace, root, vmo, base) = writable_mapping(pages);
+    at_next_point(|| KILLED.with(|k| k.set(true)));
+    let _ = root.protect(ZX_VM_PERM_READ, base, span);
+    KILLED.with(|k| k.set(false));
+    // The tree has the new permissions and the first step's entries too; the entries the
+    // call did not reach are left for later, and then go (faults bring them back).
+    assert_eq!(root.mapping_at(base).map(|m| m.perms.write), Some(false));
+    object::free_deferred();
+    assert_eq!(writable_entries(&aspace), 0);
+    assert_eq!(aspace.pte_count(), STEP_ENTRIES);
+    assert_eq!(root.handle_fault(base + span - PAGEZ, false, false), Ok(()));
+    assert_eq!(
+        root.handle_fault(base + span - PAGEZ, true, false),
+        Err(Status::ACCESS_DENIED)
+    );
+    // Nothing waits for the abandoned call: the tree changes again.
+    root.unmap(base, span).expect("unmap");
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+}
+
+#[test]
+fn a_protect_whose_address_space_is_torn_down_between_steps_stops() {
+    let _serial = deferred_serial();
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo, base) = writable_mapping(pages);
+    let r = root.clone();
+    at_next_point(move || r.tear_down());
+    let before = points();
+    assert_eq!(root.protect(ZX_VM_PERM_READ, base, pages * PAGEZ), Ok(()));
+    // It stopped at its first point: the teardown takes the rest.
+    assert_eq!(points() - before, 1);
+    object::vmar::finish_teardowns();
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.num_mappings(), 0);
+    assert_eq!(
+        root.protect(ZX_VM_PERM_READ, base, PAGEZ),
+        Err(Status::BAD_STATE)
+    );
+}

@@ -33,8 +33,8 @@ struct Inner {
     calls: Vec<AspaceCall>,
     /// `map_page` calls left before one fails with NO_MEMORY; 0 = never fail.
     fail_map_in: usize,
-    /// Entries the work of one chunk (`UNMAP_WORK`) clears at most in `unmap_bounded`, over
-    /// all its calls (None: no limit).
+    /// Entries the work of one chunk (`UNMAP_WORK`) clears (or changes) at most in
+    /// `unmap_bounded` (or `protect_bounded`), over all its calls (None: no limit).
     step_entries: Option<usize>,
 }
 
@@ -71,8 +71,9 @@ impl FakeAddressSpace {
         core::mem::take(&mut self.inner.lock().calls)
     }
 
-    /// Makes the work of a chunk clear at most `entries` entries in all (None: no limit), so
-    /// that tests reach the paths where entries take several chunks.
+    /// Makes the work of a chunk clear (or change the permissions of) at most `entries`
+    /// entries in all (None: no limit), so that tests reach the paths where entries take
+    /// several chunks.
     pub fn limit_unmap_steps(&self, entries: Option<usize>) {
         self.inner.lock().step_entries = entries;
     }
@@ -162,6 +163,50 @@ impl AddressSpace for FakeAddressSpace {
             (true, false) => hi,
             (true, true) => lo,
         }
+    }
+
+    fn protect_bounded(
+        &self,
+        va: usize,
+        len: usize,
+        perms: MappingPerms,
+        work: &mut usize,
+    ) -> usize {
+        assert_eq!(
+            va % 4096,
+            0,
+            "protect_bounded of an unaligned address {va:#x}"
+        );
+        let mut inner = self.inner.lock();
+        // Entries this call may change, and the work each costs (as in `unmap_bounded`).
+        let (limit, cost) = match inner.step_entries {
+            Some(n) => {
+                let cost = (UNMAP_WORK / n.max(1)).max(1);
+                (*work / cost, cost)
+            }
+            None => (usize::MAX - 1, 0),
+        };
+        let end = va.saturating_add(len);
+        let keys: Vec<usize> = inner
+            .ptes
+            .range(va..end)
+            .map(|(&k, _)| k)
+            .take(limit + 1)
+            .collect();
+        let reached = if keys.len() > limit { keys[limit] } else { end };
+        inner.calls.push(AspaceCall::Protect {
+            va,
+            len: reached - va,
+            perms,
+        });
+        let changed = keys.len().min(limit);
+        for k in keys.iter().take(changed) {
+            if let Some(pte) = inner.ptes.get_mut(k) {
+                pte.1 = perms;
+            }
+        }
+        *work -= changed * cost;
+        reached
     }
 
     fn protect(&self, va: usize, len: usize, perms: MappingPerms) {

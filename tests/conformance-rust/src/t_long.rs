@@ -93,6 +93,10 @@ pub const CASES: &[Case] = &[
         "long_vmar_unmap_overwrite_destroy_of_one_mapping_with_many_entries_let_others_run",
         || again_if_the_host_stalled(one_mapping_many_entries),
     ),
+    (
+        "long_vmar_protect_of_one_mapping_with_many_entries_lets_others_run",
+        || again_if_the_host_stalled(protect_one_mapping_many_entries),
+    ),
 ];
 
 /// The longest the watcher may go without running while a call is in progress: a few
@@ -855,6 +859,67 @@ fn one_mapping_many_entries() -> R {
             unsafe { sys::zx_vmar_destroy(raw) }
         },
     )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 0);
+    Ok(())
+}
+
+/// Protects of one mapping with 2^18 entries (a MAP_RANGE of 1 GiB): the entries are
+/// rewritten in steps with the watcher running between them, and the call returns with
+/// every entry changed (reads and writes that the new permissions allow still work, with
+/// the data kept).
+fn protect_one_mapping_many_entries() -> R {
+    const PAGES: usize = 1 << 18;
+    let span = PAGES * PAGEZ;
+    let caps = ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC;
+    let sub = allocate(root_vmar(), caps, 0, span)?;
+    let v = vmo(span as u64)?;
+    let addr = map_raw(
+        sub.h.raw(),
+        RW | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+        0,
+        v.raw(),
+        0,
+        span,
+    )
+    .map_err(|s| format!("map range: {s}"))?;
+    let last = addr + span - PAGEZ;
+    poke(last, 7);
+    let raw = sub.h.raw();
+    let protect = |what: &'static str, perms: u32, at: usize, len: usize| {
+        while_watched(what, ZX_OK, || {
+            // SAFETY: our own mapping.
+            unsafe { sys::zx_vmar_protect(raw, perms, at, len) }
+        })
+    };
+    protect(
+        "protect of one mapping of 2^18 entries to read-only",
+        ZX_VM_PERM_READ,
+        addr,
+        span,
+    )?;
+    eq!(peek(last), 7);
+    eq!(peek(addr + span / 2), 0);
+    protect(
+        "protect of one mapping of 2^18 entries back to read-write",
+        RW,
+        addr,
+        span,
+    )?;
+    poke(addr, 9);
+    eq!(peek(addr), 9);
+    eq!(vmo_info(v.raw())?.num_mappings, 1);
+    protect(
+        "protect of the middle of one mapping of 2^18 entries",
+        ZX_VM_PERM_READ,
+        addr + PAGEZ,
+        span - 2 * PAGEZ,
+    )?;
+    eq!(vmo_info(v.raw())?.num_mappings, 3);
+    eq!(peek(last), 7);
+    poke(last, 8);
+    eq!(peek(last), 8);
+    // SAFETY: destroying our own sub-VMAR.
+    zx_ok!(unsafe { sys::zx_vmar_destroy(raw) });
     eq!(vmo_info(v.raw())?.num_mappings, 0);
     Ok(())
 }
