@@ -3,7 +3,7 @@
 use arch::bcm2836::Bcm2836;
 use arch::exception::TrapFrame;
 use arch::gic::Gic;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// A root interrupt controller. Interrupt numbers are the controller's own: GIC INTIDs, or
 /// the BCM2836 numbering of `arch::bcm2836`; both are what the device tree's specifiers give.
@@ -75,8 +75,34 @@ pub fn enable_timer(intid: u32) {
     }
 }
 
+/// Set by the boot argument `klatency`: every timer interrupt taken more than
+/// [`LATENCY_LIMIT_US`] after its deadline is reported (when it is the worst so far), with
+/// the system call the current thread was in. The kernel runs with interrupts masked between
+/// preemption points, so the delay is how long one stretch kept the CPU: the rule is that no
+/// call does so for more than about 1 ms. Under `qemu -icount` guest time is instructions
+/// and the figure is exact; elsewhere a stall of the host looks the same.
+pub static WATCH_LATENCY: AtomicBool = AtomicBool::new(false);
+pub const LATENCY_LIMIT_US: u64 = 1000;
+/// The worst delay reported so far, in counter ticks.
+static WORST_LATENCY: AtomicU64 = AtomicU64::new(0);
+
+/// `pc`: where the interrupt was taken, the end of the long stretch (where interrupts were
+/// unmasked again).
+fn note_latency(late: u64, pc: u64) {
+    let frequency = arch::cpu::counter_frequency().max(1);
+    let micros = u128::from(late) * 1_000_000 / u128::from(frequency);
+    if micros <= u128::from(LATENCY_LIMIT_US) || late <= WORST_LATENCY.load(Ordering::Relaxed) {
+        return;
+    }
+    WORST_LATENCY.store(late, Ordering::Relaxed);
+    log::warn!(
+        "kernel latency: a timer interrupt waited {micros} us past its deadline (over {LATENCY_LIMIT_US} us), taken at pc {pc:#x}"
+    );
+    crate::task::report_current_call();
+}
+
 /// IRQ entry (IRQs are masked here; the controller lock is never held with IRQs on).
-pub fn handle(_frame: &mut TrapFrame) {
+pub fn handle(frame: &mut TrapFrame) {
     let mut controller = CONTROLLER.lock();
     let Some(controller) = controller.as_mut() else {
         return;
@@ -84,7 +110,10 @@ pub fn handle(_frame: &mut TrapFrame) {
     match controller.acknowledge() {
         Some((token, intid)) => {
             if intid == TIMER_INTID.load(Ordering::Relaxed) {
-                arch::timer::handle_tick();
+                let late = arch::timer::handle_tick();
+                if WATCH_LATENCY.load(Ordering::Relaxed) && !crate::task::idle_waiting() {
+                    note_latency(late, frame.elr);
+                }
                 crate::task::tick();
             } else {
                 log::warn!("unexpected interrupt {intid}");

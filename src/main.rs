@@ -89,6 +89,10 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     if test_mode() {
         ktest::run(&board);
     }
+    // After the in-kernel tests, which mask interrupts for as long as they like.
+    if args.split_whitespace().any(|arg| arg == "klatency") {
+        irq::WATCH_LATENCY.store(true, Ordering::Relaxed);
+    }
 
     if board.info.initrd.is_none() {
         log::warn!("no boot archive (initrd): nothing to run");

@@ -897,10 +897,22 @@ pub fn idle_loop() -> ! {
             take_pending_irqs();
             continue;
         }
+        IDLE_WAITING.store(true, Ordering::Relaxed);
         arch::cpu::enable_irqs();
         arch::cpu::wait_for_interrupt();
         arch::cpu::disable_irqs();
+        IDLE_WAITING.store(false, Ordering::Relaxed);
     }
+}
+
+/// The idle loop waits for an interrupt with interrupts unmasked: a timer interrupt taken
+/// then is late only by what the emulator's clock did while the CPU slept, not by a stretch
+/// of kernel work (`irq::note_latency` skips it). One CPU: becomes per-CPU with SMP.
+static IDLE_WAITING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the CPU is in the idle loop's wait for an interrupt.
+pub fn idle_waiting() -> bool {
+    IDLE_WAITING.load(Ordering::Relaxed)
 }
 
 /// The timer tick (IRQs masked): wakes sleepers whose deadline passed and asks for a

@@ -18,16 +18,20 @@ pub fn start_periodic(frequency: u64, hz: u64) {
 
 /// Called from the timer interrupt: counts the tick and arms the next one. The deadline
 /// advances by whole intervals so ticks do not drift; ticks missed while interrupts were
-/// masked are skipped, not replayed.
-pub fn handle_tick() {
+/// masked are skipped, not replayed. Returns how many counter ticks after its deadline the
+/// interrupt was taken: how long interrupts were masked past it.
+pub fn handle_tick() -> u64 {
     let interval = INTERVAL.load(Ordering::Relaxed);
     let now = crate::cpu::counter();
-    let mut next = CNTV_CVAL_EL0.get() + interval;
+    let deadline = CNTV_CVAL_EL0.get();
+    let late = now.saturating_sub(deadline);
+    let mut next = deadline + interval;
     if next <= now {
         next = now + interval;
     }
     CNTV_CVAL_EL0.set(next);
     TICKS.fetch_add(1, Ordering::Relaxed);
+    late
 }
 
 pub fn ticks() -> u64 {
