@@ -2800,10 +2800,36 @@ impl Vmo {
         });
         let child_id = family.insert(node);
         family.node_mut(hidden_id).children = alloc::vec![parent_id, child_id];
-        // The parent's pages are now shared with the snapshot: writable PTEs onto them must
-        // go, so the next write faults and copies.
-        family.unmap_everywhere(parent_id, 0, parent_size);
-        Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset))
+        // The parent's pages are now shared with the snapshot: writable entries onto them
+        // must go, so that the next write faults and copies. In steps, as many entries as
+        // pages may exist (a MAP_RANGE of a gigabyte): until a page's entries are gone, a
+        // write through one still reaches the page the snapshot sees, as if the snapshot of
+        // that page were taken a little later. Each page of the snapshot is the parent's page
+        // at some instant of the call, and none changes once it returns: a copy on write
+        // takes every entry of its page away first (`shared_ptes`), so a page the parent
+        // copied is seen nowhere through an old entry, and the snapshot's handle is not out
+        // before the last step.
+        family.shared_ptes = true;
+        let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
+        let mut done = 0;
+        while done < parent_size {
+            done = family.unmap_some(parent_id, done, parent_size, false, false);
+            if done >= parent_size {
+                break;
+            }
+            drop(family);
+            if !preempt::point() {
+                // The snapshot goes (unseen) and the hidden node merges back into the parent:
+                // the entries left show its own pages again.
+                return Err(Status::CANCELED);
+            }
+            family = match self.lock() {
+                Ok(family) => family,
+                // The parent died: no mapping of it is left.
+                Err(_) => return Ok(child),
+            };
+        }
+        Ok(child)
     }
 
     /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.

@@ -2394,3 +2394,98 @@ fn closing_a_vmo_between_the_steps_of_its_shrink_takes_the_entries_away_before_i
     assert_eq!(f.in_use(), 0);
     assert_pages(&clone, |_| 0);
 }
+
+#[test]
+fn a_snapshot_of_a_vmo_under_a_mapping_of_many_entries_takes_them_away_in_steps() {
+    use object::vmar::MapTarget;
+    let pages = 16 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 5);
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map range");
+    assert_eq!(aspace.pte_count(), pages);
+    assert!(aspace.ptes().values().all(|(_, perms)| perms.write));
+    // At every point: one step cleared at most a step's entries, and a write fault at the
+    // top (not swept yet) copies the page and takes its old entry away.
+    let left = std::rc::Rc::new(Cell::new(pages));
+    let steps = std::rc::Rc::new(Cell::new(0usize));
+    let (a, r, l, s) = (aspace.clone(), root.clone(), left.clone(), steps.clone());
+    let top = base + (pages - 1) * PAGEZ;
+    at_every_point(std::rc::Rc::new(move || {
+        let cleared = l.get() - a.pte_count().min(l.get());
+        assert!(
+            cleared <= STEP_ENTRIES + 1,
+            "a step cleared {cleared} entries"
+        );
+        s.set(s.get() + 1);
+        r.handle_fault(top, true, false).expect("write fault");
+        l.set(a.pte_count());
+    }));
+    let snapshot = vmo
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages as u64 * PAGE)
+        .expect("snapshot");
+    stop_every_point();
+    assert!(
+        steps.get() >= pages / STEP_ENTRIES - 1,
+        "{} steps",
+        steps.get()
+    );
+    // No writable entry shows a page the snapshot sees.
+    for (va, (frame, perms)) in aspace.ptes() {
+        let offset = (va - base) as u64;
+        if perms.write {
+            let seen = snapshot.fault_page(offset, false).expect("page").frame;
+            assert_ne!(
+                frame, seen,
+                "a writable entry at {va:#x} shows the snapshot's page"
+            );
+            assert_eq!(frame, vmo.fault_page(offset, false).expect("page").frame);
+        }
+    }
+    vmo.write(0, &[9]).expect("write");
+    assert_pages(&snapshot, |_| 5);
+    assert_charges_add_up(&[&vmo, &snapshot]);
+}
+
+#[test]
+fn a_snapshot_killed_between_its_steps_leaves_the_vmo_as_it_was() {
+    use object::vmar::MapTarget;
+    let _serial = deferred_serial();
+    let pages = 8 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 5);
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map range");
+    at_next_point(|| KILLED.with(|k| k.set(true)));
+    let result = vmo.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages as u64 * PAGE);
+    KILLED.with(|k| k.set(false));
+    assert!(matches!(result, Err(Status::CANCELED)));
+    do_deferred_work();
+    // The entries left show the VMO's own pages again; nothing leaked.
+    for (va, (frame, _)) in aspace.ptes() {
+        let shown = vmo.fault_page((va - base) as u64, false).expect("page");
+        assert_eq!(frame, shown.frame);
+    }
+    assert_eq!(vmo.family_node_count(), 1);
+    assert_eq!(f.in_use(), pages);
+    assert_eq!(vmo.committed_bytes(), pages as u64 * PAGE);
+    assert_pages(&vmo, |_| 5);
+}
