@@ -136,6 +136,25 @@ pub struct PageForFault {
 /// replacing a page, decommit): the mapping removes those PTEs.
 pub trait MappingObserver: Send + Sync {
     fn unmap_target_range(&self, offset: u64, len: u64);
+    /// [`MappingObserver::unmap_target_range`] within the work left in `work`, as
+    /// [`AddressSpace::unmap_bounded`] counts it: from the bottom, returns the target offset
+    /// below which this mapping shows nothing of the range any more (from the top,
+    /// `from_top`: above which); the range's end (start) when it is all done, also when the
+    /// mapping covers none of it. The default does it all.
+    fn unmap_target_range_bounded(
+        &self,
+        offset: u64,
+        len: u64,
+        _work: &mut usize,
+        from_top: bool,
+    ) -> u64 {
+        self.unmap_target_range(offset, len);
+        if from_top {
+            offset
+        } else {
+            offset + len
+        }
+    }
     /// Identifies the address space the mapping lives in (for a target's share count).
     fn address_space_id(&self) -> u64 {
         0

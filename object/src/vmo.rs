@@ -35,6 +35,12 @@
 //! dead at every page. Between two chunks the family is whole: every page is seen and charged
 //! as the rules below say, with a closing node counted as alive (where it counts so).
 //!
+//! Page-table entries that show a range go before any page behind them is freed, about
+//! [`UNMAP_WORK`] of page-table work a step over all the mappings (a mapping of the zero page
+//! has an entry a page and no page at all): a DECOMMIT's chunk ends where that work does; a
+//! shrink records up to where entries may still show dropped pages ([`Node::mapped_below`])
+//! and takes them away from the top, in steps, before it frees anything there.
+//!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
 //!
@@ -56,7 +62,7 @@ use crate::maxtree::MaxTree;
 use crate::object::{KernelObject, ObjectBase};
 use crate::pagemap::PageMap;
 use crate::preempt::{self, WorkList};
-use crate::vmar::{MapTarget, MappingObserver, PageForFault};
+use crate::vmar::{MapTarget, MappingObserver, PageForFault, TABLE_WORK, UNMAP_WORK};
 use crate::{Rights, Signals, Status, ZxResult};
 use abi::{
     zx_info_vmo_t, ZX_INFO_VMO_IS_COW_CLONE, ZX_INFO_VMO_RESIZABLE, ZX_INFO_VMO_TYPE_PAGED,
@@ -145,6 +151,12 @@ struct Node {
     letting_go: bool,
     /// Pages below this index count as dead (see `letting_go`); 0 for every other node.
     dead_below: u64,
+    /// After a shrink: pages `size..` below this index may still show in mappings (of this
+    /// node and of what read through it), their entries taken away from the top a step at a
+    /// time ([`Family::unmap_stale_chunk`]). Nothing maps them again (faults stop at the
+    /// size, the children's windows were clamped), and nothing there is freed before they
+    /// are gone. Never above the size it was before the shrink.
+    mapped_below: u64,
 }
 
 impl Node {
@@ -165,6 +177,7 @@ impl Node {
             merge_pending: false,
             letting_go: false,
             dead_below: 0,
+            mapped_below: 0,
         }
     }
 
@@ -880,6 +893,153 @@ impl Family {
         }
     }
 
+    /// [`Family::unmap_everywhere`] of pages `first..end` of `id` in part: the entries of
+    /// about [`UNMAP_WORK`] of page-table work over all the mappings of the range (as
+    /// [`crate::vmar::AddressSpace::unmap_bounded`] counts it: a table that exists is a
+    /// table's work, a span without one next to nothing). From the bottom, returns the page
+    /// below which no mapping shows any of the range any more, above `first`; from the top
+    /// (`from_top`), above which, below `end`. `past_limits`: the children's windows are
+    /// taken as reaching as far up as the range (a shrink clamped them before their entries
+    /// went; entries of a child's own pages taken too are only faulted in again).
+    ///
+    /// Each mapping may take a table even when the work is spent, so that every call makes
+    /// progress: a call's work is at most `UNMAP_WORK` and a table per mapping over the
+    /// range, however large the range.
+    fn unmap_some(
+        &self,
+        id: NodeId,
+        first: u64,
+        end: u64,
+        from_top: bool,
+        past_limits: bool,
+    ) -> u64 {
+        let mut work = UNMAP_WORK;
+        let reached =
+            self.unmap_everywhere_bounded(id, first, end, &mut work, from_top, past_limits);
+        let done = if from_top {
+            reached < end
+        } else {
+            reached > first
+        };
+        if done {
+            return reached;
+        }
+        // No progress (only a page table that counts more than a table a page: tests' fakes):
+        // one page in one go.
+        if from_top {
+            self.unmap_everywhere_past(id, end - 1, end, past_limits);
+            end - 1
+        } else {
+            self.unmap_everywhere_past(id, first, first + 1, past_limits);
+            first + 1
+        }
+    }
+
+    /// [`Family::unmap_everywhere`], with the children's windows reaching up (`past_limits`).
+    fn unmap_everywhere_past(&self, id: NodeId, first: u64, end: u64, past_limits: bool) {
+        if past_limits {
+            let mut work = usize::MAX;
+            self.unmap_everywhere_bounded(id, first, end, &mut work, false, true);
+        } else {
+            self.unmap_everywhere(id, first, end);
+        }
+    }
+
+    /// The walk of [`Family::unmap_some`], within `work`.
+    fn unmap_everywhere_bounded(
+        &self,
+        id: NodeId,
+        first: u64,
+        end: u64,
+        work: &mut usize,
+        from_top: bool,
+        past_limits: bool,
+    ) -> u64 {
+        // What is done, in `id`'s pages: the walk narrows the range to it as it goes, so
+        // that a mapping visited later unmaps only what all those before it did.
+        let mut reach = if from_top { first } else { end };
+        // (node, the part `lo..hi` of `id`'s pages it may show, its page at `lo`, whether
+        // it is a slice: mappings only).
+        let mut stack: Vec<(NodeId, u64, u64, u64, bool)> = Vec::new();
+        stack.push((id, first, end, first, false));
+        while let Some((node_id, lo, hi, node_lo, slice)) = stack.pop() {
+            let (a, b) = if from_top {
+                (lo.max(reach), hi)
+            } else {
+                (lo, hi.min(reach))
+            };
+            if a >= b {
+                continue;
+            }
+            let node = self.node(node_id);
+            let done = notify_bounded(
+                &node.mappings,
+                node_lo + (a - lo),
+                node_lo + (b - lo),
+                work,
+                from_top,
+            );
+            // All of `a..b` done says nothing about pages beyond, which this node's
+            // mappings do not show.
+            let done = lo + (done - node_lo);
+            if from_top && done > a {
+                reach = reach.max(done);
+            } else if !from_top && done < b {
+                reach = reach.min(done);
+            }
+            if slice {
+                continue;
+            }
+            let node_hi = node_lo + (hi - lo);
+            for &s in &node.slices {
+                let slice_node = self.node(s);
+                let (_, offset) = slice_node.slice_of.expect("slice");
+                let start = node_lo.max(offset);
+                let stop = node_hi.min(offset.saturating_add(slice_node.size));
+                if start < stop {
+                    stack.push((
+                        s,
+                        lo + (start - node_lo),
+                        lo + (stop - node_lo),
+                        start - offset,
+                        true,
+                    ));
+                }
+            }
+            for &child in &node.children {
+                let Some(link) = self.node(child).link else {
+                    continue;
+                };
+                let limit = if past_limits { u64::MAX } else { link.limit };
+                let start = node_lo.max(link.offset);
+                let stop = node_hi.min(link.offset.saturating_add(limit));
+                if start < stop {
+                    stack.push((
+                        child,
+                        lo + (start - node_lo),
+                        lo + (stop - node_lo),
+                        start - link.offset,
+                        false,
+                    ));
+                }
+            }
+        }
+        reach
+    }
+
+    /// One step of taking away the entries of pages a shrink dropped ([`Node::mapped_below`]),
+    /// from the top; true while some remain.
+    fn unmap_stale_chunk(&mut self, id: NodeId) -> bool {
+        let node = self.node(id);
+        let (size, below) = (node.size, node.mapped_below);
+        if below <= size {
+            return false;
+        }
+        let reached = self.unmap_some(id, size, below, true, true);
+        self.node_mut(id).mapped_below = reached;
+        reached > size
+    }
+
     fn free_frame(&self, frame: FrameAddr) {
         self.frames.free(frame);
     }
@@ -897,6 +1057,11 @@ impl Family {
     /// in chunks ([`Family::let_go_chunk`]): nothing it held or saw needs a walk.
     #[inline(always)]
     fn settle_from(&mut self, id: NodeId, let_go: bool) {
+        // Entries a shrink left go before anything frees what they show (in one go only
+        // where the work could not be left for later: no preemption, no memory).
+        if !self.node(id).alive() {
+            while self.unmap_stale_chunk(id) {}
+        }
         let mut current = id;
         // Whether `current` is a dead parent whose child just went: that child's sweep
         // already freed whatever its going left unseen here and above, so nothing needs a
@@ -986,6 +1151,11 @@ impl Family {
             self.die_with_children(id);
             return;
         }
+        if !node.alive() {
+            // Entries left by a shrink could only be in its own mappings: gone.
+            self.node_mut(id).mapped_below = 0;
+        }
+        let node = self.node(id);
         // A first VMO (no link) is settled at once: its pages go to `DEAD_PAGES` whole.
         let long = node.link.is_some_and(|link| {
             preempt::enabled()
@@ -1012,10 +1182,11 @@ impl Family {
     #[inline(never)]
     fn die_with_children(&mut self, id: NodeId) {
         let node = self.node(id);
+        // Entries a shrink left in the children's mappings go first, in steps.
         let long = preempt::enabled()
             && !node.alive()
             && node.slice_of.is_none()
-            && self.letting_go_is_long(id);
+            && (node.mapped_below > node.size || self.letting_go_is_long(id));
         if !long || self.deferred.try_reserve(1).is_err() {
             self.settle(id);
             return;
@@ -1397,7 +1568,7 @@ impl Family {
     /// window still reaches it: gone first, it would show that page to `id`'s accounting,
     /// charged elsewhere or to nobody.
     fn shrink_chunk(&mut self, id: NodeId) -> bool {
-        self.narrow_window_chunk(id) || self.trim_chunk(id)
+        self.unmap_stale_chunk(id) || self.narrow_window_chunk(id) || self.trim_chunk(id)
     }
 
     /// Drops the zero markers `id` holds beyond its size and frees up to
@@ -1658,6 +1829,51 @@ impl Mappings {
     fn clear(&mut self) {
         *self = Mappings::default();
     }
+}
+
+/// [`notify`] within `work` (at least a table's work for each mapping): from the bottom,
+/// returns the page below which none of the mappings shows any of `first..end` any more;
+/// from the top (`from_top`), above which.
+fn notify_bounded(
+    mappings: &Mappings,
+    first: u64,
+    end: u64,
+    work: &mut usize,
+    from_top: bool,
+) -> u64 {
+    let mut reach = if from_top { first } else { end };
+    mappings
+        .by_range
+        .for_each_overlapping(&(end, 0), first, |_, _, observer| {
+            let (a, b) = if from_top {
+                (reach, end)
+            } else {
+                (first, reach)
+            };
+            if a >= b {
+                return;
+            }
+            let Some(observer) = observer.upgrade() else {
+                return;
+            };
+            let mut allowed = (*work).max(TABLE_WORK);
+            let given = allowed;
+            let done = observer.unmap_target_range_bounded(
+                a << PAGE_SHIFT,
+                (b - a) << PAGE_SHIFT,
+                &mut allowed,
+                from_top,
+            );
+            *work = work.saturating_sub(given - allowed);
+            // Whole pages: an observer stops at page boundaries.
+            let done = done >> PAGE_SHIFT;
+            reach = if from_top {
+                reach.max(done)
+            } else {
+                reach.min(done)
+            };
+        });
+    reach
 }
 
 /// Tells the mappings that overlap pages `first..end` of their node about them.
@@ -2168,10 +2384,11 @@ impl Vmo {
                 }
                 return Ok(());
             }
-            // Every PTE that shows the dropped range goes first, while the children still
-            // look through it (their limits are clamped below), and before any dropped frame
-            // is free: a PTE left to a freed frame would show whatever the frame holds next.
-            family.unmap_everywhere(id, new, old);
+            // Every PTE that shows the dropped range goes before any dropped frame is free (a
+            // PTE left to a freed frame would show whatever the frame holds next): in steps,
+            // the first thing `shrink_chunk` does. Nothing maps the range again meanwhile:
+            // faults stop at the size, and the children's windows are clamped here.
+            family.node_mut(id).mapped_below = old;
             let children = family.node(id).children.clone();
             for child in children {
                 if let Some(link) = &mut family.node_mut(child).link {
@@ -2319,8 +2536,10 @@ impl Vmo {
             let chain = family.chain(node)?;
             let stop = family.chunk_stop(&chain, first, end);
             // PTEs showing the chunk (the node's pages, or ancestors' pages that the marker
-            // hides) go before any frame behind them is freed.
-            family.unmap_everywhere(node, first, stop);
+            // hides) go before any frame behind them is freed. As many entries as pages may
+            // show an empty range (a MAP_RANGE of the zero page): the chunk ends where a
+            // step's page-table work does.
+            let stop = family.unmap_some(node, first, stop, false, false);
             let Family { nodes, frames, .. } = &mut *family;
             let own = nodes[node].as_mut().expect("live node id");
             let mut freed = 0;
@@ -2581,10 +2800,36 @@ impl Vmo {
         });
         let child_id = family.insert(node);
         family.node_mut(hidden_id).children = alloc::vec![parent_id, child_id];
-        // The parent's pages are now shared with the snapshot: writable PTEs onto them must
-        // go, so the next write faults and copies.
-        family.unmap_everywhere(parent_id, 0, parent_size);
-        Ok(self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset))
+        // The parent's pages are now shared with the snapshot: writable entries onto them
+        // must go, so that the next write faults and copies. In steps, as many entries as
+        // pages may exist (a MAP_RANGE of a gigabyte): until a page's entries are gone, a
+        // write through one still reaches the page the snapshot sees, as if the snapshot of
+        // that page were taken a little later. Each page of the snapshot is the parent's page
+        // at some instant of the call, and none changes once it returns: a copy on write
+        // takes every entry of its page away first (`shared_ptes`), so a page the parent
+        // copied is seen nowhere through an old entry, and the snapshot's handle is not out
+        // before the last step.
+        family.shared_ptes = true;
+        let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
+        let mut done = 0;
+        while done < parent_size {
+            done = family.unmap_some(parent_id, done, parent_size, false, false);
+            if done >= parent_size {
+                break;
+            }
+            drop(family);
+            if !preempt::point() {
+                // The snapshot goes (unseen) and the hidden node merges back into the parent:
+                // the entries left show its own pages again.
+                return Err(Status::CANCELED);
+            }
+            family = match self.lock() {
+                Ok(family) => family,
+                // The parent died: no mapping of it is left.
+                Err(_) => return Ok(child),
+            };
+        }
+        Ok(child)
     }
 
     /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.

@@ -1542,10 +1542,17 @@ fn a_failed_map_range_among_many_mappings_looks_only_at_its_own_range() {
 const STEP_ENTRIES: usize = 64;
 
 fn stepping_space(pages: u64) -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmo>) {
+    stepping_space_in(&frames(), pages)
+}
+
+fn stepping_space_in(
+    f: &Arc<TestFrames>,
+    pages: u64,
+) -> (Arc<FakeAddressSpace>, Arc<Vmar>, Arc<Vmo>) {
     let aspace = Arc::new(FakeAddressSpace::new());
     aspace.limit_unmap_steps(Some(STEP_ENTRIES));
     let root = Vmar::new_root(aspace.clone() as Arc<dyn AddressSpace>, VMAR_BASE, 1 << 36);
-    let vmo = Vmo::create(frames(), pages * PAGE, 0).expect("create");
+    let vmo = Vmo::create(f.clone(), pages * PAGE, 0).expect("create");
     (aspace, root, vmo)
 }
 
@@ -2177,4 +2184,308 @@ fn a_protect_whose_address_space_is_torn_down_between_steps_stops() {
         root.protect(ZX_VM_PERM_READ, base, PAGEZ),
         Err(Status::BAD_STATE)
     );
+}
+
+/// Runs `check` at every preemption point of this thread from now on, until
+/// `stop_every_point`.
+fn at_every_point(check: std::rc::Rc<dyn Fn()>) {
+    let again = check.clone();
+    at_next_point(move || {
+        again();
+        at_every_point(again.clone());
+    });
+}
+
+fn stop_every_point() {
+    AT_POINT.with(|a| *a.borrow_mut() = None);
+}
+
+/// Every entry of the mapping of `vmo` at `base` (of `pages` pages) shows the page the VMO
+/// shows there now.
+fn entries_show_the_vmo(aspace: &FakeAddressSpace, vmo: &Vmo, base: usize, pages: usize) {
+    use object::vmar::MapTarget;
+    for (va, (frame, _)) in aspace.ptes().range(base..base + pages * PAGEZ) {
+        let shown = vmo
+            .fault_page((va - base) as u64, false)
+            .expect("an entry within the VMO");
+        assert_eq!(
+            *frame, shown.frame,
+            "the entry at {va:#x} shows another page"
+        );
+    }
+}
+
+#[test]
+fn decommit_under_a_mapping_of_many_entries_unmaps_them_in_steps() {
+    let pages = 16 * STEP_ENTRIES;
+    let (aspace, root, vmo) = stepping_space(pages as u64);
+    write_pages(&vmo, [0, 5, pages as u64 / 2, pages as u64 - 1], 7);
+    let base = populated(&root, &vmo, 0, pages);
+    assert_eq!(aspace.pte_count(), pages);
+    // At every point: the entries left show what the VMO holds, a fault at each end (one in
+    // the part done, one in the part to do) maps what it holds then, and one step cleared at
+    // most a step's entries (a table a mapping more: here an entry).
+    let left = std::rc::Rc::new(Cell::new(pages));
+    let steps = std::rc::Rc::new(Cell::new(0usize));
+    let (a, v, r, l, s) = (
+        aspace.clone(),
+        vmo.clone(),
+        root.clone(),
+        left.clone(),
+        steps.clone(),
+    );
+    at_every_point(std::rc::Rc::new(move || {
+        let cleared = l.get() - a.pte_count().min(l.get());
+        assert!(
+            cleared <= STEP_ENTRIES + 1,
+            "a step cleared {cleared} entries"
+        );
+        s.set(s.get() + 1);
+        entries_show_the_vmo(&a, &v, base, pages);
+        r.handle_fault(base, false, false).expect("fault");
+        r.handle_fault(base + (pages - 1) * PAGEZ, false, false)
+            .expect("fault");
+        entries_show_the_vmo(&a, &v, base, pages);
+        l.set(a.pte_count());
+    }));
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        0,
+        pages as u64 * PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    stop_every_point();
+    assert!(
+        steps.get() >= pages / STEP_ENTRIES - 1,
+        "{} steps",
+        steps.get()
+    );
+    assert_eq!(vmo.committed_bytes(), 0);
+    entries_show_the_vmo(&aspace, &vmo, base, pages);
+    assert_pages(&vmo, |_| 0);
+}
+
+#[test]
+fn decommit_of_a_huge_range_under_a_mapping_of_few_entries_costs_nothing_more() {
+    let (aspace, root, vmo) = stepping_space(1 << 30);
+    write_pages(&vmo, [0, 3], 1);
+    let base = populated(&root, &vmo, 0, 8);
+    assert_eq!(aspace.pte_count(), 8);
+    let before = points();
+    vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, 1 << 42, &CountingCache::default())
+        .expect("decommit");
+    assert_eq!(points(), before, "a range without entries took steps");
+    assert_eq!(aspace.pte_count(), 0);
+    let _ = base;
+}
+
+#[test]
+fn shrinking_under_mappings_of_many_entries_unmaps_them_in_steps_before_freeing() {
+    let pages = 16 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 3);
+    let clone = vmo
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages as u64 * PAGE)
+        .expect("clone");
+    let base = populated(&root, &vmo, 0, pages);
+    let cbase = populated(&root, &clone, pages * PAGEZ, pages);
+    assert_eq!(aspace.pte_count(), 2 * pages);
+    let held = f.in_use();
+    // At every point: while an entry shows a dropped page (any entry of the VMO's mapping,
+    // any of the clone's but the zero page), no page was freed; one step cleared at most a
+    // step's entries; faults see the new size.
+    let left = std::rc::Rc::new(Cell::new(2 * pages));
+    let steps = std::rc::Rc::new(Cell::new(0usize));
+    let (a, r, l, s, fr) = (
+        aspace.clone(),
+        root.clone(),
+        left.clone(),
+        steps.clone(),
+        f.clone(),
+    );
+    let zero = object::frames::FrameAllocator::zero_page(&*f);
+    at_every_point(std::rc::Rc::new(move || {
+        let cleared = l.get() - a.pte_count().min(l.get());
+        assert!(
+            cleared <= STEP_ENTRIES + 2,
+            "a step cleared {cleared} entries"
+        );
+        s.set(s.get() + 1);
+        let ptes = a.ptes();
+        let stale = ptes.range(base..base + pages * PAGEZ).count()
+            + ptes
+                .range(cbase..cbase + pages * PAGEZ)
+                .filter(|(_, (frame, _))| *frame != zero)
+                .count();
+        if stale > 0 {
+            assert_eq!(
+                fr.in_use(),
+                held,
+                "a page went while {stale} entries showed dropped pages"
+            );
+        }
+        assert_eq!(
+            r.handle_fault(base, false, false),
+            Err(Status::OUT_OF_RANGE)
+        );
+        r.handle_fault(cbase + (pages - 1) * PAGEZ, false, false)
+            .expect("fault");
+        assert_eq!(a.pte(cbase + (pages - 1) * PAGEZ).map(|e| e.0), Some(zero));
+        l.set(a.pte_count());
+    }));
+    vmo.set_size(0).expect("shrink");
+    stop_every_point();
+    assert!(
+        steps.get() >= 2 * pages / STEP_ENTRIES - 1,
+        "{} steps",
+        steps.get()
+    );
+    let ptes = aspace.ptes();
+    assert_eq!(ptes.range(base..base + pages * PAGEZ).count(), 0);
+    assert!(ptes.values().all(|(frame, _)| *frame == zero));
+    assert_eq!(f.in_use(), 0);
+    assert_pages(&clone, |_| 0);
+}
+
+#[test]
+fn closing_a_vmo_between_the_steps_of_its_shrink_takes_the_entries_away_before_its_pages() {
+    let _serial = deferred_serial();
+    let pages = 8 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 3);
+    let clone = vmo
+        .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, pages as u64 * PAGE)
+        .expect("clone");
+    // Only the clone is mapped: its entries show the VMO's pages.
+    let cbase = populated(&root, &clone, 0, pages);
+    let held = f.in_use();
+    let zero = object::frames::FrameAllocator::zero_page(&*f);
+    let (a, fr) = (aspace.clone(), f.clone());
+    let check = std::rc::Rc::new(move || {
+        let ptes = a.ptes();
+        let stale = ptes
+            .range(cbase..cbase + pages * PAGEZ)
+            .filter(|(_, (frame, _))| *frame != zero)
+            .count();
+        if stale > 0 {
+            assert_eq!(
+                fr.in_use(),
+                held,
+                "a page went while {stale} entries showed it"
+            );
+        }
+    });
+    // Its last handle goes at the first point of the shrink.
+    let (v, c) = (vmo.clone(), check.clone());
+    at_next_point(move || {
+        drop(Handle::new(v, Rights::DEFAULT_VMO));
+        at_every_point(c);
+    });
+    assert_eq!(vmo.set_size(0), Err(Status::BAD_STATE));
+    // The clone's entries go in steps, before the pages.
+    let steps = do_deferred_work();
+    stop_every_point();
+    assert!(steps >= pages / STEP_ENTRIES - 2, "{steps} steps");
+    let ptes = aspace.ptes();
+    assert!(ptes.values().all(|(frame, _)| *frame == zero));
+    assert_eq!(f.in_use(), 0);
+    assert_pages(&clone, |_| 0);
+}
+
+#[test]
+fn a_snapshot_of_a_vmo_under_a_mapping_of_many_entries_takes_them_away_in_steps() {
+    use object::vmar::MapTarget;
+    let pages = 16 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 5);
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map range");
+    assert_eq!(aspace.pte_count(), pages);
+    assert!(aspace.ptes().values().all(|(_, perms)| perms.write));
+    // At every point: one step cleared at most a step's entries, and a write fault at the
+    // top (not swept yet) copies the page and takes its old entry away.
+    let left = std::rc::Rc::new(Cell::new(pages));
+    let steps = std::rc::Rc::new(Cell::new(0usize));
+    let (a, r, l, s) = (aspace.clone(), root.clone(), left.clone(), steps.clone());
+    let top = base + (pages - 1) * PAGEZ;
+    at_every_point(std::rc::Rc::new(move || {
+        let cleared = l.get() - a.pte_count().min(l.get());
+        assert!(
+            cleared <= STEP_ENTRIES + 1,
+            "a step cleared {cleared} entries"
+        );
+        s.set(s.get() + 1);
+        r.handle_fault(top, true, false).expect("write fault");
+        l.set(a.pte_count());
+    }));
+    let snapshot = vmo
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages as u64 * PAGE)
+        .expect("snapshot");
+    stop_every_point();
+    assert!(
+        steps.get() >= pages / STEP_ENTRIES - 1,
+        "{} steps",
+        steps.get()
+    );
+    // No writable entry shows a page the snapshot sees.
+    for (va, (frame, perms)) in aspace.ptes() {
+        let offset = (va - base) as u64;
+        if perms.write {
+            let seen = snapshot.fault_page(offset, false).expect("page").frame;
+            assert_ne!(
+                frame, seen,
+                "a writable entry at {va:#x} shows the snapshot's page"
+            );
+            assert_eq!(frame, vmo.fault_page(offset, false).expect("page").frame);
+        }
+    }
+    vmo.write(0, &[9]).expect("write");
+    assert_pages(&snapshot, |_| 5);
+    assert_charges_add_up(&[&vmo, &snapshot]);
+}
+
+#[test]
+fn a_snapshot_killed_between_its_steps_leaves_the_vmo_as_it_was() {
+    use object::vmar::MapTarget;
+    let _serial = deferred_serial();
+    let pages = 8 * STEP_ENTRIES;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 5);
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+            0,
+            vmo.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map range");
+    at_next_point(|| KILLED.with(|k| k.set(true)));
+    let result = vmo.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages as u64 * PAGE);
+    KILLED.with(|k| k.set(false));
+    assert!(matches!(result, Err(Status::CANCELED)));
+    do_deferred_work();
+    // The entries left show the VMO's own pages again; nothing leaked.
+    for (va, (frame, _)) in aspace.ptes() {
+        let shown = vmo.fault_page((va - base) as u64, false).expect("page");
+        assert_eq!(frame, shown.frame);
+    }
+    assert_eq!(vmo.family_node_count(), 1);
+    assert_eq!(f.in_use(), pages);
+    assert_eq!(vmo.committed_bytes(), pages as u64 * PAGE);
+    assert_pages(&vmo, |_| 5);
 }

@@ -293,6 +293,51 @@ impl MappingObserver for Observer {
             space.aspace.unmap(va, (end - start) as usize);
         }
     }
+
+    fn unmap_target_range_bounded(
+        &self,
+        offset: u64,
+        len: u64,
+        work: &mut usize,
+        from_top: bool,
+    ) -> u64 {
+        // What says "all of it": the mapping shows nothing outside `start..end` below.
+        let all = if from_top { offset } else { offset + len };
+        let Some(space) = self.space.upgrade() else {
+            return all;
+        };
+        let mut state = space.state.lock();
+        #[cfg(any(test, feature = "testing"))]
+        {
+            state.counts.observer_calls.fetch_add(1, Ordering::Relaxed);
+        }
+        // As in `unmap_target_range`: a fault in progress looks again.
+        state.bump();
+        let Some(m) = state.mappings.get(&self.id) else {
+            return all;
+        };
+        // Page-aligned (the VMO's ranges are whole pages).
+        let start = offset.max(m.target_offset);
+        let end = (offset + len).min(m.target_offset + m.size as u64);
+        if start >= end {
+            return all;
+        }
+        let va = m.base + (start - m.target_offset) as usize;
+        let reached = space
+            .aspace
+            .unmap_bounded(va, (end - start) as usize, work, from_top);
+        let reached = start + (reached - va) as u64;
+        let done = if from_top {
+            reached <= start
+        } else {
+            reached >= end
+        };
+        if done {
+            all
+        } else {
+            reached
+        }
+    }
 }
 
 impl State {
