@@ -91,7 +91,7 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     }
     // After the in-kernel tests, which mask interrupts for as long as they like.
     if args.split_whitespace().any(|arg| arg == "klatency") {
-        irq::WATCH_LATENCY.store(true, Ordering::Relaxed);
+        irq::watch_latency();
     }
 
     if board.info.initrd.is_none() {

@@ -669,6 +669,18 @@ pub fn report_current_call() {
              args {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x}  (user pc {:#x})",
             a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], frame.elr
         );
+    } else if frame.esr == 0 {
+        // An interrupt from user mode, often taken right as a system call returns (its end
+        // unmasked interrupts): x16 still holds that call's number.
+        let number = frame.x[16];
+        let call = usize::try_from(number)
+            .ok()
+            .and_then(|n| abi::Syscall::ALL.get(n))
+            .map_or("unknown", |call| call.name());
+        log::error!(
+            "  on thread {thread_koid}, process {process_koid}, interrupted in user mode at pc {:#x}; x16 = {number} ({call}), the system call just made if the pc follows an svc",
+            frame.elr
+        );
     } else {
         log::error!(
             "  on thread {thread_koid}, process {process_koid}, last in from user mode at pc {:#x} (ESR {:#x}, FAR {:#x})",

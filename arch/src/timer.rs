@@ -16,6 +16,11 @@ pub fn start_periodic(frequency: u64, hz: u64) {
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
 }
 
+/// Changes the tick to `hz` ticks per second from the next tick on.
+pub fn set_rate(frequency: u64, hz: u64) {
+    INTERVAL.store((frequency / hz).max(1), Ordering::Relaxed);
+}
+
 /// Called from the timer interrupt: counts the tick and arms the next one. The deadline
 /// advances by whole intervals so ticks do not drift; ticks missed while interrupts were
 /// masked are skipped, not replayed. Returns how many counter ticks after its deadline the

@@ -558,7 +558,7 @@ fn a_write_that_hands_a_page_down_a_deep_snapshot_chain_walks_the_chain_once() {
 #[test]
 fn a_transfer_deep_in_a_chain_takes_fewer_pages_per_chunk() {
     // Every page of a node 2,048 levels deep may walk all of them: one page per chunk, with
-    // a preemption point between chunks; a node with no parent takes 64 pages at a time.
+    // a preemption point between chunks.
     let f = frames();
     let top = written(&f, 8, 1);
     let mut chain: Vec<Arc<Vmo>> = Vec::new();
@@ -582,9 +582,17 @@ fn a_transfer_deep_in_a_chain_takes_fewer_pages_per_chunk() {
         .op_range(ZX_VMO_OP_COMMIT, 0, 8 * PAGE, &CountingCache::default())
         .expect("commit");
     assert_eq!(points() - before, 7 + 7 + 7);
+    // The top reads 64 pages at a time (no ancestors to look through), but its writes hand
+    // the pages it copies down the chain: a family of 2,049 nodes writes a page per chunk.
     let before = points();
-    top.write_unlocked(0, 8 * PAGE, &mut none).expect("write");
     top.read_unlocked(0, 8 * PAGE, &mut none).expect("read");
+    assert_eq!(points(), before);
+    top.write_unlocked(0, 8 * PAGE, &mut none).expect("write");
+    assert_eq!(points() - before, 7);
+    // A VMO of a family of its own writes 64 pages at a time.
+    let alone = written(&f, 8, 1);
+    let before = points();
+    alone.write_unlocked(0, 8 * PAGE, &mut none).expect("write");
     assert_eq!(points(), before);
 }
 
