@@ -556,13 +556,18 @@ fn closing_a_parent_keeps_the_pages_a_child_still_sees() {
     assert_eq!(f.in_use(), 0);
 }
 
+/// Levels of the deepest clone chain a family may hold (one node a level).
+const CLONE_LEVELS: usize = object::vmo::MAX_FAMILY_NODES;
+/// Levels of the deepest snapshot chain (a hidden node and the snapshot a level).
+const SNAPSHOT_LEVELS: usize = object::vmo::MAX_FAMILY_NODES / 2;
+
 fn chain(order: &str) {
     let f = frames();
     let root = create(&f, 2 * PAGE);
     root.write(0, &page_of(1)).unwrap();
     let mut handles = vec![handle(&root)];
     let mut vmos = vec![root];
-    for i in 1..10_000usize {
+    for i in 1..CLONE_LEVELS {
         let next = vmos[i - 1]
             .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
             .unwrap();
@@ -573,9 +578,9 @@ fn chain(order: &str) {
         vmos.push(next);
     }
     let mut last = [0u8; 1];
-    vmos[9_999].read(0, &mut last).unwrap();
+    vmos[CLONE_LEVELS - 1].read(0, &mut last).unwrap();
     assert_eq!(last[0], 1);
-    let mut indices: Vec<usize> = (0..10_000).collect();
+    let mut indices: Vec<usize> = (0..CLONE_LEVELS).collect();
     match order {
         "forward" => {}
         "backward" => indices.reverse(),
@@ -595,7 +600,7 @@ fn chain(order: &str) {
     for (step, &i) in indices.iter().enumerate() {
         handles[i] = None;
         vmos[i] = None;
-        if step == 5_000 {
+        if step == CLONE_LEVELS / 2 {
             // Whatever is left still reads what it should.
             if let Some(Some(vmo)) = vmos.iter().rev().find(|v| v.is_some()) {
                 let mut byte = [0u8; 1];
@@ -617,28 +622,28 @@ fn on_small_stack(f: impl FnOnce() + Send + 'static) {
 }
 
 #[test]
-fn clone_chain_of_10000_closed_front_to_back_on_a_small_stack() {
+fn clone_chain_as_deep_as_a_family_may_be_closed_front_to_back_on_a_small_stack() {
     on_small_stack(|| chain("forward"));
 }
 
 #[test]
-fn clone_chain_of_10000_closed_back_to_front_on_a_small_stack() {
+fn clone_chain_as_deep_as_a_family_may_be_closed_back_to_front_on_a_small_stack() {
     on_small_stack(|| chain("backward"));
 }
 
 #[test]
-fn clone_chain_of_10000_closed_in_random_order_on_a_small_stack() {
+fn clone_chain_as_deep_as_a_family_may_be_closed_in_random_order_on_a_small_stack() {
     on_small_stack(|| chain("random"));
 }
 
 #[test]
-fn snapshot_chain_of_10000_closed_in_any_order_on_a_small_stack() {
+fn snapshot_chain_as_deep_as_a_family_may_be_closed_in_any_order_on_a_small_stack() {
     on_small_stack(|| {
         let f = frames();
         let root = create(&f, PAGE);
         root.write(0, &page_of(1)).unwrap();
         let mut all = vec![(handle(&root), root)];
-        for i in 1..10_000usize {
+        for i in 1..SNAPSHOT_LEVELS {
             let next = all[i - 1]
                 .1
                 .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE)
@@ -646,13 +651,13 @@ fn snapshot_chain_of_10000_closed_in_any_order_on_a_small_stack() {
             all.push((handle(&next), next));
         }
         all[0].1.write(0, &page_of(2)).unwrap();
-        assert_eq!(read_all(&all[9_999].1, 0, 1), vec![1]);
+        assert_eq!(read_all(&all[SNAPSHOT_LEVELS - 1].1, 0, 1), vec![1]);
         // Close every other one, then the rest backwards.
         let mut slots: Vec<Option<(Handle, Arc<Vmo>)>> = all.into_iter().map(Some).collect();
-        for i in (0..10_000).step_by(2) {
+        for i in (0..SNAPSHOT_LEVELS).step_by(2) {
             slots[i] = None;
         }
-        for i in (0..10_000).rev() {
+        for i in (0..SNAPSHOT_LEVELS).rev() {
             slots[i] = None;
         }
         assert_eq!(f.in_use(), 0);
@@ -1836,4 +1841,43 @@ fn merging_into_a_closed_clone_frees_the_pages_its_clones_cannot_see() {
     assert_eq!(c.committed_bytes() + d.committed_bytes(), 0);
     c.check_family_charges().expect("charges");
     drop((c_handle, d_handle));
+}
+
+#[test]
+fn a_family_past_its_node_limit_refuses_more_children_with_no_memory() {
+    use object::vmo::MAX_FAMILY_NODES;
+    let f = frames();
+    let top = create_fixed(&f, PAGE);
+    // Clones of the top: one node each, after the top's own.
+    let mut clones = Vec::new();
+    for _ in 1..MAX_FAMILY_NODES {
+        clones.push(
+            top.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
+                .expect("clone"),
+        );
+    }
+    assert_eq!(
+        top.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE).err(),
+        Some(Status::NO_MEMORY)
+    );
+    assert_eq!(
+        top.create_child(ZX_VMO_CHILD_SLICE, 0, PAGE).err(),
+        Some(Status::NO_MEMORY)
+    );
+    assert_eq!(
+        top.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE).err(),
+        Some(Status::NO_MEMORY)
+    );
+    // Nothing changed: the family reads and writes as before, and a closed clone makes
+    // room again (a snapshot needs two: it adds a hidden node).
+    let mut byte = [0u8];
+    clones[0].read(0, &mut byte).expect("read");
+    top.write(0, &[7]).expect("write");
+    drop(clones.pop());
+    top.create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
+        .expect("a clone after a close");
+    drop(clones.pop());
+    drop(clones.pop());
+    top.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE)
+        .expect("a snapshot after closes");
 }
