@@ -142,7 +142,9 @@ impl Script {
             let byte = [0xa5u8; 8];
             // SAFETY: `byte` is readable.
             let s = unsafe { sys::zx_vmo_write(child, byte.as_ptr(), 2 * PAGE as u64, byte.len()) };
-            step(s, write_name, || unchanged(read_back() == before, "wrote bytes"))?;
+            step(s, write_name, || {
+                unchanged(read_back() == before, "wrote bytes")
+            })?;
         }
 
         // A resizable VMO grown and written past its old end.
@@ -403,7 +405,11 @@ fn grow_handle_table() {
         let mut dup = ZX_HANDLE_INVALID;
         // SAFETY: out pointer to a local.
         let s = unsafe {
-            sys::zx_handle_duplicate(zx::startup::process_self(), sys::ZX_RIGHT_SAME_RIGHTS, &mut dup)
+            sys::zx_handle_duplicate(
+                zx::startup::process_self(),
+                sys::ZX_RIGHT_SAME_RIGHTS,
+                &mut dup,
+            )
         };
         if s != sys::ZX_OK {
             break;
