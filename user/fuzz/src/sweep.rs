@@ -1,9 +1,9 @@
 //! `fuzz sweep`: the failing-allocation sweep (needs a kernel booted with `kdebug`).
 //!
 //! A fixed script of system calls that allocate (every object's create, clones, snapshots and
-//! slices, writes and commits, a resize, a VMAR and a mapping with its page tables, a protect
-//! and a partial unmap, channel writes small and large, with a handle, process and thread
-//! creation, a thread start) runs once per N = 1, 2, 3, ... with the kernel told to refuse
+//! slices, writes and commits (one of more than a chunk), a resize, a VMAR and a mapping with
+//! its page tables, a protect and a partial unmap, channel writes small and large, with a
+//! handle, process and thread creation, a thread start) runs once per N = 1, 2, 3, ... with the kernel told to refuse
 //! the N-th decision to give a program pages (`zx_debug_send_command("failalloc N")`). For
 //! every N the call that meets the refusal must fail with NO_MEMORY and change nothing (its
 //! out handles unwritten, a write's bytes not there, a size or a mapping not changed, nothing
@@ -325,6 +325,28 @@ impl Script {
         };
         step(s, "vmo_clone", || out_unwritten(clone))?;
         self.keep(clone);
+
+        // A COMMIT of more than one chunk (64 pages): the pages it lacks are all taken before
+        // the first chunk, so a refusal met in the second one leaves nothing committed.
+        let mut long = UNTOUCHED;
+        // SAFETY: out pointer to a local.
+        let s = unsafe { sys::zx_vmo_create(66 * PAGE as u64, 0, &mut long) };
+        step(s, "vmo_create (66 pages)", || out_unwritten(long))?;
+        let long = self.keep(long);
+        // SAFETY: no buffer.
+        let s = unsafe {
+            sys::zx_vmo_op_range(
+                long,
+                sys::ZX_VMO_OP_COMMIT,
+                0,
+                66 * PAGE as u64,
+                core::ptr::null_mut(),
+                0,
+            )
+        };
+        step(s, "vmo_op_range(COMMIT, 66 pages)", || {
+            unchanged(vmo_committed(long) == 0, "committed pages")
+        })?;
         Ok(())
     }
 }
