@@ -43,7 +43,7 @@ pub mod testing {
     use super::{FrameAddr, FrameAllocator, PAGE_SIZE};
     use alloc::boxed::Box;
     use alloc::collections::BTreeMap;
-    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     /// Frames live in a map from fake physical address to a boxed page.
     pub struct TestFrames {
@@ -54,6 +54,12 @@ pub mod testing {
         fail_at: AtomicUsize,
         /// Pages that may be allocated at once (`usize::MAX`: no limit).
         capacity: AtomicUsize,
+        /// Decisions whether pages may be spent (`alloc` and `can_spend` calls) so far.
+        decisions: AtomicUsize,
+        /// Refuse the decision whose number (counting from 1) equals this; 0 = never.
+        refuse_decision_at: AtomicUsize,
+        /// Whether the decision `refuse_decision_at` named was refused.
+        refused: AtomicBool,
         zero_page: FrameAddr,
     }
 
@@ -74,6 +80,9 @@ pub mod testing {
                 allocations: AtomicUsize::new(0),
                 fail_at: AtomicUsize::new(0),
                 capacity: AtomicUsize::new(usize::MAX),
+                decisions: AtomicUsize::new(0),
+                refuse_decision_at: AtomicUsize::new(0),
+                refused: AtomicBool::new(false),
                 zero_page,
             }
         }
@@ -95,6 +104,36 @@ pub mod testing {
             self.capacity.store(pages, Ordering::SeqCst);
         }
 
+        /// Makes the `n`th decision from now whether pages may be spent (an `alloc` or a
+        /// `can_spend`, as the kernel's `failalloc N` counts them; 1 = the next one) say no,
+        /// once; 0 turns it off. [`Self::refused`] tells whether it happened.
+        pub fn refuse_nth_decision(&self, n: usize) {
+            self.refused.store(false, Ordering::SeqCst);
+            let base = self.decisions.load(Ordering::SeqCst);
+            self.refuse_decision_at
+                .store(if n == 0 { 0 } else { base + n }, Ordering::SeqCst);
+        }
+
+        /// Whether the decision armed by [`Self::refuse_nth_decision`] was refused.
+        pub fn refused(&self) -> bool {
+            self.refused.load(Ordering::SeqCst)
+        }
+
+        /// Decisions whether pages may be spent made so far (refused ones included).
+        pub fn decision_count(&self) -> usize {
+            self.decisions.load(Ordering::SeqCst)
+        }
+
+        /// Counts one decision: true for the one to refuse.
+        fn refuse_this_decision(&self) -> bool {
+            let number = self.decisions.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.refuse_decision_at.load(Ordering::SeqCst) != number {
+                return false;
+            }
+            self.refused.store(true, Ordering::SeqCst);
+            true
+        }
+
         /// Allocations attempted so far (failed ones included).
         pub fn allocation_count(&self) -> usize {
             self.allocations.load(Ordering::SeqCst)
@@ -111,7 +150,8 @@ pub mod testing {
     impl FrameAllocator for TestFrames {
         fn alloc(&self) -> Option<FrameAddr> {
             let number = self.allocations.fetch_add(1, Ordering::SeqCst) + 1;
-            if self.fail_at.load(Ordering::SeqCst) == number
+            if self.refuse_this_decision()
+                || self.fail_at.load(Ordering::SeqCst) == number
                 || self.in_use() >= self.capacity.load(Ordering::SeqCst)
             {
                 return None;
@@ -137,6 +177,9 @@ pub mod testing {
         }
 
         fn can_spend(&self, pages: u64) -> bool {
+            if self.refuse_this_decision() {
+                return false;
+            }
             let capacity = self.capacity.load(Ordering::SeqCst) as u64;
             (self.in_use() as u64).saturating_add(pages) <= capacity
         }

@@ -319,9 +319,79 @@ fn chunk_at(start: u64, remaining: u64, max_pages: usize) -> (usize, usize, u64)
     (count, in_page as usize, chunk)
 }
 
+/// Frames taken before a write or COMMIT of more than one chunk changes anything, so that
+/// running out of memory fails it at once with nothing changed (each chunk then takes its
+/// frames from here). Linked through their own first word: no heap, whatever the count.
+struct Reserve {
+    /// The first frame, valid while `len` is not zero; each frame's first word holds the next.
+    head: FrameAddr,
+    len: u64,
+}
+
+impl Reserve {
+    fn empty() -> Reserve {
+        Reserve { head: 0, len: 0 }
+    }
+
+    /// `count` frames, taken a chunk at a time with a preemption point between chunks (the
+    /// caller holds no lock); NO_MEMORY (CANCELED for a killed thread) with none kept.
+    fn take(frames: &dyn FrameAllocator, count: u64) -> ZxResult<Reserve> {
+        let mut reserve = Reserve::empty();
+        while reserve.len < count {
+            if reserve.len != 0
+                && reserve.len.is_multiple_of(preempt::CHUNK_PAGES as u64)
+                && !preempt::point()
+            {
+                reserve.release(frames);
+                return Err(Status::CANCELED);
+            }
+            let Some(frame) = frames.alloc() else {
+                reserve.release(frames);
+                return Err(Status::NO_MEMORY);
+            };
+            if reserve.len != 0 {
+                frames.write(frame, 0, &reserve.head.to_ne_bytes());
+            }
+            reserve.head = frame;
+            reserve.len += 1;
+        }
+        Ok(reserve)
+    }
+
+    fn pop(&mut self, frames: &dyn FrameAllocator) -> Option<FrameAddr> {
+        if self.len == 0 {
+            return None;
+        }
+        let frame = self.head;
+        self.len -= 1;
+        if self.len != 0 {
+            let mut next = [0u8; 8];
+            frames.read(frame, 0, &mut next);
+            self.head = FrameAddr::from_ne_bytes(next);
+        }
+        Some(frame)
+    }
+
+    /// Frees the frames nothing took (someone else committed pages meanwhile).
+    fn release(mut self, frames: &dyn FrameAllocator) {
+        while let Some(frame) = self.pop(frames) {
+            frames.free(frame);
+        }
+    }
+}
+
 impl FrameBatch {
     /// `count` frames, or NO_MEMORY with none taken.
     fn allocate(frames: &dyn FrameAllocator, count: usize) -> ZxResult<FrameBatch> {
+        Self::allocate_from(frames, count, &mut Reserve::empty())
+    }
+
+    /// `count` frames, from `reserve` while it has some, or NO_MEMORY with none taken.
+    fn allocate_from(
+        frames: &dyn FrameAllocator,
+        count: usize,
+        reserve: &mut Reserve,
+    ) -> ZxResult<FrameBatch> {
         let mut batch = FrameBatch {
             inline: [0; BATCH_INLINE],
             inline_len: 0,
@@ -332,7 +402,7 @@ impl FrameBatch {
             return Err(Status::NO_MEMORY);
         }
         for _ in 0..count {
-            let Some(frame) = frames.alloc() else {
+            let Some(frame) = reserve.pop(frames).or_else(|| frames.alloc()) else {
                 batch.release(frames);
                 return Err(Status::NO_MEMORY);
             };
@@ -519,10 +589,21 @@ impl Family {
 
     /// Allocates one frame for every page in `first..=last` of `id` that it does not own.
     fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
+        self.prepare_from(id, first, last, &mut Reserve::empty())
+    }
+
+    /// [`Family::prepare`], taking the frames from `reserve` while it has some.
+    fn prepare_from(
+        &self,
+        id: NodeId,
+        first: u64,
+        last: u64,
+        reserve: &mut Reserve,
+    ) -> ZxResult<FrameBatch> {
         let node = self.node(id);
         let owned = node.pages.count_run(first, (last - first + 1) as usize) as u64;
         let needed = (last - first + 1 - owned) as usize;
-        FrameBatch::allocate(&*self.frames, needed)
+        FrameBatch::allocate_from(&*self.frames, needed, reserve)
     }
 
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
@@ -2273,16 +2354,17 @@ impl Vmo {
     }
 
     /// [`Vmo::write_unlocked`] of nothing or of more than one page. NO_MEMORY, with nothing
-    /// changed, when the pool cannot supply the pages the range lacks; each chunk then takes
-    /// its own frames (only memory taken by someone else meanwhile can make a later chunk
-    /// fail, after the earlier chunks were written).
+    /// changed, when the pool cannot supply the pages the range lacks: a range of more than
+    /// one chunk takes them all ([`Reserve`]) before the first chunk is written, and each
+    /// chunk takes its frames from there (only pages decommitted by someone else meanwhile
+    /// can make a later chunk need more, and fail after the earlier chunks were written).
     #[inline(never)]
     fn write_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
-        self.check_can_commit(offset, len)?;
-        self.in_chunks(
+        let mut reserve = self.reserve_to_commit(offset, len)?;
+        let result = self.in_chunks(
             offset,
             len,
             true,
@@ -2290,7 +2372,8 @@ impl Vmo {
                 if family.owned_frames(node, first, out) {
                     return Ok(());
                 }
-                let mut batch = family.prepare(node, first, first + out.len() as u64 - 1)?;
+                let last = first + out.len() as u64 - 1;
+                let mut batch = family.prepare_from(node, first, last, &mut reserve)?;
                 for (i, slot) in out.iter_mut().enumerate() {
                     *slot = family.commit(node, first + i as u64, &mut batch);
                 }
@@ -2298,7 +2381,9 @@ impl Vmo {
                 Ok(())
             },
             f,
-        )
+        );
+        self.release_reserve(reserve);
+        result
     }
 
     /// Walks `offset..offset + len` in chunks of at most [`CHUNK_PAGES`] pages (fewer in a
@@ -2487,43 +2572,61 @@ impl Vmo {
     }
 
     /// COMMIT: gives every page of the range its own frame. Fails with NO_MEMORY, changing
-    /// nothing, when the pool cannot supply the pages the range lacks; only memory taken by
-    /// someone else between two chunks can make a later chunk fail, and the pages committed
-    /// until then stay committed (they read as before).
+    /// nothing, when the pool cannot supply the pages the range lacks (taken before the first
+    /// chunk, as for [`Vmo::write_in_chunks`]).
     fn commit_range(&self, offset: u64, size: u64) -> ZxResult {
         if size == 0 {
             return Ok(());
         }
-        self.check_can_commit(offset, size)?;
+        let mut reserve = self.reserve_to_commit(offset, size)?;
         let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
-        self.in_steps(offset, size, pages, |family, node, start, done| {
+        let result = self.in_steps(offset, size, pages, |family, node, start, done| {
             let first = (start >> PAGE_SHIFT) + done;
             let count = (pages - done).min(family.write_chunk_pages() as u64);
             let last = first + count - 1;
-            let mut batch = family.prepare(node, first, last)?;
+            let mut batch = family.prepare_from(node, first, last, &mut reserve)?;
             for index in first..=last {
                 family.commit(node, index, &mut batch);
             }
             batch.release(&*family.frames);
             Ok(done + count)
-        })
+        });
+        self.release_reserve(reserve);
+        result
+    }
+
+    /// Frees what a [`Reserve`] still holds (pages someone else committed meanwhile); no lock
+    /// taken for an empty one (every range of one chunk).
+    fn release_reserve(&self, reserve: Reserve) {
+        if reserve.len != 0 {
+            reserve.release(&*self.family.lock().frames);
+        }
     }
 
     /// NO_MEMORY unless the pool can supply the pages `offset..offset + len` (not empty)
-    /// lacks: how an operation that commits a range fails at once, changing nothing.
-    fn check_can_commit(&self, offset: u64, len: u64) -> ZxResult {
-        let family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
-        let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
-        let held = family
-            .node(node)
-            .pages
-            .count_run(first, (last - first + 1) as usize);
-        if family.frames.can_spend(last - first + 1 - held as u64) {
-            Ok(())
-        } else {
-            Err(Status::NO_MEMORY)
-        }
+    /// lacks: how an operation that commits a range fails at once, changing nothing. A range
+    /// of more than one chunk also takes those pages now, for its chunks to use: the chunks
+    /// release the lock between them, and one that failed would leave the earlier ones done.
+    /// Within one chunk, its own all-or-nothing allocation does (an empty reserve).
+    fn reserve_to_commit(&self, offset: u64, len: u64) -> ZxResult<Reserve> {
+        let (lacking, frames) = {
+            let family = self.lock()?;
+            let (node, start) = self.range(&family, offset, len)?;
+            let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
+            let held = family
+                .node(node)
+                .pages
+                .count_run(first, (last - first + 1) as usize);
+            let lacking = last - first + 1 - held as u64;
+            if !family.frames.can_spend(lacking) {
+                return Err(Status::NO_MEMORY);
+            }
+            if last - first < family.chunk_pages(node) as u64 {
+                return Ok(Reserve::empty());
+            }
+            (lacking, family.frames.clone())
+        };
+        Reserve::take(&*frames, lacking)
     }
 
     /// Runs `step(family, node, start, done)` under the family lock, with the range
