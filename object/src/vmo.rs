@@ -2621,7 +2621,7 @@ impl Vmo {
             if !family.frames.can_spend(lacking) {
                 return Err(Status::NO_MEMORY);
             }
-            if last - first < family.chunk_pages(node) as u64 {
+            if last - first < family.write_chunk_pages() as u64 {
                 return Ok(Reserve::empty());
             }
             (lacking, family.frames.clone())
