@@ -135,10 +135,12 @@ bench-linux: bench
 SEED ?= $(shell date +%s)
 CALLS ?= 1000000
 ROUNDS ?= 10
+# `make fuzz KCHECK=kcheck` (or kcheck=N) adds the kernel's invariant checks.
+KCHECK ?=
 fuzz: deps $(KERNEL_IMG) $(INITRD)
-	@echo "make fuzz: SEED=$(SEED) CALLS=$(CALLS) ROUNDS=$(ROUNDS)"
+	@echo "make fuzz: SEED=$(SEED) CALLS=$(CALLS) ROUNDS=$(ROUNDS) $(KCHECK)"
 	$(QEMU_RUN) -no-reboot -kernel $(KERNEL_IMG) -initrd $(INITRD) \
-		-append "fuzz $(SEED) $(CALLS) $(ROUNDS)"
+		-append "$(KCHECK) fuzz $(SEED) $(CALLS) $(ROUNDS)"
 
 # Host tests, then the in-kernel tests across the QEMU matrix. Ends with "N passed, N failed".
 test: deps

@@ -207,6 +207,13 @@ for case in "fuzz-virt-smp4:300000:-M virt -smp 4 -cpu cortex-a72 -m 1G" \
             run_kernel "$name" 0 "fuzz:" -append "fuzz $seed $calls 8"
     fi
 done
+# The same image with the kernel's invariant checks (`kcheck`, src/kcheck.rs): pool
+# accounting, page-table owners and handle tables after every call, the frame-table census
+# every 64th (about 30 s of host time); a broken invariant panics with the figures.
+seed=$((fuzz_seed + fuzz_case))
+echo "== fuzz-virt-kcheck: kcheck=64 fuzz $seed 100000 4"
+required_suites="fuzz" run_kernel fuzz-virt-kcheck 0 "fuzz:" -M virt -cpu cortex-a72 -m 1G \
+    -kernel "$image" -initrd "$initrd" -append "kcheck=64 fuzz $seed 100000 4"
 
 # Latency, exact under -icount (guest time is instructions, so a host stall cannot pass for
 # kernel work): with `klatency` the kernel reports every timer interrupt it took more than

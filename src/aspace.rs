@@ -9,11 +9,17 @@
 //! crate's generality is needed here. Tables are freed with the address space (in chunks
 //! after the system call that released it, when there are many).
 //!
+//! With `kcheck` (or in test boots) every address space is listed, and [`table_owners`]
+//! accounts for every page-table page the pool has handed out (src/kcheck.rs).
+//!
 //! TLB maintenance is by VA and ASID (`tlbi vae1is`, or `aside1is` for large ranges) with
 //! `dsb ishst` before and `dsb ish; isb` after. Installing an entry where there was none needs
 //! no TLB maintenance, only `dsb ishst` so the table walker sees it before EL0 runs again.
 
 use crate::memory;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch::mmu;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -456,7 +462,7 @@ pub struct UserAddressSpace {
 const TABLE_RESERVE: usize = 4;
 
 impl UserAddressSpace {
-    pub fn new() -> ZxResult<UserAddressSpace> {
+    pub fn new() -> ZxResult<Arc<UserAddressSpace>> {
         if !memory::can_spend(TABLE_RESERVE) {
             return Err(Status::NO_MEMORY);
         }
@@ -468,14 +474,24 @@ impl UserAddressSpace {
                 return Err(Status::NO_MEMORY);
             }
         };
-        Ok(UserAddressSpace {
+        let space = Arc::new(UserAddressSpace {
             tables: spin::Mutex::new(Some(Tables {
                 root,
                 lower: Vec::new(),
             })),
             asid,
             root,
-        })
+        });
+        if crate::kcheck::listing() {
+            let mut spaces = SPACES.lock();
+            // The check needs every address space: no room to list one fails its creation.
+            if spaces.try_reserve(1).is_err() {
+                drop(spaces);
+                return Err(Status::NO_MEMORY);
+            }
+            spaces.push(Arc::downgrade(&space));
+        }
+        Ok(space)
     }
 
     /// The TTBR0 value that selects this address space.
@@ -497,6 +513,145 @@ impl UserAddressSpace {
 impl Drop for UserAddressSpace {
     fn drop(&mut self) {
         self.release();
+        if crate::kcheck::listing() {
+            let mut spaces = SPACES.lock();
+            let me: *const UserAddressSpace = self;
+            if let Some(i) = spaces.iter().position(|w| w.as_ptr() == me) {
+                spaces.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Every address space not yet dropped, for the kernel's invariant checks (`kcheck`); kept
+/// only while they are on. Taken alone, never around another lock (IRQs masked, as all
+/// kernel code runs).
+static SPACES: spin::Mutex<Vec<Weak<UserAddressSpace>>> = spin::Mutex::new(Vec::new());
+
+/// Page-table pages the kernel's own tables took from the pool after boot (they are never
+/// freed), counted for `kcheck`.
+static KERNEL_TABLES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// A page for the kernel's own tables (`arch::mmu::set_table_source`).
+pub fn kernel_table_page() -> Option<u64> {
+    let pa = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable)).ok()?;
+    KERNEL_TABLES.fetch_add(1, Ordering::Relaxed);
+    Some(pa)
+}
+
+/// Who holds the page-table pages, as `kcheck` counts them.
+#[derive(Debug)]
+pub struct TableOwners {
+    /// Address spaces alive.
+    pub spaces: usize,
+    /// Their table pages (roots included).
+    pub in_spaces: usize,
+    /// Pages of released address spaces waiting to be freed (`DEAD_TABLES`).
+    pub dead: usize,
+    /// The kernel's own tables from the pool, and the empty user table.
+    pub kernel: usize,
+}
+
+impl TableOwners {
+    pub fn total(&self) -> usize {
+        self.in_spaces + self.dead + self.kernel
+    }
+}
+
+/// Counts the owners of page-table pages. With `pages`, also lists every page of an address
+/// space or `DEAD_TABLES` (the kernel's own are not listed), and checks that each address
+/// space's tree reaches only table pages of its own list. O(tables); with `pages`, O(table
+/// entries). Each lock is taken alone.
+pub fn table_owners(mut pages: Option<&mut Vec<u64>>) -> Result<TableOwners, String> {
+    let spaces: Vec<Arc<UserAddressSpace>> = {
+        let spaces = SPACES.lock();
+        let mut live = Vec::new();
+        live.try_reserve(spaces.len()).map_err(|_| "no memory")?;
+        live.extend(spaces.iter().filter_map(Weak::upgrade));
+        live
+    };
+    let mut owners = TableOwners {
+        spaces: spaces.len(),
+        in_spaces: 0,
+        dead: 0,
+        kernel: KERNEL_TABLES.load(Ordering::Relaxed)
+            + usize::from(EMPTY_ROOT.load(Ordering::Relaxed) != 0),
+    };
+    for space in &spaces {
+        let guard = space.tables.lock();
+        let Some(tables) = guard.as_ref() else {
+            continue;
+        };
+        owners.in_spaces += 1 + tables.lower.len();
+        if let Some(pages) = pages.as_deref_mut() {
+            pages
+                .try_reserve(1 + tables.lower.len())
+                .map_err(|_| "no memory")?;
+            pages.push(tables.root);
+            pages.extend_from_slice(&tables.lower);
+            tables.check_tree(space.asid)?;
+        }
+    }
+    for list in DEAD_TABLES.lock().iter() {
+        owners.dead += list.len();
+        if let Some(pages) = pages.as_deref_mut() {
+            pages.try_reserve(list.len()).map_err(|_| "no memory")?;
+            pages.extend_from_slice(list);
+        }
+    }
+    Ok(owners)
+}
+
+impl Tables {
+    /// Every table a valid descriptor of this tree points at is one of its listed pages
+    /// (so freeing the list frees the whole tree, and no page of another tree or of the pool
+    /// is reached). Under the address space's lock.
+    fn check_tree(&self, asid: u16) -> Result<(), String> {
+        let mut own = Vec::new();
+        own.try_reserve(self.lower.len()).map_err(|_| "no memory")?;
+        own.extend_from_slice(&self.lower);
+        own.sort_unstable();
+        let mut reached = 0usize;
+        let mut stack: Vec<(u64, u32)> = Vec::new();
+        stack.push((self.root, 0));
+        while let Some((pa, level)) = stack.pop() {
+            for i in 0..ENTRIES {
+                // SAFETY: `pa` is a table page of this tree (the root, or one found below in
+                // its own list), mapped in the linear map; the caller holds the tree's lock.
+                let descriptor = unsafe { table(pa).add(i).read() };
+                if descriptor & DESC_VALID == 0 {
+                    continue;
+                }
+                let child = descriptor & ADDRESS_MASK;
+                if own.binary_search(&child).is_err() {
+                    return Err(format!(
+                        "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
+                         points at {child:#x}, not one of its {} table pages",
+                        own.len() + 1
+                    ));
+                }
+                if descriptor & DESC_TABLE_OR_PAGE == 0 {
+                    return Err(format!(
+                        "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
+                         is a block ({descriptor:#x})"
+                    ));
+                }
+                reached += 1;
+                // Level-3 tables hold pages only: nothing below them to walk.
+                if level < 2 {
+                    stack.try_reserve(1).map_err(|_| "no memory")?;
+                    stack.push((child, level + 1));
+                }
+            }
+        }
+        if reached != self.lower.len() {
+            return Err(format!(
+                "address space (ASID {asid}): {} lower table pages listed, {reached} reached \
+                 from its root",
+                self.lower.len()
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -226,9 +226,7 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     if let Err(error) = unsafe { memory::init_pool(&ram, &free) } {
         early_fail(format_args!("page pool: {error:?}"));
     }
-    mmu::set_table_source(|| {
-        memory::with_pool(|pool| pool.alloc_zeroed(1, mm::pool::PageUse::PageTable)).ok()
-    });
+    mmu::set_table_source(crate::aspace::kernel_table_page);
 
     // 5. Interrupt controller and timer.
     let cpus = info.cpus.len().max(1);

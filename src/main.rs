@@ -16,6 +16,7 @@ mod console;
 mod aspace;
 mod boot;
 mod irq;
+mod kcheck;
 mod ktest;
 mod memory;
 mod syscall;
@@ -80,6 +81,10 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
         KDEBUG.store(true, Ordering::Relaxed);
     }
     ktest::crash_if_asked(args);
+    kcheck::init(args);
+    if test_mode() {
+        kcheck::keep_lists();
+    }
     // User address spaces (ASIDs, TTBR0 walks) exist from here on; the in-kernel tests use
     // them too.
     if let Err(status) = aspace::init() {

@@ -109,7 +109,7 @@ fn handle_secret(seed: u64) -> u32 {
 impl Process {
     /// A new process with an empty address space and handle table.
     pub fn create(name: &[u8]) -> ZxResult<Arc<Process>> {
-        let aspace = Arc::new(UserAddressSpace::new()?);
+        let aspace = UserAddressSpace::new()?;
         let root_vmar = Vmar::new_root(
             aspace.clone() as Arc<dyn AddressSpace>,
             ROOT_BASE,
@@ -118,7 +118,7 @@ impl Process {
         let base = ObjectBase::new(Signals::NONE);
         base.set_name(name);
         let secret = handle_secret(base.koid());
-        Ok(Arc::new(Process {
+        let process = Arc::new(Process {
             base,
             handles: HandleTable::new(secret, MAX_HANDLES),
             aspace,
@@ -130,7 +130,17 @@ impl Process {
                 start_time: 0,
             }),
             exited: AtomicBool::new(false),
-        }))
+        });
+        if crate::kcheck::listing() {
+            let mut processes = PROCESSES.lock();
+            // The check needs every handle table: no room to list one fails the creation.
+            if processes.try_reserve(1).is_err() {
+                drop(processes);
+                return Err(Status::NO_MEMORY);
+            }
+            processes.push(Arc::downgrade(&process));
+        }
+        Ok(process)
     }
 
     pub fn handles(&self) -> &HandleTable {
@@ -287,7 +297,29 @@ fn drain_handles(handles: Vec<Handle>) {
 impl Drop for Process {
     fn drop(&mut self) {
         drain_handles(self.handles.take_all());
+        if crate::kcheck::listing() {
+            let mut processes = PROCESSES.lock();
+            let me: *const Process = self;
+            if let Some(i) = processes.iter().position(|w| w.as_ptr() == me) {
+                processes.swap_remove(i);
+            }
+        }
     }
+}
+
+/// Every process not yet dropped, for the kernel's invariant checks (`kcheck`); kept only
+/// while they are on. Taken alone, never around another lock (IRQs masked, as all kernel
+/// code runs).
+static PROCESSES: spin::Mutex<Vec<Weak<Process>>> = spin::Mutex::new(Vec::new());
+
+/// Every process not yet dropped (while `kcheck` is on; else none).
+pub fn all_processes() -> Vec<Arc<Process>> {
+    let processes = PROCESSES.lock();
+    let mut live = Vec::new();
+    if live.try_reserve(processes.len()).is_ok() {
+        live.extend(processes.iter().filter_map(Weak::upgrade));
+    }
+    live
 }
 
 // ---- threads --------------------------------------------------------------------------------

@@ -22,12 +22,16 @@ extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
 }
 
 /// Out of line: the way out of every system call tests one flag, and only this seldom path
-/// makes calls.
+/// makes calls. The kernel's invariant checks (`kcheck`) run here too.
 #[inline(never)]
 fn finish_deferred_work() {
     object::free_deferred();
     // Last: the teardowns above release page tables.
     crate::aspace::free_dead_tables();
+    // `kcheck` keeps this path taken after every call.
+    if crate::kcheck::enabled() {
+        crate::kcheck::after_syscall();
+    }
 }
 
 /// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it

@@ -664,6 +664,191 @@ impl PagePool {
     }
 }
 
+/// What [`PagePool::audit`] or [`PagePool::census`] found wrong with the pool's accounting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolMismatch {
+    /// The counters disagree: total is not free plus the pages used by every owner.
+    Sum {
+        /// Pages the pool manages.
+        total: usize,
+        /// The free counter.
+        free: usize,
+        /// The used counters together.
+        used: usize,
+    },
+    /// The free counter against what the buddy allocator holds free plus the quick pages.
+    FreeLists {
+        /// The free counter.
+        free: usize,
+        /// Pages the buddy allocator has not handed out.
+        buddy: usize,
+        /// Quick pages.
+        quick: usize,
+    },
+    /// A quick page (counted free) whose frame-table entry does not say free.
+    QuickNotFree {
+        /// The page.
+        pa: u64,
+        /// Its frame-table entry.
+        entry: u32,
+    },
+    /// The frame table holds `entries` pages in a state whose counter says `counted`
+    /// (`use_` is `None` for free pages).
+    Census {
+        /// The use, `None` for free pages.
+        use_: Option<PageUse>,
+        /// Its counter.
+        counted: usize,
+        /// Entries found in that state.
+        entries: usize,
+    },
+    /// A frame-table entry with a state no page can have.
+    BadEntry {
+        /// The page.
+        pa: u64,
+        /// Its frame-table entry.
+        entry: u32,
+    },
+}
+
+impl fmt::Display for PoolMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PoolMismatch::Sum { total, free, used } => write!(
+                f,
+                "total {total} pages != free {free} + used {used} (= {})",
+                free + used
+            ),
+            PoolMismatch::FreeLists { free, buddy, quick } => write!(
+                f,
+                "free counter {free} pages != buddy free lists {buddy} + quick pages {quick}"
+            ),
+            PoolMismatch::QuickNotFree { pa, entry } => {
+                write!(f, "quick page {pa:#x} has frame entry {entry:#x}, not free")
+            }
+            PoolMismatch::Census {
+                use_,
+                counted,
+                entries,
+            } => match use_ {
+                Some(use_) => write!(
+                    f,
+                    "{use_}: counter {counted} pages, frame table {entries} pages"
+                ),
+                None => write!(
+                    f,
+                    "free: counter {counted} pages, frame table {entries} pages"
+                ),
+            },
+            PoolMismatch::BadEntry { pa, entry } => {
+                write!(f, "page {pa:#x} has frame entry {entry:#x} (no such state)")
+            }
+        }
+    }
+}
+
+impl PagePool {
+    /// Checks the counters against each other and against the buddy allocator's own figures
+    /// (cheap: no walk but of the quick pages): total = free + used by every owner, and free =
+    /// what the buddy allocator has not handed out + the quick pages, which are all free in
+    /// the frame table.
+    pub fn audit(&self) -> Result<(), PoolMismatch> {
+        let used: usize = self.used_by.iter().sum();
+        if self.total_pages != self.free_pages + used {
+            return Err(PoolMismatch::Sum {
+                total: self.total_pages,
+                free: self.free_pages,
+                used,
+            });
+        }
+        let buddy = (self.heap.stats_total_bytes() - self.heap.stats_alloc_actual()) >> PAGE_SHIFT;
+        if self.free_pages != buddy + self.quick_len {
+            return Err(PoolMismatch::FreeLists {
+                free: self.free_pages,
+                buddy,
+                quick: self.quick_len,
+            });
+        }
+        for &pa in &self.quick[..self.quick_len] {
+            let entry = self
+                .frame_index(pa)
+                .map_or(0, |i| self.table()[i].load(Ordering::Acquire));
+            if entry != FREE_ENTRY {
+                return Err(PoolMismatch::QuickNotFree { pa, entry });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`PagePool::audit`], then walks the whole frame table (one entry per page of RAM) and
+    /// compares the pages in each state with its counter.
+    pub fn census(&self) -> Result<(), PoolMismatch> {
+        self.audit()?;
+        let mut free = 0usize;
+        let mut used = [0usize; PageUse::COUNT];
+        let mut bad = None;
+        self.for_each_entry(|pa, entry| match tag_of(entry) {
+            TAG_UNTRACKED => {}
+            TAG_FREE if refs_of(entry) == 0 => free += 1,
+            tag if (1..=PageUse::COUNT as u32).contains(&tag) => used[tag as usize - 1] += 1,
+            _ => {
+                bad.get_or_insert(PoolMismatch::BadEntry { pa, entry });
+            }
+        });
+        if let Some(bad) = bad {
+            return Err(bad);
+        }
+        if free != self.free_pages {
+            return Err(PoolMismatch::Census {
+                use_: None,
+                counted: self.free_pages,
+                entries: free,
+            });
+        }
+        for use_ in PageUse::ALL {
+            let (counted, entries) = (self.used_by[use_.index()], used[use_.index()]);
+            if counted != entries {
+                return Err(PoolMismatch::Census {
+                    use_: Some(use_),
+                    counted,
+                    entries,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the physical address of every page allocated for `use_` (a walk of the
+    /// whole frame table).
+    pub fn for_each_page_of(&self, use_: PageUse, mut f: impl FnMut(u64)) {
+        self.for_each_entry(|pa, entry| {
+            if tag_of(entry) == use_.tag() {
+                f(pa);
+            }
+        });
+    }
+
+    /// What the page at `pa` is allocated for; `None` when it is free, not the pool's or not
+    /// RAM.
+    pub fn page_use(&self, pa: u64) -> Option<PageUse> {
+        let tag = tag_of(self.table()[self.frame_index(pa)?].load(Ordering::Acquire));
+        PageUse::ALL.into_iter().find(|u| u.tag() == tag)
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(u64, u32)) {
+        let table = self.table();
+        for span in &self.spans[..self.span_count] {
+            let entries = &table[span.table_base..span.table_base + span.pages as usize];
+            for (i, e) in entries.iter().enumerate() {
+                f(
+                    (span.first_pfn + i as u64) << PAGE_SHIFT,
+                    e.load(Ordering::Relaxed),
+                );
+            }
+        }
+    }
+}
+
 impl fmt::Debug for PagePool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PagePool")

@@ -638,6 +638,20 @@ impl KernelObject for Channel {
 
     // No `on_zero_handles`: the handle layer sends an endpoint whose last rooted handle is
     // gone to `last_root_gone` instead, as it may still have queued handles.
+
+    fn torn_down(&self) -> Option<&'static str> {
+        self.reap_claimed
+            .load(Ordering::Acquire)
+            .then_some("a channel endpoint judged dead or unreachable, its queue freed")
+    }
+}
+
+impl Channel {
+    /// Marks the endpoint as the reaper would have, for the `kcheck` tests.
+    #[cfg(test)]
+    pub(crate) fn mark_reaped_for_test(&self) {
+        self.reap_claimed.store(true, Ordering::Release);
+    }
 }
 
 impl Drop for Channel {

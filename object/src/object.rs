@@ -45,6 +45,17 @@ pub trait KernelObject: Any + Send + Sync {
     fn has_name(&self) -> bool {
         false
     }
+
+    /// What was torn down, if the kernel has judged the object unreachable from every
+    /// handle and released (or is releasing) what only handles use: a VMO gone with no
+    /// handle and no mapping, whose pages are being freed; a channel endpoint found dead
+    /// or unreachable, whose queue is being freed. A handle in a table must never refer to
+    /// such an object (checked by [`crate::handle::HandleTable::audit`]). Objects that stay
+    /// usable through a handle whatever happened to them (an exited process, a dead thread,
+    /// a destroyed VMAR: their handles only report that state) say `None`.
+    fn torn_down(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Size of an object name including its terminating NUL.

@@ -30,6 +30,18 @@ static HOOK: spin::Once<Hook> = spin::Once::new();
 /// the work ([`crate::free_deferred`]).
 static FRESH: AtomicBool = AtomicBool::new(false);
 
+/// What [`take_deferred`] leaves in [`FRESH`] when it takes it: true while the kernel's
+/// invariant checks (`kcheck`) are on, so every system call takes the seldom way out, where
+/// the checks run, without a second test on the common way out.
+static KEEP: AtomicBool = AtomicBool::new(false);
+
+/// From now on [`take_deferred`] always says true (the kernel's invariant checks run on the
+/// way out of every system call, behind the same test). Once at boot.
+pub fn keep_deferred() {
+    KEEP.store(true, Ordering::Relaxed);
+    FRESH.store(true, Ordering::Relaxed);
+}
+
 /// Work was left for [`crate::free_deferred`].
 pub fn mark_deferred() {
     FRESH.store(true, Ordering::Relaxed);
@@ -42,7 +54,7 @@ pub fn mark_deferred() {
 pub fn take_deferred() -> bool {
     let fresh = FRESH.load(Ordering::Relaxed);
     if fresh {
-        FRESH.store(false, Ordering::Relaxed);
+        FRESH.store(KEEP.load(Ordering::Relaxed), Ordering::Relaxed);
     }
     fresh
 }

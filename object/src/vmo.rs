@@ -3217,6 +3217,12 @@ impl KernelObject for Vmo {
     fn has_name(&self) -> bool {
         true
     }
+
+    fn torn_down(&self) -> Option<&'static str> {
+        self.dead
+            .load(Ordering::Acquire)
+            .then_some("a VMO gone for good (no handle, no mapping), its pages freed")
+    }
 }
 
 impl MapTarget for Vmo {

@@ -59,6 +59,7 @@ fn simple(ram: &FakeRam) -> PagePool {
 fn check_invariant(pool: &PagePool) {
     let s = pool.stats();
     assert_eq!(s.total_pages, s.free_pages + s.used_pages());
+    assert_eq!(pool.census(), Ok(()));
 }
 
 /// Largest power-of-two page count that can be allocated right now (then freed again).
@@ -823,4 +824,114 @@ proptest! {
         }
         m.finish()?;
     }
+}
+
+// ---- the kernel invariant checks (`kcheck`): each mismatch trips on a crafted pool ----------
+
+/// A pool with pages in several uses, some freed (quick pages and buddy blocks).
+fn busy(ram: &FakeRam) -> PagePool {
+    let mut pool = simple(ram);
+    let a = pool.alloc_pages(3, PageUse::Vmo).unwrap();
+    let b = pool.alloc_pages(1, PageUse::PageTable).unwrap();
+    let _c = pool.alloc_pages(8, PageUse::Heap).unwrap();
+    let _d = pool.alloc_pages(1, PageUse::Kernel).unwrap();
+    pool.free_pages(a + P, 1, PageUse::Vmo).unwrap();
+    pool.free_pages(b, 1, PageUse::PageTable).unwrap();
+    pool
+}
+
+#[test]
+fn kcheck_pool_audit_and_census_pass_on_a_busy_pool() {
+    let ram = FakeRam::new(MIB, MIB);
+    let pool = busy(&ram);
+    assert_eq!(pool.audit(), Ok(()));
+    assert_eq!(pool.census(), Ok(()));
+    let mut tables = 0;
+    pool.for_each_page_of(PageUse::Vmo, |pa| {
+        assert_eq!(pool.page_use(pa), Some(PageUse::Vmo));
+        tables += 1;
+    });
+    assert_eq!(tables, 2);
+}
+
+#[test]
+fn kcheck_pool_audit_trips_on_counters_that_do_not_sum() {
+    let ram = FakeRam::new(MIB, MIB);
+    let mut pool = busy(&ram);
+    pool.used_by[PageUse::Vmo.index()] += 1;
+    let total = pool.total_pages;
+    assert!(matches!(pool.audit(), Err(PoolMismatch::Sum { total: t, .. }) if t == total));
+}
+
+#[test]
+fn kcheck_pool_audit_trips_on_a_free_count_the_buddy_allocator_does_not_hold() {
+    let ram = FakeRam::new(MIB, MIB);
+    let mut pool = busy(&ram);
+    // Counted free and used alike: the sum holds, the free lists do not.
+    pool.free_pages += 1;
+    pool.total_pages += 1;
+    let e = pool.audit().unwrap_err();
+    assert!(matches!(e, PoolMismatch::FreeLists { quick: 2, .. }), "{e}");
+}
+
+#[test]
+fn kcheck_pool_audit_trips_on_a_quick_page_in_use() {
+    let ram = FakeRam::new(MIB, MIB);
+    let pool = busy(&ram);
+    let pa = pool.quick[0];
+    pool.frames(pa, 1).unwrap()[0].store(PageUse::Vmo.allocated_entry(), Ordering::Relaxed);
+    assert!(matches!(pool.audit(), Err(PoolMismatch::QuickNotFree { pa: p, .. }) if p == pa));
+}
+
+#[test]
+fn kcheck_pool_census_trips_on_a_page_counted_for_another_use() {
+    let ram = FakeRam::new(MIB, MIB);
+    let pool = busy(&ram);
+    // A Vmo page whose entry says page table: both counters sum, the census does not.
+    let mut vmo_page = None;
+    pool.for_each_page_of(PageUse::Vmo, |pa| vmo_page = Some(pa));
+    let pa = vmo_page.unwrap();
+    pool.frames(pa, 1).unwrap()[0].store(PageUse::PageTable.allocated_entry(), Ordering::Relaxed);
+    assert_eq!(pool.audit(), Ok(()));
+    let e = pool.census().unwrap_err();
+    assert_eq!(
+        e,
+        PoolMismatch::Census {
+            use_: Some(PageUse::PageTable),
+            counted: 0,
+            entries: 1
+        },
+        "{e}"
+    );
+    // And a page leaked out of the free lists: free in the counter, allocated in the table.
+    pool.frames(pa, 1).unwrap()[0].store(PageUse::Vmo.allocated_entry(), Ordering::Relaxed);
+    assert_eq!(pool.census(), Ok(()));
+    let quick = pool.quick[..pool.quick_len].to_vec();
+    let mut free = None;
+    pool.for_each_entry(|pa, entry| {
+        if entry == FREE_ENTRY && !quick.contains(&pa) {
+            free.get_or_insert(pa);
+        }
+    });
+    let free = free.unwrap();
+    pool.frames(free, 1).unwrap()[0].store(PageUse::Kernel.allocated_entry(), Ordering::Relaxed);
+    let e = pool.census().unwrap_err();
+    assert!(matches!(e, PoolMismatch::Census { use_: None, .. }), "{e}");
+}
+
+#[test]
+fn kcheck_pool_census_trips_on_an_entry_with_no_such_state() {
+    let ram = FakeRam::new(MIB, MIB);
+    let pool = busy(&ram);
+    let mut kernel_page = None;
+    pool.for_each_page_of(PageUse::Kernel, |pa| kernel_page = Some(pa));
+    let pa = kernel_page.unwrap();
+    pool.frames(pa, 1).unwrap()[0].store(6 << TAG_SHIFT | 1, Ordering::Relaxed);
+    assert_eq!(
+        pool.census(),
+        Err(PoolMismatch::BadEntry {
+            pa,
+            entry: 6 << TAG_SHIFT | 1
+        })
+    );
 }
