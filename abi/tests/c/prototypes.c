@@ -66,6 +66,7 @@ zx_status_t zx_debug_write(const char* buffer, size_t buffer_size);
 zx_time_t zx_clock_get_monotonic(void);
 uint32_t zx_system_get_page_size(void);
 zx_status_t zx_nanosleep(zx_time_t deadline);
+zx_status_t zx_debug_send_command(zx_handle_t resource, const char* buffer, size_t buffer_size);
 #endif
 
 /* Function pointers with the documented signatures. */
@@ -121,6 +122,7 @@ zx_status_t (*p_debug_write)(const char*, size_t) = zx_debug_write;
 zx_time_t (*p_clock_get_monotonic)(void) = zx_clock_get_monotonic;
 uint32_t (*p_system_get_page_size)(void) = zx_system_get_page_size;
 zx_status_t (*p_nanosleep)(zx_time_t) = zx_nanosleep;
+zx_status_t (*p_debug_send_command)(zx_handle_t, const char*, size_t) = zx_debug_send_command;
 zx_time_t (*p_deadline_after)(zx_duration_t) = zx_deadline_after;
 
 /* The exit calls must be declared noreturn: a noreturn function ending in a call to them
