@@ -381,6 +381,11 @@ struct Family {
     /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
     /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
     shared_ptes: bool,
+    /// Snapshots of a family node whose steps taking writable entries away are running (the
+    /// lock released between two): until they end, an entry may still write a page that is
+    /// now shared, so a copy on write takes every entry of its page away first, as with
+    /// `shared_ptes`. Only while it is not 0: a snapshot done in one step costs faults nothing.
+    snapshots_stepping: usize,
     /// Nodes with work left for later, oldest first: closing nodes and pending merges.
     deferred: Vec<NodeId>,
     /// Whether the family is on [`DEFERRED_FAMILIES`].
@@ -551,7 +556,7 @@ impl Family {
         // Mappings of this node and of everything that looks through it showed the old page,
         // unless no mapping ever showed a page its node does not own. They go before the old
         // page may be freed.
-        if self.shared_ptes {
+        if self.shared_ptes || self.snapshots_stepping != 0 {
             self.unmap_everywhere(id, index, index + 1);
         }
         if let Some((owner, owner_index, charged)) = source_charge {
@@ -2056,6 +2061,7 @@ impl Vmo {
             free_ids: Vec::new(),
             next_mapping_id: 1,
             shared_ptes: false,
+            snapshots_stepping: 0,
             deferred: Vec::new(),
             queued: false,
             defer_above: FREE_AT_ONCE_PAGES,
@@ -2825,31 +2831,43 @@ impl Vmo {
         // pages may exist (a MAP_RANGE of a gigabyte): until a page's entries are gone, a
         // write through one still reaches the page the snapshot sees, as if the snapshot of
         // that page were taken a little later. Each page of the snapshot is the parent's page
-        // at some instant of the call, and none changes once it returns: a copy on write
-        // takes every entry of its page away first (`shared_ptes`), so a page the parent
-        // copied is seen nowhere through an old entry, and the snapshot's handle is not out
-        // before the last step.
-        family.shared_ptes = true;
+        // at some instant of the call, and none changes once it returns: while the steps run
+        // (`snapshots_stepping`), a copy on write takes every entry of its page away first,
+        // so a page the parent copied is seen nowhere through an old entry, and the
+        // snapshot's handle is not out before the last step. A snapshot done in the first
+        // step (no mapping, or few entries) leaves no such window.
         let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
-        let mut done = 0;
-        while done < parent_size {
-            done = family.unmap_some(parent_id, done, parent_size, false, false);
-            if done >= parent_size {
-                break;
-            }
+        let mut done = family.unmap_some(parent_id, 0, parent_size, false, false);
+        if done >= parent_size {
+            return Ok(child);
+        }
+        family.snapshots_stepping += 1;
+        loop {
             drop(family);
             if !preempt::point() {
                 // The snapshot goes (unseen) and the hidden node merges back into the parent:
-                // the entries left show its own pages again.
+                // the entries left show its own pages again. That merge may be left for later,
+                // and until then entries not yet taken away still write the hidden node's
+                // pages: copies on write keep taking every entry of their page away, for good
+                // (a rare path).
+                let mut family = self.family.lock();
+                family.shared_ptes = true;
+                family.snapshots_stepping -= 1;
+                drop(family);
                 return Err(Status::CANCELED);
             }
-            family = match self.lock() {
-                Ok(family) => family,
+            family = self.family.lock();
+            if self.dead.load(Ordering::Relaxed) {
                 // The parent died: no mapping of it is left.
-                Err(_) => return Ok(child),
-            };
+                family.snapshots_stepping -= 1;
+                return Ok(child);
+            }
+            done = family.unmap_some(parent_id, done, parent_size, false, false);
+            if done >= parent_size {
+                family.snapshots_stepping -= 1;
+                return Ok(child);
+            }
         }
-        Ok(child)
     }
 
     /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.
