@@ -2504,7 +2504,6 @@ fn a_copy_on_write_after_a_snapshot_done_in_one_step_takes_no_entries_away() {
     // snapshot of a VMO with few entries ends in its first step, and a copy on write after
     // it (the fault_cow benchmark) then only maps the new page.
     use object::vmar::testing::AspaceCall;
-    use object::vmar::MapTarget;
     let pages = 4;
     let f = frames();
     let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
