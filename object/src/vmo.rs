@@ -459,6 +459,11 @@ struct Family {
     /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
     /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
     shared_ptes: bool,
+    /// Snapshots of a family node whose steps taking writable entries away are running (the
+    /// lock released between two): until they end, an entry may still write a page that is
+    /// now shared, so a copy on write takes every entry of its page away first, as with
+    /// `shared_ptes`. Only while it is not 0: a snapshot done in one step costs faults nothing.
+    snapshots_stepping: usize,
     /// Nodes with work left for later, oldest first: closing nodes and pending merges.
     deferred: Vec<NodeId>,
     /// Whether the family is on [`DEFERRED_FAMILIES`].
@@ -648,7 +653,7 @@ impl Family {
         // Mappings of this node and of everything that looks through it showed the old page,
         // unless no mapping ever showed a page its node does not own. They go before the old
         // page may be freed.
-        if self.shared_ptes {
+        if self.shared_ptes || self.snapshots_stepping != 0 {
             self.unmap_everywhere(id, index, index + 1);
         }
         if let Some((owner, owner_index, charged)) = source_charge {
@@ -1010,6 +1015,11 @@ impl Family {
         from_top: bool,
         past_limits: bool,
     ) -> u64 {
+        // Nothing can show the range (a snapshot or DECOMMIT of an unmapped VMO): no walk.
+        let node = self.node(id);
+        if node.mappings.is_empty() && node.slices.is_empty() && node.children.is_empty() {
+            return if from_top { first } else { end };
+        }
         let mut work = UNMAP_WORK;
         let reached =
             self.unmap_everywhere_bounded(id, first, end, &mut work, from_top, past_limits);
@@ -1126,12 +1136,19 @@ impl Family {
 
     /// One step of taking away the entries of pages a shrink dropped ([`Node::mapped_below`]),
     /// from the top; true while some remain.
+    /// The check is inlined: settling and snapshotting a node no shrink left entries to
+    /// (nearly all) pays no call.
+    #[inline(always)]
     fn unmap_stale_chunk(&mut self, id: NodeId) -> bool {
         let node = self.node(id);
+        node.mapped_below > node.size && self.unmap_stale_step(id)
+    }
+
+    /// [`Family::unmap_stale_chunk`] once some entries remain.
+    #[inline(never)]
+    fn unmap_stale_step(&mut self, id: NodeId) -> bool {
+        let node = self.node(id);
         let (size, below) = (node.size, node.mapped_below);
-        if below <= size {
-            return false;
-        }
         let reached = self.unmap_some(id, size, below, true, true);
         self.node_mut(id).mapped_below = reached;
         reached > size
@@ -1156,7 +1173,8 @@ impl Family {
     fn settle_from(&mut self, id: NodeId, let_go: bool) {
         // Entries a shrink left go before anything frees what they show (in one go only
         // where the work could not be left for later: no preemption, no memory).
-        if !self.node(id).alive() {
+        let node = self.node(id);
+        if node.mapped_below > node.size && !node.alive() {
             while self.unmap_stale_chunk(id) {}
         }
         let mut current = id;
@@ -1248,11 +1266,12 @@ impl Family {
             self.die_with_children(id);
             return;
         }
-        if !node.alive() {
+        let mut node = node;
+        if node.mapped_below != 0 && !node.alive() {
             // Entries left by a shrink could only be in its own mappings: gone.
             self.node_mut(id).mapped_below = 0;
+            node = self.node(id);
         }
-        let node = self.node(id);
         // A first VMO (no link) is settled at once: its pages go to `DEAD_PAGES` whole.
         let long = node.link.is_some_and(|link| {
             preempt::enabled()
@@ -2153,6 +2172,7 @@ impl Vmo {
             free_ids: Vec::new(),
             next_mapping_id: 1,
             shared_ptes: false,
+            snapshots_stepping: 0,
             deferred: Vec::new(),
             queued: false,
             defer_above: FREE_AT_ONCE_PAGES,
@@ -2947,31 +2967,43 @@ impl Vmo {
         // pages may exist (a MAP_RANGE of a gigabyte): until a page's entries are gone, a
         // write through one still reaches the page the snapshot sees, as if the snapshot of
         // that page were taken a little later. Each page of the snapshot is the parent's page
-        // at some instant of the call, and none changes once it returns: a copy on write
-        // takes every entry of its page away first (`shared_ptes`), so a page the parent
-        // copied is seen nowhere through an old entry, and the snapshot's handle is not out
-        // before the last step.
-        family.shared_ptes = true;
+        // at some instant of the call, and none changes once it returns: while the steps run
+        // (`snapshots_stepping`), a copy on write takes every entry of its page away first,
+        // so a page the parent copied is seen nowhere through an old entry, and the
+        // snapshot's handle is not out before the last step. A snapshot done in the first
+        // step (no mapping, or few entries) leaves no such window.
         let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
-        let mut done = 0;
-        while done < parent_size {
-            done = family.unmap_some(parent_id, done, parent_size, false, false);
-            if done >= parent_size {
-                break;
-            }
+        let mut done = family.unmap_some(parent_id, 0, parent_size, false, false);
+        if done >= parent_size {
+            return Ok(child);
+        }
+        family.snapshots_stepping += 1;
+        loop {
             drop(family);
             if !preempt::point() {
                 // The snapshot goes (unseen) and the hidden node merges back into the parent:
-                // the entries left show its own pages again.
+                // the entries left show its own pages again. That merge may be left for later,
+                // and until then entries not yet taken away still write the hidden node's
+                // pages: copies on write keep taking every entry of their page away, for good
+                // (a rare path).
+                let mut family = self.family.lock();
+                family.shared_ptes = true;
+                family.snapshots_stepping -= 1;
+                drop(family);
                 return Err(Status::CANCELED);
             }
-            family = match self.lock() {
-                Ok(family) => family,
+            family = self.family.lock();
+            if self.dead.load(Ordering::Relaxed) {
                 // The parent died: no mapping of it is left.
-                Err(_) => return Ok(child),
-            };
+                family.snapshots_stepping -= 1;
+                return Ok(child);
+            }
+            done = family.unmap_some(parent_id, done, parent_size, false, false);
+            if done >= parent_size {
+                family.snapshots_stepping -= 1;
+                return Ok(child);
+            }
         }
-        Ok(child)
     }
 
     /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.

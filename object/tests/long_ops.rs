@@ -2499,3 +2499,49 @@ fn a_snapshot_killed_between_its_steps_leaves_the_vmo_as_it_was() {
     assert_eq!(vmo.committed_bytes(), pages as u64 * PAGE);
     assert_pages(&vmo, |_| 5);
 }
+
+#[test]
+fn a_copy_on_write_after_a_snapshot_done_in_one_step_takes_no_entries_away() {
+    // Only while a snapshot's steps run may an old entry still write a shared page; a
+    // snapshot of a VMO with few entries ends in its first step, and a copy on write after
+    // it (the fault_cow benchmark) then only maps the new page.
+    use object::vmar::testing::AspaceCall;
+    let pages = 4;
+    let f = frames();
+    let (aspace, root, vmo) = stepping_space_in(&f, pages as u64);
+    write_pages(&vmo, 0..pages as u64, 5);
+    root.map(
+        ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC | ZX_VM_MAP_RANGE,
+        0,
+        vmo.clone(),
+        0,
+        pages * PAGEZ,
+        Rights::DEFAULT_VMO,
+    )
+    .expect("map range");
+    let snapshot = vmo
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, pages as u64 * PAGE)
+        .expect("snapshot");
+    let base = root
+        .map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE,
+            0,
+            snapshot.clone(),
+            0,
+            pages * PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map snapshot");
+    aspace.take_calls();
+    root.handle_fault(base + PAGEZ, true, false)
+        .expect("write fault");
+    let calls = aspace.take_calls();
+    assert!(
+        !calls.iter().any(|c| matches!(c, AspaceCall::Unmap { .. })),
+        "the copy on write unmapped: {calls:?}"
+    );
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_pages(&vmo, |_| 5);
+    assert_pages(&snapshot, |_| 5);
+    assert_charges_add_up(&[&vmo, &snapshot]);
+}
