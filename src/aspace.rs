@@ -196,6 +196,34 @@ fn index(va: usize, level: u32) -> usize {
 struct Tables {
     root: u64,
     lower: Vec<u64>,
+    /// TLB invalidations gathered between `begin_batch` and `end_batch`.
+    batch: Batch,
+}
+
+/// TLB invalidations put off to the end of a batch: none, one range, or more (then the whole
+/// ASID is invalidated at once).
+#[derive(Clone, Copy, Default)]
+enum Batch {
+    #[default]
+    Off,
+    Empty,
+    One(usize, usize),
+    Many,
+}
+
+impl Tables {
+    /// Invalidates the TLB entries of `va .. va + len` in `asid` now, or at the end of the
+    /// batch when one is open.
+    fn flush(&mut self, asid: u16, va: usize, len: usize) {
+        self.batch = match self.batch {
+            Batch::Off => {
+                tlb_flush_pages(asid, va, len);
+                Batch::Off
+            }
+            Batch::Empty => Batch::One(va, len),
+            Batch::One(..) | Batch::Many => Batch::Many,
+        };
+    }
 }
 
 impl Tables {
@@ -478,6 +506,7 @@ impl UserAddressSpace {
             tables: spin::Mutex::new(Some(Tables {
                 root,
                 lower: Vec::new(),
+                batch: Batch::Off,
             })),
             asid,
             root,
@@ -703,7 +732,23 @@ impl AddressSpace for UserAddressSpace {
             any = true;
         });
         if any {
-            tlb_flush_pages(self.asid, va, len);
+            tables.flush(self.asid, va, len);
+        }
+    }
+
+    fn begin_batch(&self) {
+        if let Some(tables) = self.tables.lock().as_mut() {
+            tables.batch = Batch::Empty;
+        }
+    }
+
+    fn end_batch(&self) {
+        let mut guard = self.tables.lock();
+        let Some(tables) = guard.as_mut() else { return };
+        match core::mem::take(&mut tables.batch) {
+            Batch::One(va, len) => tlb_flush_pages(self.asid, va, len),
+            Batch::Many => tlb_flush_asid(self.asid),
+            Batch::Off | Batch::Empty => {}
         }
     }
 
@@ -720,7 +765,7 @@ impl AddressSpace for UserAddressSpace {
             } else {
                 (va, reached)
             };
-            tlb_flush_pages(self.asid, lo, hi - lo);
+            t.flush(self.asid, lo, hi - lo);
         }
         reached
     }
@@ -734,7 +779,7 @@ impl AddressSpace for UserAddressSpace {
             any |= unsafe { reprotect(entry, perms) };
         });
         if any {
-            tlb_flush_pages(self.asid, va, len);
+            tables.flush(self.asid, va, len);
         }
     }
 
@@ -751,10 +796,11 @@ impl AddressSpace for UserAddressSpace {
             return end;
         };
         let (reached, any) = t.protect_bounded(va, end, perms, work);
-        // Before the lock goes: when the call returns, no TLB entry of the part done keeps
-        // rights its new entries lack.
+        // Before the lock goes (now, or at the end of the batch, before the tree lock goes):
+        // when the call returns, no TLB entry of the part done keeps rights its new entries
+        // lack.
         if any {
-            tlb_flush_pages(self.asid, va, reached - va);
+            t.flush(self.asid, va, reached - va);
         }
         reached
     }

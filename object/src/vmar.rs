@@ -188,6 +188,13 @@ pub trait AddressSpace: Send + Sync {
         }
     }
     fn protect(&self, va: usize, len: usize, perms: MappingPerms);
+    /// Gathers the TLB invalidations of the unmaps and protects that follow, until
+    /// [`Self::end_batch`], which comes before the tree lock is released: a chunk over many
+    /// small mappings then invalidates once (on a machine with several CPUs each broadcast
+    /// invalidation costs all of them). The default invalidates each at once.
+    fn begin_batch(&self) {}
+    /// Ends a batch: invalidates what it gathered.
+    fn end_batch(&self) {}
     /// Changes the permissions of the entries of part of `va .. va + len` as `protect` does,
     /// from the bottom, within the work left in `work` (counted as `unmap_bounded` counts
     /// it; no table is started with less than `TABLE_WORK` left). Returns the page-aligned
@@ -806,7 +813,9 @@ impl Vmar {
             let mut removed = Vec::new();
             let (done, narrowed) = {
                 let mut state = space.state.lock();
+                space.aspace.begin_batch();
                 let done = chunk(&mut state, &*space.aspace, &mut removed);
+                space.aspace.end_batch();
                 (done, core::mem::take(&mut state.narrowed))
             };
             narrow(narrowed);
@@ -843,7 +852,9 @@ impl Vmar {
                         return Err(status);
                     }
                 };
+                space.aspace.begin_batch();
                 let step = op(&mut state, &*space.aspace, &mut spares, &mut removed);
+                space.aspace.end_batch();
                 (step, core::mem::take(&mut state.narrowed))
             };
             narrow(narrowed);
