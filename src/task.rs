@@ -902,9 +902,11 @@ pub fn preempt_point() -> bool {
 }
 
 /// The kernel's wait point (`object::preempt::wait_point`), called with no lock held and IRQs
-/// masked by a thread that waits for another thread's long operation: takes pending
-/// interrupts and gives the CPU to the next runnable thread now. Returns false when the
-/// current thread was killed.
+/// masked by a thread that waits for another thread's long operation: sleeps until the next
+/// tick (at most a time slice), so that the long operation runs undisturbed meanwhile; a
+/// thread that only yielded was switched to at every preemption point of the operation and
+/// slowed it (twice as long on the raspi machines, where a switch costs more). Returns false
+/// when the current thread was killed.
 pub fn wait_point() -> bool {
     if CURRENT.load(Ordering::Relaxed).is_null() {
         return true;
@@ -912,10 +914,12 @@ pub fn wait_point() -> bool {
     if current_is_dead() {
         return false;
     }
-    take_pending_irqs();
-    schedule();
+    sleep_until(now_ns() + WAIT_POINT_SLEEP_NS);
     !current_is_dead()
 }
+
+/// How long [`wait_point`] sleeps; the tick rounds it up.
+const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
 
 /// Unmasks IRQs for a moment (IRQs masked on entry and on return), so that a pending one, the
 /// tick above all, is taken here.
