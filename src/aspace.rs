@@ -224,9 +224,7 @@ impl Tables {
             Batch::One(..) | Batch::Many => Batch::Many,
         };
     }
-}
 
-impl Tables {
     /// The level-3 entry for `va`, making the missing tables on the way (the caller has
     /// checked the pool can give `TABLE_RESERVE` pages). None when the pool is empty.
     fn make_leaf(&mut self, va: usize) -> Option<*mut u64> {

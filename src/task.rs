@@ -691,10 +691,7 @@ pub fn report_current_call() {
     const EC_SVC64: u64 = 0x15;
     if frame.esr >> 26 == EC_SVC64 {
         let number = frame.x[16];
-        let call = usize::try_from(number)
-            .ok()
-            .and_then(|n| abi::Syscall::ALL.get(n))
-            .map_or("unknown", |call| call.name());
+        let call = abi::Syscall::from_number(number).map_or("unknown", abi::Syscall::name);
         let a = &frame.x;
         log::error!(
             "  in system call {number} ({call}) of thread {thread_koid}, process {process_koid}\n  \
@@ -705,10 +702,7 @@ pub fn report_current_call() {
         // An interrupt from user mode, often taken right as a system call returns (its end
         // unmasked interrupts): x16 still holds that call's number.
         let number = frame.x[16];
-        let call = usize::try_from(number)
-            .ok()
-            .and_then(|n| abi::Syscall::ALL.get(n))
-            .map_or("unknown", |call| call.name());
+        let call = abi::Syscall::from_number(number).map_or("unknown", abi::Syscall::name);
         log::error!(
             "  on thread {thread_koid}, process {process_koid}, interrupted in user mode at pc {:#x}; x16 = {number} ({call}), the system call just made if the pc follows an svc",
             frame.elr

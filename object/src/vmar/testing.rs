@@ -84,6 +84,18 @@ impl FakeAddressSpace {
     }
 }
 
+/// How many entries a bounded call may touch with `work` left, and what each costs: all of
+/// them for nothing, or with `step_entries` set, that many for a whole [`UNMAP_WORK`].
+fn step_limit(step_entries: Option<usize>, work: usize) -> (usize, usize) {
+    match step_entries {
+        Some(n) => {
+            let cost = (UNMAP_WORK / n.max(1)).max(1);
+            (work / cost, cost)
+        }
+        None => (usize::MAX - 1, 0),
+    }
+}
+
 impl AddressSpace for FakeAddressSpace {
     fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult {
         assert_eq!(va % 4096, 0, "map_page of an unaligned address {va:#x}");
@@ -118,13 +130,7 @@ impl AddressSpace for FakeAddressSpace {
         );
         let mut inner = self.inner.lock();
         // Entries this call may clear, and the work each costs.
-        let (limit, cost) = match inner.step_entries {
-            Some(n) => {
-                let cost = (UNMAP_WORK / n.max(1)).max(1);
-                (*work / cost, cost)
-            }
-            None => (usize::MAX - 1, 0),
-        };
+        let (limit, cost) = step_limit(inner.step_entries, *work);
         let end = va.saturating_add(len);
         let keys: Vec<usize> = if from_top {
             inner
@@ -178,14 +184,8 @@ impl AddressSpace for FakeAddressSpace {
             "protect_bounded of an unaligned address {va:#x}"
         );
         let mut inner = self.inner.lock();
-        // Entries this call may change, and the work each costs (as in `unmap_bounded`).
-        let (limit, cost) = match inner.step_entries {
-            Some(n) => {
-                let cost = (UNMAP_WORK / n.max(1)).max(1);
-                (*work / cost, cost)
-            }
-            None => (usize::MAX - 1, 0),
-        };
+        // Entries this call may change, and the work each costs.
+        let (limit, cost) = step_limit(inner.step_entries, *work);
         let end = va.saturating_add(len);
         let keys: Vec<usize> = inner
             .ptes

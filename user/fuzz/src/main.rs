@@ -159,6 +159,14 @@ fn kmem() -> sys::zx_info_kmem_stats_t {
     stats
 }
 
+/// Pages neither free nor the heap's: the heap keeps what it grew to at its peak (that is
+/// its own cache, not a leak; what it holds is checked as heap in use).
+fn pages_held(k: &sys::zx_info_kmem_stats_t) -> u64 {
+    k.total_bytes
+        .saturating_sub(k.free_bytes + k.total_heap_bytes)
+        / PAGE as u64
+}
+
 fn heap_used(k: &sys::zx_info_kmem_stats_t) -> u64 {
     k.total_heap_bytes.saturating_sub(k.free_heap_bytes)
 }
@@ -339,9 +347,8 @@ fn run(seed: u64, calls: u64, rounds: u64) -> i32 {
 /// On a `kdebug` boot the fuzzing threads arm refused allocations (`failalloc N`) among
 /// their calls; none may be left armed for the next round's start or the leak check.
 fn disarm() {
-    let off = b"failalloc 0";
-    // SAFETY: the command is readable; elsewhere than on kdebug boots NOT_SUPPORTED.
-    unsafe { sys::zx_debug_send_command(sys::ZX_HANDLE_INVALID, off.as_ptr(), off.len()) };
+    // Elsewhere than on kdebug boots NOT_SUPPORTED.
+    sweep::command("failalloc 0");
 }
 
 /// Runs one round in a process of its own (`fuzz round SEED CALLS`) and waits for it: when
@@ -426,18 +433,10 @@ fn settle(base: &mut Option<sys::zx_info_kmem_stats_t>) -> Result<(), String> {
     };
     let deadline = now() + 3 * SECOND;
     let pages = |bytes: u64| bytes / PAGE as u64;
-    // Pages neither free nor the heap's: the heap keeps what it grew to at its peak (that
-    // is its own cache, not a leak; what it holds is checked as heap in use).
-    let held = |k: &sys::zx_info_kmem_stats_t| {
-        pages(
-            k.total_bytes
-                .saturating_sub(k.free_bytes + k.total_heap_bytes),
-        )
-    };
     loop {
         let k = kmem();
         let grew = heap_used(&k).saturating_sub(heap_used(base));
-        let lost = held(&k).saturating_sub(held(base));
+        let lost = pages_held(&k).saturating_sub(pages_held(base));
         if grew <= HEAP_SLACK && lost <= PAGE_SLACK {
             return Ok(());
         }
@@ -446,8 +445,8 @@ fn settle(base: &mut Option<sys::zx_info_kmem_stats_t>) -> Result<(), String> {
                 "the kernel heap in use grew by {grew} bytes ({} -> {}); {lost} more pages are in use ({} -> {}: VMO pages {} -> {}, page tables {} -> {})",
                 heap_used(base),
                 heap_used(&k),
-                held(base),
-                held(&k),
+                pages_held(base),
+                pages_held(&k),
                 pages(base.vmo_bytes),
                 pages(k.vmo_bytes),
                 pages(base.mmu_overhead_bytes),

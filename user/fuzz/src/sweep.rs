@@ -18,14 +18,15 @@ use alloc::vec::Vec;
 use zx::println;
 use zx::sys::{self, zx_handle_t, zx_status_t, ZX_HANDLE_INVALID};
 
-use crate::{heap_used, kmem, now, sleep, PAGE};
+use crate::{heap_used, kmem, now, pages_held, sleep, PAGE};
 
 /// An out-handle slot's value before the call: a call that fails must leave it.
 const UNTOUCHED: zx_handle_t = 0xdead_beef;
 /// A script of more steps than this many refusals is not expected: the sweep stops there.
 const MAX_N: u64 = 2000;
 
-fn command(text: &str) -> zx_status_t {
+/// Sends `text` to the kernel's debug facilities (`zx_debug_send_command`).
+pub fn command(text: &str) -> zx_status_t {
     // SAFETY: `text` is readable for its length.
     unsafe { sys::zx_debug_send_command(ZX_HANDLE_INVALID, text.as_ptr(), text.len()) }
 }
@@ -447,11 +448,7 @@ fn grow_handle_table() {
 /// Heap in use and pages neither free nor the heap's, once deferred work has settled.
 fn figures() -> (u64, u64) {
     let k = kmem();
-    let held = k
-        .total_bytes
-        .saturating_sub(k.free_bytes + k.total_heap_bytes)
-        / PAGE as u64;
-    (heap_used(&k), held)
+    (heap_used(&k), pages_held(&k))
 }
 
 /// Waits (up to 2 s) for the figures to come back to `base`.
