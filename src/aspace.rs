@@ -201,27 +201,30 @@ struct Tables {
 }
 
 /// TLB invalidations put off to the end of a batch: none, one range, or more (then the whole
-/// ASID is invalidated at once).
+/// ASID is invalidated at once). A batch belongs to the thread that opened it
+/// ([`task::current_token`]): an unmap by another thread meanwhile (a VMO's, under its own
+/// lock, which frees pages once it returns) invalidates at once.
 #[derive(Clone, Copy, Default)]
 enum Batch {
     #[default]
     Off,
-    Empty,
-    One(usize, usize),
-    Many,
+    Empty(usize),
+    One(usize, usize, usize),
+    Many(usize),
 }
 
 impl Tables {
     /// Invalidates the TLB entries of `va .. va + len` in `asid` now, or at the end of the
     /// batch when one is open.
     fn flush(&mut self, asid: u16, va: usize, len: usize) {
+        let me = crate::task::current_token();
         self.batch = match self.batch {
-            Batch::Off => {
+            Batch::Empty(owner) if owner == me => Batch::One(owner, va, len),
+            Batch::One(owner, ..) | Batch::Many(owner) if owner == me => Batch::Many(owner),
+            other => {
                 tlb_flush_pages(asid, va, len);
-                Batch::Off
+                other
             }
-            Batch::Empty => Batch::One(va, len),
-            Batch::One(..) | Batch::Many => Batch::Many,
         };
     }
 
@@ -736,7 +739,7 @@ impl AddressSpace for UserAddressSpace {
 
     fn begin_batch(&self) {
         if let Some(tables) = self.tables.lock().as_mut() {
-            tables.batch = Batch::Empty;
+            tables.batch = Batch::Empty(crate::task::current_token());
         }
     }
 
@@ -744,9 +747,9 @@ impl AddressSpace for UserAddressSpace {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
         match core::mem::take(&mut tables.batch) {
-            Batch::One(va, len) => tlb_flush_pages(self.asid, va, len),
-            Batch::Many => tlb_flush_asid(self.asid),
-            Batch::Off | Batch::Empty => {}
+            Batch::One(_, va, len) => tlb_flush_pages(self.asid, va, len),
+            Batch::Many(_) => tlb_flush_asid(self.asid),
+            Batch::Off | Batch::Empty(_) => {}
         }
     }
 

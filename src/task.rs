@@ -655,6 +655,12 @@ pub fn current_process() -> Option<Arc<Process>> {
 /// not pay for the scheduler lock and reference counts on every call. Null in the idle loop.
 static CURRENT: AtomicPtr<Thread> = AtomicPtr::new(core::ptr::null_mut());
 
+/// Who is running now, as a number no other running thread has (its `Thread`'s address; 0
+/// in the idle loop): for state that belongs to the thread that set it.
+pub fn current_token() -> usize {
+    CURRENT.load(Ordering::Relaxed) as usize
+}
+
 /// Runs `f` on the current thread's process, without taking a reference.
 pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> {
     let thread = CURRENT.load(Ordering::Relaxed);
