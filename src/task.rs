@@ -356,7 +356,16 @@ pub struct Thread {
     stack: KernelStack,
     fp: spin::Mutex<FpState>,
     tpidr_el0: AtomicU64,
+    /// Set while the thread copies between user memory and frames no lock keeps
+    /// ([`copying_frames`]); only the thread itself reads or writes it.
+    copying_frames: AtomicBool,
+    /// The user page (address, bit 0: a write) such a copy faulted on and could not have
+    /// served without waiting, or `NO_FAULT`; only the thread itself reads or writes it.
+    fault_left: AtomicUsize,
 }
+
+/// [`Thread::fault_left`]: none.
+const NO_FAULT: usize = usize::MAX;
 
 impl Thread {
     /// `zx_thread_create`: a thread of `process`, not yet started.
@@ -381,6 +390,8 @@ impl Thread {
                 fpsr: 0,
             }),
             tpidr_el0: AtomicU64::new(0),
+            copying_frames: AtomicBool::new(false),
+            fault_left: AtomicUsize::new(NO_FAULT),
         });
         Ok(thread)
     }
@@ -720,6 +731,56 @@ pub fn report_current_call() {
             frame.esr,
             frame.far
         );
+    }
+}
+
+/// Marks the current thread as copying (`on`) between user memory and frames that no lock
+/// keeps (a VMO's, in `zx_vmo_read` and `zx_vmo_write`; between two such copies it may take
+/// preemption points, never during one), or done with it: a fault such a copy takes must not
+/// let another thread run, which could free those frames meanwhile. It is served without
+/// waiting ([`object::vmar::Vmar::handle_fault_without_waiting`]); one that would have to
+/// wait fails the copy and leaves its page for [`take_fault_left`], for the caller to serve
+/// once it let go of the frames and then copy the rest.
+#[inline]
+pub fn copying_frames(on: bool) {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    if !thread.is_null() {
+        // SAFETY: as in `with_current_process`.
+        unsafe { (*thread).copying_frames.store(on, Ordering::Relaxed) };
+    }
+}
+
+/// The user page (address, whether for a write) a copy marked by [`copying_frames`] faulted
+/// on and left for later, if any; taking it clears it.
+pub fn take_fault_left() -> Option<(usize, bool)> {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    if thread.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_current_process`.
+    let left = unsafe { (*thread).fault_left.swap(NO_FAULT, Ordering::Relaxed) };
+    (left != NO_FAULT).then_some((left & !1, left & 1 != 0))
+}
+
+/// Whether the current thread is in a copy marked by [`copying_frames`].
+pub fn copy_holds_frames() -> bool {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    // SAFETY: as in `with_current_process`.
+    !thread.is_null() && unsafe { (*thread).copying_frames.load(Ordering::Relaxed) }
+}
+
+/// A fault of a copy marked by [`copying_frames`] that needs waiting: the copy fails, and
+/// [`take_fault_left`] hands the page to its caller.
+pub fn leave_fault_for_later(va: usize, write: bool) {
+    let thread = CURRENT.load(Ordering::Relaxed);
+    if !thread.is_null() {
+        let page = va & !(arch::mmu::PAGE_SIZE - 1);
+        // SAFETY: as in `with_current_process`.
+        unsafe {
+            (*thread)
+                .fault_left
+                .store(page | usize::from(write), Ordering::Relaxed)
+        };
     }
 }
 

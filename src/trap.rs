@@ -5,6 +5,7 @@
 use crate::task;
 use arch::esr::{Esr, FaultKind};
 use arch::exception::TrapFrame;
+use object::Status;
 
 /// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
 /// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
@@ -129,12 +130,25 @@ pub fn user_access_fault(far: u64, write: bool) -> bool {
     if !servable(Esr(arch::exception::current_esr())) {
         return false;
     }
-    match task::current_process() {
-        Some(process) => process
+    let Some(process) = task::current_process() else {
+        return false;
+    };
+    if !task::copy_holds_frames() {
+        return process
             .root_vmar()
             .handle_fault(far as usize, write, false)
-            .is_ok(),
-        None => false,
+            .is_ok();
+    }
+    match process
+        .root_vmar()
+        .handle_fault_without_waiting(far as usize, write)
+    {
+        Ok(()) => true,
+        Err(Status::SHOULD_WAIT) => {
+            task::leave_fault_for_later(far as usize, write);
+            false
+        }
+        Err(_) => false,
     }
 }
 

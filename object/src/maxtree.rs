@@ -317,6 +317,46 @@ impl<K: Ord + Copy, V: Ord + Copy + Default, P> MaxTree<K, V, P> {
         walk(&self.root, below, above, &mut f);
     }
 
+    /// [`MaxTree::for_each_overlapping`] of the entries with keys at or above `from` only,
+    /// until `f` returns false: a walk that resumes where an earlier one stopped, costing
+    /// O(log n) per entry visited and nothing for the entries before `from`.
+    pub fn for_each_overlapping_from(
+        &self,
+        from: &K,
+        below: &K,
+        above: V,
+        mut f: impl FnMut(K, V, &P) -> bool,
+    ) {
+        /// False once `f` asked to stop.
+        fn walk<K: Ord + Copy, V: Ord + Copy + Default, P>(
+            link: &Link<K, V, P>,
+            from: &K,
+            below: &K,
+            above: V,
+            f: &mut impl FnMut(K, V, &P) -> bool,
+        ) -> bool {
+            let Some(n) = link.as_ref() else {
+                return true;
+            };
+            if n.max <= above {
+                return true;
+            }
+            if n.key >= *from {
+                if !walk(&n.left, from, below, above, f) {
+                    return false;
+                }
+                if n.key >= *below {
+                    return true;
+                }
+                if n.value > above && !f(n.key, n.value, &n.payload) {
+                    return false;
+                }
+            }
+            walk(&n.right, from, below, above, f)
+        }
+        walk(&self.root, from, below, above, &mut f);
+    }
+
     /// Takes the entry with the smallest key out.
     pub fn pop_first(&mut self) -> Option<(K, V)> {
         let root = self.root.take()?;
@@ -356,6 +396,36 @@ impl<K: Ord + Copy, V: Ord + Copy + Default> MaxTree<K, V, ()> {
 mod tests {
     use super::MaxTree;
     use alloc::collections::BTreeMap;
+
+    #[test]
+    fn overlapping_from_resumes_where_it_stopped() {
+        let mut tree: MaxTree<(u64, u64), u64> = MaxTree::default();
+        for id in 1..200u64 {
+            // (first, id) -> end: every third entry ends before page 50.
+            let end = if id % 3 == 0 { 40 } else { 100 };
+            tree.insert((id % 7, id), end);
+        }
+        let mut all = alloc::vec::Vec::new();
+        tree.for_each_overlapping(&(60, 0), 50, |k, _, _| all.push(k));
+        // Five at a time, each walk resuming just past the last key seen.
+        let mut resumed = alloc::vec::Vec::new();
+        let mut from = (0, 0);
+        loop {
+            let mut taken = 0;
+            let start = from;
+            tree.for_each_overlapping_from(&start, &(60, 0), 50, |k, _, _| {
+                resumed.push(k);
+                taken += 1;
+                from = (k.0, k.1 + 1);
+                taken < 5
+            });
+            if taken < 5 {
+                break;
+            }
+        }
+        assert_eq!(all, resumed);
+        assert!(all.iter().all(|&(_, id)| id % 3 != 0));
+    }
 
     #[test]
     fn agrees_with_a_btreemap() {

@@ -120,9 +120,12 @@ pub trait MapTarget: Send + Sync {
     fn narrow_mapping(&self, _id: u64, _offset: u64, _len: u64) {}
     /// The page backing `offset` for an access: commits it (write) or finds what is visible
     /// (read; may be a shared zero page); `writable` says whether it may be mapped writable
-    /// (false for pages shared copy-on-write or the zero page). Errors: OUT_OF_RANGE beyond
-    /// the size, NO_MEMORY.
-    fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault>;
+    /// (false for pages shared copy-on-write or the zero page). Called with no lock held; it
+    /// may take preemption points, unless `may_wait` is false. Errors: OUT_OF_RANGE beyond
+    /// the size, NO_MEMORY; SHOULD_WAIT while the target cannot give a page yet (an
+    /// operation on it is taking entries away in steps), or when it would have to preempt
+    /// and `may_wait` is false: ask again after a [`preempt::wait_point`].
+    fn fault_page(&self, offset: u64, write: bool, may_wait: bool) -> ZxResult<PageForFault>;
 }
 
 /// The answer of [`MapTarget::fault_page`].
@@ -1274,9 +1277,16 @@ impl Vmar {
                     _ => return Ok(()),
                 }
             };
-            let page = match target.fault_page(offset, false) {
+            let page = match target.fault_page(offset, false, true) {
                 Ok(page) => page,
                 Err(Status::OUT_OF_RANGE) => break,
+                Err(Status::SHOULD_WAIT) => {
+                    // The target is taking entries away in steps: this page again after it.
+                    if !preempt::wait_point() {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 Err(status) => return Err(status),
             };
             let state = space.state.lock();
@@ -1695,11 +1705,27 @@ impl Vmar {
     /// mapping is and the target says the page may be written, so a read fault on a
     /// copy-on-write page maps it read-only and a later write faults again.
     ///
+    /// The fault may take preemption points: waiting while the target takes entries away in
+    /// steps, or doing such steps itself.
+    ///
     /// Errors: destroyed -> BAD_STATE; no mapping at `va` -> NOT_FOUND; access not allowed by
     /// the mapping -> ACCESS_DENIED; the target's error (OUT_OF_RANGE past its end,
     /// NO_MEMORY); a write fault the target answers with a read-only page -> ACCESS_DENIED;
-    /// the address space's error.
+    /// the address space's error; CANCELED when the thread was killed while it waited.
+    #[inline(always)]
     pub fn handle_fault(&self, va: usize, write: bool, execute: bool) -> ZxResult {
+        self.serve_fault(va, write, execute, true)
+    }
+
+    /// [`Vmar::handle_fault`] of a read or write fault taken by a copy that holds frames no
+    /// lock keeps: it must not be preempted, so where the fault would wait or take a second
+    /// step it gives SHOULD_WAIT, and the copy serves the fault again with
+    /// [`Vmar::handle_fault`] once it let go of those frames.
+    pub fn handle_fault_without_waiting(&self, va: usize, write: bool) -> ZxResult {
+        self.serve_fault(va, write, false, false)
+    }
+
+    fn serve_fault(&self, va: usize, write: bool, execute: bool, may_wait: bool) -> ZxResult {
         let space = self.space();
         let page_va = va & !(PAGE - 1);
         loop {
@@ -1752,7 +1778,20 @@ impl Vmar {
                 }
                 (generation, target, offset, perms)
             };
-            let page = target.fault_page(offset, write)?;
+            let page = match target.fault_page(offset, write, may_wait) {
+                Ok(page) => page,
+                Err(status) => {
+                    drop(target);
+                    if status != Status::SHOULD_WAIT || !may_wait {
+                        return Err(status);
+                    }
+                    // The target is taking entries away in steps: look again after them.
+                    if !preempt::wait_point() {
+                        return Err(Status::CANCELED);
+                    }
+                    continue;
+                }
+            };
             let state = space.state.lock();
             if state.generation != generation {
                 drop(state);

@@ -157,6 +157,9 @@ struct Node {
     /// size, the children's windows were clamped), and nothing there is freed before they
     /// are gone. Never above the size it was before the shrink.
     mapped_below: u64,
+    /// Where taking those entries away stopped inside one page that more mappings show than
+    /// a step visits ([`PageWalk`]; holds no fault off: nothing maps pages past the size).
+    stale_walk: PageWalk,
 }
 
 impl Node {
@@ -178,6 +181,7 @@ impl Node {
             letting_go: false,
             dead_below: 0,
             mapped_below: 0,
+            stale_walk: PageWalk::default(),
         }
     }
 
@@ -372,6 +376,15 @@ impl Reserve {
         Some(frame)
     }
 
+    /// Puts back a frame a chunk took and did not use, for a later chunk.
+    fn push(&mut self, frame: FrameAddr, frames: &dyn FrameAllocator) {
+        if self.len != 0 {
+            frames.write(frame, 0, &self.head.to_ne_bytes());
+        }
+        self.head = frame;
+        self.len += 1;
+    }
+
     /// Frees the frames nothing took (someone else committed pages meanwhile).
     fn release(mut self, frames: &dyn FrameAllocator) {
         while let Some(frame) = self.pop(frames) {
@@ -381,11 +394,6 @@ impl Reserve {
 }
 
 impl FrameBatch {
-    /// `count` frames, or NO_MEMORY with none taken.
-    fn allocate(frames: &dyn FrameAllocator, count: usize) -> ZxResult<FrameBatch> {
-        Self::allocate_from(frames, count, &mut Reserve::empty())
-    }
-
     /// `count` frames, from `reserve` while it has some, or NO_MEMORY with none taken.
     fn allocate_from(
         frames: &dyn FrameAllocator,
@@ -419,6 +427,13 @@ impl FrameBatch {
         batch.spill.reverse();
         batch.inline[..batch.inline_len].reverse();
         Ok(batch)
+    }
+
+    /// Puts the frames left in the batch into `reserve`, for a later chunk.
+    fn release_into(mut self, reserve: &mut Reserve, frames: &dyn FrameAllocator) {
+        while let Some(frame) = self.take() {
+            reserve.push(frame, frames);
+        }
     }
 
     /// A batch of the one frame `frame`.
@@ -464,6 +479,12 @@ struct Family {
     /// now shared, so a copy on write takes every entry of its page away first, as with
     /// `shared_ptes`. Only while it is not 0: a snapshot done in one step costs faults nothing.
     snapshots_stepping: usize,
+    /// Operations walking the mappings of a page over several steps ([`PageWalk`]) that must
+    /// not see an entry come back behind them: while not 0, [`Vmo::fault_page`] answers
+    /// SHOULD_WAIT and the fault waits (no entry onto this family's frames is made). An
+    /// operation counts itself in when a step of its walk ends with the walk unfinished and
+    /// out again when the walk ends, however it ends ([`HeldWalk`]).
+    faults_held: usize,
     /// Nodes with work left for later, oldest first: closing nodes and pending merges.
     deferred: Vec<NodeId>,
     /// Whether the family is on [`DEFERRED_FAMILIES`].
@@ -617,11 +638,62 @@ impl Family {
         if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
         }
-        self.commit_absent(id, index, batch)
+        self.commit_absent(id, index, batch, false)
     }
 
-    /// [`Family::commit`] of a page `id` is known not to hold.
-    fn commit_absent(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
+    /// [`Family::commit`] right after [`Family::clear_for_commit`] said the page's entries are
+    /// gone, in the same lock hold: no walk over its mappings again.
+    fn commit_cleared(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
+        if let Some(frame) = self.node(id).pages.get(index) {
+            return frame;
+        }
+        self.commit_absent(id, index, batch, true)
+    }
+
+    /// Before page `index` of `id` gets a frame of its own: one step of taking away the
+    /// entries that show what it showed until now (the zero page or an ancestor's page, in
+    /// the mappings of `id`, its slices and the nodes reading through it), in steps when
+    /// more mappings show it than a step visits ([`Family::clear_page_step`]; faults wait
+    /// meanwhile). True when none is left: [`Family::commit_cleared`] follows in the same
+    /// lock hold. At once when the page is `id`'s own or no such entry was ever made.
+    fn clear_for_commit(&mut self, id: NodeId, index: u64, walk: &mut PageWalk) -> bool {
+        if self.node(id).pages.contains_key(index)
+            || !(self.shared_ptes || self.snapshots_stepping != 0)
+        {
+            self.end_walk(walk);
+            return true;
+        }
+        self.clear_page_step(id, index, false, true, walk)
+    }
+
+    /// How many pages from `first` (at most `count`) [`Family::clear_for_commit`] readies
+    /// in this lock hold: a page whose entries take more than one step ends the run, and is
+    /// walked in the steps that follow (the first page of a run, whose walk may then hold
+    /// faults off; until it is done the run is empty).
+    fn clear_run_for_commit(
+        &mut self,
+        id: NodeId,
+        first: u64,
+        count: usize,
+        walk: &mut PageWalk,
+    ) -> usize {
+        let mut ready = 0;
+        while ready < count && self.clear_for_commit(id, first + ready as u64, walk) {
+            ready += 1;
+        }
+        ready
+    }
+
+    /// [`Family::commit`] of a page `id` is known not to hold; `cleared`: no entry shows what
+    /// the page showed until now ([`Family::clear_for_commit`]), else they are all taken
+    /// away here at once.
+    fn commit_absent(
+        &mut self,
+        id: NodeId,
+        index: u64,
+        batch: &mut FrameBatch,
+        cleared: bool,
+    ) -> FrameAddr {
         let frame = batch.take().expect("prepare counted every page to commit");
         // A node that looks through to no other shows zeroes where it holds no page.
         let source = match self.node(id).link {
@@ -653,7 +725,7 @@ impl Family {
         // Mappings of this node and of everything that looks through it showed the old page,
         // unless no mapping ever showed a page its node does not own. They go before the old
         // page may be freed.
-        if self.shared_ptes || self.snapshots_stepping != 0 {
+        if !cleared && (self.shared_ptes || self.snapshots_stepping != 0) {
             self.unmap_everywhere(id, index, index + 1);
         }
         if let Some((owner, owner_index, charged)) = source_charge {
@@ -679,21 +751,6 @@ impl Family {
     /// `out` partly written.
     fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
         self.node(id).pages.get_run(first, out, 0) == out.len()
-    }
-
-    /// The node's own frame for page `index`, committed from one new frame if it has none
-    /// (`prepare`'s counting is for ranges).
-    #[inline(always)]
-    fn own_page(&mut self, id: NodeId, index: u64) -> ZxResult<FrameAddr> {
-        if let Some(frame) = self.node(id).pages.get(index) {
-            return Ok(frame);
-        }
-        let new = self.frames.alloc().ok_or(Status::NO_MEMORY)?;
-        let mut batch = FrameBatch::single(new);
-        let frame = self.commit_absent(id, index, &mut batch);
-        // Empty: the page had no frame, so `commit_absent` took this one.
-        batch.release(&*self.frames);
-        Ok(frame)
     }
 
     /// Frees page `index` of `id` if no node can see it any more.
@@ -999,66 +1056,228 @@ impl Family {
     /// about [`UNMAP_WORK`] of page-table work over all the mappings of the range (as
     /// [`crate::vmar::AddressSpace::unmap_bounded`] counts it: a table that exists is a
     /// table's work, a span without one next to nothing). From the bottom, returns the page
-    /// below which no mapping shows any of the range any more, above `first`; from the top
-    /// (`from_top`), above which, below `end`. `past_limits`: the children's windows are
-    /// taken as reaching as far up as the range (a shrink clamped them before their entries
-    /// went; entries of a child's own pages taken too are only faulted in again).
+    /// below which no mapping shows any of the range any more, at or above `first`; from the
+    /// top (`from_top`), above which, at or below `end`. `past_limits`: the children's windows
+    /// are taken as reaching as far up as the range (a shrink clamped them before their
+    /// entries went; entries of a child's own pages taken too are only faulted in again).
     ///
-    /// Each mapping may take a table even when the work is spent, so that every call makes
-    /// progress: a call's work is at most `UNMAP_WORK` and a table per mapping over the
-    /// range, however large the range.
+    /// A page more mappings show than a step visits (a page mapped 100,000 times) takes
+    /// several steps, which `walk` carries from one to the next; until it is done the call
+    /// returns `first` (`end`). `hold_faults`: the caller is about to free or replace what
+    /// the page shows, so faults in the family wait while the walk is unfinished
+    /// ([`Family::faults_held`]); without it a mapping the walk passed may show the page
+    /// again, which only a caller to whom that is harmless may allow (a shrink: nothing maps
+    /// pages past the size; a snapshot: a write through a passed mapping copies first).
+    #[allow(clippy::too_many_arguments)]
     fn unmap_some(
-        &self,
+        &mut self,
         id: NodeId,
         first: u64,
         end: u64,
         from_top: bool,
         past_limits: bool,
+        hold_faults: bool,
+        walk: &mut PageWalk,
     ) -> u64 {
+        let (all, none, page) = if from_top {
+            (first, end, end - 1)
+        } else {
+            (end, first, first)
+        };
         // Nothing can show the range (a snapshot or DECOMMIT of an unmapped VMO): no walk.
         let node = self.node(id);
         if node.mappings.is_empty() && node.slices.is_empty() && node.children.is_empty() {
-            return if from_top { first } else { end };
+            self.end_walk(walk);
+            return all;
         }
-        let mut work = UNMAP_WORK;
+        if walk.page.is_some() {
+            if walk.page != Some((id, page)) {
+                // Left from a range that moved (a shrink undone by a grow): start afresh.
+                self.end_walk(walk);
+            } else if self.clear_page_step(id, page, past_limits, hold_faults, walk) {
+                return if from_top { page } else { page + 1 };
+            } else {
+                return none;
+            }
+        }
+        let mut budget = StepBudget::new();
         let reached =
-            self.unmap_everywhere_bounded(id, first, end, &mut work, from_top, past_limits);
-        let done = if from_top {
-            reached < end
-        } else {
-            reached > first
-        };
-        if done {
+            self.unmap_everywhere_bounded(id, first, end, &mut budget, from_top, past_limits);
+        if reached != none {
             return reached;
         }
-        // No progress (only a page table that counts more than a table a page: tests' fakes):
-        // one page in one go.
-        if from_top {
-            self.unmap_everywhere_past(id, end - 1, end, past_limits);
-            end - 1
-        } else {
-            self.unmap_everywhere_past(id, first, first + 1, past_limits);
-            first + 1
+        // Not even the first page: it has more mappings than a step visits. Walk them in
+        // steps of their own, from the next step on.
+        walk.page = Some((id, page));
+        walk.next = (0, (0, 0));
+        none
+    }
+
+    /// One step of taking away every entry that shows page `index` of `id` (through `id`,
+    /// its slices and every node that reads through it; `past_limits` as for
+    /// [`Family::unmap_some`]): true when none is left. The first step visits them as
+    /// [`Family::unmap_everywhere`] would, within [`UNMAP_WORK`] (nearly always enough); the
+    /// next ones resume where the one before stopped ([`PageWalk`]). `hold_faults` as for
+    /// `unmap_some`: faults in the family wait from the end of the first step that leaves
+    /// the walk unfinished until it ends.
+    fn clear_page_step(
+        &mut self,
+        id: NodeId,
+        index: u64,
+        past_limits: bool,
+        hold_faults: bool,
+        walk: &mut PageWalk,
+    ) -> bool {
+        if walk.page != Some((id, index)) {
+            self.end_walk(walk);
+            let mut budget = StepBudget::new();
+            if self.unmap_everywhere_bounded(id, index, index + 1, &mut budget, false, past_limits)
+                > index
+            {
+                return true;
+            }
+            // Mappings this step passed may show the page again before the next step: the
+            // walk starts there from its beginning.
+            walk.page = Some((id, index));
+            walk.next = (0, (0, 0));
+            return false;
+        }
+        let mut work = UNMAP_WORK;
+        if self.page_walk_step(id, index, past_limits, walk, &mut work) {
+            self.end_walk(walk);
+            return true;
+        }
+        if hold_faults {
+            self.hold_faults(walk);
+        }
+        false
+    }
+
+    /// Holds the family's faults off for the operation that owns `walk` (see
+    /// [`Family::faults_held`]) until [`Family::release_faults`].
+    fn hold_faults(&mut self, walk: &mut PageWalk) {
+        if !walk.holding {
+            self.faults_held += 1;
+            walk.holding = true;
         }
     }
 
-    /// [`Family::unmap_everywhere`], with the children's windows reaching up (`past_limits`).
-    fn unmap_everywhere_past(&self, id: NodeId, first: u64, end: u64, past_limits: bool) {
-        if past_limits {
-            let mut work = usize::MAX;
-            self.unmap_everywhere_bounded(id, first, end, &mut work, false, true);
-        } else {
-            self.unmap_everywhere(id, first, end);
+    /// Of ZERO's partial pages of `id` ([`partial_pages`]), those that must be forked
+    /// before their bytes are zeroed: zeroing part of a page is a write to it, so a page
+    /// that shows an ancestor's frame gets its own. One that reads zero without a frame
+    /// commits nothing: a zero marker keeps it zero (a clone's parent may write it later).
+    fn partial_pages_to_fork(&self, id: NodeId, partial: &PartialPages) -> Vec<u64> {
+        partial
+            .iter()
+            .flatten()
+            .map(|&(page, _, _)| page)
+            .filter(|&page| !self.owns_frame(id, page) && self.frame_at(id, page).is_some())
+            .collect()
+    }
+
+    /// Ends `walk` (done or given up). Faults it held off stay held: the page it cleared is
+    /// not replaced or freed yet ([`Family::release_faults`]).
+    fn end_walk(&mut self, walk: &mut PageWalk) {
+        walk.page = None;
+        walk.next = (0, (0, 0));
+    }
+
+    /// Lets faults go on if `walk` held them off, unless it is partway through a page (its
+    /// next step resumes after mappings a fault could show the page through again). The
+    /// operation calls it once it has replaced or freed what its walks cleared.
+    fn release_faults(&mut self, walk: &mut PageWalk) {
+        if walk.holding && (walk.page.is_none() || walk.next == (0, (0, 0))) {
+            self.faults_held -= 1;
+            walk.holding = false;
         }
     }
 
-    /// The walk of [`Family::unmap_some`], within `work`.
+    /// Visits, within `work`, the mappings that show page `index` of `id` from where `walk`
+    /// stopped, in the walk's order: nodes by id, each node's mappings by key. True when
+    /// all are visited. The order survives the lock being let go between two steps: a node
+    /// or mapping made meanwhile may fall before the cursor, but it shows nothing the walk
+    /// is taking away (faults were held off, or cannot bring it back); nodes and mappings
+    /// that went need no visit; a narrowed mapping only moves up (its key's first page
+    /// grows), so it is at worst visited twice.
+    fn page_walk_step(
+        &self,
+        id: NodeId,
+        index: u64,
+        past_limits: bool,
+        walk: &mut PageWalk,
+        work: &mut usize,
+    ) -> bool {
+        let mut showing = self.nodes_showing(id, index, past_limits);
+        showing.sort_unstable();
+        for (node_id, page) in showing {
+            if node_id < walk.next.0 {
+                continue;
+            }
+            let from = if node_id == walk.next.0 {
+                walk.next.1
+            } else {
+                (0, 0)
+            };
+            let mut stopped = false;
+            self.node(node_id)
+                .mappings
+                .by_range
+                .for_each_overlapping_from(&from, &(page + 1, 0), page, |key, _, observer| {
+                    if *work == 0 {
+                        walk.next = (node_id, key);
+                        stopped = true;
+                        return false;
+                    }
+                    *work = work.saturating_sub(PAGE_VISIT_WORK);
+                    if let Some(observer) = observer.upgrade() {
+                        observer.unmap_target_range(page << PAGE_SHIFT, PAGE_SIZE);
+                    }
+                    true
+                });
+            if stopped {
+                return false;
+            }
+            walk.next = (node_id + 1, (0, 0));
+        }
+        true
+    }
+
+    /// The nodes whose mappings may show page `index` of `id`, each with its own page
+    /// there: `id`, its slices, and every node reading through it (`past_limits` as for
+    /// [`Family::unmap_some`]). At most the family's nodes ([`MAX_FAMILY_NODES`]).
+    fn nodes_showing(&self, id: NodeId, index: u64, past_limits: bool) -> Vec<(NodeId, u64)> {
+        let mut found = Vec::new();
+        let mut stack = alloc::vec![(id, index)];
+        while let Some((node_id, page)) = stack.pop() {
+            found.push((node_id, page));
+            let node = self.node(node_id);
+            for &s in &node.slices {
+                let slice_node = self.node(s);
+                let (_, offset) = slice_node.slice_of.expect("slice");
+                if page >= offset && page - offset < slice_node.size {
+                    found.push((s, page - offset));
+                }
+            }
+            for &child in &node.children {
+                let Some(link) = self.node(child).link else {
+                    continue;
+                };
+                let limit = if past_limits { u64::MAX } else { link.limit };
+                if page >= link.offset && page - link.offset < limit {
+                    stack.push((child, page - link.offset));
+                }
+            }
+        }
+        found
+    }
+
+    /// The walk of [`Family::unmap_some`], within `budget`.
     fn unmap_everywhere_bounded(
         &self,
         id: NodeId,
         first: u64,
         end: u64,
-        work: &mut usize,
+        budget: &mut StepBudget,
         from_top: bool,
         past_limits: bool,
     ) -> u64 {
@@ -1083,7 +1302,7 @@ impl Family {
                 &node.mappings,
                 node_lo + (a - lo),
                 node_lo + (b - lo),
-                work,
+                budget,
                 from_top,
             );
             // All of `a..b` done says nothing about pages beyond, which this node's
@@ -1149,8 +1368,11 @@ impl Family {
     fn unmap_stale_step(&mut self, id: NodeId) -> bool {
         let node = self.node(id);
         let (size, below) = (node.size, node.mapped_below);
-        let reached = self.unmap_some(id, size, below, true, true);
-        self.node_mut(id).mapped_below = reached;
+        let mut walk = core::mem::take(&mut self.node_mut(id).stale_walk);
+        let reached = self.unmap_some(id, size, below, true, true, false, &mut walk);
+        let node = self.node_mut(id);
+        node.mapped_below = reached;
+        node.stale_walk = walk;
         reached > size
     }
 
@@ -1881,6 +2103,90 @@ impl Drop for Family {
     }
 }
 
+/// What one step of [`Family::unmap_everywhere_bounded`] may do: [`UNMAP_WORK`] of
+/// page-table work (each mapping visited counts at least [`PAGE_VISIT_WORK`]), and each
+/// mapping it visits at least a table's work, so that a few mappings over a large range all
+/// move on together; but no more than [`MAX_STEP_VISITS`] mappings once the work is spent,
+/// however many show the range.
+struct StepBudget {
+    work: usize,
+    visits: usize,
+}
+
+/// See [`StepBudget`].
+const MAX_STEP_VISITS: usize = UNMAP_WORK / TABLE_WORK;
+
+impl StepBudget {
+    fn new() -> Self {
+        StepBudget {
+            work: UNMAP_WORK,
+            visits: MAX_STEP_VISITS,
+        }
+    }
+
+    /// The work the next mapping may do, or None when the step is over.
+    fn take(&mut self) -> Option<usize> {
+        if self.work >= TABLE_WORK {
+            return Some(self.work);
+        }
+        if self.visits == 0 {
+            return None;
+        }
+        self.visits -= 1;
+        Some(TABLE_WORK)
+    }
+
+    fn spend(&mut self, work: usize) {
+        self.work = self.work.saturating_sub(work);
+    }
+}
+
+/// Work [`Family::page_walk_step`] counts for visiting one mapping of a page (one entry to
+/// take away: about 600 instructions under `-icount`, where a table of
+/// [`crate::vmar::TABLE_WORK`] is several thousand), so that a step visits a few hundred.
+const PAGE_VISIT_WORK: usize = TABLE_WORK / 8;
+
+/// How far a walk over the mappings that show one page got, kept from one step to the next
+/// when more mappings show the page than a step visits ([`Family::unmap_some`],
+/// [`Family::clear_page_step`]). Owned by the operation doing the walk (or by a shrinking
+/// node); the default is no walk.
+#[derive(Default)]
+struct PageWalk {
+    /// The page walked (node, index) while a walk is under way.
+    page: Option<(NodeId, u64)>,
+    /// The first (node, mapping key) not visited yet.
+    next: (NodeId, (u64, u64)),
+    /// Whether the operation counts in its family's [`Family::faults_held`]: from the end of
+    /// the first step that left a walk partway until it replaced or freed what it cleared.
+    holding: bool,
+}
+
+/// A [`PageWalk`] an operation keeps across its steps, which lets the family's faults go on
+/// however the operation ends (done, failed, cancelled by a kill) if the walk still held
+/// them off. Declared before any guard of the family's lock in the same scope, so that it
+/// is dropped after it.
+struct HeldWalk<'a> {
+    family: &'a spin::Mutex<Family>,
+    walk: PageWalk,
+}
+
+impl<'a> HeldWalk<'a> {
+    fn new(family: &'a spin::Mutex<Family>) -> Self {
+        HeldWalk {
+            family,
+            walk: PageWalk::default(),
+        }
+    }
+}
+
+impl Drop for HeldWalk<'_> {
+    fn drop(&mut self) {
+        if self.walk.holding {
+            self.family.lock().faults_held -= 1;
+        }
+    }
+}
+
 /// The mappings registered with one node, indexed so that neither an invalidation nor
 /// `ZX_INFO_VMO` walks all of them (a process can map a VMO 100,000 times).
 #[derive(Default)]
@@ -1958,32 +2264,42 @@ impl Mappings {
     }
 }
 
-/// [`notify`] within `work` (at least a table's work for each mapping): from the bottom,
-/// returns the page below which none of the mappings shows any of `first..end` any more;
-/// from the top (`from_top`), above which.
+/// [`notify`] within `budget`: from the bottom, returns the page below which none of the
+/// mappings shows any of `first..end` any more; from the top (`from_top`), above which. The
+/// mappings are visited in key order until the work is spent; those left show nothing below
+/// the first page of the next one's key (from the top, anything).
 fn notify_bounded(
     mappings: &Mappings,
     first: u64,
     end: u64,
-    work: &mut usize,
+    budget: &mut StepBudget,
     from_top: bool,
 ) -> u64 {
     let mut reach = if from_top { first } else { end };
-    mappings
-        .by_range
-        .for_each_overlapping(&(end, 0), first, |_, _, observer| {
+    mappings.by_range.for_each_overlapping_from(
+        &(0, 0),
+        &(end, 0),
+        first,
+        |(key_first, _), _, observer| {
             let (a, b) = if from_top {
                 (reach, end)
             } else {
                 (first, reach)
             };
             if a >= b {
-                return;
+                return false;
             }
-            let Some(observer) = observer.upgrade() else {
-                return;
+            let Some(mut allowed) = budget.take() else {
+                reach = if from_top {
+                    end
+                } else {
+                    reach.min(key_first.max(first))
+                };
+                return false;
             };
-            let mut allowed = (*work).max(TABLE_WORK);
+            let Some(observer) = observer.upgrade() else {
+                return true;
+            };
             let given = allowed;
             let done = observer.unmap_target_range_bounded(
                 a << PAGE_SHIFT,
@@ -1991,7 +2307,8 @@ fn notify_bounded(
                 &mut allowed,
                 from_top,
             );
-            *work = work.saturating_sub(given - allowed);
+            // A visit costs something even where no table exists: the observer's lookup.
+            budget.spend((given - allowed).max(PAGE_VISIT_WORK));
             // Whole pages: an observer stops at page boundaries.
             let done = done >> PAGE_SHIFT;
             reach = if from_top {
@@ -1999,7 +2316,9 @@ fn notify_bounded(
             } else {
                 reach.min(done)
             };
-        });
+            true
+        },
+    );
     reach
 }
 
@@ -2013,6 +2332,25 @@ fn notify(mappings: &Mappings, first: u64, end: u64) {
                 observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
             }
         });
+}
+
+/// ZERO's partial pages of the byte range `start..end` of a node: (page, first byte, end
+/// byte) at the head and at the tail, where the range does not cover them whole.
+type PartialPages = [Option<(u64, usize, usize)>; 2];
+
+fn partial_pages(start: u64, end: u64) -> PartialPages {
+    let mut partial: PartialPages = [None, None];
+    let head_page = start >> PAGE_SHIFT;
+    if start & (PAGE_SIZE - 1) != 0 || end < (head_page + 1) << PAGE_SHIFT {
+        let from = (start & (PAGE_SIZE - 1)) as usize;
+        let to = (end.min((head_page + 1) << PAGE_SHIFT) - (head_page << PAGE_SHIFT)) as usize;
+        partial[0] = Some((head_page, from, to));
+    }
+    let tail_page = end >> PAGE_SHIFT;
+    if end & (PAGE_SIZE - 1) != 0 && tail_page != head_page {
+        partial[1] = Some((tail_page, 0, (end & (PAGE_SIZE - 1)) as usize));
+    }
+    partial
 }
 
 /// Page maps of dead nodes, too large to free under their family's lock in one go (a dying
@@ -2173,6 +2511,7 @@ impl Vmo {
             next_mapping_id: 1,
             shared_ptes: false,
             snapshots_stepping: 0,
+            faults_held: 0,
             deferred: Vec::new(),
             queued: false,
             defer_above: FREE_AT_ONCE_PAGES,
@@ -2330,7 +2669,7 @@ impl Vmo {
             false,
             |family, node, first, out| {
                 family.frames_for_read(node, first, out);
-                Ok(())
+                Ok(out.len())
             },
             f,
         )
@@ -2364,13 +2703,104 @@ impl Vmo {
     }
 
     /// The frame to write `offset..offset + len` (within one page) to, committed if it was
-    /// not, and the offset in it: one lock hold.
+    /// not, and the offset in it: one lock hold (more where the page's entries take steps).
     #[inline(never)]
     fn page_for_write(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
-        let mut family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
-        let frame = family.own_page(node, start >> PAGE_SHIFT)?;
+        let (frame, start) = self.own_page_in_steps(offset, len, false, true)?;
         Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
+    }
+
+    /// The frame of the page at `offset` (of a range of `len` bytes in one page, checked)
+    /// for a write, committed if it was not, and the offset in the node's pages: after the
+    /// entries that show what the page showed until now are gone, in steps with preemption
+    /// points between them where more mappings show it than a step visits
+    /// ([`Family::clear_for_commit`]). `fault`: for a page fault, which waits (SHOULD_WAIT)
+    /// while another operation holds the family's faults off. Without `may_wait` (a fault
+    /// taken by a copy that must not be preempted), SHOULD_WAIT instead of a second step.
+    #[inline(always)]
+    fn own_page_in_steps(
+        &self,
+        offset: u64,
+        len: u64,
+        fault: bool,
+        may_wait: bool,
+    ) -> ZxResult<(FrameAddr, u64)> {
+        {
+            let mut family = self.lock()?;
+            if fault && family.faults_held != 0 {
+                return Err(Status::SHOULD_WAIT);
+            }
+            let (node, start) = self.range(&family, offset, len)?;
+            let index = start >> PAGE_SHIFT;
+            if let Some(frame) = family.node(node).pages.get(index) {
+                return Ok((frame, start));
+            }
+            if !(family.shared_ptes || family.snapshots_stepping != 0) {
+                // No entry can show what the page shows now: none to take away.
+                let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+                let mut batch = FrameBatch::single(new);
+                let frame = family.commit_absent(node, index, &mut batch, true);
+                return Ok((frame, start));
+            }
+        }
+        self.own_page_clearing(offset, len, fault, may_wait)
+    }
+
+    /// [`Vmo::own_page_in_steps`] of a page some entries may show.
+    #[inline(never)]
+    fn own_page_clearing(
+        &self,
+        offset: u64,
+        len: u64,
+        fault: bool,
+        may_wait: bool,
+    ) -> ZxResult<(FrameAddr, u64)> {
+        let mut held = HeldWalk::new(&self.family);
+        // The frame a commit will take, from before the first entry goes: NO_MEMORY changes
+        // nothing.
+        let mut spare = None;
+        let result = loop {
+            {
+                let mut family = match self.lock() {
+                    Ok(family) => family,
+                    Err(status) => break Err(status),
+                };
+                if fault && family.faults_held != 0 && !held.walk.holding {
+                    break Err(Status::SHOULD_WAIT);
+                }
+                let (node, start) = match self.range(&family, offset, len) {
+                    Ok(found) => found,
+                    Err(status) => break Err(status),
+                };
+                let index = start >> PAGE_SHIFT;
+                if let Some(frame) = family.node(node).pages.get(index) {
+                    family.release_faults(&mut held.walk);
+                    break Ok((frame, start));
+                }
+                if spare.is_none() {
+                    match family.frames.alloc() {
+                        Some(frame) => spare = Some(frame),
+                        None => break Err(Status::NO_MEMORY),
+                    }
+                }
+                if family.clear_for_commit(node, index, &mut held.walk) {
+                    let mut batch = FrameBatch::single(spare.take().expect("taken above"));
+                    let frame = family.commit_cleared(node, index, &mut batch);
+                    family.release_faults(&mut held.walk);
+                    break Ok((frame, start));
+                }
+                if !may_wait {
+                    break Err(Status::SHOULD_WAIT);
+                }
+            }
+            if !preempt::point() {
+                break Err(Status::CANCELED);
+            }
+        };
+        if let Some(frame) = spare {
+            self.family.lock().frames.free(frame);
+        }
+        result
     }
 
     /// [`Vmo::write_unlocked`] of nothing or of more than one page. NO_MEMORY, with nothing
@@ -2384,24 +2814,34 @@ impl Vmo {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
         let mut reserve = self.reserve_to_commit(offset, len)?;
+        let mut held = HeldWalk::new(&self.family);
         let result = self.in_chunks(
             offset,
             len,
             true,
             |family, node, first, out| {
                 if family.owned_frames(node, first, out) {
-                    return Ok(());
+                    return Ok(out.len());
                 }
+                // Frames first, so that NO_MEMORY changes nothing. The chunk ends before a
+                // page whose entries take steps of their own (its frames wait in the reserve);
+                // a chunk of none is such a step. Faults are let go before the copy: it may
+                // fault on this family.
                 let last = first + out.len() as u64 - 1;
                 let mut batch = family.prepare_from(node, first, last, &mut reserve)?;
-                for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = family.commit(node, first + i as u64, &mut batch);
+                let ready = family.clear_run_for_commit(node, first, out.len(), &mut held.walk);
+                for (i, slot) in out[..ready].iter_mut().enumerate() {
+                    *slot = family.commit_cleared(node, first + i as u64, &mut batch);
                 }
-                batch.release(&*family.frames);
-                Ok(())
+                batch.release_into(&mut reserve, &*family.frames);
+                if ready != 0 {
+                    family.release_faults(&mut held.walk);
+                }
+                Ok(ready)
             },
             f,
         );
+        drop(held);
         self.release_reserve(reserve);
         result
     }
@@ -2409,14 +2849,15 @@ impl Vmo {
     /// Walks `offset..offset + len` in chunks of at most [`CHUNK_PAGES`] pages (fewer in a
     /// deep or large family: [`Family::read_chunk_pages`], [`Family::write_chunk_pages`]
     /// when `writing`): for each, `fill(family, node, first_page, frames)` puts the chunk's
-    /// frames in the list under the family lock, then `f` runs on them with the lock
-    /// released.
+    /// frames in the list under the family lock and says how many it gave (a chunk may end
+    /// early; none: a step of other work, then a preemption point), then `f` runs on them
+    /// with the lock released.
     fn in_chunks(
         &self,
         offset: u64,
         len: u64,
         writing: bool,
-        mut fill: impl FnMut(&mut Family, NodeId, u64, &mut [FrameAddr]) -> ZxResult,
+        mut fill: impl FnMut(&mut Family, NodeId, u64, &mut [FrameAddr]) -> ZxResult<usize>,
         f: &mut ChunkFn<'_>,
     ) -> ZxResult {
         let (mut small, mut large);
@@ -2445,9 +2886,18 @@ impl Vmo {
                     family.read_chunk_pages(node)
                 };
                 let (count, in_page, chunk) = chunk_at(start, len - done, max_pages);
-                fill(&mut family, node, start >> PAGE_SHIFT, &mut frames[..count])?;
-                (count, in_page, chunk, max_pages)
+                let given = fill(&mut family, node, start >> PAGE_SHIFT, &mut frames[..count])?;
+                let chunk = if given < count {
+                    (given as u64 * PAGE_SIZE - in_page as u64).min(chunk)
+                } else {
+                    chunk
+                };
+                (given, in_page, chunk, max_pages)
             };
+            if count == 0 {
+                since_point = preempt::CHUNK_PAGES;
+                continue;
+            }
             f(&frames[..count], in_page, chunk as usize, done as usize)?;
             done += chunk;
             // A page of a deep node weighs as much as the pages a shallow chunk holds.
@@ -2600,17 +3050,25 @@ impl Vmo {
         }
         let mut reserve = self.reserve_to_commit(offset, size)?;
         let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
+        let mut held = HeldWalk::new(&self.family);
         let result = self.in_steps(offset, size, pages, |family, node, start, done| {
             let first = (start >> PAGE_SHIFT) + done;
             let count = (pages - done).min(family.write_chunk_pages() as u64);
-            let last = first + count - 1;
-            let mut batch = family.prepare_from(node, first, last, &mut reserve)?;
-            for index in first..=last {
-                family.commit(node, index, &mut batch);
+            // Frames first, so that NO_MEMORY changes nothing; the chunk ends before a page
+            // whose entries take steps of their own (a chunk of none is such a step).
+            let mut batch = family.prepare_from(node, first, first + count - 1, &mut reserve)?;
+            let count =
+                family.clear_run_for_commit(node, first, count as usize, &mut held.walk) as u64;
+            for index in first..first + count {
+                family.commit_cleared(node, index, &mut batch);
             }
-            batch.release(&*family.frames);
+            batch.release_into(&mut reserve, &*family.frames);
+            if count != 0 {
+                family.release_faults(&mut held.walk);
+            }
             Ok(done + count)
         });
+        drop(held);
         self.release_reserve(reserve);
         result
     }
@@ -2688,6 +3146,7 @@ impl Vmo {
             return Ok(());
         }
         let pages = (to - from) >> PAGE_SHIFT;
+        let mut held = HeldWalk::new(&self.family);
         self.in_steps(offset, size, pages, |family, node, start, done| {
             let first = ((start - offset + from) >> PAGE_SHIFT) + done;
             let end = first - done + pages;
@@ -2698,7 +3157,11 @@ impl Vmo {
             // hides) go before any frame behind them is freed. As many entries as pages may
             // show an empty range (a MAP_RANGE of the zero page): the chunk ends where a
             // step's page-table work does.
-            let stop = family.unmap_some(node, first, stop, false, false);
+            let stop = family.unmap_some(node, first, stop, false, false, true, &mut held.walk);
+            if stop == first {
+                // A step of a walk over a page's many mappings: nothing freed yet.
+                return Ok(done);
+            }
             let Family { nodes, frames, .. } = &mut *family;
             let own = nodes[node].as_mut().expect("live node id");
             let mut freed = 0;
@@ -2714,6 +3177,7 @@ impl Vmo {
                 family.node_mut(node).add_zeroed(first, stop);
                 family.sweep_ancestors(link, first, stop);
             }
+            family.release_faults(&mut held.walk);
             Ok(stop - (first - done))
         })
     }
@@ -2761,44 +3225,98 @@ impl Vmo {
         })
     }
 
+    /// One step of readying ZERO's partial pages that must be forked (see
+    /// [`Family::partial_pages_to_fork`]): the entries that show what they show now go
+    /// first ([`Family::clear_for_commit`]), in steps for a page more mappings show than a
+    /// step visits. True when all are gone (`cleared` lists them); the commits must follow
+    /// in the same lock hold, with the frames put in `reserve` before any entry went. Once
+    /// one page is done and another takes more steps, faults are held off, so that the
+    /// first stays so.
+    fn clear_partial_pages(
+        &self,
+        family: &mut Family,
+        offset: u64,
+        size: u64,
+        walk: &mut PageWalk,
+        cleared: &mut Vec<u64>,
+        reserve: &mut Reserve,
+    ) -> ZxResult<bool> {
+        let (node, start) = self.range(family, offset, size)?;
+        let partial = partial_pages(start, start + size);
+        let needing = family.partial_pages_to_fork(node, &partial);
+        while reserve.len < needing.len() as u64 {
+            let frame = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+            reserve.push(frame, &*family.frames);
+        }
+        for page in needing {
+            if cleared.contains(&page) {
+                continue;
+            }
+            if !family.clear_for_commit(node, page, walk) {
+                if !cleared.is_empty() {
+                    family.hold_faults(walk);
+                }
+                return Ok(false);
+            }
+            cleared.push(page);
+        }
+        Ok(true)
+    }
+
     /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.
     fn zero_range(&self, offset: u64, size: u64) -> ZxResult {
         if size == 0 {
             return Ok(());
         }
-        let mut guard = self.lock()?;
+        // Frames for the partial pages, taken before anything changes: NO_MEMORY changes
+        // nothing.
+        let mut reserve = Reserve::empty();
+        let whole = self.zero_partial_pages(offset, size, &mut reserve);
+        self.release_reserve(reserve);
+        let (from, to) = whole?;
+        self.zero_whole_pages(offset, size, from, to)
+    }
+
+    /// ZERO's partial pages at either end of the range: the bytes are zeroed in place,
+    /// committing the page first where it is not the node's own. Returns the whole pages
+    /// between them, as byte offsets in this VMO.
+    fn zero_partial_pages(
+        &self,
+        offset: u64,
+        size: u64,
+        reserve: &mut Reserve,
+    ) -> ZxResult<(u64, u64)> {
+        let mut held = HeldWalk::new(&self.family);
+        // Partial pages whose entries are gone, kept so by faults held off.
+        let mut cleared: Vec<u64> = Vec::new();
+        let mut guard = loop {
+            let mut guard = self.lock()?;
+            if self.clear_partial_pages(
+                &mut guard,
+                offset,
+                size,
+                &mut held.walk,
+                &mut cleared,
+                reserve,
+            )? {
+                break guard;
+            }
+            drop(guard);
+            if !preempt::point() {
+                return Err(Status::CANCELED);
+            }
+        };
         let family = &mut *guard;
         let (node, start) = self.range(family, offset, size)?;
         let end = start + size;
         let first_whole = (start + PAGE_SIZE - 1) >> PAGE_SHIFT;
         let end_whole = end >> PAGE_SHIFT;
-        // Partial pages at either end: zero the bytes in place, committing the page first
-        // where it is not the node's own.
-        let mut partial: [Option<(u64, usize, usize)>; 2] = [None, None];
-        let head_page = start >> PAGE_SHIFT;
-        if start & (PAGE_SIZE - 1) != 0 || end < (head_page + 1) << PAGE_SHIFT {
-            let from = (start & (PAGE_SIZE - 1)) as usize;
-            let to = (end.min((head_page + 1) << PAGE_SHIFT) - (head_page << PAGE_SHIFT)) as usize;
-            partial[0] = Some((head_page, from, to));
-        }
-        let tail_page = end >> PAGE_SHIFT;
-        if end & (PAGE_SIZE - 1) != 0 && tail_page != head_page {
-            partial[1] = Some((tail_page, 0, (end & (PAGE_SIZE - 1)) as usize));
-        }
-        // Zeroing part of a page is a write to it: a page that shows an ancestor's frame is
-        // forked first. One that reads zero without a frame commits nothing: a zero marker
-        // keeps it zero (a clone's parent may write it later).
-        let needing: Vec<u64> = partial
-            .iter()
-            .flatten()
-            .map(|&(page, _, _)| page)
-            .filter(|&page| !family.owns_frame(node, page) && family.frame_at(node, page).is_some())
-            .collect();
-        // Allocate for the partial pages first so NO_MEMORY changes nothing.
-        let mut batch = FrameBatch::allocate(&*family.frames, needing.len())?;
+        let partial = partial_pages(start, end);
+        let needing = family.partial_pages_to_fork(node, &partial);
+        let mut batch = FrameBatch::allocate_from(&*family.frames, needing.len(), reserve)?;
         for (page, from, to) in partial.into_iter().flatten() {
             if needing.contains(&page) {
-                family.commit(node, page, &mut batch);
+                family.commit_cleared(node, page, &mut batch);
             } else if family.node(node).link.is_some() && !family.node(node).shadows(page) {
                 family.node_mut(node).add_zeroed(page, page + 1);
             }
@@ -2808,12 +3326,11 @@ impl Vmo {
             }
         }
         batch.release(&*family.frames);
-        drop(guard);
-        // The whole pages, in chunks, as byte offsets in this VMO.
+        family.release_faults(&mut held.walk);
         let shift = start - offset;
         let from = (first_whole << PAGE_SHIFT) - shift;
         let to = (end_whole.max(first_whole) << PAGE_SHIFT) - shift;
-        self.zero_whole_pages(offset, size, from, to)
+        Ok((from, to))
     }
 
     /// `zx_vmo_clone` with ZX_VMO_CLONE_COPY_ON_WRITE: a child that reads this VMO's current
@@ -2973,7 +3490,8 @@ impl Vmo {
         // snapshot's handle is not out before the last step. A snapshot done in the first
         // step (no mapping, or few entries) leaves no such window.
         let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
-        let mut done = family.unmap_some(parent_id, 0, parent_size, false, false);
+        let mut walk = PageWalk::default();
+        let mut done = family.unmap_some(parent_id, 0, parent_size, false, false, false, &mut walk);
         if done >= parent_size {
             return Ok(child);
         }
@@ -2998,7 +3516,7 @@ impl Vmo {
                 family.snapshots_stepping -= 1;
                 return Ok(child);
             }
-            done = family.unmap_some(parent_id, done, parent_size, false, false);
+            done = family.unmap_some(parent_id, done, parent_size, false, false, false, &mut walk);
             if done >= parent_size {
                 family.snapshots_stepping -= 1;
                 return Ok(child);
@@ -3302,17 +3820,20 @@ impl MapTarget for Vmo {
         }
     }
 
-    fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault> {
-        let mut family = self.lock()?;
-        let (node, start) = self.range(&family, offset, 1)?;
-        let index = start >> PAGE_SHIFT;
+    fn fault_page(&self, offset: u64, write: bool, may_wait: bool) -> ZxResult<PageForFault> {
         if write {
-            let frame = family.own_page(node, index)?;
+            let (frame, _) = self.own_page_in_steps(offset, 1, true, may_wait)?;
             return Ok(PageForFault {
                 frame,
                 writable: true,
             });
         }
+        let mut family = self.lock()?;
+        if family.faults_held != 0 {
+            return Err(Status::SHOULD_WAIT);
+        }
+        let (node, start) = self.range(&family, offset, 1)?;
+        let index = start >> PAGE_SHIFT;
         let page = match family.resolve(node, index) {
             Some(Found::Page { owner, frame, .. }) => PageForFault {
                 frame,

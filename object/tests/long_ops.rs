@@ -10,10 +10,11 @@ use object::handle::Handle;
 use object::object::KernelObject;
 use object::preempt;
 use object::vmar::testing::FakeAddressSpace;
-use object::vmar::{AddressSpace, Vmar};
+use object::vmar::{AddressSpace, MapTarget, Vmar};
 use object::vmo::Vmo;
 use object::{Rights, Status};
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::{Arc, Once};
 
 const PAGE: u64 = 4096;
@@ -2216,7 +2217,7 @@ fn entries_show_the_vmo(aspace: &FakeAddressSpace, vmo: &Vmo, base: usize, pages
     use object::vmar::MapTarget;
     for (va, (frame, _)) in aspace.ptes().range(base..base + pages * PAGEZ) {
         let shown = vmo
-            .fault_page((va - base) as u64, false)
+            .fault_page((va - base) as u64, false, true)
             .expect("an entry within the VMO");
         assert_eq!(
             *frame, shown.frame,
@@ -2453,12 +2454,18 @@ fn a_snapshot_of_a_vmo_under_a_mapping_of_many_entries_takes_them_away_in_steps(
     for (va, (frame, perms)) in aspace.ptes() {
         let offset = (va - base) as u64;
         if perms.write {
-            let seen = snapshot.fault_page(offset, false).expect("page").frame;
+            let seen = snapshot
+                .fault_page(offset, false, true)
+                .expect("page")
+                .frame;
             assert_ne!(
                 frame, seen,
                 "a writable entry at {va:#x} shows the snapshot's page"
             );
-            assert_eq!(frame, vmo.fault_page(offset, false).expect("page").frame);
+            assert_eq!(
+                frame,
+                vmo.fault_page(offset, false, true).expect("page").frame
+            );
         }
     }
     vmo.write(0, &[9]).expect("write");
@@ -2491,7 +2498,9 @@ fn a_snapshot_killed_between_its_steps_leaves_the_vmo_as_it_was() {
     do_deferred_work();
     // The entries left show the VMO's own pages again; nothing leaked.
     for (va, (frame, _)) in aspace.ptes() {
-        let shown = vmo.fault_page((va - base) as u64, false).expect("page");
+        let shown = vmo
+            .fault_page((va - base) as u64, false, true)
+            .expect("page");
         assert_eq!(frame, shown.frame);
     }
     assert_eq!(vmo.family_node_count(), 1);
@@ -2544,4 +2553,199 @@ fn a_copy_on_write_after_a_snapshot_done_in_one_step_takes_no_entries_away() {
     assert_pages(&vmo, |_| 5);
     assert_pages(&snapshot, |_| 5);
     assert_charges_add_up(&[&vmo, &snapshot]);
+}
+
+/// More mappings of one page than a step visits (a few hundred), so that taking the page's
+/// entries away takes several steps.
+const ONE_PAGE_MAPPINGS: usize = 3000;
+
+/// Page 0 of `vmo` mapped (RW) at `ONE_PAGE_MAPPINGS` consecutive pages of `root` from its
+/// base, each with the entry a read fault installs.
+fn one_page_mapped_many_times(root: &Arc<Vmar>, vmo: &Arc<Vmo>) {
+    for i in 0..ONE_PAGE_MAPPINGS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            0,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+}
+
+/// At each of the next `count` points, what a fault on the VMO (`fault_page`) and a fault
+/// taken by a copy that holds frames (`handle_fault_without_waiting`) answer, and the
+/// observer calls so far.
+type Seen = Rc<RefCell<Vec<(Result<(), Status>, Result<(), Status>, u64)>>>;
+
+fn watch_points(count: usize, root: &Arc<Vmar>, vmo: &Arc<Vmo>) -> Seen {
+    let seen: Seen = Rc::default();
+    let actions = (0..count)
+        .map(|_| {
+            let (seen, root, vmo) = (seen.clone(), root.clone(), vmo.clone());
+            Box::new(move || {
+                let fault = vmo.fault_page(0, false, true).map(|_| ());
+                let copy = root.handle_fault_without_waiting(VMAR_BASE + 7 * PAGEZ, false);
+                seen.borrow_mut().push((fault, copy, root.test_counts().0));
+            }) as Box<dyn FnOnce()>
+        })
+        .collect();
+    at_each_next_point(actions);
+    seen
+}
+
+/// Observer calls between two points never exceed a step's visits, however many mappings
+/// show the page; faults waited from the first step that left the walk partway to its end.
+fn assert_walked_in_steps(seen: &Seen, calls_before: u64) {
+    let seen = seen.borrow();
+    assert!(
+        seen.len() >= ONE_PAGE_MAPPINGS / 512,
+        "{} points for {ONE_PAGE_MAPPINGS} mappings",
+        seen.len()
+    );
+    let mut last = calls_before;
+    for (i, &(fault, copy, calls)) in seen.iter().enumerate() {
+        assert!(calls - last <= 512 + 1, "step {i}: {} calls", calls - last);
+        last = calls;
+        // Point 0 follows the first visits in key order, before the walk in steps begins.
+        if i > 0 && i + 1 < seen.len() {
+            assert_eq!(fault, Err(Status::SHOULD_WAIT), "fault at point {i}");
+            assert_eq!(copy, Err(Status::SHOULD_WAIT), "copy's fault at point {i}");
+        }
+    }
+}
+
+#[test]
+fn a_decommit_of_a_page_mapped_thousands_of_times_walks_its_mappings_in_steps() {
+    let (aspace, root, vmo) = stepping_space(1);
+    vmo.write(0, &[1]).expect("write");
+    one_page_mapped_many_times(&root, &vmo);
+    let calls = root.test_counts().0;
+    let seen = watch_points(ONE_PAGE_MAPPINGS / 512 + 2, &root, &vmo);
+    vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, PAGE, &CountingCache::default())
+        .expect("decommit");
+    assert_walked_in_steps(&seen, calls);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.committed_bytes(), 0);
+    // Faults go on once it returned.
+    root.handle_fault(VMAR_BASE, false, false).expect("fault");
+    assert_eq!(
+        vmo.fault_page(0, false, true).map(|p| p.writable),
+        Ok(false)
+    );
+}
+
+#[test]
+fn a_killed_decommit_partway_through_a_pages_mappings_lets_faults_go_on() {
+    let (aspace, root, vmo) = stepping_space(1);
+    vmo.write(0, &[1]).expect("write");
+    one_page_mapped_many_times(&root, &vmo);
+    // Killed at the second point: its walk is partway and holds faults off.
+    at_each_next_point(vec![
+        Box::new(|| {}),
+        Box::new(|| KILLED.with(|k| k.set(true))),
+    ]);
+    let result = vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, PAGE, &CountingCache::default());
+    KILLED.with(|k| k.set(false));
+    assert_eq!(result, Err(Status::CANCELED));
+    // The page is still there and faults are served again, through every mapping.
+    assert_eq!(vmo.committed_bytes(), PAGE);
+    for i in 0..ONE_PAGE_MAPPINGS {
+        root.handle_fault(VMAR_BASE + i * PAGEZ, true, false)
+            .expect("fault");
+    }
+    assert_eq!(aspace.pte_count(), ONE_PAGE_MAPPINGS);
+}
+
+#[test]
+fn every_copy_on_write_of_a_page_mapped_thousands_of_times_walks_its_mappings_in_steps() {
+    type Copy = fn(&Arc<Vmar>, &Arc<Vmo>) -> Result<(), Status>;
+    let copies: [(&str, Copy); 4] = [
+        ("write fault", |root, _| {
+            root.handle_fault(VMAR_BASE + PAGEZ, true, false)
+        }),
+        ("write", |_, clone| {
+            clone.write_unlocked(1, 1, &mut |frames, in_page, _, _| {
+                assert_eq!((frames.len(), in_page), (1, 1));
+                Ok(())
+            })
+        }),
+        ("COMMIT", |_, clone| {
+            clone.op_range(ZX_VMO_OP_COMMIT, 0, PAGE, &CountingCache::default())
+        }),
+        ("partial ZERO", |_, clone| {
+            clone.op_range(ZX_VMO_OP_ZERO, 0, 1, &CountingCache::default())
+        }),
+    ];
+    for (what, copy) in copies {
+        let f = frames();
+        let (aspace, root, parent) = stepping_space_in(&f, 1);
+        parent.write(0, &[1]).expect("write");
+        let clone = parent
+            .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
+            .expect("clone");
+        // Every entry shows the parent's page, read-only.
+        one_page_mapped_many_times(&root, &clone);
+        let (parent_frame, _) = aspace.pte(VMAR_BASE).expect("entry");
+        // A copy's fault cannot take steps: it asks to be served again, nothing committed.
+        assert_eq!(
+            root.handle_fault_without_waiting(VMAR_BASE + PAGEZ, true),
+            Err(Status::SHOULD_WAIT),
+            "{what}"
+        );
+        assert_eq!(clone.committed_bytes(), 0, "{what}");
+        let before = points();
+        copy(&root, &clone).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        assert!(
+            points() - before >= ONE_PAGE_MAPPINGS / 512,
+            "{what}: {} points",
+            points() - before
+        );
+        assert_eq!(clone.committed_bytes(), PAGE, "{what}");
+        // No entry shows the parent's page any more.
+        assert!(
+            aspace
+                .ptes()
+                .values()
+                .all(|&(frame, _)| frame != parent_frame),
+            "{what}"
+        );
+        let copy_frame = clone.fault_page(0, false, true).expect("page").frame;
+        assert_ne!(copy_frame, parent_frame, "{what}");
+        assert_eq!(read_byte(&parent, 0), 1, "{what}");
+    }
+}
+
+#[test]
+fn a_shrink_and_a_snapshot_of_a_page_mapped_thousands_of_times_walk_its_mappings_in_steps() {
+    let (aspace, root, vmo) = stepping_space(1);
+    vmo.write(0, &[1]).expect("write");
+    one_page_mapped_many_times(&root, &vmo);
+    let before = points();
+    let snapshot = vmo
+        .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE)
+        .expect("snapshot");
+    assert!(points() - before >= ONE_PAGE_MAPPINGS / 512);
+    // No entry may write the page the snapshot now shares.
+    assert!(aspace.ptes().values().all(|&(_, perms)| !perms.write));
+    root.handle_fault(VMAR_BASE + 5 * PAGEZ, true, false)
+        .expect("write fault");
+    assert_eq!(read_byte(&snapshot, 0), 1);
+    drop(snapshot);
+
+    let before = points();
+    vmo.set_size(0).expect("shrink");
+    assert!(points() - before >= ONE_PAGE_MAPPINGS / 512);
+    assert_eq!(aspace.pte_count(), 0);
+    assert_eq!(vmo.committed_bytes(), 0);
+}
+
+fn read_byte(vmo: &Vmo, offset: u64) -> u8 {
+    let mut byte = [0];
+    vmo.read(offset, &mut byte).expect("read");
+    byte[0]
 }

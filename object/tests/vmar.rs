@@ -232,7 +232,7 @@ impl MapTarget for FakeTarget {
         }
     }
 
-    fn fault_page(&self, offset: u64, write: bool) -> ZxResult<PageForFault> {
+    fn fault_page(&self, offset: u64, write: bool, _may_wait: bool) -> ZxResult<PageForFault> {
         let result = self.fault_page_locked(offset, write);
         let page = offset / P64;
         let race = self.race_once.lock().unwrap().take_if(|p| *p == page);
@@ -1601,7 +1601,7 @@ fn fault_write_answered_read_only_is_access_denied() {
             1
         }
         fn remove_mapping(&self, _: u64) {}
-        fn fault_page(&self, _: u64, _: bool) -> ZxResult<PageForFault> {
+        fn fault_page(&self, _: u64, _: bool, _: bool) -> ZxResult<PageForFault> {
             Ok(PageForFault {
                 frame: ZERO_PAGE,
                 writable: false,

@@ -1452,8 +1452,8 @@ fn committed_bytes_a_fault_after_a_snapshot_charges_the_same_way() {
     a.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
     let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
     let _b_handle = handle(&b);
-    assert!(a.fault_page(0, true).unwrap().writable);
-    assert!(b.fault_page(PAGE, true).unwrap().writable);
+    assert!(a.fault_page(0, true, true).unwrap().writable);
+    assert!(b.fault_page(PAGE, true, true).unwrap().writable);
     assert_eq!(charges(&[&a, &b]), [2, 2]);
     assert_eq!(f.in_use(), 4);
 }
@@ -1618,7 +1618,7 @@ fn mapping_keeps_the_vmo_alive_after_its_handle_is_closed() {
 fn fault_read_of_untouched_page_maps_the_zero_page_without_committing() {
     let f = frames();
     let vmo = create(&f, PAGE);
-    let page = vmo.fault_page(0, false).unwrap();
+    let page = vmo.fault_page(0, false, true).unwrap();
     assert_eq!(page.frame, f.zero_page());
     assert!(!page.writable);
     assert_eq!(f.in_use(), 0);
@@ -1633,9 +1633,9 @@ fn fault_write_on_copy_on_write_page_copies_and_unmaps_the_old_view() {
         .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, PAGE)
         .unwrap();
     let (mapping, _) = map(&child);
-    let read = child.fault_page(0, false).unwrap();
+    let read = child.fault_page(0, false, true).unwrap();
     assert!(!read.writable, "a shared page maps read-only");
-    let write = child.fault_page(0, true).unwrap();
+    let write = child.fault_page(0, true, true).unwrap();
     assert!(write.writable);
     assert_ne!(read.frame, write.frame);
     assert!(mapping.unmapped.lock().unwrap().contains(&(0, PAGE)));
@@ -1646,7 +1646,7 @@ fn fault_beyond_the_size_is_out_of_range() {
     let f = frames();
     let vmo = create(&f, PAGE);
     assert_eq!(
-        vmo.fault_page(PAGE, false).err(),
+        vmo.fault_page(PAGE, false, true).err(),
         Some(Status::OUT_OF_RANGE)
     );
 }
@@ -1665,7 +1665,7 @@ fn parent_write_unmaps_the_childs_view_of_that_page() {
     let (mapping, _) = map(&child);
     // The child's mapping shows the grandparent's page (a read fault put it there, read-only);
     // the parent now copies that page, so the child's PTE must go.
-    assert!(!child.fault_page(0, false).unwrap().writable);
+    assert!(!child.fault_page(0, false, true).unwrap().writable);
     parent.write(0, &[2]).unwrap();
     assert!(mapping.unmapped.lock().unwrap().contains(&(0, PAGE)));
     assert_eq!(read_all(&child, 0, 1), vec![2]);
@@ -1678,7 +1678,7 @@ fn commit_skips_the_invalidation_search_while_no_pte_shows_a_shared_page() {
     let (mapping, _) = map(&vmo);
     // Write faults only: every PTE shows a page its node owns, so committing cannot leave a
     // stale one behind and no mapping hears of it.
-    assert!(vmo.fault_page(0, true).unwrap().writable);
+    assert!(vmo.fault_page(0, true, true).unwrap().writable);
     vmo.write(PAGE, &[1]).unwrap();
     assert!(mapping.unmapped.lock().unwrap().is_empty());
     // A clone's read fault shows its parent's page: from then on commits notify.
@@ -1686,7 +1686,7 @@ fn commit_skips_the_invalidation_search_while_no_pte_shows_a_shared_page() {
         .create_clone(ZX_VMO_CLONE_COPY_ON_WRITE, 0, 2 * PAGE)
         .unwrap();
     let (clone_mapping, _) = map(&clone);
-    assert!(!clone.fault_page(0, false).unwrap().writable);
+    assert!(!clone.fault_page(0, false, true).unwrap().writable);
     clone.write(0, &[2]).unwrap();
     assert!(clone_mapping.unmapped.lock().unwrap().contains(&(0, PAGE)));
 }
@@ -1725,7 +1725,9 @@ fn out_of_memory_on_every_allocation_of_every_operation_changes_nothing() {
         ("zero partial", |v| {
             v[1].op_range(ZX_VMO_OP_ZERO, 10, 2 * PAGE, &CountingCache::default())
         }),
-        ("fault write", |v| v[1].fault_page(PAGE, true).map(|_| ())),
+        ("fault write", |v| {
+            v[1].fault_page(PAGE, true, true).map(|_| ())
+        }),
         ("write slice", |v| {
             v[3].write(0, &vec![9; 2 * PAGE as usize])
         }),
@@ -1807,7 +1809,7 @@ fn parent_shrink_unmaps_the_childs_view_of_the_dropped_pages() {
         .unwrap();
     let (mapping, _) = map(&child);
     // The child's mapping shows the parent's page 1 (read-only, not the child's own).
-    let shown = child.fault_page(PAGE, false).unwrap();
+    let shown = child.fault_page(PAGE, false, true).unwrap();
     assert!(!shown.writable);
     parent.set_size(PAGE).unwrap();
     // The parent's page 1 is gone (freed): the child's PTE for it must have gone first.
