@@ -3162,6 +3162,11 @@ impl Vmo {
                 // A step of a walk over a page's many mappings: nothing freed yet.
                 return Ok(done);
             }
+            // The ancestors' charges first, while the node's own pages still hide what they
+            // hide: an ancestor's page under one of them is charged to someone else.
+            if link.is_some() {
+                family.stop_seeing(node, first, stop);
+            }
             let Family { nodes, frames, .. } = &mut *family;
             let own = nodes[node].as_mut().expect("live node id");
             let mut freed = 0;
@@ -3171,7 +3176,6 @@ impl Vmo {
             });
             family.uncharge(node, freed);
             if link.is_some() {
-                family.stop_seeing(node, first, stop);
                 // One marker, whatever the chunk's length: the ancestors stay hidden even if
                 // they change (the chunks' markers merge into one).
                 family.node_mut(node).add_zeroed(first, stop);

@@ -1322,6 +1322,27 @@ fn committed_bytes_decommit_or_zero_in_the_original_passes_shared_pages_on() {
 }
 
 #[test]
+fn committed_bytes_zero_of_a_page_the_original_copied_hands_on_only_what_it_saw() {
+    let f = frames();
+    let a = create(&f, 2 * PAGE);
+    let _a_handle = handle(&a);
+    a.write(0, &vec![1; 2 * PAGE as usize]).unwrap();
+    let b = a.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, 2 * PAGE).unwrap();
+    let _b_handle = handle(&b);
+    // The original's own copy of page 1 hides the shared one, which is the snapshot's.
+    a.write(PAGE, &[3]).unwrap();
+    assert_eq!(charges(&[&a, &b]), [2, 1]);
+    // Zeroing page 1 frees that copy; the shared page 1 was never the original's to hand
+    // on, and the shared page 0 stays the original's.
+    let cache = CountingCache::default();
+    a.op_range(ZX_VMO_OP_ZERO, PAGE, PAGE, &cache).unwrap();
+    assert_eq!(charges(&[&a, &b]), [1, 1]);
+    a.op_range(ZX_VMO_OP_DECOMMIT, 0, PAGE, &cache).unwrap();
+    assert_eq!(charges(&[&a, &b]), [0, 2]);
+    assert_eq!(f.in_use(), 2);
+}
+
+#[test]
 fn committed_bytes_pages_beyond_a_shrunk_original_pass_to_the_snapshot() {
     let f = frames();
     let a = create(&f, 4 * PAGE);
