@@ -39,7 +39,11 @@
 //! [`UNMAP_WORK`] of page-table work a step over all the mappings (a mapping of the zero page
 //! has an entry a page and no page at all): a DECOMMIT's chunk ends where that work does; a
 //! shrink records up to where entries may still show dropped pages ([`Node::mapped_below`])
-//! and takes them away from the top, in steps, before it frees anything there.
+//! and takes them away from the top, in steps, before it frees anything there. A page that
+//! more mappings show than a step visits (one page mapped 100,000 times) is walked in steps
+//! of its own ([`PageWalk`]), and so is the page a copy on write replaces; while such a walk
+//! is partway and the page is about to be freed or replaced, faults in the family wait
+//! ([`Family::faults_held`]), so that no mapping the walk passed shows the page again.
 //!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
@@ -482,8 +486,9 @@ struct Family {
     /// Operations walking the mappings of a page over several steps ([`PageWalk`]) that must
     /// not see an entry come back behind them: while not 0, [`Vmo::fault_page`] answers
     /// SHOULD_WAIT and the fault waits (no entry onto this family's frames is made). An
-    /// operation counts itself in when a step of its walk ends with the walk unfinished and
-    /// out again when the walk ends, however it ends ([`HeldWalk`]).
+    /// operation counts itself in when a step of its walk ends with the walk partway, and
+    /// out again once it freed or replaced what the walk cleared ([`Family::release_faults`])
+    /// or when it ends, however it ends ([`HeldWalk`]).
     faults_held: usize,
     /// Nodes with work left for later, oldest first: closing nodes and pending merges.
     deferred: Vec<NodeId>,
