@@ -738,19 +738,27 @@ impl AddressSpace for UserAddressSpace {
     }
 
     fn begin_batch(&self) {
+        // A batch already open (another thread's, on another CPU) stays its own: this
+        // thread's invalidations are then done at once.
         if let Some(tables) = self.tables.lock().as_mut() {
-            tables.batch = Batch::Empty(crate::task::current_token());
+            if matches!(tables.batch, Batch::Off) {
+                tables.batch = Batch::Empty(crate::task::current_token());
+            }
         }
     }
 
     fn end_batch(&self) {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
-        match core::mem::take(&mut tables.batch) {
-            Batch::One(_, va, len) => tlb_flush_pages(self.asid, va, len),
-            Batch::Many(_) => tlb_flush_asid(self.asid),
-            Batch::Off | Batch::Empty(_) => {}
+        let me = crate::task::current_token();
+        match tables.batch {
+            Batch::One(owner, va, len) if owner == me => tlb_flush_pages(self.asid, va, len),
+            Batch::Many(owner) if owner == me => tlb_flush_asid(self.asid),
+            Batch::Empty(owner) if owner == me => {}
+            // Not this thread's: its owner ends it.
+            _ => return,
         }
+        tables.batch = Batch::Off;
     }
 
     fn unmap_bounded(&self, va: usize, len: usize, work: &mut usize, from_top: bool) -> usize {

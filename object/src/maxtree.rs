@@ -251,6 +251,19 @@ impl<K: Ord + Copy, V: Ord + Copy + Default, P> MaxTree<K, V, P> {
         None
     }
 
+    /// The payload of the entry at `key`.
+    pub fn payload(&self, key: &K) -> Option<&P> {
+        let mut link = &self.root;
+        while let Some(n) = link {
+            match key.cmp(&n.key) {
+                core::cmp::Ordering::Less => link = &n.left,
+                core::cmp::Ordering::Greater => link = &n.right,
+                core::cmp::Ordering::Equal => return Some(&n.payload),
+            }
+        }
+        None
+    }
+
     /// The entry with the largest key at or below `key`.
     pub fn last_at_or_below(&self, key: &K) -> Option<(K, V)> {
         let mut link = &self.root;

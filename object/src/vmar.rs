@@ -162,6 +162,11 @@ pub trait MappingObserver: Send + Sync {
     fn address_space_id(&self) -> u64 {
         0
     }
+    /// [`AddressSpace::begin_batch`] of the mapping's address space: a target that takes
+    /// entries away from many mappings in one step invalidates once per address space.
+    fn begin_batch(&self) {}
+    /// [`AddressSpace::end_batch`] of the mapping's address space.
+    fn end_batch(&self) {}
 }
 
 /// The page-table side (the kernel implements it with aarch64 tables; tests with a fake).
@@ -191,12 +196,14 @@ pub trait AddressSpace: Send + Sync {
         }
     }
     fn protect(&self, va: usize, len: usize, perms: MappingPerms);
-    /// Gathers the TLB invalidations of the unmaps and protects that follow, until
-    /// [`Self::end_batch`], which comes before the tree lock is released: a chunk over many
-    /// small mappings then invalidates once (on a machine with several CPUs each broadcast
-    /// invalidation costs all of them). The default invalidates each at once.
+    /// Gathers the TLB invalidations of the unmaps and protects this thread makes next, until
+    /// [`Self::end_batch`]: a chunk over many small mappings then invalidates once (on a
+    /// machine with several CPUs each broadcast invalidation costs all of them). The caller
+    /// ends it before anything relies on those invalidations (before the tree lock is
+    /// released; before a VMO frees the pages). While another thread's batch is open this
+    /// thread's invalidations are done at once. The default invalidates each at once.
     fn begin_batch(&self) {}
-    /// Ends a batch: invalidates what it gathered.
+    /// Ends this thread's batch: invalidates what it gathered.
     fn end_batch(&self) {}
     /// Changes the permissions of the entries of part of `va .. va + len` as `protect` does,
     /// from the bottom, within the work left in `work` (counted as `unmap_bounded` counts

@@ -39,11 +39,11 @@
 //! [`UNMAP_WORK`] of page-table work a step over all the mappings (a mapping of the zero page
 //! has an entry a page and no page at all): a DECOMMIT's chunk ends where that work does; a
 //! shrink records up to where entries may still show dropped pages ([`Node::mapped_below`])
-//! and takes them away from the top, in steps, before it frees anything there. A page that
-//! more mappings show than a step visits (one page mapped 100,000 times) is walked in steps
-//! of its own ([`PageWalk`]), and so is the page a copy on write replaces; while such a walk
-//! is partway and the page is about to be freed or replaced, faults in the family wait
-//! ([`Family::faults_held`]), so that no mapping the walk passed shows the page again.
+//! and takes them away from the top, in steps, before it frees anything there. Pages that
+//! more mappings show than a step visits (one page mapped 100,000 times) are walked in steps
+//! of their own ([`PageWalk`]), and so is the page a copy on write replaces; while such a
+//! walk is partway and its pages are about to be freed or replaced, faults in the family
+//! wait ([`Family::faults_held`]), so that no mapping the walk passed shows them again.
 //!
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
@@ -325,6 +325,23 @@ fn chunk_at(start: u64, remaining: u64, max_pages: usize) -> (usize, usize, u64)
     let chunk = (max_pages as u64 * PAGE_SIZE - in_page).min(remaining);
     let count = (in_page + chunk).div_ceil(PAGE_SIZE) as usize;
     (count, in_page as usize, chunk)
+}
+
+/// The frames a write set aside for the pages it still has to commit ([`Reserve`]), kept
+/// across its parts ([`Vmo::write_unlocked_in_parts`]); dropped, it frees what is left.
+#[derive(Default)]
+pub struct WriteFrames {
+    /// Whether the write took its reserve already (empty for a range of one chunk).
+    taken: bool,
+    reserve: Option<(Reserve, Arc<dyn FrameAllocator>)>,
+}
+
+impl Drop for WriteFrames {
+    fn drop(&mut self) {
+        if let Some((reserve, frames)) = self.reserve.take() {
+            reserve.release(&*frames);
+        }
+    }
 }
 
 /// Frames taken before a write or COMMIT of more than one chunk changes anything, so that
@@ -658,23 +675,30 @@ impl Family {
     /// Before page `index` of `id` gets a frame of its own: one step of taking away the
     /// entries that show what it showed until now (the zero page or an ancestor's page, in
     /// the mappings of `id`, its slices and the nodes reading through it), in steps when
-    /// more mappings show it than a step visits ([`Family::clear_page_step`]; faults wait
+    /// more mappings show it than a step visits ([`Family::clear_range_step`]; faults wait
     /// meanwhile). True when none is left: [`Family::commit_cleared`] follows in the same
     /// lock hold. At once when the page is `id`'s own or no such entry was ever made.
-    fn clear_for_commit(&mut self, id: NodeId, index: u64, walk: &mut PageWalk) -> bool {
+    fn clear_for_commit(
+        &mut self,
+        id: NodeId,
+        index: u64,
+        walk: &mut PageWalk,
+        budget: &mut StepBudget,
+    ) -> bool {
         if self.node(id).pages.contains_key(index)
             || !(self.shared_ptes || self.snapshots_stepping != 0)
         {
             self.end_walk(walk);
             return true;
         }
-        self.clear_page_step(id, index, false, true, walk)
+        self.clear_range_step(id, (index, index + 1), false, true, walk, budget)
     }
 
     /// How many pages from `first` (at most `count`) [`Family::clear_for_commit`] readies
-    /// in this lock hold: a page whose entries take more than one step ends the run, and is
-    /// walked in the steps that follow (the first page of a run, whose walk may then hold
-    /// faults off; until it is done the run is empty).
+    /// in this lock hold, within one step's budget: a page whose entries the rest of it
+    /// cannot take away ends the run, and is walked in the steps that follow (the first
+    /// page of a run, whose walk may then hold faults off; until it is done the run is
+    /// empty).
     fn clear_run_for_commit(
         &mut self,
         id: NodeId,
@@ -682,8 +706,9 @@ impl Family {
         count: usize,
         walk: &mut PageWalk,
     ) -> usize {
+        let mut budget = StepBudget::new();
         let mut ready = 0;
-        while ready < count && self.clear_for_commit(id, first + ready as u64, walk) {
+        while ready < count && self.clear_for_commit(id, first + ready as u64, walk, &mut budget) {
             ready += 1;
         }
         ready
@@ -1066,13 +1091,14 @@ impl Family {
     /// are taken as reaching as far up as the range (a shrink clamped them before their
     /// entries went; entries of a child's own pages taken too are only faulted in again).
     ///
-    /// A page more mappings show than a step visits (a page mapped 100,000 times) takes
-    /// several steps, which `walk` carries from one to the next; until it is done the call
-    /// returns `first` (`end`). `hold_faults`: the caller is about to free or replace what
-    /// the page shows, so faults in the family wait while the walk is unfinished
-    /// ([`Family::faults_held`]); without it a mapping the walk passed may show the page
-    /// again, which only a caller to whom that is harmless may allow (a shrink: nothing maps
-    /// pages past the size; a snapshot: a write through a passed mapping copies first).
+    /// Where more mappings show the range than a step visits (a page mapped 100,000 times),
+    /// its first (last) [`WALK_PAGES`] are walked in steps of their own, which `walk` carries
+    /// from one to the next; until they are done the call returns `first` (`end`).
+    /// `hold_faults`: the caller is about to free or replace what those pages show, so faults
+    /// in the family wait while the walk is partway ([`Family::faults_held`]); without it a
+    /// mapping the walk passed may show them again, which only a caller to whom that is
+    /// harmless may allow (a shrink: nothing maps pages past the size; a snapshot: a write
+    /// through a passed mapping copies first).
     #[allow(clippy::too_many_arguments)]
     fn unmap_some(
         &mut self,
@@ -1084,10 +1110,10 @@ impl Family {
         hold_faults: bool,
         walk: &mut PageWalk,
     ) -> u64 {
-        let (all, none, page) = if from_top {
-            (first, end, end - 1)
+        let (all, none, walked) = if from_top {
+            (first, end, (end.saturating_sub(WALK_PAGES).max(first), end))
         } else {
-            (end, first, first)
+            (end, first, (first, end.min(first + WALK_PAGES)))
         };
         // Nothing can show the range (a snapshot or DECOMMIT of an unmapped VMO): no walk.
         let node = self.node(id);
@@ -1095,60 +1121,56 @@ impl Family {
             self.end_walk(walk);
             return all;
         }
-        if walk.page.is_some() {
-            if walk.page != Some((id, page)) {
-                // Left from a range that moved (a shrink undone by a grow): start afresh.
-                self.end_walk(walk);
-            } else if self.clear_page_step(id, page, past_limits, hold_faults, walk) {
-                return if from_top { page } else { page + 1 };
-            } else {
+        if walk.range == Some((id, walked.0, walked.1)) {
+            let mut budget = StepBudget::new();
+            if !self.clear_range_step(id, walked, past_limits, hold_faults, walk, &mut budget) {
                 return none;
             }
+            return if from_top { walked.0 } else { walked.1 };
         }
+        // A walk left from a range that moved (a shrink undone by a grow) starts afresh.
+        self.end_walk(walk);
         let mut budget = StepBudget::new();
         let reached =
             self.unmap_everywhere_bounded(id, first, end, &mut budget, from_top, past_limits);
         if reached != none {
             return reached;
         }
-        // Not even the first page: it has more mappings than a step visits. Walk them in
+        // Not even the first pages: more mappings show them than a step visits. Walk them in
         // steps of their own, from the next step on.
-        walk.page = Some((id, page));
-        walk.next = (0, (0, 0));
+        walk.range = Some((id, walked.0, walked.1));
         none
     }
 
-    /// One step of taking away every entry that shows page `index` of `id` (through `id`,
-    /// its slices and every node that reads through it; `past_limits` as for
-    /// [`Family::unmap_some`]): true when none is left. The first step visits them as
-    /// [`Family::unmap_everywhere`] would, within [`UNMAP_WORK`] (nearly always enough); the
-    /// next ones resume where the one before stopped ([`PageWalk`]). `hold_faults` as for
-    /// `unmap_some`: faults in the family wait from the end of the first step that leaves
-    /// the walk unfinished until it ends.
-    fn clear_page_step(
+    /// One step of taking away every entry that shows pages `range` of `id` (at most
+    /// [`WALK_PAGES`]; through `id`, its slices and every node that reads through it;
+    /// `past_limits` as for [`Family::unmap_some`]): true when none is left. The first step
+    /// visits them as [`Family::unmap_everywhere`] would, within `budget` (nearly always
+    /// enough); the next ones resume where the one before stopped ([`PageWalk`]), each with
+    /// a step's work of its own. `hold_faults` as for `unmap_some`: faults in the family wait
+    /// from the end of the first step that leaves the walk partway.
+    fn clear_range_step(
         &mut self,
         id: NodeId,
-        index: u64,
+        range: (u64, u64),
         past_limits: bool,
         hold_faults: bool,
         walk: &mut PageWalk,
+        budget: &mut StepBudget,
     ) -> bool {
-        if walk.page != Some((id, index)) {
+        let (first, end) = range;
+        if walk.range != Some((id, first, end)) {
             self.end_walk(walk);
-            let mut budget = StepBudget::new();
-            if self.unmap_everywhere_bounded(id, index, index + 1, &mut budget, false, past_limits)
-                > index
-            {
+            if self.unmap_everywhere_bounded(id, first, end, budget, false, past_limits) == end {
                 return true;
             }
-            // Mappings this step passed may show the page again before the next step: the
+            // Mappings this step passed may show the pages again before the next step: the
             // walk starts there from its beginning.
-            walk.page = Some((id, index));
-            walk.next = (0, (0, 0));
+            walk.range = Some((id, first, end));
             return false;
         }
         let mut work = UNMAP_WORK;
-        if self.page_walk_step(id, index, past_limits, walk, &mut work) {
+        if self.range_walk_step(id, range, past_limits, walk, &mut work) {
             self.end_walk(walk);
             return true;
         }
@@ -1180,87 +1202,96 @@ impl Family {
             .collect()
     }
 
-    /// Ends `walk` (done or given up). Faults it held off stay held: the page it cleared is
-    /// not replaced or freed yet ([`Family::release_faults`]).
+    /// Ends `walk` (done or given up). Faults it held off stay held: the pages it cleared
+    /// are not replaced or freed yet ([`Family::release_faults`]).
     fn end_walk(&mut self, walk: &mut PageWalk) {
-        walk.page = None;
-        walk.next = (0, (0, 0));
+        walk.range = None;
+        walk.next = (0, 0);
     }
 
-    /// Lets faults go on if `walk` held them off, unless it is partway through a page (its
-    /// next step resumes after mappings a fault could show the page through again). The
-    /// operation calls it once it has replaced or freed what its walks cleared.
+    /// Lets faults go on if `walk` held them off, unless it is partway (its next step
+    /// resumes after mappings a fault could show its pages through again). The operation
+    /// calls it once it has replaced or freed what its walks cleared.
     fn release_faults(&mut self, walk: &mut PageWalk) {
-        if walk.holding && (walk.page.is_none() || walk.next == (0, (0, 0))) {
+        if walk.holding && (walk.range.is_none() || walk.next == (0, 0)) {
             self.faults_held -= 1;
             walk.holding = false;
         }
     }
 
-    /// Visits, within `work`, the mappings that show page `index` of `id` from where `walk`
-    /// stopped, in the walk's order: nodes by id, each node's mappings by key. True when
-    /// all are visited. The order survives the lock being let go between two steps: a node
-    /// or mapping made meanwhile may fall before the cursor, but it shows nothing the walk
-    /// is taking away (faults were held off, or cannot bring it back); nodes and mappings
-    /// that went need no visit; a narrowed mapping only moves up (its key's first page
-    /// grows), so it is at worst visited twice.
-    fn page_walk_step(
+    /// Visits, within `work`, the mappings that show pages `range` of `id` from where
+    /// `walk` stopped, in the walk's order: nodes by id, each node's mappings by
+    /// registration id. True when all are visited. The order survives the lock being let go
+    /// between two steps: a registration made meanwhile has a larger id than every one
+    /// before it, so in a node the walk has not finished it is still ahead; one in a node
+    /// already walked (or a node made meanwhile, which may take a smaller id) shows nothing
+    /// the walk took away, since faults were held off or cannot bring it back, and a piece
+    /// split off a mapping keeps only the entries the mapping still had. Nodes and mappings
+    /// that went need no visit.
+    fn range_walk_step(
         &self,
         id: NodeId,
-        index: u64,
+        range: (u64, u64),
         past_limits: bool,
         walk: &mut PageWalk,
         work: &mut usize,
     ) -> bool {
-        let mut showing = self.nodes_showing(id, index, past_limits);
+        let visit_work = PAGE_VISIT_WORK;
+        let mut batches = TlbBatches::default();
+        let mut showing = self.nodes_showing(id, range, past_limits);
         showing.sort_unstable();
-        for (node_id, page) in showing {
+        for (node_id, first, end) in showing {
             if node_id < walk.next.0 {
                 continue;
             }
             let from = if node_id == walk.next.0 {
                 walk.next.1
             } else {
-                (0, 0)
+                0
             };
-            let mut stopped = false;
-            self.node(node_id)
-                .mappings
-                .by_range
-                .for_each_overlapping_from(&from, &(page + 1, 0), page, |key, _, observer| {
-                    if *work == 0 {
-                        walk.next = (node_id, key);
-                        stopped = true;
-                        return false;
-                    }
-                    *work = work.saturating_sub(PAGE_VISIT_WORK);
-                    if let Some(observer) = observer.upgrade() {
-                        observer.unmap_target_range(page << PAGE_SHIFT, PAGE_SIZE);
-                    }
-                    true
-                });
-            if stopped {
-                return false;
+            let mappings = &self.node(node_id).mappings;
+            for (&registration, entry) in mappings.by_id.range(from..) {
+                if *work == 0 {
+                    walk.next = (node_id, registration);
+                    return false;
+                }
+                if entry.first >= end || entry.end <= first {
+                    *work -= 1;
+                    continue;
+                }
+                *work = work.saturating_sub(visit_work);
+                let observer = mappings.by_range.payload(&(entry.first, registration));
+                if let Some(observer) = observer.and_then(Weak::upgrade) {
+                    batches.join(&observer);
+                    observer.unmap_target_range(first << PAGE_SHIFT, (end - first) << PAGE_SHIFT);
+                }
             }
-            walk.next = (node_id + 1, (0, 0));
+            walk.next = (node_id + 1, 0);
         }
         true
     }
 
-    /// The nodes whose mappings may show page `index` of `id`, each with its own page
-    /// there: `id`, its slices, and every node reading through it (`past_limits` as for
+    /// The nodes whose mappings may show pages `range` of `id`, each with those pages in
+    /// its own: `id`, its slices, and every node reading through it (`past_limits` as for
     /// [`Family::unmap_some`]). At most the family's nodes ([`MAX_FAMILY_NODES`]).
-    fn nodes_showing(&self, id: NodeId, index: u64, past_limits: bool) -> Vec<(NodeId, u64)> {
+    fn nodes_showing(
+        &self,
+        id: NodeId,
+        range: (u64, u64),
+        past_limits: bool,
+    ) -> Vec<(NodeId, u64, u64)> {
         let mut found = Vec::new();
-        let mut stack = alloc::vec![(id, index)];
-        while let Some((node_id, page)) = stack.pop() {
-            found.push((node_id, page));
+        let mut stack = alloc::vec![(id, range.0, range.1)];
+        while let Some((node_id, first, end)) = stack.pop() {
+            found.push((node_id, first, end));
             let node = self.node(node_id);
             for &s in &node.slices {
                 let slice_node = self.node(s);
                 let (_, offset) = slice_node.slice_of.expect("slice");
-                if page >= offset && page - offset < slice_node.size {
-                    found.push((s, page - offset));
+                let start = first.max(offset);
+                let stop = end.min(offset.saturating_add(slice_node.size));
+                if start < stop {
+                    found.push((s, start - offset, stop - offset));
                 }
             }
             for &child in &node.children {
@@ -1268,8 +1299,10 @@ impl Family {
                     continue;
                 };
                 let limit = if past_limits { u64::MAX } else { link.limit };
-                if page >= link.offset && page - link.offset < limit {
-                    stack.push((child, page - link.offset));
+                let start = first.max(link.offset);
+                let stop = end.min(link.offset.saturating_add(limit));
+                if start < stop {
+                    stack.push((child, start - link.offset, stop - link.offset));
                 }
             }
         }
@@ -1289,6 +1322,7 @@ impl Family {
         // What is done, in `id`'s pages: the walk narrows the range to it as it goes, so
         // that a mapping visited later unmaps only what all those before it did.
         let mut reach = if from_top { first } else { end };
+        let mut batches = TlbBatches::default();
         // (node, the part `lo..hi` of `id`'s pages it may show, its page at `lo`, whether
         // it is a slice: mappings only).
         let mut stack: Vec<(NodeId, u64, u64, u64, bool)> = Vec::new();
@@ -1308,6 +1342,7 @@ impl Family {
                 node_lo + (a - lo),
                 node_lo + (b - lo),
                 budget,
+                &mut batches,
                 from_top,
             );
             // All of `a..b` done says nothing about pages beyond, which this node's
@@ -2146,21 +2181,54 @@ impl StepBudget {
     }
 }
 
-/// Work [`Family::page_walk_step`] counts for visiting one mapping of a page (one entry to
-/// take away: about 600 instructions under `-icount`, where a table of
-/// [`crate::vmar::TABLE_WORK`] is several thousand), so that a step visits a few hundred.
-const PAGE_VISIT_WORK: usize = TABLE_WORK / 8;
+/// The address spaces a step took entries away in, each with a TLB batch open
+/// ([`MappingObserver::begin_batch`]): one invalidation per address space a step instead of
+/// one per mapping. Dropped at the end of the step, which ends the batches, before anything
+/// relies on those entries being gone (the pages are freed or replaced after it).
+#[derive(Default)]
+struct TlbBatches(Vec<(u64, Arc<dyn MappingObserver>)>);
 
-/// How far a walk over the mappings that show one page got, kept from one step to the next
-/// when more mappings show the page than a step visits ([`Family::unmap_some`],
-/// [`Family::clear_page_step`]). Owned by the operation doing the walk (or by a shrinking
+impl TlbBatches {
+    fn join(&mut self, observer: &Arc<dyn MappingObserver>) {
+        let space = observer.address_space_id();
+        if !self.0.iter().any(|&(open, _)| open == space) {
+            observer.begin_batch();
+            self.0.push((space, observer.clone()));
+        }
+    }
+}
+
+impl Drop for TlbBatches {
+    fn drop(&mut self) {
+        for (_, observer) in self.0.drain(..) {
+            observer.end_batch();
+        }
+    }
+}
+
+/// Work [`Family::range_walk_step`] counts for visiting one mapping (and
+/// [`Family::unmap_everywhere_bounded`] at least): a table's, so that a step visits at most
+/// 64. One entry taken away costs about 600 instructions under `-icount`, but each is a
+/// broadcast TLB invalidation of its own, which on QEMU's four-vCPU raspi machines costs
+/// about 0.4 ms of host time: 512 visits a step kept another thread waiting 274 ms there.
+const PAGE_VISIT_WORK: usize = TABLE_WORK;
+
+/// Pages a walk in steps covers ([`PageWalk`]): a leaf table's span, so that each visit is
+/// about a table's work and the walks of a large range visit each mapping about as often
+/// as the bounded walk over the whole range would.
+const WALK_PAGES: u64 = 512;
+
+/// How far a walk over the mappings that show a few pages got, kept from one step to the
+/// next when more mappings show them than a step visits ([`Family::unmap_some`],
+/// [`Family::clear_range_step`]). Owned by the operation doing the walk (or by a shrinking
 /// node); the default is no walk.
 #[derive(Default)]
 struct PageWalk {
-    /// The page walked (node, index) while a walk is under way.
-    page: Option<(NodeId, u64)>,
-    /// The first (node, mapping key) not visited yet.
-    next: (NodeId, (u64, u64)),
+    /// The pages walked (node, first, end) while a walk is under way.
+    range: Option<(NodeId, u64, u64)>,
+    /// The first (node, registration id) not visited yet: registration ids start at 1, so
+    /// `(0, 0)` is a walk that has visited nothing.
+    next: (NodeId, u64),
     /// Whether the operation counts in its family's [`Family::faults_held`]: from the end of
     /// the first step that left a walk partway until it replaced or freed what it cleared.
     holding: bool,
@@ -2278,6 +2346,7 @@ fn notify_bounded(
     first: u64,
     end: u64,
     budget: &mut StepBudget,
+    batches: &mut TlbBatches,
     from_top: bool,
 ) -> u64 {
     let mut reach = if from_top { first } else { end };
@@ -2306,6 +2375,7 @@ fn notify_bounded(
                 return true;
             };
             let given = allowed;
+            batches.join(&observer);
             let done = observer.unmap_target_range_bounded(
                 a << PAGE_SHIFT,
                 (b - a) << PAGE_SHIFT,
@@ -2704,7 +2774,26 @@ impl Vmo {
             let (frame, in_page) = self.page_for_write(offset, len)?;
             return f(&[frame], in_page, len as usize, 0);
         }
-        self.write_in_chunks(offset, len, f)
+        self.write_in_chunks(offset, len, f, &mut WriteFrames::default())
+    }
+
+    /// [`Vmo::write_unlocked`] of one part of a write that may go on after `f` failed (its
+    /// copy stopped for a fault that had to wait): the frames set aside for the pages still
+    /// to commit stay in `kept` from one part to the next, so that a later part does not
+    /// fail with NO_MEMORY after earlier ones wrote.
+    #[inline]
+    pub fn write_unlocked_in_parts(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut ChunkFn<'_>,
+        kept: &mut WriteFrames,
+    ) -> ZxResult {
+        if within_one_page(offset, len) {
+            let (frame, in_page) = self.page_for_write(offset, len)?;
+            return f(&[frame], in_page, len as usize, 0);
+        }
+        self.write_in_chunks(offset, len, f, kept)
     }
 
     /// The frame to write `offset..offset + len` (within one page) to, committed if it was
@@ -2788,7 +2877,7 @@ impl Vmo {
                         None => break Err(Status::NO_MEMORY),
                     }
                 }
-                if family.clear_for_commit(node, index, &mut held.walk) {
+                if family.clear_for_commit(node, index, &mut held.walk, &mut StepBudget::new()) {
                     let mut batch = FrameBatch::single(spare.take().expect("taken above"));
                     let frame = family.commit_cleared(node, index, &mut batch);
                     family.release_faults(&mut held.walk);
@@ -2814,18 +2903,39 @@ impl Vmo {
     /// chunk takes its frames from there (only pages decommitted by someone else meanwhile
     /// can make a later chunk need more, and fail after the earlier chunks were written).
     #[inline(never)]
-    fn write_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
+    fn write_in_chunks(
+        &self,
+        offset: u64,
+        len: u64,
+        f: &mut ChunkFn<'_>,
+        kept: &mut WriteFrames,
+    ) -> ZxResult {
         if len == 0 {
             return self.range(&*self.lock()?, offset, len).map(|_| ());
         }
-        let mut reserve = self.reserve_to_commit(offset, len)?;
+        if !kept.taken {
+            let reserve = self.reserve_to_commit(offset, len)?;
+            kept.taken = true;
+            if reserve.len != 0 {
+                kept.reserve = Some((reserve, self.family.lock().frames.clone()));
+            }
+        }
+        // Frames a chunk took and did not use, where nothing was set aside.
+        let mut spare = Reserve::empty();
         let mut held = HeldWalk::new(&self.family);
         let result = self.in_chunks(
             offset,
             len,
             true,
             |family, node, first, out| {
+                let reserve = match &mut kept.reserve {
+                    Some((reserve, _)) => reserve,
+                    None => &mut spare,
+                };
                 if family.owned_frames(node, first, out) {
+                    // Someone else committed them while a walk of the first was partway.
+                    family.end_walk(&mut held.walk);
+                    family.release_faults(&mut held.walk);
                     return Ok(out.len());
                 }
                 // Frames first, so that NO_MEMORY changes nothing. The chunk ends before a
@@ -2833,12 +2943,12 @@ impl Vmo {
                 // a chunk of none is such a step. Faults are let go before the copy: it may
                 // fault on this family.
                 let last = first + out.len() as u64 - 1;
-                let mut batch = family.prepare_from(node, first, last, &mut reserve)?;
+                let mut batch = family.prepare_from(node, first, last, reserve)?;
                 let ready = family.clear_run_for_commit(node, first, out.len(), &mut held.walk);
                 for (i, slot) in out[..ready].iter_mut().enumerate() {
                     *slot = family.commit_cleared(node, first + i as u64, &mut batch);
                 }
-                batch.release_into(&mut reserve, &*family.frames);
+                batch.release_into(reserve, &*family.frames);
                 if ready != 0 {
                     family.release_faults(&mut held.walk);
                 }
@@ -2847,7 +2957,7 @@ impl Vmo {
             f,
         );
         drop(held);
-        self.release_reserve(reserve);
+        self.release_reserve(spare);
         result
     }
 
@@ -3257,11 +3367,12 @@ impl Vmo {
             let frame = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
             reserve.push(frame, &*family.frames);
         }
+        let mut budget = StepBudget::new();
         for page in needing {
             if cleared.contains(&page) {
                 continue;
             }
-            if !family.clear_for_commit(node, page, walk) {
+            if !family.clear_for_commit(node, page, walk, &mut budget) {
                 if !cleared.is_empty() {
                     family.hold_faults(walk);
                 }

@@ -2555,8 +2555,8 @@ fn a_copy_on_write_after_a_snapshot_done_in_one_step_takes_no_entries_away() {
     assert_charges_add_up(&[&vmo, &snapshot]);
 }
 
-/// More mappings of one page than a step visits (a few hundred), so that taking the page's
-/// entries away takes several steps.
+/// More mappings of one page than a step visits (64), so that taking the page's entries
+/// away takes many steps.
 const ONE_PAGE_MAPPINGS: usize = 3000;
 
 /// Page 0 of `vmo` mapped (RW) at `ONE_PAGE_MAPPINGS` consecutive pages of `root` from its
@@ -2603,13 +2603,18 @@ fn watch_points(count: usize, root: &Arc<Vmar>, vmo: &Arc<Vmo>) -> Seen {
 fn assert_walked_in_steps(seen: &Seen, calls_before: u64) {
     let seen = seen.borrow();
     assert!(
-        seen.len() >= ONE_PAGE_MAPPINGS / 512,
+        seen.len() >= ONE_PAGE_MAPPINGS / (2 * UNMAP_STEP_VISITS),
         "{} points for {ONE_PAGE_MAPPINGS} mappings",
         seen.len()
     );
     let mut last = calls_before;
     for (i, &(fault, copy, calls)) in seen.iter().enumerate() {
-        assert!(calls - last <= 512 + 1, "step {i}: {} calls", calls - last);
+        // A step of the walk visits at most 64; the first, over the whole range, 128.
+        assert!(
+            calls - last <= 2 * UNMAP_STEP_VISITS as u64 + 1,
+            "step {i}: {} calls",
+            calls - last
+        );
         last = calls;
         // Point 0 follows the first visits in key order, before the walk in steps begins.
         if i > 0 && i + 1 < seen.len() {
@@ -2625,7 +2630,7 @@ fn a_decommit_of_a_page_mapped_thousands_of_times_walks_its_mappings_in_steps() 
     vmo.write(0, &[1]).expect("write");
     one_page_mapped_many_times(&root, &vmo);
     let calls = root.test_counts().0;
-    let seen = watch_points(ONE_PAGE_MAPPINGS / 512 + 2, &root, &vmo);
+    let seen = watch_points(ONE_PAGE_MAPPINGS / UNMAP_STEP_VISITS + 2, &root, &vmo);
     vmo.op_range(ZX_VMO_OP_DECOMMIT, 0, PAGE, &CountingCache::default())
         .expect("decommit");
     assert_walked_in_steps(&seen, calls);
@@ -2701,7 +2706,7 @@ fn every_copy_on_write_of_a_page_mapped_thousands_of_times_walks_its_mappings_in
         let before = points();
         copy(&root, &clone).unwrap_or_else(|e| panic!("{what}: {e:?}"));
         assert!(
-            points() - before >= ONE_PAGE_MAPPINGS / 512,
+            points() - before >= ONE_PAGE_MAPPINGS / (2 * UNMAP_STEP_VISITS),
             "{what}: {} points",
             points() - before
         );
@@ -2729,7 +2734,7 @@ fn a_shrink_and_a_snapshot_of_a_page_mapped_thousands_of_times_walk_its_mappings
     let snapshot = vmo
         .create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE)
         .expect("snapshot");
-    assert!(points() - before >= ONE_PAGE_MAPPINGS / 512);
+    assert!(points() - before >= ONE_PAGE_MAPPINGS / (2 * UNMAP_STEP_VISITS));
     // No entry may write the page the snapshot now shares.
     assert!(aspace.ptes().values().all(|&(_, perms)| !perms.write));
     root.handle_fault(VMAR_BASE + 5 * PAGEZ, true, false)
@@ -2739,7 +2744,7 @@ fn a_shrink_and_a_snapshot_of_a_page_mapped_thousands_of_times_walk_its_mappings
 
     let before = points();
     vmo.set_size(0).expect("shrink");
-    assert!(points() - before >= ONE_PAGE_MAPPINGS / 512);
+    assert!(points() - before >= ONE_PAGE_MAPPINGS / (2 * UNMAP_STEP_VISITS));
     assert_eq!(aspace.pte_count(), 0);
     assert_eq!(vmo.committed_bytes(), 0);
 }
@@ -2749,3 +2754,89 @@ fn read_byte(vmo: &Vmo, offset: u64) -> u8 {
     vmo.read(offset, &mut byte).expect("read");
     byte[0]
 }
+
+/// Records what it is told to take away.
+struct RecordingObserver {
+    told: std::sync::Mutex<Vec<(u64, u64)>>,
+}
+
+impl object::vmar::MappingObserver for RecordingObserver {
+    fn unmap_target_range(&self, offset: u64, len: u64) {
+        self.told.lock().unwrap().push((offset, len));
+    }
+}
+
+#[test]
+fn a_registration_made_while_a_walk_is_partway_is_visited_before_the_page_goes() {
+    use object::vmar::MappingObserver;
+    // A piece split off a mapping is registered (covering the whole VMO until narrowed) and
+    // takes over the mapping's entries: made between two steps of a walk over page 0, it
+    // must be visited before the page is freed, wherever its key falls.
+    // Page 5: the mappings' keys start at 5, above a new registration's (0, id).
+    let (aspace, root, vmo) = stepping_space(8);
+    vmo.write(5 * PAGE, &[1]).expect("write");
+    for i in 0..ONE_PAGE_MAPPINGS {
+        root.map(
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+            i * PAGEZ,
+            vmo.clone(),
+            5 * PAGE,
+            PAGEZ,
+            Rights::DEFAULT_VMO,
+        )
+        .expect("map");
+        root.handle_fault(VMAR_BASE + i * PAGEZ, false, false)
+            .expect("fault");
+    }
+    let piece = Arc::new(RecordingObserver {
+        told: std::sync::Mutex::new(Vec::new()),
+    });
+    let registered = Rc::new(Cell::new(0));
+    let (v, p, r) = (vmo.clone(), piece.clone(), registered.clone());
+    at_each_next_point(vec![
+        Box::new(|| {}),
+        Box::new(move || {
+            r.set(v.add_mapping(Arc::downgrade(&p) as std::sync::Weak<dyn MappingObserver>));
+        }),
+    ]);
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        5 * PAGE,
+        PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    assert_ne!(registered.get(), 0, "the walk took fewer than two steps");
+    assert_eq!(*piece.told.lock().unwrap(), vec![(5 * PAGE, PAGE)]);
+    assert_eq!(aspace.pte_count(), 0);
+    vmo.remove_mapping(registered.get());
+}
+
+#[test]
+fn a_decommit_of_a_range_under_many_whole_mappings_moves_a_table_span_a_walk() {
+    // More mappings of the whole range than a step visits: each walk in steps takes a leaf
+    // table's span of pages, not one page.
+    const MAPPINGS: usize = 300;
+    const SPANS: usize = 2;
+    const PAGES: usize = SPANS * 512;
+    let (aspace, root, vmo) = stepping_space(PAGES as u64);
+    for i in 0..MAPPINGS {
+        populated(&root, &vmo, i * PAGES * PAGEZ, PAGES);
+    }
+    let before = points();
+    vmo.op_range(
+        ZX_VMO_OP_DECOMMIT,
+        0,
+        PAGES as u64 * PAGE,
+        &CountingCache::default(),
+    )
+    .expect("decommit");
+    let steps = points() - before;
+    // Each span of 512 pages: its walk's steps (a visit of a table's work per mapping).
+    let per_span = MAPPINGS.div_ceil(UNMAP_STEP_VISITS) + 2;
+    assert!(steps <= SPANS * per_span, "{steps} steps");
+    assert_eq!(aspace.pte_count(), 0);
+}
+
+/// Visits of a table's work a step makes ([`object::vmar::UNMAP_WORK`] / `TABLE_WORK`).
+const UNMAP_STEP_VISITS: usize = object::vmar::UNMAP_WORK / object::vmar::TABLE_WORK;

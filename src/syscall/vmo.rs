@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use arch::mmu;
 use object::frames::{FrameAddr, PAGE_SIZE};
 use object::handle::{Handle, HandleTable};
-use object::vmo::{child_rights, clone_rights, ChunkFn, Vmo};
+use object::vmo::{child_rights, clone_rights, ChunkFn, Vmo, WriteFrames};
 use object::{Rights, Status, ZxResult};
 
 /// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before any byte
@@ -206,8 +206,16 @@ pub(super) fn write(
         return Ok(());
     }
     probe_readable(buffer, len)?;
+    if (offset % PAGE_SIZE) as usize + len <= PAGE_SIZE as usize {
+        // One page: committed before the copy, it needs no frames set aside.
+        return copy_in_parts(len, buffer, false, false, |from, n, f| {
+            vmo.write_unlocked(offset + from, n, f)
+        });
+    }
+    // The frames set aside for the range stay across the parts of the copy.
+    let mut kept = WriteFrames::default();
     copy_in_parts(len, buffer, false, false, |from, n, f| {
-        vmo.write_unlocked(offset + from, n, f)
+        vmo.write_unlocked_in_parts(offset + from, n, f, &mut kept)
     })
 }
 

@@ -269,6 +269,18 @@ impl MappingObserver for Observer {
         self.space.as_ptr() as usize as u64
     }
 
+    fn begin_batch(&self) {
+        if let Some(space) = self.space.upgrade() {
+            space.aspace.begin_batch();
+        }
+    }
+
+    fn end_batch(&self) {
+        if let Some(space) = self.space.upgrade() {
+            space.aspace.end_batch();
+        }
+    }
+
     fn unmap_target_range(&self, offset: u64, len: u64) {
         let Some(space) = self.space.upgrade() else {
             return;
