@@ -162,7 +162,7 @@ gdb: deps $(KERNEL_IMG) $(INITRD)
 clippy:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) -- -D warnings
-	cargo clippy --target $(USER_TARGET) -p zx -p libzircon -p init -p demo-child -p fuzz -- -D warnings
+	cargo clippy --target $(USER_TARGET) -p zx -p libzircon -p init -p demo-child -p fuzz -p conformance-rust -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -1,4 +1,5 @@
-//! The kernel: boot from the device tree, then (for now) report what it found and idle.
+//! The kernel: boots from the device tree, starts `init` from the boot archive and serves
+//! its system calls, faults and interrupts.
 //!
 //! Boot order: the assembly in `arch` has turned the MMU on with boot tables and calls
 //! `kernel_entry` in the high half. From here: read the DTB through the boot window, build

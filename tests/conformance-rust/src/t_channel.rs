@@ -630,7 +630,7 @@ fn make_cycle(index: usize, vmo_every: usize) -> R {
     let (a, b) = channel()?;
     let (c, d) = channel()?;
     let mut first = alloc::vec![d.into_raw()];
-    if vmo_every != 0 && index % vmo_every == 0 {
+    if vmo_every != 0 && index.is_multiple_of(vmo_every) {
         let v = vmo(PAGE)?;
         zx_ok!(op(v.raw(), ZX_VMO_OP_COMMIT, 0, PAGE));
         first.push(v.into_raw());
