@@ -1,10 +1,19 @@
 //! The few ELF fields the loader needs: the file header and the program headers of a static
 //! aarch64 executable (ELF64, little endian, `ET_EXEC`).
 //!
-//! Parsed by hand rather than with an ELF crate: the loader reads just the headers out of the
-//! boot archive VMO and copies segment bytes VMO to VMO, never holding the whole file.
+//! The loader reads just the headers out of the boot archive VMO and copies segment bytes
+//! VMO to VMO, never holding the whole file: the `elf` crate (the kernel's reader too)
+//! parses each header from its bytes; what this module adds is which files it accepts.
 
 use crate::Status;
+use elf::abi::{EI_NIDENT, EM_AARCH64, ET_EXEC};
+use elf::endian::LittleEndian;
+use elf::file::{Class, FileHeader};
+use elf::parse::ParseAt;
+use elf::segment::ProgramHeader;
+use elf::ParseError;
+
+pub(crate) use elf::abi::{PF_R, PF_W, PF_X, PT_LOAD};
 
 /// Size of the ELF64 file header.
 pub(crate) const EHDR_LEN: usize = 64;
@@ -12,18 +21,6 @@ pub(crate) const EHDR_LEN: usize = 64;
 pub(crate) const PHDR_LEN: usize = 56;
 /// Most program headers accepted.
 pub(crate) const MAX_PHDRS: usize = 32;
-
-/// `PT_LOAD`.
-pub(crate) const PT_LOAD: u32 = 1;
-/// `PF_X`.
-pub(crate) const PF_X: u32 = 1;
-/// `PF_W`.
-pub(crate) const PF_W: u32 = 2;
-/// `PF_R`.
-pub(crate) const PF_R: u32 = 4;
-
-const ET_EXEC: u16 = 2;
-const EM_AARCH64: u16 = 183;
 
 /// What the file header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,55 +41,43 @@ pub(crate) struct Segment {
     pub memsz: u64,
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(raw)
-}
-
 /// Checks and reads the file header. Not ELF: `INVALID_ARGS`; ELF of another kind
 /// (32-bit, big endian, not an aarch64 static executable): `NOT_SUPPORTED`.
 pub(crate) fn parse_header(b: &[u8; EHDR_LEN]) -> Result<Header, Status> {
-    if b[..4] != *b"\x7fELF" {
-        return Err(Status::INVALID_ARGS);
-    }
-    // EI_CLASS = ELFCLASS64, EI_DATA = ELFDATA2LSB, EI_VERSION = 1.
-    if b[4] != 2 || b[5] != 1 || b[6] != 1 {
+    let unsupported = |error: ParseError| match error {
+        ParseError::BadMagic(_) => Status::INVALID_ARGS,
+        _ => Status::NOT_SUPPORTED,
+    };
+    let ident = elf::file::parse_ident::<LittleEndian>(b).map_err(unsupported)?;
+    let header = FileHeader::parse_tail(ident, &b[EI_NIDENT..]).map_err(unsupported)?;
+    if header.class != Class::ELF64 || header.e_type != ET_EXEC || header.e_machine != EM_AARCH64 {
         return Err(Status::NOT_SUPPORTED);
     }
-    if u16_at(b, 16) != ET_EXEC || u16_at(b, 18) != EM_AARCH64 {
-        return Err(Status::NOT_SUPPORTED);
-    }
-    let phentsize = u16_at(b, 54) as usize;
-    let phnum = u16_at(b, 56) as usize;
-    if phentsize != PHDR_LEN || phnum == 0 || phnum > MAX_PHDRS {
+    let phnum = usize::from(header.e_phnum);
+    if usize::from(header.e_phentsize) != PHDR_LEN || phnum == 0 || phnum > MAX_PHDRS {
         return Err(Status::NOT_SUPPORTED);
     }
     Ok(Header {
-        entry: u64_at(b, 24),
-        phoff: u64_at(b, 32),
+        entry: header.e_entry,
+        phoff: header.e_phoff,
         phnum,
     })
 }
 
 /// Reads one program header.
 pub(crate) fn parse_segment(b: &[u8; PHDR_LEN]) -> Segment {
-    Segment {
-        kind: u32_at(b, 0),
-        flags: u32_at(b, 4),
-        offset: u64_at(b, 8),
-        vaddr: u64_at(b, 16),
-        filesz: u64_at(b, 32),
-        memsz: u64_at(b, 40),
-    }
+    // 56 bytes are exactly an ELF64 program header: the parse cannot fail.
+    ProgramHeader::parse_at(LittleEndian, Class::ELF64, &mut 0, b).map_or_else(
+        |_| Segment::default(),
+        |p| Segment {
+            kind: p.p_type,
+            flags: p.p_flags,
+            offset: p.p_offset,
+            vaddr: p.p_vaddr,
+            filesz: p.p_filesz,
+            memsz: p.p_memsz,
+        },
+    )
 }
 
 #[cfg(test)]
