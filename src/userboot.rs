@@ -81,16 +81,10 @@ pub fn load_elf(process: &Arc<Process>, image: &[u8]) -> ZxResult<usize> {
     Ok(file.ehdr.e_entry as usize)
 }
 
-/// The bootstrap message: header, then NUL-terminated arguments.
+/// The bootstrap message ([`abi::bootstrap`]).
 fn bootstrap_bytes(args: &[&str], handle_count: u32) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(b"zxstart1");
-    bytes.extend_from_slice(&handle_count.to_le_bytes());
-    bytes.extend_from_slice(&(args.len() as u32).to_le_bytes());
-    for arg in args {
-        bytes.extend_from_slice(arg.as_bytes());
-        bytes.push(0);
-    }
+    let mut bytes = Vec::with_capacity(abi::bootstrap::encoded_len(args));
+    abi::bootstrap::encode(args, handle_count, &mut bytes);
     bytes
 }
 

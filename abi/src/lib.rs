@@ -20,6 +20,7 @@
 
 mod bitset;
 pub mod bootfs;
+pub mod bootstrap;
 mod consts;
 mod info;
 mod rights;

@@ -1,121 +1,12 @@
-//! The bootstrap message (`user/README.md`, "Program start"): what a program's first channel
-//! message holds, and how the launcher writes it.
-//!
-//! Bytes: `{ char magic[8] = "zxstart1"; u32 handle_count; u32 argc; }` (little endian)
-//! followed by `argc` NUL-terminated strings. Handles: process, root VMAR, boot archive,
-//! then the extras.
+//! The bootstrap message (`user/README.md`, "Program start"), whose format `abi` defines:
+//! here, the launcher's encoder into a `Vec`.
 
+pub(crate) use abi::bootstrap::{parse, FIRST_EXTRA};
 use alloc::vec::Vec;
-
-/// The first eight bytes.
-pub(crate) const MAGIC: [u8; 8] = *b"zxstart1";
-/// Size of the fixed header.
-pub(crate) const HEADER_LEN: usize = 16;
-/// Index of the first extra handle (0: the process, 1: its root VMAR, 2: the boot archive).
-pub(crate) const FIRST_EXTRA: usize = 3;
-
-/// A parsed message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Message<'a> {
-    /// The handle count the header announces.
-    pub handle_count: u32,
-    /// The argument count the header announces.
-    pub argc: u32,
-    /// Everything after the header.
-    strings: &'a [u8],
-}
-
-/// Parses the header; `None` if the bytes are too short or the magic is wrong.
-pub(crate) fn parse(bytes: &[u8]) -> Option<Message<'_>> {
-    let header = bytes.get(..HEADER_LEN)?;
-    if header[..8] != MAGIC {
-        return None;
-    }
-    let word = |at: usize| {
-        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-    };
-    Some(Message {
-        handle_count: word(8),
-        argc: word(12),
-        strings: &bytes[HEADER_LEN..],
-    })
-}
-
-impl<'a> Message<'a> {
-    /// The argument strings without their NULs: at most `argc`, fewer if the bytes end
-    /// first (an unterminated last string counts).
-    pub fn args(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let mut rest = self.strings;
-        let mut left = self.argc;
-        core::iter::from_fn(move || {
-            if left == 0 || rest.is_empty() {
-                return None;
-            }
-            left -= 1;
-            let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-            let arg = &rest[..end];
-            rest = rest.get(end + 1..).unwrap_or(&[]);
-            Some(arg)
-        })
-    }
-
-    /// Offset (from the start of the message) of each argument string, for C `argv`.
-    pub fn arg_offsets(&self) -> impl Iterator<Item = usize> + 'a {
-        let base = self.strings.as_ptr() as usize - HEADER_LEN;
-        self.args().map(move |a| a.as_ptr() as usize - base)
-    }
-}
 
 /// The message bytes for `argv` and `handle_count` handles.
 pub(crate) fn encode(argv: &[&str], handle_count: u32) -> Vec<u8> {
-    let strings: usize = argv.iter().map(|a| a.len() + 1).sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + strings);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&handle_count.to_le_bytes());
-    out.extend_from_slice(&(argv.len() as u32).to_le_bytes());
-    for arg in argv {
-        out.extend_from_slice(arg.as_bytes());
-        out.push(0);
-    }
+    let mut out = Vec::with_capacity(abi::bootstrap::encoded_len(argv));
+    abi::bootstrap::encode(argv, handle_count, &mut out);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip() {
-        let bytes = encode(&["bin/prog", "a b", "", "last"], 5);
-        assert_eq!(&bytes[..8], b"zxstart1");
-        assert_eq!(bytes.len(), 16 + 9 + 4 + 1 + 5);
-        let m = parse(&bytes).unwrap();
-        assert_eq!(m.handle_count, 5);
-        assert_eq!(m.argc, 4);
-        let args: Vec<&[u8]> = m.args().collect();
-        assert_eq!(args, [&b"bin/prog"[..], b"a b", b"", b"last"]);
-        let offsets: Vec<usize> = m.arg_offsets().collect();
-        assert_eq!(offsets, [16, 25, 29, 30]);
-        assert_eq!(&bytes[30..34], b"last");
-    }
-
-    #[test]
-    fn malformed() {
-        assert_eq!(parse(b"zxstart1\0\0\0"), None);
-        assert_eq!(parse(b"zxstart2\0\0\0\0\0\0\0\0"), None);
-        // Fewer strings than announced, and an unterminated last one.
-        let mut bytes = encode(&["one"], 3);
-        bytes[12] = 9;
-        bytes.extend_from_slice(b"two");
-        let m = parse(&bytes).unwrap();
-        let args: Vec<&[u8]> = m.args().collect();
-        assert_eq!(args, [&b"one"[..], b"two"]);
-        // More strings than announced: the extra ones are ignored.
-        let mut bytes = encode(&["one", "two"], 3);
-        bytes[12] = 1;
-        assert_eq!(parse(&bytes).unwrap().args().count(), 1);
-        // No arguments at all.
-        let bytes = encode(&[], 3);
-        assert_eq!(parse(&bytes).unwrap().args().count(), 0);
-    }
 }
