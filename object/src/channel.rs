@@ -636,8 +636,17 @@ impl KernelObject for Channel {
         self.peer_koid
     }
 
-    // No `on_zero_handles`: the handle layer sends an endpoint whose last rooted handle is
-    // gone to `last_root_gone` instead, as it may still have queued handles.
+    // Not `on_zero_handles`: an endpoint whose last rooted handle is gone may still have
+    // queued handles.
+    fn last_handle_gone(&self, this: &Arc<dyn KernelObject>) {
+        if let Some(endpoint) = downcast::<Channel>(this) {
+            last_root_gone(endpoint);
+        }
+    }
+
+    fn queued_handle_dropped(&self, this: &Arc<dyn KernelObject>) {
+        queued_handle_dropped(this);
+    }
 
     fn torn_down(&self) -> Option<&'static str> {
         self.reap_claimed
@@ -764,7 +773,7 @@ fn queued_gone(collector: &mut Collector, target: &Arc<Channel>) -> bool {
     false
 }
 
-/// The last rooted handle of `endpoint` is gone (called by the handle layer). With no queued
+/// The last rooted handle of `endpoint` is gone (through `KernelObject::last_handle_gone`). With no queued
 /// handle left it is dead: its peer sees `PEER_CLOSED` now, its queue is freed by the reaper
 /// (a chunk here, the rest later, see [`reap`]). Otherwise it may be unreachable and is
 /// collected from.

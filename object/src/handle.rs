@@ -19,9 +19,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use abi::{zx_handle_t, zx_time_t, Rights, Signals, Status, ZX_HANDLE_INVALID};
 
-use crate::channel::{self, Channel};
 use crate::koid::Koid;
-use crate::object::{downcast, KernelObject};
+use crate::object::KernelObject;
 use crate::wait::{self, Blocker};
 use crate::ZxResult;
 
@@ -132,7 +131,7 @@ impl Drop for Handle {
                 zero_handles(&self.object);
             }
         } else if self.counted == QUEUED {
-            channel::queued_handle_dropped(&self.object);
+            self.object.queued_handle_dropped(&self.object);
         }
     }
 }
@@ -148,20 +147,11 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// The last counted handle to `object` is gone: tells the object; a channel endpoint goes to
-/// the channel code instead, which frees it (iteratively) or looks for whether it is still
-/// reachable through queued handles (see `channel.rs`).
+/// The last counted handle to `object` is gone: tells the object
+/// ([`KernelObject::last_handle_gone`]; a channel endpoint frees itself, iteratively, or
+/// looks for whether it is still reachable through queued handles, see `channel.rs`).
 pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
-    // Checked on the borrowed object first: most objects are not channels, and need no
-    // reference of their own here.
-    let any: &dyn Any = &**object;
-    if any.is::<Channel>() {
-        if let Some(endpoint) = downcast::<Channel>(object) {
-            channel::last_root_gone(endpoint);
-        }
-        return;
-    }
-    object.on_zero_handles();
+    object.last_handle_gone(object);
 }
 
 /// What the kernel's invariant checks (`kcheck`) found wrong with a handle in a table.
@@ -408,6 +398,7 @@ impl HandleTable {
     }
 
     /// Stores `handle` in a slot from [`alloc_slot`](Self::alloc_slot); returns its value.
+    #[inline(always)]
     fn fill_slot(&self, inner: &mut TableInner, index: usize, handle: Handle) -> zx_handle_t {
         let slot = &mut inner.slots[index];
         slot.handle = Some(handle);
@@ -769,6 +760,7 @@ mod kcheck_tests {
     //! The handle checks of `kcheck` trip on crafted states (the ways to break them are
     //! crate-private, so the tests live here).
     use super::*;
+    use crate::channel;
     use crate::frames::testing::TestFrames;
     use crate::vmo::Vmo;
 

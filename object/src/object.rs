@@ -36,6 +36,20 @@ pub trait KernelObject: Any + Send + Sync {
     /// endpoints, which the handle layer hands to the channel code.)
     fn on_zero_handles(&self) {}
 
+    /// The last counted handle to the object is gone; `this` is the object itself. By
+    /// default [`KernelObject::on_zero_handles`]; a channel endpoint, which may still be
+    /// reached through handles queued in channels, decides for itself whether it is dead.
+    fn last_handle_gone(&self, this: &Arc<dyn KernelObject>) {
+        let _ = this;
+        self.on_zero_handles();
+    }
+
+    /// A handle to the object that waited in a channel queue was dropped there (it counted
+    /// in the queue, not in the object's handle count); `this` is the object itself.
+    fn queued_handle_dropped(&self, this: &Arc<dyn KernelObject>) {
+        let _ = this;
+    }
+
     /// The signals `zx_object_signal` may set or clear on this object.
     fn allowed_user_signals(&self) -> Signals {
         Signals::USER_ALL
