@@ -84,6 +84,9 @@ pub struct Process {
     /// `inner.state == Exited`, readable without the lock (the scheduler reads it under its
     /// own lock, which nests inside `inner`). Set under `inner`.
     exited: AtomicBool,
+    /// Told the return code when the process ends (`init`'s ends the test boots), set once
+    /// by whoever started it.
+    exit_hook: spin::Once<fn(i64)>,
 }
 
 /// A new thread's entry point must lie in the user half (0 included: it faults at once, as
@@ -130,6 +133,7 @@ impl Process {
                 start_time: 0,
             }),
             exited: AtomicBool::new(false),
+            exit_hook: spin::Once::new(),
         });
         if crate::kcheck::listing() {
             let mut processes = PROCESSES.lock();
@@ -251,7 +255,15 @@ impl Process {
         self.base
             .signals()
             .update(Signals::NONE, Signals::PROCESS_TERMINATED);
-        crate::userboot::process_exited(self.base.koid(), code);
+        if let Some(hook) = self.exit_hook.get() {
+            hook(code);
+        }
+    }
+
+    /// Has `hook` told the return code when the process ends (once; later calls change
+    /// nothing).
+    pub fn on_exit(&self, hook: fn(i64)) {
+        self.exit_hook.call_once(|| hook);
     }
 
     /// `zx_task_kill`.

@@ -8,7 +8,7 @@ use crate::vm;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::mmu;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use elf::abi::{EM_AARCH64, ET_EXEC, PF_R, PF_W, PF_X, PT_LOAD};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
@@ -20,9 +20,6 @@ use object::{Rights, Status, ZxResult};
 
 /// Stack given to a program the kernel starts.
 const STACK_SIZE: usize = 256 * 1024;
-
-/// The koid of `init`: when it exits, a test kernel ends the run with its status.
-static INIT_KOID: AtomicU64 = AtomicU64::new(0);
 
 fn perms(flags: u32) -> u32 {
     let mut options = 0;
@@ -134,7 +131,7 @@ fn start_init(board: &Board) -> ZxResult<()> {
     let (ours, theirs) = Channel::create()?;
     ours.write(&bootstrap_bytes(&args, handles.len() as u32), handles)?;
     drop(ours);
-    INIT_KOID.store(process.base().koid(), Ordering::Relaxed);
+    process.on_exit(init_exited);
     process.start(
         &thread,
         entry,
@@ -158,11 +155,8 @@ pub fn run(board: &Board) -> Result<core::convert::Infallible, Status> {
     task::idle_loop()
 }
 
-/// Called when any process exits.
-pub fn process_exited(koid: u64, code: i64) {
-    if koid != INIT_KOID.load(Ordering::Relaxed) {
-        return;
-    }
+/// `init` has ended with `code`.
+fn init_exited(code: i64) {
     log::info!("init exited with status {code}");
     if crate::exit_with_init() {
         let ktest_ok = crate::KTEST_FAILED.load(Ordering::Relaxed) == 0;

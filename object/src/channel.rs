@@ -773,10 +773,10 @@ fn queued_gone(collector: &mut Collector, target: &Arc<Channel>) -> bool {
     false
 }
 
-/// The last rooted handle of `endpoint` is gone (through `KernelObject::last_handle_gone`). With no queued
-/// handle left it is dead: its peer sees `PEER_CLOSED` now, its queue is freed by the reaper
-/// (a chunk here, the rest later, see [`reap`]). Otherwise it may be unreachable and is
-/// collected from.
+/// The last rooted handle of `endpoint` is gone (through
+/// `KernelObject::last_handle_gone`). With no queued handle left it is dead: its peer sees
+/// `PEER_CLOSED` now, its queue is freed by the reaper (a chunk here, the rest later, see
+/// [`reap`]). Otherwise it may be unreachable and is collected from.
 pub(crate) fn last_root_gone(endpoint: Arc<Channel>) {
     let mut list = ReapList::new();
     root_gone(endpoint, &mut list);
