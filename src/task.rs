@@ -251,7 +251,7 @@ impl Process {
             aspace::switch_to(None);
         }
         self.aspace.release();
-        drain_handles(self.handles.take_all());
+        object::handle::drop_handles(self.handles.take_all());
         self.base
             .signals()
             .update(Signals::NONE, Signals::PROCESS_TERMINATED);
@@ -286,29 +286,9 @@ impl KernelObject for Process {
     }
 }
 
-static DRAINING: AtomicBool = AtomicBool::new(false);
-static PENDING_HANDLES: spin::Mutex<Vec<Vec<Handle>>> = spin::Mutex::new(Vec::new());
-
-/// Drops handles without recursion: closing a handle can end a process whose own handles
-/// close in turn; a chain of those is worked off in a loop.
-fn drain_handles(handles: Vec<Handle>) {
-    PENDING_HANDLES.lock().push(handles);
-    if DRAINING.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    loop {
-        let batch = PENDING_HANDLES.lock().pop();
-        match batch {
-            Some(batch) => drop(batch),
-            None => break,
-        }
-    }
-    DRAINING.store(false, Ordering::Release);
-}
-
 impl Drop for Process {
     fn drop(&mut self) {
-        drain_handles(self.handles.take_all());
+        object::handle::drop_handles(self.handles.take_all());
         if crate::kcheck::listing() {
             let mut processes = PROCESSES.lock();
             let me: *const Process = self;

@@ -154,6 +154,41 @@ pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
     object.last_handle_gone(object);
 }
 
+/// Batches of handles [`drop_handles`] still has to drop, and whether a caller is working
+/// them off. The flag lives under the same lock as the batches: a caller that finds it set
+/// leaves its batch to the worker, and the worker clears it only when it finds no batch,
+/// so no batch is left behind (with the flag apart, a worker could clear it just after
+/// another CPU pushed a batch and saw it still set). Taken alone, never around another
+/// lock; IRQs masked, as all kernel code runs.
+static PENDING_DROPS: spin::Mutex<(Vec<Vec<Handle>>, bool)> = spin::Mutex::new((Vec::new(), false));
+
+/// Drops `handles` without recursion: dropping a handle can end an object that drops
+/// handles of its own through here (a process's table, when its last handle goes); the
+/// first caller works off the chain in a loop, the nested ones only add to it.
+pub fn drop_handles(handles: Vec<Handle>) {
+    {
+        let mut pending = PENDING_DROPS.lock();
+        pending.0.push(handles);
+        if pending.1 {
+            return;
+        }
+        pending.1 = true;
+    }
+    loop {
+        let batch = {
+            let mut pending = PENDING_DROPS.lock();
+            match pending.0.pop() {
+                Some(batch) => batch,
+                None => {
+                    pending.1 = false;
+                    return;
+                }
+            }
+        };
+        drop(batch);
+    }
+}
+
 /// What the kernel's invariant checks (`kcheck`) found wrong with a handle in a table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HandleFault {
@@ -752,6 +787,89 @@ fn resolve_rights(current: Rights, requested: Rights) -> ZxResult<Rights> {
         Ok(requested)
     } else {
         Err(Status::INVALID_ARGS)
+    }
+}
+
+#[cfg(test)]
+mod drop_tests {
+    use super::*;
+    use crate::object::ObjectBase;
+    use core::sync::atomic::AtomicUsize;
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// How deep this thread's `on_zero_handles` calls are nested, and the deepest.
+        static DEPTH: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+
+    /// Holds the next link of a chain; dropping its last handle drops that link's handle
+    /// through `drop_handles`.
+    struct Link {
+        base: ObjectBase,
+        next: spin::Mutex<Option<Handle>>,
+        gone: Arc<AtomicUsize>,
+    }
+
+    impl KernelObject for Link {
+        fn base(&self) -> &ObjectBase {
+            &self.base
+        }
+        fn object_type(&self) -> u32 {
+            abi::ZX_OBJ_TYPE_NONE
+        }
+        fn on_zero_handles(&self) {
+            self.gone.fetch_add(1, Ordering::SeqCst);
+            DEPTH.with(|d| {
+                let (depth, deepest) = d.get();
+                d.set((depth + 1, deepest.max(depth + 1)));
+            });
+            if let Some(next) = self.next.lock().take() {
+                drop_handles(alloc::vec![next]);
+            }
+            DEPTH.with(|d| d.set((d.get().0 - 1, d.get().1)));
+        }
+    }
+
+    fn chain(links: usize, gone: &Arc<AtomicUsize>) -> Handle {
+        let mut next = None;
+        for _ in 0..links {
+            let link = Arc::new(Link {
+                base: ObjectBase::new(Signals::NONE),
+                next: spin::Mutex::new(next.take()),
+                gone: gone.clone(),
+            });
+            next = Some(Handle::new(link, Rights::DEFAULT_VMO));
+        }
+        next.expect("at least one link")
+    }
+
+    #[test]
+    fn dropping_a_long_chain_of_handles_does_not_recurse() {
+        let gone = Arc::new(AtomicUsize::new(0));
+        drop_handles(alloc::vec![chain(10_000, &gone)]);
+        assert_eq!(gone.load(Ordering::SeqCst), 10_000);
+        assert_eq!(DEPTH.with(Cell::get), (0, 1));
+    }
+
+    #[test]
+    fn chains_dropped_on_several_cpus_at_once_are_all_dropped() {
+        // A batch pushed while another CPU's worker finds the list empty must not stay
+        // behind: every chain is gone once every caller has returned.
+        let gone = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let gone = gone.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        drop_handles(alloc::vec![chain(3, &gone)]);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread");
+        }
+        assert_eq!(gone.load(Ordering::SeqCst), 4 * 500 * 3);
     }
 }
 
