@@ -1077,6 +1077,11 @@ fn waiting_for_a_long_unmap() -> R {
         alone = alone.min(unmap()?);
         waited = waited.min(unmap_while_waited_for()?);
     }
+    zx::println!(
+        "  (alone {} us, waited for {} us)",
+        alone / 1000,
+        waited / 1000
+    );
     ensure!(
         waited <= alone + alone / 2 + 10 * MS,
         "{OVER_TIME}the unmap took {} ms with a thread waiting for it, {} ms alone",
