@@ -830,6 +830,10 @@ mod drop_tests {
         }
     }
 
+    /// `drop_handles` works off every caller's batches in one loop: a test's drops may be
+    /// done by another test's call, so these tests run one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn chain(links: usize, gone: &Arc<AtomicUsize>) -> Handle {
         let mut next = None;
         for _ in 0..links {
@@ -845,6 +849,7 @@ mod drop_tests {
 
     #[test]
     fn dropping_a_long_chain_of_handles_does_not_recurse() {
+        let _serial = SERIAL.lock();
         let gone = Arc::new(AtomicUsize::new(0));
         drop_handles(alloc::vec![chain(10_000, &gone)]);
         assert_eq!(gone.load(Ordering::SeqCst), 10_000);
@@ -855,6 +860,7 @@ mod drop_tests {
     fn chains_dropped_on_several_cpus_at_once_are_all_dropped() {
         // A batch pushed while another CPU's worker finds the list empty must not stay
         // behind: every chain is gone once every caller has returned.
+        let _serial = SERIAL.lock();
         let gone = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)
             .map(|_| {
