@@ -155,20 +155,20 @@ pub fn write_struct<T: abi::AbiStruct>(addr: usize, value: &T) -> ZxResult {
 ///
 /// # Safety
 /// `kernel` must be valid for `len` bytes (for writing when `to_user` is false), and the user
-/// range `user..user + len` must have been probed as described.
+/// range `user..user + len` must have been probed as described (which checked that it lies
+/// in the user half: it is not checked again here).
 pub unsafe fn copy_probed(user: usize, kernel: *mut u8, len: usize, to_user: bool) -> ZxResult {
     if len == 0 {
         return Ok(());
     }
-    check_user_range(user, len)?;
     let clear_pan = u64::from(arch::cpu::pan_enabled());
     let (dst, src) = if to_user {
         (user as *mut u8, kernel as *const u8)
     } else {
         (kernel, user as *const u8)
     };
-    // SAFETY: the kernel side is valid per the caller; the user side was probed and lies in
-    // the user half (checked above); faults there are covered by the fixup table.
+    // SAFETY: the kernel side is valid per the caller; the user side was probed, so it lies
+    // in the user half; faults there are covered by the fixup table.
     match unsafe { arch_copy_user_fast(dst, src, len, clear_pan) } {
         0 => Ok(()),
         _ => Err(Status::INVALID_ARGS),

@@ -3,8 +3,8 @@
 
 use crate::memory;
 use arch::mmu;
-use mm::pool::PageUse;
-use object::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
+use mm::pool::{self, PageUse};
+use object::frames::{CacheOps, FrameAddr, FrameAllocator, HeldFrames, PAGE_SIZE};
 
 extern "C" {
     /// Zeroes a whole page (arch's mem.S).
@@ -60,6 +60,30 @@ impl FrameAllocator for PoolFrames {
     fn free(&self, frame: FrameAddr) {
         if let Err(error) = memory::with_pool(|pool| pool.free_pages(frame, 1, PageUse::Vmo)) {
             log::error!("VMO page {frame:#x} could not be freed: {error:?}");
+        }
+    }
+
+    fn hold(&self, frame: FrameAddr, list: &mut HeldFrames) {
+        let result = memory::with_pool(|pool| {
+            let mut pool_list = pool::HeldFrames::from_raw(list.head, list.len);
+            let held = pool.hold(frame, PageUse::Vmo, &mut pool_list);
+            (list.head, list.len) = pool_list.into_raw();
+            held
+        });
+        if let Err(error) = result {
+            log::error!("VMO page {frame:#x} could not be held: {error:?}");
+        }
+    }
+
+    fn free_held(&self, list: &mut HeldFrames) {
+        let result = memory::with_pool(|pool| {
+            let mut pool_list = pool::HeldFrames::from_raw(list.head, list.len);
+            let freed = pool.free_held(&mut pool_list, PageUse::Vmo);
+            (list.head, list.len) = pool_list.into_raw();
+            freed
+        });
+        if let Err(error) = result {
+            log::error!("held VMO pages could not be freed: {error:?}");
         }
     }
 

@@ -15,6 +15,11 @@
 //!   but such pages are never freed into the pool.
 //! * *free*: on the buddy free lists; count 0, and reference operations fail.
 //! * *allocated for a [`PageUse`]*: handed out by [`PagePool::alloc_pages`] with count 1.
+//! * *held*: given up by its owner while something may still read or write it (a copy that
+//!   runs without its owner's lock), so not reusable yet: instead of a count, the entry holds
+//!   the link to the next frame of the owner's [`HeldFrames`] list, so the list costs no
+//!   memory and nothing is written into the page. [`PagePool::free_held`] frees the list.
+//!   A held page still counts as used by its use until then.
 //!
 //! The entry records the use so that [`PagePool::free_pages`] can check the caller's claim
 //! and keep the per-use accounting exact.
@@ -45,6 +50,7 @@ const PAGE: u64 = PAGE_SIZE as u64;
 const TAG_SHIFT: u32 = 29;
 const REF_MASK: u32 = (1 << TAG_SHIFT) - 1;
 const TAG_UNTRACKED: u32 = 0;
+const TAG_HELD: u32 = 6;
 const TAG_FREE: u32 = 7;
 const FREE_ENTRY: u32 = TAG_FREE << TAG_SHIFT;
 
@@ -98,7 +104,44 @@ impl PageUse {
     }
 }
 
-const _: () = assert!(PageUse::COUNT < TAG_FREE as usize);
+const _: () = assert!(PageUse::COUNT < TAG_HELD as usize);
+
+/// Frames given up while a copy may still touch them ([`PagePool::hold`]), linked through
+/// their frame-table entries; [`PagePool::free_held`] frees them. Empty by default.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HeldFrames {
+    /// Frame-table index of the first frame plus one; 0 for none.
+    head: u32,
+    /// Frames on the list.
+    len: usize,
+}
+
+impl HeldFrames {
+    /// Whether the list holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.head == 0
+    }
+
+    /// Frames on the list.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The list as two numbers, for an owner that keeps it in a type of its own; only
+    /// [`HeldFrames::from_raw`] of the same pool gives them meaning again.
+    pub fn into_raw(self) -> (u64, u64) {
+        (u64::from(self.head), self.len as u64)
+    }
+
+    /// A list from [`HeldFrames::into_raw`]. Numbers that do not come from there make
+    /// [`PagePool::free_held`] fail, not free something else: it checks each entry.
+    pub fn from_raw(head: u64, len: u64) -> HeldFrames {
+        HeldFrames {
+            head: u32::try_from(head).unwrap_or(u32::MAX),
+            len: len as usize,
+        }
+    }
+}
 
 impl fmt::Display for PageUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -194,6 +237,8 @@ pub struct PagePool {
     total_pages: usize,
     free_pages: usize,
     used_by: [usize; PageUse::COUNT],
+    /// Pages of each use that are held ([`PagePool::hold`]): still counted in `used_by`.
+    held_by: [usize; PageUse::COUNT],
     /// Free single pages kept off the buddy free lists for quick reuse: they count as free
     /// (their entries say so), and go back to the buddy allocator whenever an allocation
     /// fails, so they never stand in the way of a larger block.
@@ -267,6 +312,10 @@ impl PagePool {
                 .and_then(|p| table_len.checked_add(p))
                 .ok_or(PoolError::InvalidArgument)?;
         }
+        // A held frame's entry links to the next by table index plus one (2 TiB of RAM).
+        if table_len >= REF_MASK as usize {
+            return Err(PoolError::InvalidArgument);
+        }
         let table_bytes = table_len
             .checked_mul(size_of::<AtomicU32>())
             .and_then(|b| b.checked_next_multiple_of(PAGE_SIZE))
@@ -313,6 +362,7 @@ impl PagePool {
             total_pages: 0,
             free_pages: 0,
             used_by: [0; PageUse::COUNT],
+            held_by: [0; PageUse::COUNT],
             quick: [0; QUICK_PAGES],
             quick_len: 0,
         };
@@ -529,7 +579,7 @@ impl PagePool {
                 let v = e.load(Ordering::Acquire);
                 match tag_of(v) {
                     TAG_UNTRACKED => return Err(PoolError::NotPoolMemory),
-                    TAG_FREE => return Err(PoolError::NotAllocated),
+                    TAG_FREE | TAG_HELD => return Err(PoolError::NotAllocated),
                     t if t != use_.tag() => return Err(PoolError::UseMismatch),
                     _ if refs_of(v) > 1 => return Err(PoolError::StillReferenced),
                     _ => {}
@@ -560,15 +610,15 @@ impl PagePool {
     }
 
     /// Adds a reference to the frame containing `pa`; returns the new count. Fails for
-    /// non-RAM and for pages free in the pool.
+    /// non-RAM and for pages free or held in the pool.
     pub fn page_ref_inc(&self, pa: u64) -> Result<u32, PoolError> {
         let e = &self.table()[self.frame_index(pa).ok_or(PoolError::NotRam)?];
         e.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-            (tag_of(v) != TAG_FREE && refs_of(v) < REF_MASK).then(|| v + 1)
+            (tag_of(v) < TAG_HELD && refs_of(v) < REF_MASK).then(|| v + 1)
         })
         .map(|old| refs_of(old) + 1)
         .map_err(|v| {
-            if tag_of(v) == TAG_FREE {
+            if tag_of(v) >= TAG_HELD {
                 PoolError::NotAllocated
             } else {
                 PoolError::RefCountOverflow
@@ -581,16 +631,77 @@ impl PagePool {
     pub fn page_ref_dec(&self, pa: u64) -> Result<u32, PoolError> {
         let e = &self.table()[self.frame_index(pa).ok_or(PoolError::NotRam)?];
         e.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-            (tag_of(v) != TAG_FREE && refs_of(v) > 0).then(|| v - 1)
+            (tag_of(v) < TAG_HELD && refs_of(v) > 0).then(|| v - 1)
         })
         .map(|old| refs_of(old) - 1)
         .map_err(|v| {
-            if tag_of(v) == TAG_FREE {
+            if tag_of(v) >= TAG_HELD {
                 PoolError::NotAllocated
             } else {
                 PoolError::RefCountUnderflow
             }
         })
+    }
+
+    /// Gives up a page allocated for `use_` whose owner is done with it while something may
+    /// still read or write its contents (a copy running without the owner's lock): the page
+    /// is not reused until [`PagePool::free_held`] frees `list`. Nothing is written into the
+    /// page: it is linked into `list` through its frame-table entry. Like
+    /// [`PagePool::free_pages`], the caller must be the page's last owner; on error nothing
+    /// changes. Every page of one list must be of one use.
+    pub fn hold(&mut self, pa: u64, use_: PageUse, list: &mut HeldFrames) -> Result<(), PoolError> {
+        if use_ == PageUse::FrameTable || !pa.is_multiple_of(PAGE) {
+            return Err(PoolError::InvalidArgument);
+        }
+        let index = self.frame_index(pa).ok_or(PoolError::NotPoolMemory)?;
+        let entry = &self.table()[index];
+        let v = entry.load(Ordering::Acquire);
+        match tag_of(v) {
+            TAG_UNTRACKED => return Err(PoolError::NotPoolMemory),
+            TAG_FREE | TAG_HELD => return Err(PoolError::NotAllocated),
+            t if t != use_.tag() => return Err(PoolError::UseMismatch),
+            _ if refs_of(v) > 1 => return Err(PoolError::StillReferenced),
+            _ => {}
+        }
+        // `new` keeps every index plus one below REF_MASK.
+        entry.store((TAG_HELD << TAG_SHIFT) | list.head, Ordering::Release);
+        list.head = index as u32 + 1;
+        list.len += 1;
+        self.held_by[use_.index()] += 1;
+        Ok(())
+    }
+
+    /// Frees every page of `list` (held for `use_` by [`PagePool::hold`]) and empties it.
+    /// Stops with [`PoolError::NotAllocated`] at an entry that is not held (a list that was
+    /// not built by `hold` on this pool), leaving the rest on the list.
+    pub fn free_held(&mut self, list: &mut HeldFrames, use_: PageUse) -> Result<(), PoolError> {
+        while list.head != 0 {
+            let index = list.head as usize - 1;
+            let v = self
+                .table()
+                .get(index)
+                .ok_or(PoolError::NotAllocated)?
+                .load(Ordering::Acquire);
+            if tag_of(v) != TAG_HELD || self.held_by[use_.index()] == 0 {
+                return Err(PoolError::NotAllocated);
+            }
+            let pa = self.frame_address(index).ok_or(PoolError::NotAllocated)?;
+            list.head = refs_of(v);
+            list.len -= 1;
+            self.held_by[use_.index()] -= 1;
+            // Back to allocated with one reference: then freed like any other page.
+            self.table()[index].store(use_.allocated_entry(), Ordering::Release);
+            self.free_pages(pa, 1, use_)?;
+        }
+        Ok(())
+    }
+
+    /// Physical address of the frame whose entry is at `index` of the frame table.
+    fn frame_address(&self, index: usize) -> Option<u64> {
+        self.spans[..self.span_count]
+            .iter()
+            .find(|s| index >= s.table_base && ((index - s.table_base) as u64) < s.pages)
+            .map(|s| (s.first_pfn + (index - s.table_base) as u64) << PAGE_SHIFT)
     }
 
     /// Largest physical alignment the buddy blocks (aligned in virtual addresses) carry.
@@ -685,6 +796,13 @@ pub enum PoolMismatch {
         /// Quick pages.
         quick: usize,
     },
+    /// The frame table holds `entries` held pages where the held counters say `counted`.
+    Held {
+        /// The held counters together.
+        counted: usize,
+        /// Held entries in the frame table.
+        entries: usize,
+    },
     /// A quick page (counted free) whose frame-table entry does not say free.
     QuickNotFree {
         /// The page.
@@ -726,6 +844,10 @@ impl fmt::Display for PoolMismatch {
             PoolMismatch::QuickNotFree { pa, entry } => {
                 write!(f, "quick page {pa:#x} has frame entry {entry:#x}, not free")
             }
+            PoolMismatch::Held { counted, entries } => write!(
+                f,
+                "held: counters {counted} pages, frame table {entries} pages"
+            ),
             PoolMismatch::Census {
                 use_,
                 counted,
@@ -787,9 +909,11 @@ impl PagePool {
         let mut free = 0usize;
         let mut used = [0usize; PageUse::COUNT];
         let mut bad = None;
+        let mut held = 0usize;
         self.for_each_entry(|pa, entry| match tag_of(entry) {
             TAG_UNTRACKED => {}
             TAG_FREE if refs_of(entry) == 0 => free += 1,
+            TAG_HELD => held += 1,
             tag if (1..=PageUse::COUNT as u32).contains(&tag) => used[tag as usize - 1] += 1,
             _ => {
                 bad.get_or_insert(PoolMismatch::BadEntry { pa, entry });
@@ -805,8 +929,19 @@ impl PagePool {
                 entries: free,
             });
         }
+        let held_counted: usize = self.held_by.iter().sum();
+        if held != held_counted {
+            return Err(PoolMismatch::Held {
+                counted: held_counted,
+                entries: held,
+            });
+        }
         for use_ in PageUse::ALL {
-            let (counted, entries) = (self.used_by[use_.index()], used[use_.index()]);
+            // Held pages still count as used by their use.
+            let (counted, entries) = (
+                self.used_by[use_.index()],
+                used[use_.index()] + self.held_by[use_.index()],
+            );
             if counted != entries {
                 return Err(PoolMismatch::Census {
                     use_: Some(use_),

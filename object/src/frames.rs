@@ -7,12 +7,34 @@ pub type FrameAddr = u64;
 
 pub const PAGE_SIZE: u64 = 4096;
 
+/// Frames given up while something could still touch their contents, kept from reuse by
+/// their allocator until [`FrameAllocator::free_held`]. The fields are the allocator's own
+/// encoding of the list (the kernel's pool links the frames through its frame table and
+/// writes nothing into them); empty is all zeroes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HeldFrames {
+    pub head: u64,
+    pub len: u64,
+}
+
+impl HeldFrames {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Source of page frames and access to their contents.
 pub trait FrameAllocator: Send + Sync {
     /// A page with unspecified contents, or `None` when memory is exhausted.
     fn alloc(&self) -> Option<FrameAddr>;
     /// Returns a page obtained from `alloc`.
     fn free(&self, frame: FrameAddr);
+    /// Gives up a page obtained from `alloc` while a copy may still read or write it: it is
+    /// not handed out again before [`FrameAllocator::free_held`] frees `list`. Nothing is
+    /// written into the page.
+    fn hold(&self, frame: FrameAddr, list: &mut HeldFrames);
+    /// Frees every page of `list` (built by [`FrameAllocator::hold`]) and empties it.
+    fn free_held(&self, list: &mut HeldFrames);
     /// A page of zeroes that is never written, for read-only mappings of untouched pages.
     fn zero_page(&self) -> FrameAddr;
     fn zero(&self, frame: FrameAddr);
@@ -40,7 +62,7 @@ pub trait CacheOps {
 pub mod testing {
     //! A frame allocator over host memory that counts pages and fails on request.
 
-    use super::{FrameAddr, FrameAllocator, PAGE_SIZE};
+    use super::{FrameAddr, FrameAllocator, HeldFrames, PAGE_SIZE};
     use alloc::boxed::Box;
     use alloc::collections::BTreeMap;
     use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -61,6 +83,8 @@ pub mod testing {
         /// Whether the decision `refuse_decision_at` named was refused.
         refused: AtomicBool,
         zero_page: FrameAddr,
+        /// Held frames: each one's successor on its list (0: none).
+        held: spin::Mutex<BTreeMap<FrameAddr, FrameAddr>>,
     }
 
     impl Default for TestFrames {
@@ -84,7 +108,13 @@ pub mod testing {
                 refuse_decision_at: AtomicUsize::new(0),
                 refused: AtomicBool::new(false),
                 zero_page,
+                held: spin::Mutex::new(BTreeMap::new()),
             }
+        }
+
+        /// Frames held ([`FrameAllocator::hold`]) and not yet freed: counted in `in_use`.
+        pub fn held(&self) -> usize {
+            self.held.lock().len()
         }
 
         /// Pages currently allocated (not counting the zero page).
@@ -167,9 +197,36 @@ pub mod testing {
         fn free(&self, frame: FrameAddr) {
             assert_ne!(frame, self.zero_page, "freeing the zero page");
             assert!(
+                !self.held.lock().contains_key(&frame),
+                "free of held frame {frame:#x}"
+            );
+            assert!(
                 self.pages.lock().remove(&frame).is_some(),
                 "double free of frame {frame:#x}"
             );
+        }
+
+        fn hold(&self, frame: FrameAddr, list: &mut HeldFrames) {
+            assert_ne!(frame, self.zero_page, "holding the zero page");
+            self.check(frame);
+            let previous = self.held.lock().insert(frame, list.head);
+            assert!(previous.is_none(), "frame {frame:#x} held twice");
+            list.head = frame;
+            list.len += 1;
+        }
+
+        fn free_held(&self, list: &mut HeldFrames) {
+            while list.head != 0 {
+                let frame = list.head;
+                list.head = self
+                    .held
+                    .lock()
+                    .remove(&frame)
+                    .expect("frame on a held list is held");
+                list.len -= 1;
+                self.free(frame);
+            }
+            assert_eq!(list.len, 0, "held list length");
         }
 
         fn zero_page(&self) -> FrameAddr {

@@ -22,6 +22,7 @@ pub mod koid;
 pub mod maxtree;
 pub mod object;
 pub mod pagemap;
+pub mod pins;
 pub mod preempt;
 pub mod signal;
 pub mod vmar;

@@ -65,6 +65,7 @@ use crate::koid::Koid;
 use crate::maxtree::MaxTree;
 use crate::object::{KernelObject, ObjectBase};
 use crate::pagemap::PageMap;
+use crate::pins::{CopyPins, HeldLists};
 use crate::preempt::{self, WorkList};
 use crate::vmar::{MapTarget, MappingObserver, PageForFault, TABLE_WORK, UNMAP_WORK};
 use crate::{Rights, Signals, Status, ZxResult};
@@ -80,7 +81,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 const PAGE_SHIFT: u32 = 12;
 
@@ -486,8 +487,126 @@ impl FrameBatch {
     }
 }
 
-struct Family {
+/// A family's lock and the frames copies without the lock are using, in one allocation.
+struct FamilyCell {
+    /// The family. Lock order: taken before a mapping's address-space lock and the page
+    /// pool's lock; `frames`' lock nests inside it. IRQs stay enabled.
+    family: spin::Mutex<Family>,
+    /// Copies in flight on the family's frames, and the frames held for them.
+    pins: CopyPins,
+}
+
+impl FamilyCell {
+    fn lock(&self) -> spin::MutexGuard<'_, Family> {
+        self.family.lock()
+    }
+
+    /// Counts a copy in: the frames it is given are not reused until the pin is dropped.
+    /// Take it before the lock that hands the frames out is released.
+    #[inline]
+    fn pin(&self) -> CopyPin<'_> {
+        CopyPin {
+            cell: self,
+            unit: self.pins.pin(),
+        }
+    }
+
+    /// The last copy of an epoch ended while frames wait: free those that may go.
+    #[cold]
+    #[inline(never)]
+    fn release_held(&self) {
+        let family = self.lock();
+        self.pins
+            .release_held(&family.frames.held, &*family.frames.frames);
+    }
+}
+
+impl Drop for FamilyCell {
+    fn drop(&mut self) {
+        let Self { family, pins } = self;
+        let frames = &family.get_mut().frames;
+        pins.free_all_held(&frames.held, &*frames.frames);
+    }
+}
+
+/// A copy counted in ([`FamilyCell::pin`]): while it lives, no frame its family gives up is
+/// reused.
+#[must_use = "a pin protects the frames only while it lives"]
+struct CopyPin<'a> {
+    cell: &'a FamilyCell,
+    unit: u64,
+}
+
+impl Drop for CopyPin<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.cell.pins.unpin(self.unit) {
+            self.cell.release_held();
+        }
+    }
+}
+
+/// The frame allocator as a family sees it: frames come straight from the kernel's
+/// allocator; frames given up go through the family's [`CopyPins`], which hold them while
+/// copies without the lock may still touch them.
+struct FamilyAllocator {
     frames: Arc<dyn FrameAllocator>,
+    /// Frames given up while copies ran, until they end.
+    held: HeldLists,
+    /// The cell the family lives in: reachable as long as the family is.
+    cell: Weak<FamilyCell>,
+}
+
+impl FrameAllocator for FamilyAllocator {
+    fn alloc(&self) -> Option<FrameAddr> {
+        self.frames.alloc()
+    }
+
+    fn free(&self, frame: FrameAddr) {
+        match self.cell.upgrade() {
+            Some(cell) => cell.pins.free(&self.held, &*self.frames, frame),
+            // The family is being dropped: no VMO, so no copy, is left.
+            None => self.frames.free(frame),
+        }
+    }
+
+    fn hold(&self, frame: FrameAddr, list: &mut crate::frames::HeldFrames) {
+        self.frames.hold(frame, list);
+    }
+
+    fn free_held(&self, list: &mut crate::frames::HeldFrames) {
+        self.frames.free_held(list);
+    }
+
+    fn zero_page(&self) -> FrameAddr {
+        self.frames.zero_page()
+    }
+
+    fn zero(&self, frame: FrameAddr) {
+        self.frames.zero(frame);
+    }
+
+    fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
+        self.frames.copy_page(dst, src);
+    }
+
+    fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {
+        self.frames.read(frame, offset, buf);
+    }
+
+    fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]) {
+        self.frames.write(frame, offset, data);
+    }
+
+    fn can_spend(&self, pages: u64) -> bool {
+        self.frames.can_spend(pages)
+    }
+}
+
+struct Family {
+    /// Frames are taken and given up through it: a frame given up while a copy that runs
+    /// without this lock may still touch it waits until the copy ends.
+    frames: FamilyAllocator,
     nodes: Vec<Option<Node>>,
     free_ids: Vec<NodeId>,
     next_mapping_id: u64,
@@ -651,7 +770,7 @@ impl Family {
         let node = self.node(id);
         let owned = node.pages.count_run(first, (last - first + 1) as usize) as u64;
         let needed = (last - first + 1 - owned) as usize;
-        FrameBatch::allocate_from(&*self.frames, needed, reserve)
+        FrameBatch::allocate_from(&self.frames, needed, reserve)
     }
 
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
@@ -2239,12 +2358,12 @@ struct PageWalk {
 /// them off. Declared before any guard of the family's lock in the same scope, so that it
 /// is dropped after it.
 struct HeldWalk<'a> {
-    family: &'a spin::Mutex<Family>,
+    family: &'a FamilyCell,
     walk: PageWalk,
 }
 
 impl<'a> HeldWalk<'a> {
-    fn new(family: &'a spin::Mutex<Family>) -> Self {
+    fn new(family: &'a FamilyCell) -> Self {
         HeldWalk {
             family,
             walk: PageWalk::default(),
@@ -2432,12 +2551,12 @@ fn partial_pages(start: u64, end: u64) -> PartialPages {
 /// VMO may hold every page of the machine), with the allocator their frames go back to.
 /// Nothing reads them; [`free_dead_pages`] frees them in chunks. Pushed inside a family lock
 /// (by `discard`).
-static DEAD_PAGES: WorkList<(Arc<dyn FrameAllocator>, PageMap)> = WorkList::new();
+static DEAD_PAGES: WorkList<(Arc<FamilyCell>, Arc<dyn FrameAllocator>, PageMap)> = WorkList::new();
 
 /// Families with work left for later ([`Family::deferred`]: closing nodes, pending merges),
 /// each once ([`Family::queued`]). [`settle_deferred_chunk`] does it a chunk at a time.
 /// Pushed inside the family's lock; a family is taken off the list before it is locked.
-static DEFERRED_FAMILIES: WorkList<Arc<spin::Mutex<Family>>> = WorkList::new();
+static DEFERRED_FAMILIES: WorkList<Arc<FamilyCell>> = WorkList::new();
 
 /// Whether some family may have work left for later.
 pub fn deferred_work_pending() -> bool {
@@ -2470,13 +2589,17 @@ const FREE_AT_ONCE_PAGES: usize = preempt::CHUNK_PAGES;
 
 /// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
 /// them from (host tests free at once) or when the list cannot grow.
-fn defer_free(frames: &Arc<dyn FrameAllocator>, pages: &mut PageMap) -> bool {
+fn defer_free(frames: &FamilyAllocator, pages: &mut PageMap) -> bool {
     if !preempt::enabled() {
         return false;
     }
-    match DEAD_PAGES.push((frames.clone(), core::mem::take(pages))) {
+    // Gone only while the family itself is dropped: then no copy is left either.
+    let Some(cell) = frames.cell.upgrade() else {
+        return false;
+    };
+    match DEAD_PAGES.push((cell, frames.frames.clone(), core::mem::take(pages))) {
         Ok(()) => true,
-        Err((_, back)) => {
+        Err((_, _, back)) => {
             *pages = back;
             false
         }
@@ -2496,16 +2619,23 @@ pub fn free_dead_pages() {
 
 /// Frees one chunk of [`DEAD_PAGES`]; true while more remain.
 pub fn free_dead_pages_chunk() -> bool {
-    let Some((frames, mut pages)) = DEAD_PAGES.pop() else {
+    let Some((cell, frames, mut pages)) = DEAD_PAGES.pop() else {
         return false;
     };
     let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
-    pages.remove_range(0, stop.saturating_sub(1), |_, frame| frames.free(frame));
+    {
+        let family = cell.lock();
+        let held = &family.frames.held;
+        pages.remove_range(0, stop.saturating_sub(1), |_, frame| {
+            cell.pins.free(held, &*frames, frame)
+        });
+    }
     if !pages.is_empty() {
-        if let Err((frames, mut pages)) = DEAD_PAGES.put_back((frames, pages)) {
+        if let Err((cell, frames, mut pages)) = DEAD_PAGES.put_back((cell, frames, pages)) {
             // No room to put it back (the list shrank by one a moment ago, so only another
             // thread's push can have taken it): finish it here.
-            pages.drain_each(|_, frame| frames.free(frame));
+            let family = cell.lock();
+            pages.drain_each(|_, frame| cell.pins.free(&family.frames.held, &*frames, frame));
         }
     }
     DEAD_PAGES.pending()
@@ -2524,7 +2654,10 @@ pub enum VmoKind {
 /// A virtual memory object.
 pub struct Vmo {
     base: ObjectBase,
-    family: Arc<spin::Mutex<Family>>,
+    family: Arc<FamilyCell>,
+    /// The size in bytes, as of the last `set_size`: read without the lock
+    /// ([`Vmo::size_unlocked`]); the node's own size, under the lock, is what counts.
+    size: AtomicU64,
     node: NodeId,
     kind: VmoKind,
     resizable: bool,
@@ -2579,21 +2712,29 @@ impl Vmo {
         let pages = size_in_pages(size)?;
         // The node vector is made with room for its first node (not grown into).
         let nodes = alloc::vec![Some(Node::new(pages))];
-        let family = Family {
-            frames,
-            nodes,
-            free_ids: Vec::new(),
-            next_mapping_id: 1,
-            shared_ptes: false,
-            snapshots_stepping: 0,
-            faults_held: 0,
-            deferred: Vec::new(),
-            queued: false,
-            defer_above: FREE_AT_ONCE_PAGES,
-        };
+        let cell = Arc::new_cyclic(|cell| FamilyCell {
+            family: spin::Mutex::new(Family {
+                frames: FamilyAllocator {
+                    frames,
+                    held: HeldLists::default(),
+                    cell: cell.clone(),
+                },
+                nodes,
+                free_ids: Vec::new(),
+                next_mapping_id: 1,
+                shared_ptes: false,
+                snapshots_stepping: 0,
+                faults_held: 0,
+                deferred: Vec::new(),
+                queued: false,
+                defer_above: FREE_AT_ONCE_PAGES,
+            }),
+            pins: CopyPins::new(),
+        });
         let node = 0;
         Ok(Arc::new(Vmo::new(
-            Arc::new(spin::Mutex::new(family)),
+            cell,
+            pages << PAGE_SHIFT,
             node,
             VmoKind::Created,
             options & ZX_VMO_NON_RESIZABLE == 0,
@@ -2603,7 +2744,8 @@ impl Vmo {
     }
 
     fn new(
-        family: Arc<spin::Mutex<Family>>,
+        family: Arc<FamilyCell>,
+        size: u64,
         node: NodeId,
         kind: VmoKind,
         resizable: bool,
@@ -2613,6 +2755,7 @@ impl Vmo {
         Vmo {
             base: ObjectBase::new(Signals::VMO_ZERO_CHILDREN),
             family,
+            size: AtomicU64::new(size),
             node,
             kind,
             resizable,
@@ -2646,6 +2789,14 @@ impl Vmo {
             Ok(family) => family.node(self.node).size << PAGE_SHIFT,
             Err(_) => 0,
         }
+    }
+
+    /// The size in bytes without taking the lock: what [`Vmo::size`] says, or what it said
+    /// a moment ago while another thread resizes the VMO. For a system call's early check
+    /// of a range (the order of its errors); every access checks again under the lock.
+    #[inline]
+    pub fn size_unlocked(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
     }
 
     /// Checks `offset..offset+len` against the size; returns the node holding the pages and
@@ -2712,7 +2863,7 @@ impl Vmo {
             }
             done += chunk;
         }
-        batch.release(&*family.frames);
+        batch.release(&family.frames);
         result
     }
 
@@ -2722,15 +2873,18 @@ impl Vmo {
     /// system-call layer, which copies straight between these frames and user memory: a fault
     /// on the user buffer may need this family's lock.
     ///
-    /// The frames stay valid while `f` runs only because nothing else runs meanwhile: the
-    /// kernel has one CPU, switches threads only at preemption points (between chunks, not
-    /// inside `f`), and the page faults `f`'s copy may take never free a page a node can still
-    /// see. (Several CPUs will need the frames pinned.)
-    #[inline]
+    /// The frames stay the family's while `f` runs: `f` runs holding a [`crate::pins::CopyPin`], so a
+    /// frame the family gives up meanwhile (a DECOMMIT or shrink on another CPU, a copy on
+    /// write by a fault `f`'s copy takes) is not reused until `f` returns. What `f` writes
+    /// into a frame given up meanwhile is lost, as if it had been written just before.
+    #[inline(always)]
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if within_one_page(offset, len) {
+            let pin = self.family.pin();
             let (frame, in_page) = self.page_for_read(offset, len)?;
-            return f(&[frame], in_page, len as usize, 0);
+            let result = f(&[frame], in_page, len as usize, 0);
+            drop(pin);
+            return result;
         }
         self.read_in_chunks(offset, len, f)
     }
@@ -2768,12 +2922,24 @@ impl Vmo {
     /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
     /// any byte moves), but `f` runs without the family lock, on up to [`CHUNK_PAGES`]
     /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
-    #[inline]
+    #[inline(always)]
     pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if within_one_page(offset, len) {
+            // Counted in before the lock is taken: a frame the write commits is not freed
+            // before the copy is done with it (frames the commit itself gives up wait too).
+            let pin = self.family.pin();
             let (frame, in_page) = self.page_for_write(offset, len)?;
-            return f(&[frame], in_page, len as usize, 0);
+            let result = f(&[frame], in_page, len as usize, 0);
+            drop(pin);
+            return result;
         }
+        self.write_in_fresh_chunks(offset, len, f)
+    }
+
+    /// [`Vmo::write_unlocked`] of nothing or of more than one page, out of line: the
+    /// one-page path above inlines into the system call whole.
+    #[inline(never)]
+    fn write_in_fresh_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         self.write_in_chunks(offset, len, f, &mut WriteFrames::default())
     }
 
@@ -2781,7 +2947,7 @@ impl Vmo {
     /// copy stopped for a fault that had to wait): the frames set aside for the pages still
     /// to commit stay in `kept` from one part to the next, so that a later part does not
     /// fail with NO_MEMORY after earlier ones wrote.
-    #[inline]
+    #[inline(always)]
     pub fn write_unlocked_in_parts(
         &self,
         offset: u64,
@@ -2790,8 +2956,13 @@ impl Vmo {
         kept: &mut WriteFrames,
     ) -> ZxResult {
         if within_one_page(offset, len) {
+            // Counted in before the lock is taken: a frame the write commits is not freed
+            // before the copy is done with it (frames the commit itself gives up wait too).
+            let pin = self.family.pin();
             let (frame, in_page) = self.page_for_write(offset, len)?;
-            return f(&[frame], in_page, len as usize, 0);
+            let result = f(&[frame], in_page, len as usize, 0);
+            drop(pin);
+            return result;
         }
         self.write_in_chunks(offset, len, f, kept)
     }
@@ -2892,7 +3063,8 @@ impl Vmo {
             }
         };
         if let Some(frame) = spare {
-            self.family.lock().frames.free(frame);
+            // Never among the family's pages: no copy can have it.
+            self.family.lock().frames.frames.free(frame);
         }
         result
     }
@@ -2917,7 +3089,7 @@ impl Vmo {
             let reserve = self.reserve_to_commit(offset, len)?;
             kept.taken = true;
             if reserve.len != 0 {
-                kept.reserve = Some((reserve, self.family.lock().frames.clone()));
+                kept.reserve = Some((reserve, self.family.lock().frames.frames.clone()));
             }
         }
         // Frames a chunk took and did not use, where nothing was set aside.
@@ -2948,7 +3120,7 @@ impl Vmo {
                 for (i, slot) in out[..ready].iter_mut().enumerate() {
                     *slot = family.commit_cleared(node, first + i as u64, &mut batch);
                 }
-                batch.release_into(reserve, &*family.frames);
+                batch.release_into(reserve, &family.frames);
                 if ready != 0 {
                     family.release_faults(&mut held.walk);
                 }
@@ -2992,7 +3164,7 @@ impl Vmo {
                 }
                 since_point = 0;
             }
-            let (count, in_page, chunk, max_pages) = {
+            let (count, in_page, chunk, max_pages, pin) = {
                 let mut family = self.lock()?;
                 let (node, start) = self.range(&family, offset + done, len - done)?;
                 let max_pages = if writing {
@@ -3007,13 +3179,17 @@ impl Vmo {
                 } else {
                     chunk
                 };
-                (given, in_page, chunk, max_pages)
+                // Before the lock goes: from here on, the chunk's frames are not reused
+                // until the copy is done with them.
+                (given, in_page, chunk, max_pages, self.family.pin())
             };
             if count == 0 {
                 since_point = preempt::CHUNK_PAGES;
                 continue;
             }
-            f(&frames[..count], in_page, chunk as usize, done as usize)?;
+            let copied = f(&frames[..count], in_page, chunk as usize, done as usize);
+            drop(pin);
+            copied?;
             done += chunk;
             // A page of a deep node weighs as much as the pages a shallow chunk holds.
             since_point += count * (CHUNK_PAGES / max_pages);
@@ -3023,7 +3199,7 @@ impl Vmo {
 
     /// `zx_vmo_read` into a kernel buffer.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> ZxResult {
-        let frames = self.family.lock().frames.clone();
+        let frames = self.family.lock().frames.frames.clone();
         self.read_with(
             offset,
             buf.len() as u64,
@@ -3040,7 +3216,7 @@ impl Vmo {
 
     /// `zx_vmo_write` from a kernel buffer.
     pub fn write(&self, offset: u64, data: &[u8]) -> ZxResult {
-        let frames = self.family.lock().frames.clone();
+        let frames = self.family.lock().frames.frames.clone();
         self.write_with(
             offset,
             data.len() as u64,
@@ -3083,6 +3259,7 @@ impl Vmo {
                 return Ok(());
             }
             family.node_mut(id).size = new;
+            self.size.store(new << PAGE_SHIFT, Ordering::Relaxed);
             if new > old {
                 // Whatever the parent held beyond the old end must never show through.
                 if let Some(link) = &mut family.node_mut(id).link {
@@ -3177,7 +3354,7 @@ impl Vmo {
             for index in first..first + count {
                 family.commit_cleared(node, index, &mut batch);
             }
-            batch.release_into(&mut reserve, &*family.frames);
+            batch.release_into(&mut reserve, &family.frames);
             if count != 0 {
                 family.release_faults(&mut held.walk);
             }
@@ -3192,7 +3369,7 @@ impl Vmo {
     /// taken for an empty one (every range of one chunk).
     fn release_reserve(&self, reserve: Reserve) {
         if reserve.len != 0 {
-            reserve.release(&*self.family.lock().frames);
+            reserve.release(&self.family.lock().frames);
         }
     }
 
@@ -3217,7 +3394,7 @@ impl Vmo {
             if last - first < family.write_chunk_pages() as u64 {
                 return Ok(Reserve::empty());
             }
-            (lacking, family.frames.clone())
+            (lacking, family.frames.frames.clone())
         };
         Reserve::take(&*frames, lacking)
     }
@@ -3365,7 +3542,7 @@ impl Vmo {
         let needing = family.partial_pages_to_fork(node, &partial);
         while reserve.len < needing.len() as u64 {
             let frame = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-            reserve.push(frame, &*family.frames);
+            reserve.push(frame, &family.frames);
         }
         let mut budget = StepBudget::new();
         for page in needing {
@@ -3433,7 +3610,7 @@ impl Vmo {
         let end_whole = end >> PAGE_SHIFT;
         let partial = partial_pages(start, end);
         let needing = family.partial_pages_to_fork(node, &partial);
-        let mut batch = FrameBatch::allocate_from(&*family.frames, needing.len(), reserve)?;
+        let mut batch = FrameBatch::allocate_from(&family.frames, needing.len(), reserve)?;
         for (page, from, to) in partial.into_iter().flatten() {
             if needing.contains(&page) {
                 family.commit_cleared(node, page, &mut batch);
@@ -3445,7 +3622,7 @@ impl Vmo {
                 family.frames.write(frame, from, &zeros[..to - from]);
             }
         }
-        batch.release(&*family.frames);
+        batch.release(&family.frames);
         family.release_faults(&mut held.walk);
         let shift = start - offset;
         let from = (first_whole << PAGE_SHIFT) - shift;
@@ -3655,6 +3832,7 @@ impl Vmo {
     ) -> Arc<Vmo> {
         let child = Arc::new(Vmo::new(
             self.family.clone(),
+            family.node(id).size << PAGE_SHIFT,
             id,
             kind,
             resizable,

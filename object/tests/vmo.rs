@@ -1904,3 +1904,61 @@ fn a_family_past_its_node_limit_refuses_more_children_with_no_memory() {
     top.create_child(ZX_VMO_CHILD_SNAPSHOT, 0, PAGE)
         .expect("a snapshot after closes");
 }
+
+/// What another CPU could do to a VMO while a copy runs on its frames without the lock: the
+/// frames the copy was given stay the family's (held, not reused) until the copy is done,
+/// then go back; the copy may still read and write them meanwhile.
+#[test]
+fn frames_given_up_during_an_unlocked_copy_are_not_reused_until_it_ends() {
+    let f = frames();
+    for pages in [1u64, 3, 70] {
+        let vmo = create(&f, pages * PAGE);
+        vmo.write(0, &vec![7u8; (pages * PAGE) as usize])
+            .expect("write");
+        let before = f.in_use();
+        // A write: its copy decommits the range (as a thread on another CPU would) and then
+        // writes the frames it was given.
+        let mut seen = 0;
+        vmo.write_unlocked(0, pages * PAGE, &mut |given, in_page, len, _| {
+            vmo.op_range(
+                ZX_VMO_OP_DECOMMIT,
+                0,
+                pages * PAGE,
+                &CountingCache::default(),
+            )
+            .expect("decommit during the copy");
+            assert!(f.held() >= given.len(), "{pages} pages: held for the copy");
+            for &frame in given {
+                f.write(frame, in_page, &[1; 8][..8.min(len)]);
+            }
+            seen += given.len();
+            // Committed again for the next chunk: the copy goes on with fresh frames.
+            Ok(())
+        })
+        .expect("write");
+        assert!(seen as u64 >= pages);
+        assert_eq!(f.held(), 0, "{pages} pages: freed once the copy ended");
+        // A read, the same way.
+        vmo.write(0, &vec![7u8; (pages * PAGE) as usize])
+            .expect("write");
+        vmo.read_unlocked(0, pages * PAGE, &mut |given, in_page, len, _| {
+            vmo.op_range(
+                ZX_VMO_OP_DECOMMIT,
+                0,
+                pages * PAGE,
+                &CountingCache::default(),
+            )
+            .expect("decommit during the copy");
+            let mut buf = [0u8; 8];
+            for &frame in given {
+                f.read(frame, in_page, &mut buf[..8.min(len)]);
+            }
+            Ok(())
+        })
+        .expect("read");
+        assert_eq!(f.held(), 0);
+        drop(vmo);
+        assert!(f.in_use() < before, "{pages} pages: everything went back");
+        assert_eq!(f.in_use(), 0);
+    }
+}

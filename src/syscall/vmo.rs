@@ -21,12 +21,14 @@ use object::handle::{Handle, HandleTable};
 use object::vmo::{child_rights, clone_rights, ChunkFn, Vmo, WriteFrames};
 use object::{Rights, Status, ZxResult};
 
-/// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before any byte
-/// moves, so a too-long request transfers nothing.
+/// OUT_OF_RANGE unless `offset .. offset + len` lies inside the VMO: checked before the
+/// buffer is probed, so that error comes first, against the size read without the VMO's lock
+/// (the VMO checks the range again under it, so a request made too long by a concurrent
+/// shrink still transfers nothing).
 fn check_range(vmo: &Vmo, offset: u64, len: usize) -> ZxResult {
     let len = u64::try_from(len).map_err(|_| Status::OUT_OF_RANGE)?;
     let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
-    if end > vmo.size() {
+    if end > vmo.size_unlocked() {
         return Err(Status::OUT_OF_RANGE);
     }
     Ok(())
@@ -212,6 +214,12 @@ pub(super) fn write(
             vmo.write_unlocked(offset + from, n, f)
         });
     }
+    write_pages(&vmo, buffer, offset, len)
+}
+
+/// [`write`] of more than one page, out of line so that the one-page path inlines whole.
+#[inline(never)]
+fn write_pages(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
     // The frames set aside for the range stay across the parts of the copy.
     let mut kept = WriteFrames::default();
     copy_in_parts(len, buffer, false, false, |from, n, f| {

@@ -299,9 +299,76 @@ fn bad_frees_are_rejected_without_damage() {
         assert_eq!(pool.page_ref(a + P), Some(1));
     }
     pool.free_pages(a, 2, PageUse::Vmo).unwrap();
-    assert_eq!(pool.free_pages(a, 1, PageUse::Vmo), Err(NotAllocated));
-    assert_eq!(pool.free_pages(a, 2, PageUse::Vmo), Err(NotAllocated));
+    assert_eq!(
+        pool.free_pages(a, 1, PageUse::Vmo),
+        Err(PoolError::NotAllocated)
+    );
+    assert_eq!(
+        pool.free_pages(a, 2, PageUse::Vmo),
+        Err(PoolError::NotAllocated)
+    );
     assert_eq!(pool.stats(), initial);
+}
+
+#[test]
+fn held_pages_are_not_reused_until_their_list_is_freed() {
+    let ram = FakeRam::new(MIB, MIB);
+    let mut pool = simple(&ram);
+    let initial = pool.stats();
+    let pages: Vec<u64> = (0..5)
+        .map(|_| pool.alloc_pages(1, PageUse::Vmo).unwrap())
+        .collect();
+    let mut list = HeldFrames::default();
+    let mut other = HeldFrames::default();
+    for &pa in &pages[..3] {
+        // A marker the pool must leave alone: a copy may still be reading the page.
+        // SAFETY: the page is allocated to the test and mapped at `pa + offset`.
+        unsafe { *((pa as usize).wrapping_add(ram.offset()) as *mut u64) = pa ^ 0x5a5a };
+        pool.hold(pa, PageUse::Vmo, &mut list).unwrap();
+    }
+    pool.hold(pages[3], PageUse::Vmo, &mut other).unwrap();
+    assert_eq!(list.len(), 3);
+    pool.census().unwrap();
+    // Held pages still count as used and are not handed out again.
+    assert_eq!(pool.stats().used_by[PageUse::Vmo.index()], 5);
+    let fresh: Vec<u64> = (0..200)
+        .map(|_| pool.alloc_pages(1, PageUse::Vmo).unwrap())
+        .collect();
+    assert!(fresh.iter().all(|pa| !pages.contains(pa)));
+    for &pa in &fresh {
+        pool.free_pages(pa, 1, PageUse::Vmo).unwrap();
+    }
+    for &pa in &pages[..3] {
+        // SAFETY: as above; the page is held, not reused.
+        let word = unsafe { *((pa as usize).wrapping_add(ram.offset()) as *const u64) };
+        assert_eq!(word, pa ^ 0x5a5a, "nothing is written into a held page");
+        assert_eq!(pool.page_ref_inc(pa), Err(PoolError::NotAllocated));
+        assert_eq!(pool.page_ref_dec(pa), Err(PoolError::NotAllocated));
+        assert_eq!(
+            pool.free_pages(pa, 1, PageUse::Vmo),
+            Err(PoolError::NotAllocated)
+        );
+        assert_eq!(
+            pool.hold(pa, PageUse::Vmo, &mut other),
+            Err(PoolError::NotAllocated)
+        );
+    }
+    assert_eq!(
+        pool.hold(pages[4], PageUse::Heap, &mut other),
+        Err(PoolError::UseMismatch)
+    );
+    pool.free_held(&mut list, PageUse::Vmo).unwrap();
+    assert!(list.is_empty() && list.len() == 0);
+    pool.census().unwrap();
+    pool.free_held(&mut other, PageUse::Vmo).unwrap();
+    pool.free_pages(pages[4], 1, PageUse::Vmo).unwrap();
+    pool.census().unwrap();
+    assert_eq!(pool.stats(), initial);
+    // Freed pages can be allocated again.
+    let again: Vec<u64> = (0..5)
+        .map(|_| pool.alloc_pages(1, PageUse::Vmo).unwrap())
+        .collect();
+    assert!(pages[..3].iter().all(|pa| again.contains(pa)));
 }
 
 #[test]
@@ -926,12 +993,13 @@ fn kcheck_pool_census_trips_on_an_entry_with_no_such_state() {
     let mut kernel_page = None;
     pool.for_each_page_of(PageUse::Kernel, |pa| kernel_page = Some(pa));
     let pa = kernel_page.unwrap();
-    pool.frames(pa, 1).unwrap()[0].store(6 << TAG_SHIFT | 1, Ordering::Relaxed);
+    // Every tag means a state; a free entry with a reference count is none.
+    pool.frames(pa, 1).unwrap()[0].store(TAG_FREE << TAG_SHIFT | 1, Ordering::Relaxed);
     assert_eq!(
         pool.census(),
         Err(PoolMismatch::BadEntry {
             pa,
-            entry: 6 << TAG_SHIFT | 1
+            entry: TAG_FREE << TAG_SHIFT | 1
         })
     );
 }
