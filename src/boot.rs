@@ -70,16 +70,20 @@ fn range(base: u64, size: u64) -> PhysRange {
     PhysRange::new(base, base.saturating_add(size))
 }
 
+/// What `arch` calls for exceptions and interrupts (installed first thing at boot; tests
+/// install variants of it with `arch::exception::with_handlers`).
+pub const HANDLERS: arch::exception::Handlers = arch::exception::Handlers {
+    irq: irq::handle,
+    irq_exit: crate::trap::irq_exit,
+    user_sync: crate::trap::user_sync,
+    user_access_fault: crate::trap::user_access_fault,
+    kernel_sync: None,
+    fatal: crate::stop,
+};
+
 pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
     mmu::set_image_pa(image_pa);
-    arch::exception::set_handlers(arch::exception::Handlers {
-        irq: irq::handle,
-        kernel_sync: |_| false,
-        fatal: crate::stop,
-        user_sync: crate::trap::user_sync,
-        user_access_fault: crate::trap::user_access_fault,
-        irq_exit: crate::trap::irq_exit,
-    });
+    arch::exception::install_handlers(&HANDLERS);
 
     // 1. Read the board through the boot window and build the final kernel tables.
     let window_dtb = dtb_in_boot_window(dtb_pa);

@@ -15,24 +15,26 @@
 //! process running nor is killed with it (as in Zircon). So a task's memory comes back once
 //! its last handle and its last running thread are gone.
 //!
-//! Lock order: `Process::inner` -> `SCHEDULER` -> `Thread::state`; the handle table and the
+//! Lock order: `Process::inner` -> `SCHEDULER` -> `Thread::state` (or
+//! `Thread::user_registers`, never both at once); the handle table and the
 //! signal state of an object are never held while taking these. Nothing is dropped that could
 //! run arbitrary teardown while one of them is held.
 //!
 //! Each thread has a 64 KiB kernel stack (in its own slot of the kernel stack region, with an
 //! unmapped guard page below and aligned to 128 KiB, as the vectors' overflow check needs)
-//! holding its trap frame while it is in the kernel; a switch saves the callee-saved
-//! registers on it and moves SP to the next thread's stack. User FP/SIMD state and TPIDR_EL0
-//! are saved and restored on every switch (the kernel itself never uses FP).
+//! holding its trap frame while it is in the kernel; a switch (`arch::context`) saves the
+//! callee-saved registers on it and moves SP to the next thread's stack. User FP/SIMD state
+//! and TPIDR_EL0 are saved and restored on every switch (the kernel itself never uses FP).
 
 use crate::aspace::{self, UserAddressSpace};
 use crate::memory;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use arch::context::{self, SavedContext, SavedSp, UserRegisters};
 use arch::exception::TrapFrame;
 use arch::mmu;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use mm::pool::PageUse;
 use object::handle::{Handle, HandleTable};
 use object::object::{KernelObject, ObjectBase};
@@ -325,14 +327,6 @@ pub enum ThreadState {
     Dead,
 }
 
-/// User FP/SIMD registers: q0-q31, FPCR, FPSR.
-#[repr(C, align(16))]
-struct FpState {
-    q: [u128; 32],
-    fpcr: u64,
-    fpsr: u64,
-}
-
 pub struct Thread {
     base: ObjectBase,
     process: Arc<Process>,
@@ -343,11 +337,12 @@ pub struct Thread {
     /// The thread has been switched to at least once (its kernel stack is in use). Written
     /// and read under `SCHEDULER`.
     ran: AtomicBool,
-    /// Kernel SP while switched out.
-    saved_sp: AtomicUsize,
+    /// The kernel context while switched out.
+    context: SavedContext,
     stack: KernelStack,
-    fp: spin::Mutex<FpState>,
-    tpidr_el0: AtomicU64,
+    /// User FP/SIMD registers and TPIDR_EL0 while switched out. Taken only by `schedule`,
+    /// inside `SCHEDULER`, with nothing nested; IRQs masked.
+    user_registers: spin::Mutex<UserRegisters>,
     /// Set while the thread copies between user memory and frames no lock keeps
     /// ([`copying_frames`]); only the thread itself reads or writes it.
     copying_frames: AtomicBool,
@@ -374,14 +369,9 @@ impl Thread {
             state: spin::Mutex::new(ThreadState::New),
             dead: AtomicBool::new(false),
             ran: AtomicBool::new(false),
-            saved_sp: AtomicUsize::new(0),
+            context: SavedContext::new(),
             stack,
-            fp: spin::Mutex::new(FpState {
-                q: [0; 32],
-                fpcr: 0,
-                fpsr: 0,
-            }),
-            tpidr_el0: AtomicU64::new(0),
+            user_registers: spin::Mutex::new(UserRegisters::new()),
             copying_frames: AtomicBool::new(false),
             fault_left: AtomicUsize::new(NO_FAULT),
         });
@@ -429,9 +419,6 @@ impl Thread {
         if *state != ThreadState::New {
             return Err(Status::BAD_STATE);
         }
-        // The new thread's kernel stack: a trap frame to `eret` from, under a switch frame
-        // whose return address enters the frame restore.
-        let frame_addr = self.stack_top() - core::mem::size_of::<TrapFrame>();
         let mut registers = [0u64; 31];
         registers[0] = arg1;
         registers[1] = arg2;
@@ -442,20 +429,9 @@ impl Thread {
             spsr: 0, // EL0t, interrupts unmasked
             ..TrapFrame::default()
         };
-        let switch_addr = frame_addr - SWITCH_FRAME_SIZE;
-        // SAFETY: both frames lie at the top of this thread's own, unused kernel stack.
-        unsafe {
-            (frame_addr as *mut TrapFrame).write(frame);
-            let switch_frame = switch_addr as *mut u64;
-            for i in 0..SWITCH_FRAME_SIZE / 8 {
-                switch_frame.add(i).write(0);
-            }
-            // x30 is the last slot: `switch_context` returns there.
-            switch_frame
-                .add(11)
-                .write(arch_thread_first_entry as unsafe extern "C" fn() as usize as u64);
-        }
-        self.saved_sp.store(switch_addr, Ordering::Relaxed);
+        // SAFETY: the thread is New (checked above, under its lock), so its kernel stack,
+        // mapped with it, has never been switched to and nothing uses it.
+        unsafe { self.context.prepare(self.stack_top(), frame) };
         *state = ThreadState::Runnable;
         drop(state);
         scheduler.run_queue.push_back(self.clone());
@@ -612,9 +588,6 @@ impl Drop for KernelStack {
 
 // ---- the scheduler ------------------------------------------------------------------------------
 
-/// x19-x30: what `arch_switch_context` saves.
-const SWITCH_FRAME_SIZE: usize = 96;
-
 struct Scheduler {
     current: Option<Arc<Thread>>,
     /// Set when the current thread died: it must not be queued again.
@@ -636,15 +609,8 @@ static SCHEDULER: spin::Mutex<Scheduler> = spin::Mutex::new(Scheduler {
     need_resched: false,
 });
 
-/// The idle context's saved SP (the boot stack).
-static IDLE_SP: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" {
-    fn arch_switch_context(save_sp: *mut usize, next_sp: usize);
-    fn arch_thread_first_entry();
-    fn arch_fp_save(state: *mut u8);
-    fn arch_fp_restore(state: *const u8);
-}
+/// The idle context (on the boot stack) while switched out.
+static IDLE: SavedContext = SavedContext::new();
 
 pub fn current_thread() -> Option<Arc<Thread>> {
     SCHEDULER.lock().current.clone()
@@ -692,7 +658,7 @@ pub fn report_current_call() {
     // SAFETY: CURRENT is the thread `Scheduler::current` holds an `Arc` of (see
     // `with_current_process`); the kernel has stopped, so it stays alive.
     let thread = unsafe { &*thread };
-    let frame_addr = thread.stack_top() - core::mem::size_of::<TrapFrame>();
+    let frame_addr = context::user_frame_address(thread.stack_top());
     // SAFETY: every entry from EL0 saves its frame there, at the top of this thread's own
     // kernel stack, which is mapped while the thread exists; plain integers, any bits valid.
     let frame = unsafe { &*(frame_addr as *const TrapFrame) };
@@ -783,22 +749,10 @@ pub fn current_is_dead() -> bool {
     !thread.is_null() && unsafe { (*thread).dead.load(Ordering::Relaxed) }
 }
 
-fn read_tpidr_el0() -> u64 {
-    let value;
-    // SAFETY: reading the user thread pointer register.
-    unsafe { core::arch::asm!("mrs {}, tpidr_el0", out(reg) value, options(nomem, nostack)) };
-    value
-}
-
-fn write_tpidr_el0(value: u64) {
-    // SAFETY: writing the user thread pointer register only affects EL0.
-    unsafe { core::arch::asm!("msr tpidr_el0, {}", in(reg) value, options(nomem, nostack)) };
-}
-
 /// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
 /// the calling context runs again.
 pub fn schedule() {
-    let (save_slot, next_sp): (*mut usize, usize);
+    let (save_slot, next_sp): (*const SavedContext, SavedSp);
     {
         let mut scheduler = SCHEDULER.lock();
         scheduler.need_resched = false;
@@ -829,12 +783,7 @@ pub fn schedule() {
             return;
         }
         if let Some(previous) = &previous {
-            let mut fp = previous.fp.lock();
-            // SAFETY: saves the live user FP registers into this thread's save area.
-            unsafe { arch_fp_save(&mut *fp as *mut FpState as *mut u8) };
-            previous
-                .tpidr_el0
-                .store(read_tpidr_el0(), Ordering::Relaxed);
+            previous.user_registers.lock().save();
         }
         match &next {
             Some(next) => {
@@ -844,10 +793,7 @@ pub fn schedule() {
                 }
                 drop(state);
                 next.ran.store(true, Ordering::Relaxed);
-                let fp = next.fp.lock();
-                // SAFETY: loads the next thread's saved user FP registers.
-                unsafe { arch_fp_restore(&*fp as *const FpState as *const u8) };
-                write_tpidr_el0(next.tpidr_el0.load(Ordering::Relaxed));
+                next.user_registers.lock().restore();
                 aspace::switch_to(if next.process.has_exited() {
                     None
                 } else {
@@ -857,12 +803,12 @@ pub fn schedule() {
             None => aspace::switch_to(None),
         }
         save_slot = match &previous {
-            Some(previous) => previous.saved_sp.as_ptr(),
-            None => IDLE_SP.as_ptr(),
+            Some(previous) => &previous.context,
+            None => &IDLE,
         };
         next_sp = match &next {
-            Some(next) => next.saved_sp.load(Ordering::Relaxed),
-            None => IDLE_SP.load(Ordering::Relaxed),
+            Some(next) => next.context.saved_sp(),
+            None => IDLE.saved_sp(),
         };
         // Keep the previous thread alive while its stack is still ours; a dead one is freed
         // after the next switch.
@@ -878,9 +824,12 @@ pub fn schedule() {
         );
         scheduler.current = next;
     }
-    // SAFETY: `save_slot` points at the previous context's SP slot (kept alive above) and
-    // `next_sp` is a stack prepared by `Thread::start` or saved by an earlier switch.
-    unsafe { arch_switch_context(save_slot, next_sp) };
+    // SAFETY: IRQs are masked (our caller's duty). `save_slot` is the previous context's
+    // slot, kept alive above (its thread is queued, current or a zombie until the next
+    // switch completes; or the idle context, a static), and `next_sp` a context prepared by
+    // `Thread::launch` or saved by an earlier switch, which only this switch resumes: it was
+    // taken off the run queue (or is the idle context, which runs only when no thread does).
+    unsafe { context::switch(save_slot, next_sp) };
     reap_zombies();
 }
 
@@ -947,7 +896,7 @@ pub fn preempt_point() -> bool {
     if current_is_dead() {
         return false;
     }
-    take_pending_irqs();
+    arch::cpu::take_pending_irqs();
     if should_preempt() {
         schedule();
     }
@@ -974,17 +923,6 @@ pub fn wait_point() -> bool {
 /// How long [`wait_point`] sleeps; the tick rounds it up.
 const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
 
-/// Unmasks IRQs for a moment (IRQs masked on entry and on return), so that a pending one, the
-/// tick above all, is taken here.
-fn take_pending_irqs() {
-    arch::cpu::enable_irqs();
-    // The unmasking takes effect at this context synchronization event: a pending IRQ is
-    // taken here, before the mask goes back.
-    // SAFETY: a barrier only.
-    unsafe { core::arch::asm!("isb", options(nostack)) };
-    arch::cpu::disable_irqs();
-}
-
 /// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
 pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
@@ -995,7 +933,7 @@ pub fn idle_loop() -> ! {
         // pages of large VMOs, queues of dead channel endpoints, VMO families' work, page
         // tables): a chunk per round, so that a thread made runnable meanwhile runs after it.
         if object::free_deferred_chunk() || aspace::free_dead_tables_chunk() {
-            take_pending_irqs();
+            arch::cpu::take_pending_irqs();
             continue;
         }
         IDLE_WAITING.store(true, Ordering::Relaxed);

@@ -136,6 +136,16 @@ pub fn disable_irqs() -> bool {
     was_unmasked
 }
 
+/// Unmasks IRQs for a moment (masked on entry and on return), so that a pending one, the
+/// tick above all, is taken here.
+pub fn take_pending_irqs() {
+    enable_irqs();
+    // The unmasking takes effect at this context synchronization event: a pending IRQ is
+    // taken here, before the mask goes back.
+    asm::barrier::isb(asm::barrier::SY);
+    disable_irqs();
+}
+
 /// Wait for an interrupt (or any other wake-up event).
 pub fn wait_for_interrupt() {
     asm::wfi();

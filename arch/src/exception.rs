@@ -3,7 +3,8 @@
 
 use crate::esr::Esr;
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 core::arch::global_asm!(concat!(
     include_str!("asm/vectors.S"),
@@ -43,109 +44,60 @@ pub enum Type {
     SError,
 }
 
-/// Handlers the kernel installs. Kept as plain function pointers so the vectors never take
-/// a lock.
+/// The kernel's handlers, in one table the kernel installs at boot ([`install_handlers`]).
+/// Plain function pointers, read through one atomic pointer, so the vectors never take a
+/// lock.
+#[derive(Clone, Copy)]
 pub struct Handlers {
     /// An IRQ arrived (from the kernel or from user mode).
     pub irq: fn(&mut TrapFrame),
-    /// A synchronous exception from EL1 that no fixup covers; returns whether it was handled.
-    pub kernel_sync: fn(&mut TrapFrame) -> bool,
-    /// Called after a fatal exception has been reported; never returns.
-    pub fatal: fn() -> !,
+    /// After an IRQ's handler, before returning to the interrupted context (`from_user`).
+    pub irq_exit: fn(from_user: bool),
     /// A synchronous exception from EL0 (system call, fault, undefined instruction...).
     pub user_sync: fn(&mut TrapFrame),
     /// The kernel faulted on user address `far` inside a copy routine: serve it like a user
     /// fault (commit the page) and say whether the access can be retried.
     pub user_access_fault: fn(far: u64, write: bool) -> bool,
-    /// After an IRQ's handler, before returning to the interrupted context (`from_user`).
-    pub irq_exit: fn(from_user: bool),
+    /// A synchronous exception from EL1 that no fixup covers; returns whether it was handled.
+    /// None: every such exception is fatal.
+    pub kernel_sync: Option<fn(&mut TrapFrame) -> bool>,
+    /// Called after a fatal exception has been reported; never returns.
+    pub fatal: fn() -> !,
 }
 
-static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static KERNEL_SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static FATAL_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static USER_SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static USER_ACCESS_FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static IRQ_EXIT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// The installed table: null until [`install_handlers`], then always a `&'static Handlers`.
+static HANDLERS: AtomicPtr<Handlers> = AtomicPtr::new(ptr::null_mut());
 
 /// First address above the user half.
 const USER_END: u64 = 1 << 48;
 
-pub fn set_handlers(handlers: Handlers) {
-    IRQ_HANDLER.store(handlers.irq as usize, Ordering::Release);
-    KERNEL_SYNC_HANDLER.store(handlers.kernel_sync as usize, Ordering::Release);
-    FATAL_HANDLER.store(handlers.fatal as usize, Ordering::Release);
-    USER_SYNC_HANDLER.store(handlers.user_sync as usize, Ordering::Release);
-    USER_ACCESS_FAULT_HANDLER.store(handlers.user_access_fault as usize, Ordering::Release);
-    IRQ_EXIT_HANDLER.store(handlers.irq_exit as usize, Ordering::Release);
+/// Makes `handlers` the table every exception is dispatched through, on every CPU.
+pub fn install_handlers(handlers: &'static Handlers) {
+    HANDLERS.store(ptr::from_ref(handlers).cast_mut(), Ordering::Release);
 }
 
-/// Replaces only the kernel synchronous-exception hook, returning the previous one (tests use
-/// this to catch their own `brk`).
-pub fn set_kernel_sync_handler(handler: fn(&mut TrapFrame) -> bool) -> fn(&mut TrapFrame) -> bool {
-    let previous = KERNEL_SYNC_HANDLER.swap(handler as usize, Ordering::AcqRel);
-    if previous == 0 {
-        decline
-    } else {
-        // SAFETY: the atomic only ever holds 0 or a value stored from a
-        // `fn(&mut TrapFrame) -> bool`.
-        unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame) -> bool>(previous) }
-    }
+/// Runs `f` with `handlers` in place of the installed table, then puts that one back: tests
+/// catch their own exceptions this way. Every CPU dispatches through `handlers` meanwhile,
+/// so it should differ from the installed table only in what the test looks for.
+pub fn with_handlers<R>(handlers: &'static Handlers, f: impl FnOnce() -> R) -> R {
+    let previous = HANDLERS.swap(ptr::from_ref(handlers).cast_mut(), Ordering::AcqRel);
+    let result = f();
+    HANDLERS.store(previous, Ordering::Release);
+    result
 }
 
-fn decline(_: &mut TrapFrame) -> bool {
-    false
-}
-
-/// Replaces only the hook that serves copy-routine faults on user pages, returning the
-/// previous one (a test uses this to see which faults reach it).
-pub fn set_user_access_fault_handler(handler: fn(u64, bool) -> bool) -> fn(u64, bool) -> bool {
-    let previous = USER_ACCESS_FAULT_HANDLER.swap(handler as usize, Ordering::AcqRel);
-    if previous == 0 {
-        |_, _| false
-    } else {
-        // SAFETY: the atomic only ever holds 0 or a value stored from a
-        // `fn(u64, bool) -> bool`.
-        unsafe { core::mem::transmute::<usize, fn(u64, bool) -> bool>(previous) }
-    }
-}
-
-fn load_irq_handler() -> Option<fn(&mut TrapFrame)> {
-    let raw = IRQ_HANDLER.load(Ordering::Acquire);
-    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame)` in `set_handlers`.
-    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame)>(raw) })
-}
-
-fn load_kernel_sync_handler() -> Option<fn(&mut TrapFrame) -> bool> {
-    let raw = KERNEL_SYNC_HANDLER.load(Ordering::Acquire);
-    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame) -> bool`.
-    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame) -> bool>(raw) })
-}
-
-fn load_user_sync_handler() -> Option<fn(&mut TrapFrame)> {
-    let raw = USER_SYNC_HANDLER.load(Ordering::Acquire);
-    // SAFETY: 0 or a value stored from a `fn(&mut TrapFrame)` in `set_handlers`.
-    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame)>(raw) })
-}
-
-fn load_user_access_fault_handler() -> Option<fn(u64, bool) -> bool> {
-    let raw = USER_ACCESS_FAULT_HANDLER.load(Ordering::Acquire);
-    // SAFETY: 0 or a value stored from a `fn(u64, bool) -> bool` in `set_handlers`.
-    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(u64, bool) -> bool>(raw) })
-}
-
-fn load_irq_exit_handler() -> Option<fn(bool)> {
-    let raw = IRQ_EXIT_HANDLER.load(Ordering::Acquire);
-    // SAFETY: 0 or a value stored from a `fn(bool)` in `set_handlers`.
-    (raw != 0).then(|| unsafe { core::mem::transmute::<usize, fn(bool)>(raw) })
+/// The installed table, if the kernel has installed one yet.
+#[inline]
+fn handlers() -> Option<&'static Handlers> {
+    // SAFETY: HANDLERS only ever holds null or a pointer made from a `&'static Handlers`
+    // (`install_handlers`, `with_handlers`), which nothing writes through; the Acquire load
+    // pairs with the Release store that published it, so its fields are seen initialised.
+    unsafe { HANDLERS.load(Ordering::Acquire).as_ref() }
 }
 
 fn fatal_stop() -> ! {
-    let raw = FATAL_HANDLER.load(Ordering::Acquire);
-    if raw != 0 {
-        // SAFETY: a value stored from a `fn() -> !` in `set_handlers`.
-        let fatal = unsafe { core::mem::transmute::<usize, fn() -> !>(raw) };
-        fatal();
+    if let Some(handlers) = handlers() {
+        (handlers.fatal)();
     }
     crate::cpu::halt()
 }
@@ -209,23 +161,22 @@ extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
         2 => Type::Fiq,
         _ => Type::SError,
     };
+    let handlers = handlers();
     match (source, ty) {
-        (_, Type::Irq) => {
-            match load_irq_handler() {
-                Some(handler) => handler(frame),
-                None => fatal(
-                    frame,
-                    source,
-                    ty,
-                    "IRQ before the interrupt controller was set up",
-                ),
+        (_, Type::Irq) => match handlers {
+            Some(handlers) => {
+                (handlers.irq)(frame);
+                (handlers.irq_exit)(matches!(source, Source::User | Source::UserAarch32));
             }
-            if let Some(exit) = load_irq_exit_handler() {
-                exit(matches!(source, Source::User | Source::UserAarch32));
-            }
-        }
-        (Source::User | Source::UserAarch32, Type::Synchronous) => match load_user_sync_handler() {
-            Some(handler) => handler(frame),
+            None => fatal(
+                frame,
+                source,
+                ty,
+                "IRQ before the interrupt controller was set up",
+            ),
+        },
+        (Source::User | Source::UserAarch32, Type::Synchronous) => match handlers {
+            Some(handlers) => (handlers.user_sync)(frame),
             None => fatal(frame, source, ty, "exception from EL0 with no handler"),
         },
         (Source::Kernel, Type::Synchronous) => {
@@ -235,8 +186,8 @@ extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
                 // PAN violation is never served: the page may well be mapped, and retrying
                 // would fault again for ever.
                 if esr.is_data_abort() && frame.far < USER_END && !is_pan_violation(frame, esr) {
-                    if let Some(serve) = load_user_access_fault_handler() {
-                        if serve(frame.far, esr.is_write()) {
+                    if let Some(handlers) = handlers {
+                        if (handlers.user_access_fault)(frame.far, esr.is_write()) {
                             return;
                         }
                     }
@@ -245,7 +196,7 @@ extern "C" fn arch_exception(frame: &mut TrapFrame, kind: u64) {
                 frame.x[0] = frame.esr;
                 return;
             }
-            if let Some(handler) = load_kernel_sync_handler() {
+            if let Some(handler) = handlers.and_then(|handlers| handlers.kernel_sync) {
                 if handler(frame) {
                     return;
                 }

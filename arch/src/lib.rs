@@ -1,4 +1,4 @@
-//! aarch64 support: boot entry, exception vectors, MMU, interrupt controllers, timer, UART,
+//! aarch64 support: boot entry, exception vectors, thread context switch, MMU, interrupt controllers, timer, UART,
 //! and the device-tree reader that tells the kernel what board it is on.
 //!
 //! The device-tree reader and ESR decoding are plain logic and are tested on the host;
@@ -11,6 +11,8 @@ pub mod esr;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod bcm2836;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod context;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

@@ -140,23 +140,18 @@ unsafe impl Sync for Arena {}
 
 static ARENA: Arena = Arena(UnsafeCell::new([[0; 512]; ARENA_PAGES]));
 static ARENA_NEXT: AtomicUsize = AtomicUsize::new(0);
-/// Where tables come from once the arena is used up (the page pool, set after it exists):
-/// returns the physical address of a zeroed page reachable through the linear map.
-static TABLE_SOURCE: AtomicUsize = AtomicUsize::new(0);
+/// Where tables come from once the arena is used up (the page pool, set once after it
+/// exists): returns the physical address of a zeroed page reachable through the linear map.
+static TABLE_SOURCE: spin::Once<fn() -> Option<u64>> = spin::Once::new();
 
-/// Lets kernel page tables grow from the page pool after boot.
+/// Lets kernel page tables grow from the page pool after boot (set once; later calls change
+/// nothing).
 pub fn set_table_source(source: fn() -> Option<u64>) {
-    TABLE_SOURCE.store(source as usize, Ordering::Release);
+    TABLE_SOURCE.call_once(|| source);
 }
 
 fn table_from_source() -> Option<u64> {
-    let raw = TABLE_SOURCE.load(Ordering::Acquire);
-    if raw == 0 {
-        return None;
-    }
-    // SAFETY: only ever stored from a `fn() -> Option<u64>` in `set_table_source`.
-    let source = unsafe { core::mem::transmute::<usize, fn() -> Option<u64>>(raw) };
-    source()
+    TABLE_SOURCE.get().and_then(|source| source())
 }
 
 /// Allocates kernel page tables from the arena and finds them again through the image

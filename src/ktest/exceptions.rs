@@ -19,26 +19,33 @@ fn catch_brk(frame: &mut TrapFrame) -> bool {
     false
 }
 
+/// The kernel's handlers, with `catch_brk` for kernel synchronous exceptions.
+static CATCH_BRK: exception::Handlers = exception::Handlers {
+    kernel_sync: Some(catch_brk),
+    ..crate::boot::HANDLERS
+};
+
 fn exception_brk_round_trip(_: &Board) -> TestResult {
-    let previous = exception::set_kernel_sync_handler(catch_brk);
     let before = BRK_SEEN.load(Ordering::Relaxed);
     let mut value: u64 = 41;
-    let callee_saved: u64;
-    // SAFETY: `brk #0x42` traps to `catch_brk`, which increments x0 and resumes after it;
-    // x19 checks that the frame restores registers the handler did not touch.
-    unsafe {
-        core::arch::asm!(
-            "mov {saved}, x19",
-            "mov x19, #0x77",
-            "brk #0x42",
-            "mov {callee}, x19",
-            "mov x19, {saved}",
-            saved = out(reg) _,
-            callee = out(reg) callee_saved,
-            inout("x0") value,
-        );
-    }
-    exception::set_kernel_sync_handler(previous);
+    let callee_saved: u64 = exception::with_handlers(&CATCH_BRK, || {
+        let callee_saved;
+        // SAFETY: `brk #0x42` traps to `catch_brk`, which increments x0 and resumes after
+        // it; x19 checks that the frame restores registers the handler did not touch.
+        unsafe {
+            core::arch::asm!(
+                "mov {saved}, x19",
+                "mov x19, #0x77",
+                "brk #0x42",
+                "mov {callee}, x19",
+                "mov x19, {saved}",
+                saved = out(reg) _,
+                callee = out(reg) callee_saved,
+                inout("x0") value,
+            );
+        }
+        callee_saved
+    });
     check!(value == 42, "x0 = {value}");
     check!(callee_saved == 0x77, "x19 = {callee_saved:#x}");
     check!(BRK_SEEN.load(Ordering::Relaxed) == before + 1);

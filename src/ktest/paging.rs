@@ -231,17 +231,24 @@ fn count_user_access_fault(_far: u64, _write: bool) -> bool {
     USER_ACCESS_FAULTS.fetch_add(1, Ordering::Relaxed) < 3
 }
 
+/// The kernel's handlers, with `count_user_access_fault` for copy-routine faults.
+static COUNT_USER_ACCESS_FAULTS: exception::Handlers = exception::Handlers {
+    user_access_fault: count_user_access_fault,
+    ..crate::boot::HANDLERS
+};
+
 fn pan_accesses(pattern: &[u8]) -> TestResult {
     let permission = |k| matches!(k, FaultKind::Permission(_));
     // The probes below are covered by the fixup table like the copy routines; their PAN
     // faults must go straight to the fixup, never to the hook that serves user page faults.
-    let previous = exception::set_user_access_fault_handler(count_user_access_fault);
     let before = USER_ACCESS_FAULTS.load(Ordering::Relaxed);
-    let read = exception::probe_read(PAN_TEST_VA).map(|_| ());
-    // SAFETY: the store must fault; if PAN let it through it writes the test's own page.
-    let write = unsafe { exception::probe_write(PAN_TEST_VA + 8, 0) };
+    let (read, write) = exception::with_handlers(&COUNT_USER_ACCESS_FAULTS, || {
+        let read = exception::probe_read(PAN_TEST_VA).map(|_| ());
+        // SAFETY: the store must fault; if PAN let it through it writes the test's own page.
+        let write = unsafe { exception::probe_write(PAN_TEST_VA + 8, 0) };
+        (read, write)
+    });
     let served = USER_ACCESS_FAULTS.load(Ordering::Relaxed) - before;
-    exception::set_user_access_fault_handler(previous);
     expect_fault(read, permission, "kernel read of a user page")?;
     expect_fault(write, permission, "kernel write to a user page")?;
     check!(served == 0, "{served} PAN faults were offered to the VMAR");
@@ -317,27 +324,34 @@ fn catch_instruction_abort(frame: &mut TrapFrame) -> bool {
     false
 }
 
+/// The kernel's handlers, with `catch_instruction_abort` for kernel synchronous exceptions.
+static CATCH_INSTRUCTION_ABORT: exception::Handlers = exception::Handlers {
+    kernel_sync: Some(catch_instruction_abort),
+    ..crate::boot::HANDLERS
+};
+
 fn mmu_data_not_executable(_: &Board) -> TestResult {
     // A `ret` instruction in writable memory (heap, reached through the linear map).
     let code: Box<[u32; 4]> = Box::new([0xd65f_03c0; 4]); // ret
     let target = code.as_ptr() as usize;
     check!((mmu::LINEAR_BASE..mmu::KERNEL_VBASE).contains(&target));
-    let previous = exception::set_kernel_sync_handler(catch_instruction_abort);
     let before = EXEC_ABORTS.load(Ordering::Relaxed);
-    let result: u64;
-    // SAFETY: branching to data must raise an instruction abort (PXN); the handler above
-    // resumes at the return address with x0 = 0xdead. Were the page executable, `ret` would
-    // return normally with x0 = 1.
-    unsafe {
-        core::arch::asm!(
-            "mov x0, #1",
-            "blr {target}",
-            target = in(reg) target,
-            out("x0") result,
-            out("x30") _,
-        );
-    }
-    exception::set_kernel_sync_handler(previous);
+    let result: u64 = exception::with_handlers(&CATCH_INSTRUCTION_ABORT, || {
+        let result;
+        // SAFETY: branching to data must raise an instruction abort (PXN); the handler above
+        // resumes at the return address with x0 = 0xdead. Were the page executable, `ret`
+        // would return normally with x0 = 1.
+        unsafe {
+            core::arch::asm!(
+                "mov x0, #1",
+                "blr {target}",
+                target = in(reg) target,
+                out("x0") result,
+                out("x30") _,
+            );
+        }
+        result
+    });
     check!(result == 0xdead, "data executed (x0 = {result:#x})");
     check!(EXEC_ABORTS.load(Ordering::Relaxed) == before + 1);
     Ok(())
