@@ -10,14 +10,16 @@
 //! crate's generic `map_range` and `walk_range` cost about 1,800 instructions per page fault,
 //! and the walk below about 40. None of the crate's generality is needed for single pages.
 //!
-//! Entries are `AtomicU64`s, and every entry of a tree is written with one atomic store
-//! (Release), never a plain store: the table walker of any CPU running the process may read
-//! an entry at any time, so a write must reach memory as one single-copy-atomic 64-bit store
-//! that the compiler can neither split, merge, reorder with the other entries' writes, nor
-//! drop as dead (the kernel itself never reads most entries back). Release also orders a new
-//! table's zeroing before the entry that points at it for any software reader; the hardware
-//! walker is not ordered by it, which is why [`sync_new_entries`] (`dsb ishst`) must come
-//! between installing entries and returning to EL0.
+//! Entries are `AtomicU64`s, and every entry of a tree is written with one atomic store,
+//! never a plain store: the table walker of any CPU running the process may read an entry at
+//! any time, so a write must reach memory as one single-copy-atomic 64-bit store that the
+//! compiler can neither split nor merge, nor drop as dead (the kernel itself never reads most
+//! entries back). Installing an entry (a table or a page) is a Release store, so the new
+//! table's zeroing or the page's contents come before it for any software reader; clearing
+//! and changing permissions publish nothing and are Relaxed (plain `str`, as cheap as before
+//! on the long unmap and protect loops). The hardware walker is ordered by none of this: a
+//! [`sync_new_entries`] (`dsb ishst`) comes between installing entries and returning to EL0,
+//! and a TLB invalidation after clearing.
 //!
 //! TLB maintenance is by VA and ASID (`tlbi vae1is`, or `aside1is` for large ranges) with
 //! `dsb ishst` before and `dsb ish; isb` after. Installing an entry where there was none needs
@@ -184,8 +186,8 @@ impl Entry {
     }
 
     #[inline]
-    fn store(&self, descriptor: Descriptor) {
-        self.0.store(descriptor.0, Ordering::Release);
+    fn store(&self, descriptor: Descriptor, order: Ordering) {
+        self.0.store(descriptor.0, order);
     }
 
     #[inline]
@@ -197,7 +199,7 @@ impl Entry {
     /// a valid entry needs break-before-make: clear it and invalidate its TLB entry first.
     #[inline]
     pub fn set_page(&self, frame: u64, perms: UserPerms) {
-        self.store(Descriptor::page(frame, perms));
+        self.store(Descriptor::page(frame, perms), Ordering::Release);
     }
 
     /// Unmaps the entry; true when it was valid. The TLB may keep the old translation until
@@ -207,7 +209,7 @@ impl Entry {
         if !self.is_valid() {
             return false;
         }
-        self.store(Descriptor::INVALID);
+        self.store(Descriptor::INVALID, Ordering::Relaxed);
         true
     }
 
@@ -220,7 +222,7 @@ impl Entry {
         if !old.is_valid() {
             return false;
         }
-        self.store(old.reprotected(perms));
+        self.store(old.reprotected(perms), Ordering::Relaxed);
         true
     }
 }
@@ -365,7 +367,7 @@ impl UserTables {
                 let pa = pages.zeroed_table()?;
                 // The zeroed table is visible to the walker before the entry that points at
                 // it: `dsb ishst` comes before any use from EL0.
-                entry.store(Descriptor::table(pa));
+                entry.store(Descriptor::table(pa), Ordering::Release);
                 pa
             };
         }
