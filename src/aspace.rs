@@ -2,33 +2,28 @@
 //! page-pool pages. Implements the object layer's `AddressSpace`, so VMARs install and
 //! remove PTEs through it.
 //!
-//! The tables are walked directly (48-bit VAs, 4 KiB granule, levels 0-3) rather than with
-//! `aarch64-paging`, which the kernel's own tables use: measured under `make bench`, the
-//! crate's generic `map_range` and `walk_range` cost about 1,800 instructions per page fault,
-//! and the walk below about 40. User mappings are always single 4 KiB pages, so none of the
-//! crate's generality is needed here. Tables are freed with the address space (in chunks
-//! after the system call that released it, when there are many).
+//! This is the policy half: ASIDs, which table pages each tree owns and when they are freed,
+//! when TLB invalidations are batched, and the accounting `kcheck` checks. The hardware half
+//! (descriptor format, the hand-written table walker and why it is not `aarch64-paging`'s,
+//! TCR/TTBR0, the TLB invalidation sequences) is `arch::user_mmu`. Tables are freed with the
+//! address space (in chunks after the system call that released it, when there are many).
 //!
 //! With `kcheck` (or in test boots) every address space is listed, and [`table_owners`]
 //! accounts for every page-table page the pool has handed out (src/kcheck.rs).
-//!
-//! TLB maintenance is by VA and ASID (`tlbi vae1is`, or `aside1is` for large ranges) with
-//! `dsb ishst` before and `dsb ish; isb` after. Installing an entry where there was none needs
-//! no TLB maintenance, only `dsb ishst` so the table walker sees it before EL0 runs again.
 
 use crate::memory;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use arch::mmu;
+use arch::user_mmu::{self, TablePages, UserPerms, UserTables, LEAF_TABLE_SPAN, PAGE_SIZE};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mm::pool::PageUse;
 use object::frames::FrameAddr;
 use object::vmar::{AddressSpace, MappingPerms};
 use object::{Status, ZxResult};
 
-const PAGE: usize = 4096;
+const PAGE: usize = PAGE_SIZE;
 
 /// ASIDs: 0 is the "no process" tag; the rest are handed out and recycled after a TLB flush
 /// of the ASID, so a reused tag never meets stale entries.
@@ -49,38 +44,14 @@ static EMPTY_ROOT: AtomicU64 = AtomicU64::new(0);
 
 /// Enables 16-bit ASIDs where the CPU has them, and TTBR0 walks with an empty table.
 pub fn init() -> ZxResult {
-    let mmfr0: u64;
-    // SAFETY: reading an ID register has no side effects.
-    unsafe {
-        core::arch::asm!("mrs {}, id_aa64mmfr0_el1", out(reg) mmfr0, options(nomem, nostack))
-    };
-    let sixteen = (mmfr0 >> 4) & 0xf == 2;
-    ASIDS.lock().bits = if sixteen { 16 } else { 8 };
+    let bits = user_mmu::asid_bits();
+    ASIDS.lock().bits = bits;
     let empty = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable))
         .map_err(|_| Status::NO_MEMORY)?;
     EMPTY_ROOT.store(empty, Ordering::Relaxed);
-    // SAFETY: TTBR0 gets an empty table (every walk faults) before TTBR0 walks are enabled;
-    // changing TCR.AS is safe while no ASID-tagged entries exist (only ASID 0 so far), and the
-    // TLB is flushed after.
-    unsafe {
-        core::arch::asm!(
-            "msr ttbr0_el1, {root}",
-            "isb",
-            "mrs {tcr}, tcr_el1",
-            "bic {tcr}, {tcr}, #(1 << 7)",
-            "bic {tcr}, {tcr}, #(1 << 36)",
-            "orr {tcr}, {tcr}, {as_bit}",
-            "msr tcr_el1, {tcr}",
-            "isb",
-            "tlbi vmalle1",
-            "dsb nsh",
-            "isb",
-            root = in(reg) empty,
-            tcr = out(reg) _,
-            as_bit = in(reg) if sixteen { 1u64 << 36 } else { 0 },
-            options(nostack)
-        );
-    }
+    // SAFETY: `empty` is a zeroed pool page kept for good (never freed, never written); this
+    // runs once at boot, before any ASID is handed out.
+    unsafe { user_mmu::enable_user_tables(empty, bits) };
     Ok(())
 }
 
@@ -97,104 +68,46 @@ fn allocate_asid() -> ZxResult<u16> {
     Ok(asid)
 }
 
-fn tlb_flush_asid(asid: u16) {
-    // SAFETY: TLB maintenance only.
-    unsafe {
-        core::arch::asm!(
-            "dsb ishst",
-            "tlbi aside1is, {}",
-            "dsb ish",
-            "isb",
-            in(reg) u64::from(asid) << 48,
-            options(nostack)
-        );
+/// The page permissions of a mapping's `perms`.
+#[inline]
+fn user_perms(perms: MappingPerms) -> UserPerms {
+    UserPerms {
+        read: perms.read,
+        write: perms.write,
+        execute: perms.execute,
     }
 }
 
-fn tlb_flush_pages(asid: u16, va: usize, len: usize) {
-    let pages = len.div_ceil(PAGE);
-    if pages > 64 {
-        tlb_flush_asid(asid);
-        return;
-    }
-    // SAFETY: TLB maintenance only.
-    unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
-    for page in 0..pages {
-        let operand =
-            (((va + page * PAGE) >> 12) as u64 & 0xfff_ffff_ffff) | (u64::from(asid) << 48);
-        // SAFETY: as above.
-        unsafe { core::arch::asm!("tlbi vae1is, {}", in(reg) operand, options(nostack)) };
-    }
-    // SAFETY: as above.
-    unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
+/// New table pages for one tree's `map_page`, from the pool, listed in the tree's `lower` as
+/// they are handed out (so they are freed with it). The first checks the pool can give
+/// [`TABLE_RESERVE`] pages: a mapping never starts its tables without them.
+struct PoolTables<'a> {
+    lower: &'a mut Vec<u64>,
+    reserve_checked: bool,
 }
 
-/// Descriptor bits (VMSAv8-64, stage 1).
-const DESC_VALID: u64 = 1 << 0;
-/// Bit 1: a table (levels 0-2) or a page (level 3).
-const DESC_TABLE_OR_PAGE: u64 = 1 << 1;
-const ATTR_NORMAL: u64 = 1 << 2; // MAIR index 1
-const AP_USER: u64 = 1 << 6;
-const AP_READ_ONLY: u64 = 1 << 7;
-const SH_INNER: u64 = 3 << 8;
-const ACCESSED: u64 = 1 << 10;
-const NOT_GLOBAL: u64 = 1 << 11;
-const PXN: u64 = 1 << 53;
-const UXN: u64 = 1 << 54;
-const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
-const ENTRIES: usize = 512;
-
-fn page_descriptor(frame: FrameAddr, perms: MappingPerms) -> u64 {
-    let mut descriptor = (frame & ADDRESS_MASK)
-        | DESC_VALID
-        | DESC_TABLE_OR_PAGE
-        | ATTR_NORMAL
-        | SH_INNER
-        | ACCESSED
-        | NOT_GLOBAL
-        | AP_USER
-        | PXN;
-    if !perms.write {
-        descriptor |= AP_READ_ONLY;
+// SAFETY: each page is a new zeroed pool page (`alloc_zeroed`, mapped in the linear map), put
+// on the tree's own list at once; the list's pages are freed only with the tree
+// (`Tables::free`), after it is out of every TTBR0 and the TLB.
+unsafe impl TablePages for PoolTables<'_> {
+    fn zeroed_table(&mut self) -> Option<u64> {
+        if !self.reserve_checked {
+            if !memory::can_spend(TABLE_RESERVE) {
+                return None;
+            }
+            self.reserve_checked = true;
+        }
+        self.lower.try_reserve(1).ok()?;
+        let pa = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable)).ok()?;
+        self.lower.push(pa);
+        Some(pa)
     }
-    if !perms.execute {
-        descriptor |= UXN;
-    }
-    descriptor
 }
 
-/// Gives the level-3 entry at `entry` the permissions `perms` if it is valid, keeping its
-/// page and never granting write (write comes from a fault, so copy-on-write stays intact).
-/// True when it was valid.
-///
-/// # Safety
-/// `entry` is a level-3 entry of a live table tree whose lock the caller holds.
-unsafe fn reprotect(entry: *mut u64, perms: MappingPerms) -> bool {
-    // SAFETY: the caller's promise.
-    let old = unsafe { entry.read() };
-    if old & DESC_VALID == 0 {
-        return false;
-    }
-    let new = page_descriptor(old & ADDRESS_MASK, perms) | (old & AP_READ_ONLY);
-    // SAFETY: as above. Only permissions change, to the same page: no break-before-make is
-    // needed for that, the caller's TLB flush suffices.
-    unsafe { entry.write(new) };
-    true
-}
-
-/// The entries of the table at physical `pa`, through the linear map.
-fn table(pa: u64) -> *mut u64 {
-    mmu::phys_to_virt(pa) as *mut u64
-}
-
-fn index(va: usize, level: u32) -> usize {
-    (va >> (39 - 9 * level)) & (ENTRIES - 1)
-}
-
-/// One process's tables: the level-0 table's physical address, and every table page below
-/// it (freed with the address space without walking the tree).
+/// One process's tables: the tree (by its level-0 table), and every table page below the
+/// root (freed with the address space without walking the tree).
 struct Tables {
-    root: u64,
+    tree: UserTables,
     lower: Vec<u64>,
     /// TLB invalidations gathered between `begin_batch` and `end_batch`.
     batch: Batch,
@@ -222,82 +135,10 @@ impl Tables {
             Batch::Empty(owner) if owner == me => Batch::One(owner, va, len),
             Batch::One(owner, ..) | Batch::Many(owner) if owner == me => Batch::Many(owner),
             other => {
-                tlb_flush_pages(asid, va, len);
+                user_mmu::flush_range(asid, va, len);
                 other
             }
         };
-    }
-
-    /// The level-3 entry for `va`, making the missing tables on the way (the caller has
-    /// checked the pool can give `TABLE_RESERVE` pages). None when the pool is empty.
-    fn make_leaf(&mut self, va: usize) -> Option<*mut u64> {
-        let mut table_pa = self.root;
-        for level in 0..3 {
-            // SAFETY: `table_pa` is a table page of this tree (the root or one installed
-            // below), owned by it and mapped in the linear map; the index is below 512.
-            let entry = unsafe { table(table_pa).add(index(va, level)) };
-            // SAFETY: as above; the tables are only reached under the address space's lock.
-            let descriptor = unsafe { entry.read() };
-            table_pa = if descriptor & DESC_VALID != 0 {
-                descriptor & ADDRESS_MASK
-            } else {
-                if self.lower.try_reserve(1).is_err() {
-                    return None;
-                }
-                let pa = memory::with_pool(|pool| pool.alloc_zeroed(1, PageUse::PageTable)).ok()?;
-                self.lower.push(pa);
-                // SAFETY: as above. The zeroed table is visible to the walker before the
-                // entry that points at it: `dsb ishst` comes before any use from EL0.
-                unsafe { entry.write(pa | DESC_VALID | DESC_TABLE_OR_PAGE) };
-                pa
-            };
-        }
-        // SAFETY: `table_pa` is now a level-3 table of this tree.
-        Some(unsafe { table(table_pa).add(index(va, 3)) })
-    }
-
-    /// The level-3 entry for `va` if its tables exist, else the size of the span the first
-    /// missing table would have covered (so a walk skips all of it).
-    fn existing_leaf(&self, va: usize) -> Result<*mut u64, usize> {
-        let mut table_pa = self.root;
-        for level in 0..3 {
-            // SAFETY: `table_pa` is a table page of this tree, mapped in the linear map; the
-            // index is below 512. The tables are only reached under the address space's lock.
-            let descriptor = unsafe { table(table_pa).add(index(va, level)).read() };
-            if descriptor & DESC_VALID == 0 {
-                return Err(1 << (39 - 9 * level));
-            }
-            table_pa = descriptor & ADDRESS_MASK;
-        }
-        // SAFETY: `table_pa` is now a level-3 table of this tree.
-        Ok(unsafe { table(table_pa).add(index(va, 3)) })
-    }
-
-    /// Calls `f` on every valid level-3 entry for pages in `va..va + len`, skipping a missing
-    /// table's whole span at once: the walk costs per table that exists, never per page or
-    /// per 2 MiB of an empty range (a process may unmap its whole 128 TiB half).
-    fn for_each_page(&mut self, va: usize, len: usize, mut f: impl FnMut(usize, *mut u64)) {
-        let end = va.saturating_add(len);
-        let mut at = va & !(PAGE - 1);
-        while at < end {
-            match self.existing_leaf(at) {
-                Ok(entry) => {
-                    // One level-3 table covers 2 MiB: walk its entries directly.
-                    let table_end = ((at | 0x1f_ffff) + 1).min(end);
-                    let mut entry = entry;
-                    while at < table_end {
-                        // SAFETY: `entry` stays inside the level-3 table that maps `at`.
-                        if unsafe { entry.read() } & DESC_VALID != 0 {
-                            f(at, entry);
-                        }
-                        at += PAGE;
-                        // SAFETY: at most one past the last entry, never read then.
-                        entry = unsafe { entry.add(1) };
-                    }
-                }
-                Err(span) => at = (at | (span - 1)).saturating_add(1),
-            }
-        }
     }
 
     /// Clears the valid entries of `va .. end` (page-aligned) within the work left in
@@ -314,28 +155,19 @@ impl Tables {
     ) -> (usize, bool) {
         const TABLE: usize = object::vmar::TABLE_WORK;
         let mut any = false;
-        let clear = |entry: *mut u64, pages: usize, any: &mut bool| {
-            for i in 0..pages {
-                // SAFETY: the caller passes entries inside one level-3 table of this tree,
-                // under its lock.
-                unsafe {
-                    let e = entry.add(i);
-                    if e.read() & DESC_VALID != 0 {
-                        e.write(0);
-                        *any = true;
-                    }
-                }
+        let clear = |entries: &[user_mmu::Entry], any: &mut bool| {
+            for entry in entries {
+                *any |= entry.clear();
             }
         };
         if !from_top {
             let mut at = va;
             while at < end && *work >= TABLE {
-                match self.existing_leaf(at) {
-                    Ok(entry) => {
-                        let table_end = ((at | 0x1f_ffff) + 1).min(end);
-                        clear(entry, (table_end - at) / PAGE, &mut any);
+                match self.tree.leaf_table(at) {
+                    Ok(table) => {
+                        clear(table.leaf_entries(at, end), &mut any);
                         *work -= TABLE;
-                        at = table_end;
+                        at = ((at | (LEAF_TABLE_SPAN - 1)) + 1).min(end);
                     }
                     Err(span) => {
                         *work -= 1;
@@ -348,13 +180,10 @@ impl Tables {
             let mut top = end;
             while top > va && *work >= TABLE {
                 let last = top - PAGE;
-                match self.existing_leaf(last) {
-                    Ok(entry) => {
-                        let table_start = (last & !0x1f_ffff).max(va);
-                        let pages = (top - table_start) / PAGE;
-                        // SAFETY: `table_start` is in the same level-3 table as `last`.
-                        let first = unsafe { entry.sub(pages - 1) };
-                        clear(first, pages, &mut any);
+                match self.tree.leaf_table(last) {
+                    Ok(table) => {
+                        let table_start = (last & !(LEAF_TABLE_SPAN - 1)).max(va);
+                        clear(table.leaf_entries(table_start, top), &mut any);
                         *work -= TABLE;
                         top = table_start;
                     }
@@ -380,19 +209,17 @@ impl Tables {
         work: &mut usize,
     ) -> (usize, bool) {
         const TABLE: usize = object::vmar::TABLE_WORK;
+        let perms = user_perms(perms);
         let mut any = false;
         let mut at = va;
         while at < end && *work >= TABLE {
-            match self.existing_leaf(at) {
-                Ok(entry) => {
-                    let table_end = ((at | 0x1f_ffff) + 1).min(end);
-                    for i in 0..(table_end - at) / PAGE {
-                        // SAFETY: entries inside the level-3 table that maps `at`, of this
-                        // tree, under its lock.
-                        unsafe { any |= reprotect(entry.add(i), perms) };
+            match self.tree.leaf_table(at) {
+                Ok(table) => {
+                    for entry in table.leaf_entries(at, end) {
+                        any |= entry.reprotect(perms);
                     }
                     *work -= TABLE;
-                    at = table_end;
+                    at = ((at | (LEAF_TABLE_SPAN - 1)) + 1).min(end);
                 }
                 Err(span) => {
                     *work -= 1;
@@ -407,7 +234,7 @@ impl Tables {
     /// in chunks later ([`free_dead_tables`]); an address space may have a table for every
     /// 2 MiB it touched, hundreds of thousands of pages.
     fn free(self) {
-        free_table_pages(&[self.root]);
+        free_table_pages(&[self.tree.root()]);
         if self.lower.len() <= TABLES_AT_ONCE {
             free_table_pages(&self.lower);
             return;
@@ -505,7 +332,9 @@ impl UserAddressSpace {
         };
         let space = Arc::new(UserAddressSpace {
             tables: spin::Mutex::new(Some(Tables {
-                root,
+                // SAFETY: `root` is a new zeroed pool page, owned by this tree alone until
+                // `Tables::free`; every table below it comes from `PoolTables`.
+                tree: unsafe { UserTables::new(root) },
                 lower: Vec::new(),
                 batch: Batch::Off,
             })),
@@ -526,14 +355,14 @@ impl UserAddressSpace {
 
     /// The TTBR0 value that selects this address space.
     pub fn ttbr0(&self) -> u64 {
-        self.root | (u64::from(self.asid) << 48)
+        user_mmu::ttbr0(self.root, self.asid)
     }
 
     /// Frees the page tables and the ASID. The caller makes sure no CPU runs on them.
     pub fn release(&self) {
         let tables = self.tables.lock().take();
         if let Some(tables) = tables {
-            tlb_flush_asid(self.asid);
+            user_mmu::flush_asid(self.asid);
             tables.free();
             ASIDS.lock().free.push(self.asid);
         }
@@ -617,7 +446,7 @@ pub fn table_owners(mut pages: Option<&mut Vec<u64>>) -> Result<TableOwners, Str
             pages
                 .try_reserve(1 + tables.lower.len())
                 .map_err(|_| "no memory")?;
-            pages.push(tables.root);
+            pages.push(tables.tree.root());
             pages.extend_from_slice(&tables.lower);
             tables.check_tree(space.asid)?;
         }
@@ -642,38 +471,27 @@ impl Tables {
         own.extend_from_slice(&self.lower);
         own.sort_unstable();
         let mut reached = 0usize;
-        let mut stack: Vec<(u64, u32)> = Vec::new();
-        stack.push((self.root, 0));
-        while let Some((pa, level)) = stack.pop() {
-            for i in 0..ENTRIES {
-                // SAFETY: `pa` is a table page of this tree (the root, or one found below in
-                // its own list), mapped in the linear map; the caller holds the tree's lock.
-                let descriptor = unsafe { table(pa).add(i).read() };
-                if descriptor & DESC_VALID == 0 {
-                    continue;
-                }
-                let child = descriptor & ADDRESS_MASK;
-                if own.binary_search(&child).is_err() {
-                    return Err(format!(
-                        "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
-                         points at {child:#x}, not one of its {} table pages",
-                        own.len() + 1
-                    ));
-                }
-                if descriptor & DESC_TABLE_OR_PAGE == 0 {
-                    return Err(format!(
-                        "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
-                         is a block ({descriptor:#x})"
-                    ));
-                }
-                reached += 1;
-                // Level-3 tables hold pages only: nothing below them to walk.
-                if level < 2 {
-                    stack.try_reserve(1).map_err(|_| "no memory")?;
-                    stack.push((child, level + 1));
-                }
+        // The walker descends only into tables this accepts, so never leaves the tree's own
+        // pages.
+        self.tree.visit_tables(|level, pa, i, descriptor| {
+            let child = descriptor.address();
+            if own.binary_search(&child).is_err() {
+                return Err(format!(
+                    "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
+                     points at {child:#x}, not one of its {} table pages",
+                    own.len() + 1
+                ));
             }
-        }
+            if !descriptor.is_table_or_page() {
+                return Err(format!(
+                    "address space (ASID {asid}): the level-{level} table {pa:#x} entry {i} \
+                     is a block ({:#x})",
+                    descriptor.bits()
+                ));
+            }
+            reached += 1;
+            Ok(())
+        })?;
         if reached != self.lower.len() {
             return Err(format!(
                 "address space (ASID {asid}): {} lower table pages listed, {reached} reached \
@@ -688,9 +506,10 @@ impl Tables {
 /// Points TTBR0 at `ttbr0` (a process's tables and ASID, or the empty table when `None`).
 pub fn switch_to(ttbr0: Option<u64>) {
     let value = ttbr0.unwrap_or_else(|| EMPTY_ROOT.load(Ordering::Relaxed));
-    // SAFETY: the value names live tables (or the empty one); entries are ASID-tagged, so no
-    // TLB maintenance is needed on a switch.
-    unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) value, options(nostack)) };
+    // SAFETY: the value names live tables, a process's (its tables are freed by `release`
+    // only once no CPU runs on them, the caller's promise there) or the empty one (never
+    // freed); their pages map only VMO frames the process's VMARs map.
+    unsafe { user_mmu::set_ttbr0(value) };
 }
 
 impl AddressSpace for UserAddressSpace {
@@ -701,25 +520,20 @@ impl AddressSpace for UserAddressSpace {
         };
         // The tables are usually there already; the reserve is checked only before making
         // one.
-        let entry = match tables.existing_leaf(va) {
-            Ok(entry) => entry,
-            Err(_) => {
-                if !memory::can_spend(TABLE_RESERVE) {
-                    return Err(Status::NO_MEMORY);
-                }
-                tables.make_leaf(va).ok_or(Status::NO_MEMORY)?
-            }
+        let mut pages = PoolTables {
+            lower: &mut tables.lower,
+            reserve_checked: false,
         };
-        // SAFETY: the level-3 entry for `va` in this tree, under its lock.
-        unsafe {
-            if entry.read() & DESC_VALID != 0 {
-                // Break before make: the old entry goes, and out of the TLB, first.
-                entry.write(0);
-                tlb_flush_pages(self.asid, va, PAGE);
-            }
-            entry.write(page_descriptor(frame, perms));
-            core::arch::asm!("dsb ishst", options(nostack));
+        let entry = tables
+            .tree
+            .make_leaf(va, &mut pages)
+            .ok_or(Status::NO_MEMORY)?;
+        // Break before make: the old entry goes, and out of the TLB, first.
+        if entry.clear() {
+            user_mmu::flush_range(self.asid, va, PAGE);
         }
+        entry.set_page(frame, user_perms(perms));
+        user_mmu::sync_new_entries();
         Ok(())
     }
 
@@ -727,9 +541,8 @@ impl AddressSpace for UserAddressSpace {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
         let mut any = false;
-        tables.for_each_page(va, len, |_, entry| {
-            // SAFETY: a level-3 entry of this tree, under its lock.
-            unsafe { entry.write(0) };
+        tables.tree.for_each_page(va, len, |_, entry| {
+            entry.clear();
             any = true;
         });
         if any {
@@ -752,8 +565,8 @@ impl AddressSpace for UserAddressSpace {
         let Some(tables) = guard.as_mut() else { return };
         let me = crate::task::current_token();
         match tables.batch {
-            Batch::One(owner, va, len) if owner == me => tlb_flush_pages(self.asid, va, len),
-            Batch::Many(owner) if owner == me => tlb_flush_asid(self.asid),
+            Batch::One(owner, va, len) if owner == me => user_mmu::flush_range(self.asid, va, len),
+            Batch::Many(owner) if owner == me => user_mmu::flush_asid(self.asid),
             Batch::Empty(owner) if owner == me => {}
             // Not this thread's: its owner ends it.
             _ => return,
@@ -783,9 +596,9 @@ impl AddressSpace for UserAddressSpace {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
         let mut any = false;
-        tables.for_each_page(va, len, |_, entry| {
-            // SAFETY: a level-3 entry of this tree, under its lock.
-            any |= unsafe { reprotect(entry, perms) };
+        let perms = user_perms(perms);
+        tables.tree.for_each_page(va, len, |_, entry| {
+            any |= entry.reprotect(perms);
         });
         if any {
             tables.flush(self.asid, va, len);

@@ -1,8 +1,8 @@
 //! The object layer's hardware traits, implemented by the kernel: VMO pages come from the
-//! page pool and are reached through the linear map; cache maintenance uses `dc`.
+//! page pool and are reached through the linear map; cache maintenance is `arch::cache`'s.
 
 use crate::memory;
-use arch::mmu;
+use arch::{cache, mmu};
 use mm::pool::{self, PageUse};
 use object::frames::{CacheOps, FrameAddr, FrameAllocator, HeldFrames, PAGE_SIZE};
 
@@ -120,48 +120,24 @@ impl FrameAllocator for PoolFrames {
     }
 }
 
-/// Data-cache maintenance by virtual address over the linear map.
+/// Data-cache maintenance by virtual address over the linear map (`arch::cache`).
 pub struct DataCache;
-
-fn line_size() -> usize {
-    let ctr: u64;
-    // SAFETY: reading CTR_EL0 has no side effects.
-    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
-    4 << ((ctr >> 16) & 0xf)
-}
-
-macro_rules! dc_range {
-    ($name:ident, $op:literal) => {
-        fn $name(frame: FrameAddr, offset: usize, len: usize) {
-            let start = page_bytes(frame, offset, len) as usize;
-            let line = line_size();
-            let mut address = start & !(line - 1);
-            while address < start + len {
-                // SAFETY: cache maintenance on a mapped pool page; it changes no data the
-                // kernel relies on (invalidate is only used on pages the VMO owns).
-                unsafe { core::arch::asm!(concat!("dc ", $op, ", {}"), in(reg) address, options(nostack)) };
-                address += line;
-            }
-            // SAFETY: a barrier so the maintenance completes before the call returns.
-            unsafe { core::arch::asm!("dsb sy", options(nostack)) };
-        }
-    };
-}
-
-dc_range!(clean_range, "cvac");
-dc_range!(invalidate_range, "ivac");
-dc_range!(clean_invalidate_range, "civac");
 
 impl CacheOps for DataCache {
     fn clean(&self, frame: FrameAddr, offset: usize, len: usize) {
-        clean_range(frame, offset, len);
+        cache::clean_range(page_bytes(frame, offset, len) as usize, len);
     }
 
     fn invalidate(&self, frame: FrameAddr, offset: usize, len: usize) {
-        invalidate_range(frame, offset, len);
+        let start = page_bytes(frame, offset, len) as usize;
+        // SAFETY: the object layer invalidates only pages the VMO owns (never a shared zero
+        // page or a parent's), and the lines the range is widened to stay in that page (lines
+        // are page-aligned and smaller than a page); the kernel keeps nothing of its own in
+        // VMO pages.
+        unsafe { cache::invalidate_range(start, len) };
     }
 
     fn clean_invalidate(&self, frame: FrameAddr, offset: usize, len: usize) {
-        clean_invalidate_range(frame, offset, len);
+        cache::clean_invalidate_range(page_bytes(frame, offset, len) as usize, len);
     }
 }
