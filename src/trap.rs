@@ -130,6 +130,15 @@ pub fn user_access_fault(far: u64, write: bool) -> bool {
     if !servable(Esr(arch::exception::current_esr())) {
         return false;
     }
+    serve_user_fault(far as usize, write)
+}
+
+/// Serves a fault on user address `va` that a copy took, or would take (a check before the
+/// copy found the page missing or lacking the permission), through the current process's
+/// VMARs. While a copy holds frames it must not wait: a fault that would is left for
+/// [`task::take_fault_left`] and this says no.
+pub fn serve_user_fault(va: usize, write: bool) -> bool {
+    let far = va as u64;
     let Some(process) = task::current_process() else {
         return false;
     };

@@ -2,11 +2,12 @@
 //! user half (overflow-safe), copy with unprivileged loads/stores (`ldtr`/`sttr`, so PAN
 //! stays on and user permissions apply), serve a fault on a not-yet-mapped VMO page and
 //! continue, and turn an unresolvable fault into INVALID_ARGS. Bulk copies of a range that
-//! [`probe`] has just checked page by page with EL0's permissions use ordinary 128-bit loads
-//! and stores instead ([`copy_probed`]).
+//! [`probe`] has just checked page by page with EL0's permissions (by address translation,
+//! touching nothing) use ordinary 128-bit loads and stores instead ([`copy_probed`]).
 //!
 //! Never call them while holding a lock a page fault could need (VMO, VMAR, handle table).
 
+use arch::user_mmu::UserAccess;
 use object::{Status, ZxResult};
 
 /// First address above the user half (TTBR0 covers 48 bits).
@@ -16,12 +17,13 @@ extern "C" {
     fn arch_copy_from_user(dst: *mut u8, src: usize, len: usize) -> u64;
     fn arch_copy_to_user(dst: usize, src: *const u8, len: usize) -> u64;
     fn arch_copy_user_fast(dst: *mut u8, src: *const u8, len: usize, clear_pan: u64) -> u64;
-    fn arch_probe_user(addr: usize, len: usize, write: u64) -> u64;
 }
 
 /// Checks that every page of `addr..addr + len` can be read (and, with `write`, written) by
-/// the user, mapping pages that are not yet: one byte per page is read and, for `write`,
-/// stored back unchanged. INVALID_ARGS at the first page that cannot.
+/// the user, serving the pages that cannot yet through the VMAR's fault path (a page not
+/// faulted in, a copy-on-write page to be written). INVALID_ARGS at the first page that
+/// cannot be made so. The check asks the MMU (an address translation), so no byte is read
+/// or written: a store another thread makes to the buffer meanwhile is never lost.
 pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
     if len == 0 {
         return Ok(());
@@ -34,7 +36,7 @@ pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
 }
 
 /// [`probe`] of a buffer larger than a piece: a preemption point between pieces, as each
-/// page touched may fault in (and commit) a page.
+/// page checked may have to be faulted in (and committed).
 #[inline(never)]
 fn probe_in_pieces(addr: usize, len: usize, write: bool) -> ZxResult {
     let (mut at, end) = (addr, addr + len);
@@ -51,18 +53,45 @@ fn probe_in_pieces(addr: usize, len: usize, write: bool) -> ZxResult {
     }
 }
 
-/// Probes `addr..addr + len`, a range already checked to lie in the user half.
+/// Probes `addr..addr + len`, a non-empty range already checked to lie in the user half.
 #[inline(always)]
 fn probe_piece(addr: usize, len: usize, write: bool) -> ZxResult {
-    // SAFETY: the range lies in the user half; the routine uses unprivileged accesses
-    // covered by the fixup table and leaves every byte as it was.
-    match unsafe { arch_probe_user(addr, len, u64::from(write)) } {
-        0 => Ok(()),
-        _ => Err(Status::INVALID_ARGS),
+    let end = addr + len;
+    let mut va = addr;
+    loop {
+        if arch::user_mmu::user_access(va, write) != UserAccess::Allowed {
+            fault_in(va, write)?;
+        }
+        va = (va & !(PAGE - 1)) + PAGE;
+        if va >= end {
+            return Ok(());
+        }
     }
 }
 
-/// Bytes [`probe`] touches between two preemption points.
+/// A page [`probe`] found EL0 cannot access as asked: served through the VMAR's fault path
+/// and checked again (a few times: another thread may unmap it again in between).
+#[inline(never)]
+fn fault_in(va: usize, write: bool) -> ZxResult {
+    for _ in 0..FAULT_TRIES {
+        if arch::user_mmu::user_access(va, write) == UserAccess::Other
+            || !crate::trap::serve_user_fault(va, write)
+        {
+            return Err(Status::INVALID_ARGS);
+        }
+        if arch::user_mmu::user_access(va, write) == UserAccess::Allowed {
+            return Ok(());
+        }
+    }
+    Err(Status::INVALID_ARGS)
+}
+
+/// How often [`fault_in`] serves a page before it gives up.
+const FAULT_TRIES: usize = 4;
+
+const PAGE: usize = 4096;
+
+/// Bytes [`probe`] checks between two preemption points.
 const PROBE_PIECE: usize = object::preempt::CHUNK_PAGES * 4096;
 
 /// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.

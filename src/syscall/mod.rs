@@ -337,10 +337,10 @@ const fn handler(call: Syscall) -> Handler {
 
 /// Makes sure every page of the user range `addr .. addr + len` can be written, so that the
 /// copies that follow cannot fault half way and leave a partial result behind ("a failing
-/// call changes nothing"). Each page is probed by reading one byte and writing it back: this
-/// kernel runs on one CPU with IRQs masked, so no user thread can change that byte between
-/// the two. Probing also faults the pages in, which the real copy would do anyway.
-/// INVALID_ARGS for a NULL, kernel, wrapping or inaccessible range; nothing for `len` 0.
+/// call changes nothing"). Each page is checked by address translation with EL0's
+/// permissions, touching no byte, and faulted in through the VMAR where it must be, which
+/// the real copy would do anyway. INVALID_ARGS for a NULL, kernel, wrapping or inaccessible
+/// range; nothing for `len` 0.
 fn probe_writable(addr: usize, len: usize) -> ZxResult {
     usercopy::probe(addr, len, true)
 }

@@ -294,21 +294,3 @@ copy_user_fast_out:
     FIXUP   40b, copy_user_fast_out
     FIXUP   41b, copy_user_fast_out
 
-// u64 arch_probe_user(usize addr, usize len, u64 write): 0, or the ESR of a fault. Touches
-// one byte of every page of `addr..addr + len` (len > 0) with EL0's permissions, reading it
-// and, with `write`, storing it back unchanged; a fault the VMAR can serve is served, so
-// afterwards every page is mapped with the access checked.
-.global arch_probe_user
-arch_probe_user:
-    add     x3, x0, x1
-50: ldtrb   w4, [x0]
-    cbz     x2, 52f
-51: sttrb   w4, [x0]
-52: and     x0, x0, #~0xfff
-    add     x0, x0, #4096
-    cmp     x0, x3
-    b.lo    50b
-    mov     x0, #0
-    ret
-    FIXUP   50b, arch_fixup_return
-    FIXUP   51b, arch_fixup_return
