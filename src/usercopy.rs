@@ -5,9 +5,13 @@
 //! [`probe`] has just checked page by page with EL0's permissions (by address translation,
 //! touching nothing) use ordinary 128-bit loads and stores instead ([`copy_probed`]).
 //!
+//! The system-call layer reaches them only through [`UserSlice`], [`UserIn`] and [`UserOut`],
+//! made from the call's argument registers; each checks its range here, once per access.
+//!
 //! Never call them while holding a lock a page fault could need (VMO, VMAR, handle table).
 
 use arch::user_mmu::UserAccess;
+use core::marker::PhantomData;
 use object::{Status, ZxResult};
 
 /// First address above the user half (TTBR0 covers 48 bits).
@@ -24,7 +28,7 @@ extern "C" {
 /// faulted in, a copy-on-write page to be written). INVALID_ARGS at the first page that
 /// cannot be made so. The check asks the MMU (an address translation), so no byte is read
 /// or written: a store another thread makes to the buffer meanwhile is never lost.
-pub fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
+fn probe(addr: usize, len: usize, write: bool) -> ZxResult {
     if len == 0 {
         return Ok(());
     }
@@ -94,8 +98,9 @@ const PAGE: usize = 4096;
 /// Bytes [`probe`] checks between two preemption points.
 const PROBE_PIECE: usize = object::preempt::CHUNK_PAGES * 4096;
 
-/// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half.
-pub fn check_user_range(addr: usize, len: usize) -> ZxResult {
+/// INVALID_ARGS unless `addr..addr+len` is a non-null range inside the user half: the one
+/// check of a user range, made by every access below.
+fn check_user_range(addr: usize, len: usize) -> ZxResult {
     if addr == 0 {
         return Err(Status::INVALID_ARGS);
     }
@@ -105,8 +110,207 @@ pub fn check_user_range(addr: usize, len: usize) -> ZxResult {
     }
 }
 
+/// Which way a [`UserSlice`] is used: the call reads it ([`In`]) or writes it ([`Out`]).
+pub trait Direction {
+    /// Whether the call writes the user memory.
+    const WRITE: bool;
+}
+
+/// User memory a system call reads.
+pub enum In {}
+
+/// User memory a system call writes.
+pub enum Out {}
+
+impl Direction for In {
+    const WRITE: bool = false;
+}
+
+impl Direction for Out {
+    const WRITE: bool = true;
+}
+
+/// `len` bytes of user memory at a user address, as a system call's arguments name them.
+/// Nothing is checked when one is made (a call reports a bad handle before a bad pointer);
+/// every access checks the range and uses EL0's permissions, and is the only way the kernel
+/// touches user memory.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice<D: Direction> {
+    addr: usize,
+    len: usize,
+    direction: PhantomData<D>,
+}
+
+impl<D: Direction> UserSlice<D> {
+    pub fn new(addr: usize, len: usize) -> Self {
+        UserSlice {
+            addr,
+            len,
+            direction: PhantomData,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `len` bytes from byte `offset` on; `None` unless they lie inside this slice.
+    pub fn part(&self, offset: usize, len: usize) -> Option<Self> {
+        let end = offset.checked_add(len)?;
+        (end <= self.len).then(|| Self::new(self.addr.wrapping_add(offset), len))
+    }
+
+    /// Makes sure every page can be read (and, for [`Out`], written) by the user, faulting
+    /// pages in through the VMAR where needed ([`probe`]), so that the copies that follow
+    /// cannot fail half way: a failing call changes nothing. INVALID_ARGS for a NULL, kernel,
+    /// wrapping or inaccessible range; nothing for an empty one.
+    pub fn probe(&self) -> ZxResult {
+        probe(self.addr, self.len, D::WRITE)
+    }
+
+    /// Copies between `len` bytes of kernel memory at `kernel` and the slice from byte
+    /// `offset` on, with ordinary 128-bit loads and stores, about one instruction per 16
+    /// bytes: for a slice [`UserSlice::probe`] checked in this same call. INVALID_ARGS if
+    /// the bytes lie outside the slice or the copy faults.
+    ///
+    /// # Safety
+    /// `kernel` must be valid for `len` bytes (for writing, for an [`In`] slice), and the
+    /// slice must have been probed in this call.
+    pub unsafe fn copy_probed(&self, offset: usize, kernel: *mut u8, len: usize) -> ZxResult {
+        let part = self.part(offset, len).ok_or(Status::INVALID_ARGS)?;
+        // SAFETY: forwarded from the caller; the part lies inside the probed slice.
+        unsafe { part.copy_all_probed(kernel) }
+    }
+
+    /// [`UserSlice::copy_probed`] of the whole slice.
+    ///
+    /// # Safety
+    /// As for [`UserSlice::copy_probed`], with `kernel` valid for the slice's length.
+    #[inline(always)]
+    pub unsafe fn copy_all_probed(&self, kernel: *mut u8) -> ZxResult {
+        // SAFETY: forwarded from the caller.
+        unsafe { copy_probed(self.addr, kernel, self.len, D::WRITE) }
+    }
+}
+
+impl UserSlice<In> {
+    /// Copies the first `dst.len()` bytes of the slice (at most its length) into `dst`.
+    pub fn read(&self, dst: &mut [u8]) -> ZxResult {
+        if dst.len() > self.len {
+            return Err(Status::INVALID_ARGS);
+        }
+        copy_from_user(dst, self.addr)
+    }
+
+    /// Copies the slice into the spare capacity of `dst` and extends it by it; `dst` needs
+    /// room for it (NO_MEMORY otherwise). On failure `dst` is unchanged.
+    #[inline(always)]
+    pub fn append_to(&self, dst: &mut alloc::vec::Vec<u8>) -> ZxResult {
+        append_from_user(dst, self.addr, self.len)
+    }
+}
+
+impl UserSlice<Out> {
+    /// Copies `src` (at most the slice's length) to the start of the slice.
+    pub fn write(&self, src: &[u8]) -> ZxResult {
+        if src.len() > self.len {
+            return Err(Status::INVALID_ARGS);
+        }
+        copy_to_user(self.addr, src)
+    }
+
+    /// Writes an ABI struct (`zx_info_*_t`) at the start of the slice.
+    pub fn write_record<T: abi::AbiStruct>(&self, value: &T) -> ZxResult {
+        self.write(value.to_bytes().as_ref())
+    }
+}
+
+/// A value a system call reads from or writes to user memory: little-endian bytes.
+pub trait UserValue: Copy {
+    const SIZE: usize;
+    fn to_user_bytes(self) -> [u8; 8];
+    fn from_user_bytes(bytes: [u8; 8]) -> Self;
+}
+
+macro_rules! user_value {
+    ($($ty:ty),*) => {$(
+        impl UserValue for $ty {
+            const SIZE: usize = core::mem::size_of::<$ty>();
+            fn to_user_bytes(self) -> [u8; 8] {
+                let mut bytes = [0; 8];
+                bytes[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
+                bytes
+            }
+            fn from_user_bytes(bytes: [u8; 8]) -> Self {
+                let mut own = [0; core::mem::size_of::<$ty>()];
+                own.copy_from_slice(&bytes[..Self::SIZE]);
+                <$ty>::from_le_bytes(own)
+            }
+        }
+    )*};
+}
+
+user_value!(u32, u64, usize, i64);
+
+/// Where a system call writes one `T` (a handle value, a size, ...): unchecked until used.
+#[derive(Clone, Copy, Debug)]
+pub struct UserOut<T: UserValue> {
+    addr: usize,
+    value: PhantomData<T>,
+}
+
+impl<T: UserValue> UserOut<T> {
+    pub fn new(addr: usize) -> Self {
+        UserOut {
+            addr,
+            value: PhantomData,
+        }
+    }
+
+    /// Whether the pointer is NULL: for the outputs a call may be given none of.
+    pub fn is_null(&self) -> bool {
+        self.addr == 0
+    }
+
+    /// INVALID_ARGS unless a `T` can be written there now: checked (and faulted in) before
+    /// the work, so the final write cannot fail and a bad pointer costs nothing.
+    pub fn check(&self) -> ZxResult {
+        probe(self.addr, T::SIZE, true)
+    }
+
+    pub fn write(&self, value: T) -> ZxResult {
+        copy_to_user(self.addr, &value.to_user_bytes()[..T::SIZE])
+    }
+}
+
+/// Where a system call reads one `T` from: unchecked until used.
+#[derive(Clone, Copy, Debug)]
+pub struct UserIn<T: UserValue> {
+    addr: usize,
+    value: PhantomData<T>,
+}
+
+impl<T: UserValue> UserIn<T> {
+    pub fn new(addr: usize) -> Self {
+        UserIn {
+            addr,
+            value: PhantomData,
+        }
+    }
+
+    pub fn read(&self) -> ZxResult<T> {
+        let mut bytes = [0; 8];
+        copy_from_user(&mut bytes[..T::SIZE], self.addr)?;
+        Ok(T::from_user_bytes(bytes))
+    }
+}
+
 /// Copies `dst.len()` bytes from user address `src`.
-pub fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
+fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
     if dst.is_empty() {
         return Ok(());
     }
@@ -122,7 +326,7 @@ pub fn copy_from_user(dst: &mut [u8], src: usize) -> ZxResult {
 /// Copies `len` bytes from user address `src` into the spare capacity of `dst` and
 /// extends it by them; `dst` needs room for them. On failure `dst` is unchanged.
 #[inline(always)]
-pub fn append_from_user(dst: &mut alloc::vec::Vec<u8>, src: usize, len: usize) -> ZxResult {
+fn append_from_user(dst: &mut alloc::vec::Vec<u8>, src: usize, len: usize) -> ZxResult {
     let spare = dst.spare_capacity_mut();
     if spare.len() < len {
         return Err(Status::NO_MEMORY);
@@ -145,7 +349,7 @@ pub fn append_from_user(dst: &mut alloc::vec::Vec<u8>, src: usize, len: usize) -
 }
 
 /// Copies `src` to user address `dst`.
-pub fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
+fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
     if src.is_empty() {
         return Ok(());
     }
@@ -157,36 +361,18 @@ pub fn copy_to_user(dst: usize, src: &[u8]) -> ZxResult {
     }
 }
 
-macro_rules! user_write {
-    ($write:ident, $ty:ty) => {
-        /// Writes one little-endian value to user memory.
-        pub fn $write(addr: usize, value: $ty) -> ZxResult {
-            copy_to_user(addr, &value.to_le_bytes())
-        }
-    };
-}
-
-user_write!(write_u32, u32);
-user_write!(write_u64, u64);
-user_write!(write_usize, usize);
-
-/// Writes an ABI struct (`zx_info_*_t`) to user memory.
-pub fn write_struct<T: abi::AbiStruct>(addr: usize, value: &T) -> ZxResult {
-    copy_to_user(addr, value.to_bytes().as_ref())
-}
-
-/// Bulk copy between kernel memory and a user range that the caller has already probed
-/// (`probe_readable`/`probe_writable` in the system-call layer) in this same call: ordinary
-/// 128-bit loads and stores, about one instruction per 16 bytes. The probe checked every
-/// page with EL0's permissions, and nothing can change the mappings between the probe and
-/// the copy (one CPU, no preemption), so the copy reaches nothing the caller could not. A
-/// fault still ends in INVALID_ARGS.
+/// Bulk copy between kernel memory and a user range that [`probe`] checked in this same
+/// call: ordinary 128-bit loads and stores. They are privileged, but reach only what EL0
+/// could: every entry of a user address space grants EL1 no more than EL0 (read-only pages
+/// are read-only at both levels), so even a page another thread remapped since the probe is
+/// written only if the user could write it; a page unmapped since faults, and the fault
+/// ends in INVALID_ARGS.
 ///
 /// # Safety
 /// `kernel` must be valid for `len` bytes (for writing when `to_user` is false), and the user
 /// range `user..user + len` must have been probed as described (which checked that it lies
 /// in the user half: it is not checked again here).
-pub unsafe fn copy_probed(user: usize, kernel: *mut u8, len: usize, to_user: bool) -> ZxResult {
+unsafe fn copy_probed(user: usize, kernel: *mut u8, len: usize, to_user: bool) -> ZxResult {
     if len == 0 {
         return Ok(());
     }

@@ -2911,8 +2911,9 @@ impl Vmo {
         let family = self.lock()?;
         let (node, start) = self.range(&family, offset, len)?;
         let index = start >> PAGE_SHIFT;
-        let frame = match family.node(node).link {
-            None => family.node(node).pages.get(index),
+        let held = family.node(node);
+        let frame = match held.link {
+            None => held.pages.get(index),
             Some(_) => family.frame_at(node, index),
         };
         let frame = frame.unwrap_or_else(|| family.frames.zero_page());

@@ -255,17 +255,27 @@ fn pan_accesses(pattern: &[u8]) -> TestResult {
     check!(arch::cpu::pan_set(), "PSTATE.PAN clear after the faults");
     // The copy routines still work.
     let mut buf = alloc::vec![0u8; 4096];
-    crate::usercopy::copy_from_user(&mut buf, PAN_TEST_VA).map_err(|e| format!("{e:?}"))?;
+    use crate::usercopy::{In, Out, UserIn, UserSlice};
+    let user_in = UserSlice::<In>::new(PAN_TEST_VA, 4096);
+    user_in.read(&mut buf).map_err(|e| format!("{e:?}"))?;
     check!(
         buf == pattern,
         "copy_from_user read wrong bytes (the write went through?)"
     );
-    crate::usercopy::copy_to_user(PAN_TEST_VA + 100, &[0x5a; 16]).map_err(|e| format!("{e:?}"))?;
-    crate::usercopy::probe(PAN_TEST_VA, 4096, true).map_err(|e| format!("{e:?}"))?;
+    let first = UserIn::<u64>::new(PAN_TEST_VA + 8)
+        .read()
+        .map_err(|e| format!("{e:?}"))?;
+    check!(
+        first.to_le_bytes()[..] == pattern[8..16],
+        "one value read wrong"
+    );
+    UserSlice::<Out>::new(PAN_TEST_VA + 100, 16)
+        .write(&[0x5a; 16])
+        .map_err(|e| format!("{e:?}"))?;
+    user_in.probe().map_err(|e| format!("{e:?}"))?;
     buf.fill(0);
     // SAFETY: the user range was probed just above, `buf` holds 4096 writable bytes.
-    unsafe { crate::usercopy::copy_probed(PAN_TEST_VA, buf.as_mut_ptr(), 4096, false) }
-        .map_err(|e| format!("{e:?}"))?;
+    unsafe { user_in.copy_probed(0, buf.as_mut_ptr(), 4096) }.map_err(|e| format!("{e:?}"))?;
     check!(buf[100..116] == [0x5a; 16] && buf[..100] == pattern[..100]);
     check!(arch::cpu::pan_set(), "PSTATE.PAN clear after the bulk copy");
     Ok(())

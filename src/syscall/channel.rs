@@ -1,7 +1,8 @@
 //! `zx_channel_create`, `zx_channel_write`, `zx_channel_read`.
 
-use super::{check_out, probe_readable, probe_writable, publish_pair};
-use crate::{memory, task, usercopy};
+use super::{publish_pair, HandleOut};
+use crate::usercopy::{In, Out, UserOut, UserSlice};
+use crate::{memory, task};
 use abi::zx_handle_t;
 use alloc::vec::Vec;
 use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES};
@@ -11,12 +12,17 @@ use object::object::KernelObject;
 use object::{Rights, Status, ZxResult};
 
 /// `zx_channel_create`: options must be 0; both endpoints get the default channel rights.
-pub(super) fn create(table: &HandleTable, options: u32, out0: usize, out1: usize) -> ZxResult {
+pub(super) fn create(
+    table: &HandleTable,
+    options: u32,
+    out0: HandleOut,
+    out1: HandleOut,
+) -> ZxResult {
     if options != 0 {
         return Err(Status::INVALID_ARGS);
     }
-    check_out::<zx_handle_t>(out0)?;
-    check_out::<zx_handle_t>(out1)?;
+    out0.check()?;
+    out1.check()?;
     let (endpoint0, endpoint1) = Channel::create()?;
     publish_pair(
         table,
@@ -25,14 +31,14 @@ pub(super) fn create(table: &HandleTable, options: u32, out0: usize, out1: usize
     )
 }
 
-/// Reads up to [`MAX_MSG_HANDLES`] handle values from user memory into `values`.
-fn read_values(values: &mut [zx_handle_t], addr: usize) -> ZxResult {
+/// Reads up to [`MAX_MSG_HANDLES`] handle values from the start of `list` into `values`.
+fn read_values(values: &mut [zx_handle_t], list: &UserSlice<In>) -> ZxResult {
     if values.is_empty() {
         return Ok(());
     }
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];
     let raw = &mut raw[..values.len() * 4];
-    usercopy::copy_from_user(raw, addr)?;
+    list.read(raw)?;
     for (value, bytes) in values.iter_mut().zip(raw.chunks_exact(4)) {
         *value = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
@@ -44,23 +50,23 @@ fn read_values(values: &mut [zx_handle_t], addr: usize) -> ZxResult {
 /// nothing: its values are unknown, and a huge count with a short array must not close
 /// whatever handle values happen to follow the array in memory.
 fn consume_listed(table: &HandleTable, addr: usize, count: usize) {
-    let readable = count
+    let Some(list) = count
         .checked_mul(4)
-        .is_some_and(|len| probe_readable(addr, len).is_ok());
-    if !readable {
+        .map(|len| UserSlice::<In>::new(addr, len))
+    else {
+        return;
+    };
+    if list.probe().is_err() {
         return;
     }
     let mut done = 0;
     while done < count {
         let batch = (count - done).min(MAX_MSG_HANDLES);
         let mut values = [0 as zx_handle_t; MAX_MSG_HANDLES];
-        let Some(at) = done
-            .checked_mul(4)
-            .and_then(|offset| addr.checked_add(offset))
-        else {
+        let Some(part) = list.part(done * 4, batch * 4) else {
             return;
         };
-        if read_values(&mut values[..batch], at).is_err() {
+        if read_values(&mut values[..batch], &part).is_err() {
             return;
         }
         consume(table, &values[..batch]);
@@ -104,11 +110,11 @@ pub(super) fn write(
     table: &HandleTable,
     value: zx_handle_t,
     options: u32,
-    bytes: usize,
-    num_bytes: usize,
+    bytes: UserSlice<In>,
     handles: usize,
     num_handles: usize,
 ) -> ZxResult {
+    let num_bytes = bytes.len();
     let channel = match table.get_object::<Channel>(value, Rights::WRITE) {
         Ok((channel, _)) => channel,
         Err(status) => {
@@ -135,7 +141,8 @@ pub(super) fn write(
         storage = [0 as zx_handle_t; MAX_MSG_HANDLES];
         &mut storage[..num_handles]
     };
-    read_values(values, handles)?;
+    // At most MAX_MSG_HANDLES (checked above): no overflow.
+    read_values(values, &UserSlice::new(handles, num_handles * 4))?;
 
     let mut data: Vec<u8> = Vec::new();
     let held = num_bytes + num_handles * core::mem::size_of::<Handle>();
@@ -143,7 +150,7 @@ pub(super) fn write(
         consume(table, values);
         return Err(Status::NO_MEMORY);
     }
-    if let Err(status) = usercopy::append_from_user(&mut data, bytes, num_bytes) {
+    if let Err(status) = bytes.append_to(&mut data) {
         consume(table, values);
         return Err(status);
     }
@@ -179,22 +186,22 @@ fn queue_limit_broken(unread: usize) {
 
 /// The user buffers of `zx_channel_read`.
 pub(super) struct ReadBuffers {
-    pub bytes: usize,
-    pub handles: usize,
-    pub num_bytes: usize,
+    pub bytes: UserSlice<Out>,
+    /// Room for `num_handles` values (4 bytes each; the length saturates).
+    pub handles: UserSlice<Out>,
     pub num_handles: usize,
     /// Optional (NULL allowed).
-    pub actual_bytes: usize,
+    pub actual_bytes: UserOut<u32>,
     /// Optional (NULL allowed).
-    pub actual_handles: usize,
+    pub actual_handles: UserOut<u32>,
 }
 
 fn write_actuals(buffers: &ReadBuffers, bytes: usize, handles: usize) -> ZxResult {
-    if buffers.actual_bytes != 0 {
-        usercopy::write_u32(buffers.actual_bytes, bytes as u32)?;
+    if !buffers.actual_bytes.is_null() {
+        buffers.actual_bytes.write(bytes as u32)?;
     }
-    if buffers.actual_handles != 0 {
-        usercopy::write_u32(buffers.actual_handles, handles as u32)?;
+    if !buffers.actual_handles.is_null() {
+        buffers.actual_handles.write(handles as u32)?;
     }
     Ok(())
 }
@@ -217,33 +224,36 @@ pub(super) fn read(
     if options != 0 {
         return Err(Status::INVALID_ARGS);
     }
-    if buffers.actual_bytes != 0 {
-        check_out::<u32>(buffers.actual_bytes)?;
+    if !buffers.actual_bytes.is_null() {
+        buffers.actual_bytes.check()?;
     }
-    if buffers.actual_handles != 0 {
-        check_out::<u32>(buffers.actual_handles)?;
+    if !buffers.actual_handles.is_null() {
+        buffers.actual_handles.check()?;
     }
     let message = match channel.read(0, 0) {
         // An empty message fits any buffers.
         Ok(message) => message,
         Err(error) if error.status == Status::BUFFER_TOO_SMALL => {
             let (size, count) = (error.bytes, error.handles);
-            if size > buffers.num_bytes || count > buffers.num_handles {
+            if size > buffers.bytes.len() || count > buffers.num_handles {
                 write_actuals(&buffers, size, count)?;
                 return Err(Status::BUFFER_TOO_SMALL);
             }
             if count > 0 && count > table.available() {
                 return Err(Status::NO_RESOURCES);
             }
-            probe_writable(buffers.bytes, size)?;
-            probe_writable(buffers.handles, count * 4)?;
+            // Both fit (checked just above).
+            let fits =
+                |buffer: &UserSlice<Out>, len| buffer.part(0, len).ok_or(Status::INVALID_ARGS);
+            fits(&buffers.bytes, size)?.probe()?;
+            fits(&buffers.handles, count * 4)?.probe()?;
             take(&channel, size, count)?
         }
         Err(error) => return Err(error.status),
     };
     drop(channel);
     write_actuals(&buffers, message.bytes.len(), message.handles.len())?;
-    usercopy::copy_to_user(buffers.bytes, &message.bytes)?;
+    buffers.bytes.write(&message.bytes)?;
     if message.handles.is_empty() {
         return Ok(());
     }
@@ -252,7 +262,7 @@ pub(super) fn read(
     for (bytes, value) in raw.chunks_exact_mut(4).zip(&values) {
         bytes.copy_from_slice(&value.to_le_bytes());
     }
-    if let Err(status) = usercopy::copy_to_user(buffers.handles, &raw[..values.len() * 4]) {
+    if let Err(status) = buffers.handles.write(&raw[..values.len() * 4]) {
         // The values never reached the caller: close the handles rather than leak them.
         for &value in &values {
             drop(table.remove(value));

@@ -1,7 +1,7 @@
 //! `zx_handle_close`, `zx_handle_close_many`, `zx_handle_duplicate`, `zx_handle_replace`.
 
-use super::check_out;
-use crate::usercopy;
+use super::HandleOut;
+use crate::usercopy::{In, UserSlice};
 use abi::zx_handle_t;
 use object::handle::HandleTable;
 use object::{Rights, Status, ZxResult};
@@ -22,14 +22,18 @@ pub(super) fn close_many(table: &HandleTable, values: usize, count: usize) -> Zx
         return Ok(());
     }
     let bytes = count.checked_mul(4).ok_or(Status::INVALID_ARGS)?;
+    let values = UserSlice::<In>::new(values, bytes);
     // The whole array first, so a bad pointer closes nothing.
-    super::probe_readable(values, bytes)?;
+    values.probe()?;
     let mut result = Ok(());
     let mut done = 0;
     while done < count {
         let batch = (count - done).min(CLOSE_BATCH);
         let mut raw = [0u8; CLOSE_BATCH * 4];
-        usercopy::copy_from_user(&mut raw[..batch * 4], values + done * 4)?;
+        values
+            .part(done * 4, batch * 4)
+            .ok_or(Status::INVALID_ARGS)?
+            .read(&mut raw[..batch * 4])?;
         let mut batch_values = [0 as zx_handle_t; CLOSE_BATCH];
         for (value, bytes) in batch_values.iter_mut().zip(raw.chunks_exact(4)).take(batch) {
             *value = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
@@ -49,12 +53,12 @@ pub(super) fn duplicate(
     table: &HandleTable,
     value: zx_handle_t,
     rights: Rights,
-    out: usize,
+    out: HandleOut,
 ) -> ZxResult {
     // The table's checks come first, so they win over a bad out pointer; if the pointer then
     // turns out bad, the new handle goes again and the caller sees no change.
     let new = table.duplicate(value, rights)?;
-    if let Err(status) = usercopy::write_u32(out, new) {
+    if let Err(status) = out.write(new) {
         drop(table.remove(new));
         return Err(status);
     }
@@ -67,15 +71,15 @@ pub(super) fn replace(
     table: &HandleTable,
     value: zx_handle_t,
     rights: Rights,
-    out: usize,
+    out: HandleOut,
 ) -> ZxResult {
-    if check_out::<zx_handle_t>(out).is_err() {
+    if out.check().is_err() {
         let old = table.remove(value)?;
         drop(old);
         return Err(Status::INVALID_ARGS);
     }
     let new = table.replace(value, rights)?;
-    if let Err(status) = usercopy::write_u32(out, new) {
+    if let Err(status) = out.write(new) {
         drop(table.remove(new));
         return Err(status);
     }

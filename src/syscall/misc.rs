@@ -1,7 +1,7 @@
 //! `zx_debug_write`, `zx_debug_send_command`, `zx_clock_get_monotonic`,
 //! `zx_system_get_page_size`, `zx_nanosleep`.
 
-use crate::usercopy;
+use crate::usercopy::{In, UserSlice};
 use core::fmt;
 use object::ZxResult;
 
@@ -35,16 +35,17 @@ const DEBUG_COMMAND_MAX: usize = 64;
 ///
 /// INVALID_ARGS for an unreadable buffer or an unknown command, OUT_OF_RANGE for one longer
 /// than [`DEBUG_COMMAND_MAX`].
-pub(super) fn debug_send_command(_resource: u32, buffer: usize, len: usize) -> ZxResult {
+pub(super) fn debug_send_command(_resource: u32, buffer: UserSlice<In>) -> ZxResult {
     use object::Status;
     if !crate::kdebug() {
         return Err(Status::NOT_SUPPORTED);
     }
+    let len = buffer.len();
     if len > DEBUG_COMMAND_MAX {
         return Err(Status::OUT_OF_RANGE);
     }
     let mut text = [0u8; DEBUG_COMMAND_MAX];
-    usercopy::copy_from_user(&mut text[..len], buffer)?;
+    buffer.read(&mut text[..len])?;
     let command = core::str::from_utf8(&text[..len]).map_err(|_| Status::INVALID_ARGS)?;
     let command = command.trim();
     if command == "failalloc?" {
@@ -65,12 +66,12 @@ pub(super) fn debug_send_command(_resource: u32, buffer: usize, len: usize) -> Z
 /// `zx_debug_write`: prints up to [`DEBUG_WRITE_MAX`] bytes on the console.
 /// The whole range must be readable user memory (else INVALID_ARGS, nothing printed), also
 /// the part beyond what is printed.
-pub(super) fn debug_write(buffer: usize, len: usize) -> ZxResult {
+pub(super) fn debug_write(buffer: UserSlice<In>) -> ZxResult {
     crate::ktest::crash_in_syscall_if_asked();
-    super::probe_readable(buffer, len)?;
-    let len = len.min(DEBUG_WRITE_MAX);
+    buffer.probe()?;
+    let len = buffer.len().min(DEBUG_WRITE_MAX);
     let mut text = [0u8; DEBUG_WRITE_MAX];
-    usercopy::copy_from_user(&mut text[..len], buffer)?;
+    buffer.read(&mut text[..len])?;
     crate::console::print(format_args!("{}", Text(&text[..len])));
     Ok(())
 }

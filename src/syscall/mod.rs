@@ -5,7 +5,9 @@
 //! Rules every call follows (the contract is `shared/spec/zx-abi.md`):
 //! - handles are looked up first, in the order BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED
 //!   (`HandleTable::get_object`), then the arguments are checked, then the work is done;
-//! - user memory is touched only through `crate::usercopy`, never while a VMO, VMAR or
+//! - user memory is touched only through the types of `crate::usercopy` (`UserSlice`,
+//!   `UserIn`, `UserOut`), made from the argument registers in [`dispatch`]'s table and
+//!   checked when used, never while a VMO, VMAR or
 //!   handle-table lock is held or one of their calls is in progress (a fault during the copy
 //!   needs those locks): data goes through small kernel buffers on the stack, or, for VMO
 //!   reads and writes, straight between the VMO's frames and the probed user buffer with the
@@ -32,7 +34,7 @@ mod vmo;
 #[allow(unused_imports)]
 pub use vmar::{vmar_handle, vmar_handle_with_rights, vmar_rights, VmarObject};
 
-use crate::usercopy;
+use crate::usercopy::{In, Out, UserOut, UserSlice, UserValue};
 use abi::{zx_handle_t, Syscall};
 use arch::exception::TrapFrame;
 use object::handle::{Handle, HandleTable};
@@ -69,6 +71,21 @@ impl Args<'_> {
 
     fn signals(&self, index: usize) -> Signals {
         Signals::from_bits(self.u32(index))
+    }
+
+    /// Where the call writes a `T`: the pointer in register `index`.
+    fn out<T: UserValue>(&self, index: usize) -> UserOut<T> {
+        UserOut::new(self.usize(index))
+    }
+
+    /// `len` bytes the call reads, at the pointer in register `index`.
+    fn bytes_in(&self, index: usize, len: usize) -> UserSlice<In> {
+        UserSlice::new(self.usize(index), len)
+    }
+
+    /// `len` bytes the call writes, at the pointer in register `index`.
+    fn bytes_out(&self, index: usize, len: usize) -> UserSlice<Out> {
+        UserSlice::new(self.usize(index), len)
     }
 }
 
@@ -137,19 +154,19 @@ const fn handler(call: Syscall) -> Handler {
             |a| on_table(|table| handle::close_many(table, a.usize(0), a.usize(1)))
         }
         Syscall::HandleDuplicate => {
-            |a| on_table(|table| handle::duplicate(table, a.handle(0), a.rights(1), a.usize(2)))
+            |a| on_table(|table| handle::duplicate(table, a.handle(0), a.rights(1), a.out(2)))
         }
         Syscall::HandleReplace => {
-            |a| on_table(|table| handle::replace(table, a.handle(0), a.rights(1), a.usize(2)))
+            |a| on_table(|table| handle::replace(table, a.handle(0), a.rights(1), a.out(2)))
         }
         Syscall::ObjectGetProperty => |a| {
             on_table(|table| {
-                objects::get_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+                objects::get_property(table, a.handle(0), a.u32(1), a.bytes_out(2, a.usize(3)))
             })
         },
         Syscall::ObjectSetProperty => |a| {
             on_table(|table| {
-                objects::set_property(table, a.handle(0), a.u32(1), a.usize(2), a.usize(3))
+                objects::set_property(table, a.handle(0), a.u32(1), a.bytes_in(2, a.usize(3)))
             })
         },
         Syscall::ObjectGetInfo => |a| {
@@ -158,40 +175,39 @@ const fn handler(call: Syscall) -> Handler {
                     table,
                     a.handle(0),
                     a.u32(1),
-                    a.usize(2),
-                    a.usize(3),
-                    a.usize(4),
-                    a.usize(5),
+                    objects::InfoOut {
+                        buffer: a.bytes_out(2, a.usize(3)),
+                        actual: a.out(4),
+                        avail: a.out(5),
+                    },
                 )
             })
         },
         Syscall::ObjectWaitOne => |a| {
             on_table(|table| {
-                objects::wait_one(table, a.handle(0), a.signals(1), a.i64(2), a.usize(3))
+                objects::wait_one(table, a.handle(0), a.signals(1), a.i64(2), a.out(3))
             })
         },
         Syscall::ObjectSignal => {
             |a| on_table(|table| objects::signal(table, a.handle(0), a.signals(1), a.signals(2)))
         }
         Syscall::VmoCreate => {
-            |a| on_table(|table| vmo::create(table, a.u64(0), a.u32(1), a.usize(2)))
+            |a| on_table(|table| vmo::create(table, a.u64(0), a.u32(1), a.out(2)))
         }
-        Syscall::VmoRead => {
-            |a| on_table(|table| vmo::read(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)))
-        }
-        Syscall::VmoWrite => {
-            |a| on_table(|table| vmo::write(table, a.handle(0), a.usize(1), a.u64(2), a.usize(3)))
-        }
-        Syscall::VmoGetSize => |a| on_table(|table| vmo::get_size(table, a.handle(0), a.usize(1))),
+        Syscall::VmoRead => |a| {
+            on_table(|table| vmo::read(table, a.handle(0), a.bytes_out(1, a.usize(3)), a.u64(2)))
+        },
+        Syscall::VmoWrite => |a| {
+            on_table(|table| vmo::write(table, a.handle(0), a.bytes_in(1, a.usize(3)), a.u64(2)))
+        },
+        Syscall::VmoGetSize => |a| on_table(|table| vmo::get_size(table, a.handle(0), a.out(1))),
         Syscall::VmoSetSize => |a| on_table(|table| vmo::set_size(table, a.handle(0), a.u64(1))),
         Syscall::VmoClone => |a| {
-            on_table(|table| {
-                vmo::clone(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
-            })
+            on_table(|table| vmo::clone(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.out(4)))
         },
         Syscall::VmoCreateChild => |a| {
             on_table(|table| {
-                vmo::create_child(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.usize(4))
+                vmo::create_child(table, a.handle(0), a.u32(1), a.u64(2), a.u64(3), a.out(4))
             })
         },
         Syscall::VmoOpRange => {
@@ -207,7 +223,7 @@ const fn handler(call: Syscall) -> Handler {
                     a.handle(3),
                     a.u64(4),
                     a.usize(5),
-                    a.usize(6),
+                    a.out(6),
                 )
             })
         },
@@ -225,8 +241,8 @@ const fn handler(call: Syscall) -> Handler {
                     a.u32(1),
                     a.usize(2),
                     a.usize(3),
-                    a.usize(4),
-                    a.usize(5),
+                    a.out(4),
+                    a.out(5),
                 )
             })
         },
@@ -236,11 +252,10 @@ const fn handler(call: Syscall) -> Handler {
                 task::process_create(
                     table,
                     a.handle(0),
-                    a.usize(1),
-                    a.usize(2),
+                    a.bytes_in(1, a.usize(2)),
                     a.u32(3),
-                    a.usize(4),
-                    a.usize(5),
+                    a.out(4),
+                    a.out(5),
                 )
             })
         },
@@ -262,10 +277,9 @@ const fn handler(call: Syscall) -> Handler {
                 task::thread_create(
                     table,
                     a.handle(0),
-                    a.usize(1),
-                    a.usize(2),
+                    a.bytes_in(1, a.usize(2)),
                     a.u32(3),
-                    a.usize(4),
+                    a.out(4),
                 )
             })
         },
@@ -282,7 +296,7 @@ const fn handler(call: Syscall) -> Handler {
             })
         },
         Syscall::ChannelCreate => {
-            |a| on_table(|table| channel::create(table, a.u32(0), a.usize(1), a.usize(2)))
+            |a| on_table(|table| channel::create(table, a.u32(0), a.out(1), a.out(2)))
         }
         // The byte and handle counts of the channel calls are `uint32_t` in C.
         Syscall::ChannelWrite => |a| {
@@ -291,8 +305,7 @@ const fn handler(call: Syscall) -> Handler {
                     table,
                     a.handle(0),
                     a.u32(1),
-                    a.usize(2),
-                    a.u32(3) as usize,
+                    a.bytes_in(2, a.u32(3) as usize),
                     a.usize(4),
                     a.u32(5) as usize,
                 )
@@ -305,20 +318,18 @@ const fn handler(call: Syscall) -> Handler {
                     a.handle(0),
                     a.u32(1),
                     channel::ReadBuffers {
-                        bytes: a.usize(2),
-                        handles: a.usize(3),
-                        num_bytes: a.u32(4) as usize,
+                        bytes: a.bytes_out(2, a.u32(4) as usize),
+                        handles: a.bytes_out(3, (a.u32(5) as usize).saturating_mul(4)),
                         num_handles: a.u32(5) as usize,
-                        actual_bytes: a.usize(6),
-                        actual_handles: a.usize(7),
+                        actual_bytes: a.out(6),
+                        actual_handles: a.out(7),
                     },
                 )
             })
         },
         Syscall::DebugWrite => |a| {
             status_word(Status::from_result(misc::debug_write(
-                a.usize(0),
-                a.usize(1),
+                a.bytes_in(0, a.usize(1)),
             )))
         },
         // No reference to the caller's thread or process is held while it sleeps.
@@ -326,8 +337,7 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::DebugSendCommand => |a| {
             status_word(Status::from_result(misc::debug_send_command(
                 a.u32(0),
-                a.usize(1),
-                a.usize(2),
+                a.bytes_in(1, a.usize(2)),
             )))
         },
     }
@@ -335,48 +345,34 @@ const fn handler(call: Syscall) -> Handler {
 
 // ---- helpers shared by the calls --------------------------------------------------------
 
-/// Makes sure every page of the user range `addr .. addr + len` can be written, so that the
-/// copies that follow cannot fault half way and leave a partial result behind ("a failing
-/// call changes nothing"). Each page is checked by address translation with EL0's
-/// permissions, touching no byte, and faulted in through the VMAR where it must be, which
-/// the real copy would do anyway. INVALID_ARGS for a NULL, kernel, wrapping or inaccessible
-/// range; nothing for `len` 0.
-fn probe_writable(addr: usize, len: usize) -> ZxResult {
-    usercopy::probe(addr, len, true)
-}
-
-/// Like [`probe_writable`] for a range the call will only read: each page is read once.
-fn probe_readable(addr: usize, len: usize) -> ZxResult {
-    usercopy::probe(addr, len, false)
-}
-
-/// INVALID_ARGS unless a `T` can be written at user address `out`. Checked (and probed)
-/// before the work, so the final write cannot fail and a bad pointer costs nothing.
-fn check_out<T>(out: usize) -> ZxResult {
-    probe_writable(out, core::mem::size_of::<T>())
-}
-
-/// Puts `handle` in the caller's table and writes its value to user address `out`. If the
-/// write faults the handle is taken out again and closed, so no handle leaks.
+/// Puts `handle` in the caller's table and writes its value to `out`. If the write faults
+/// the handle is taken out again and closed, so no handle leaks.
 ///
-/// Every caller checks `out` with [`check_out`] before it makes the object, so that a bad
+/// Every caller checks `out` ([`UserOut::check`]) before it makes the object, so that a bad
 /// pointer costs nothing; the write can then only fail if the memory changed meanwhile.
-fn publish(table: &HandleTable, handle: Handle, out: usize) -> ZxResult {
+fn publish(table: &HandleTable, handle: Handle, out: UserOut<zx_handle_t>) -> ZxResult {
     let value = table.add(handle)?;
-    if let Err(status) = usercopy::write_u32(out, value) {
+    if let Err(status) = out.write(value) {
         drop(table.remove(value));
         return Err(status);
     }
     Ok(())
 }
 
+/// Where a new handle's value goes.
+type HandleOut = UserOut<zx_handle_t>;
+
 /// [`publish`] for two handles created together: both appear or neither does.
-fn publish_pair(table: &HandleTable, first: (Handle, usize), second: (Handle, usize)) -> ZxResult {
+fn publish_pair(
+    table: &HandleTable,
+    first: (Handle, HandleOut),
+    second: (Handle, HandleOut),
+) -> ZxResult {
     let (handle0, out0) = first;
     let (handle1, out1) = second;
     // Both pointers before either handle: a bad second pointer must leave the first unwritten.
-    check_out::<zx_handle_t>(out0)?;
-    check_out::<zx_handle_t>(out1)?;
+    out0.check()?;
+    out1.check()?;
     let value0 = table.add(handle0)?;
     let value1 = match table.add(handle1) {
         Ok(value) => value,
@@ -385,8 +381,7 @@ fn publish_pair(table: &HandleTable, first: (Handle, usize), second: (Handle, us
             return Err(status);
         }
     };
-    let written =
-        usercopy::write_u32(out0, value0).and_then(|()| usercopy::write_u32(out1, value1));
+    let written = out0.write(value0).and_then(|()| out1.write(value1));
     if let Err(status) = written {
         drop(table.remove(value0));
         drop(table.remove(value1));
@@ -395,11 +390,11 @@ fn publish_pair(table: &HandleTable, first: (Handle, usize), second: (Handle, us
     Ok(())
 }
 
-/// Copies a name argument (`name`, `len`) in: longer names are silently cut to the buffer, as
-/// Zircon does; the object keeps at most 31 bytes up to the first NUL.
-fn copy_name(name: usize, len: usize) -> ZxResult<([u8; abi::ZX_MAX_NAME_LEN], usize)> {
+/// Copies a name argument in: longer names are silently cut to the buffer, as Zircon does;
+/// the object keeps at most 31 bytes up to the first NUL.
+fn copy_name(name: UserSlice<In>) -> ZxResult<([u8; abi::ZX_MAX_NAME_LEN], usize)> {
     let mut buffer = [0u8; abi::ZX_MAX_NAME_LEN];
-    let len = len.min(buffer.len());
-    usercopy::copy_from_user(&mut buffer[..len], name)?;
+    let len = name.len().min(buffer.len());
+    name.read(&mut buffer[..len])?;
     Ok((buffer, len))
 }

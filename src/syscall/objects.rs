@@ -12,7 +12,7 @@
 
 use super::vmar::VmarObject;
 use crate::task::Process;
-use crate::usercopy;
+use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
     zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
@@ -41,15 +41,14 @@ pub(super) fn get_property(
     table: &HandleTable,
     value: zx_handle_t,
     property: u32,
-    buffer: usize,
-    size: usize,
+    buffer: UserSlice<Out>,
 ) -> ZxResult {
     let (object, rights, _) = table.get(value)?;
     require(rights, Rights::GET_PROPERTY)?;
     if property != ZX_PROP_NAME {
         return Err(Status::INVALID_ARGS);
     }
-    if size < ZX_MAX_NAME_LEN {
+    if buffer.len() < ZX_MAX_NAME_LEN {
         return Err(Status::BUFFER_TOO_SMALL);
     }
     let name = if object.has_name() {
@@ -58,8 +57,9 @@ pub(super) fn get_property(
         [0; ZX_MAX_NAME_LEN]
     };
     drop(object);
-    super::probe_writable(buffer, name.len())?;
-    usercopy::copy_to_user(buffer, &name)
+    let buffer = buffer.part(0, name.len()).ok_or(Status::INVALID_ARGS)?;
+    buffer.probe()?;
+    buffer.write(&name)
 }
 
 /// `zx_object_set_property`: ZX_PROP_NAME only, with SET_PROPERTY; the name is cut to 31
@@ -68,8 +68,7 @@ pub(super) fn set_property(
     table: &HandleTable,
     value: zx_handle_t,
     property: u32,
-    buffer: usize,
-    size: usize,
+    buffer: UserSlice<In>,
 ) -> ZxResult {
     let (object, rights, _) = table.get(value)?;
     require(rights, Rights::SET_PROPERTY)?;
@@ -77,8 +76,8 @@ pub(super) fn set_property(
         return Err(Status::INVALID_ARGS);
     }
     let mut name = [0u8; ZX_MAX_NAME_LEN - 1];
-    let len = size.min(name.len());
-    usercopy::copy_from_user(&mut name[..len], buffer)?;
+    let len = buffer.len().min(name.len());
+    buffer.read(&mut name[..len])?;
     if !object.has_name() {
         return Err(Status::NOT_SUPPORTED);
     }
@@ -86,35 +85,43 @@ pub(super) fn set_property(
     Ok(())
 }
 
+/// The user memory `zx_object_get_info` writes: the record buffer, and where the counts of
+/// records written and available go (either may be NULL).
+pub(super) struct InfoOut {
+    pub buffer: UserSlice<Out>,
+    pub actual: UserOut<usize>,
+    pub avail: UserOut<usize>,
+}
+
 /// Writes one record the way Zircon's `single_record_result` does: the record if it fits,
 /// then `actual` (0 or 1) and `avail` (1) where those pointers are not NULL;
 /// BUFFER_TOO_SMALL if it did not fit.
-fn single_record<T: AbiStruct>(
-    record: &T,
-    buffer: usize,
-    size: usize,
-    actual: usize,
-    avail: usize,
-) -> ZxResult {
-    let fits = size >= T::SIZE;
+fn single_record<T: AbiStruct>(record: &T, out: InfoOut) -> ZxResult {
+    let InfoOut {
+        buffer,
+        actual,
+        avail,
+    } = out;
+    let record_buffer = buffer.part(0, T::SIZE);
     // Every pointer before anything is written: a bad one leaves the others untouched.
-    if fits {
-        super::probe_writable(buffer, T::SIZE)?;
+    if let Some(buffer) = &record_buffer {
+        buffer.probe()?;
     }
-    if actual != 0 {
-        super::check_out::<usize>(actual)?;
+    if !actual.is_null() {
+        actual.check()?;
     }
-    if avail != 0 {
-        super::check_out::<usize>(avail)?;
+    if !avail.is_null() {
+        avail.check()?;
     }
-    if fits {
-        usercopy::write_struct(buffer, record)?;
+    if let Some(buffer) = &record_buffer {
+        buffer.write_record(record)?;
     }
-    if actual != 0 {
-        usercopy::write_usize(actual, usize::from(fits))?;
+    let fits = record_buffer.is_some();
+    if !actual.is_null() {
+        actual.write(usize::from(fits))?;
     }
-    if avail != 0 {
-        usercopy::write_usize(avail, 1)?;
+    if !avail.is_null() {
+        avail.write(1)?;
     }
     if fits {
         Ok(())
@@ -158,16 +165,13 @@ pub(super) fn get_info(
     table: &HandleTable,
     value: zx_handle_t,
     topic: u32,
-    buffer: usize,
-    size: usize,
-    actual: usize,
-    avail: usize,
+    out: InfoOut,
 ) -> ZxResult {
     if topic == ZX_INFO_KMEM_STATS {
         if value != ZX_HANDLE_INVALID {
             table.get(value)?;
         }
-        return single_record(&kmem_stats(), buffer, size, actual, avail);
+        return single_record(&kmem_stats(), out);
     }
     let (object, rights, _) = table.get(value)?;
     match topic {
@@ -181,21 +185,21 @@ pub(super) fn get_info(
                 ..Default::default()
             };
             drop(object);
-            single_record(&info, buffer, size, actual, avail)
+            single_record(&info, out)
         }
         ZX_INFO_PROCESS => {
             let process = downcast::<Process>(&object).ok_or(Status::WRONG_TYPE)?;
             require(rights, Rights::INSPECT)?;
             let info = process.info();
             drop((process, object));
-            single_record(&info, buffer, size, actual, avail)
+            single_record(&info, out)
         }
         ZX_INFO_VMAR => {
             let vmar = downcast::<VmarObject>(&object).ok_or(Status::WRONG_TYPE)?;
             require(rights, Rights::INSPECT)?;
             let (base, len) = vmar.vmar().info();
             drop((vmar, object));
-            single_record(&zx_info_vmar_t { base, len }, buffer, size, actual, avail)
+            single_record(&zx_info_vmar_t { base, len }, out)
         }
         ZX_INFO_VMO => {
             let vmo = downcast::<Vmo>(&object).ok_or(Status::WRONG_TYPE)?;
@@ -203,7 +207,7 @@ pub(super) fn get_info(
             info.handle_rights = rights.bits();
             info.flags |= ZX_INFO_VMO_VIA_HANDLE;
             drop((vmo, object));
-            single_record(&info, buffer, size, actual, avail)
+            single_record(&info, out)
         }
         ZX_INFO_HANDLE_COUNT => {
             if downcast::<Vmo>(&object).is_none() {
@@ -217,7 +221,7 @@ pub(super) fn get_info(
             let info = zx_info_handle_count_t {
                 handle_count: count,
             };
-            single_record(&info, buffer, size, actual, avail)
+            single_record(&info, out)
         }
         _ => Err(Status::INVALID_ARGS),
     }
@@ -231,13 +235,13 @@ pub(super) fn wait_one(
     value: zx_handle_t,
     signals: Signals,
     deadline: i64,
-    observed: usize,
+    observed: UserOut<u32>,
 ) -> ZxResult {
     // The handle first (BAD_HANDLE wins over a bad pointer), then the pointer, so a wait
     // never sleeps only to find it cannot report.
     drop(table.get(value)?);
-    if observed != 0 {
-        super::check_out::<u32>(observed)?;
+    if !observed.is_null() {
+        observed.check()?;
     }
     let (result, seen) = match table.wait_one(value, signals, deadline, &crate::task::KernelBlocker)
     {
@@ -245,8 +249,8 @@ pub(super) fn wait_one(
         Err((Status::BAD_HANDLE, _)) => return Err(Status::BAD_HANDLE),
         Err((status, seen)) => (Err(status), seen),
     };
-    if observed != 0 {
-        usercopy::write_u32(observed, seen.bits())?;
+    if !observed.is_null() {
+        observed.write(seen.bits())?;
     }
     result
 }

@@ -5,8 +5,9 @@
 //! Rights (Zircon's): process_start needs WRITE on the process and the thread handle,
 //! thread_create MANAGE_THREAD on the process, thread_start WRITE, task_kill DESTROY.
 
-use super::{check_out, copy_name, publish, publish_pair, vmar_handle};
+use super::{copy_name, publish, publish_pair, vmar_handle, HandleOut};
 use crate::task::{Process, Thread};
+use crate::usercopy::{In, UserSlice};
 use abi::{zx_handle_t, ZX_HANDLE_INVALID};
 use alloc::sync::Arc;
 use object::handle::{Handle, HandleTable};
@@ -19,11 +20,10 @@ use object::{Rights, Status, ZxResult};
 pub(super) fn process_create(
     table: &HandleTable,
     job: zx_handle_t,
-    name: usize,
-    name_len: usize,
+    name: UserSlice<In>,
     options: u32,
-    process_out: usize,
-    vmar_out: usize,
+    process_out: HandleOut,
+    vmar_out: HandleOut,
 ) -> ZxResult {
     if job != ZX_HANDLE_INVALID {
         drop(table.get(job)?);
@@ -32,9 +32,9 @@ pub(super) fn process_create(
     if options != 0 {
         return Err(Status::INVALID_ARGS);
     }
-    let (name, len) = copy_name(name, name_len)?;
-    check_out::<zx_handle_t>(process_out)?;
-    check_out::<zx_handle_t>(vmar_out)?;
+    let (name, len) = copy_name(name)?;
+    process_out.check()?;
+    vmar_out.check()?;
     let process = Process::create(&name[..len])?;
     let vmar = vmar_handle(process.root_vmar().clone());
     publish_pair(
@@ -93,17 +93,16 @@ pub(super) fn process_start(
 pub(super) fn thread_create(
     table: &HandleTable,
     process: zx_handle_t,
-    name: usize,
-    name_len: usize,
+    name: UserSlice<In>,
     options: u32,
-    out: usize,
+    out: HandleOut,
 ) -> ZxResult {
     let (process, _) = table.get_object::<Process>(process, Rights::MANAGE_THREAD)?;
     if options != 0 {
         return Err(Status::INVALID_ARGS);
     }
-    let (name, len) = copy_name(name, name_len)?;
-    check_out::<zx_handle_t>(out)?;
+    let (name, len) = copy_name(name)?;
+    out.check()?;
     let thread = Thread::create(&process, &name[..len])?;
     drop(process);
     publish(table, Handle::new(thread, Rights::DEFAULT_THREAD), out)

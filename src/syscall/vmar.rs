@@ -8,8 +8,8 @@
 //! with CAN_MAP_x needs it on the parent's handle. Unmap and destroy need no right (Zircon's
 //! seed-era calls asked for none).
 
-use super::{check_out, publish};
-use crate::usercopy;
+use super::{publish, HandleOut};
+use crate::usercopy::UserOut;
 use abi::{
     zx_handle_t, ZX_OBJ_TYPE_VMAR, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_WRITE,
     ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE,
@@ -95,7 +95,7 @@ pub(super) fn map(
     vmo_value: zx_handle_t,
     vmo_offset: u64,
     len: usize,
-    out: usize,
+    out: UserOut<usize>,
 ) -> ZxResult {
     let (vmar, vmar_rights) = table.get_object::<VmarObject>(value, Rights::NONE)?;
     let (vmo, vmo_rights) = table.get_object::<Vmo>(vmo_value, Rights::NONE)?;
@@ -103,13 +103,13 @@ pub(super) fn map(
         return Err(Status::ACCESS_DENIED);
     }
     // Before mapping: SPECIFIC_OVERWRITE could not be undone if the pointer were bad.
-    check_out::<usize>(out)?;
+    out.check()?;
     let allowed = vmo_rights.difference(RWX) | (vmo_rights & vmar_rights & RWX);
     let target: Arc<dyn MapTarget> = vmo;
     let addr = vmar
         .vmar
         .map(options, vmar_offset, target, vmo_offset, len, allowed)?;
-    if let Err(status) = usercopy::write_usize(out, addr) {
+    if let Err(status) = out.write(addr) {
         let _ = vmar.vmar.unmap(addr, len);
         return Err(status);
     }
@@ -154,16 +154,17 @@ pub(super) fn allocate(
     options: u32,
     offset: usize,
     size: usize,
-    child_out: usize,
-    addr_out: usize,
+    child_out: HandleOut,
+    addr_out: UserOut<usize>,
 ) -> ZxResult {
     let (parent, _) = table.get_object::<VmarObject>(value, rights_for_capabilities(options))?;
-    check_out::<zx_handle_t>(child_out)?;
-    check_out::<usize>(addr_out)?;
+    child_out.check()?;
+    addr_out.check()?;
     let child = parent.vmar.allocate(options, offset, size)?;
     drop(parent);
     let base = child.base();
-    let result = usercopy::write_usize(addr_out, base)
+    let result = addr_out
+        .write(base)
         .and_then(|()| publish(table, vmar_handle(child.clone()), child_out));
     if result.is_err() {
         let _ = child.destroy();

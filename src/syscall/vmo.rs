@@ -7,8 +7,9 @@
 //! a fault must not wait while the copy holds the frames: one that would is served between
 //! two parts of the copy ([`copy_in_parts`]).
 
-use super::{check_out, probe_readable, probe_writable, publish};
-use crate::{task, usercopy};
+use super::{publish, HandleOut};
+use crate::task;
+use crate::usercopy::{Direction, In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, ZX_VMO_OP_CACHE_CLEAN, ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
     ZX_VMO_OP_CACHE_INVALIDATE, ZX_VMO_OP_CACHE_SYNC, ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT,
@@ -35,28 +36,23 @@ fn check_range(vmo: &Vmo, offset: u64, len: usize) -> ZxResult {
 }
 
 /// `zx_vmo_create`: default VMO rights (the seed's eight).
-pub(super) fn create(table: &HandleTable, size: u64, options: u32, out: usize) -> ZxResult {
-    check_out::<zx_handle_t>(out)?;
+pub(super) fn create(table: &HandleTable, size: u64, options: u32, out: HandleOut) -> ZxResult {
+    out.check()?;
     let vmo = Vmo::create(crate::vm::frames(), size, options)?;
     publish(table, Handle::new(vmo, Rights::DEFAULT_VMO), out)
 }
 
-/// Copies between the VMO's frames (through the linear map) and the probed user buffer,
-/// one physically contiguous run of frames at a time. Inlined: a call here costs a tenth of
-/// a 4 KiB transfer (`make bench`).
+/// Copies between the VMO's frames (through the linear map) and the probed user buffer
+/// `part`, one physically contiguous run of frames at a time. Inlined: a call here costs a
+/// tenth of a 4 KiB transfer (`make bench`).
 #[inline(always)]
-fn transfer(
-    frames: &[FrameAddr],
-    in_page: usize,
-    len: usize,
-    buffer: usize,
-    to_user: bool,
-) -> ZxResult {
+fn transfer<D: Direction>(frames: &[FrameAddr], in_page: usize, part: &UserSlice<D>) -> ZxResult {
     let page = PAGE_SIZE as usize;
+    let len = part.len();
     if let [frame] = frames {
         let kernel = mmu::phys_to_virt(frame + in_page as u64) as *mut u8;
         // SAFETY: one frame means the range lies in that page; otherwise as below.
-        return unsafe { usercopy::copy_probed(buffer, kernel, len, to_user) };
+        return unsafe { part.copy_all_probed(kernel) };
     }
     let mut done = 0;
     let mut i = 0;
@@ -73,7 +69,7 @@ fn transfer(
         // SAFETY: `start..start + run` lies in frames the VMO holds (or the shared zero page,
         // only ever read), reached through the linear map; the user range was probed by the
         // caller.
-        unsafe { usercopy::copy_probed(buffer + done, kernel, run, to_user)? };
+        unsafe { part.copy_probed(done, kernel, run)? };
         done += run;
         i += 1;
         skip = 0;
@@ -86,25 +82,25 @@ fn transfer(
 pub(super) fn read(
     table: &HandleTable,
     value: zx_handle_t,
-    buffer: usize,
+    buffer: UserSlice<Out>,
     offset: u64,
-    len: usize,
 ) -> ZxResult {
     let (vmo, _) = table.get_object::<Vmo>(value, Rights::READ)?;
     let page = PAGE_SIZE as usize;
+    let len = buffer.len();
     if len != 0 && (offset % PAGE_SIZE) as usize + len <= page {
         // Within one page: the VMO checks the range (OUT_OF_RANGE first) before it hands
         // over the page, and the buffer is probed just before the copy.
-        return copy_in_parts(len, buffer, true, true, |from, n, f| {
+        return copy_in_parts(&buffer, true, |from, n, f| {
             vmo.read_unlocked(offset + from, n, f)
         });
     }
     check_range(&vmo, offset, len)?;
-    if len == 0 {
+    if buffer.is_empty() {
         return Ok(());
     }
-    probe_writable(buffer, len)?;
-    copy_in_parts(len, buffer, true, false, |from, n, f| {
+    buffer.probe()?;
+    copy_in_parts(&buffer, false, |from, n, f| {
         vmo.read_unlocked(offset + from, n, f)
     })
 }
@@ -116,21 +112,20 @@ pub(super) fn read(
 /// not wait ([`task::copying_frames`]): one that would fails the transfer, and
 /// [`copy_the_rest`] serves it and goes on.
 #[inline(always)]
-fn copy_in_parts(
-    len: usize,
-    buffer: usize,
-    to_user: bool,
+fn copy_in_parts<D: Direction>(
+    buffer: &UserSlice<D>,
     probe: bool,
     mut unlocked: impl FnMut(u64, u64, &mut ChunkFn<'_>) -> ZxResult,
 ) -> ZxResult {
+    let len = buffer.len();
     let mut moved = 0;
     task::copying_frames(true);
     let result = unlocked(0, len as u64, &mut |frames, in_page, n, done| {
-        let user = buffer + done;
+        let part = buffer.part(done, n).ok_or(Status::INVALID_ARGS)?;
         if probe {
-            usercopy::probe(user, n, to_user)?;
+            part.probe()?;
         }
-        transfer(frames, in_page, n, user, to_user)?;
+        transfer(frames, in_page, &part)?;
         moved = done + n;
         Ok(())
     });
@@ -139,7 +134,7 @@ fn copy_in_parts(
         return result;
     }
     match task::take_fault_left() {
-        Some(fault) => copy_the_rest(len, buffer, to_user, probe, moved, fault, unlocked),
+        Some(fault) => copy_the_rest(buffer, probe, moved, fault, unlocked),
         None => result,
     }
 }
@@ -149,15 +144,14 @@ fn copy_in_parts(
 /// as that happens.
 #[cold]
 #[inline(never)]
-fn copy_the_rest(
-    len: usize,
-    buffer: usize,
-    to_user: bool,
+fn copy_the_rest<D: Direction>(
+    buffer: &UserSlice<D>,
     probe: bool,
     mut moved: usize,
     mut fault: (usize, bool),
     mut unlocked: impl FnMut(u64, u64, &mut ChunkFn<'_>) -> ZxResult,
 ) -> ZxResult {
+    let len = buffer.len();
     loop {
         let (va, write) = fault;
         let served = task::with_current_process(|process| {
@@ -172,12 +166,13 @@ fn copy_the_rest(
             base as u64,
             (len - base) as u64,
             &mut |frames, in_page, n, done| {
-                let user = buffer + base + done;
+                let at = base + done;
+                let part = buffer.part(at, n).ok_or(Status::INVALID_ARGS)?;
                 if probe {
-                    usercopy::probe(user, n, to_user)?;
+                    part.probe()?;
                 }
-                transfer(frames, in_page, n, user, to_user)?;
-                moved = base + done + n;
+                transfer(frames, in_page, &part)?;
+                moved = at + n;
                 Ok(())
             },
         );
@@ -198,41 +193,41 @@ fn copy_the_rest(
 pub(super) fn write(
     table: &HandleTable,
     value: zx_handle_t,
-    buffer: usize,
+    buffer: UserSlice<In>,
     offset: u64,
-    len: usize,
 ) -> ZxResult {
     let (vmo, _) = table.get_object::<Vmo>(value, Rights::WRITE)?;
+    let len = buffer.len();
     check_range(&vmo, offset, len)?;
     if len == 0 {
         return Ok(());
     }
-    probe_readable(buffer, len)?;
+    buffer.probe()?;
     if (offset % PAGE_SIZE) as usize + len <= PAGE_SIZE as usize {
         // One page: committed before the copy, it needs no frames set aside.
-        return copy_in_parts(len, buffer, false, false, |from, n, f| {
+        return copy_in_parts(&buffer, false, |from, n, f| {
             vmo.write_unlocked(offset + from, n, f)
         });
     }
-    write_pages(&vmo, buffer, offset, len)
+    write_pages(&vmo, &buffer, offset)
 }
 
 /// [`write`] of more than one page, out of line so that the one-page path inlines whole.
 #[inline(never)]
-fn write_pages(vmo: &Vmo, buffer: usize, offset: u64, len: usize) -> ZxResult {
+fn write_pages(vmo: &Vmo, buffer: &UserSlice<In>, offset: u64) -> ZxResult {
     // The frames set aside for the range stay across the parts of the copy.
     let mut kept = WriteFrames::default();
-    copy_in_parts(len, buffer, false, false, |from, n, f| {
+    copy_in_parts(buffer, false, |from, n, f| {
         vmo.write_unlocked_in_parts(offset + from, n, f, &mut kept)
     })
 }
 
 /// `zx_vmo_get_size`: no right needed.
-pub(super) fn get_size(table: &HandleTable, value: zx_handle_t, out: usize) -> ZxResult {
+pub(super) fn get_size(table: &HandleTable, value: zx_handle_t, out: UserOut<u64>) -> ZxResult {
     let (vmo, _) = table.get_object::<Vmo>(value, Rights::NONE)?;
     let size = vmo.size();
     drop(vmo);
-    usercopy::write_u64(out, size)
+    out.write(size)
 }
 
 /// `zx_vmo_set_size`: needs WRITE.
@@ -259,10 +254,10 @@ pub(super) fn clone(
     options: u32,
     offset: u64,
     size: u64,
-    out: usize,
+    out: HandleOut,
 ) -> ZxResult {
     let (vmo, rights) = table.get_object::<Vmo>(value, Rights::DUPLICATE | Rights::READ)?;
-    check_out::<zx_handle_t>(out)?;
+    out.check()?;
     let child = vmo.create_clone(options, offset, size)?;
     let handle = child_handle(&vmo, rights, child, clone_rights(rights));
     drop(vmo);
@@ -277,10 +272,10 @@ pub(super) fn create_child(
     options: u32,
     offset: u64,
     size: u64,
-    out: usize,
+    out: HandleOut,
 ) -> ZxResult {
     let (vmo, rights) = table.get_object::<Vmo>(value, Rights::DUPLICATE | Rights::READ)?;
-    check_out::<zx_handle_t>(out)?;
+    out.check()?;
     let child = vmo.create_child(options, offset, size)?;
     let handle = child_handle(&vmo, rights, child, child_rights(rights, options));
     drop(vmo);

@@ -358,7 +358,8 @@ fn held_pages_are_not_reused_until_their_list_is_freed() {
         Err(PoolError::UseMismatch)
     );
     pool.free_held(&mut list, PageUse::Vmo).unwrap();
-    assert!(list.is_empty() && list.len() == 0);
+    assert!(list.is_empty());
+    assert_eq!(list.len(), 0);
     pool.census().unwrap();
     pool.free_held(&mut other, PageUse::Vmo).unwrap();
     pool.free_pages(pages[4], 1, PageUse::Vmo).unwrap();
