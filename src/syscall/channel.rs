@@ -5,7 +5,9 @@ use crate::usercopy::{In, Out, UserOut, UserSlice};
 use crate::{memory, task};
 use abi::zx_handle_t;
 use alloc::vec::Vec;
-use object::channel::{Channel, Message, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES};
+use object::channel::{
+    Channel, Message, ReadError, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES,
+};
 use object::handle::{Handle, HandleTable};
 use object::koid::Koid;
 use object::object::KernelObject;
@@ -206,14 +208,47 @@ fn write_actuals(buffers: &ReadBuffers, bytes: usize, handles: usize) -> ZxResul
     Ok(())
 }
 
+/// The take of [`read`] after the next message (`error` gave its sizes) did not fit in what
+/// was probed: probes the part of the buffers it fills and takes it if it still fits, as
+/// often as other readers take the message first and the next one is larger.
+#[inline(always)]
+fn probe_and_take(
+    table: &HandleTable,
+    channel: &Channel,
+    buffers: &ReadBuffers,
+    mut error: ReadError,
+) -> ZxResult<Message> {
+    loop {
+        let (size, count) = (error.bytes, error.handles);
+        if size > buffers.bytes.len() || count > buffers.num_handles {
+            write_actuals(buffers, size, count)?;
+            return Err(Status::BUFFER_TOO_SMALL);
+        }
+        if count > 0 && count > table.available() {
+            return Err(Status::NO_RESOURCES);
+        }
+        // Both fit (checked just above).
+        let part = |buffer: &UserSlice<Out>, len| buffer.part(0, len).ok_or(Status::INVALID_ARGS);
+        part(&buffers.bytes, size)?.probe()?;
+        part(&buffers.handles, count * 4)?.probe()?;
+        error = match channel.read(size, count) {
+            Ok(message) => return Ok(message),
+            Err(error) if error.status == Status::BUFFER_TOO_SMALL => error,
+            Err(error) => return Err(error.status),
+        };
+    }
+}
+
 /// `zx_channel_read`: needs READ; options must be 0.
 ///
-/// The next message is first looked at (a read with no room returns its sizes and leaves
-/// it queued); then everything that will be written is probed: the `actual` pointers, and
-/// exactly the part of the buffers the message fills. Only then is the message taken, so a
-/// bad pointer loses nothing. BUFFER_TOO_SMALL leaves the message queued and reports its
-/// sizes through the `actual` pointers; a message with more handles than the caller's
-/// table has room for stays queued too (NO_RESOURCES).
+/// The `actual` pointers are probed first. Then each take is one locked operation on the
+/// queue, which takes the next message only if it fits in the part of the buffers probed so
+/// far (none at first: an empty message fits) and otherwise reports its sizes; the call
+/// then probes exactly the part that message fills and tries again. So a bad pointer loses
+/// nothing, and when another reader takes the message meanwhile, the next one is never
+/// copied past what was probed. BUFFER_TOO_SMALL leaves the message queued and reports its
+/// sizes through the `actual` pointers; a message with more handles than the caller's table
+/// has room for stays queued too (NO_RESOURCES).
 pub(super) fn read(
     table: &HandleTable,
     value: zx_handle_t,
@@ -234,20 +269,7 @@ pub(super) fn read(
         // An empty message fits any buffers.
         Ok(message) => message,
         Err(error) if error.status == Status::BUFFER_TOO_SMALL => {
-            let (size, count) = (error.bytes, error.handles);
-            if size > buffers.bytes.len() || count > buffers.num_handles {
-                write_actuals(&buffers, size, count)?;
-                return Err(Status::BUFFER_TOO_SMALL);
-            }
-            if count > 0 && count > table.available() {
-                return Err(Status::NO_RESOURCES);
-            }
-            // Both fit (checked just above).
-            let fits =
-                |buffer: &UserSlice<Out>, len| buffer.part(0, len).ok_or(Status::INVALID_ARGS);
-            fits(&buffers.bytes, size)?.probe()?;
-            fits(&buffers.handles, count * 4)?.probe()?;
-            take(&channel, size, count)?
+            probe_and_take(table, &channel, &buffers, error)?
         }
         Err(error) => return Err(error.status),
     };
@@ -270,10 +292,4 @@ pub(super) fn read(
         return Err(status);
     }
     Ok(())
-}
-
-/// Takes the message just looked at: nothing ran in between (one CPU, the kernel is not
-/// preempted), so it is still first in the queue.
-fn take(channel: &Channel, bytes: usize, handles: usize) -> ZxResult<Message> {
-    channel.read(bytes, handles).map_err(|error| error.status)
 }
