@@ -4,6 +4,7 @@
 use arch::devicetree::ConsoleKind;
 use arch::uart::{MiniUart, Pl011};
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 enum Sink {
     Semihosting,
@@ -28,25 +29,42 @@ impl Write for Console {
     }
 }
 
+/// The console. Lock: taken with IRQs masked ([`with_console`]); nothing nests inside it but
+/// the UART's registers; taken last, by anything that prints (with any other lock held).
 static CONSOLE: spin::Mutex<Console> = spin::Mutex::new(Console {
     sink: Sink::Semihosting,
 });
 
-/// Runs `f` on the console with IRQs masked. If the lock is held by code this CPU interrupted
-/// (a fault or panic in the middle of a print), it is taken over rather than deadlocking:
-/// there is one CPU, so the holder cannot be running elsewhere.
+/// The CPU holding [`CONSOLE`] (its MPIDR affinity plus one), 0 while nobody does. Written
+/// only by the holder.
+static OWNER: AtomicU64 = AtomicU64::new(0);
+
+/// This CPU, as [`OWNER`] records it.
+fn this_cpu() -> u64 {
+    (arch::cpu::mpidr() & 0x00ff_ffff) + 1
+}
+
+/// Runs `f` on the console with IRQs masked, waiting while another CPU prints. If the lock
+/// is held by this very CPU, the print was interrupted by a fatal exception or a panic in
+/// its middle (IRQs are masked while it is held, and nothing else runs on the CPU): the
+/// interrupted print never resumes, so the lock is taken over rather than deadlocking.
 fn with_console<R>(f: impl FnOnce(&mut Console) -> R) -> R {
     let irqs_were_on = arch::cpu::disable_irqs();
+    let me = this_cpu();
     let mut guard = match CONSOLE.try_lock() {
         Some(guard) => guard,
-        None => {
-            // SAFETY: single CPU with IRQs masked: whoever holds the lock was interrupted by
-            // us and will not touch the console again before we return.
+        None if OWNER.load(Ordering::Acquire) == me => {
+            // SAFETY: the holder is this CPU's own interrupted print, which will not run
+            // again (see above): nobody else uses the console it was writing to.
             unsafe { CONSOLE.force_unlock() };
             CONSOLE.lock()
         }
+        // Another CPU prints: its line goes out whole first.
+        None => CONSOLE.lock(),
     };
+    OWNER.store(me, Ordering::Release);
     let result = f(&mut guard);
+    OWNER.store(0, Ordering::Release);
     drop(guard);
     if irqs_were_on {
         arch::cpu::enable_irqs();
