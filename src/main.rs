@@ -9,23 +9,46 @@
 #![no_std]
 #![no_main]
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+// Hardware access lives in `arch`; the kernel's policy is safe code. The modules below that
+// still need `unsafe` say why where they are declared; every use has a SAFETY comment.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
 #[macro_use]
+// The UART registers the device tree names, and taking over the console lock from this
+// CPU's own print when a fatal exception interrupted it.
+#[allow(unsafe_code)]
 mod console;
+// Page-table trees over pool pages: `arch::user_mmu` needs the tables' owner to vouch for
+// them.
+#[allow(unsafe_code)]
 mod aspace;
+// Bring-up: the boot window onto the DTB and initrd, the final tables, the page pool's RAM.
+#[allow(unsafe_code)]
 mod boot;
 mod irq;
 mod kcheck;
+// Deliberate faults and raw memory checks of the in-kernel tests.
+#[allow(unsafe_code)]
 mod ktest;
+// The page pool and heap over RAM reached through the linear map.
+#[allow(unsafe_code)]
 mod memory;
 mod syscall;
+// The current-thread pointer and the context switch's stacks.
+#[allow(unsafe_code)]
 mod task;
 mod trap;
+// The boot archive, read in place through the linear map.
+#[allow(unsafe_code)]
 mod userboot;
+// The copy routines and the fast copy of probed user ranges.
+#[allow(unsafe_code)]
 mod usercopy;
-// The object layer's page and cache traits, for the syscall layer and the in-kernel tests.
+// The object layer's page and cache traits, for the syscall layer and the in-kernel tests:
+// VMO pages through the linear map.
+#[allow(unsafe_code)]
 mod vm;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,6 +85,8 @@ pub fn uptime_micros() -> u64 {
 }
 
 /// Called by the boot assembly, at the link address, with the MMU on.
+// Named by the boot assembly: the symbol must be unmangled and unique (it is).
+#[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     BOOT_COUNTER.store(arch::cpu::counter(), Ordering::Relaxed);

@@ -9,6 +9,8 @@ use object::Status;
 
 /// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
 /// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
+// Named by the vector assembly: the symbol must be unmangled and unique (it is).
+#[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
     crate::syscall::dispatch(frame);
@@ -37,6 +39,8 @@ fn finish_deferred_work() {
 
 /// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it
 /// with the frame `kernel_syscall` gets, plus ESR and FAR.
+// Named by the vector assembly: the symbol must be unmangled and unique (it is).
+#[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn kernel_user_fault(frame: &mut TrapFrame) {
     user_sync(frame);

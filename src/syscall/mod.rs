@@ -27,6 +27,8 @@ mod misc;
 mod objects;
 mod task;
 mod vmar;
+// The VMO transfers copy between frames (through the linear map) and probed user memory.
+#[allow(unsafe_code)]
 mod vmo;
 
 // For the code that starts processes (a root VMAR handle) and inspects handles; not all of
