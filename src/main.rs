@@ -20,6 +20,7 @@ mod irq;
 mod kcheck;
 mod ktest;
 mod memory;
+mod sync;
 mod syscall;
 mod task;
 mod trap;
@@ -64,6 +65,8 @@ pub fn uptime_micros() -> u64 {
 /// Called by the boot assembly, at the link address, with the MMU on.
 #[no_mangle]
 extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
+    // First: TPIDR_EL1 is UNKNOWN at reset, and even a panic's report reads it.
+    task::init_boot_cpu();
     BOOT_COUNTER.store(arch::cpu::counter(), Ordering::Relaxed);
     COUNTER_FREQUENCY.store(arch::cpu::counter_frequency(), Ordering::Relaxed);
     console::init_logger();
