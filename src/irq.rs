@@ -50,8 +50,9 @@ impl Controller {
     }
 }
 
-/// The root interrupt controller. IRQ-safe: the IRQ handler takes it; nothing nests inside
-/// (the tick's `SCHEDULER` is taken with it held: `SCHEDULER` nests inside it).
+/// The root interrupt controller. IRQ-safe: the IRQ handler takes it. Held across the whole
+/// handler, so the tick's `SCHEDULER` and `Thread::state`, and the console (warnings), nest
+/// inside it; it is never taken under any of them.
 static CONTROLLER: IrqSafeLock<Option<Controller>> = IrqSafeLock::new(None);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
