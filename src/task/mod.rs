@@ -36,7 +36,7 @@ mod process;
 mod scheduler;
 mod thread;
 
-pub use percpu::init_boot_cpu;
+pub use percpu::{cpu_index, init_boot_cpu};
 pub use process::{all_processes, Process, ROOT_BASE};
 pub use scheduler::{
     copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,

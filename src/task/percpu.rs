@@ -48,6 +48,11 @@ pub fn init_boot_cpu() {
     arch::cpu::set_per_cpu(&PER_CPU[0] as *const PerCpu as usize);
 }
 
+/// This CPU's index in `PER_CPU` (0 for the boot CPU).
+pub fn cpu_index() -> usize {
+    (arch::cpu::per_cpu_ptr() - PER_CPU.as_ptr() as usize) / core::mem::size_of::<PerCpu>()
+}
+
 /// This CPU's block.
 #[inline(always)]
 pub(super) fn this_cpu() -> &'static PerCpu {
