@@ -249,6 +249,9 @@ pub(super) struct KernelStack {
     top: usize,
 }
 
+/// Slots of the kernel stack region given back (reused first), and how many were ever handed
+/// out. Taken alone, briefly, never around another lock; no IRQ handler takes it, so it does
+/// not mask IRQs itself (they are masked today, as all kernel code runs).
 static FREE_STACK_SLOTS: spin::Mutex<(Vec<usize>, usize)> = spin::Mutex::new((Vec::new(), 0));
 
 impl KernelStack {
