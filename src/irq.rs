@@ -1,5 +1,6 @@
 //! Interrupt dispatch: the interrupt controller the device tree names, and the timer tick.
 
+use crate::sync::IrqSafeLock;
 use arch::bcm2836::Bcm2836;
 use arch::exception::TrapFrame;
 use arch::gic::Gic;
@@ -49,7 +50,10 @@ impl Controller {
     }
 }
 
-static CONTROLLER: spin::Mutex<Option<Controller>> = spin::Mutex::new(None);
+/// The root interrupt controller. IRQ-safe: the IRQ handler takes it. Held across the whole
+/// handler, so the tick's `SCHEDULER` and `Thread::state`, and the console (warnings), nest
+/// inside it; it is never taken under any of them.
+static CONTROLLER: IrqSafeLock<Option<Controller>> = IrqSafeLock::new(None);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 
@@ -66,12 +70,8 @@ pub fn installed() -> bool {
 /// Routes the timer's interrupt (numbered as its controller numbers it) to the tick handler.
 pub fn enable_timer(intid: u32) {
     TIMER_INTID.store(intid, Ordering::Relaxed);
-    let irqs_were_on = arch::cpu::disable_irqs();
     if let Some(controller) = CONTROLLER.lock().as_mut() {
         controller.enable(intid);
-    }
-    if irqs_were_on {
-        arch::cpu::enable_irqs();
     }
 }
 

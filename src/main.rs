@@ -35,6 +35,7 @@ mod ktest;
 // The page pool and heap over RAM reached through the linear map.
 #[allow(unsafe_code)]
 mod memory;
+mod sync;
 mod syscall;
 // The current-thread pointer and the context switch's stacks.
 #[allow(unsafe_code)]
@@ -89,6 +90,8 @@ pub fn uptime_micros() -> u64 {
 #[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
+    // First: TPIDR_EL1 is UNKNOWN at reset, and even a panic's report reads it.
+    task::init_boot_cpu();
     BOOT_COUNTER.store(arch::cpu::counter(), Ordering::Relaxed);
     COUNTER_FREQUENCY.store(arch::cpu::counter_frequency(), Ordering::Relaxed);
     console::init_logger();

@@ -1,6 +1,7 @@
 //! The kernel's page pool and heap: one buddy pool over all free RAM, and the global
 //! allocator growing from it.
 
+use crate::sync::IrqSafeLock;
 use arch::mmu;
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,7 +9,10 @@ use mm::heap::KernelHeap;
 use mm::memmap::PhysRange;
 use mm::pool::{PagePool, PageUse, PoolError, PoolStats};
 
-static POOL: spin::Mutex<Option<PagePool>> = spin::Mutex::new(None);
+/// The page pool. IRQ-safe although no IRQ handler uses it today: an IRQ must never find it
+/// held by the code it interrupted (it is taken by the allocator, which anything may call).
+/// Innermost: nothing nests inside.
+static POOL: IrqSafeLock<Option<PagePool>> = IrqSafeLock::new(None);
 
 /// The heap takes chunks of `2^HEAP_CHUNK_ORDER` bytes (256 KiB) from the pool and gives each
 /// back as soon as nothing in it is live (keeping one empty chunk as a spare).
@@ -100,19 +104,13 @@ unsafe impl GlobalAlloc for KernelAllocator {
     }
 }
 
-/// Runs `f` on the page pool with IRQs masked (the pool is never used from IRQ context, but
-/// an IRQ must not find the lock held by the code it interrupted).
+/// Runs `f` on the page pool with IRQs masked ([`POOL`] says why).
 #[inline]
 pub fn with_pool<R>(f: impl FnOnce(&mut PagePool) -> Result<R, PoolError>) -> Result<R, PoolError> {
-    let irqs_were_on = arch::cpu::disable_irqs();
-    let result = match POOL.lock().as_mut() {
+    match POOL.lock().as_mut() {
         Some(pool) => f(pool),
         None => Err(PoolError::OutOfMemory),
-    };
-    if irqs_were_on {
-        arch::cpu::enable_irqs();
     }
-    result
 }
 
 /// Creates the pool over `free` (page aligned, unused RAM reachable through the linear map).

@@ -122,6 +122,29 @@ pub fn pan_set() -> bool {
     pan & (1 << 22) != 0
 }
 
+/// Points TPIDR_EL1 at this CPU's per-CPU block (`ptr`, the kernel's to define), once per CPU
+/// at boot, before anything reads it back with [`per_cpu_ptr`]. Nothing else in the kernel
+/// uses TPIDR_EL1 (the vectors use SP_EL0 and the stack, user threads TPIDR_EL0).
+#[inline]
+pub fn set_per_cpu(ptr: usize) {
+    // SAFETY: TPIDR_EL1 is a scratch register of EL1 with no effect on the hardware.
+    unsafe {
+        core::arch::asm!("msr tpidr_el1, {}", in(reg) ptr, options(nomem, nostack, preserves_flags))
+    };
+}
+
+/// What [`set_per_cpu`] stored on this CPU. Not `pure`: a thread that moves to another CPU
+/// between two reads must see the other CPU's value, so the compiler may not merge reads.
+#[inline(always)]
+pub fn per_cpu_ptr() -> usize {
+    let ptr;
+    // SAFETY: reading a scratch register.
+    unsafe {
+        core::arch::asm!("mrs {}, tpidr_el1", out(reg) ptr, options(nomem, nostack, preserves_flags))
+    };
+    ptr
+}
+
 /// Unmask IRQs at EL1.
 #[inline]
 pub fn enable_irqs() {

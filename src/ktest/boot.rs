@@ -1,4 +1,5 @@
-//! Boot: the exception level, and the device tree against the page pool.
+//! Boot: the exception level, the device tree against the page pool, the boot CPU's per-CPU
+//! block and the IRQ-safe lock.
 
 use super::*;
 
@@ -6,7 +7,60 @@ pub(super) const TESTS: &[Test] = &[
     ("boot_runs_at_el1", boot_runs_at_el1),
     ("dtb_memory_matches_pool", dtb_memory_matches_pool),
     ("dtb_corrupt_copy_rejected", dtb_corrupt_copy_rejected),
+    ("per_cpu_is_the_boot_cpus", per_cpu_is_the_boot_cpus),
+    (
+        "irq_safe_lock_masks_and_restores",
+        irq_safe_lock_masks_and_restores,
+    ),
 ];
+
+/// TPIDR_EL1 names the boot CPU's block (index 0), and no thread runs yet.
+fn per_cpu_is_the_boot_cpus(_: &Board) -> TestResult {
+    check!(crate::task::cpu_index() == 0);
+    check!(crate::task::current_token() == 0);
+    check!(crate::task::current_thread().is_none());
+    Ok(())
+}
+
+/// Whether IRQs are unmasked, leaving them as they are.
+fn irqs_unmasked() -> bool {
+    let unmasked = arch::cpu::disable_irqs();
+    if unmasked {
+        arch::cpu::enable_irqs();
+    }
+    unmasked
+}
+
+/// Held, the lock masks IRQs; released, it puts back what was there before: masked stays
+/// masked, unmasked comes back.
+fn irq_safe_lock_masks_and_restores(_: &Board) -> TestResult {
+    let lock = crate::sync::IrqSafeLock::new(0u32);
+    let were_unmasked = arch::cpu::disable_irqs();
+    let masked_after = {
+        let mut value = lock.lock();
+        *value += 1;
+        irqs_unmasked()
+    };
+    let masked_stays = irqs_unmasked();
+    arch::cpu::enable_irqs();
+    let while_held = {
+        let mut value = lock.lock();
+        *value += 1;
+        irqs_unmasked()
+    };
+    let unmasked_back = irqs_unmasked();
+    if !were_unmasked {
+        arch::cpu::disable_irqs();
+    }
+    check!(!masked_after && !masked_stays, "masked IRQs came unmasked");
+    check!(!while_held, "IRQs unmasked while the lock was held");
+    check!(
+        unmasked_back,
+        "IRQs still masked after the lock was released"
+    );
+    check!(*lock.lock() == 2);
+    Ok(())
+}
 
 fn boot_runs_at_el1(board: &Board) -> TestResult {
     check!(

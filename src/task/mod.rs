@@ -1,0 +1,52 @@
+//! Processes, threads and the scheduler.
+//!
+//! - `process`: the process object (its handle table, address space and root VMAR, its
+//!   lifecycle, `terminate`) and the list of live processes for `kcheck`;
+//! - `thread`: the thread object (its states, kernel stack, saved contexts), starting,
+//!   killing and exiting threads;
+//! - `scheduler`: the run queue, switching, the idle loop, the tick, blocking and waking,
+//!   preemption and wait points, and what the current thread is doing (`copying_frames` and
+//!   the faults it leaves for later);
+//! - `percpu`: each CPU's own state (the running thread, the idle context, need-resched),
+//!   reached through TPIDR_EL1.
+//!
+//! One CPU today; the kernel runs with IRQs masked (they are taken at EL0, in the idle loop
+//! and at preemption points). Threads are switched preemptively on the timer tick when they
+//! run at EL0, round robin; a thread in the kernel gives the CPU up by blocking, by exiting,
+//! or at a preemption point ([`preempt_point`]): long operations work in bounded chunks and
+//! pass one between chunks, holding no lock, so no call keeps the CPU for more than a chunk.
+//!
+//! Lifetimes: a process holds its started threads that have not died (`ProcessInner::threads`)
+//! and each thread holds its process, a cycle that lasts only while the thread runs: a thread
+//! leaves the list when it dies, and the process ends (its handle table emptied, which breaks
+//! any cycle through handles) when its last started thread dies. A thread that was never
+//! started is not in the list: it is freed with its last handle, and it neither keeps its
+//! process running nor is killed with it (as in Zircon). So a task's memory comes back once
+//! its last handle and its last running thread are gone.
+//!
+//! Lock order across the modules: `Process::inner` -> `SCHEDULER` -> `Thread::state` (or
+//! `Thread::user_registers`, never both at once). `SCHEDULER` and `Thread::state` are
+//! [`crate::sync::IrqSafeLock`]s (the tick takes them); the others are taken with IRQs
+//! already masked. The handle table and the signal state of an object are never held while
+//! taking these. Nothing is dropped that could run arbitrary teardown while one of them is
+//! held, and nothing that may fault or sleep runs under them.
+
+mod percpu;
+mod process;
+mod scheduler;
+mod thread;
+
+pub use percpu::{cpu_index, init_boot_cpu};
+pub use process::{all_processes, Process, ROOT_BASE};
+pub use scheduler::{
+    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
+    current_token, idle_loop, idle_waiting, leave_fault_for_later, preempt_point,
+    report_current_call, schedule, should_preempt, sleep_until, take_fault_left, tick,
+    with_current_process, KernelBlocker,
+};
+pub use thread::{end_current_process, exit_process, exit_thread, kill_current_process, Thread};
+
+/// Monotonic time in nanoseconds since boot.
+pub fn now_ns() -> i64 {
+    i64::try_from(crate::uptime_nanos()).unwrap_or(i64::MAX)
+}

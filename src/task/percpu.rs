@@ -1,0 +1,63 @@
+//! Each CPU's own state, in one [`PerCpu`] per CPU reached through TPIDR_EL1
+//! (`arch::cpu::per_cpu_ptr`): the running thread, the idle context, the need-resched flag
+//! and whether the idle loop waits for an interrupt.
+//!
+//! Locking: a CPU's block is written only by that CPU (the tick, `schedule`, the idle loop);
+//! its fields are atomics read without a lock. `current` changes only in `schedule`, under
+//! `SCHEDULER` with IRQs masked, so code running on behalf of a thread always reads itself
+//! there.
+
+use super::thread::Thread;
+use arch::context::SavedContext;
+use core::sync::atomic::{AtomicBool, AtomicPtr};
+
+/// CPUs the kernel has room for; index 0 is the boot CPU.
+pub const MAX_CPUS: usize = 4;
+
+pub struct PerCpu {
+    /// The running thread: the reference the scheduler holds (from `Arc::into_raw`), null in
+    /// the idle loop and at boot. First in the block: the system-call path reads it through
+    /// TPIDR_EL1 at offset 0.
+    pub(super) current: AtomicPtr<Thread>,
+    /// Set by the tick: the time slice is over, switch at the next chance.
+    pub(super) need_resched: AtomicBool,
+    /// The idle loop waits for an interrupt with interrupts unmasked: a timer interrupt taken
+    /// then is late only by what the emulator's clock did while the CPU slept, not by a
+    /// stretch of kernel work (`irq::note_latency` skips it).
+    pub(super) idle_waiting: AtomicBool,
+    /// The idle context (on this CPU's boot stack) while switched out.
+    pub(super) idle: SavedContext,
+}
+
+impl PerCpu {
+    const fn new() -> PerCpu {
+        PerCpu {
+            current: AtomicPtr::new(core::ptr::null_mut()),
+            need_resched: AtomicBool::new(false),
+            idle_waiting: AtomicBool::new(false),
+            idle: SavedContext::new(),
+        }
+    }
+}
+
+static PER_CPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+
+/// Points the boot CPU's TPIDR_EL1 at its block; the first thing the kernel does, before
+/// anything may ask for the current thread (a panic's report does).
+pub fn init_boot_cpu() {
+    arch::cpu::set_per_cpu(&PER_CPU[0] as *const PerCpu as usize);
+}
+
+/// This CPU's index in `PER_CPU` (0 for the boot CPU).
+pub fn cpu_index() -> usize {
+    (arch::cpu::per_cpu_ptr() - PER_CPU.as_ptr() as usize) / core::mem::size_of::<PerCpu>()
+}
+
+/// This CPU's block.
+#[inline(always)]
+pub(super) fn this_cpu() -> &'static PerCpu {
+    // SAFETY: TPIDR_EL1 holds the address of an element of `PER_CPU` (a static), set by
+    // `init_boot_cpu` at the top of `kernel_entry` before any task code runs, and never
+    // changed after; nothing else writes TPIDR_EL1.
+    unsafe { &*(arch::cpu::per_cpu_ptr() as *const PerCpu) }
+}

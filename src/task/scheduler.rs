@@ -1,0 +1,472 @@
+//! The scheduler: the run queue and the sleepers, switching (`schedule`), the idle loop, the
+//! tick, blocking and waking, the preemption and wait points, and what the current thread is
+//! doing (`with_current_process`, `copying_frames` and the faults such a copy leaves for
+//! later).
+//!
+//! Locking: `SCHEDULER` is an IRQ-safe lock (the tick takes it from the IRQ handler). It
+//! nests inside `Process::inner`; `Thread::state` or `Thread::user_registers` (never both at
+//! once) nest inside it. Under it nothing may fault or sleep, and nothing is dropped that
+//! could run arbitrary teardown (a dying thread's last reference waits in `zombies`). The
+//! current thread is this CPU's (`percpu`), read without any lock: only this CPU changes it,
+//! in `schedule`, under `SCHEDULER`.
+
+use super::now_ns;
+use super::percpu::this_cpu;
+use super::process::Process;
+use super::thread::{Thread, ThreadState, NO_FAULT};
+use crate::aspace;
+use crate::sync::IrqSafeLock;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use arch::context::{self, SavedContext, SavedSp};
+use arch::exception::TrapFrame;
+use core::sync::atomic::Ordering;
+use object::wait::{Blocker, Waiter, Wake};
+
+pub(super) struct Scheduler {
+    pub(super) run_queue: VecDeque<Arc<Thread>>,
+    /// Blocked threads with a deadline.
+    pub(super) sleepers: Vec<(i64, Arc<Thread>)>,
+    /// Dead threads whose kernel stack may still be in use until the next switch completes.
+    zombies: Vec<Arc<Thread>>,
+}
+
+/// The threads waiting for a CPU or a deadline. IRQ-safe: the tick takes it. See the module
+/// doc for what nests inside.
+pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler {
+    run_queue: VecDeque::new(),
+    sleepers: Vec::new(),
+    zombies: Vec::new(),
+});
+
+/// The running thread's `Thread`, borrowed from this CPU's reference (null in the idle loop
+/// and at boot): the system-call path must not pay for the scheduler lock and reference
+/// counts on every call.
+#[inline(always)]
+fn current_ptr() -> *const Thread {
+    this_cpu().current.load(Ordering::Relaxed)
+}
+
+pub fn current_thread() -> Option<Arc<Thread>> {
+    let thread = current_ptr();
+    if thread.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer is this CPU's reference to the running thread (from
+    // `Arc::into_raw` in `schedule`), alive while it stays current, which it does while code
+    // runs on its behalf (see `with_current_process`); the count taken here is the new `Arc`'s.
+    unsafe {
+        Arc::increment_strong_count(thread);
+        Some(Arc::from_raw(thread))
+    }
+}
+
+pub fn current_process() -> Option<Arc<Process>> {
+    with_current_process(Arc::clone)
+}
+
+/// Who is running now, as a number no other running thread has (its `Thread`'s address; 0
+/// in the idle loop): for state that belongs to the thread that set it.
+pub fn current_token() -> usize {
+    current_ptr() as usize
+}
+
+/// Runs `f` on the current thread's process, without taking a reference.
+#[inline]
+pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> {
+    let thread = current_ptr();
+    if thread.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer is the reference this CPU's `current` holds of the running thread,
+    // and it only changes in `schedule` on this CPU. The kernel switches only in `schedule`
+    // (blocking, exiting, preemption points), so while code runs on behalf of this thread it
+    // stays current: a `schedule` inside `f` returns only once this thread runs again, and a
+    // thread that dies never returns from it.
+    Some(f(unsafe { &(*thread).process }))
+}
+
+/// Prints what the current thread was doing in the kernel, for the report of a panic or a
+/// fatal exception: the system call and its arguments, or the user fault, of its last entry
+/// from EL0 (the frame the vectors saved at the top of its kernel stack), so that a fuzzer's
+/// seed and the call named here reproduce it. Takes no lock: the kernel may have stopped
+/// holding any of them.
+pub fn report_current_call() {
+    let thread = current_ptr();
+    if thread.is_null() {
+        log::error!("  on no thread (the idle loop or boot)");
+        return;
+    }
+    // SAFETY: this CPU's reference to the running thread (see `with_current_process`); the
+    // kernel has stopped, so it stays alive.
+    let thread = unsafe { &*thread };
+    let frame_addr = context::user_frame_address(thread.stack_top());
+    // SAFETY: every entry from EL0 saves its frame there, at the top of this thread's own
+    // kernel stack, which is mapped while the thread exists; plain integers, any bits valid.
+    let frame = unsafe { &*(frame_addr as *const TrapFrame) };
+    let (thread_koid, process_koid) = (thread.base.koid(), thread.process.base.koid());
+    const EC_SVC64: u64 = 0x15;
+    if frame.esr >> 26 == EC_SVC64 {
+        let number = frame.x[16];
+        let call = abi::Syscall::from_number(number).map_or("unknown", abi::Syscall::name);
+        let a = &frame.x;
+        log::error!(
+            "  in system call {number} ({call}) of thread {thread_koid}, process {process_koid}\n  \
+             args {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x}  (user pc {:#x})",
+            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], frame.elr
+        );
+    } else if frame.esr == 0 {
+        // An interrupt from user mode, often taken right as a system call returns (its end
+        // unmasked interrupts): x16 still holds that call's number.
+        let number = frame.x[16];
+        let call = abi::Syscall::from_number(number).map_or("unknown", abi::Syscall::name);
+        log::error!(
+            "  on thread {thread_koid}, process {process_koid}, interrupted in user mode at pc {:#x}; x16 = {number} ({call}), the system call just made if the pc follows an svc",
+            frame.elr
+        );
+    } else {
+        log::error!(
+            "  on thread {thread_koid}, process {process_koid}, last in from user mode at pc {:#x} (ESR {:#x}, FAR {:#x})",
+            frame.elr,
+            frame.esr,
+            frame.far
+        );
+    }
+}
+
+/// Marks the current thread as copying (`on`) between user memory and frames that no lock
+/// keeps (a VMO's, in `zx_vmo_read` and `zx_vmo_write`; between two such copies it may take
+/// preemption points, never during one), or done with it: a fault such a copy takes must not
+/// let another thread run, which could free those frames meanwhile. It is served without
+/// waiting ([`object::vmar::Vmar::handle_fault_without_waiting`]); one that would have to
+/// wait fails the copy and leaves its page for [`take_fault_left`], for the caller to serve
+/// once it let go of the frames and then copy the rest.
+#[inline]
+pub fn copying_frames(on: bool) {
+    let thread = current_ptr();
+    if !thread.is_null() {
+        // SAFETY: as in `with_current_process`.
+        unsafe { (*thread).copying_frames.store(on, Ordering::Relaxed) };
+    }
+}
+
+/// The user page (address, whether for a write) a copy marked by [`copying_frames`] faulted
+/// on and left for later, if any; taking it clears it.
+pub fn take_fault_left() -> Option<(usize, bool)> {
+    let thread = current_ptr();
+    if thread.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_current_process`.
+    let left = unsafe { (*thread).fault_left.swap(NO_FAULT, Ordering::Relaxed) };
+    (left != NO_FAULT).then_some((left & !1, left & 1 != 0))
+}
+
+/// Whether the current thread is in a copy marked by [`copying_frames`].
+pub fn copy_holds_frames() -> bool {
+    let thread = current_ptr();
+    // SAFETY: as in `with_current_process`.
+    !thread.is_null() && unsafe { (*thread).copying_frames.load(Ordering::Relaxed) }
+}
+
+/// A fault of a copy marked by [`copying_frames`] that needs waiting: the copy fails, and
+/// [`take_fault_left`] hands the page to its caller.
+pub fn leave_fault_for_later(va: usize, write: bool) {
+    let thread = current_ptr();
+    if !thread.is_null() {
+        let page = va & !(arch::mmu::PAGE_SIZE - 1);
+        // SAFETY: as in `with_current_process`.
+        unsafe {
+            (*thread)
+                .fault_left
+                .store(page | usize::from(write), Ordering::Relaxed)
+        };
+    }
+}
+
+/// Whether the current thread was killed (it must not return to user mode).
+pub fn current_is_dead() -> bool {
+    let thread = current_ptr();
+    // SAFETY: as in `with_current_process`.
+    !thread.is_null() && unsafe { (*thread).dead.load(Ordering::Relaxed) }
+}
+
+/// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
+/// the calling context runs again.
+pub fn schedule() {
+    let cpu = this_cpu();
+    let (save_slot, next_sp): (*const SavedContext, SavedSp);
+    {
+        let mut scheduler = SCHEDULER.lock();
+        cpu.need_resched.store(false, Ordering::Relaxed);
+        let current = cpu.current.load(Ordering::Relaxed);
+        // SAFETY: `current` is null or this CPU's reference to the running thread (from
+        // `Arc::into_raw` below); it is taken over here, and `cpu.current` is overwritten with
+        // the next thread's before the lock goes, with nothing on this CPU reading it between.
+        let previous = (!current.is_null()).then(|| unsafe { Arc::from_raw(current) });
+        if let Some(previous) = &previous {
+            // A killed thread is Dead (for good: no transition leaves Dead), so it is never
+            // queued again.
+            let mut state = previous.state.lock();
+            if *state == ThreadState::Running {
+                *state = ThreadState::Runnable;
+                drop(state);
+                scheduler.run_queue.push_back(previous.clone());
+            }
+        }
+        let next = scheduler.run_queue.pop_front();
+        if let (Some(previous), Some(next)) = (&previous, &next) {
+            if Arc::ptr_eq(previous, next) {
+                let mut state = next.state.lock();
+                if *state != ThreadState::Dead {
+                    *state = ThreadState::Running;
+                }
+                drop(state);
+                // The queue's reference becomes this CPU's; `previous` (the old one) drops.
+                cpu.current
+                    .store(Arc::into_raw(next.clone()).cast_mut(), Ordering::Relaxed);
+                return;
+            }
+        }
+        if previous.is_none() && next.is_none() {
+            return;
+        }
+        if let Some(previous) = &previous {
+            previous.user_registers.lock().save();
+        }
+        match &next {
+            Some(next) => {
+                let mut state = next.state.lock();
+                if *state != ThreadState::Dead {
+                    *state = ThreadState::Running;
+                }
+                drop(state);
+                next.ran.store(true, Ordering::Relaxed);
+                next.user_registers.lock().restore();
+                aspace::switch_to(if next.process.has_exited() {
+                    None
+                } else {
+                    Some(next.process.aspace.ttbr0())
+                });
+            }
+            None => aspace::switch_to(None),
+        }
+        save_slot = match &previous {
+            Some(previous) => &previous.context,
+            None => &cpu.idle,
+        };
+        next_sp = match &next {
+            Some(next) => next.context.saved_sp(),
+            None => cpu.idle.saved_sp(),
+        };
+        // Keep the previous thread alive while its stack is still ours; a dead one is freed
+        // after the next switch.
+        if let Some(previous) = previous {
+            if previous.state() == ThreadState::Dead {
+                scheduler.zombies.push(previous);
+            }
+        }
+        cpu.current.store(
+            next.map_or(core::ptr::null(), Arc::into_raw).cast_mut(),
+            Ordering::Relaxed,
+        );
+    }
+    // SAFETY: IRQs are masked (our caller's duty). `save_slot` is the previous context's
+    // slot, kept alive above (its thread is queued, current or a zombie until the next
+    // switch completes; or this CPU's idle context, in a static), and `next_sp` a context
+    // prepared by `Thread::launch` or saved by an earlier switch, which only this switch
+    // resumes: it was taken off the run queue (or is this CPU's idle context, which runs only
+    // when no thread does on it).
+    unsafe { context::switch(save_slot, next_sp) };
+    reap_zombies();
+}
+
+fn reap_zombies() {
+    let zombies = {
+        let mut scheduler = SCHEDULER.lock();
+        let current = current_ptr();
+        let (keep, free): (Vec<_>, Vec<_>) = core::mem::take(&mut scheduler.zombies)
+            .into_iter()
+            .partition(|z| core::ptr::eq(Arc::as_ptr(z), current));
+        scheduler.zombies = keep;
+        free
+    };
+    drop(zombies);
+}
+
+/// The kernel's preemption point for long operations (`object::preempt`), called with no
+/// lock held and IRQs masked: lets a pending interrupt in (the tick, which asks for a switch
+/// at the end of the time slice), then switches if another thread should run. Returns false
+/// when the current thread was killed: it stops the work and leaves at the system-call
+/// boundary. Nothing happens outside a thread (boot, the idle loop).
+pub fn preempt_point() -> bool {
+    if current_ptr().is_null() {
+        return true;
+    }
+    // A killed thread must not switch away here: the scheduler would never run it again, and
+    // what its frames hold would never be dropped. It unwinds to the system-call boundary.
+    if current_is_dead() {
+        return false;
+    }
+    arch::cpu::take_pending_irqs();
+    if should_preempt() {
+        schedule();
+    }
+    !current_is_dead()
+}
+
+/// The kernel's wait point (`object::preempt::wait_point`), called with no lock held and IRQs
+/// masked by a thread that waits for another thread's long operation: sleeps until the next
+/// tick (at most a time slice), so that the long operation runs undisturbed meanwhile; a
+/// thread that only yielded was switched to at every preemption point of the operation and
+/// slowed it (twice as long on the raspi machines, where a switch costs more). Returns false
+/// when the current thread was killed.
+pub fn wait_point() -> bool {
+    if current_ptr().is_null() {
+        return true;
+    }
+    if current_is_dead() {
+        return false;
+    }
+    sleep_until(now_ns() + WAIT_POINT_SLEEP_NS);
+    !current_is_dead()
+}
+
+/// How long [`wait_point`] sleeps; the tick rounds it up.
+const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
+
+/// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
+pub fn idle_loop() -> ! {
+    object::preempt::set_hook(preempt_point);
+    object::preempt::set_wait_hook(wait_point);
+    loop {
+        schedule();
+        // What a thread which never came back (it exited) left for later (address spaces,
+        // pages of large VMOs, queues of dead channel endpoints, VMO families' work, page
+        // tables): a chunk per round, so that a thread made runnable meanwhile runs after it.
+        if object::free_deferred_chunk() || aspace::free_dead_tables_chunk() {
+            arch::cpu::take_pending_irqs();
+            continue;
+        }
+        let cpu = this_cpu();
+        cpu.idle_waiting.store(true, Ordering::Relaxed);
+        arch::cpu::enable_irqs();
+        arch::cpu::wait_for_interrupt();
+        arch::cpu::disable_irqs();
+        cpu.idle_waiting.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Whether this CPU is in the idle loop's wait for an interrupt ([`super::percpu::PerCpu`]
+/// says why that matters).
+pub fn idle_waiting() -> bool {
+    this_cpu().idle_waiting.load(Ordering::Relaxed)
+}
+
+/// The timer tick (IRQs masked): wakes sleepers whose deadline passed and asks for a
+/// reschedule at the end of the time slice.
+pub fn tick() {
+    let now = now_ns();
+    let mut scheduler = SCHEDULER.lock();
+    let mut index = 0;
+    while index < scheduler.sleepers.len() {
+        if scheduler.sleepers[index].0 <= now {
+            let (_, thread) = scheduler.sleepers.swap_remove(index);
+            let mut state = thread.state.lock();
+            if *state == ThreadState::Blocked {
+                *state = ThreadState::Runnable;
+                drop(state);
+                scheduler.run_queue.push_back(thread);
+            }
+        } else {
+            index += 1;
+        }
+    }
+    drop(scheduler);
+    this_cpu().need_resched.store(true, Ordering::Relaxed);
+}
+
+/// Whether an IRQ taken from EL0 should switch threads before returning.
+pub fn should_preempt() -> bool {
+    this_cpu().need_resched.load(Ordering::Relaxed) && !SCHEDULER.lock().run_queue.is_empty()
+}
+
+/// Makes a blocked thread runnable.
+fn wake(thread: &Arc<Thread>) {
+    let mut scheduler = SCHEDULER.lock();
+    let mut state = thread.state.lock();
+    if *state == ThreadState::Blocked {
+        *state = ThreadState::Runnable;
+        drop(state);
+        scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+        scheduler.run_queue.push_back(thread.clone());
+    }
+}
+
+/// Blocks the current thread until `deadline` or until something wakes it.
+fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
+    let Some(thread) = current_thread() else {
+        return;
+    };
+    {
+        let mut scheduler = SCHEDULER.lock();
+        if !still_waiting() {
+            return;
+        }
+        let mut state = thread.state.lock();
+        // A killed thread never blocks again: it unwinds to the system-call boundary and
+        // leaves there. Marking it Blocked would also hide that it is dead.
+        if *state == ThreadState::Dead {
+            return;
+        }
+        *state = ThreadState::Blocked;
+        drop(state);
+        if deadline != abi::ZX_TIME_INFINITE {
+            scheduler.sleepers.push((deadline, thread.clone()));
+        }
+    }
+    schedule();
+}
+
+/// `zx_nanosleep`.
+pub fn sleep_until(deadline: i64) {
+    if deadline <= now_ns() {
+        return;
+    }
+    block_current(deadline, || true);
+}
+
+struct ThreadWaker(Weak<Thread>);
+
+impl Wake for ThreadWaker {
+    fn wake(&self) {
+        if let Some(thread) = self.0.upgrade() {
+            self::wake(&thread);
+        }
+    }
+}
+
+/// Blocking for `object::wait`: the current thread sleeps in the scheduler.
+pub struct KernelBlocker;
+
+impl Blocker for KernelBlocker {
+    fn now(&self) -> i64 {
+        now_ns()
+    }
+
+    fn wake_hook(&self) -> Arc<dyn Wake> {
+        let thread = current_thread()
+            .map(|t| Arc::downgrade(&t))
+            .unwrap_or_default();
+        Arc::new(ThreadWaker(thread))
+    }
+
+    fn block_until(&self, waiter: &Waiter, deadline: i64) {
+        block_current(deadline, || waiter.is_pending());
+    }
+
+    fn interrupted(&self) -> bool {
+        current_is_dead()
+    }
+}
