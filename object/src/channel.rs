@@ -10,24 +10,24 @@
 //!
 //! # Locking
 //! Order, outermost first (a lock is never taken while one further down is held):
-//! 1. [`COLLECTOR`] (global): every change of a `queued` count, the decision that an
+//! 1. `COLLECTOR` (global): every change of a `queued` count, the decision that an
 //!    endpoint is dead, each collection step;
 //! 2. `Shared::sides` (one per channel, both endpoints): the two queues and their `closed`
 //!    flags. Inside it: an endpoint's signal state (`READABLE`, `WRITABLE`, `PEER_CLOSED`;
 //!    its wake-ups take a waiter's lock, then in the kernel the scheduler's), the heap (a
 //!    queue grows) and, during a collector scan, the `gc` node of an endpoint a queued
 //!    handle names;
-//! 3. `Channel::gc` (per endpoint): always under [`COLLECTOR`]; a leaf, never two at once.
+//! 3. `Channel::gc` (per endpoint): always under `COLLECTOR`; a leaf, never two at once.
 //!
-//! [`DEFERRED`] is taken alone; `Channel::reap_next` is a leaf taken alone, under
-//! [`DEFERRED`] or under [`COLLECTOR`] (a sweep or a release links claimed endpoints). No
+//! `DEFERRED` is taken alone; `Channel::reap_next` is a leaf taken alone, under
+//! `DEFERRED` or under `COLLECTOR` (a sweep or a release links claimed endpoints). No
 //! lock here is taken by an IRQ handler; the kernel holds them with IRQs masked, as it runs
 //! every system call.
 //!
 //! With any of them held: no handle is dropped, nor any reference that may be an endpoint's
-//! last (an endpoint's drop takes `sides` and [`COLLECTOR`]); no user memory is touched (the
+//! last (an endpoint's drop takes `sides` and `COLLECTOR`); no user memory is touched (the
 //! system call copies bytes in before [`Channel::write`] and out after [`Channel::read`]);
-//! no preemption point and no sleep ([`reap`] only defers; the kernel's preemption points
+//! no preemption point and no sleep (`reap` only defers; the kernel's preemption points
 //! come between [`free_dead_chunk`] calls, with nothing held).
 //!
 //! # Freeing messages

@@ -20,7 +20,7 @@
 //!   it again: handles and rejected handles leave through the return value and are dropped
 //!   after it; an `Arc` dropped under it is never the object's last (the table still holds a
 //!   handle to it).
-//! - [`PENDING_DROPS`] (global): taken alone (only the heap nests inside it, when a batch is
+//! - `PENDING_DROPS` (global): taken alone (only the heap nests inside it, when a batch is
 //!   pushed); its batches are dropped after it is released.
 //!
 //! No IRQ handler takes either; the kernel holds them with IRQs masked, as it runs every
