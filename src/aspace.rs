@@ -10,6 +10,21 @@
 //!
 //! With `kcheck` (or in test boots) every address space is listed, and [`table_owners`]
 //! accounts for every page-table page the pool has handed out (src/kcheck.rs).
+//!
+//! # Locking
+//! - `UserAddressSpace::tables` (per address space): the tree, its table-page list and the
+//!   TLB batch. Taken inside the VMAR tree lock (every [`AddressSpace`] call; a VMO's unmap
+//!   reaches it through its family lock, then the tree lock) or alone (release, `kcheck`).
+//!   Inside it: the page pool (`memory::with_pool`: new tables, the spend check) and the heap
+//!   (the page list, `kcheck`'s lists and messages).
+//! - [`ASIDS`]: leaf, taken alone (never with `tables` held: `release` takes the tables out
+//!   first).
+//! - [`DEAD_TABLES`] and [`SPACES`]: taken alone; only the heap nests inside them. Pages are
+//!   freed to the pool and address spaces dropped after they are released.
+//!
+//! No IRQ handler takes any of them; the kernel holds them with IRQs masked (the page pool
+//! masks them itself). Nothing done under them touches user memory, sleeps or passes a
+//! preemption point ([`free_dead_tables`] points between chunks, with nothing held).
 
 use crate::memory;
 use alloc::format;
@@ -33,6 +48,7 @@ struct Asids {
     next: u32,
 }
 
+/// Protects the ASID allocator. Leaf, taken alone; IRQs masked, as the kernel runs.
 static ASIDS: spin::Mutex<Asids> = spin::Mutex::new(Asids {
     bits: 8,
     free: Vec::new(),
@@ -266,7 +282,8 @@ const TABLES_AT_ONCE: usize = 512;
 /// Table pages of released address spaces, no longer reachable from any TTBR0 and flushed
 /// from the TLB, freed a chunk at a time by [`free_dead_tables`] (on the way out of the
 /// system call that released them) or [`free_dead_tables_chunk`] (the idle loop). Taken
-/// alone, never around another lock.
+/// alone, never around another lock but the heap's (the list grows, a chunk is cut off);
+/// the pages go to the pool after it is released. IRQs masked, as the kernel runs.
 static DEAD_TABLES: spin::Mutex<Vec<Vec<u64>>> = spin::Mutex::new(Vec::new());
 /// Whether `DEAD_TABLES` may hold anything.
 static DEAD_TABLES_PENDING: AtomicBool = AtomicBool::new(false);
@@ -309,6 +326,8 @@ pub fn free_dead_tables_chunk() -> bool {
 }
 
 pub struct UserAddressSpace {
+    /// Protects the tree, its pages and the TLB batch. Inside the VMAR tree lock; the page
+    /// pool and the heap nest inside it; IRQs masked, as the kernel runs.
     tables: spin::Mutex<Option<Tables>>,
     asid: u16,
     root: u64,
@@ -383,8 +402,8 @@ impl Drop for UserAddressSpace {
 }
 
 /// Every address space not yet dropped, for the kernel's invariant checks (`kcheck`); kept
-/// only while they are on. Taken alone, never around another lock (IRQs masked, as all
-/// kernel code runs).
+/// only while they are on. Taken alone, never around another lock but the heap's (IRQs
+/// masked, as all kernel code runs); no address space is dropped under it.
 static SPACES: spin::Mutex<Vec<Weak<UserAddressSpace>>> = spin::Mutex::new(Vec::new());
 
 /// Page-table pages the kernel's own tables took from the pool after boot (they are never

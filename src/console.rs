@@ -1,5 +1,16 @@
 //! The kernel console and the `log` backend: the UART boot chose from the device tree (a PL011
 //! or the Pi's mini UART), or semihosting when there is none (or before it is known).
+//!
+//! # Locking
+//! [`CONSOLE`] is the last lock: anything may print with any other lock held, from thread
+//! context or from the IRQ handler, so it is taken with IRQs masked ([`with_console`]) and
+//! nothing nests inside it but the UART (or semihosting) and the formatting of what is
+//! printed. That formatting runs under it: a `Debug` or `Display` impl that takes a lock
+//! (`ObjectBase`'s takes its signal state, `HandleTable`'s its table) nests that lock inside
+//! the console's, so nothing may print such a value while holding that same lock. Printed
+//! bytes from user space are copied into a kernel buffer first: no user memory is touched
+//! under it. [`OWNER`] is not a lock: it records the holder, so that this CPU's own print,
+//! abandoned by a fatal exception or a panic in its middle, is taken over.
 
 use arch::devicetree::ConsoleKind;
 use arch::uart::{MiniUart, Pl011};

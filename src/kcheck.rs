@@ -26,6 +26,14 @@
 //! leaves its work to the idle loop, and the next call's checks see the result.) They hold
 //! no lock across each other and assume nothing else runs meanwhile (one CPU, IRQs masked,
 //! no preemption point): with more CPUs they would have to stop the others first.
+//!
+//! # Locking
+//! No lock of its own (the flags are atomics). The checks run with no lock held and take
+//! each lock they read alone, one after the other: the page pool's (through
+//! `memory::with_pool`, IRQs masked; nothing is allocated inside it), then `aspace`'s
+//! (`SPACES`, each address space's `tables`, `DEAD_TABLES`: the heap nests inside those),
+//! then each process's handle table (the heap inside it). References collected under a lock
+//! are dropped after it.
 
 use crate::{aspace, memory, task};
 use alloc::format;

@@ -1,6 +1,13 @@
 //! Starting user mode: the boot archive becomes a VMO, `init` is loaded from it into a new
 //! process and started with the bootstrap message (see user/README.md), and the boot CPU
 //! becomes the idle thread.
+//!
+//! # Locking
+//! No lock of its own. [`run`] masks IRQs for good on the boot CPU (the boot code unmasked
+//! them for the tick): from here on the kernel runs with IRQs masked except where the
+//! scheduler lets them in (the idle loop's wait, a preemption point, user mode), which is
+//! what every lock's "IRQs masked" relies on. The exit hook `init_exited` runs after
+//! `Process::terminate` has released every lock; it prints and may end the emulator.
 
 use crate::boot::Board;
 use crate::task::{self, Process, Thread, ROOT_BASE};

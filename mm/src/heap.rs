@@ -31,6 +31,15 @@
 //! Requests whose buddy block (size rounded up to a power of two, at least the alignment)
 //! exceeds half a chunk are refused with null, without asking `grow`: the kernel serves large
 //! allocations from the pool directly.
+//!
+//! # Locking
+//! One lock (`KernelHeap::inner`): the chunk list, every chunk header (buddy allocator and
+//! cached blocks) and the accounting. It is a leaf: no other lock is taken while it is held,
+//! as `grow` and `release` (which take the page pool's lock) run after it is released, so
+//! any lock of the kernel may be held while allocating or freeing (the heap nests inside
+//! them all). It does not mask IRQs, so no IRQ handler may allocate or free: it could spin
+//! forever on the lock held by the code it interrupted. Nothing under it touches user
+//! memory, sleeps or passes a preemption point.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -388,6 +397,8 @@ impl<const ORDER: usize> Inner<ORDER> {
 /// A [`GlobalAlloc`] over chunks of `2^ORDER` bytes, each a buddy heap whose largest block is
 /// `2^(ORDER-1)` bytes (see the module documentation).
 pub struct KernelHeap<const ORDER: usize> {
+    /// Protects the chunks and the accounting. Leaf (grow and release run outside it); IRQs
+    /// are not masked by it: no IRQ handler may allocate.
     inner: Mutex<Inner<ORDER>>,
     grow: GrowFn,
     release: ReleaseFn,

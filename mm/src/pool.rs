@@ -23,6 +23,14 @@
 //!
 //! The entry records the use so that [`PagePool::free_pages`] can check the caller's claim
 //! and keep the per-use accounting exact.
+//!
+//! # Locking
+//! No lock here: a [`PagePool`] is changed through `&mut`, and the kernel keeps its one pool
+//! under one lock (`POOL` in src/memory.rs: taken through `memory::with_pool`, which masks
+//! IRQs while it is held, and once at boot to install the pool). That lock is a leaf, as
+//! nothing here allocates or takes a lock, and nests inside any other (a VMO family's, an
+//! address space's tables; the heap grows only after releasing its own lock). The frame
+//! table's reference counts are atomics, but are changed with that lock held all the same.
 
 use core::alloc::Layout;
 use core::fmt;

@@ -8,6 +8,28 @@
 //!   unreachable, see below). Messages already queued for it can still be read; then reads
 //!   give `PEER_CLOSED`.
 //!
+//! # Locking
+//! Order, outermost first (a lock is never taken while one further down is held):
+//! 1. `COLLECTOR` (global): every change of a `queued` count, the decision that an
+//!    endpoint is dead, each collection step;
+//! 2. `Shared::sides` (one per channel, both endpoints): the two queues and their `closed`
+//!    flags. Inside it: an endpoint's signal state (`READABLE`, `WRITABLE`, `PEER_CLOSED`;
+//!    its wake-ups take a waiter's lock, then in the kernel the scheduler's), the heap (a
+//!    queue grows) and, during a collector scan, the `gc` node of an endpoint a queued
+//!    handle names;
+//! 3. `Channel::gc` (per endpoint): always under `COLLECTOR`; a leaf, never two at once.
+//!
+//! `DEFERRED` is taken alone; `Channel::reap_next` is a leaf taken alone, under
+//! `DEFERRED` or under `COLLECTOR` (a sweep or a release links claimed endpoints). No
+//! lock here is taken by an IRQ handler; the kernel holds them with IRQs masked, as it runs
+//! every system call.
+//!
+//! With any of them held: no handle is dropped, nor any reference that may be an endpoint's
+//! last (an endpoint's drop takes `sides` and `COLLECTOR`); no user memory is touched (the
+//! system call copies bytes in before [`Channel::write`] and out after [`Channel::read`]);
+//! no preemption point and no sleep (`reap` only defers; the kernel's preemption points
+//! come between [`free_dead_chunk`] calls, with nothing held).
+//!
 //! # Freeing messages
 //! When an endpoint dies nobody can read its queue any more, so the messages in it are
 //! dropped, closing the handles inside them. Those may be the last handles to other endpoints
@@ -161,6 +183,9 @@ impl Side {
 /// then an endpoint's collector node or signal state. No handle is ever dropped with it held.
 #[derive(Default)]
 struct Shared {
+    /// Protects both queues and `closed` flags; nests inside [`COLLECTOR`], signal states and
+    /// `gc` nodes (and the heap) nest inside it; never taken in an IRQ handler (IRQs masked,
+    /// as the kernel runs).
     sides: spin::Mutex<[Side; 2]>,
 }
 
@@ -219,8 +244,12 @@ pub struct Channel {
     /// one reaper). Set with [`COLLECTOR`] held, or by the drop of an endpoint that never had
     /// a handle.
     reap_claimed: AtomicBool,
-    /// Link of the reaper's work list.
+    /// Link of the reaper's work list. Leaf: taken alone, under [`DEFERRED`] or under
+    /// [`COLLECTOR`]; only ever overwrites `None`, so it drops nothing; IRQs masked, as the
+    /// kernel runs.
     reap_next: spin::Mutex<Option<Arc<Channel>>>,
+    /// The collector's state of this endpoint. Leaf: taken under [`COLLECTOR`] (and maybe a
+    /// channel's `sides`), never with another endpoint's; IRQs masked, as the kernel runs.
     gc: spin::Mutex<GcNode>,
 }
 
@@ -267,6 +296,8 @@ struct Collector {
     cursor: Option<Arc<Channel>>,
 }
 
+/// Outermost lock of this module: `sides`, then `gc` nodes nest inside it (see
+/// [`Collector`]); no IRQ handler takes it, IRQs masked as the kernel runs.
 static COLLECTOR: spin::Mutex<Collector> = spin::Mutex::new(Collector {
     seeds: None,
     phase: Phase::Idle,

@@ -10,6 +10,23 @@
 //!
 //! Handles are never dropped while the table lock is held: dropping the last handle runs the
 //! object's `on_zero_handles`, which may drop more handles (even of the same process).
+//!
+//! # Locking
+//! - `HandleTable::inner` (per table): the slots, the free list and the count. Inside it
+//!   only the heap (slot growth, [`HandleTable::audit`]'s list) and, for
+//!   [`HandleTable::wait_one`]'s registration, the object's signal state (so a close cannot
+//!   slip between the lookup and the registration); nothing in this module takes it inside
+//!   another lock of its own. A handle dropped under it could run `on_zero_handles` and take
+//!   it again: handles and rejected handles leave through the return value and are dropped
+//!   after it; an `Arc` dropped under it is never the object's last (the table still holds a
+//!   handle to it).
+//! - `PENDING_DROPS` (global): taken alone (only the heap nests inside it, when a batch is
+//!   pushed); its batches are dropped after it is released.
+//!
+//! No IRQ handler takes either; the kernel holds them with IRQs masked, as it runs every
+//! system call. Nothing here touches user memory (values arrive copied into kernel memory),
+//! sleeps or passes a preemption point; a wait blocks only after its registration, with no
+//! lock held ([`crate::wait`]).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -159,7 +176,7 @@ pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
 /// leaves its batch to the worker, and the worker clears it only when it finds no batch,
 /// so no batch is left behind (with the flag apart, a worker could clear it just after
 /// another CPU pushed a batch and saw it still set). Taken alone, never around another
-/// lock; IRQs masked, as all kernel code runs.
+/// lock but the heap's (a push may grow the list); IRQs masked, as all kernel code runs.
 static PENDING_DROPS: spin::Mutex<(Vec<Vec<Handle>>, bool)> = spin::Mutex::new((Vec::new(), false));
 
 /// Drops `handles` without recursion: dropping a handle can end an object that drops
@@ -334,6 +351,8 @@ pub struct HandleTable {
     secret: u32,
     max_handles: usize,
     index_bits: u32,
+    /// Protects the slots and counts. Only the heap and (wait registration) a signal state
+    /// nest inside it; no handle is dropped under it; IRQs masked, as the kernel runs.
     inner: spin::Mutex<TableInner>,
 }
 

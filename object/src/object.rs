@@ -5,6 +5,13 @@
 //! and its name. Handles are counted separately from `Arc` references: the kernel may keep
 //! an object alive internally (a mapping keeps its VMO, a message keeps a channel), but
 //! "no handle left" is what user-visible state (peer closed, zero children) depends on.
+//!
+//! # Locking
+//! `ObjectBase::name` (one per object): a leaf, taken alone (the name is copied in and out
+//! of kernel buffers; user memory is never touched under it). The signal state has its own
+//! lock ([`crate::signal`]); the handle count is an atomic. No IRQ handler takes either; the
+//! kernel holds them with IRQs masked. [`KernelObject::on_zero_handles`] and
+//! [`KernelObject::last_handle_gone`] run with no lock of the handle layer held.
 
 use alloc::sync::Arc;
 use core::any::Any;
@@ -80,6 +87,7 @@ pub struct ObjectBase {
     koid: Koid,
     signals: SignalState,
     handles: AtomicUsize,
+    /// Protects the name. Leaf, taken alone; IRQs masked, as the kernel runs.
     name: spin::Mutex<[u8; NAME_LEN]>,
 }
 

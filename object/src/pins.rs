@@ -24,6 +24,15 @@
 //!
 //! Compared with a reference count on every frame a copy uses, this costs a copy the same
 //! whatever its length, and nothing more per page.
+//!
+//! # Locking
+//! No lock of its own, and a pin is not one: [`CopyPins::pin`] and [`CopyPins::unpin`] are
+//! single atomic operations, and a pinned copy runs with no lock held, so it may fault on
+//! user memory (the fault path takes the VMAR tree and family locks). Everything else here
+//! ([`CopyPins::free`], [`CopyPins::release_held`], [`HeldLists`], the `HOLDING` bit and the
+//! epoch) runs under the owning family's lock and calls the frame allocator there: in the
+//! kernel the page pool's lock ([`FrameAllocator`] implementations take it, IRQs masked)
+//! nests inside the family lock.
 
 use crate::frames::{FrameAddr, FrameAllocator, HeldFrames};
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,15 @@
 //! hook takes pending interrupts there and switches threads when the time slice is over.
 //!
 //! Host tests leave the hook unset (a point costs nothing) or install one that counts.
+//!
+//! # Locking
+//! A [`point`] or [`wait_point`] may switch threads or sleep: the caller holds no lock (a
+//! spin lock held across a switch would stall every other thread that takes it, or deadlock
+//! on this CPU). The hooks are set once ([`spin::Once`], not a lock); the flags are atomics.
+//! The one lock here is each [`WorkList`]'s: taken alone or inside its owner's lock (a VMO
+//! family queues itself under its family lock), with only the heap inside (the list grows);
+//! an item is taken off the list before its work runs. No IRQ handler takes it; the kernel
+//! holds it with IRQs masked.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -108,6 +117,8 @@ pub fn enabled() -> bool {
 /// family queues itself), and never around another lock: an item is taken off the list
 /// before its work runs. IRQs are masked while it is held, as everywhere in the kernel.
 pub struct WorkList<T> {
+    /// Protects the items. Inside an owner's lock at most, only the heap inside it; IRQs
+    /// masked, as the kernel runs.
     items: spin::Mutex<Vec<T>>,
     /// Set while `items` may hold anything. Cleared only under the lock, when the list is
     /// found empty, so a concurrent push is never missed.

@@ -10,6 +10,16 @@
 //! timeout). Completion calls the observer's [`SignalWaker`] with the internal lock held.
 //! That lock is a leaf: a waker may only record the result and make a thread runnable; it
 //! must never call into a kernel object, a handle table or another `SignalState`.
+//!
+//! # Locking
+//! `SignalState::inner` (one per object): the active signals and the observers. Taken inside
+//! any object lock that changes signals (a channel's `sides`, a handle table's during a wait
+//! registration, a VMO family's) and by itself. Inside it only: the completing waker (the
+//! [`crate::wait::Waiter`]'s state lock, then, after that is released, the kernel's wake-up,
+//! which takes the scheduler lock and a thread's state lock) and the heap (the observer list
+//! grows). Never two signal states at once. No IRQ handler takes it; the kernel holds it
+//! with IRQs masked, as it runs every system call. With it held: no user memory, no sleep, no
+//! preemption point, no handle dropped (a dropped observer releases only its waker).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -62,6 +72,8 @@ struct Inner {
 
 /// The active signals of an object and the observers waiting on them.
 pub struct SignalState {
+    /// Protects the signals and observers. Leaf but for the wakers it completes (waiter
+    /// state, scheduler, thread state) and the heap; IRQs masked, as the kernel runs.
     inner: spin::Mutex<Inner>,
 }
 

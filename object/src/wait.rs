@@ -10,6 +10,14 @@
 //! result in the waiter (under the waiter's lock) and then calls [`Wake::wake`]; the blocking
 //! side must re-check [`Waiter::is_pending`] after arming whatever `wake` signals and before
 //! sleeping.
+//!
+//! # Locking
+//! `Waiter::state` (one per wait): the result. A leaf: taken by the completing side inside a
+//! signal-state lock (and released before [`Wake::wake`], which takes the scheduler's locks),
+//! and by the kernel's blocker inside the scheduler lock (its re-check before sleeping), or
+//! alone. The waiting thread holds no lock while it blocks: registration (maybe under a
+//! handle-table lock, see `wait_with`) ends before the loop that sleeps. No IRQ handler
+//! takes it; the kernel holds it with IRQs masked.
 
 use alloc::sync::Arc;
 
@@ -56,6 +64,8 @@ pub enum WaitState {
 
 /// One wait in progress: the result once known and the hook that wakes the waiting thread.
 pub struct Waiter {
+    /// Protects the result. Leaf (inside a signal-state or the scheduler lock, or alone);
+    /// IRQs masked, as the kernel runs.
     state: spin::Mutex<WaitState>,
     hook: Arc<dyn Wake>,
 }
