@@ -68,6 +68,9 @@ pub(super) enum Found {
     Zeroed,
 }
 
+/// A node's view of its parent. A plain value, its fields shared with the `Vmo` side: a new
+/// clone, snapshot or slice is linked there (mod.rs) and a shrink clamps its children's
+/// windows (ops.rs).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Link {
     pub(super) parent: NodeId,
@@ -89,6 +92,13 @@ pub(super) enum Assume {
     Blind(NodeId),
 }
 
+/// One VMO of a family, or a hidden node (a snapshot's branch point). The `pub(super)`
+/// fields are shared with the `Vmo` side, which wires nodes together when it creates a
+/// clone, snapshot or slice (moving the parent's pages and zeroed ranges into the hidden
+/// node, mod.rs), edits `size`, `link` and `mapped_below` when it shrinks (ops.rs), reads
+/// `pages` and `link` on the transfer and fault fast paths, and changes `handles_open` and
+/// `mappings` as its handles and mappings come and go (mod.rs). The rest belongs to the tree
+/// alone: liveness, closing and letting go, charges.
 pub(super) struct Node {
     pub(super) pages: PageMap,
     /// Page ranges `start -> end` this node zeroed: they read zero and hide the ancestors
@@ -109,14 +119,14 @@ pub(super) struct Node {
     /// Pages charged to this node (see the module docs); zero unless it is alive. A cell, so
     /// that charges move while the family's page maps are being walked (under the family
     /// lock, like everything in a node).
-    pub(super) charged: Cell<u64>,
+    charged: Cell<u64>,
     /// Its VMO is gone, but letting go of what it saw is long work done in chunks later
     /// ([`Family::deferred_chunk`]): until then it counts as alive, shrunk to size 0, its
     /// window narrowing like any shrink's; or, with `letting_go`, alive from `dead_below` on.
     closing: bool,
     /// A dead node with one child whose merge into that child is long work done in chunks
     /// later ([`Family::merge_chunk`]).
-    pub(super) merge_pending: bool,
+    merge_pending: bool,
     /// Its VMO is gone while children still read through it: letting go of what it held and
     /// saw (its charges pass on, what nobody sees goes) is long work done in chunks later,
     /// from page 0 up ([`Family::let_go_chunk`]). `closing` is set too: until the work is
@@ -136,6 +146,17 @@ pub(super) struct Node {
 }
 
 impl Node {
+    /// Pages charged to it (see `charged`).
+    #[inline]
+    pub(super) fn charged(&self) -> u64 {
+        self.charged.get()
+    }
+
+    /// See `merge_pending`.
+    pub(super) fn merge_pending(&self) -> bool {
+        self.merge_pending
+    }
+
     pub(super) fn new(size: u64) -> Node {
         Node {
             pages: PageMap::new(),
@@ -274,10 +295,16 @@ pub const MAX_FAMILY_NODES: usize = 4096;
 pub(super) struct Reserve {
     /// The first frame, valid while `len` is not zero; each frame's first word holds the next.
     head: FrameAddr,
-    pub(super) len: u64,
+    len: u64,
 }
 
 impl Reserve {
+    /// Frames it holds.
+    #[inline]
+    pub(super) fn len(&self) -> u64 {
+        self.len
+    }
+
     pub(super) fn empty() -> Reserve {
         Reserve { head: 0, len: 0 }
     }
@@ -421,6 +448,7 @@ pub(super) struct FamilyCell {
 
 impl FamilyCell {
     /// A new family of one node, `pages` long: the node of a VMO just created (id 0).
+    #[inline]
     pub(super) fn new(frames: Arc<dyn FrameAllocator>, pages: u64) -> Arc<FamilyCell> {
         // The node vector is made with room for its first node (not grown into).
         let nodes = alloc::vec![Some(Node::new(pages))];
@@ -498,11 +526,19 @@ impl Drop for CopyPin<'_> {
 /// allocator; frames given up go through the family's [`CopyPins`], which hold them while
 /// copies without the lock may still touch them.
 pub(super) struct FamilyAllocator {
-    pub(super) frames: Arc<dyn FrameAllocator>,
+    frames: Arc<dyn FrameAllocator>,
     /// Frames given up while copies ran, until they end.
     held: HeldLists,
     /// The cell the family lives in: reachable as long as the family is.
     cell: Weak<FamilyCell>,
+}
+
+impl FamilyAllocator {
+    /// The kernel's allocator behind it: frames freed straight there skip the copy pins.
+    #[inline]
+    pub(super) fn kernel(&self) -> &Arc<dyn FrameAllocator> {
+        &self.frames
+    }
 }
 
 impl FrameAllocator for FamilyAllocator {
@@ -554,18 +590,22 @@ impl FrameAllocator for FamilyAllocator {
 pub(super) struct Family {
     /// Frames are taken and given up through it: a frame given up while a copy that runs
     /// without this lock may still touch it waits until the copy ends.
-    pub(super) frames: FamilyAllocator,
-    pub(super) nodes: Vec<Option<Node>>,
+    frames: FamilyAllocator,
+    nodes: Vec<Option<Node>>,
     free_ids: Vec<NodeId>,
-    pub(super) next_mapping_id: u64,
+    next_mapping_id: u64,
     /// Whether some PTE may show a page its mapping's node does not own (the zero page or an
     /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
     /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
+    /// Shared: set by a fault mapping a page its node does not own and by a snapshot
+    /// (mod.rs), read by the copy on write (transfer.rs).
     pub(super) shared_ptes: bool,
     /// Snapshots of a family node whose steps taking writable entries away are running (the
     /// lock released between two): until they end, an entry may still write a page that is
     /// now shared, so a copy on write takes every entry of its page away first, as with
     /// `shared_ptes`. Only while it is not 0: a snapshot done in one step costs faults nothing.
+    /// Shared: counted in and out by the snapshot's steps (mod.rs), read by the copy on write
+    /// (transfer.rs).
     pub(super) snapshots_stepping: usize,
     /// Operations walking the mappings of a page over several steps ([`PageWalk`]) that must
     /// not see an entry come back behind them: while not 0, [`Vmo::fault_page`] answers
@@ -573,17 +613,77 @@ pub(super) struct Family {
     /// operation counts itself in when a step of its walk ends with the walk partway, and
     /// out again once it freed or replaced what the walk cleared ([`Family::release_faults`])
     /// or when it ends, however it ends ([`HeldWalk`]).
-    pub(super) faults_held: usize,
+    faults_held: usize,
     /// Nodes with work left for later, oldest first: closing nodes and pending merges.
-    pub(super) deferred: Vec<NodeId>,
+    deferred: Vec<NodeId>,
     /// Whether the family is on [`DEFERRED_FAMILIES`].
-    pub(super) queued: bool,
+    queued: bool,
     /// Pages of work a close or a merge may do at once before the rest is left for later:
     /// [`FREE_AT_ONCE_PAGES`], lowered by tests to reach the deferred paths with small VMOs.
-    pub(super) defer_above: usize,
+    defer_above: usize,
 }
 
 impl Family {
+    /// The family's frame allocator (frames given up go through its copy pins).
+    #[inline]
+    pub(super) fn frames(&self) -> &FamilyAllocator {
+        &self.frames
+    }
+
+    /// Every node slot, `None` where a node was removed (for tests and accounting).
+    pub(super) fn node_slots(&self) -> &[Option<Node>] {
+        &self.nodes
+    }
+
+    /// Frees the pages node `id` itself holds in `first..stop`; returns how many there were.
+    /// Their charges and the page-table entries showing them are the caller's.
+    pub(super) fn free_own_pages(&mut self, id: NodeId, first: u64, stop: u64) -> u64 {
+        let Family { nodes, frames, .. } = self;
+        let own = nodes[id].as_mut().expect("live node id");
+        let mut freed = 0;
+        own.pages.remove_range(first, stop - 1, |_, frame| {
+            frames.free(frame);
+            freed += 1;
+        });
+        freed
+    }
+
+    /// A new id for a mapping of one of the family's VMOs.
+    pub(super) fn new_mapping_id(&mut self) -> u64 {
+        let id = self.next_mapping_id;
+        self.next_mapping_id += 1;
+        id
+    }
+
+    /// See `defer_above`.
+    pub(super) fn set_defer_above(&mut self, pages: usize) {
+        self.defer_above = pages;
+    }
+
+    /// Whether some node has work left for later (closing nodes, pending merges).
+    pub(super) fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Whether faults in the family must wait (see `faults_held`).
+    #[inline]
+    pub(super) fn faults_held(&self) -> bool {
+        self.faults_held != 0
+    }
+
+    /// Puts the family (in `cell`) on [`DEFERRED_FAMILIES`] if it has work left for later
+    /// and is not there yet. Where the list cannot grow, the work is done now.
+    pub(super) fn queue_deferred(&mut self, cell: &Arc<FamilyCell>) {
+        if self.deferred.is_empty() || self.queued {
+            return;
+        }
+        if DEFERRED_FAMILIES.push(cell.clone()).is_err() {
+            while self.deferred_chunk() {}
+            return;
+        }
+        self.queued = true;
+    }
+
     pub(super) fn node(&self, id: NodeId) -> &Node {
         self.nodes[id].as_ref().expect("live node id")
     }
@@ -2303,7 +2403,15 @@ pub(super) struct PageWalk {
     next: (NodeId, u64),
     /// Whether the operation counts in its family's [`Family::faults_held`]: from the end of
     /// the first step that left a walk partway until it replaced or freed what it cleared.
-    pub(super) holding: bool,
+    holding: bool,
+}
+
+impl PageWalk {
+    /// Whether the walk holds the family's faults (see `holding`).
+    #[inline]
+    pub(super) fn holding(&self) -> bool {
+        self.holding
+    }
 }
 
 /// A [`PageWalk`] an operation keeps across its steps, which lets the family's faults go on
@@ -2312,10 +2420,16 @@ pub(super) struct PageWalk {
 /// is dropped after it.
 pub(super) struct HeldWalk<'a> {
     family: &'a FamilyCell,
-    pub(super) walk: PageWalk,
+    walk: PageWalk,
 }
 
 impl<'a> HeldWalk<'a> {
+    /// The walk it ends however the operation ends.
+    #[inline]
+    pub(super) fn walk(&mut self) -> &mut PageWalk {
+        &mut self.walk
+    }
+
     pub(super) fn new(family: &'a FamilyCell) -> Self {
         HeldWalk {
             family,
@@ -2343,7 +2457,7 @@ pub(super) struct Mappings {
     /// that overlap it.
     by_range: MaxTree<(u64, u64), u64, Weak<dyn MappingObserver>>,
     /// Registrations per address space (`share_count` is its length).
-    pub(super) spaces: BTreeMap<u64, usize>,
+    spaces: BTreeMap<u64, usize>,
 }
 
 struct MappingEntry {
@@ -2353,6 +2467,11 @@ struct MappingEntry {
 }
 
 impl Mappings {
+    /// Address spaces some mapping is in.
+    pub(super) fn address_spaces(&self) -> usize {
+        self.spaces.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
@@ -2509,7 +2628,7 @@ static DEAD_PAGES: WorkList<(Arc<FamilyCell>, Arc<dyn FrameAllocator>, PageMap)>
 /// Families with work left for later ([`Family::deferred`]: closing nodes, pending merges),
 /// each once ([`Family::queued`]). [`settle_deferred_chunk`] does it a chunk at a time.
 /// Pushed inside the family's lock; a family is taken off the list before it is locked.
-pub(super) static DEFERRED_FAMILIES: WorkList<Arc<FamilyCell>> = WorkList::new();
+static DEFERRED_FAMILIES: WorkList<Arc<FamilyCell>> = WorkList::new();
 
 /// Whether some family may have work left for later.
 pub fn deferred_work_pending() -> bool {

@@ -63,8 +63,8 @@
 //!
 //! Work that grows with the pages a family holds is cut into chunks with the lock released
 //! and a preemption point between them (see `cow`). A function that expects the lock held
-//! takes the locked [`Family`](cow::Family) (or a node of it) as an argument; nothing reaches
-//! a family's contents any other way.
+//! takes the locked [`Family`](cow::Family) or a part of it (a node, its mappings, its
+//! allocator) as an argument; nothing reaches a family's contents any other way.
 
 mod cow;
 mod ops;
@@ -91,7 +91,7 @@ use abi::{
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use cow::{Assume, Family, FamilyCell, Found, Link, Node, NodeId, PageWalk, DEFERRED_FAMILIES};
+use cow::{Assume, Family, FamilyCell, Found, Link, Node, NodeId, PageWalk};
 
 const PAGE_SHIFT: u32 = 12;
 
@@ -512,29 +512,22 @@ impl Vmo {
         self.presence_changed(family, was);
     }
 
-    /// Puts the family on [`DEFERRED_FAMILIES`] if it has work left for later and is not
-    /// there yet. Where the list cannot grow, the work is done now.
+    /// Puts the family on the list of families with work left for later, if it has some
+    /// ([`Family::queue_deferred`]).
     fn queue_deferred(&self, family: &mut Family) {
-        if family.deferred.is_empty() || family.queued {
-            return;
-        }
-        if DEFERRED_FAMILIES.push(self.family.clone()).is_err() {
-            while family.deferred_chunk() {}
-            return;
-        }
-        family.queued = true;
+        family.queue_deferred(&self.family);
     }
 
     /// For tests: closes and merges in this VMO's family that take more than `pages` pages of
     /// work are left for later (with a preemption hook installed), so that small families
     /// reach those paths.
     pub fn defer_long_work_above(&self, pages: usize) {
-        self.family.lock().defer_above = pages;
+        self.family.lock().set_defer_above(pages);
     }
 
     /// Whether this VMO's family has work left for later (closing nodes, pending merges).
     pub fn has_deferred_work(&self) -> bool {
-        !self.family.lock().deferred.is_empty()
+        self.family.lock().has_deferred()
     }
 
     /// Committed bytes charged to this VMO (see the module docs), in O(1). A slice holds no
@@ -547,12 +540,12 @@ impl Vmo {
         };
         let node = family.node(self.node);
         let charged = match node.slice_of {
-            None => node.charged.get(),
+            None => node.charged(),
             Some((target, _)) => {
                 let target = family.node(target);
                 let unreachable = !target.handles_open && target.mappings.is_empty();
                 if unreachable && target.slices.first() == Some(&self.node) {
-                    target.charged.get()
+                    target.charged()
                 } else {
                     0
                 }
@@ -608,14 +601,14 @@ impl Vmo {
         if self.dead.load(Ordering::Relaxed) {
             return 0;
         }
-        family.node(self.node).mappings.spaces.len()
+        family.node(self.node).mappings.address_spaces()
     }
 
     /// Pages the family's nodes hold in all (for tests and accounting).
     pub fn family_committed_pages(&self) -> usize {
         let family = self.family.lock();
         family
-            .nodes
+            .node_slots()
             .iter()
             .flatten()
             .map(|node| node.pages.len())
@@ -624,7 +617,7 @@ impl Vmo {
 
     /// Nodes in the family (for tests: hidden and dead nodes are merged or removed).
     pub fn family_node_count(&self) -> usize {
-        self.family.lock().nodes.iter().flatten().count()
+        self.family.lock().node_slots().iter().flatten().count()
     }
 
     /// For tests: recomputes every charge of the family from scratch (page by page, by the
@@ -633,27 +626,27 @@ impl Vmo {
     pub fn check_family_charges(&self) -> Result<(), alloc::string::String> {
         let family = self.family.lock();
         let mut expected: BTreeMap<NodeId, u64> = BTreeMap::new();
-        for (id, node) in family.nodes.iter().enumerate() {
+        for (id, node) in family.node_slots().iter().enumerate() {
             let Some(node) = node else { continue };
             for (index, _) in node.pages.iter() {
                 match family.charged_to(id, index, Assume::Nothing) {
                     Some(owner) => *expected.entry(owner).or_default() += 1,
                     // A pending merge frees what nobody sees as its chunks reach it.
-                    None if node.merge_pending => {}
+                    None if node.merge_pending() => {}
                     None => {
                         return Err(alloc::format!("page {index} of node {id}: nobody sees it"))
                     }
                 }
             }
         }
-        for (id, node) in family.nodes.iter().enumerate() {
+        for (id, node) in family.node_slots().iter().enumerate() {
             let Some(node) = node else { continue };
             let want = expected.get(&id).copied().unwrap_or(0);
-            if node.charged.get() != want {
+            if node.charged() != want {
                 return Err(alloc::format!(
                     "node {id} (alive {}): charged {}, rule says {want}",
                     node.alive(),
-                    node.charged.get()
+                    node.charged()
                 ));
             }
         }
@@ -705,8 +698,7 @@ impl MapTarget for Vmo {
 
     fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64 {
         let mut family = self.family.lock();
-        let id = family.next_mapping_id;
-        family.next_mapping_id += 1;
+        let id = family.new_mapping_id();
         if !self.dead.load(Ordering::Relaxed) {
             family.node_mut(self.node).mappings.insert(id, observer);
             self.mapping_count.fetch_add(1, Ordering::Relaxed);
@@ -744,7 +736,7 @@ impl MapTarget for Vmo {
             });
         }
         let mut family = self.lock()?;
-        if family.faults_held != 0 {
+        if family.faults_held() {
             return Err(Status::SHOULD_WAIT);
         }
         let (node, start) = self.range(&family, offset, 1)?;
@@ -755,7 +747,7 @@ impl MapTarget for Vmo {
                 writable: owner == node,
             },
             _ => PageForFault {
-                frame: family.frames.zero_page(),
+                frame: family.frames().zero_page(),
                 writable: false,
             },
         };

@@ -143,13 +143,13 @@ impl Vmo {
             // whose entries take steps of their own (a chunk of none is such a step).
             let mut batch = family.prepare_from(node, first, first + count - 1, &mut reserve)?;
             let count =
-                family.clear_run_for_commit(node, first, count as usize, &mut held.walk) as u64;
+                family.clear_run_for_commit(node, first, count as usize, held.walk()) as u64;
             for index in first..first + count {
                 family.commit_cleared(node, index, &mut batch);
             }
-            batch.release_into(&mut reserve, &family.frames);
+            batch.release_into(&mut reserve, family.frames());
             if count != 0 {
-                family.release_faults(&mut held.walk);
+                family.release_faults(held.walk());
             }
             Ok(done + count)
         });
@@ -161,8 +161,8 @@ impl Vmo {
     /// Frees what a [`Reserve`] still holds (pages someone else committed meanwhile); no lock
     /// taken for an empty one (every range of one chunk).
     pub(super) fn release_reserve(&self, reserve: Reserve) {
-        if reserve.len != 0 {
-            reserve.release(&self.family.lock().frames);
+        if reserve.len() != 0 {
+            reserve.release(self.family.lock().frames());
         }
     }
 
@@ -181,13 +181,13 @@ impl Vmo {
                 .pages
                 .count_run(first, (last - first + 1) as usize);
             let lacking = last - first + 1 - held as u64;
-            if !family.frames.can_spend(lacking) {
+            if !family.frames().can_spend(lacking) {
                 return Err(Status::NO_MEMORY);
             }
             if last - first < family.write_chunk_pages() as u64 {
                 return Ok(Reserve::empty());
             }
-            (lacking, family.frames.frames.clone())
+            (lacking, family.frames().kernel().clone())
         };
         Reserve::take(&*frames, lacking)
     }
@@ -242,7 +242,7 @@ impl Vmo {
             // hides) go before any frame behind them is freed. As many entries as pages may
             // show an empty range (a MAP_RANGE of the zero page): the chunk ends where a
             // step's page-table work does.
-            let stop = family.unmap_some(node, first, stop, false, false, true, &mut held.walk);
+            let stop = family.unmap_some(node, first, stop, false, false, true, held.walk());
             if stop == first {
                 // A step of a walk over a page's many mappings: nothing freed yet.
                 return Ok(done);
@@ -252,13 +252,7 @@ impl Vmo {
             if link.is_some() {
                 family.stop_seeing(node, first, stop);
             }
-            let Family { nodes, frames, .. } = &mut *family;
-            let own = nodes[node].as_mut().expect("live node id");
-            let mut freed = 0;
-            own.pages.remove_range(first, stop - 1, |_, frame| {
-                frames.free(frame);
-                freed += 1;
-            });
+            let freed = family.free_own_pages(node, first, stop);
             family.uncharge(node, freed);
             if link.is_some() {
                 // One marker, whatever the chunk's length: the ancestors stay hidden even if
@@ -266,7 +260,7 @@ impl Vmo {
                 family.node_mut(node).add_zeroed(first, stop);
                 family.sweep_ancestors(link, first, stop);
             }
-            family.release_faults(&mut held.walk);
+            family.release_faults(held.walk());
             Ok(stop - (first - done))
         })
     }
@@ -333,9 +327,9 @@ impl Vmo {
         let (node, start) = self.range(family, offset, size)?;
         let partial = partial_pages(start, start + size);
         let needing = family.partial_pages_to_fork(node, &partial);
-        while reserve.len < needing.len() as u64 {
-            let frame = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-            reserve.push(frame, &family.frames);
+        while reserve.len() < needing.len() as u64 {
+            let frame = family.frames().alloc().ok_or(Status::NO_MEMORY)?;
+            reserve.push(frame, family.frames());
         }
         let mut budget = StepBudget::new();
         for page in needing {
@@ -385,7 +379,7 @@ impl Vmo {
                 &mut guard,
                 offset,
                 size,
-                &mut held.walk,
+                held.walk(),
                 &mut cleared,
                 reserve,
             )? {
@@ -403,7 +397,7 @@ impl Vmo {
         let end_whole = end >> PAGE_SHIFT;
         let partial = partial_pages(start, end);
         let needing = family.partial_pages_to_fork(node, &partial);
-        let mut batch = FrameBatch::allocate_from(&family.frames, needing.len(), reserve)?;
+        let mut batch = FrameBatch::allocate_from(family.frames(), needing.len(), reserve)?;
         for (page, from, to) in partial.into_iter().flatten() {
             if needing.contains(&page) {
                 family.commit_cleared(node, page, &mut batch);
@@ -412,11 +406,11 @@ impl Vmo {
             }
             if let Some(frame) = family.node(node).pages.get(page) {
                 let zeros = [0u8; PAGE_SIZE as usize];
-                family.frames.write(frame, from, &zeros[..to - from]);
+                family.frames().write(frame, from, &zeros[..to - from]);
             }
         }
-        batch.release(&family.frames);
-        family.release_faults(&mut held.walk);
+        batch.release(family.frames());
+        family.release_faults(held.walk());
         let shift = start - offset;
         let from = (first_whole << PAGE_SHIFT) - shift;
         let to = (end_whole.max(first_whole) << PAGE_SHIFT) - shift;

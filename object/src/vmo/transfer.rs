@@ -111,7 +111,7 @@ impl Vmo {
             }
             done += chunk;
         }
-        batch.release(&family.frames);
+        batch.release(family.frames());
         result
     }
 
@@ -163,7 +163,7 @@ impl Vmo {
             None => family.node(node).pages.get(index),
             Some(_) => family.frame_at(node, index),
         };
-        let frame = frame.unwrap_or_else(|| family.frames.zero_page());
+        let frame = frame.unwrap_or_else(|| family.frames().zero_page());
         Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
     }
 
@@ -240,7 +240,7 @@ impl Vmo {
     ) -> ZxResult<(FrameAddr, u64)> {
         {
             let mut family = self.lock()?;
-            if fault && family.faults_held != 0 {
+            if fault && family.faults_held() {
                 return Err(Status::SHOULD_WAIT);
             }
             let (node, start) = self.range(&family, offset, len)?;
@@ -250,7 +250,7 @@ impl Vmo {
             }
             if !(family.shared_ptes || family.snapshots_stepping != 0) {
                 // No entry can show what the page shows now: none to take away.
-                let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
+                let new = family.frames().alloc().ok_or(Status::NO_MEMORY)?;
                 let mut batch = FrameBatch::single(new);
                 let frame = family.commit_absent(node, index, &mut batch, true);
                 return Ok((frame, start));
@@ -278,7 +278,7 @@ impl Vmo {
                     Ok(family) => family,
                     Err(status) => break Err(status),
                 };
-                if fault && family.faults_held != 0 && !held.walk.holding {
+                if fault && family.faults_held() && !held.walk().holding() {
                     break Err(Status::SHOULD_WAIT);
                 }
                 let (node, start) = match self.range(&family, offset, len) {
@@ -287,19 +287,19 @@ impl Vmo {
                 };
                 let index = start >> PAGE_SHIFT;
                 if let Some(frame) = family.node(node).pages.get(index) {
-                    family.release_faults(&mut held.walk);
+                    family.release_faults(held.walk());
                     break Ok((frame, start));
                 }
                 if spare.is_none() {
-                    match family.frames.alloc() {
+                    match family.frames().alloc() {
                         Some(frame) => spare = Some(frame),
                         None => break Err(Status::NO_MEMORY),
                     }
                 }
-                if family.clear_for_commit(node, index, &mut held.walk, &mut StepBudget::new()) {
+                if family.clear_for_commit(node, index, held.walk(), &mut StepBudget::new()) {
                     let mut batch = FrameBatch::single(spare.take().expect("taken above"));
                     let frame = family.commit_cleared(node, index, &mut batch);
-                    family.release_faults(&mut held.walk);
+                    family.release_faults(held.walk());
                     break Ok((frame, start));
                 }
                 if !may_wait {
@@ -312,7 +312,7 @@ impl Vmo {
         };
         if let Some(frame) = spare {
             // Never among the family's pages: no copy can have it.
-            self.family.lock().frames.frames.free(frame);
+            self.family.lock().frames().kernel().free(frame);
         }
         result
     }
@@ -336,8 +336,8 @@ impl Vmo {
         if !kept.taken {
             let reserve = self.reserve_to_commit(offset, len)?;
             kept.taken = true;
-            if reserve.len != 0 {
-                kept.reserve = Some((reserve, self.family.lock().frames.frames.clone()));
+            if reserve.len() != 0 {
+                kept.reserve = Some((reserve, self.family.lock().frames().kernel().clone()));
             }
         }
         // Frames a chunk took and did not use, where nothing was set aside.
@@ -354,8 +354,8 @@ impl Vmo {
                 };
                 if family.owned_frames(node, first, out) {
                     // Someone else committed them while a walk of the first was partway.
-                    family.end_walk(&mut held.walk);
-                    family.release_faults(&mut held.walk);
+                    family.end_walk(held.walk());
+                    family.release_faults(held.walk());
                     return Ok(out.len());
                 }
                 // Frames first, so that NO_MEMORY changes nothing. The chunk ends before a
@@ -364,13 +364,13 @@ impl Vmo {
                 // fault on this family.
                 let last = first + out.len() as u64 - 1;
                 let mut batch = family.prepare_from(node, first, last, reserve)?;
-                let ready = family.clear_run_for_commit(node, first, out.len(), &mut held.walk);
+                let ready = family.clear_run_for_commit(node, first, out.len(), held.walk());
                 for (i, slot) in out[..ready].iter_mut().enumerate() {
                     *slot = family.commit_cleared(node, first + i as u64, &mut batch);
                 }
-                batch.release_into(reserve, &family.frames);
+                batch.release_into(reserve, family.frames());
                 if ready != 0 {
-                    family.release_faults(&mut held.walk);
+                    family.release_faults(held.walk());
                 }
                 Ok(ready)
             },
@@ -447,7 +447,7 @@ impl Vmo {
 
     /// `zx_vmo_read` into a kernel buffer.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> ZxResult {
-        let frames = self.family.lock().frames.frames.clone();
+        let frames = self.family.lock().frames().kernel().clone();
         self.read_with(
             offset,
             buf.len() as u64,
@@ -464,7 +464,7 @@ impl Vmo {
 
     /// `zx_vmo_write` from a kernel buffer.
     pub fn write(&self, offset: u64, data: &[u8]) -> ZxResult {
-        let frames = self.family.lock().frames.frames.clone();
+        let frames = self.family.lock().frames().kernel().clone();
         self.write_with(
             offset,
             data.len() as u64,
