@@ -35,9 +35,10 @@
 //!
 //! # Locking
 //!
-//! One lock per family (`FamilyCell::family`, a spin lock; IRQs stay enabled under it):
-//! every node, page map, charge and mapping list of the family is under it. What nests
-//! inside it, outermost first:
+//! One lock per family (`FamilyCell::family`, a spin lock): every node, page map, charge
+//! and mapping list of the family is under it. It masks no IRQs: no IRQ handler takes it
+//! (the kernel runs with IRQs masked anyway, except at preemption points, which are never
+//! passed with it held). What nests inside it, outermost first:
 //!
 //! 1. the family lock;
 //! 2. an address space's tree lock, taken by a [`MappingObserver`] the family calls to take
