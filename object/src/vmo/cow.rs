@@ -291,6 +291,8 @@ const CHILDREN_PER_LOOKUP: usize = 16;
 /// bookkeeping is memory); Zircon documents no such limit.
 pub const MAX_FAMILY_NODES: usize = 4096;
 
+/// Frames taken before a write or COMMIT of more than one chunk changes anything, so that
+/// running out of memory fails it at once with nothing changed (each chunk then takes its
 /// frames from here). Linked through their own first word: no heap, whatever the count.
 pub(super) struct Reserve {
     /// The first frame, valid while `len` is not zero; each frame's first word holds the next.
@@ -311,6 +313,7 @@ impl Reserve {
 
     /// `count` frames, taken a chunk at a time with a preemption point between chunks (the
     /// caller holds no lock); NO_MEMORY (CANCELED for a killed thread) with none kept.
+    #[inline]
     pub(super) fn take(frames: &dyn FrameAllocator, count: u64) -> ZxResult<Reserve> {
         let mut reserve = Reserve::empty();
         while reserve.len < count {
@@ -358,6 +361,7 @@ impl Reserve {
     }
 
     /// Frees the frames nothing took (someone else committed pages meanwhile).
+    #[inline]
     pub(super) fn release(mut self, frames: &dyn FrameAllocator) {
         while let Some(frame) = self.pop(frames) {
             frames.free(frame);
@@ -542,10 +546,12 @@ impl FamilyAllocator {
 }
 
 impl FrameAllocator for FamilyAllocator {
+    #[inline]
     fn alloc(&self) -> Option<FrameAddr> {
         self.frames.alloc()
     }
 
+    #[inline]
     fn free(&self, frame: FrameAddr) {
         match self.cell.upgrade() {
             Some(cell) => cell.pins.free(&self.held, &*self.frames, frame),
@@ -554,34 +560,42 @@ impl FrameAllocator for FamilyAllocator {
         }
     }
 
+    #[inline]
     fn hold(&self, frame: FrameAddr, list: &mut crate::frames::HeldFrames) {
         self.frames.hold(frame, list);
     }
 
+    #[inline]
     fn free_held(&self, list: &mut crate::frames::HeldFrames) {
         self.frames.free_held(list);
     }
 
+    #[inline]
     fn zero_page(&self) -> FrameAddr {
         self.frames.zero_page()
     }
 
+    #[inline]
     fn zero(&self, frame: FrameAddr) {
         self.frames.zero(frame);
     }
 
+    #[inline]
     fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
         self.frames.copy_page(dst, src);
     }
 
+    #[inline]
     fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {
         self.frames.read(frame, offset, buf);
     }
 
+    #[inline]
     fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]) {
         self.frames.write(frame, offset, data);
     }
 
+    #[inline]
     fn can_spend(&self, pages: u64) -> bool {
         self.frames.can_spend(pages)
     }
@@ -637,6 +651,7 @@ impl Family {
 
     /// Frees the pages node `id` itself holds in `first..stop`; returns how many there were.
     /// Their charges and the page-table entries showing them are the caller's.
+    #[inline]
     pub(super) fn free_own_pages(&mut self, id: NodeId, first: u64, stop: u64) -> u64 {
         let Family { nodes, frames, .. } = self;
         let own = nodes[id].as_mut().expect("live node id");
@@ -673,6 +688,7 @@ impl Family {
 
     /// Puts the family (in `cell`) on [`DEFERRED_FAMILIES`] if it has work left for later
     /// and is not there yet. Where the list cannot grow, the work is done now.
+    #[inline]
     pub(super) fn queue_deferred(&mut self, cell: &Arc<FamilyCell>) {
         if self.deferred.is_empty() || self.queued {
             return;
@@ -684,10 +700,12 @@ impl Family {
         self.queued = true;
     }
 
+    #[inline]
     pub(super) fn node(&self, id: NodeId) -> &Node {
         self.nodes[id].as_ref().expect("live node id")
     }
 
+    #[inline]
     pub(super) fn node_mut(&mut self, id: NodeId) -> &mut Node {
         self.nodes[id].as_mut().expect("live node id")
     }
@@ -786,6 +804,7 @@ impl Family {
     /// The frames pages `first..first + out.len()` of `id` read from (the zero page where
     /// they read as zeroes). A node that looks through to no other (whose missing pages
     /// read as zeroes) walks its own pages in one ordered pass; others resolve page by page.
+    #[inline]
     pub(super) fn frames_for_read(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) {
         let zero = self.frames.zero_page();
         let node = self.node(id);
@@ -823,6 +842,7 @@ impl Family {
 
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
     /// now; frees the source page if nobody else can see it. Returns the frame.
+    #[inline]
     pub(super) fn commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
         if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
@@ -832,6 +852,7 @@ impl Family {
 
     /// [`Family::commit`] right after [`Family::clear_for_commit`] said the page's entries are
     /// gone, in the same lock hold: no walk over its mappings again.
+    #[inline]
     pub(super) fn commit_cleared(
         &mut self,
         id: NodeId,
@@ -850,6 +871,7 @@ impl Family {
     /// more mappings show it than a step visits ([`Family::clear_range_step`]; faults wait
     /// meanwhile). True when none is left: [`Family::commit_cleared`] follows in the same
     /// lock hold. At once when the page is `id`'s own or no such entry was ever made.
+    #[inline]
     pub(super) fn clear_for_commit(
         &mut self,
         id: NodeId,
@@ -2239,6 +2261,7 @@ impl Family {
     /// Pages a chunk of a read at node `id` may cover (see [`CHUNK_PAGE_LEVELS`]): a page's
     /// lookup walks up through the node's ancestors; the walk up stops where the answer is
     /// one page.
+    #[inline]
     pub(super) fn read_chunk_pages(&self, id: NodeId) -> usize {
         let mut levels = 1;
         let mut link = self.node(id).link;
@@ -2439,6 +2462,7 @@ impl<'a> HeldWalk<'a> {
 }
 
 impl Drop for HeldWalk<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.walk.holding {
             self.family.lock().faults_held -= 1;
@@ -2476,6 +2500,7 @@ impl Mappings {
         self.by_id.is_empty()
     }
 
+    #[inline]
     pub(super) fn insert(&mut self, id: u64, observer: Weak<dyn MappingObserver>) {
         let space = observer.upgrade().map_or(0, |o| o.address_space_id());
         let entry = MappingEntry {
@@ -2488,6 +2513,7 @@ impl Mappings {
         self.by_id.insert(id, entry);
     }
 
+    #[inline]
     pub(super) fn remove(&mut self, id: u64) -> bool {
         let Some(entry) = self.by_id.remove(&id) else {
             return false;
@@ -2504,6 +2530,7 @@ impl Mappings {
 
     /// Registration `id` shows at most pages `first..end` from now on. Only ever narrows,
     /// so that narrowings arriving out of order still cover what the mapping shows.
+    #[inline]
     pub(super) fn narrow(&mut self, id: u64, first: u64, end: u64) {
         let Some(entry) = self.by_id.get_mut(&id) else {
             return;

@@ -55,9 +55,6 @@ impl Drop for WriteFrames {
     }
 }
 
-/// Frames taken before a write or COMMIT of more than one chunk changes anything, so that
-/// running out of memory fails it at once with nothing changed (each chunk then takes its
-
 impl Vmo {
     /// Reads `len` bytes at `offset` page piece by piece: `f(frame, offset_in_page,
     /// chunk_len, done_so_far)`, with `None` for pages that read as zero. Commits nothing.
