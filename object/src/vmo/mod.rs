@@ -23,7 +23,6 @@
 //! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
 //! never changes again, so only alive nodes' pages need no visibility check.
 //!
-//!
 //! # Where things are
 //!
 //! - this module: the [`Vmo`] object (creation, children, info, properties, mappings as a
