@@ -110,6 +110,7 @@ impl PageMap {
         self.height >= MAX_HEIGHT || (self.height > 0 && index >> (BITS * self.height) == 0)
     }
 
+    #[inline]
     pub fn get(&self, index: u64) -> Option<FrameAddr> {
         let entry = *self.leaf_from(index)?.first()?;
         (entry != 0).then_some(entry & !PRESENT)
@@ -356,6 +357,7 @@ impl PageMap {
     /// The end (exclusive) of the first stretch of `first..end` that holds at most `count`
     /// entries: just past the `count`th entry at or after `first`, or `end`. How long
     /// operations cut a range into chunks of bounded work.
+    #[inline]
     pub fn chunk_end(&self, first: u64, end: u64, count: usize) -> u64 {
         match self.range(first..end).nth(count.saturating_sub(1)) {
             // Below `end`, so adding one cannot overflow.

@@ -14,11 +14,25 @@
 //! id, base, size, capabilities); the arena owns the tree, which is flat (maps keyed by id),
 //! so walks and drops never recurse however deep the user nests VMARs.
 //!
-//! # Lock order
+//! # Where things are
+//! - this module: [`Vmar`] (map, allocate, unmap, protect, destroy, teardown) and the
+//!   queries;
+//! - `contract`: the traits the bookkeeping is written against ([`MapTarget`],
+//!   [`MappingObserver`], [`AddressSpace`]) and [`MappingPerms`];
+//! - `fault`: the fault path ([`Vmar::handle_fault`]);
+//! - `space`: the arena and its tree lock.
+//!
+//! # Locking
+//! One lock per address space: the tree lock (`Space::state`, a spin lock), over every
+//! region and mapping of the arena, the fault hint and the generation. It masks no IRQs: no
+//! IRQ handler takes it (the kernel runs with IRQs masked anyway, except at preemption
+//! points, which are never passed with it held). Lock order, outermost first:
 //! 1. locks inside a [`MapTarget`] (a VMO calls [`MappingObserver::unmap_target_range`] while
 //!    holding its own lock);
 //! 2. the address-space tree lock (this module);
-//! 3. locks inside the [`AddressSpace`] (called with the tree lock held).
+//! 3. locks inside the [`AddressSpace`] (called with the tree lock held): its page-table
+//!    lock, and the page pool's lock (IRQs masked) under that for the tables it takes or
+//!    frees.
 //!
 //! Consequently this module never calls a `MapTarget` method (not even `add_mapping`,
 //! `remove_mapping`, `size` or `koid`) and never lets go of a mapping's `Arc<dyn MapTarget>`
@@ -27,6 +41,9 @@
 //! registration) plan under the lock, register outside it, then re-check and apply under
 //! the lock, retrying if the tree changed meanwhile. Faults call `fault_page` unlocked and
 //! install the page only if no invalidation happened in between (a generation counter).
+//!
+//! Nothing under the tree lock may fault or sleep: it never touches user memory, never waits
+//! and takes no preemption point (long operations release it between chunks, below).
 //!
 //! # Long operations
 //! Unmap, protect and destroy over many children, a SPECIFIC_OVERWRITE map over many, and
@@ -84,228 +101,27 @@ use abi::{
     ZX_VM_PERM_WRITE, ZX_VM_REQUIRE_NON_RESIZABLE, ZX_VM_SPECIFIC, ZX_VM_SPECIFIC_OVERWRITE,
 };
 
-use crate::frames::{FrameAddr, PAGE_SIZE};
+use crate::frames::PAGE_SIZE;
 use crate::koid::{new_koid, Koid};
 use crate::preempt::{self, WorkList};
 use crate::{Rights, Status, ZxResult};
 
+mod contract;
+mod fault;
 mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+// For `testing`, which names what it uses through its parent (tests include it by path).
+#[cfg(any(test, feature = "testing"))]
+use crate::frames::FrameAddr;
+
+pub use contract::{
+    AddressSpace, MapTarget, MappingObserver, MappingPerms, PageForFault, TABLE_WORK, UNMAP_WORK,
+};
 
 use space::{
     ChildKind, Mapping, Narrowed, Prepared, Region, Space, State, CHUNK_CHILDREN, ONE_STEP_BYTES,
-    UNMAP_TABLES,
 };
-
-/// The work [`AddressSpace::unmap_bounded`] counts for a leaf table that exists (2 MiB of
-/// address space, 512 entries to look at); a span without one counts 1.
-pub const TABLE_WORK: usize = 64;
-
-/// The work of one chunk's [`space::UNMAP_TABLES`] tables, as `unmap_bounded` counts it.
-pub const UNMAP_WORK: usize = UNMAP_TABLES * TABLE_WORK;
-
-/// What can be mapped (a VMO implements this).
-pub trait MapTarget: Send + Sync {
-    fn koid(&self) -> Koid;
-    /// Current size in bytes (a page multiple).
-    fn size(&self) -> u64;
-    fn is_resizable(&self) -> bool;
-    /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`].
-    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64;
-    fn remove_mapping(&self, id: u64);
-    /// The mapping registered as `id` shows at most `offset .. offset + len` of the target
-    /// from now on (a registration covers the whole target until then): a target may skip
-    /// it when it invalidates pages outside that range. Ranges only ever narrow.
-    fn narrow_mapping(&self, _id: u64, _offset: u64, _len: u64) {}
-    /// The page backing `offset` for an access: commits it (write) or finds what is visible
-    /// (read; may be a shared zero page); `writable` says whether it may be mapped writable
-    /// (false for pages shared copy-on-write or the zero page). Called with no lock held; it
-    /// may take preemption points, unless `may_wait` is false. Errors: OUT_OF_RANGE beyond
-    /// the size, NO_MEMORY; SHOULD_WAIT while the target cannot give a page yet (an
-    /// operation on it is taking entries away in steps), or when it would have to preempt
-    /// and `may_wait` is false: ask again after a [`preempt::wait_point`].
-    fn fault_page(&self, offset: u64, write: bool, may_wait: bool) -> ZxResult<PageForFault>;
-}
-
-/// The answer of [`MapTarget::fault_page`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageForFault {
-    pub frame: FrameAddr,
-    pub writable: bool,
-}
-
-/// Told by a target when pages of it must no longer be mapped (shrink, copy-on-write
-/// replacing a page, decommit): the mapping removes those PTEs.
-pub trait MappingObserver: Send + Sync {
-    fn unmap_target_range(&self, offset: u64, len: u64);
-    /// [`MappingObserver::unmap_target_range`] within the work left in `work`, as
-    /// [`AddressSpace::unmap_bounded`] counts it: from the bottom, returns the target offset
-    /// below which this mapping shows nothing of the range any more (from the top,
-    /// `from_top`: above which); the range's end (start) when it is all done, also when the
-    /// mapping covers none of it. The default does it all.
-    fn unmap_target_range_bounded(
-        &self,
-        offset: u64,
-        len: u64,
-        _work: &mut usize,
-        from_top: bool,
-    ) -> u64 {
-        self.unmap_target_range(offset, len);
-        if from_top {
-            offset
-        } else {
-            offset + len
-        }
-    }
-    /// Identifies the address space the mapping lives in (for a target's share count).
-    fn address_space_id(&self) -> u64 {
-        0
-    }
-    /// [`AddressSpace::begin_batch`] of the mapping's address space: a target that takes
-    /// entries away from many mappings in one step invalidates once per address space.
-    fn begin_batch(&self) {}
-    /// [`AddressSpace::end_batch`] of the mapping's address space.
-    fn end_batch(&self) {}
-}
-
-/// The page-table side (the kernel implements it with aarch64 tables; tests with a fake).
-///
-/// Called with the address-space tree lock held; implementations must not call back into
-/// [`Vmar`]. `unmap` and `protect` ignore pages that have no entry. `protect` is only ever
-/// used to take permissions away from existing entries or to change execute: write access is
-/// never granted by `protect` (it comes from a later write fault, so that copy-on-write pages
-/// mapped read-only stay read-only).
-pub trait AddressSpace: Send + Sync {
-    /// Installs one 4 KiB entry, replacing any existing one.
-    fn map_page(&self, va: usize, frame: FrameAddr, perms: MappingPerms) -> ZxResult;
-    fn unmap(&self, va: usize, len: usize);
-    /// Unmaps part of `va .. va + len` within the work left in `work` (taken from it:
-    /// [`TABLE_WORK`] a leaf table that exists, 1 a span without one; no table is started
-    /// with less than `TABLE_WORK` left, so a call with less may do nothing): from the
-    /// bottom, returning the address below which everything is unmapped, or from the top
-    /// (`from_top`), returning the address above which everything is. A page-aligned
-    /// boundary inside the range, or its end (its start from the top) when all of it is
-    /// done. The default does it all.
-    fn unmap_bounded(&self, va: usize, len: usize, _work: &mut usize, from_top: bool) -> usize {
-        self.unmap(va, len);
-        if from_top {
-            va
-        } else {
-            va + len
-        }
-    }
-    fn protect(&self, va: usize, len: usize, perms: MappingPerms);
-    /// Gathers the TLB invalidations of the unmaps and protects this thread makes next, until
-    /// [`Self::end_batch`]: a chunk over many small mappings then invalidates once (on a
-    /// machine with several CPUs each broadcast invalidation costs all of them). The caller
-    /// ends it before anything relies on those invalidations (before the tree lock is
-    /// released; before a VMO frees the pages). While another thread's batch is open this
-    /// thread's invalidations are done at once. The default invalidates each at once.
-    fn begin_batch(&self) {}
-    /// Ends this thread's batch: invalidates what it gathered.
-    fn end_batch(&self) {}
-    /// Changes the permissions of the entries of part of `va .. va + len` as `protect` does,
-    /// from the bottom, within the work left in `work` (counted as `unmap_bounded` counts
-    /// it; no table is started with less than `TABLE_WORK` left). Returns the page-aligned
-    /// address below which every entry has the new permissions (the end when all of it is
-    /// done); their TLB entries are flushed before it returns. The default does it all.
-    fn protect_bounded(
-        &self,
-        va: usize,
-        len: usize,
-        perms: MappingPerms,
-        _work: &mut usize,
-    ) -> usize {
-        self.protect(va, len, perms);
-        va + len
-    }
-}
-
-/// Access permissions of a mapping or a page-table entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
-pub struct MappingPerms {
-    pub read: bool,
-    pub write: bool,
-    pub execute: bool,
-}
-
-impl MappingPerms {
-    pub const NONE: MappingPerms = MappingPerms {
-        read: false,
-        write: false,
-        execute: false,
-    };
-    pub const R: MappingPerms = MappingPerms {
-        read: true,
-        write: false,
-        execute: false,
-    };
-    pub const RW: MappingPerms = MappingPerms {
-        read: true,
-        write: true,
-        execute: false,
-    };
-    pub const RX: MappingPerms = MappingPerms {
-        read: true,
-        write: false,
-        execute: true,
-    };
-
-    /// The `ZX_VM_PERM_*` bits of `options`.
-    pub const fn from_options(options: u32) -> MappingPerms {
-        MappingPerms {
-            read: options & ZX_VM_PERM_READ != 0,
-            write: options & ZX_VM_PERM_WRITE != 0,
-            execute: options & ZX_VM_PERM_EXECUTE != 0,
-        }
-    }
-
-    /// As `ZX_VM_PERM_*` bits.
-    pub const fn to_options(self) -> u32 {
-        (if self.read { ZX_VM_PERM_READ } else { 0 })
-            | (if self.write { ZX_VM_PERM_WRITE } else { 0 })
-            | (if self.execute { ZX_VM_PERM_EXECUTE } else { 0 })
-    }
-
-    /// The `ZX_VM_CAN_MAP_READ/WRITE/EXECUTE` bits of `options`.
-    pub const fn from_capabilities(options: u32) -> MappingPerms {
-        MappingPerms {
-            read: options & ZX_VM_CAN_MAP_READ != 0,
-            write: options & ZX_VM_CAN_MAP_WRITE != 0,
-            execute: options & ZX_VM_CAN_MAP_EXECUTE != 0,
-        }
-    }
-
-    /// READ/WRITE/EXECUTE of a handle's rights.
-    pub const fn from_rights(rights: Rights) -> MappingPerms {
-        MappingPerms {
-            read: rights.contains(Rights::READ),
-            write: rights.contains(Rights::WRITE),
-            execute: rights.contains(Rights::EXECUTE),
-        }
-    }
-
-    /// Every permission of `other` is in `self`.
-    pub const fn contains(self, other: MappingPerms) -> bool {
-        (self.read || !other.read)
-            && (self.write || !other.write)
-            && (self.execute || !other.execute)
-    }
-
-    pub const fn intersection(self, other: MappingPerms) -> MappingPerms {
-        MappingPerms {
-            read: self.read && other.read,
-            write: self.write && other.write,
-            execute: self.execute && other.execute,
-        }
-    }
-
-    /// No access at all.
-    pub const fn is_none(self) -> bool {
-        !self.read && !self.write && !self.execute
-    }
-}
 
 /// One mapping, as [`Vmar::children`], [`Vmar::mappings`] and [`Vmar::mapping_at`] show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1704,120 +1520,5 @@ impl Vmar {
     /// on.
     pub fn tear_down(&self) {
         tear_down(self.space());
-    }
-
-    /// Resolves a fault at `va` (call it on the root): finds the innermost mapping containing
-    /// `va`, checks the access (`write`, else `execute`, else read) against its permissions,
-    /// asks the target for the page and installs it. The entry is writable only when the
-    /// mapping is and the target says the page may be written, so a read fault on a
-    /// copy-on-write page maps it read-only and a later write faults again.
-    ///
-    /// The fault may take preemption points: waiting while the target takes entries away in
-    /// steps, or doing such steps itself.
-    ///
-    /// Errors: destroyed -> BAD_STATE; no mapping at `va` -> NOT_FOUND; access not allowed by
-    /// the mapping -> ACCESS_DENIED; the target's error (OUT_OF_RANGE past its end,
-    /// NO_MEMORY); a write fault the target answers with a read-only page -> ACCESS_DENIED;
-    /// the address space's error; CANCELED when the thread was killed while it waited.
-    #[inline(always)]
-    pub fn handle_fault(&self, va: usize, write: bool, execute: bool) -> ZxResult {
-        self.serve_fault(va, write, execute, true)
-    }
-
-    /// [`Vmar::handle_fault`] of a read or write fault taken by a copy that holds frames no
-    /// lock keeps: it must not be preempted, so where the fault would wait or take a second
-    /// step it gives SHOULD_WAIT, and the copy serves the fault again with
-    /// [`Vmar::handle_fault`] once it let go of those frames.
-    pub fn handle_fault_without_waiting(&self, va: usize, write: bool) -> ZxResult {
-        self.serve_fault(va, write, false, false)
-    }
-
-    fn serve_fault(&self, va: usize, write: bool, execute: bool, may_wait: bool) -> ZxResult {
-        let space = self.space();
-        let page_va = va & !(PAGE - 1);
-        loop {
-            let (generation, target, offset, perms) = {
-                let mut state = space.state.lock();
-                let generation = state.generation;
-                let hit = state
-                    .fault_hint
-                    .as_ref()
-                    .filter(|h| h.region == self.id && (h.start..h.end).contains(&va))
-                    .and_then(|h| {
-                        let target = h.target.upgrade()?;
-                        Some((
-                            target,
-                            h.target_offset + (page_va - h.start) as u64,
-                            h.perms,
-                        ))
-                    });
-                let (target, offset, perms) = match hit {
-                    Some(found) => found,
-                    None => {
-                        if !state.regions.contains_key(&self.id) {
-                            return Err(Status::BAD_STATE);
-                        }
-                        let id = state.lookup(self.id, va).ok_or(Status::NOT_FOUND)?;
-                        let m = state.mappings.get(&id).ok_or(Status::NOT_FOUND)?;
-                        let found = (m.target.clone(), m.target_offset_of(page_va), m.perms);
-                        state.fault_hint = Some(space::FaultHint {
-                            region: self.id,
-                            start: m.base,
-                            end: m.base + m.size,
-                            target: Arc::downgrade(&m.target),
-                            target_offset: m.target_offset,
-                            perms: m.perms,
-                        });
-                        found
-                    }
-                };
-                let allowed = if write {
-                    perms.write
-                } else if execute {
-                    perms.execute
-                } else {
-                    perms.read
-                };
-                if !allowed {
-                    drop(state);
-                    drop(target);
-                    return Err(Status::ACCESS_DENIED);
-                }
-                (generation, target, offset, perms)
-            };
-            let page = match target.fault_page(offset, write, may_wait) {
-                Ok(page) => page,
-                Err(status) => {
-                    drop(target);
-                    if status != Status::SHOULD_WAIT || !may_wait {
-                        return Err(status);
-                    }
-                    // The target is taking entries away in steps: look again after them.
-                    if !preempt::wait_point() {
-                        return Err(Status::CANCELED);
-                    }
-                    continue;
-                }
-            };
-            let state = space.state.lock();
-            if state.generation != generation {
-                drop(state);
-                drop(target);
-                continue; // the tree or the target changed meanwhile: start over
-            }
-            if write && !page.writable {
-                drop(state);
-                drop(target);
-                return Err(Status::ACCESS_DENIED);
-            }
-            let pte = MappingPerms {
-                write: perms.write && page.writable,
-                ..perms
-            };
-            let result = space.aspace.map_page(page_va, page.frame, pte);
-            drop(state);
-            drop(target);
-            return result;
-        }
     }
 }

@@ -1,24 +1,6 @@
-//! Virtual memory objects: pages committed lazily, copy-on-write clones (`zx_vmo_clone`),
-//! snapshots and slices (`zx_vmo_create_child`).
-//!
-//! # How pages are shared
-//!
-//! Every VMO created from another one joins its *family*: one arena of nodes under one lock.
-//! A node holds some pages and zeroed page ranges and may
-//! have a *link* to a parent node: a page the node does not hold is looked up in the parent
-//! (page `k` maps to parent page `k + offset` while `k < limit`; beyond the limit it is zero).
-//! Lookups walk links in a loop, never by recursion.
-//!
-//! - A clone (`zx_vmo_clone`, the seed's copy-on-write) links to its parent: it reads the
-//!   parent's *current* content until it writes a page, which copies it.
-//! - A snapshot moves the parent's pages into a new hidden node (an O(1) map move) that
-//!   becomes the parent of both the original and the snapshot; each then copies on write, so
-//!   neither sees the other's later writes.
-//! - A slice owns no pages: it forwards to its parent's pages at an offset.
-//!
-//! Pages no VMO can see any more are freed: when a node copies a page from an ancestor that
-//! nobody else can see, when a node dies (a dead node with one child merges into it, with
-//! none it is removed), and when a node shrinks or zeroes pages.
+//! The copy-on-write tree of a VMO family: nodes and their links, lookups, charging, the
+//! settling of what a close or a shrink leaves behind (merges, sweeps, letting go), work
+//! deferred to later chunks, dead pages, and taking page-table entries away in steps.
 //!
 //! # Long work, in chunks
 //!
@@ -45,9 +27,6 @@
 //! walk is partway and its pages are about to be freed or replaced, faults in the family
 //! wait ([`Family::faults_held`]), so that no mapping the walk passed shows them again.
 //!
-//! A node is *alive* while its VMO has handles or mappings (or live slices). A dead node
-//! never changes again, so only alive nodes' pages need no visibility check.
-//!
 //! # Who is charged for a page (`committed_bytes`)
 //!
 //! Every page a family holds is charged to exactly one alive node: an alive node is charged
@@ -60,36 +39,25 @@
 //! where pages are committed or freed and where a node's view of its ancestors changes; a
 //! query is O(1).
 
-use crate::frames::{CacheOps, FrameAddr, FrameAllocator, PAGE_SIZE};
-use crate::koid::Koid;
+use super::{CHUNK_PAGES, PAGE_SHIFT};
+use crate::frames::{FrameAddr, FrameAllocator, PAGE_SIZE};
 use crate::maxtree::MaxTree;
-use crate::object::{KernelObject, ObjectBase};
+
 use crate::pagemap::PageMap;
 use crate::pins::{CopyPins, HeldLists};
 use crate::preempt::{self, WorkList};
-use crate::vmar::{MapTarget, MappingObserver, PageForFault, TABLE_WORK, UNMAP_WORK};
-use crate::{Rights, Signals, Status, ZxResult};
-use abi::{
-    zx_info_vmo_t, ZX_INFO_VMO_IS_COW_CLONE, ZX_INFO_VMO_RESIZABLE, ZX_INFO_VMO_TYPE_PAGED,
-    ZX_MAX_VMO_SIZE, ZX_OBJ_TYPE_VMO, ZX_VMO_CHILD_NO_WRITE, ZX_VMO_CHILD_RESIZABLE,
-    ZX_VMO_CHILD_SLICE, ZX_VMO_CHILD_SNAPSHOT, ZX_VMO_CLONE_COPY_ON_WRITE,
-    ZX_VMO_CLONE_NON_RESIZEABLE, ZX_VMO_NON_RESIZABLE, ZX_VMO_OP_CACHE_CLEAN,
-    ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, ZX_VMO_OP_CACHE_INVALIDATE, ZX_VMO_OP_CACHE_SYNC,
-    ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT, ZX_VMO_OP_LOCK, ZX_VMO_OP_UNLOCK, ZX_VMO_OP_ZERO,
-};
+use crate::vmar::{MappingObserver, TABLE_WORK, UNMAP_WORK};
+use crate::{Status, ZxResult};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-const PAGE_SHIFT: u32 = 12;
-
-type NodeId = usize;
+pub(super) type NodeId = usize;
 
 /// What a lookup found for a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Found {
+pub(super) enum Found {
     /// A committed frame held by `owner` at `index`.
     Page {
         owner: NodeId,
@@ -100,18 +68,21 @@ enum Found {
     Zeroed,
 }
 
+/// A node's view of its parent. A plain value, its fields shared with the `Vmo` side: a new
+/// clone, snapshot or slice is linked there (mod.rs) and a shrink clamps its children's
+/// windows (ops.rs).
 #[derive(Clone, Copy, Debug)]
-struct Link {
-    parent: NodeId,
+pub(super) struct Link {
+    pub(super) parent: NodeId,
     /// Page `k` of the child is page `k + offset` of the parent...
-    offset: u64,
+    pub(super) offset: u64,
     /// ...while `k < limit`; beyond it the child reads zero.
-    limit: u64,
+    pub(super) limit: u64,
 }
 
 /// How a charge lookup treats one node whose view is changing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Assume {
+pub(super) enum Assume {
     /// Every node as it is.
     Nothing,
     /// This node as alive, although it just died: its charges are being handed on.
@@ -121,23 +92,30 @@ enum Assume {
     Blind(NodeId),
 }
 
-struct Node {
-    pages: PageMap,
+/// One VMO of a family, or a hidden node (a snapshot's branch point). The `pub(super)`
+/// fields are shared with the `Vmo` side, which wires nodes together when it creates a
+/// clone, snapshot or slice (moving the parent's pages and zeroed ranges into the hidden
+/// node, mod.rs), edits `size`, `link` and `mapped_below` when it shrinks (ops.rs), reads
+/// `pages` and `link` on the transfer and fault fast paths, and changes `handles_open` and
+/// `mappings` as its handles and mappings come and go (mod.rs). The rest belongs to the tree
+/// alone: liveness, closing and letting go, charges.
+pub(super) struct Node {
+    pub(super) pages: PageMap,
     /// Page ranges `start -> end` this node zeroed: they read zero and hide the ancestors
     /// (a frame in `pages` still takes precedence). Disjoint, not adjacent.
-    zeroed: BTreeMap<u64, u64>,
-    link: Option<Link>,
+    pub(super) zeroed: BTreeMap<u64, u64>,
+    pub(super) link: Option<Link>,
     /// Nodes whose link points here.
-    children: Vec<NodeId>,
+    pub(super) children: Vec<NodeId>,
     /// Slice nodes forwarding to this node.
-    slices: Vec<NodeId>,
+    pub(super) slices: Vec<NodeId>,
     /// For a slice: the node it forwards to and the page offset into it.
-    slice_of: Option<(NodeId, u64)>,
+    pub(super) slice_of: Option<(NodeId, u64)>,
     /// Size in pages (for a hidden node: the size it was frozen at).
-    size: u64,
-    hidden: bool,
-    handles_open: bool,
-    mappings: Mappings,
+    pub(super) size: u64,
+    pub(super) hidden: bool,
+    pub(super) handles_open: bool,
+    pub(super) mappings: Mappings,
     /// Pages charged to this node (see the module docs); zero unless it is alive. A cell, so
     /// that charges move while the family's page maps are being walked (under the family
     /// lock, like everything in a node).
@@ -161,14 +139,25 @@ struct Node {
     /// time ([`Family::unmap_stale_chunk`]). Nothing maps them again (faults stop at the
     /// size, the children's windows were clamped), and nothing there is freed before they
     /// are gone. Never above the size it was before the shrink.
-    mapped_below: u64,
+    pub(super) mapped_below: u64,
     /// Where taking those entries away stopped inside one page that more mappings show than
     /// a step visits ([`PageWalk`]; holds no fault off: nothing maps pages past the size).
     stale_walk: PageWalk,
 }
 
 impl Node {
-    fn new(size: u64) -> Node {
+    /// Pages charged to it (see `charged`).
+    #[inline]
+    pub(super) fn charged(&self) -> u64 {
+        self.charged.get()
+    }
+
+    /// See `merge_pending`.
+    pub(super) fn merge_pending(&self) -> bool {
+        self.merge_pending
+    }
+
+    pub(super) fn new(size: u64) -> Node {
         Node {
             pages: PageMap::new(),
             zeroed: BTreeMap::new(),
@@ -200,12 +189,12 @@ impl Node {
     }
 
     /// Whether this node hides its ancestors' page `index` (holds it or zeroed it).
-    fn shadows(&self, index: u64) -> bool {
+    pub(super) fn shadows(&self, index: u64) -> bool {
         self.pages.contains_key(index) || self.is_zeroed(index)
     }
 
     /// Marks pages `first..end` as zeroed, merging with neighbouring ranges.
-    fn add_zeroed(&mut self, first: u64, end: u64) {
+    pub(super) fn add_zeroed(&mut self, first: u64, end: u64) {
         let (mut first, mut end) = (first, end);
         let touching: Vec<(u64, u64)> = self
             .zeroed
@@ -231,7 +220,7 @@ impl Node {
     }
 
     /// Whether anything can still read or write this node's pages directly.
-    fn alive(&self) -> bool {
+    pub(super) fn alive(&self) -> bool {
         !self.hidden
             && (self.handles_open
                 || !self.mappings.is_empty()
@@ -272,7 +261,7 @@ impl Node {
 
 /// A small batch of frames allocated before a change, so that running out of memory leaves
 /// everything as it was. Up to `BATCH_INLINE` frames need no heap allocation.
-struct FrameBatch {
+pub(super) struct FrameBatch {
     inline: [FrameAddr; BATCH_INLINE],
     inline_len: usize,
     spill: Vec<FrameAddr>,
@@ -282,12 +271,6 @@ struct FrameBatch {
 /// passing a batch around stays cheap.
 const BATCH_INLINE: usize = 4;
 
-/// The callback of [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`]: `(frames,
-/// offset_in_first_page, chunk_len, done_so_far)`.
-pub type ChunkFn<'a> = dyn FnMut(&[FrameAddr], usize, usize, usize) -> ZxResult + 'a;
-
-/// Pages [`Vmo::read_unlocked`] and [`Vmo::write_unlocked`] hand over at a time.
-pub const CHUNK_PAGES: usize = 64;
 /// Pages times levels of ancestors one chunk of a transfer or a COMMIT may cover. Each page
 /// of a node `d` links deep may look through all `d` levels and, to pass on the charge of the
 /// page it copies, walk as many nodes below the owner (a few hundred instructions a level in
@@ -308,60 +291,30 @@ const CHILDREN_PER_LOOKUP: usize = 16;
 /// bookkeeping is memory); Zircon documents no such limit.
 pub const MAX_FAMILY_NODES: usize = 4096;
 
-/// Transfers up to this many bytes span at most two pages: a two-entry frame list will do
-/// (no 512-byte array to clear).
-const SMALL_TRANSFER: u64 = PAGE_SIZE;
-
-/// Whether `offset..offset + len` is not empty and lies within one page: such reads and
-/// writes take a single lookup (`Vmo::read_unlocked`, `Vmo::write_unlocked`).
-fn within_one_page(offset: u64, len: u64) -> bool {
-    len != 0 && (offset & (PAGE_SIZE - 1)) + len <= PAGE_SIZE
-}
-
-/// For a transfer at family offset `start` with `remaining` bytes to go: the pages, the
-/// offset in the first page and the bytes of the next chunk of at most `max_pages` pages
-/// (at most CHUNK_PAGES).
-fn chunk_at(start: u64, remaining: u64, max_pages: usize) -> (usize, usize, u64) {
-    let in_page = start & (PAGE_SIZE - 1);
-    let chunk = (max_pages as u64 * PAGE_SIZE - in_page).min(remaining);
-    let count = (in_page + chunk).div_ceil(PAGE_SIZE) as usize;
-    (count, in_page as usize, chunk)
-}
-
-/// The frames a write set aside for the pages it still has to commit ([`Reserve`]), kept
-/// across its parts ([`Vmo::write_unlocked_in_parts`]); dropped, it frees what is left.
-#[derive(Default)]
-pub struct WriteFrames {
-    /// Whether the write took its reserve already (empty for a range of one chunk).
-    taken: bool,
-    reserve: Option<(Reserve, Arc<dyn FrameAllocator>)>,
-}
-
-impl Drop for WriteFrames {
-    fn drop(&mut self) {
-        if let Some((reserve, frames)) = self.reserve.take() {
-            reserve.release(&*frames);
-        }
-    }
-}
-
 /// Frames taken before a write or COMMIT of more than one chunk changes anything, so that
 /// running out of memory fails it at once with nothing changed (each chunk then takes its
 /// frames from here). Linked through their own first word: no heap, whatever the count.
-struct Reserve {
+pub(super) struct Reserve {
     /// The first frame, valid while `len` is not zero; each frame's first word holds the next.
     head: FrameAddr,
     len: u64,
 }
 
 impl Reserve {
-    fn empty() -> Reserve {
+    /// Frames it holds.
+    #[inline]
+    pub(super) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(super) fn empty() -> Reserve {
         Reserve { head: 0, len: 0 }
     }
 
     /// `count` frames, taken a chunk at a time with a preemption point between chunks (the
     /// caller holds no lock); NO_MEMORY (CANCELED for a killed thread) with none kept.
-    fn take(frames: &dyn FrameAllocator, count: u64) -> ZxResult<Reserve> {
+    #[inline]
+    pub(super) fn take(frames: &dyn FrameAllocator, count: u64) -> ZxResult<Reserve> {
         let mut reserve = Reserve::empty();
         while reserve.len < count {
             if reserve.len != 0
@@ -399,7 +352,7 @@ impl Reserve {
     }
 
     /// Puts back a frame a chunk took and did not use, for a later chunk.
-    fn push(&mut self, frame: FrameAddr, frames: &dyn FrameAllocator) {
+    pub(super) fn push(&mut self, frame: FrameAddr, frames: &dyn FrameAllocator) {
         if self.len != 0 {
             frames.write(frame, 0, &self.head.to_ne_bytes());
         }
@@ -408,7 +361,8 @@ impl Reserve {
     }
 
     /// Frees the frames nothing took (someone else committed pages meanwhile).
-    fn release(mut self, frames: &dyn FrameAllocator) {
+    #[inline]
+    pub(super) fn release(mut self, frames: &dyn FrameAllocator) {
         while let Some(frame) = self.pop(frames) {
             frames.free(frame);
         }
@@ -417,7 +371,7 @@ impl Reserve {
 
 impl FrameBatch {
     /// `count` frames, from `reserve` while it has some, or NO_MEMORY with none taken.
-    fn allocate_from(
+    pub(super) fn allocate_from(
         frames: &dyn FrameAllocator,
         count: usize,
         reserve: &mut Reserve,
@@ -452,14 +406,14 @@ impl FrameBatch {
     }
 
     /// Puts the frames left in the batch into `reserve`, for a later chunk.
-    fn release_into(mut self, reserve: &mut Reserve, frames: &dyn FrameAllocator) {
+    pub(super) fn release_into(mut self, reserve: &mut Reserve, frames: &dyn FrameAllocator) {
         while let Some(frame) = self.take() {
             reserve.push(frame, frames);
         }
     }
 
     /// A batch of the one frame `frame`.
-    fn single(frame: FrameAddr) -> FrameBatch {
+    pub(super) fn single(frame: FrameAddr) -> FrameBatch {
         let mut inline = [0; BATCH_INLINE];
         inline[0] = frame;
         FrameBatch {
@@ -480,7 +434,7 @@ impl FrameBatch {
         Some(self.inline[self.inline_len])
     }
 
-    fn release(mut self, frames: &dyn FrameAllocator) {
+    pub(super) fn release(mut self, frames: &dyn FrameAllocator) {
         while let Some(frame) = self.take() {
             frames.free(frame);
         }
@@ -488,23 +442,50 @@ impl FrameBatch {
 }
 
 /// A family's lock and the frames copies without the lock are using, in one allocation.
-struct FamilyCell {
+pub(super) struct FamilyCell {
     /// The family. Lock order: taken before a mapping's address-space lock and the page
-    /// pool's lock; `frames`' lock nests inside it. IRQs stay enabled.
+    /// pool's lock; the pins' held lists are under it. It masks no IRQs itself (no IRQ
+    /// handler takes it; see the module's locking rules in `vmo/mod.rs`).
     family: spin::Mutex<Family>,
     /// Copies in flight on the family's frames, and the frames held for them.
     pins: CopyPins,
 }
 
 impl FamilyCell {
-    fn lock(&self) -> spin::MutexGuard<'_, Family> {
+    /// A new family of one node, `pages` long: the node of a VMO just created (id 0).
+    #[inline]
+    pub(super) fn new(frames: Arc<dyn FrameAllocator>, pages: u64) -> Arc<FamilyCell> {
+        // The node vector is made with room for its first node (not grown into).
+        let nodes = alloc::vec![Some(Node::new(pages))];
+        Arc::new_cyclic(|cell| FamilyCell {
+            family: spin::Mutex::new(Family {
+                frames: FamilyAllocator {
+                    frames,
+                    held: HeldLists::default(),
+                    cell: cell.clone(),
+                },
+                nodes,
+                free_ids: Vec::new(),
+                next_mapping_id: 1,
+                shared_ptes: false,
+                snapshots_stepping: 0,
+                faults_held: 0,
+                deferred: Vec::new(),
+                queued: false,
+                defer_above: FREE_AT_ONCE_PAGES,
+            }),
+            pins: CopyPins::new(),
+        })
+    }
+
+    pub(super) fn lock(&self) -> spin::MutexGuard<'_, Family> {
         self.family.lock()
     }
 
     /// Counts a copy in: the frames it is given are not reused until the pin is dropped.
     /// Take it before the lock that hands the frames out is released.
     #[inline]
-    fn pin(&self) -> CopyPin<'_> {
+    pub(super) fn pin(&self) -> CopyPin<'_> {
         CopyPin {
             cell: self,
             unit: self.pins.pin(),
@@ -532,7 +513,7 @@ impl Drop for FamilyCell {
 /// A copy counted in ([`FamilyCell::pin`]): while it lives, no frame its family gives up is
 /// reused.
 #[must_use = "a pin protects the frames only while it lives"]
-struct CopyPin<'a> {
+pub(super) struct CopyPin<'a> {
     cell: &'a FamilyCell,
     unit: u64,
 }
@@ -549,7 +530,7 @@ impl Drop for CopyPin<'_> {
 /// The frame allocator as a family sees it: frames come straight from the kernel's
 /// allocator; frames given up go through the family's [`CopyPins`], which hold them while
 /// copies without the lock may still touch them.
-struct FamilyAllocator {
+pub(super) struct FamilyAllocator {
     frames: Arc<dyn FrameAllocator>,
     /// Frames given up while copies ran, until they end.
     held: HeldLists,
@@ -557,11 +538,21 @@ struct FamilyAllocator {
     cell: Weak<FamilyCell>,
 }
 
+impl FamilyAllocator {
+    /// The kernel's allocator behind it: frames freed straight there skip the copy pins.
+    #[inline]
+    pub(super) fn kernel(&self) -> &Arc<dyn FrameAllocator> {
+        &self.frames
+    }
+}
+
 impl FrameAllocator for FamilyAllocator {
+    #[inline]
     fn alloc(&self) -> Option<FrameAddr> {
         self.frames.alloc()
     }
 
+    #[inline]
     fn free(&self, frame: FrameAddr) {
         match self.cell.upgrade() {
             Some(cell) => cell.pins.free(&self.held, &*self.frames, frame),
@@ -570,40 +561,48 @@ impl FrameAllocator for FamilyAllocator {
         }
     }
 
+    #[inline]
     fn hold(&self, frame: FrameAddr, list: &mut crate::frames::HeldFrames) {
         self.frames.hold(frame, list);
     }
 
+    #[inline]
     fn free_held(&self, list: &mut crate::frames::HeldFrames) {
         self.frames.free_held(list);
     }
 
+    #[inline]
     fn zero_page(&self) -> FrameAddr {
         self.frames.zero_page()
     }
 
+    #[inline]
     fn zero(&self, frame: FrameAddr) {
         self.frames.zero(frame);
     }
 
+    #[inline]
     fn copy_page(&self, dst: FrameAddr, src: FrameAddr) {
         self.frames.copy_page(dst, src);
     }
 
+    #[inline]
     fn read(&self, frame: FrameAddr, offset: usize, buf: &mut [u8]) {
         self.frames.read(frame, offset, buf);
     }
 
+    #[inline]
     fn write(&self, frame: FrameAddr, offset: usize, data: &[u8]) {
         self.frames.write(frame, offset, data);
     }
 
+    #[inline]
     fn can_spend(&self, pages: u64) -> bool {
         self.frames.can_spend(pages)
     }
 }
 
-struct Family {
+pub(super) struct Family {
     /// Frames are taken and given up through it: a frame given up while a copy that runs
     /// without this lock may still touch it waits until the copy ends.
     frames: FamilyAllocator,
@@ -613,12 +612,16 @@ struct Family {
     /// Whether some PTE may show a page its mapping's node does not own (the zero page or an
     /// ancestor's page, mapped read-only). Until then, committing a page cannot leave a stale
     /// PTE behind, and the search for mappings to invalidate is skipped. Never cleared.
-    shared_ptes: bool,
+    /// Shared: set by a fault mapping a page its node does not own and by a snapshot
+    /// (mod.rs), read by the copy on write (transfer.rs).
+    pub(super) shared_ptes: bool,
     /// Snapshots of a family node whose steps taking writable entries away are running (the
     /// lock released between two): until they end, an entry may still write a page that is
     /// now shared, so a copy on write takes every entry of its page away first, as with
     /// `shared_ptes`. Only while it is not 0: a snapshot done in one step costs faults nothing.
-    snapshots_stepping: usize,
+    /// Shared: counted in and out by the snapshot's steps (mod.rs), read by the copy on write
+    /// (transfer.rs).
+    pub(super) snapshots_stepping: usize,
     /// Operations walking the mappings of a page over several steps ([`PageWalk`]) that must
     /// not see an entry come back behind them: while not 0, [`Vmo::fault_page`] answers
     /// SHOULD_WAIT and the fault waits (no entry onto this family's frames is made). An
@@ -636,23 +639,87 @@ struct Family {
 }
 
 impl Family {
-    fn node(&self, id: NodeId) -> &Node {
+    /// The family's frame allocator (frames given up go through its copy pins).
+    #[inline]
+    pub(super) fn frames(&self) -> &FamilyAllocator {
+        &self.frames
+    }
+
+    /// Every node slot, `None` where a node was removed (for tests and accounting).
+    pub(super) fn node_slots(&self) -> &[Option<Node>] {
+        &self.nodes
+    }
+
+    /// Frees the pages node `id` itself holds in `first..stop`; returns how many there were.
+    /// Their charges and the page-table entries showing them are the caller's.
+    #[inline]
+    pub(super) fn free_own_pages(&mut self, id: NodeId, first: u64, stop: u64) -> u64 {
+        let Family { nodes, frames, .. } = self;
+        let own = nodes[id].as_mut().expect("live node id");
+        let mut freed = 0;
+        own.pages.remove_range(first, stop - 1, |_, frame| {
+            frames.free(frame);
+            freed += 1;
+        });
+        freed
+    }
+
+    /// A new id for a mapping of one of the family's VMOs.
+    pub(super) fn new_mapping_id(&mut self) -> u64 {
+        let id = self.next_mapping_id;
+        self.next_mapping_id += 1;
+        id
+    }
+
+    /// See `defer_above`.
+    pub(super) fn set_defer_above(&mut self, pages: usize) {
+        self.defer_above = pages;
+    }
+
+    /// Whether some node has work left for later (closing nodes, pending merges).
+    pub(super) fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Whether faults in the family must wait (see `faults_held`).
+    #[inline]
+    pub(super) fn faults_held(&self) -> bool {
+        self.faults_held != 0
+    }
+
+    /// Puts the family (in `cell`) on [`DEFERRED_FAMILIES`] if it has work left for later
+    /// and is not there yet. Where the list cannot grow, the work is done now.
+    #[inline]
+    pub(super) fn queue_deferred(&mut self, cell: &Arc<FamilyCell>) {
+        if self.deferred.is_empty() || self.queued {
+            return;
+        }
+        if DEFERRED_FAMILIES.push(cell.clone()).is_err() {
+            while self.deferred_chunk() {}
+            return;
+        }
+        self.queued = true;
+    }
+
+    #[inline]
+    pub(super) fn node(&self, id: NodeId) -> &Node {
         self.nodes[id].as_ref().expect("live node id")
     }
 
-    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+    #[inline]
+    pub(super) fn node_mut(&mut self, id: NodeId) -> &mut Node {
         self.nodes[id].as_mut().expect("live node id")
     }
 
     /// NO_MEMORY unless `count` more nodes fit under [`MAX_FAMILY_NODES`].
-    fn room_for(&self, count: usize) -> ZxResult {
+    pub(super) fn room_for(&self, count: usize) -> ZxResult {
         if self.nodes.len() - self.free_ids.len() + count > MAX_FAMILY_NODES {
             return Err(Status::NO_MEMORY);
         }
         Ok(())
     }
 
-    fn insert(&mut self, node: Node) -> NodeId {
+    pub(super) fn insert(&mut self, node: Node) -> NodeId {
         match self.free_ids.pop() {
             Some(id) => {
                 self.nodes[id] = Some(node);
@@ -699,12 +766,12 @@ impl Family {
     }
 
     /// The node that holds a node's pages and the page offset into it (slices forward).
-    fn target(&self, id: NodeId) -> (NodeId, u64) {
+    pub(super) fn target(&self, id: NodeId) -> (NodeId, u64) {
         self.node(id).slice_of.unwrap_or((id, 0))
     }
 
     /// Where page `index` of `id` comes from; `None` when nothing holds it (it reads zero).
-    fn resolve(&self, mut id: NodeId, mut index: u64) -> Option<Found> {
+    pub(super) fn resolve(&self, mut id: NodeId, mut index: u64) -> Option<Found> {
         loop {
             let node = self.node(id);
             if let Some(frame) = node.pages.get(index) {
@@ -728,7 +795,7 @@ impl Family {
     }
 
     /// The frame page `index` of `id` shows, if any.
-    fn frame_at(&self, id: NodeId, index: u64) -> Option<FrameAddr> {
+    pub(super) fn frame_at(&self, id: NodeId, index: u64) -> Option<FrameAddr> {
         match self.resolve(id, index) {
             Some(Found::Page { frame, .. }) => Some(frame),
             _ => None,
@@ -738,7 +805,8 @@ impl Family {
     /// The frames pages `first..first + out.len()` of `id` read from (the zero page where
     /// they read as zeroes). A node that looks through to no other (whose missing pages
     /// read as zeroes) walks its own pages in one ordered pass; others resolve page by page.
-    fn frames_for_read(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) {
+    #[inline]
+    pub(super) fn frames_for_read(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) {
         let zero = self.frames.zero_page();
         let node = self.node(id);
         if node.link.is_none() {
@@ -755,12 +823,12 @@ impl Family {
     }
 
     /// Allocates one frame for every page in `first..=last` of `id` that it does not own.
-    fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
+    pub(super) fn prepare(&self, id: NodeId, first: u64, last: u64) -> ZxResult<FrameBatch> {
         self.prepare_from(id, first, last, &mut Reserve::empty())
     }
 
     /// [`Family::prepare`], taking the frames from `reserve` while it has some.
-    fn prepare_from(
+    pub(super) fn prepare_from(
         &self,
         id: NodeId,
         first: u64,
@@ -775,7 +843,8 @@ impl Family {
 
     /// Gives page `index` of `id` its own frame (from `batch`) holding what it showed until
     /// now; frees the source page if nobody else can see it. Returns the frame.
-    fn commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
+    #[inline]
+    pub(super) fn commit(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
         if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
         }
@@ -784,7 +853,13 @@ impl Family {
 
     /// [`Family::commit`] right after [`Family::clear_for_commit`] said the page's entries are
     /// gone, in the same lock hold: no walk over its mappings again.
-    fn commit_cleared(&mut self, id: NodeId, index: u64, batch: &mut FrameBatch) -> FrameAddr {
+    #[inline]
+    pub(super) fn commit_cleared(
+        &mut self,
+        id: NodeId,
+        index: u64,
+        batch: &mut FrameBatch,
+    ) -> FrameAddr {
         if let Some(frame) = self.node(id).pages.get(index) {
             return frame;
         }
@@ -797,7 +872,8 @@ impl Family {
     /// more mappings show it than a step visits ([`Family::clear_range_step`]; faults wait
     /// meanwhile). True when none is left: [`Family::commit_cleared`] follows in the same
     /// lock hold. At once when the page is `id`'s own or no such entry was ever made.
-    fn clear_for_commit(
+    #[inline]
+    pub(super) fn clear_for_commit(
         &mut self,
         id: NodeId,
         index: u64,
@@ -818,7 +894,7 @@ impl Family {
     /// cannot take away ends the run, and is walked in the steps that follow (the first
     /// page of a run, whose walk may then hold faults off; until it is done the run is
     /// empty).
-    fn clear_run_for_commit(
+    pub(super) fn clear_run_for_commit(
         &mut self,
         id: NodeId,
         first: u64,
@@ -836,7 +912,7 @@ impl Family {
     /// [`Family::commit`] of a page `id` is known not to hold; `cleared`: no entry shows what
     /// the page showed until now ([`Family::clear_for_commit`]), else they are all taken
     /// away here at once.
-    fn commit_absent(
+    pub(super) fn commit_absent(
         &mut self,
         id: NodeId,
         index: u64,
@@ -898,7 +974,7 @@ impl Family {
     /// Fills `out` with the node's own frames for pages `first..`, in one ordered pass, if
     /// it holds every one of them (then nothing needs committing); false otherwise, with
     /// `out` partly written.
-    fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
+    pub(super) fn owned_frames(&self, id: NodeId, first: u64, out: &mut [FrameAddr]) -> bool {
         self.node(id).pages.get_run(first, out, 0) == out.len()
     }
 
@@ -968,7 +1044,7 @@ impl Family {
     /// The node page `index` held by `id` is charged to, under `assume`: `id` if alive, else
     /// the first child (in child order) through which an alive node still sees the page, one
     /// level at a time. `None` when no alive node sees it.
-    fn charged_to(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
+    pub(super) fn charged_to(&self, id: NodeId, index: u64, assume: Assume) -> Option<NodeId> {
         if self.alive_as(id, index, assume) {
             return Some(id);
         }
@@ -1022,7 +1098,7 @@ impl Family {
         charged.set(charged.get() + pages);
     }
 
-    fn uncharge(&self, id: NodeId, pages: u64) {
+    pub(super) fn uncharge(&self, id: NodeId, pages: u64) {
         let charged = &self.node(id).charged;
         debug_assert!(charged.get() >= pages, "node {id} charged for fewer pages");
         charged.set(charged.get().saturating_sub(pages));
@@ -1078,7 +1154,7 @@ impl Family {
     /// Before alive node `id` stops seeing pages `first..end` through its link (it zeroes
     /// them or shrinks past them): the ancestors' pages there that are charged to it pass to
     /// the next node that sees each.
-    fn stop_seeing(&self, id: NodeId, first: u64, end: u64) {
+    pub(super) fn stop_seeing(&self, id: NodeId, first: u64, end: u64) {
         if self.charged_for_ancestors(id) {
             let link = self.node(id).link;
             self.hand_on_ancestor_charges(
@@ -1140,7 +1216,7 @@ impl Family {
 
     /// Frees ancestors' pages that `id`'s window `first..end` made visible and that nobody
     /// can see any more, walking up through dead ancestors. `link` is `id`'s link as it was.
-    fn sweep_ancestors(&mut self, link: Option<Link>, first: u64, end: u64) {
+    pub(super) fn sweep_ancestors(&mut self, link: Option<Link>, first: u64, end: u64) {
         let (mut link, mut first, mut end) = (link, first, end);
         while let Some(l) = link {
             let end_in_window = end.min(l.limit);
@@ -1219,7 +1295,7 @@ impl Family {
     /// harmless may allow (a shrink: nothing maps pages past the size; a snapshot: a write
     /// through a passed mapping copies first).
     #[allow(clippy::too_many_arguments)]
-    fn unmap_some(
+    pub(super) fn unmap_some(
         &mut self,
         id: NodeId,
         first: u64,
@@ -1301,7 +1377,7 @@ impl Family {
 
     /// Holds the family's faults off for the operation that owns `walk` (see
     /// [`Family::faults_held`]) until [`Family::release_faults`].
-    fn hold_faults(&mut self, walk: &mut PageWalk) {
+    pub(super) fn hold_faults(&mut self, walk: &mut PageWalk) {
         if !walk.holding {
             self.faults_held += 1;
             walk.holding = true;
@@ -1312,7 +1388,7 @@ impl Family {
     /// before their bytes are zeroed: zeroing part of a page is a write to it, so a page
     /// that shows an ancestor's frame gets its own. One that reads zero without a frame
     /// commits nothing: a zero marker keeps it zero (a clone's parent may write it later).
-    fn partial_pages_to_fork(&self, id: NodeId, partial: &PartialPages) -> Vec<u64> {
+    pub(super) fn partial_pages_to_fork(&self, id: NodeId, partial: &PartialPages) -> Vec<u64> {
         partial
             .iter()
             .flatten()
@@ -1323,7 +1399,7 @@ impl Family {
 
     /// Ends `walk` (done or given up). Faults it held off stay held: the pages it cleared
     /// are not replaced or freed yet ([`Family::release_faults`]).
-    fn end_walk(&mut self, walk: &mut PageWalk) {
+    pub(super) fn end_walk(&mut self, walk: &mut PageWalk) {
         walk.range = None;
         walk.next = (0, 0);
     }
@@ -1331,7 +1407,7 @@ impl Family {
     /// Lets faults go on if `walk` held them off, unless it is partway (its next step
     /// resumes after mappings a fault could show its pages through again). The operation
     /// calls it once it has replaced or freed what its walks cleared.
-    fn release_faults(&mut self, walk: &mut PageWalk) {
+    pub(super) fn release_faults(&mut self, walk: &mut PageWalk) {
         if walk.holding && (walk.range.is_none() || walk.next == (0, 0)) {
             self.faults_held -= 1;
             walk.holding = false;
@@ -1641,7 +1717,7 @@ impl Family {
     /// it closing and leaves the work for later, to be done in chunks. A node with children
     /// goes to [`Family::die_with_children`].
     #[inline(always)]
-    fn die(&mut self, id: NodeId) {
+    pub(super) fn die(&mut self, id: NodeId) {
         let node = self.node(id);
         if !node.children.is_empty() {
             self.die_with_children(id);
@@ -1904,7 +1980,7 @@ impl Family {
     }
 
     /// One chunk of the family's deferred work; true while some is left.
-    fn deferred_chunk(&mut self) -> bool {
+    pub(super) fn deferred_chunk(&mut self) -> bool {
         while let Some(&id) = self.deferred.first() {
             let node = self.node(id);
             if node.letting_go {
@@ -2064,7 +2140,7 @@ impl Family {
     /// zero marker `id` holds beyond its size hides the ancestors' page there while the
     /// window still reaches it: gone first, it would show that page to `id`'s accounting,
     /// charged elsewhere or to nobody.
-    fn shrink_chunk(&mut self, id: NodeId) -> bool {
+    pub(super) fn shrink_chunk(&mut self, id: NodeId) -> bool {
         self.unmap_stale_chunk(id) || self.narrow_window_chunk(id) || self.trim_chunk(id)
     }
 
@@ -2163,7 +2239,7 @@ impl Family {
 
     /// The nodes page `k` of `id` may read from, nearest first: each with the shift that
     /// turns `k` into its page index there and the bound `k` must stay below to reach it.
-    fn chain(&self, id: NodeId) -> ZxResult<Vec<(NodeId, u64, u64)>> {
+    pub(super) fn chain(&self, id: NodeId) -> ZxResult<Vec<(NodeId, u64, u64)>> {
         let mut chain = Vec::new();
         let (mut node, mut shift, mut limit) = (id, 0u64, u64::MAX);
         loop {
@@ -2186,7 +2262,8 @@ impl Family {
     /// Pages a chunk of a read at node `id` may cover (see [`CHUNK_PAGE_LEVELS`]): a page's
     /// lookup walks up through the node's ancestors; the walk up stops where the answer is
     /// one page.
-    fn read_chunk_pages(&self, id: NodeId) -> usize {
+    #[inline]
+    pub(super) fn read_chunk_pages(&self, id: NodeId) -> usize {
         let mut levels = 1;
         let mut link = self.node(id).link;
         while let Some(l) = link {
@@ -2204,7 +2281,7 @@ impl Family {
     /// a copied page on, down through the nodes that see it: both bounded by the family's
     /// live nodes, which are counted, not walked. (Counting only the ancestors let a write at
     /// the top of a chain 300 deep hand 64 pages down in one lock hold of 2.6 ms.)
-    fn write_chunk_pages(&self) -> usize {
+    pub(super) fn write_chunk_pages(&self) -> usize {
         let nodes = self.nodes.len() - self.free_ids.len();
         (CHUNK_PAGE_LEVELS / nodes.max(1)).clamp(1, CHUNK_PAGES)
     }
@@ -2213,7 +2290,7 @@ impl Family {
     /// in which the nodes of the chain hold at most [`preempt::CHUNK_PAGES`] pages in all,
     /// so that one chunk's work is bounded. Nodes that hold nothing there take nothing from
     /// the budget: a deep chain over a few pages is one chunk, not one page a chunk.
-    fn chunk_stop(&self, chain: &[(NodeId, u64, u64)], first: u64, end: u64) -> u64 {
+    pub(super) fn chunk_stop(&self, chain: &[(NodeId, u64, u64)], first: u64, end: u64) -> u64 {
         let mut budget = preempt::CHUNK_PAGES;
         let mut stop = end;
         for &(id, shift, limit) in chain {
@@ -2239,7 +2316,7 @@ impl Family {
 
     /// Whether `id` reads pages through an ancestor that can still change (an alive node):
     /// a snapshot of it could not be isolated from those changes.
-    fn depends_on_live_ancestor(&self, id: NodeId) -> bool {
+    pub(super) fn depends_on_live_ancestor(&self, id: NodeId) -> bool {
         let mut link = self.node(id).link;
         while let Some(l) = link {
             let parent = self.node(l.parent);
@@ -2267,7 +2344,7 @@ impl Drop for Family {
 /// mapping it visits at least a table's work, so that a few mappings over a large range all
 /// move on together; but no more than [`MAX_STEP_VISITS`] mappings once the work is spent,
 /// however many show the range.
-struct StepBudget {
+pub(super) struct StepBudget {
     work: usize,
     visits: usize,
 }
@@ -2276,7 +2353,7 @@ struct StepBudget {
 const MAX_STEP_VISITS: usize = UNMAP_WORK / TABLE_WORK;
 
 impl StepBudget {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         StepBudget {
             work: UNMAP_WORK,
             visits: MAX_STEP_VISITS,
@@ -2342,7 +2419,7 @@ const WALK_PAGES: u64 = 512;
 /// [`Family::clear_range_step`]). Owned by the operation doing the walk (or by a shrinking
 /// node); the default is no walk.
 #[derive(Default)]
-struct PageWalk {
+pub(super) struct PageWalk {
     /// The pages walked (node, first, end) while a walk is under way.
     range: Option<(NodeId, u64, u64)>,
     /// The first (node, registration id) not visited yet: registration ids start at 1, so
@@ -2353,17 +2430,31 @@ struct PageWalk {
     holding: bool,
 }
 
+impl PageWalk {
+    /// Whether the walk holds the family's faults (see `holding`).
+    #[inline]
+    pub(super) fn holding(&self) -> bool {
+        self.holding
+    }
+}
+
 /// A [`PageWalk`] an operation keeps across its steps, which lets the family's faults go on
 /// however the operation ends (done, failed, cancelled by a kill) if the walk still held
 /// them off. Declared before any guard of the family's lock in the same scope, so that it
 /// is dropped after it.
-struct HeldWalk<'a> {
+pub(super) struct HeldWalk<'a> {
     family: &'a FamilyCell,
     walk: PageWalk,
 }
 
 impl<'a> HeldWalk<'a> {
-    fn new(family: &'a FamilyCell) -> Self {
+    /// The walk it ends however the operation ends.
+    #[inline]
+    pub(super) fn walk(&mut self) -> &mut PageWalk {
+        &mut self.walk
+    }
+
+    pub(super) fn new(family: &'a FamilyCell) -> Self {
         HeldWalk {
             family,
             walk: PageWalk::default(),
@@ -2372,6 +2463,7 @@ impl<'a> HeldWalk<'a> {
 }
 
 impl Drop for HeldWalk<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.walk.holding {
             self.family.lock().faults_held -= 1;
@@ -2382,7 +2474,7 @@ impl Drop for HeldWalk<'_> {
 /// The mappings registered with one node, indexed so that neither an invalidation nor
 /// `ZX_INFO_VMO` walks all of them (a process can map a VMO 100,000 times).
 #[derive(Default)]
-struct Mappings {
+pub(super) struct Mappings {
     /// By registration id: its address space and the pages `first..end` it may show (the
     /// whole VMO until the mapping says otherwise, [`MapTarget::narrow_mapping`]).
     by_id: BTreeMap<u64, MappingEntry>,
@@ -2400,11 +2492,17 @@ struct MappingEntry {
 }
 
 impl Mappings {
-    fn is_empty(&self) -> bool {
+    /// Address spaces some mapping is in.
+    pub(super) fn address_spaces(&self) -> usize {
+        self.spaces.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
 
-    fn insert(&mut self, id: u64, observer: Weak<dyn MappingObserver>) {
+    #[inline]
+    pub(super) fn insert(&mut self, id: u64, observer: Weak<dyn MappingObserver>) {
         let space = observer.upgrade().map_or(0, |o| o.address_space_id());
         let entry = MappingEntry {
             space,
@@ -2416,7 +2514,8 @@ impl Mappings {
         self.by_id.insert(id, entry);
     }
 
-    fn remove(&mut self, id: u64) -> bool {
+    #[inline]
+    pub(super) fn remove(&mut self, id: u64) -> bool {
         let Some(entry) = self.by_id.remove(&id) else {
             return false;
         };
@@ -2432,7 +2531,8 @@ impl Mappings {
 
     /// Registration `id` shows at most pages `first..end` from now on. Only ever narrows,
     /// so that narrowings arriving out of order still cover what the mapping shows.
-    fn narrow(&mut self, id: u64, first: u64, end: u64) {
+    #[inline]
+    pub(super) fn narrow(&mut self, id: u64, first: u64, end: u64) {
         let Some(entry) = self.by_id.get_mut(&id) else {
             return;
         };
@@ -2451,7 +2551,7 @@ impl Mappings {
         entry.end = new_end;
     }
 
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         *self = Mappings::default();
     }
 }
@@ -2532,7 +2632,7 @@ fn notify(mappings: &Mappings, first: u64, end: u64) {
 /// byte) at the head and at the tail, where the range does not cover them whole.
 type PartialPages = [Option<(u64, usize, usize)>; 2];
 
-fn partial_pages(start: u64, end: u64) -> PartialPages {
+pub(super) fn partial_pages(start: u64, end: u64) -> PartialPages {
     let mut partial: PartialPages = [None, None];
     let head_page = start >> PAGE_SHIFT;
     if start & (PAGE_SIZE - 1) != 0 || end < (head_page + 1) << PAGE_SHIFT {
@@ -2585,7 +2685,7 @@ pub fn settle_deferred_chunk() -> bool {
 /// the default bound of the work a close or merge does at once): a chunk. Not more, because
 /// one chunk of a closed channel's queue drops up to 64 handles, each maybe the last of a
 /// VMO: at 256 pages each, such a chunk took 1.9 ms.
-const FREE_AT_ONCE_PAGES: usize = preempt::CHUNK_PAGES;
+pub(super) const FREE_AT_ONCE_PAGES: usize = preempt::CHUNK_PAGES;
 
 /// Moves `pages` to [`DEAD_PAGES`]; false (nothing moved) without a preemption hook to free
 /// them from (host tests free at once) or when the list cannot grow.
@@ -2639,1536 +2739,4 @@ pub fn free_dead_pages_chunk() -> bool {
         }
     }
     DEAD_PAGES.pending()
-}
-
-/// How a VMO came to be, for `zx_object_get_info`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VmoKind {
-    Created,
-    /// `zx_vmo_clone` (copy-on-write, sees the parent's current pages until it writes).
-    Clone,
-    Snapshot,
-    Slice,
-}
-
-/// A virtual memory object.
-pub struct Vmo {
-    base: ObjectBase,
-    family: Arc<FamilyCell>,
-    /// The size in bytes, as of the last `set_size`: read without the lock
-    /// ([`Vmo::size_unlocked`]); the node's own size, under the lock, is what counts.
-    size: AtomicU64,
-    node: NodeId,
-    kind: VmoKind,
-    resizable: bool,
-    /// The VMO this one was created from: keeps its ZERO_CHILDREN bookkeeping reachable.
-    user_parent: Option<Arc<Vmo>>,
-    /// Byte offset of this VMO's start in the family's first VMO: the sum of the offsets of
-    /// every child step from there. Offset plus size stays below 2^64 (INVALID_ARGS
-    /// otherwise), so page indices projected up the family never overflow.
-    root_offset: u64,
-    /// Set under the family lock when the node is gone (no handles and no mappings).
-    dead: AtomicBool,
-    /// Under the family lock: mapping count and children not yet gone (ZERO_CHILDREN).
-    mapping_count: AtomicUsize,
-    present_children: AtomicUsize,
-}
-
-/// Rounds a byte size up to pages; overflow or more than `ZX_MAX_VMO_SIZE` is OUT_OF_RANGE.
-pub fn size_in_pages(size: u64) -> ZxResult<u64> {
-    let rounded = size
-        .checked_add(PAGE_SIZE - 1)
-        .ok_or(Status::OUT_OF_RANGE)?
-        & !(PAGE_SIZE - 1);
-    if rounded > ZX_MAX_VMO_SIZE {
-        return Err(Status::OUT_OF_RANGE);
-    }
-    Ok(rounded >> PAGE_SHIFT)
-}
-
-/// Rights of the handle to a `zx_vmo_clone` child, from the parent handle's rights (seed).
-pub fn clone_rights(parent: Rights) -> Rights {
-    parent | Rights::GET_PROPERTY | Rights::SET_PROPERTY | Rights::WRITE
-}
-
-/// Rights of the handle to a `zx_vmo_create_child` child.
-pub fn child_rights(parent: Rights, options: u32) -> Rights {
-    let rights = parent | Rights::GET_PROPERTY | Rights::SET_PROPERTY;
-    if options & ZX_VMO_CHILD_NO_WRITE != 0 {
-        rights.difference(Rights::WRITE)
-    } else if options & ZX_VMO_CHILD_SLICE != 0 {
-        rights
-    } else {
-        rights | Rights::WRITE
-    }
-}
-
-impl Vmo {
-    /// `zx_vmo_create`: a VMO of `size` bytes (rounded up to pages), nothing committed.
-    pub fn create(frames: Arc<dyn FrameAllocator>, size: u64, options: u32) -> ZxResult<Arc<Vmo>> {
-        if options & !ZX_VMO_NON_RESIZABLE != 0 {
-            return Err(Status::INVALID_ARGS);
-        }
-        let pages = size_in_pages(size)?;
-        // The node vector is made with room for its first node (not grown into).
-        let nodes = alloc::vec![Some(Node::new(pages))];
-        let cell = Arc::new_cyclic(|cell| FamilyCell {
-            family: spin::Mutex::new(Family {
-                frames: FamilyAllocator {
-                    frames,
-                    held: HeldLists::default(),
-                    cell: cell.clone(),
-                },
-                nodes,
-                free_ids: Vec::new(),
-                next_mapping_id: 1,
-                shared_ptes: false,
-                snapshots_stepping: 0,
-                faults_held: 0,
-                deferred: Vec::new(),
-                queued: false,
-                defer_above: FREE_AT_ONCE_PAGES,
-            }),
-            pins: CopyPins::new(),
-        });
-        let node = 0;
-        Ok(Arc::new(Vmo::new(
-            cell,
-            pages << PAGE_SHIFT,
-            node,
-            VmoKind::Created,
-            options & ZX_VMO_NON_RESIZABLE == 0,
-            None,
-            0,
-        )))
-    }
-
-    fn new(
-        family: Arc<FamilyCell>,
-        size: u64,
-        node: NodeId,
-        kind: VmoKind,
-        resizable: bool,
-        user_parent: Option<Arc<Vmo>>,
-        root_offset: u64,
-    ) -> Vmo {
-        Vmo {
-            base: ObjectBase::new(Signals::VMO_ZERO_CHILDREN),
-            family,
-            size: AtomicU64::new(size),
-            node,
-            kind,
-            resizable,
-            user_parent,
-            root_offset,
-            dead: AtomicBool::new(false),
-            mapping_count: AtomicUsize::new(0),
-            present_children: AtomicUsize::new(0),
-        }
-    }
-
-    fn lock(&self) -> ZxResult<spin::MutexGuard<'_, Family>> {
-        let family = self.family.lock();
-        if self.dead.load(Ordering::Relaxed) {
-            return Err(Status::BAD_STATE);
-        }
-        Ok(family)
-    }
-
-    pub fn kind(&self) -> VmoKind {
-        self.kind
-    }
-
-    pub fn is_resizable(&self) -> bool {
-        self.resizable
-    }
-
-    /// Size in bytes (a page multiple).
-    pub fn size(&self) -> u64 {
-        match self.lock() {
-            Ok(family) => family.node(self.node).size << PAGE_SHIFT,
-            Err(_) => 0,
-        }
-    }
-
-    /// The size in bytes without taking the lock: what [`Vmo::size`] says, or what it said
-    /// a moment ago while another thread resizes the VMO. For a system call's early check
-    /// of a range (the order of its errors); every access checks again under the lock.
-    #[inline]
-    pub fn size_unlocked(&self) -> u64 {
-        self.size.load(Ordering::Relaxed)
-    }
-
-    /// Checks `offset..offset+len` against the size; returns the node holding the pages and
-    /// the byte offset there.
-    fn range(&self, family: &Family, offset: u64, len: u64) -> ZxResult<(NodeId, u64)> {
-        let size = family.node(self.node).size << PAGE_SHIFT;
-        let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
-        if end > size {
-            return Err(Status::OUT_OF_RANGE);
-        }
-        let (target, page_offset) = family.target(self.node);
-        Ok((target, offset + (page_offset << PAGE_SHIFT)))
-    }
-
-    /// Reads `len` bytes at `offset` page piece by piece: `f(frame, offset_in_page,
-    /// chunk_len, done_so_far)`, with `None` for pages that read as zero. Commits nothing.
-    /// `f` runs under the family lock and must not touch this family.
-    pub fn read_with(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut dyn FnMut(Option<FrameAddr>, usize, usize, usize) -> ZxResult,
-    ) -> ZxResult {
-        let family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
-        let mut done = 0u64;
-        while done < len {
-            let position = start + done;
-            let in_page = (position & (PAGE_SIZE - 1)) as usize;
-            let chunk = (PAGE_SIZE - in_page as u64).min(len - done);
-            let frame = family.frame_at(node, position >> PAGE_SHIFT);
-            f(frame, in_page, chunk as usize, done as usize)?;
-            done += chunk;
-        }
-        Ok(())
-    }
-
-    /// Writes `len` bytes at `offset`: commits (copying on write) every page in the range
-    /// first — all or nothing on NO_MEMORY — then `f(frame, offset_in_page, chunk_len,
-    /// done_so_far)` fills each piece. `f` runs under the family lock.
-    pub fn write_with(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut dyn FnMut(FrameAddr, usize, usize, usize) -> ZxResult,
-    ) -> ZxResult {
-        let mut family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
-        if len == 0 {
-            return Ok(());
-        }
-        let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
-        let mut batch = family.prepare(node, first, last)?;
-        let mut done = 0u64;
-        let mut result = Ok(());
-        while done < len {
-            let position = start + done;
-            let in_page = (position & (PAGE_SIZE - 1)) as usize;
-            let chunk = (PAGE_SIZE - in_page as u64).min(len - done);
-            let frame = family.commit(node, position >> PAGE_SHIFT, &mut batch);
-            if let Err(status) = f(frame, in_page, chunk as usize, done as usize) {
-                result = Err(status);
-                break;
-            }
-            done += chunk;
-        }
-        batch.release(&family.frames);
-        result
-    }
-
-    /// Like [`Vmo::read_with`], but `f` runs without the family lock, on up to
-    /// [`CHUNK_PAGES`] pages at a time: `f(frames, offset_in_first_page, chunk_len,
-    /// done_so_far)`, where a page that reads as zeroes is the shared zero page. For the
-    /// system-call layer, which copies straight between these frames and user memory: a fault
-    /// on the user buffer may need this family's lock.
-    ///
-    /// The frames stay the family's while `f` runs: `f` runs holding a [`crate::pins::CopyPin`], so a
-    /// frame the family gives up meanwhile (a DECOMMIT or shrink on another CPU, a copy on
-    /// write by a fault `f`'s copy takes) is not reused until `f` returns. What `f` writes
-    /// into a frame given up meanwhile is lost, as if it had been written just before.
-    #[inline(always)]
-    pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        if within_one_page(offset, len) {
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_read(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
-        }
-        self.read_in_chunks(offset, len, f)
-    }
-
-    /// [`Vmo::read_unlocked`] of more than one page.
-    #[inline(never)]
-    fn read_in_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        self.in_chunks(
-            offset,
-            len,
-            false,
-            |family, node, first, out| {
-                family.frames_for_read(node, first, out);
-                Ok(out.len())
-            },
-            f,
-        )
-    }
-
-    /// The frame to read `offset..offset + len` (within one page) from, and the offset in
-    /// it: one lookup under the lock.
-    #[inline(never)]
-    fn page_for_read(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
-        let family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
-        let index = start >> PAGE_SHIFT;
-        let held = family.node(node);
-        let frame = match held.link {
-            None => held.pages.get(index),
-            Some(_) => family.frame_at(node, index),
-        };
-        let frame = frame.unwrap_or_else(|| family.frames.zero_page());
-        Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
-    }
-
-    /// Like [`Vmo::write_with`] (every page committed, all or nothing on NO_MEMORY, before
-    /// any byte moves), but `f` runs without the family lock, on up to [`CHUNK_PAGES`]
-    /// pages at a time, as for [`Vmo::read_unlocked`] (whose caveat applies).
-    #[inline(always)]
-    pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        if within_one_page(offset, len) {
-            // Counted in before the lock is taken: a frame the write commits is not freed
-            // before the copy is done with it (frames the commit itself gives up wait too).
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_write(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
-        }
-        self.write_in_fresh_chunks(offset, len, f)
-    }
-
-    /// [`Vmo::write_unlocked`] of nothing or of more than one page, out of line: the
-    /// one-page path above inlines into the system call whole.
-    #[inline(never)]
-    fn write_in_fresh_chunks(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
-        self.write_in_chunks(offset, len, f, &mut WriteFrames::default())
-    }
-
-    /// [`Vmo::write_unlocked`] of one part of a write that may go on after `f` failed (its
-    /// copy stopped for a fault that had to wait): the frames set aside for the pages still
-    /// to commit stay in `kept` from one part to the next, so that a later part does not
-    /// fail with NO_MEMORY after earlier ones wrote.
-    #[inline(always)]
-    pub fn write_unlocked_in_parts(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut ChunkFn<'_>,
-        kept: &mut WriteFrames,
-    ) -> ZxResult {
-        if within_one_page(offset, len) {
-            // Counted in before the lock is taken: a frame the write commits is not freed
-            // before the copy is done with it (frames the commit itself gives up wait too).
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_write(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
-        }
-        self.write_in_chunks(offset, len, f, kept)
-    }
-
-    /// The frame to write `offset..offset + len` (within one page) to, committed if it was
-    /// not, and the offset in it: one lock hold (more where the page's entries take steps).
-    #[inline(never)]
-    fn page_for_write(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
-        let (frame, start) = self.own_page_in_steps(offset, len, false, true)?;
-        Ok((frame, (start & (PAGE_SIZE - 1)) as usize))
-    }
-
-    /// The frame of the page at `offset` (of a range of `len` bytes in one page, checked)
-    /// for a write, committed if it was not, and the offset in the node's pages: after the
-    /// entries that show what the page showed until now are gone, in steps with preemption
-    /// points between them where more mappings show it than a step visits
-    /// ([`Family::clear_for_commit`]). `fault`: for a page fault, which waits (SHOULD_WAIT)
-    /// while another operation holds the family's faults off. Without `may_wait` (a fault
-    /// taken by a copy that must not be preempted), SHOULD_WAIT instead of a second step.
-    #[inline(always)]
-    fn own_page_in_steps(
-        &self,
-        offset: u64,
-        len: u64,
-        fault: bool,
-        may_wait: bool,
-    ) -> ZxResult<(FrameAddr, u64)> {
-        {
-            let mut family = self.lock()?;
-            if fault && family.faults_held != 0 {
-                return Err(Status::SHOULD_WAIT);
-            }
-            let (node, start) = self.range(&family, offset, len)?;
-            let index = start >> PAGE_SHIFT;
-            if let Some(frame) = family.node(node).pages.get(index) {
-                return Ok((frame, start));
-            }
-            if !(family.shared_ptes || family.snapshots_stepping != 0) {
-                // No entry can show what the page shows now: none to take away.
-                let new = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-                let mut batch = FrameBatch::single(new);
-                let frame = family.commit_absent(node, index, &mut batch, true);
-                return Ok((frame, start));
-            }
-        }
-        self.own_page_clearing(offset, len, fault, may_wait)
-    }
-
-    /// [`Vmo::own_page_in_steps`] of a page some entries may show.
-    #[inline(never)]
-    fn own_page_clearing(
-        &self,
-        offset: u64,
-        len: u64,
-        fault: bool,
-        may_wait: bool,
-    ) -> ZxResult<(FrameAddr, u64)> {
-        let mut held = HeldWalk::new(&self.family);
-        // The frame a commit will take, from before the first entry goes: NO_MEMORY changes
-        // nothing.
-        let mut spare = None;
-        let result = loop {
-            {
-                let mut family = match self.lock() {
-                    Ok(family) => family,
-                    Err(status) => break Err(status),
-                };
-                if fault && family.faults_held != 0 && !held.walk.holding {
-                    break Err(Status::SHOULD_WAIT);
-                }
-                let (node, start) = match self.range(&family, offset, len) {
-                    Ok(found) => found,
-                    Err(status) => break Err(status),
-                };
-                let index = start >> PAGE_SHIFT;
-                if let Some(frame) = family.node(node).pages.get(index) {
-                    family.release_faults(&mut held.walk);
-                    break Ok((frame, start));
-                }
-                if spare.is_none() {
-                    match family.frames.alloc() {
-                        Some(frame) => spare = Some(frame),
-                        None => break Err(Status::NO_MEMORY),
-                    }
-                }
-                if family.clear_for_commit(node, index, &mut held.walk, &mut StepBudget::new()) {
-                    let mut batch = FrameBatch::single(spare.take().expect("taken above"));
-                    let frame = family.commit_cleared(node, index, &mut batch);
-                    family.release_faults(&mut held.walk);
-                    break Ok((frame, start));
-                }
-                if !may_wait {
-                    break Err(Status::SHOULD_WAIT);
-                }
-            }
-            if !preempt::point() {
-                break Err(Status::CANCELED);
-            }
-        };
-        if let Some(frame) = spare {
-            // Never among the family's pages: no copy can have it.
-            self.family.lock().frames.frames.free(frame);
-        }
-        result
-    }
-
-    /// [`Vmo::write_unlocked`] of nothing or of more than one page. NO_MEMORY, with nothing
-    /// changed, when the pool cannot supply the pages the range lacks: a range of more than
-    /// one chunk takes them all ([`Reserve`]) before the first chunk is written, and each
-    /// chunk takes its frames from there (only pages decommitted by someone else meanwhile
-    /// can make a later chunk need more, and fail after the earlier chunks were written).
-    #[inline(never)]
-    fn write_in_chunks(
-        &self,
-        offset: u64,
-        len: u64,
-        f: &mut ChunkFn<'_>,
-        kept: &mut WriteFrames,
-    ) -> ZxResult {
-        if len == 0 {
-            return self.range(&*self.lock()?, offset, len).map(|_| ());
-        }
-        if !kept.taken {
-            let reserve = self.reserve_to_commit(offset, len)?;
-            kept.taken = true;
-            if reserve.len != 0 {
-                kept.reserve = Some((reserve, self.family.lock().frames.frames.clone()));
-            }
-        }
-        // Frames a chunk took and did not use, where nothing was set aside.
-        let mut spare = Reserve::empty();
-        let mut held = HeldWalk::new(&self.family);
-        let result = self.in_chunks(
-            offset,
-            len,
-            true,
-            |family, node, first, out| {
-                let reserve = match &mut kept.reserve {
-                    Some((reserve, _)) => reserve,
-                    None => &mut spare,
-                };
-                if family.owned_frames(node, first, out) {
-                    // Someone else committed them while a walk of the first was partway.
-                    family.end_walk(&mut held.walk);
-                    family.release_faults(&mut held.walk);
-                    return Ok(out.len());
-                }
-                // Frames first, so that NO_MEMORY changes nothing. The chunk ends before a
-                // page whose entries take steps of their own (its frames wait in the reserve);
-                // a chunk of none is such a step. Faults are let go before the copy: it may
-                // fault on this family.
-                let last = first + out.len() as u64 - 1;
-                let mut batch = family.prepare_from(node, first, last, reserve)?;
-                let ready = family.clear_run_for_commit(node, first, out.len(), &mut held.walk);
-                for (i, slot) in out[..ready].iter_mut().enumerate() {
-                    *slot = family.commit_cleared(node, first + i as u64, &mut batch);
-                }
-                batch.release_into(reserve, &family.frames);
-                if ready != 0 {
-                    family.release_faults(&mut held.walk);
-                }
-                Ok(ready)
-            },
-            f,
-        );
-        drop(held);
-        self.release_reserve(spare);
-        result
-    }
-
-    /// Walks `offset..offset + len` in chunks of at most [`CHUNK_PAGES`] pages (fewer in a
-    /// deep or large family: [`Family::read_chunk_pages`], [`Family::write_chunk_pages`]
-    /// when `writing`): for each, `fill(family, node, first_page, frames)` puts the chunk's
-    /// frames in the list under the family lock and says how many it gave (a chunk may end
-    /// early; none: a step of other work, then a preemption point), then `f` runs on them
-    /// with the lock released.
-    fn in_chunks(
-        &self,
-        offset: u64,
-        len: u64,
-        writing: bool,
-        mut fill: impl FnMut(&mut Family, NodeId, u64, &mut [FrameAddr]) -> ZxResult<usize>,
-        f: &mut ChunkFn<'_>,
-    ) -> ZxResult {
-        let (mut small, mut large);
-        let frames: &mut [FrameAddr] = if len <= SMALL_TRANSFER {
-            small = [0; 2];
-            &mut small
-        } else {
-            large = [0; CHUNK_PAGES];
-            &mut large
-        };
-        let mut done = 0u64;
-        let mut since_point = 0;
-        while done < len {
-            if since_point >= preempt::CHUNK_PAGES {
-                if !preempt::point() {
-                    return Err(Status::CANCELED);
-                }
-                since_point = 0;
-            }
-            let (count, in_page, chunk, max_pages, pin) = {
-                let mut family = self.lock()?;
-                let (node, start) = self.range(&family, offset + done, len - done)?;
-                let max_pages = if writing {
-                    family.write_chunk_pages()
-                } else {
-                    family.read_chunk_pages(node)
-                };
-                let (count, in_page, chunk) = chunk_at(start, len - done, max_pages);
-                let given = fill(&mut family, node, start >> PAGE_SHIFT, &mut frames[..count])?;
-                let chunk = if given < count {
-                    (given as u64 * PAGE_SIZE - in_page as u64).min(chunk)
-                } else {
-                    chunk
-                };
-                // Before the lock goes: from here on, the chunk's frames are not reused
-                // until the copy is done with them.
-                (given, in_page, chunk, max_pages, self.family.pin())
-            };
-            if count == 0 {
-                since_point = preempt::CHUNK_PAGES;
-                continue;
-            }
-            let copied = f(&frames[..count], in_page, chunk as usize, done as usize);
-            drop(pin);
-            copied?;
-            done += chunk;
-            // A page of a deep node weighs as much as the pages a shallow chunk holds.
-            since_point += count * (CHUNK_PAGES / max_pages);
-        }
-        Ok(())
-    }
-
-    /// `zx_vmo_read` into a kernel buffer.
-    pub fn read(&self, offset: u64, buf: &mut [u8]) -> ZxResult {
-        let frames = self.family.lock().frames.frames.clone();
-        self.read_with(
-            offset,
-            buf.len() as u64,
-            &mut |frame, in_page, len, done| {
-                let out = &mut buf[done..done + len];
-                match frame {
-                    Some(frame) => frames.read(frame, in_page, out),
-                    None => out.fill(0),
-                }
-                Ok(())
-            },
-        )
-    }
-
-    /// `zx_vmo_write` from a kernel buffer.
-    pub fn write(&self, offset: u64, data: &[u8]) -> ZxResult {
-        let frames = self.family.lock().frames.frames.clone();
-        self.write_with(
-            offset,
-            data.len() as u64,
-            &mut |frame, in_page, len, done| {
-                frames.write(frame, in_page, &data[done..done + len]);
-                Ok(())
-            },
-        )
-    }
-
-    /// `zx_vmo_set_size`: shrinking frees the dropped pages and unmaps them everywhere;
-    /// growing exposes zeroes.
-    ///
-    /// The dropped pages are freed in chunks, with the family lock released and a preemption
-    /// point between them. Until they are all gone the node holds pages at or beyond its size,
-    /// which nothing reads (every access checks the size, children's windows were clamped);
-    /// a call that grows the node frees them first.
-    pub fn set_size(&self, size: u64) -> ZxResult {
-        loop {
-            let mut family = self.lock()?;
-            if !self.resizable {
-                return Err(Status::UNAVAILABLE);
-            }
-            let new = size_in_pages(size)?;
-            // Every offset of the VMO, projected onto the family's first VMO, fits in 64 bits.
-            self.root_offset
-                .checked_add(new << PAGE_SHIFT)
-                .ok_or(Status::INVALID_ARGS)?;
-            let id = self.node;
-            let old = family.node(id).size;
-            if family.shrink_chunk(id) {
-                // An earlier shrink is still being finished.
-                drop(family);
-                if !preempt::point() {
-                    return Err(Status::CANCELED);
-                }
-                continue;
-            }
-            if new == old {
-                return Ok(());
-            }
-            family.node_mut(id).size = new;
-            self.size.store(new << PAGE_SHIFT, Ordering::Relaxed);
-            if new > old {
-                // Whatever the parent held beyond the old end must never show through.
-                if let Some(link) = &mut family.node_mut(id).link {
-                    link.limit = link.limit.min(old);
-                }
-                return Ok(());
-            }
-            // Every PTE that shows the dropped range goes before any dropped frame is free (a
-            // PTE left to a freed frame would show whatever the frame holds next): in steps,
-            // the first thing `shrink_chunk` does. Nothing maps the range again meanwhile:
-            // faults stop at the size, and the children's windows are clamped here.
-            family.node_mut(id).mapped_below = old;
-            let children = family.node(id).children.clone();
-            for child in children {
-                if let Some(link) = &mut family.node_mut(child).link {
-                    link.limit = link.limit.min(new.saturating_sub(link.offset));
-                }
-            }
-            // The pages it held there, and its window onto the ancestors' pages, go in
-            // chunks.
-            while family.shrink_chunk(id) {
-                drop(family);
-                if !preempt::point() {
-                    return Err(Status::CANCELED);
-                }
-                family = self.lock()?;
-            }
-            return Ok(());
-        }
-    }
-
-    /// `zx_vmo_op_range` (rights are checked by the caller).
-    ///
-    /// Every operation costs per page that exists in the range, never per index of it, and
-    /// works in chunks of at most [`preempt::CHUNK_PAGES`] pages, with the family lock
-    /// released and a preemption point between them. Another thread may change the VMO
-    /// between two chunks; the operation then behaves as if it ran in steps: each chunk checks
-    /// the range again (OUT_OF_RANGE once the VMO shrank below it, BAD_STATE once it died).
-    pub fn op_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
-        let valid = [
-            ZX_VMO_OP_COMMIT,
-            ZX_VMO_OP_DECOMMIT,
-            ZX_VMO_OP_LOCK,
-            ZX_VMO_OP_UNLOCK,
-            ZX_VMO_OP_CACHE_SYNC,
-            ZX_VMO_OP_CACHE_INVALIDATE,
-            ZX_VMO_OP_CACHE_CLEAN,
-            ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
-            ZX_VMO_OP_ZERO,
-        ];
-        if !valid.contains(&op) {
-            return Err(Status::INVALID_ARGS);
-        }
-        self.range(&*self.lock()?, offset, size)?;
-        match op {
-            ZX_VMO_OP_LOCK | ZX_VMO_OP_UNLOCK => Err(Status::NOT_SUPPORTED),
-            ZX_VMO_OP_COMMIT => self.commit_range(offset, size),
-            ZX_VMO_OP_DECOMMIT => {
-                if (offset | size) & (PAGE_SIZE - 1) != 0 {
-                    return Err(Status::INVALID_ARGS);
-                }
-                self.zero_whole_pages(offset, size, offset, offset + size)
-            }
-            ZX_VMO_OP_ZERO => self.zero_range(offset, size),
-            _ => {
-                if size == 0 {
-                    return Err(Status::INVALID_ARGS);
-                }
-                self.cache_range(op, offset, size, cache)
-            }
-        }
-    }
-
-    /// COMMIT: gives every page of the range its own frame. Fails with NO_MEMORY, changing
-    /// nothing, when the pool cannot supply the pages the range lacks (taken before the first
-    /// chunk, as for [`Vmo::write_in_chunks`]).
-    fn commit_range(&self, offset: u64, size: u64) -> ZxResult {
-        if size == 0 {
-            return Ok(());
-        }
-        let mut reserve = self.reserve_to_commit(offset, size)?;
-        let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
-        let mut held = HeldWalk::new(&self.family);
-        let result = self.in_steps(offset, size, pages, |family, node, start, done| {
-            let first = (start >> PAGE_SHIFT) + done;
-            let count = (pages - done).min(family.write_chunk_pages() as u64);
-            // Frames first, so that NO_MEMORY changes nothing; the chunk ends before a page
-            // whose entries take steps of their own (a chunk of none is such a step).
-            let mut batch = family.prepare_from(node, first, first + count - 1, &mut reserve)?;
-            let count =
-                family.clear_run_for_commit(node, first, count as usize, &mut held.walk) as u64;
-            for index in first..first + count {
-                family.commit_cleared(node, index, &mut batch);
-            }
-            batch.release_into(&mut reserve, &family.frames);
-            if count != 0 {
-                family.release_faults(&mut held.walk);
-            }
-            Ok(done + count)
-        });
-        drop(held);
-        self.release_reserve(reserve);
-        result
-    }
-
-    /// Frees what a [`Reserve`] still holds (pages someone else committed meanwhile); no lock
-    /// taken for an empty one (every range of one chunk).
-    fn release_reserve(&self, reserve: Reserve) {
-        if reserve.len != 0 {
-            reserve.release(&self.family.lock().frames);
-        }
-    }
-
-    /// NO_MEMORY unless the pool can supply the pages `offset..offset + len` (not empty)
-    /// lacks: how an operation that commits a range fails at once, changing nothing. A range
-    /// of more than one chunk also takes those pages now, for its chunks to use: the chunks
-    /// release the lock between them, and one that failed would leave the earlier ones done.
-    /// Within one chunk, its own all-or-nothing allocation does (an empty reserve).
-    fn reserve_to_commit(&self, offset: u64, len: u64) -> ZxResult<Reserve> {
-        let (lacking, frames) = {
-            let family = self.lock()?;
-            let (node, start) = self.range(&family, offset, len)?;
-            let (first, last) = (start >> PAGE_SHIFT, (start + len - 1) >> PAGE_SHIFT);
-            let held = family
-                .node(node)
-                .pages
-                .count_run(first, (last - first + 1) as usize);
-            let lacking = last - first + 1 - held as u64;
-            if !family.frames.can_spend(lacking) {
-                return Err(Status::NO_MEMORY);
-            }
-            if last - first < family.write_chunk_pages() as u64 {
-                return Ok(Reserve::empty());
-            }
-            (lacking, family.frames.frames.clone())
-        };
-        Reserve::take(&*frames, lacking)
-    }
-
-    /// Runs `step(family, node, start, done)` under the family lock, with the range
-    /// `offset, size` checked again before each (`node` and byte offset `start` as
-    /// [`Vmo::range`] gives them), until it says it has covered `pages` pages: each step
-    /// returns how many it has covered in all. A preemption point comes between two steps.
-    fn in_steps(
-        &self,
-        offset: u64,
-        size: u64,
-        pages: u64,
-        mut step: impl FnMut(&mut Family, NodeId, u64, u64) -> ZxResult<u64>,
-    ) -> ZxResult {
-        let mut done = 0;
-        loop {
-            {
-                let mut family = self.lock()?;
-                let (node, start) = self.range(&family, offset, size)?;
-                done = step(&mut family, node, start, done)?;
-            }
-            if done >= pages {
-                return Ok(());
-            }
-            if !preempt::point() {
-                return Err(Status::CANCELED);
-            }
-        }
-    }
-
-    /// Makes the whole pages `from..to` (byte offsets in this VMO, page aligned) read zero,
-    /// freeing what they held: a node with no parent just drops them; a node that reads
-    /// through a parent records a zero marker (it hides the ancestors, whatever they do
-    /// later) and lets the ancestors' pages nobody sees any more go, chunk by chunk: until
-    /// its chunk is done a page may still show what an alive parent writes meanwhile, as if
-    /// the write came first. `offset, size` is the operation's range, checked again before
-    /// every chunk.
-    fn zero_whole_pages(&self, offset: u64, size: u64, from: u64, to: u64) -> ZxResult {
-        if from >= to {
-            return Ok(());
-        }
-        let pages = (to - from) >> PAGE_SHIFT;
-        let mut held = HeldWalk::new(&self.family);
-        self.in_steps(offset, size, pages, |family, node, start, done| {
-            let first = ((start - offset + from) >> PAGE_SHIFT) + done;
-            let end = first - done + pages;
-            let link = family.node(node).link;
-            let chain = family.chain(node)?;
-            let stop = family.chunk_stop(&chain, first, end);
-            // PTEs showing the chunk (the node's pages, or ancestors' pages that the marker
-            // hides) go before any frame behind them is freed. As many entries as pages may
-            // show an empty range (a MAP_RANGE of the zero page): the chunk ends where a
-            // step's page-table work does.
-            let stop = family.unmap_some(node, first, stop, false, false, true, &mut held.walk);
-            if stop == first {
-                // A step of a walk over a page's many mappings: nothing freed yet.
-                return Ok(done);
-            }
-            // The ancestors' charges first, while the node's own pages still hide what they
-            // hide: an ancestor's page under one of them is charged to someone else.
-            if link.is_some() {
-                family.stop_seeing(node, first, stop);
-            }
-            let Family { nodes, frames, .. } = &mut *family;
-            let own = nodes[node].as_mut().expect("live node id");
-            let mut freed = 0;
-            own.pages.remove_range(first, stop - 1, |_, frame| {
-                frames.free(frame);
-                freed += 1;
-            });
-            family.uncharge(node, freed);
-            if link.is_some() {
-                // One marker, whatever the chunk's length: the ancestors stay hidden even if
-                // they change (the chunks' markers merge into one).
-                family.node_mut(node).add_zeroed(first, stop);
-                family.sweep_ancestors(link, first, stop);
-            }
-            family.release_faults(&mut held.walk);
-            Ok(stop - (first - done))
-        })
-    }
-
-    /// The cache operations: each visible committed page of the range, in chunks. INVALIDATE
-    /// may drop dirty lines, so it touches only the frames this VMO owns; a page it reads
-    /// from an ancestor (shared with a parent or a sibling snapshot) is cleaned and
-    /// invalidated instead, which loses nothing. Pages that read as zero have no frame and
-    /// need nothing.
-    fn cache_range(&self, op: u32, offset: u64, size: u64, cache: &dyn CacheOps) -> ZxResult {
-        let pages = ((offset + size - 1) >> PAGE_SHIFT) - (offset >> PAGE_SHIFT) + 1;
-        self.in_steps(offset, size, pages, |family, node, start, done| {
-            let (range_start, range_end) = (start, start + size);
-            let first = (start >> PAGE_SHIFT) + done;
-            let end = first - done + pages;
-            let chain = family.chain(node)?;
-            let stop = family.chunk_stop(&chain, first, end);
-            for (level, &(id, shift, limit)) in chain.iter().enumerate() {
-                let hi = stop.min(limit);
-                if first >= hi {
-                    continue;
-                }
-                for (index, frame) in family.node(id).pages.range(first + shift..hi + shift) {
-                    let k = index - shift;
-                    let hidden = chain[..level].iter().any(|&(below, below_shift, _)| {
-                        family.node(below).shadows(k + below_shift)
-                    });
-                    if hidden {
-                        continue;
-                    }
-                    let page_start = k << PAGE_SHIFT;
-                    let from = range_start.max(page_start);
-                    let to = range_end.min(page_start + PAGE_SIZE);
-                    let (in_page, len) = ((from - page_start) as usize, (to - from) as usize);
-                    match op {
-                        ZX_VMO_OP_CACHE_CLEAN => cache.clean(frame, in_page, len),
-                        ZX_VMO_OP_CACHE_INVALIDATE if level == 0 => {
-                            cache.invalidate(frame, in_page, len)
-                        }
-                        _ => cache.clean_invalidate(frame, in_page, len),
-                    }
-                }
-            }
-            Ok(stop - (first - done))
-        })
-    }
-
-    /// One step of readying ZERO's partial pages that must be forked (see
-    /// [`Family::partial_pages_to_fork`]): the entries that show what they show now go
-    /// first ([`Family::clear_for_commit`]), in steps for a page more mappings show than a
-    /// step visits. True when all are gone (`cleared` lists them); the commits must follow
-    /// in the same lock hold, with the frames put in `reserve` before any entry went. Once
-    /// one page is done and another takes more steps, faults are held off, so that the
-    /// first stays so.
-    fn clear_partial_pages(
-        &self,
-        family: &mut Family,
-        offset: u64,
-        size: u64,
-        walk: &mut PageWalk,
-        cleared: &mut Vec<u64>,
-        reserve: &mut Reserve,
-    ) -> ZxResult<bool> {
-        let (node, start) = self.range(family, offset, size)?;
-        let partial = partial_pages(start, start + size);
-        let needing = family.partial_pages_to_fork(node, &partial);
-        while reserve.len < needing.len() as u64 {
-            let frame = family.frames.alloc().ok_or(Status::NO_MEMORY)?;
-            reserve.push(frame, &family.frames);
-        }
-        let mut budget = StepBudget::new();
-        for page in needing {
-            if cleared.contains(&page) {
-                continue;
-            }
-            if !family.clear_for_commit(node, page, walk, &mut budget) {
-                if !cleared.is_empty() {
-                    family.hold_faults(walk);
-                }
-                return Ok(false);
-            }
-            cleared.push(page);
-        }
-        Ok(true)
-    }
-
-    /// ZERO: zeroes exactly the byte range; whole pages inside it are freed.
-    fn zero_range(&self, offset: u64, size: u64) -> ZxResult {
-        if size == 0 {
-            return Ok(());
-        }
-        // Frames for the partial pages, taken before anything changes: NO_MEMORY changes
-        // nothing.
-        let mut reserve = Reserve::empty();
-        let whole = self.zero_partial_pages(offset, size, &mut reserve);
-        self.release_reserve(reserve);
-        let (from, to) = whole?;
-        self.zero_whole_pages(offset, size, from, to)
-    }
-
-    /// ZERO's partial pages at either end of the range: the bytes are zeroed in place,
-    /// committing the page first where it is not the node's own. Returns the whole pages
-    /// between them, as byte offsets in this VMO.
-    fn zero_partial_pages(
-        &self,
-        offset: u64,
-        size: u64,
-        reserve: &mut Reserve,
-    ) -> ZxResult<(u64, u64)> {
-        let mut held = HeldWalk::new(&self.family);
-        // Partial pages whose entries are gone, kept so by faults held off.
-        let mut cleared: Vec<u64> = Vec::new();
-        let mut guard = loop {
-            let mut guard = self.lock()?;
-            if self.clear_partial_pages(
-                &mut guard,
-                offset,
-                size,
-                &mut held.walk,
-                &mut cleared,
-                reserve,
-            )? {
-                break guard;
-            }
-            drop(guard);
-            if !preempt::point() {
-                return Err(Status::CANCELED);
-            }
-        };
-        let family = &mut *guard;
-        let (node, start) = self.range(family, offset, size)?;
-        let end = start + size;
-        let first_whole = (start + PAGE_SIZE - 1) >> PAGE_SHIFT;
-        let end_whole = end >> PAGE_SHIFT;
-        let partial = partial_pages(start, end);
-        let needing = family.partial_pages_to_fork(node, &partial);
-        let mut batch = FrameBatch::allocate_from(&family.frames, needing.len(), reserve)?;
-        for (page, from, to) in partial.into_iter().flatten() {
-            if needing.contains(&page) {
-                family.commit_cleared(node, page, &mut batch);
-            } else if family.node(node).link.is_some() && !family.node(node).shadows(page) {
-                family.node_mut(node).add_zeroed(page, page + 1);
-            }
-            if let Some(frame) = family.node(node).pages.get(page) {
-                let zeros = [0u8; PAGE_SIZE as usize];
-                family.frames.write(frame, from, &zeros[..to - from]);
-            }
-        }
-        batch.release(&family.frames);
-        family.release_faults(&mut held.walk);
-        let shift = start - offset;
-        let from = (first_whole << PAGE_SHIFT) - shift;
-        let to = (end_whole.max(first_whole) << PAGE_SHIFT) - shift;
-        Ok((from, to))
-    }
-
-    /// `zx_vmo_clone` with ZX_VMO_CLONE_COPY_ON_WRITE: a child that reads this VMO's current
-    /// pages until it writes them. O(1): no page is copied or walked.
-    pub fn create_clone(
-        self: &Arc<Self>,
-        options: u32,
-        offset: u64,
-        size: u64,
-    ) -> ZxResult<Arc<Vmo>> {
-        if options & ZX_VMO_CLONE_COPY_ON_WRITE == 0
-            || options & !(ZX_VMO_CLONE_COPY_ON_WRITE | ZX_VMO_CLONE_NON_RESIZEABLE) != 0
-        {
-            return Err(Status::INVALID_ARGS);
-        }
-        if offset & (PAGE_SIZE - 1) != 0 {
-            return Err(Status::INVALID_ARGS);
-        }
-        offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
-        let pages = size_in_pages(size)?;
-        let root_offset = self.child_root_offset(offset, pages)?;
-        let resizable = options & ZX_VMO_CLONE_NON_RESIZEABLE == 0;
-        let mut family = self.lock()?;
-        family.room_for(1)?;
-        let (parent, parent_offset) = family.target(self.node);
-        let offset_pages = (offset >> PAGE_SHIFT) + parent_offset;
-        let visible = family
-            .node(self.node)
-            .size
-            .saturating_sub(offset >> PAGE_SHIFT);
-        let mut node = Node::new(pages);
-        node.link = Some(Link {
-            parent,
-            offset: offset_pages,
-            limit: visible.min(pages),
-        });
-        let id = family.insert(node);
-        family.node_mut(parent).children.push(id);
-        Ok(self.adopt(&family, id, VmoKind::Clone, resizable, root_offset))
-    }
-
-    /// The root offset of a child at `offset` of `pages` pages: INVALID_ARGS when its end,
-    /// projected onto the family's first VMO, passes 2^64.
-    fn child_root_offset(&self, offset: u64, pages: u64) -> ZxResult<u64> {
-        let root_offset = self
-            .root_offset
-            .checked_add(offset)
-            .ok_or(Status::INVALID_ARGS)?;
-        root_offset
-            .checked_add(pages << PAGE_SHIFT)
-            .ok_or(Status::INVALID_ARGS)?;
-        Ok(root_offset)
-    }
-
-    /// `zx_vmo_create_child`: SNAPSHOT or SLICE (exactly one), with RESIZABLE / NO_WRITE.
-    pub fn create_child(
-        self: &Arc<Self>,
-        options: u32,
-        offset: u64,
-        size: u64,
-    ) -> ZxResult<Arc<Vmo>> {
-        let known = ZX_VMO_CHILD_SNAPSHOT
-            | ZX_VMO_CHILD_RESIZABLE
-            | ZX_VMO_CHILD_SLICE
-            | ZX_VMO_CHILD_NO_WRITE;
-        let snapshot = options & ZX_VMO_CHILD_SNAPSHOT != 0;
-        let slice = options & ZX_VMO_CHILD_SLICE != 0;
-        let resizable = options & ZX_VMO_CHILD_RESIZABLE != 0;
-        // A resizable child needs WRITE, which NO_WRITE takes away; slices never resize.
-        if options & !known != 0
-            || snapshot == slice
-            || (resizable && (slice || options & ZX_VMO_CHILD_NO_WRITE != 0))
-        {
-            return Err(Status::INVALID_ARGS);
-        }
-        if offset & (PAGE_SIZE - 1) != 0 {
-            return Err(Status::INVALID_ARGS);
-        }
-        let pages = size_in_pages(size)?;
-        let offset_pages = offset >> PAGE_SHIFT;
-        if slice {
-            let mut family = self.lock()?;
-            // The range first, then the parent's kind (Zircon's order): a range that leaves
-            // the parent or overflows is INVALID_ARGS, also on a resizable parent.
-            let parent_pages = family.node(self.node).size;
-            if offset_pages > parent_pages || pages > parent_pages - offset_pages {
-                return Err(Status::INVALID_ARGS);
-            }
-            if self.resizable {
-                return Err(Status::NOT_SUPPORTED);
-            }
-            let root_offset = self.child_root_offset(offset, pages)?;
-            family.room_for(1)?;
-            let (target, target_offset) = family.target(self.node);
-            let mut node = Node::new(pages);
-            node.slice_of = Some((target, target_offset + offset_pages));
-            let id = family.insert(node);
-            family.node_mut(target).slices.push(id);
-            return Ok(self.adopt(&family, id, VmoKind::Slice, false, root_offset));
-        }
-        offset.checked_add(size).ok_or(Status::OUT_OF_RANGE)?;
-        // The hidden node takes the parent's pages and window as they are: an earlier shrink
-        // must be finished first.
-        let mut family = loop {
-            let mut family = self.lock()?;
-            if !family.shrink_chunk(self.node) {
-                break family;
-            }
-            drop(family);
-            if !preempt::point() {
-                return Err(Status::CANCELED);
-            }
-        };
-        // Snapshot: the parent's pages move into a hidden node both sides copy from.
-        if family.node(self.node).slice_of.is_some() || family.depends_on_live_ancestor(self.node) {
-            return Err(Status::NOT_SUPPORTED);
-        }
-        let root_offset = self.child_root_offset(offset, pages)?;
-        family.room_for(2)?;
-        let parent_id = self.node;
-        let parent_size = family.node(parent_id).size;
-        let mut hidden = Node::new(parent_size);
-        hidden.hidden = true;
-        hidden.handles_open = false;
-        hidden.pages = core::mem::take(&mut family.node_mut(parent_id).pages);
-        hidden.zeroed = core::mem::take(&mut family.node_mut(parent_id).zeroed);
-        hidden.link = family.node(parent_id).link;
-        let hidden_id = family.insert(hidden);
-        if let Some(link) = family.node(hidden_id).link {
-            for c in &mut family.node_mut(link.parent).children {
-                if *c == parent_id {
-                    *c = hidden_id;
-                }
-            }
-        }
-        family.node_mut(parent_id).link = Some(Link {
-            parent: hidden_id,
-            offset: 0,
-            limit: parent_size,
-        });
-        let mut node = Node::new(pages);
-        node.link = Some(Link {
-            parent: hidden_id,
-            offset: offset_pages,
-            limit: parent_size.saturating_sub(offset_pages).min(pages),
-        });
-        let child_id = family.insert(node);
-        family.node_mut(hidden_id).children = alloc::vec![parent_id, child_id];
-        // The parent's pages are now shared with the snapshot: writable entries onto them
-        // must go, so that the next write faults and copies. In steps, as many entries as
-        // pages may exist (a MAP_RANGE of a gigabyte): until a page's entries are gone, a
-        // write through one still reaches the page the snapshot sees, as if the snapshot of
-        // that page were taken a little later. Each page of the snapshot is the parent's page
-        // at some instant of the call, and none changes once it returns: while the steps run
-        // (`snapshots_stepping`), a copy on write takes every entry of its page away first,
-        // so a page the parent copied is seen nowhere through an old entry, and the
-        // snapshot's handle is not out before the last step. A snapshot done in the first
-        // step (no mapping, or few entries) leaves no such window.
-        let child = self.adopt(&family, child_id, VmoKind::Snapshot, resizable, root_offset);
-        let mut walk = PageWalk::default();
-        let mut done = family.unmap_some(parent_id, 0, parent_size, false, false, false, &mut walk);
-        if done >= parent_size {
-            return Ok(child);
-        }
-        family.snapshots_stepping += 1;
-        loop {
-            drop(family);
-            if !preempt::point() {
-                // The snapshot goes (unseen) and the hidden node merges back into the parent:
-                // the entries left show its own pages again. That merge may be left for later,
-                // and until then entries not yet taken away still write the hidden node's
-                // pages: copies on write keep taking every entry of their page away, for good
-                // (a rare path).
-                let mut family = self.family.lock();
-                family.shared_ptes = true;
-                family.snapshots_stepping -= 1;
-                drop(family);
-                return Err(Status::CANCELED);
-            }
-            family = self.family.lock();
-            if self.dead.load(Ordering::Relaxed) {
-                // The parent died: no mapping of it is left.
-                family.snapshots_stepping -= 1;
-                return Ok(child);
-            }
-            done = family.unmap_some(parent_id, done, parent_size, false, false, false, &mut walk);
-            if done >= parent_size {
-                family.snapshots_stepping -= 1;
-                return Ok(child);
-            }
-        }
-    }
-
-    /// Wraps new node `id` in a VMO whose user parent is `self`; ZERO_CHILDREN drops.
-    fn adopt(
-        self: &Arc<Self>,
-        family: &Family,
-        id: NodeId,
-        kind: VmoKind,
-        resizable: bool,
-        root_offset: u64,
-    ) -> Arc<Vmo> {
-        let child = Arc::new(Vmo::new(
-            self.family.clone(),
-            family.node(id).size << PAGE_SHIFT,
-            id,
-            kind,
-            resizable,
-            Some(self.clone()),
-            root_offset,
-        ));
-        // The child is present (it is about to get a handle): its parent line learns so.
-        child.presence_changed(family, false);
-        child
-    }
-
-    /// Present = alive (handles or mappings) or with children not yet gone.
-    fn present(&self) -> bool {
-        !self.dead.load(Ordering::Relaxed) || self.present_children.load(Ordering::Relaxed) > 0
-    }
-
-    /// After this VMO's presence may have changed (from `was`): updates the parents'
-    /// counts and ZERO_CHILDREN, walking up as far as presence keeps changing.
-    fn presence_changed(&self, _family: &Family, was: bool) {
-        let mut was = was;
-        let mut now = self.present();
-        let mut current = self;
-        while was != now {
-            let Some(parent) = current.user_parent.as_deref() else {
-                return;
-            };
-            let before = parent.present();
-            if now {
-                if parent.present_children.fetch_add(1, Ordering::Relaxed) == 0 {
-                    parent
-                        .base
-                        .signals()
-                        .update(Signals::VMO_ZERO_CHILDREN, Signals::NONE);
-                }
-            } else if parent.present_children.fetch_sub(1, Ordering::Relaxed) == 1 {
-                parent
-                    .base
-                    .signals()
-                    .update(Signals::NONE, Signals::VMO_ZERO_CHILDREN);
-            }
-            was = before;
-            now = parent.present();
-            current = parent;
-        }
-    }
-
-    /// Called with the family locked when handles or mappings may have run out.
-    fn liveness_changed(&self, family: &mut Family) {
-        if self.dead.load(Ordering::Relaxed) {
-            return;
-        }
-        let node = family.node(self.node);
-        if node.handles_open || !node.mappings.is_empty() {
-            return;
-        }
-        let was = self.present();
-        self.dead.store(true, Ordering::Relaxed);
-        family.die(self.node);
-        self.queue_deferred(family);
-        self.presence_changed(family, was);
-    }
-
-    /// Puts the family on [`DEFERRED_FAMILIES`] if it has work left for later and is not
-    /// there yet. Where the list cannot grow, the work is done now.
-    fn queue_deferred(&self, family: &mut Family) {
-        if family.deferred.is_empty() || family.queued {
-            return;
-        }
-        if DEFERRED_FAMILIES.push(self.family.clone()).is_err() {
-            while family.deferred_chunk() {}
-            return;
-        }
-        family.queued = true;
-    }
-
-    /// For tests: closes and merges in this VMO's family that take more than `pages` pages of
-    /// work are left for later (with a preemption hook installed), so that small families
-    /// reach those paths.
-    pub fn defer_long_work_above(&self, pages: usize) {
-        self.family.lock().defer_above = pages;
-    }
-
-    /// Whether this VMO's family has work left for later (closing nodes, pending merges).
-    pub fn has_deferred_work(&self) -> bool {
-        !self.family.lock().deferred.is_empty()
-    }
-
-    /// Committed bytes charged to this VMO (see the module docs), in O(1). A slice holds no
-    /// pages, and reports none, except that the first live slice of a VMO that has neither
-    /// handles nor mappings left (kept only by its slices, so nobody can ask it) reports that
-    /// VMO's: every page stays counted in some VMO one can ask.
-    pub fn committed_bytes(&self) -> u64 {
-        let Ok(family) = self.lock() else {
-            return 0;
-        };
-        let node = family.node(self.node);
-        let charged = match node.slice_of {
-            None => node.charged.get(),
-            Some((target, _)) => {
-                let target = family.node(target);
-                let unreachable = !target.handles_open && target.mappings.is_empty();
-                if unreachable && target.slices.first() == Some(&self.node) {
-                    target.charged.get()
-                } else {
-                    0
-                }
-            }
-        };
-        charged * PAGE_SIZE
-    }
-
-    pub fn parent_koid(&self) -> Koid {
-        self.user_parent
-            .as_ref()
-            .map_or(0, |parent| parent.base.koid())
-    }
-
-    pub fn num_children(&self) -> usize {
-        let _family = self.family.lock();
-        self.present_children.load(Ordering::Relaxed)
-    }
-
-    pub fn num_mappings(&self) -> usize {
-        let _family = self.family.lock();
-        self.mapping_count.load(Ordering::Relaxed)
-    }
-
-    /// `ZX_INFO_VMO` as the object knows it; the caller adds handle rights and the
-    /// VIA_HANDLE / VIA_MAPPING flag.
-    pub fn info(&self) -> zx_info_vmo_t {
-        let mut flags = ZX_INFO_VMO_TYPE_PAGED;
-        if self.resizable {
-            flags |= ZX_INFO_VMO_RESIZABLE;
-        }
-        if matches!(self.kind, VmoKind::Clone | VmoKind::Snapshot) {
-            flags |= ZX_INFO_VMO_IS_COW_CLONE;
-        }
-        let mappings = self.num_mappings();
-        zx_info_vmo_t {
-            koid: self.base.koid(),
-            name: self.base.name(),
-            size_bytes: self.size(),
-            parent_koid: self.parent_koid(),
-            num_children: self.num_children(),
-            num_mappings: mappings,
-            share_count: self.address_spaces_mapping(),
-            flags,
-            committed_bytes: self.committed_bytes(),
-            ..Default::default()
-        }
-    }
-
-    /// How many distinct address spaces map this VMO (Zircon's `share_count`).
-    fn address_spaces_mapping(&self) -> usize {
-        let family = self.family.lock();
-        if self.dead.load(Ordering::Relaxed) {
-            return 0;
-        }
-        family.node(self.node).mappings.spaces.len()
-    }
-
-    /// Pages the family's nodes hold in all (for tests and accounting).
-    pub fn family_committed_pages(&self) -> usize {
-        let family = self.family.lock();
-        family
-            .nodes
-            .iter()
-            .flatten()
-            .map(|node| node.pages.len())
-            .sum()
-    }
-
-    /// Nodes in the family (for tests: hidden and dead nodes are merged or removed).
-    pub fn family_node_count(&self) -> usize {
-        self.family.lock().nodes.iter().flatten().count()
-    }
-
-    /// For tests: recomputes every charge of the family from scratch (page by page, by the
-    /// rule of the module docs) and compares it with the kept counts. Err names the first
-    /// difference.
-    pub fn check_family_charges(&self) -> Result<(), alloc::string::String> {
-        let family = self.family.lock();
-        let mut expected: BTreeMap<NodeId, u64> = BTreeMap::new();
-        for (id, node) in family.nodes.iter().enumerate() {
-            let Some(node) = node else { continue };
-            for (index, _) in node.pages.iter() {
-                match family.charged_to(id, index, Assume::Nothing) {
-                    Some(owner) => *expected.entry(owner).or_default() += 1,
-                    // A pending merge frees what nobody sees as its chunks reach it.
-                    None if node.merge_pending => {}
-                    None => {
-                        return Err(alloc::format!("page {index} of node {id}: nobody sees it"))
-                    }
-                }
-            }
-        }
-        for (id, node) in family.nodes.iter().enumerate() {
-            let Some(node) = node else { continue };
-            let want = expected.get(&id).copied().unwrap_or(0);
-            if node.charged.get() != want {
-                return Err(alloc::format!(
-                    "node {id} (alive {}): charged {}, rule says {want}",
-                    node.alive(),
-                    node.charged.get()
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl KernelObject for Vmo {
-    fn base(&self) -> &ObjectBase {
-        &self.base
-    }
-
-    fn object_type(&self) -> u32 {
-        ZX_OBJ_TYPE_VMO
-    }
-
-    fn on_zero_handles(&self) {
-        let mut family = self.family.lock();
-        if self.dead.load(Ordering::Relaxed) {
-            return;
-        }
-        family.node_mut(self.node).handles_open = false;
-        self.liveness_changed(&mut family);
-    }
-
-    fn has_name(&self) -> bool {
-        true
-    }
-
-    fn torn_down(&self) -> Option<&'static str> {
-        self.dead
-            .load(Ordering::Acquire)
-            .then_some("a VMO gone for good (no handle, no mapping), its pages freed")
-    }
-}
-
-impl MapTarget for Vmo {
-    fn koid(&self) -> Koid {
-        self.base.koid()
-    }
-
-    fn size(&self) -> u64 {
-        Vmo::size(self)
-    }
-
-    fn is_resizable(&self) -> bool {
-        self.resizable
-    }
-
-    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64 {
-        let mut family = self.family.lock();
-        let id = family.next_mapping_id;
-        family.next_mapping_id += 1;
-        if !self.dead.load(Ordering::Relaxed) {
-            family.node_mut(self.node).mappings.insert(id, observer);
-            self.mapping_count.fetch_add(1, Ordering::Relaxed);
-        }
-        id
-    }
-
-    fn narrow_mapping(&self, id: u64, offset: u64, len: u64) {
-        let mut family = self.family.lock();
-        if self.dead.load(Ordering::Relaxed) {
-            return;
-        }
-        let first = offset >> PAGE_SHIFT;
-        let end = offset.saturating_add(len).div_ceil(PAGE_SIZE);
-        family.node_mut(self.node).mappings.narrow(id, first, end);
-    }
-
-    fn remove_mapping(&self, id: u64) {
-        let mut family = self.family.lock();
-        if self.dead.load(Ordering::Relaxed) {
-            return;
-        }
-        if family.node_mut(self.node).mappings.remove(id) {
-            self.mapping_count.fetch_sub(1, Ordering::Relaxed);
-            self.liveness_changed(&mut family);
-        }
-    }
-
-    fn fault_page(&self, offset: u64, write: bool, may_wait: bool) -> ZxResult<PageForFault> {
-        if write {
-            let (frame, _) = self.own_page_in_steps(offset, 1, true, may_wait)?;
-            return Ok(PageForFault {
-                frame,
-                writable: true,
-            });
-        }
-        let mut family = self.lock()?;
-        if family.faults_held != 0 {
-            return Err(Status::SHOULD_WAIT);
-        }
-        let (node, start) = self.range(&family, offset, 1)?;
-        let index = start >> PAGE_SHIFT;
-        let page = match family.resolve(node, index) {
-            Some(Found::Page { owner, frame, .. }) => PageForFault {
-                frame,
-                writable: owner == node,
-            },
-            _ => PageForFault {
-                frame: family.frames.zero_page(),
-                writable: false,
-            },
-        };
-        if !page.writable {
-            family.shared_ptes = true;
-        }
-        Ok(page)
-    }
-}
-
-impl Drop for Vmo {
-    fn drop(&mut self) {
-        {
-            // A VMO dropped without ever losing its last handle (no handle was made).
-            let mut family = self.family.lock();
-            if !self.dead.load(Ordering::Relaxed) {
-                family.node_mut(self.node).handles_open = false;
-                family.node_mut(self.node).mappings.clear();
-                self.mapping_count.store(0, Ordering::Relaxed);
-                self.liveness_changed(&mut family);
-            }
-        }
-        // Drop the chain of user parents iteratively: a long clone chain must not recurse.
-        let mut next = self.user_parent.take();
-        while let Some(parent) = next {
-            next = match Arc::into_inner(parent) {
-                Some(mut vmo) => vmo.user_parent.take(),
-                None => None,
-            };
-        }
-    }
 }
