@@ -317,7 +317,12 @@ impl PageMap {
 
     /// Empties the map, handing every entry to `f` in index order. Allocates nothing: this
     /// is how the pages of a dying VMO are freed, maybe just when memory ran out.
+    #[inline]
     pub fn drain_each(&mut self, mut f: impl FnMut(u64, FrameAddr)) {
+        if self.root.is_empty() {
+            // Most VMOs die with nothing committed: no call.
+            return;
+        }
         let root = core::mem::take(&mut self.root);
         let height = self.height;
         *self = PageMap::new();
