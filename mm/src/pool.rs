@@ -70,6 +70,19 @@ const fn refs_of(entry: u32) -> u32 {
     entry & REF_MASK
 }
 
+/// Whether a page whose frame-table entry is `entry` may be given up (freed or held) by its
+/// last owner, who claims it was allocated for `use_`: allocated for that use, with at most
+/// the owner's own reference left.
+fn last_owner_may_give_up(entry: u32, use_: PageUse) -> Result<(), PoolError> {
+    match tag_of(entry) {
+        TAG_UNTRACKED => Err(PoolError::NotPoolMemory),
+        TAG_FREE | TAG_HELD => Err(PoolError::NotAllocated),
+        t if t != use_.tag() => Err(PoolError::UseMismatch),
+        _ if refs_of(entry) > 1 => Err(PoolError::StillReferenced),
+        _ => Ok(()),
+    }
+}
+
 /// What a page handed out by the pool is used for (accounting only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PageUse {
@@ -584,14 +597,7 @@ impl PagePool {
         {
             let entries = self.frames(pa, count).ok_or(PoolError::NotPoolMemory)?;
             for e in entries {
-                let v = e.load(Ordering::Acquire);
-                match tag_of(v) {
-                    TAG_UNTRACKED => return Err(PoolError::NotPoolMemory),
-                    TAG_FREE | TAG_HELD => return Err(PoolError::NotAllocated),
-                    t if t != use_.tag() => return Err(PoolError::UseMismatch),
-                    _ if refs_of(v) > 1 => return Err(PoolError::StillReferenced),
-                    _ => {}
-                }
+                last_owner_may_give_up(e.load(Ordering::Acquire), use_)?;
             }
             for e in entries {
                 e.store(FREE_ENTRY, Ordering::Release);
@@ -663,14 +669,7 @@ impl PagePool {
         }
         let index = self.frame_index(pa).ok_or(PoolError::NotPoolMemory)?;
         let entry = &self.table()[index];
-        let v = entry.load(Ordering::Acquire);
-        match tag_of(v) {
-            TAG_UNTRACKED => return Err(PoolError::NotPoolMemory),
-            TAG_FREE | TAG_HELD => return Err(PoolError::NotAllocated),
-            t if t != use_.tag() => return Err(PoolError::UseMismatch),
-            _ if refs_of(v) > 1 => return Err(PoolError::StillReferenced),
-            _ => {}
-        }
+        last_owner_may_give_up(entry.load(Ordering::Acquire), use_)?;
         // `new` keeps every index plus one below REF_MASK.
         entry.store((TAG_HELD << TAG_SHIFT) | list.head, Ordering::Release);
         list.head = index as u32 + 1;

@@ -118,20 +118,31 @@ impl Vmo {
     /// system-call layer, which copies straight between these frames and user memory: a fault
     /// on the user buffer may need this family's lock.
     ///
-    /// The frames stay the family's while `f` runs: `f` runs holding a [`crate::pins::CopyPin`], so a
-    /// frame the family gives up meanwhile (a DECOMMIT or shrink on another CPU, a copy on
+    /// The frames stay the family's while `f` runs: `f` runs holding a copy pin
+    /// ([`crate::pins::CopyPins`]), so a frame the family gives up meanwhile (a DECOMMIT or shrink on another CPU, a copy on
     /// write by a fault `f`'s copy takes) is not reused until `f` returns. What `f` writes
     /// into a frame given up meanwhile is lost, as if it had been written just before.
     #[inline(always)]
     pub fn read_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if within_one_page(offset, len) {
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_read(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
+            return self.copy_one_page(len, f, || self.page_for_read(offset, len));
         }
         self.read_in_chunks(offset, len, f)
+    }
+
+    /// The one-page case of the unlocked transfers: `f` on the frame `page` finds (and the
+    /// offset in it), counted in before `page` takes the lock, so the frame (and any frame
+    /// `page` itself gives up) is not reused before the copy is done with it.
+    #[inline(always)]
+    fn copy_one_page(
+        &self,
+        len: u64,
+        f: &mut ChunkFn<'_>,
+        page: impl FnOnce() -> ZxResult<(FrameAddr, usize)>,
+    ) -> ZxResult {
+        let _pin = self.family.pin();
+        let (frame, in_page) = page()?;
+        f(&[frame], in_page, len as usize, 0)
     }
 
     /// [`Vmo::read_unlocked`] of more than one page.
@@ -170,13 +181,7 @@ impl Vmo {
     #[inline(always)]
     pub fn write_unlocked(&self, offset: u64, len: u64, f: &mut ChunkFn<'_>) -> ZxResult {
         if within_one_page(offset, len) {
-            // Counted in before the lock is taken: a frame the write commits is not freed
-            // before the copy is done with it (frames the commit itself gives up wait too).
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_write(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
+            return self.copy_one_page(len, f, || self.page_for_write(offset, len));
         }
         self.write_in_fresh_chunks(offset, len, f)
     }
@@ -201,13 +206,7 @@ impl Vmo {
         kept: &mut WriteFrames,
     ) -> ZxResult {
         if within_one_page(offset, len) {
-            // Counted in before the lock is taken: a frame the write commits is not freed
-            // before the copy is done with it (frames the commit itself gives up wait too).
-            let pin = self.family.pin();
-            let (frame, in_page) = self.page_for_write(offset, len)?;
-            let result = f(&[frame], in_page, len as usize, 0);
-            drop(pin);
-            return result;
+            return self.copy_one_page(len, f, || self.page_for_write(offset, len));
         }
         self.write_in_chunks(offset, len, f, kept)
     }
