@@ -31,6 +31,14 @@ $(KERNEL_IMG): FORCE
 	@mkdir -p $(BUILD)
 	$(OBJCOPY) -O binary $(KERNEL_ELF) $@
 
+# The same kernel with the deliberate crashes (`ktest.crash=KIND`) the test runner boots to
+# check fatal-error reports; no other image has them. Cargo keeps both builds of the kernel
+# crate (the feature is part of its hash), so switching between them relinks at most.
+$(BUILD)/Image-crash-hooks: FORCE
+	cargo build --release -p kernel --target $(TARGET) --features crash-hooks
+	@mkdir -p $(BUILD)
+	$(OBJCOPY) -O binary $(KERNEL_ELF) $@
+
 kernel: deps $(KERNEL_IMG)
 
 # ---- user space and the boot archive -------------------------------------------------------
@@ -162,6 +170,7 @@ gdb: deps $(KERNEL_IMG) $(INITRD)
 clippy:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) -- -D warnings
+	cargo clippy -p kernel --target $(TARGET) --features crash-hooks -- -D warnings
 	cargo clippy --target $(USER_TARGET) -p zx -p libzircon -p init -p demo-child -p fuzz -p conformance-rust -- -D warnings
 
 fmt:

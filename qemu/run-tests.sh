@@ -238,6 +238,19 @@ required_suites="sweep" run_kernel sweep 0 "sweep:" -M virt -cpu cortex-a72 -m 1
     -kernel "$image" -initrd "$initrd" -append "kdebug fuzz sweep"
 
 # --- fatal errors are reported once and stop the kernel -----------------------------------
+# Only this image can crash on purpose (the `crash-hooks` feature). It is built last, as it
+# leaves its ELF in target/ where gdb and `make run` would look for build/Image's.
+crash_image=build/Image-crash-hooks
+if ! make -s "$crash_image" > "$logs/build-crash-hooks.log" 2>&1; then
+    cat "$logs/build-crash-hooks.log"
+    fail "the crash-hooks kernel image did not build"
+fi
+# ... and the image everything else boots has none: its ELF lacks the argument's name.
+if grep -aq "ktest.crash=" "$image"; then
+    fail "build/Image has the deliberate-crash hooks (only $crash_image may)"
+else
+    passed=$((passed + 1))
+fi
 for case in "stack-overflow:kernel stack overflow into the guard page" \
             "undefined-instruction:unknown reason (undefined instruction)" \
             "panic:PANIC: " \
@@ -246,7 +259,7 @@ for case in "stack-overflow:kernel stack overflow into the guard page" \
     echo "== crash-$kind"
     # in-syscall: the first zx_debug_write panics; the report names the call and its
     # arguments (a boot archive, so that init makes one).
-    run_kernel "crash-$kind" 1 "$pattern" -M virt -cpu cortex-a72 -m 128M -kernel "$image" \
+    run_kernel "crash-$kind" 1 "$pattern" -M virt -cpu cortex-a72 -m 128M -kernel "$crash_image" \
         -initrd "$initrd" -append "ktest.crash=$kind"
 done
 

@@ -109,7 +109,8 @@ extern "C" fn kernel_entry(dtb_pa: u64, boot_el: u64, image_pa: u64) -> ! {
     if args.split_whitespace().any(|arg| arg == "kdebug") {
         KDEBUG.store(true, Ordering::Relaxed);
     }
-    ktest::crash_if_asked(args);
+    #[cfg(feature = "crash-hooks")]
+    ktest::crash::crash_if_asked(args);
     kcheck::init(args);
     if test_mode() {
         kcheck::keep_lists();

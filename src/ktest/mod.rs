@@ -6,7 +6,8 @@
 //! Each area's tests live in a module of their own, listed there in `TESTS`: `boot` (the
 //! exception level, the device tree), `pages` (pool, heap, memory routines), `paging` (the
 //! kernel's mappings and the faults they must give), `exceptions`, `vmo`, `kcheck`. This
-//! module runs them and holds the deliberate crashes (`ktest.crash=KIND`).
+//! module runs them. `crash` holds the deliberate crashes (`ktest.crash=KIND`), only in
+//! images built with the `crash-hooks` feature.
 
 use crate::boot::Board;
 use crate::memory::{self, with_pool};
@@ -38,6 +39,8 @@ macro_rules! check {
 }
 
 mod boot;
+#[cfg(feature = "crash-hooks")]
+pub mod crash;
 mod exceptions;
 mod kcheck;
 mod pages;
@@ -54,35 +57,6 @@ static SKIPPED: spin::Mutex<Option<String>> = spin::Mutex::new(None);
 fn skip(why: &str) -> TestResult {
     *SKIPPED.lock() = Some(why.into());
     Ok(())
-}
-
-/// `ktest.crash=KIND` in the boot arguments makes this boot crash on purpose, so the runner
-/// can check that fatal errors are reported once and stop the kernel (exit status 1), never
-/// loop.
-pub fn crash_if_asked(bootargs: &str) {
-    if let Some(kind) = bootargs
-        .split_whitespace()
-        .find_map(|arg| arg.strip_prefix("ktest.crash="))
-    {
-        if kind == "in-syscall" {
-            // Later: the first `zx_debug_write` panics, so the report names a call.
-            CRASH_IN_SYSCALL.store(true, core::sync::atomic::Ordering::Relaxed);
-            return;
-        }
-        crash(kind);
-    }
-}
-
-/// `ktest.crash=in-syscall`: the first `zx_debug_write` panics (checks that a fatal error's
-/// report names the system call and its arguments).
-static CRASH_IN_SYSCALL: core::sync::atomic::AtomicBool =
-    core::sync::atomic::AtomicBool::new(false);
-
-/// Called by `zx_debug_write` (not a hot path).
-pub fn crash_in_syscall_if_asked() {
-    if CRASH_IN_SYSCALL.load(core::sync::atomic::Ordering::Relaxed) {
-        panic!("deliberate panic in a system call");
-    }
 }
 
 /// Runs the in-kernel tests; returns (to go on to user mode) when there is a boot archive.
@@ -126,32 +100,4 @@ pub fn run(board: &Board) {
         // Only reached without a semihosting host.
         arch::cpu::halt()
     }
-}
-
-fn crash(kind: &str) -> ! {
-    println!("ktest: crashing on purpose: {kind}");
-    match kind {
-        "stack-overflow" => {
-            let depth = recurse(core::hint::black_box(1 << 20));
-            println!("recursion returned {depth}");
-        }
-        // SAFETY: deliberately executes an undefined instruction; the fatal handler stops.
-        "undefined-instruction" => unsafe { core::arch::asm!("udf #0x17") },
-        "panic" => panic!("deliberate panic"),
-        _ => println!("unknown crash kind"),
-    }
-    arch::semihosting::exit(3);
-    arch::cpu::halt()
-}
-
-/// Uses about 1 KiB of stack per level and cannot be turned into a loop.
-#[inline(never)]
-fn recurse(depth: u64) -> u64 {
-    let mut frame = [0u8; 1024];
-    frame[depth as usize % 1024] = depth as u8;
-    if depth == 0 {
-        return 0;
-    }
-    core::hint::black_box(&mut frame);
-    recurse(depth - 1) + u64::from(frame[0])
 }

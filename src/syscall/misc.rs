@@ -63,11 +63,26 @@ pub(super) fn debug_send_command(_resource: u32, buffer: UserSlice<In>) -> ZxRes
     Err(Status::INVALID_ARGS)
 }
 
+/// Set by the `crash-hooks` image's `ktest.crash=in-syscall`: the next `zx_debug_write`
+/// panics, so the runner can check that a fatal error's report names the call.
+#[cfg(feature = "crash-hooks")]
+static PANIC_IN_DEBUG_WRITE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Makes the next `zx_debug_write` panic (`ktest.crash=in-syscall`).
+#[cfg(feature = "crash-hooks")]
+pub fn panic_in_debug_write() {
+    PANIC_IN_DEBUG_WRITE.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// `zx_debug_write`: prints up to [`DEBUG_WRITE_MAX`] bytes on the console.
 /// The whole range must be readable user memory (else INVALID_ARGS, nothing printed), also
 /// the part beyond what is printed.
 pub(super) fn debug_write(buffer: UserSlice<In>) -> ZxResult {
-    crate::ktest::crash_in_syscall_if_asked();
+    #[cfg(feature = "crash-hooks")]
+    if PANIC_IN_DEBUG_WRITE.load(core::sync::atomic::Ordering::Relaxed) {
+        panic!("deliberate panic in a system call");
+    }
     buffer.probe()?;
     let len = buffer.len().min(DEBUG_WRITE_MAX);
     let mut text = [0u8; DEBUG_WRITE_MAX];
