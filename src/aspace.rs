@@ -360,7 +360,7 @@ impl UserAddressSpace {
             asid,
             root,
         });
-        if crate::kcheck::listing() {
+        if LISTED.load(Ordering::Relaxed) {
             let mut spaces = SPACES.lock();
             // The check needs every address space: no room to list one fails its creation.
             if spaces.try_reserve(1).is_err() {
@@ -391,7 +391,7 @@ impl UserAddressSpace {
 impl Drop for UserAddressSpace {
     fn drop(&mut self) {
         self.release();
-        if crate::kcheck::listing() {
+        if LISTED.load(Ordering::Relaxed) {
             let mut spaces = SPACES.lock();
             let me: *const UserAddressSpace = self;
             if let Some(i) = spaces.iter().position(|w| w.as_ptr() == me) {
@@ -405,6 +405,15 @@ impl Drop for UserAddressSpace {
 /// only while they are on. Taken alone, never around another lock but the heap's (IRQs
 /// masked, as all kernel code runs); no address space is dropped under it.
 static SPACES: spin::Mutex<Vec<Weak<UserAddressSpace>>> = spin::Mutex::new(Vec::new());
+
+/// Address spaces are listed in [`SPACES`] (set once, by `kcheck`, before any exists).
+static LISTED: AtomicBool = AtomicBool::new(false);
+
+/// Lists every address space made from now on in [`SPACES`], for the invariant checks.
+/// Called before the first one is made: one made earlier would be missing from the list.
+pub fn keep_list() {
+    LISTED.store(true, Ordering::Relaxed);
+}
 
 /// Page-table pages the kernel's own tables took from the pool after boot (they are never
 /// freed), counted for `kcheck`.

@@ -44,9 +44,6 @@ use mm::pool::PageUse;
 use object::object::KernelObject;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
-/// Address spaces and processes are listed for the checks: with `kcheck`, and in test boots
-/// (the in-kernel tests run the checks).
-static LISTING: AtomicBool = AtomicBool::new(false);
 /// Census every this many system calls.
 static CENSUS_EVERY: AtomicU64 = AtomicU64::new(DEFAULT_CENSUS_EVERY);
 /// System calls checked so far.
@@ -74,28 +71,24 @@ pub fn init(bootargs: &str) {
         };
         CENSUS_EVERY.store(every, Ordering::Relaxed);
         ENABLED.store(true, Ordering::Relaxed);
-        LISTING.store(true, Ordering::Relaxed);
+        keep_lists();
         object::preempt::keep_deferred();
         log::info!("kcheck: invariants checked after every system call, census every {every}");
     }
 }
 
-/// Lists address spaces and processes for [`check_all`] without checking after every call
-/// (the in-kernel tests); before any exists.
+/// Has address spaces and processes listed for [`check_all`] (with `kcheck`, and in test
+/// boots, whose in-kernel tests run the checks); before any exists. The lists belong to
+/// their modules, which keep them only when asked, so they need not know about the checks.
 pub fn keep_lists() {
-    LISTING.store(true, Ordering::Relaxed);
+    aspace::keep_list();
+    task::keep_process_list();
 }
 
 /// Whether the checks run after every system call.
 #[inline]
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
-}
-
-/// Whether address spaces and processes are listed for the checks.
-#[inline]
-pub fn listing() -> bool {
-    LISTING.load(Ordering::Relaxed)
 }
 
 /// After a system call: runs the checks and stops the kernel with the figures if one fails.

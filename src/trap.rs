@@ -5,7 +5,6 @@
 use crate::task;
 use arch::esr::{Esr, FaultKind};
 use arch::exception::TrapFrame;
-use object::Status;
 
 /// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
 /// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
@@ -134,35 +133,7 @@ pub fn user_access_fault(far: u64, write: bool) -> bool {
     if !servable(Esr(arch::exception::current_esr())) {
         return false;
     }
-    serve_user_fault(far as usize, write)
-}
-
-/// Serves a fault on user address `va` that a copy took, or would take (a check before the
-/// copy found the page missing or lacking the permission), through the current process's
-/// VMARs. While a copy holds frames it must not wait: a fault that would is left for
-/// [`task::take_fault_left`] and this says no.
-pub fn serve_user_fault(va: usize, write: bool) -> bool {
-    let far = va as u64;
-    let Some(process) = task::current_process() else {
-        return false;
-    };
-    if !task::copy_holds_frames() {
-        return process
-            .root_vmar()
-            .handle_fault(far as usize, write, false)
-            .is_ok();
-    }
-    match process
-        .root_vmar()
-        .handle_fault_without_waiting(far as usize, write)
-    {
-        Ok(()) => true,
-        Err(Status::SHOULD_WAIT) => {
-            task::leave_fault_for_later(far as usize, write);
-            false
-        }
-        Err(_) => false,
-    }
+    crate::usercopy::serve_user_fault(far as usize, write)
 }
 
 /// After an IRQ: the tick may switch threads, but only when the CPU was in user mode. An IRQ

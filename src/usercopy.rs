@@ -79,7 +79,7 @@ fn probe_piece(addr: usize, len: usize, write: bool) -> ZxResult {
 fn fault_in(va: usize, write: bool) -> ZxResult {
     for _ in 0..FAULT_TRIES {
         if arch::user_mmu::user_access(va, write) == UserAccess::Other
-            || !crate::trap::serve_user_fault(va, write)
+            || !serve_user_fault(va, write)
         {
             return Err(Status::INVALID_ARGS);
         }
@@ -88,6 +88,27 @@ fn fault_in(va: usize, write: bool) -> ZxResult {
         }
     }
     Err(Status::INVALID_ARGS)
+}
+
+/// Serves a fault on user address `va` that a copy took, or would take (a check before the
+/// copy found the page missing or lacking the permission), through the current process's
+/// VMARs. While a copy holds frames it must not wait: a fault that would is left for
+/// [`crate::task::take_fault_left`] and this says no.
+pub fn serve_user_fault(va: usize, write: bool) -> bool {
+    let Some(process) = crate::task::current_process() else {
+        return false;
+    };
+    if !crate::task::copy_holds_frames() {
+        return process.root_vmar().handle_fault(va, write, false).is_ok();
+    }
+    match process.root_vmar().handle_fault_without_waiting(va, write) {
+        Ok(()) => true,
+        Err(Status::SHOULD_WAIT) => {
+            crate::task::leave_fault_for_later(va, write);
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// How often [`fault_in`] serves a page before it gives up.

@@ -37,7 +37,7 @@ mod scheduler;
 mod thread;
 
 pub use percpu::{cpu_index, init_boot_cpu};
-pub use process::{all_processes, Process, ROOT_BASE};
+pub use process::{all_processes, keep_process_list, Process, ROOT_BASE};
 pub use scheduler::{
     copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
     current_token, idle_loop, idle_waiting, leave_fault_for_later, preempt_point,

@@ -103,7 +103,7 @@ impl Process {
             exited: AtomicBool::new(false),
             exit_hook: spin::Once::new(),
         });
-        if crate::kcheck::listing() {
+        if LISTED.load(Ordering::Relaxed) {
             let mut processes = PROCESSES.lock();
             // The check needs every handle table: no room to list one fails the creation.
             if processes.try_reserve(1).is_err() {
@@ -257,7 +257,7 @@ impl KernelObject for Process {
 impl Drop for Process {
     fn drop(&mut self) {
         object::handle::drop_handles(self.handles.take_all());
-        if crate::kcheck::listing() {
+        if LISTED.load(Ordering::Relaxed) {
             let mut processes = PROCESSES.lock();
             let me: *const Process = self;
             if let Some(i) = processes.iter().position(|w| w.as_ptr() == me) {
@@ -271,6 +271,15 @@ impl Drop for Process {
 /// while they are on. Taken alone, never around another lock (IRQs masked, as all kernel
 /// code runs).
 static PROCESSES: spin::Mutex<Vec<Weak<Process>>> = spin::Mutex::new(Vec::new());
+
+/// Processes are listed in [`PROCESSES`] (set once, by `kcheck`, before any exists).
+static LISTED: AtomicBool = AtomicBool::new(false);
+
+/// Lists every process made from now on, for the invariant checks. Called before the first
+/// one is made: one made earlier would be missing from the list.
+pub fn keep_process_list() {
+    LISTED.store(true, Ordering::Relaxed);
+}
 
 /// Every process not yet dropped (while `kcheck` is on; else none).
 pub fn all_processes() -> Vec<Arc<Process>> {
