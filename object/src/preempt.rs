@@ -71,6 +71,26 @@ pub fn take_deferred() -> bool {
 /// What a [`wait_point`] does: gives the CPU to another runnable thread at once.
 static WAIT_HOOK: spin::Once<Hook> = spin::Once::new();
 
+/// What a [`finish_point`] does: lets another thread run if this one's slice is over, even if
+/// this one was killed.
+static FINISH_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Installs the kernel's hook for [`finish_point`], once at boot.
+pub fn set_finish_hook(hook: fn()) {
+    FINISH_HOOK.call_once(|| hook);
+}
+
+/// A preemption point in work the caller must finish even when its thread was killed
+/// (closing a dying process's handles, which must all be closed before the process is seen
+/// to have ended): the CPU may go to another thread, and this one, killed or not, comes back
+/// to finish. The caller holds no lock.
+#[inline]
+pub fn finish_point() {
+    if let Some(hook) = FINISH_HOOK.get() {
+        hook();
+    }
+}
+
 /// Installs the kernel's preemption hook, once at boot (later calls change nothing).
 pub fn set_hook(hook: Hook) {
     HOOK.call_once(|| hook);

@@ -2840,3 +2840,39 @@ fn a_decommit_of_a_range_under_many_whole_mappings_moves_a_table_span_a_walk() {
 
 /// Visits of a table's work a step makes ([`object::vmar::UNMAP_WORK`] / `TABLE_WORK`).
 const UNMAP_STEP_VISITS: usize = object::vmar::UNMAP_WORK / object::vmar::TABLE_WORK;
+
+thread_local! {
+    /// Finish points this test thread passed, and the handle count of the object watched.
+    static FINISH_POINTS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static WATCHED: RefCell<Option<Arc<Vmo>>> = const { RefCell::new(None) };
+}
+
+fn counting_finish_hook() {
+    let count = WATCHED.with(|w| w.borrow().as_ref().map_or(0, |v| v.base().handle_count()));
+    FINISH_POINTS.with(|p| p.borrow_mut().push(count));
+}
+
+#[test]
+fn a_dying_table_is_closed_whole_with_finish_points_between_chunks() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| preempt::set_finish_hook(counting_finish_hook));
+    let f = frames();
+    let vmo = written(&f, 1, 7);
+    let handles: Vec<Handle> = (0..100)
+        .map(|_| Handle::new(vmo.clone(), Rights::DEFAULT_VMO))
+        .collect();
+    WATCHED.with(|w| *w.borrow_mut() = Some(vmo.clone()));
+    assert_eq!(vmo.base().handle_count(), 100);
+    object::handle::close_dying_table(handles);
+    WATCHED.with(|w| *w.borrow_mut() = None);
+    // Every handle closed when it returns; between chunks, a point at which the count went
+    // down by at most a chunk (8) since the last.
+    assert_eq!(vmo.base().handle_count(), 0);
+    let seen = FINISH_POINTS.with(|p| p.borrow().clone());
+    assert_eq!(seen.len(), 12, "100 handles in chunks of 8: 12 points between 13 chunks");
+    let mut before = 100;
+    for count in seen {
+        assert!(count < before && before - count <= 8, "{before} -> {count}");
+        before = count;
+    }
+}

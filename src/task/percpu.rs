@@ -27,6 +27,9 @@ pub struct PerCpu {
     pub(super) idle_waiting: AtomicBool,
     /// The idle context (on this CPU's boot stack) while switched out.
     pub(super) idle: SavedContext,
+    /// Set by [`super::scheduler::finish_point`] just before it switches: the thread leaving
+    /// has work to finish and is queued again even if it was killed. `schedule` takes it.
+    pub(super) finishing: AtomicBool,
 }
 
 impl PerCpu {
@@ -36,6 +39,7 @@ impl PerCpu {
             need_resched: AtomicBool::new(false),
             idle_waiting: AtomicBool::new(false),
             idle: SavedContext::new(),
+            finishing: AtomicBool::new(false),
         }
     }
 }

@@ -219,7 +219,9 @@ impl Process {
             aspace::switch_to(None);
         }
         self.aspace.release();
-        object::handle::drop_handles(self.handles.take_all());
+        // All closed before the process is seen to have ended, with finish points between
+        // chunks (this may be the process's own last thread, killed).
+        object::handle::close_dying_table(self.handles.take_all());
         self.base
             .signals()
             .update(Signals::NONE, Signals::PROCESS_TERMINATED);

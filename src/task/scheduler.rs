@@ -205,14 +205,24 @@ pub fn schedule() {
         // `Arc::into_raw` below); it is taken over here, and `cpu.current` is overwritten with
         // the next thread's before the lock goes, with nothing on this CPU reading it between.
         let previous = (!current.is_null()).then(|| unsafe { Arc::from_raw(current) });
+        // A killed thread is Dead (for good: no transition leaves Dead), so it is never
+        // queued again, unless it leaves at a finish point: it runs again, still Dead, to
+        // finish what it must (and then leaves for good).
+        let finishing = cpu.finishing.swap(false, Ordering::Relaxed);
+        let mut previous_gone = false;
         if let Some(previous) = &previous {
-            // A killed thread is Dead (for good: no transition leaves Dead), so it is never
-            // queued again.
             let mut state = previous.state.lock();
             if *state == ThreadState::Running {
                 *state = ThreadState::Runnable;
                 drop(state);
                 scheduler.run_queue.push_back(previous.clone());
+            } else if *state == ThreadState::Dead {
+                drop(state);
+                if finishing {
+                    scheduler.run_queue.push_back(previous.clone());
+                } else {
+                    previous_gone = true;
+                }
             }
         }
         let next = scheduler.run_queue.pop_front();
@@ -263,7 +273,7 @@ pub fn schedule() {
         // Keep the previous thread alive while its stack is still ours; a dead one is freed
         // after the next switch.
         if let Some(previous) = previous {
-            if previous.state() == ThreadState::Dead {
+            if previous_gone {
                 scheduler.zombies.push(previous);
             }
         }
@@ -316,6 +326,22 @@ pub fn preempt_point() -> bool {
     !current_is_dead()
 }
 
+/// The kernel's finish point (`object::preempt::finish_point`), called with no lock held and
+/// IRQs masked by work that must be finished even if the current thread was killed (closing
+/// a dying process's handles, often on that process's own last thread): lets a pending
+/// interrupt in, and switches if another thread should run, queueing this one again even if
+/// it is Dead, so it comes back to finish.
+pub fn finish_point() {
+    if current_ptr().is_null() {
+        return;
+    }
+    arch::cpu::take_pending_irqs();
+    if should_preempt() {
+        this_cpu().finishing.store(true, Ordering::Relaxed);
+        schedule();
+    }
+}
+
 /// The kernel's wait point (`object::preempt::wait_point`), called with no lock held and IRQs
 /// masked by a thread that waits for another thread's long operation: sleeps until the next
 /// tick (at most a time slice), so that the long operation runs undisturbed meanwhile; a
@@ -340,6 +366,7 @@ const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
 pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
     object::preempt::set_wait_hook(wait_point);
+    object::preempt::set_finish_hook(finish_point);
     loop {
         schedule();
         // What a thread which never came back (it exited) left for later (address spaces,

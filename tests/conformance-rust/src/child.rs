@@ -69,6 +69,7 @@ pub fn main(args: &[&str]) -> i32 {
         }
         "hold-exit" => hold_exit(),
         "commit" => commit(rest),
+        "hold-handles" => hold_handles(rest),
         "write-ro-mapping" => write_ro_mapping(),
         "protect-then-write" => protect_then_write(),
         "unmap-then-read" => unmap_then_read(),
@@ -270,6 +271,43 @@ fn commit(args: &[&str]) -> i32 {
         ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
         30_000 * MS,
     );
+    core::mem::forget(ch);
+    // SAFETY: ends the process.
+    unsafe {
+        sys::zx_process_exit(0);
+    }
+    #[allow(unreachable_code)]
+    0
+}
+
+/// Fills the handle table with `N` handles, each the only one of a VMO with a committed
+/// page, says `ready` on the channel (extra handle 0) and waits: to be killed, or for a
+/// message, on which it exits with every handle still open.
+fn hold_handles(args: &[&str]) -> i32 {
+    let Some(count) = args.first().and_then(|s| s.parse::<usize>().ok()) else {
+        return SETUP;
+    };
+    let ch = Owned::from_raw(take_extra(0));
+    if ch.raw() == ZX_HANDLE_INVALID {
+        return SETUP + 1;
+    }
+    let mut held = Vec::new();
+    for _ in 0..count {
+        let Ok(v) = vmo(PAGE) else { return SETUP + 2 };
+        if vmo_write(v.raw(), 0, &[1]) != ZX_OK {
+            return SETUP + 3;
+        }
+        held.push(v);
+    }
+    if ch_write(ch.raw(), b"ready", &[]) != ZX_OK {
+        return SETUP + 4;
+    }
+    wait(
+        ch.raw(),
+        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
+        60_000 * MS,
+    );
+    core::mem::forget(held);
     core::mem::forget(ch);
     // SAFETY: ends the process.
     unsafe {

@@ -54,6 +54,14 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(process_teardown),
     ),
     (
+        "long_killing_a_process_that_holds_4000_vmo_handles_lets_others_run",
+        || again_if_the_host_stalled(|| ending_a_process_with_many_handles(false)),
+    ),
+    (
+        "long_a_process_that_holds_4000_vmo_handles_exiting_lets_others_run",
+        || again_if_the_host_stalled(|| ending_a_process_with_many_handles(true)),
+    ),
+    (
         "long_writes_through_a_deep_snapshot_chain_let_others_run",
         || again_if_the_host_stalled(deep_snapshot_chain),
     ),
@@ -503,6 +511,57 @@ fn process_teardown() -> R {
         }
         wait(raw, ZX_PROCESS_TERMINATED, 30_000 * MS).0
     })?;
+    Ok(())
+}
+
+/// Ending a process closes every handle of its table: 4,000 last handles of VMOs, each with
+/// a page to free, must not hold the CPU, whether another process kills it or its own
+/// thread exits (and so closes them as a killed thread), and all are closed by the time it
+/// is seen terminated.
+fn ending_a_process_with_many_handles(by_itself: bool) -> R {
+    let before = kmem()?;
+    let free_before = before.free_bytes + before.free_heap_bytes;
+    let (a, b) = channel()?;
+    let p = crate::util::spawn_child(&["hold-handles", "4000"], alloc::vec![b.into_raw()])?;
+    let (s, _) = wait(
+        a.raw(),
+        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
+        30_000 * MS,
+    );
+    let msg = ch_read(a.raw(), 16, 0);
+    ensure!(
+        s == ZX_OK && msg.bytes == b"ready",
+        "child not ready: {} {:?}",
+        sname(s),
+        msg.bytes
+    );
+    let raw = p.raw();
+    let what = if by_itself {
+        "a process that holds 4,000 VMO handles exiting"
+    } else {
+        "killing a process that holds 4,000 VMO handles"
+    };
+    while_watched(what, ZX_OK, || {
+        let s = if by_itself {
+            ch_write(a.raw(), b"exit", &[])
+        } else {
+            // SAFETY: killing our own child.
+            unsafe { sys::zx_task_kill(raw) }
+        };
+        if s != ZX_OK {
+            return s;
+        }
+        wait(raw, ZX_PROCESS_TERMINATED, 30_000 * MS).0
+    })?;
+    drop(p);
+    drop(a);
+    // The kernel heap grew for 4,000 VMOs and keeps its pages: they count as free here.
+    let after = kmem()?;
+    ensure!(
+        after.free_bytes + after.free_heap_bytes + 64 * PAGE >= free_before,
+        "{} pages did not come back",
+        (free_before - after.free_bytes - after.free_heap_bytes) / PAGE
+    );
     Ok(())
 }
 
