@@ -1,7 +1,7 @@
 //! The scheduler: the run queue and the sleepers, switching (`schedule`), the idle loop, the
-//! tick, blocking and waking, the preemption and wait points, and what the current thread is
-//! doing (`with_current_process`, `copying_frames` and the faults such a copy leaves for
-//! later).
+//! tick, blocking and waking, the preemption, wait and finish points, and what the current
+//! thread is doing (`with_current_process`, `copying_frames` and the faults such a copy
+//! leaves for later).
 //!
 //! Locking: `SCHEDULER` is an IRQ-safe lock (the tick takes it from the IRQ handler). It
 //! nests inside `Process::inner`; `Thread::state` or `Thread::user_registers` (never both at
