@@ -37,8 +37,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use abi::{zx_handle_t, zx_time_t, Rights, Signals, Status, ZX_HANDLE_INVALID};
 
 use crate::koid::Koid;
-use crate::preempt;
 use crate::object::KernelObject;
+use crate::preempt;
 use crate::wait::{self, Blocker};
 use crate::ZxResult;
 

@@ -181,6 +181,23 @@ impl<T> WorkList<T> {
         Ok(())
     }
 
+    /// Does one chunk of an item's work: takes the item pushed last, runs `chunk` on it
+    /// (true while work is left) and puts it back while work is left. With no room to put it
+    /// back (the list shrank by one a moment ago, so only another thread's push can have
+    /// taken the room) the item is finished here. Returns whether the list may hold more.
+    pub fn work_one(&self, mut chunk: impl FnMut(&mut T) -> bool) -> bool {
+        let Some(mut item) = self.pop() else {
+            return false;
+        };
+        if chunk(&mut item) {
+            match self.put_back(item) {
+                Ok(()) => return true,
+                Err(mut item) => while chunk(&mut item) {},
+            }
+        }
+        self.pending()
+    }
+
     /// Takes the item pushed last, if any.
     pub fn pop(&self) -> Option<T> {
         if !self.pending() {
@@ -198,5 +215,35 @@ impl<T> WorkList<T> {
 impl<T> Default for WorkList<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkList;
+
+    #[test]
+    fn work_one_does_a_chunk_and_keeps_the_rest_queued() {
+        let list = WorkList::new();
+        list.put_back(3u32).unwrap();
+        list.put_back(1u32).unwrap();
+        let mut chunks = 0;
+        // The last pushed first: 1 chunk finishes it; the other item keeps the list pending.
+        assert!(list.work_one(|left| {
+            chunks += 1;
+            *left -= 1;
+            *left > 0
+        }));
+        assert_eq!(chunks, 1);
+        // Then the 3-chunk item, one chunk per call.
+        let step = |left: &mut u32| {
+            *left -= 1;
+            *left > 0
+        };
+        assert!(list.work_one(step));
+        assert!(list.work_one(step));
+        assert!(!list.work_one(step), "finished: nothing left");
+        assert!(!list.pending());
+        assert!(!list.work_one(|_| unreachable!("an empty list runs no chunk")));
     }
 }

@@ -2869,7 +2869,11 @@ fn a_dying_table_is_closed_whole_with_finish_points_between_chunks() {
     // down by at most a chunk (8) since the last.
     assert_eq!(vmo.base().handle_count(), 0);
     let seen = FINISH_POINTS.with(|p| p.borrow().clone());
-    assert_eq!(seen.len(), 12, "100 handles in chunks of 8: 12 points between 13 chunks");
+    assert_eq!(
+        seen.len(),
+        12,
+        "100 handles in chunks of 8: 12 points between 13 chunks"
+    );
     let mut before = 100;
     for count in seen {
         assert!(count < before && before - count <= 8, "{before} -> {count}");

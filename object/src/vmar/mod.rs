@@ -346,17 +346,7 @@ pub fn finish_teardowns() {
 
 /// One chunk of the teardowns left to do; true while more remain.
 pub fn teardown_chunk() -> bool {
-    let Some(mut dying) = DYING.pop() else {
-        return false;
-    };
-    if dying.chunk() {
-        match DYING.put_back(dying) {
-            Ok(()) => return true,
-            // No room to put it back (only another thread's push can have taken it): finish.
-            Err(mut dying) => while dying.chunk() {},
-        }
-    }
-    DYING.pending()
+    DYING.work_one(|dying| dying.chunk())
 }
 
 /// Page-table entries that may have more rights than their mapping: those a protect had not
@@ -405,16 +395,7 @@ fn leave_stale(space: &Arc<Space>, stale: VecDeque<(usize, usize)>) {
 
 /// One chunk of the entries protects left behind ([`StaleEntries`]); true while more remain.
 pub fn stale_entries_chunk() -> bool {
-    let Some(mut item) = STALE.pop() else {
-        return false;
-    };
-    if item.chunk() {
-        match STALE.put_back(item) {
-            Ok(()) => return true,
-            Err(mut item) => while item.chunk() {},
-        }
-    }
-    STALE.pending()
+    STALE.work_one(|stale| stale.chunk())
 }
 
 /// Clears `State::busy` when dropped, also when a killed thread abandons its work. Never

@@ -2719,24 +2719,13 @@ pub fn free_dead_pages() {
 
 /// Frees one chunk of [`DEAD_PAGES`]; true while more remain.
 pub fn free_dead_pages_chunk() -> bool {
-    let Some((cell, frames, mut pages)) = DEAD_PAGES.pop() else {
-        return false;
-    };
-    let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
-    {
+    DEAD_PAGES.work_one(|(cell, frames, pages)| {
+        let stop = pages.chunk_end(0, u64::MAX, preempt::CHUNK_PAGES);
         let family = cell.lock();
         let held = &family.frames.held;
         pages.remove_range(0, stop.saturating_sub(1), |_, frame| {
-            cell.pins.free(held, &*frames, frame)
+            cell.pins.free(held, &**frames, frame)
         });
-    }
-    if !pages.is_empty() {
-        if let Err((cell, frames, mut pages)) = DEAD_PAGES.put_back((cell, frames, pages)) {
-            // No room to put it back (the list shrank by one a moment ago, so only another
-            // thread's push can have taken it): finish it here.
-            let family = cell.lock();
-            pages.drain_each(|_, frame| cell.pins.free(&family.frames.held, &*frames, frame));
-        }
-    }
-    DEAD_PAGES.pending()
+        !pages.is_empty()
+    })
 }
