@@ -31,11 +31,6 @@ mod vmar;
 #[allow(unsafe_code)]
 mod vmo;
 
-// For the code that starts processes (a root VMAR handle) and inspects handles; not all of
-// it is used yet.
-#[allow(unused_imports)]
-pub use vmar::{vmar_handle, vmar_handle_with_rights, vmar_rights, VmarObject};
-
 use crate::usercopy::{In, Out, UserOut, UserSlice, UserValue};
 use abi::{zx_handle_t, Syscall};
 use arch::exception::TrapFrame;
