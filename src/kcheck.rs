@@ -75,6 +75,7 @@ pub fn init(bootargs: &str) {
         CENSUS_EVERY.store(every, Ordering::Relaxed);
         ENABLED.store(true, Ordering::Relaxed);
         LISTING.store(true, Ordering::Relaxed);
+        crate::task::keep_process_list();
         object::preempt::keep_deferred();
         log::info!("kcheck: invariants checked after every system call, census every {every}");
     }
@@ -84,6 +85,7 @@ pub fn init(bootargs: &str) {
 /// (the in-kernel tests); before any exists.
 pub fn keep_lists() {
     LISTING.store(true, Ordering::Relaxed);
+    crate::task::keep_process_list();
 }
 
 /// Whether the checks run after every system call.

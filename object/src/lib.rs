@@ -25,6 +25,7 @@ pub mod pagemap;
 pub mod pins;
 pub mod preempt;
 pub mod signal;
+pub mod task;
 pub mod vmar;
 pub mod vmo;
 pub mod wait;

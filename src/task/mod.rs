@@ -7,8 +7,10 @@
 //! - `scheduler`: the run queue, switching, the idle loop, the tick, blocking and waking,
 //!   preemption and wait points, and what the current thread is doing (`copying_frames` and
 //!   the faults it leaves for later);
-//! - `percpu`: each CPU's own state (the running thread, the idle context, need-resched),
-//!   reached through TPIDR_EL1.
+//!
+//! Each CPU's own state (the running thread, the idle context, need-resched) is in
+//! `crate::percpu`, reached through TPIDR_EL1; the scheduler gives its opaque `current`
+//! pointer its type.
 //!
 //! One CPU today; the kernel runs with IRQs masked (they are taken at EL0, in the idle loop
 //! and at preemption points). Threads are switched preemptively on the timer tick when they
@@ -31,18 +33,16 @@
 //! taking these. Nothing is dropped that could run arbitrary teardown while one of them is
 //! held, and nothing that may fault or sleep runs under them.
 
-mod percpu;
 mod process;
 mod scheduler;
 mod thread;
 
-pub use percpu::{cpu_index, init_boot_cpu};
-pub use process::{all_processes, Process, ROOT_BASE};
+pub use crate::percpu::{cpu_index, current_token, init_boot_cpu};
+pub use process::{all_processes, keep_process_list, Process, ROOT_BASE};
 pub use scheduler::{
-    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
-    current_token, idle_loop, idle_waiting, leave_fault_for_later, preempt_point,
-    report_current_call, schedule, should_preempt, sleep_until, take_fault_left, tick,
-    with_current_process, KernelBlocker,
+    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread, idle_loop,
+    idle_waiting, leave_fault_for_later, preempt_point, report_current_call, schedule,
+    should_preempt, sleep_until, take_fault_left, tick, with_current_process, KernelBlocker,
 };
 pub use thread::{end_current_process, exit_process, exit_thread, kill_current_process, Thread};
 

@@ -61,7 +61,7 @@ pub struct Process {
 /// any unmapped user address does; Zircon accepts it too) and its stack pointer at most at
 /// the top of it. Anything else would only fault after the start succeeded.
 pub(super) fn check_entry(entry: usize, stack: usize) -> ZxResult {
-    if entry >= crate::usercopy::USER_END || stack > crate::usercopy::USER_END {
+    if entry >= object::task::USER_END || stack > object::task::USER_END {
         return Err(Status::INVALID_ARGS);
     }
     Ok(())
@@ -103,7 +103,7 @@ impl Process {
             exited: AtomicBool::new(false),
             exit_hook: spin::Once::new(),
         });
-        if crate::kcheck::listing() {
+        if KEEP_LIST.load(Ordering::Relaxed) {
             let mut processes = PROCESSES.lock();
             // The check needs every handle table: no room to list one fails the creation.
             if processes.try_reserve(1).is_err() {
@@ -257,7 +257,7 @@ impl KernelObject for Process {
 impl Drop for Process {
     fn drop(&mut self) {
         object::handle::drop_handles(self.handles.take_all());
-        if crate::kcheck::listing() {
+        if KEEP_LIST.load(Ordering::Relaxed) {
             let mut processes = PROCESSES.lock();
             let me: *const Process = self;
             if let Some(i) = processes.iter().position(|w| w.as_ptr() == me) {
@@ -268,9 +268,18 @@ impl Drop for Process {
 }
 
 /// Every process not yet dropped, for the kernel's invariant checks (`kcheck`); kept only
-/// while they are on. Taken alone, never around another lock (IRQs masked, as all kernel
-/// code runs).
+/// once [`keep_process_list`] was called. Taken alone, never around another lock (IRQs
+/// masked, as all kernel code runs).
 static PROCESSES: spin::Mutex<Vec<Weak<Process>>> = spin::Mutex::new(Vec::new());
+
+/// Whether [`PROCESSES`] is kept; set once, before any process exists.
+static KEEP_LIST: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the list of live processes from now on (for the invariant checks); before any
+/// process exists.
+pub fn keep_process_list() {
+    KEEP_LIST.store(true, Ordering::Relaxed);
+}
 
 /// Every process not yet dropped (while `kcheck` is on; else none).
 pub fn all_processes() -> Vec<Arc<Process>> {

@@ -11,10 +11,10 @@
 //! in `schedule`, under `SCHEDULER`.
 
 use super::now_ns;
-use super::percpu::this_cpu;
 use super::process::Process;
 use super::thread::{Thread, ThreadState, NO_FAULT};
 use crate::aspace;
+use crate::percpu::this_cpu;
 use crate::sync::IrqSafeLock;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -45,7 +45,11 @@ pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler
 /// counts on every call.
 #[inline(always)]
 fn current_ptr() -> *const Thread {
-    this_cpu().current.load(Ordering::Relaxed)
+    this_cpu()
+        .current
+        .load(Ordering::Relaxed)
+        .cast_const()
+        .cast()
 }
 
 pub fn current_thread() -> Option<Arc<Thread>> {
@@ -64,12 +68,6 @@ pub fn current_thread() -> Option<Arc<Thread>> {
 
 pub fn current_process() -> Option<Arc<Process>> {
     with_current_process(Arc::clone)
-}
-
-/// Who is running now, as a number no other running thread has (its `Thread`'s address; 0
-/// in the idle loop): for state that belongs to the thread that set it.
-pub fn current_token() -> usize {
-    current_ptr() as usize
 }
 
 /// Runs `f` on the current thread's process, without taking a reference.
@@ -200,7 +198,7 @@ pub fn schedule() {
     {
         let mut scheduler = SCHEDULER.lock();
         cpu.need_resched.store(false, Ordering::Relaxed);
-        let current = cpu.current.load(Ordering::Relaxed);
+        let current: *const Thread = cpu.current.load(Ordering::Relaxed).cast_const().cast();
         // SAFETY: `current` is null or this CPU's reference to the running thread (from
         // `Arc::into_raw` below); it is taken over here, and `cpu.current` is overwritten with
         // the next thread's before the lock goes, with nothing on this CPU reading it between.
@@ -224,8 +222,10 @@ pub fn schedule() {
                 }
                 drop(state);
                 // The queue's reference becomes this CPU's; `previous` (the old one) drops.
-                cpu.current
-                    .store(Arc::into_raw(next.clone()).cast_mut(), Ordering::Relaxed);
+                cpu.current.store(
+                    Arc::into_raw(next.clone()).cast_mut().cast(),
+                    Ordering::Relaxed,
+                );
                 return;
             }
         }
@@ -268,7 +268,9 @@ pub fn schedule() {
             }
         }
         cpu.current.store(
-            next.map_or(core::ptr::null(), Arc::into_raw).cast_mut(),
+            next.map_or(core::ptr::null(), Arc::into_raw)
+                .cast_mut()
+                .cast(),
             Ordering::Relaxed,
         );
     }
@@ -358,7 +360,7 @@ pub fn idle_loop() -> ! {
     }
 }
 
-/// Whether this CPU is in the idle loop's wait for an interrupt ([`super::percpu::PerCpu`]
+/// Whether this CPU is in the idle loop's wait for an interrupt ([`crate::percpu::PerCpu`]
 /// says why that matters).
 pub fn idle_waiting() -> bool {
     this_cpu().idle_waiting.load(Ordering::Relaxed)
