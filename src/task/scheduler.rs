@@ -1,14 +1,15 @@
 //! The scheduler: the run queue and the sleepers, switching (`schedule`), the idle loop, the
 //! tick, blocking and waking, launching and killing threads (for `object::task`, through
-//! `Kernel`), the preemption and wait points, and what the current thread is doing (`with_current_process`, `copying_frames` and the faults such a copy leaves for
-//! later).
+//! `Kernel`), the preemption and wait points, and what the current thread is doing
+//! (`with_current_process`, `copying_frames` and the faults such a copy leaves for later).
 //!
 //! Locking: `SCHEDULER` is an IRQ-safe lock (the tick takes it from the IRQ handler). It
-//! nests inside `Process::inner`; `Thread::state` or `Thread::user_registers` (never both at
+//! nests inside `Process::inner` (`launch` and `mark_dead` are called with it held);
+//! `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers` (never both at
 //! once) nest inside it. Under it nothing may fault or sleep, and nothing is dropped that
 //! could run arbitrary teardown (a dying thread's last reference waits in `zombies`). The
-//! current thread is this CPU's (`percpu`), read without any lock: only this CPU changes it,
-//! in `schedule`, under `SCHEDULER`.
+//! current thread is this CPU's (`crate::percpu`), read without any lock: only this CPU
+//! changes it, in `schedule`, under `SCHEDULER`.
 
 use super::thread::NO_FAULT;
 use super::{now_ns, Process, Thread};
