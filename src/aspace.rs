@@ -131,8 +131,8 @@ struct Tables {
 
 /// TLB invalidations put off to the end of a batch: none, one range, or more (then the whole
 /// ASID is invalidated at once). A batch belongs to the thread that opened it
-/// ([`task::current_token`]): an unmap by another thread meanwhile (a VMO's, under its own
-/// lock, which frees pages once it returns) invalidates at once.
+/// ([`crate::percpu::current_token`]): an unmap by another thread meanwhile (a VMO's, under
+/// its own lock, which frees pages once it returns) invalidates at once.
 #[derive(Clone, Copy, Default)]
 enum Batch {
     #[default]
@@ -146,7 +146,7 @@ impl Tables {
     /// Invalidates the TLB entries of `va .. va + len` in `asid` now, or at the end of the
     /// batch when one is open.
     fn flush(&mut self, asid: u16, va: usize, len: usize) {
-        let me = crate::task::current_token();
+        let me = crate::percpu::current_token();
         self.batch = match self.batch {
             Batch::Empty(owner) if owner == me => Batch::One(owner, va, len),
             Batch::One(owner, ..) | Batch::Many(owner) if owner == me => Batch::Many(owner),
@@ -583,7 +583,7 @@ impl AddressSpace for UserAddressSpace {
         // thread's invalidations are then done at once.
         if let Some(tables) = self.tables.lock().as_mut() {
             if matches!(tables.batch, Batch::Off) {
-                tables.batch = Batch::Empty(crate::task::current_token());
+                tables.batch = Batch::Empty(crate::percpu::current_token());
             }
         }
     }
@@ -591,7 +591,7 @@ impl AddressSpace for UserAddressSpace {
     fn end_batch(&self) {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
-        let me = crate::task::current_token();
+        let me = crate::percpu::current_token();
         match tables.batch {
             Batch::One(owner, va, len) if owner == me => user_mmu::flush_range(self.asid, va, len),
             Batch::Many(owner) if owner == me => user_mmu::flush_asid(self.asid),

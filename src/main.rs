@@ -35,6 +35,9 @@ mod ktest;
 // The page pool and heap over RAM reached through the linear map.
 #[allow(unsafe_code)]
 mod memory;
+// TPIDR_EL1 holds the address of this CPU's block.
+#[allow(unsafe_code)]
+mod percpu;
 mod sync;
 mod syscall;
 // The current-thread pointer and the context switch's stacks.

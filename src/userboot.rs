@@ -129,7 +129,7 @@ fn start_init(board: &Board) -> ZxResult<()> {
     args.extend(board.info.bootargs.unwrap_or("").split_whitespace());
     let handles = alloc::vec![
         Handle::new(process.clone(), Rights::DEFAULT_PROCESS),
-        crate::syscall::vmar_handle(process.root_vmar().clone()),
+        object::vmar::vmar_handle(process.root_vmar().clone()),
         Handle::new(
             bootfs,
             Rights::DEFAULT_VMO.difference(Rights::WRITE | Rights::SET_PROPERTY),

@@ -14,8 +14,7 @@ use arch::user_mmu::UserAccess;
 use core::marker::PhantomData;
 use object::{Status, ZxResult};
 
-/// First address above the user half (TTBR0 covers 48 bits).
-pub const USER_END: usize = 1 << 48;
+pub use object::task::USER_END;
 
 extern "C" {
     fn arch_copy_from_user(dst: *mut u8, src: usize, len: usize) -> u64;

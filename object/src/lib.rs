@@ -1,8 +1,10 @@
-//! Kernel objects: VMOs with copy-on-write clones, snapshots and slices; VMAR bookkeeping;
-//! handles and handle tables with rights; signals and waiters; channels.
+//! Kernel objects: VMOs with copy-on-write clones, snapshots and slices; VMARs and the VMAR
+//! object; processes and threads; handles and handle tables with rights; signals and
+//! waiters; channels.
 //!
 //! Plain logic with no `unsafe` and no knowledge of aarch64: physical pages come through
-//! [`frames::FrameAllocator`], page tables through [`vmar::AddressSpace`], so everything here
+//! [`frames::FrameAllocator`], page tables through [`vmar::AddressSpace`], kernel stacks and
+//! the run queue through [`task::TaskKernel`], so everything here
 //! is tested on the host (`cargo test -p object`).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod pagemap;
 pub mod pins;
 pub mod preempt;
 pub mod signal;
+pub mod task;
 pub mod vmar;
 pub mod vmo;
 pub mod wait;

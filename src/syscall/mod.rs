@@ -31,12 +31,8 @@ mod vmar;
 #[allow(unsafe_code)]
 mod vmo;
 
-// For the code that starts processes (a root VMAR handle) and inspects handles; not all of
-// it is used yet.
 #[cfg(feature = "crash-hooks")]
 pub use misc::panic_in_debug_write;
-#[allow(unused_imports)]
-pub use vmar::{vmar_handle, vmar_handle_with_rights, vmar_rights, VmarObject};
 
 use crate::usercopy::{In, Out, UserOut, UserSlice, UserValue};
 use abi::{zx_handle_t, Syscall};

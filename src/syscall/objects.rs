@@ -10,7 +10,6 @@
 //! - KMEM_STATS: there are no resource objects, so any valid handle or ZX_HANDLE_INVALID
 //!   will do (a non-zero unknown value is still BAD_HANDLE).
 
-use super::vmar::VmarObject;
 use crate::task::Process;
 use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
@@ -24,6 +23,7 @@ use mm::pool::PageUse;
 use object::channel::Channel;
 use object::handle::HandleTable;
 use object::object::{downcast, KernelObject};
+use object::vmar::VmarObject;
 use object::vmo::Vmo;
 use object::{Rights, Signals, Status, ZxResult};
 

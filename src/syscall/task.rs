@@ -5,13 +5,14 @@
 //! Rights (Zircon's): process_start needs WRITE on the process and the thread handle,
 //! thread_create MANAGE_THREAD on the process, thread_start WRITE, task_kill DESTROY.
 
-use super::{copy_name, publish, publish_pair, vmar_handle, HandleOut};
+use super::{copy_name, publish, publish_pair, HandleOut};
 use crate::task::{Process, Thread};
 use crate::usercopy::{In, UserSlice};
 use abi::{zx_handle_t, ZX_HANDLE_INVALID};
 use alloc::sync::Arc;
 use object::handle::{Handle, HandleTable};
 use object::object::downcast;
+use object::vmar::vmar_handle;
 use object::{Rights, Status, ZxResult};
 
 /// `zx_process_create`: `job` must be ZX_HANDLE_INVALID (there are no jobs: any live handle

@@ -1,86 +1,21 @@
-//! The VMAR kernel object and `zx_vmar_map`, `zx_vmar_unmap`, `zx_vmar_protect`,
-//! `zx_vmar_allocate`, `zx_vmar_destroy`.
+//! `zx_vmar_map`, `zx_vmar_unmap`, `zx_vmar_protect`, `zx_vmar_allocate`, `zx_vmar_destroy`.
 //!
-//! Rights follow Zircon: a VMAR handle has the VMAR default rights plus READ, WRITE and
-//! EXECUTE for each CAN_MAP_READ/WRITE/EXECUTE of its region. Mapping with PERM_x needs the
-//! matching right on both the VMO handle and the VMAR handle (and the region's CAN_MAP_x,
-//! which the VMAR layer checks); protect needs it on the VMAR handle; allocating a region
-//! with CAN_MAP_x needs it on the parent's handle. Unmap and destroy need no right (Zircon's
-//! seed-era calls asked for none).
+//! The VMAR kernel object and the rules for its handles' rights are in `object::vmar`
+//! ([`VmarObject`], [`rights_for_capabilities`], [`mapping_rights`]): mapping with PERM_x
+//! needs the matching right on both the VMO handle and the VMAR handle, protect on the VMAR
+//! handle, allocating a region with CAN_MAP_x on the parent's handle. Unmap and destroy need
+//! no right (Zircon's seed-era calls asked for none).
 
 use super::{publish, HandleOut};
 use crate::usercopy::UserOut;
-use abi::{
-    zx_handle_t, ZX_OBJ_TYPE_VMAR, ZX_VM_CAN_MAP_EXECUTE, ZX_VM_CAN_MAP_READ, ZX_VM_CAN_MAP_WRITE,
-    ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE,
-};
+use abi::{zx_handle_t, ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE};
 use alloc::sync::Arc;
-use object::handle::{Handle, HandleTable};
-use object::object::{KernelObject, ObjectBase};
-use object::vmar::{MapTarget, MappingPerms, Vmar};
+use object::handle::HandleTable;
+use object::vmar::{
+    mapping_rights, rights_for_capabilities, vmar_handle, MapTarget, MappingPerms, VmarObject,
+};
 use object::vmo::Vmo;
-use object::{Rights, Signals, Status, ZxResult};
-
-/// A VMAR as a kernel object (the object layer's `Vmar` is plain bookkeeping). Closing its
-/// last handle does not destroy the region, as in Zircon.
-pub struct VmarObject {
-    base: ObjectBase,
-    vmar: Arc<Vmar>,
-}
-
-impl VmarObject {
-    pub fn vmar(&self) -> &Arc<Vmar> {
-        &self.vmar
-    }
-}
-
-impl KernelObject for VmarObject {
-    fn base(&self) -> &ObjectBase {
-        &self.base
-    }
-
-    fn object_type(&self) -> u32 {
-        ZX_OBJ_TYPE_VMAR
-    }
-}
-
-const RWX: Rights =
-    Rights::from_bits(Rights::READ.bits() | Rights::WRITE.bits() | Rights::EXECUTE.bits());
-
-/// READ/WRITE/EXECUTE for the CAN_MAP_READ/WRITE/EXECUTE bits of `options`.
-fn rights_for_capabilities(options: u32) -> Rights {
-    let bit = |capability: u32, right: Rights| {
-        if options & capability != 0 {
-            right
-        } else {
-            Rights::NONE
-        }
-    };
-    bit(ZX_VM_CAN_MAP_READ, Rights::READ)
-        | bit(ZX_VM_CAN_MAP_WRITE, Rights::WRITE)
-        | bit(ZX_VM_CAN_MAP_EXECUTE, Rights::EXECUTE)
-}
-
-/// The rights of a new handle to `vmar`: the VMAR defaults plus READ/WRITE/EXECUTE for its
-/// capabilities.
-pub fn vmar_rights(vmar: &Vmar) -> Rights {
-    Rights::DEFAULT_VMAR | rights_for_capabilities(vmar.capabilities())
-}
-
-/// A handle to `vmar` with the default rights for it (a process's root VMAR handle).
-pub fn vmar_handle(vmar: Arc<Vmar>) -> Handle {
-    let rights = vmar_rights(&vmar);
-    vmar_handle_with_rights(vmar, rights)
-}
-
-/// A handle to `vmar` with `rights`.
-pub fn vmar_handle_with_rights(vmar: Arc<Vmar>, rights: Rights) -> Handle {
-    let object = Arc::new(VmarObject {
-        base: ObjectBase::new(Signals::NONE),
-        vmar,
-    });
-    Handle::new(object, rights)
-}
+use object::{Rights, Status, ZxResult};
 
 /// `zx_vmar_map`. The VMAR handle is looked up first, then the VMO handle (as Zircon), then
 /// MAP on the VMO handle (before anything else), then everything `Vmar::map` checks. The
@@ -104,13 +39,13 @@ pub(super) fn map(
     }
     // Before mapping: SPECIFIC_OVERWRITE could not be undone if the pointer were bad.
     out.check()?;
-    let allowed = vmo_rights.difference(RWX) | (vmo_rights & vmar_rights & RWX);
+    let allowed = mapping_rights(vmo_rights, vmar_rights);
     let target: Arc<dyn MapTarget> = vmo;
     let addr = vmar
-        .vmar
+        .vmar()
         .map(options, vmar_offset, target, vmo_offset, len, allowed)?;
     if let Err(status) = out.write(addr) {
-        let _ = vmar.vmar.unmap(addr, len);
+        let _ = vmar.vmar().unmap(addr, len);
         return Err(status);
     }
     Ok(())
@@ -119,7 +54,7 @@ pub(super) fn map(
 /// `zx_vmar_unmap`.
 pub(super) fn unmap(table: &HandleTable, value: zx_handle_t, addr: usize, len: usize) -> ZxResult {
     let (vmar, _) = table.get_object::<VmarObject>(value, Rights::NONE)?;
-    vmar.vmar.unmap(addr, len)
+    vmar.vmar().unmap(addr, len)
 }
 
 /// `zx_vmar_protect`: unknown option bits or WRITE without READ -> INVALID_ARGS; each
@@ -143,7 +78,7 @@ pub(super) fn protect(
     if !MappingPerms::from_rights(rights).contains(perms) {
         return Err(Status::ACCESS_DENIED);
     }
-    vmar.vmar.protect(options, addr, len)
+    vmar.vmar().protect(options, addr, len)
 }
 
 /// `zx_vmar_allocate`: the parent handle needs READ/WRITE/EXECUTE for each CAN_MAP_x asked
@@ -160,7 +95,7 @@ pub(super) fn allocate(
     let (parent, _) = table.get_object::<VmarObject>(value, rights_for_capabilities(options))?;
     child_out.check()?;
     addr_out.check()?;
-    let child = parent.vmar.allocate(options, offset, size)?;
+    let child = parent.vmar().allocate(options, offset, size)?;
     drop(parent);
     let base = child.base();
     let result = addr_out
@@ -175,5 +110,5 @@ pub(super) fn allocate(
 /// `zx_vmar_destroy`.
 pub(super) fn destroy(table: &HandleTable, value: zx_handle_t) -> ZxResult {
     let (vmar, _) = table.get_object::<VmarObject>(value, Rights::NONE)?;
-    vmar.vmar.destroy()
+    vmar.vmar().destroy()
 }

@@ -1,14 +1,19 @@
-//! Processes, threads and the scheduler.
+//! Processes, threads and the scheduler, on the kernel's side: the process and thread
+//! objects themselves (states, lifecycle, start, kill, terminate) are `object::task`'s,
+//! host-tested; this module gives them what only the kernel binary can ([`Kernel`], its
+//! `object::task::TaskKernel`) and names them [`Process`] and [`Thread`].
 //!
-//! - `process`: the process object (its handle table, address space and root VMAR, its
-//!   lifecycle, `terminate`) and the list of live processes for `kcheck`;
-//! - `thread`: the thread object (its states, kernel stack, saved contexts), starting,
-//!   killing and exiting threads;
+//! - `kernel`: [`Kernel`], routing the objects' requests to the modules below;
+//! - `process`: address spaces of processes, and the list of live processes for `kcheck`;
+//! - `thread`: a thread's kernel part (kernel stack, saved contexts), and the current
+//!   thread's ways out;
 //! - `scheduler`: the run queue, switching, the idle loop, the tick, blocking and waking,
-//!   preemption and wait points, and what the current thread is doing (`copying_frames` and
-//!   the faults it leaves for later);
-//! - `percpu`: each CPU's own state (the running thread, the idle context, need-resched),
-//!   reached through TPIDR_EL1.
+//!   launching and killing threads, preemption and wait points, and what the current thread
+//!   is doing (`copying_frames` and the faults it leaves for later).
+//!
+//! Each CPU's own state (the running thread, the idle context, need-resched) is in
+//! `crate::percpu`, reached through TPIDR_EL1; the scheduler gives its opaque `current`
+//! pointer its type.
 //!
 //! One CPU today; the kernel runs with IRQs masked (they are taken at EL0, in the idle loop
 //! and at preemption points). Threads are switched preemptively on the timer tick when they
@@ -16,35 +21,36 @@
 //! or at a preemption point ([`preempt_point`]): long operations work in bounded chunks and
 //! pass one between chunks, holding no lock, so no call keeps the CPU for more than a chunk.
 //!
-//! Lifetimes: a process holds its started threads that have not died (`ProcessInner::threads`)
-//! and each thread holds its process, a cycle that lasts only while the thread runs: a thread
-//! leaves the list when it dies, and the process ends (its handle table emptied, which breaks
-//! any cycle through handles) when its last started thread dies. A thread that was never
-//! started is not in the list: it is freed with its last handle, and it neither keeps its
-//! process running nor is killed with it (as in Zircon). So a task's memory comes back once
-//! its last handle and its last running thread are gone.
+//! Lifetimes: see `object::task` (a process holds its started, live threads; each thread
+//! its process; the cycle ends when the last of them dies).
 //!
 //! Lock order across the modules: `Process::inner` -> `SCHEDULER` -> `Thread::state` (or
-//! `Thread::user_registers`, never both at once). `SCHEDULER` and `Thread::state` are
+//! `KernelThread::user_registers`, never both at once). `SCHEDULER` and `Thread::state` are
 //! [`crate::sync::IrqSafeLock`]s (the tick takes them); the others are taken with IRQs
 //! already masked. The handle table and the signal state of an object are never held while
 //! taking these. Nothing is dropped that could run arbitrary teardown while one of them is
 //! held, and nothing that may fault or sleep runs under them.
 
-mod percpu;
+mod kernel;
 mod process;
 mod scheduler;
 mod thread;
 
-pub use percpu::{cpu_index, init_boot_cpu};
-pub use process::{all_processes, keep_process_list, Process, ROOT_BASE};
+pub use crate::percpu::{cpu_index, current_token, init_boot_cpu};
+pub use kernel::Kernel;
+pub use object::task::ROOT_BASE;
+pub use process::{all_processes, keep_process_list};
 pub use scheduler::{
-    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
-    current_token, idle_loop, idle_waiting, leave_fault_for_later, preempt_point,
-    report_current_call, schedule, should_preempt, sleep_until, take_fault_left, tick,
-    with_current_process, KernelBlocker,
+    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread, idle_loop,
+    idle_waiting, leave_fault_for_later, preempt_point, report_current_call, schedule,
+    should_preempt, sleep_until, take_fault_left, tick, with_current_process, KernelBlocker,
 };
-pub use thread::{end_current_process, exit_process, exit_thread, kill_current_process, Thread};
+pub use thread::{end_current_process, exit_process, exit_thread, kill_current_process};
+
+/// The process object, with the kernel's part.
+pub type Process = object::task::Process<Kernel>;
+/// The thread object, with the kernel's part.
+pub type Thread = object::task::Thread<Kernel>;
 
 /// Monotonic time in nanoseconds since boot.
 pub fn now_ns() -> i64 {

@@ -1,20 +1,20 @@
 //! The scheduler: the run queue and the sleepers, switching (`schedule`), the idle loop, the
-//! tick, blocking and waking, the preemption, wait and finish points, and what the current
-//! thread is doing (`with_current_process`, `copying_frames` and the faults such a copy
-//! leaves for later).
+//! tick, blocking and waking, launching and killing threads (for `object::task`, through
+//! `Kernel`), the preemption, wait and finish points, and what the current thread is doing
+//! (`with_current_process`, `copying_frames` and the faults such a copy leaves for later).
 //!
 //! Locking: `SCHEDULER` is an IRQ-safe lock (the tick takes it from the IRQ handler). It
-//! nests inside `Process::inner`; `Thread::state` or `Thread::user_registers` (never both at
+//! nests inside `Process::inner` (`launch` and `mark_dead` are called with it held);
+//! `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers` (never both at
 //! once) nest inside it. Under it nothing may fault or sleep, and nothing is dropped that
 //! could run arbitrary teardown (a dying thread's last reference waits in `zombies`). The
-//! current thread is this CPU's (`percpu`), read without any lock: only this CPU changes it,
-//! in `schedule`, under `SCHEDULER`.
+//! current thread is this CPU's (`crate::percpu`), read without any lock: only this CPU
+//! changes it, in `schedule`, under `SCHEDULER`.
 
-use super::now_ns;
-use super::percpu::this_cpu;
-use super::process::Process;
-use super::thread::{Thread, ThreadState, NO_FAULT};
+use super::thread::NO_FAULT;
+use super::{now_ns, Process, Thread};
 use crate::aspace;
+use crate::percpu::this_cpu;
 use crate::sync::IrqSafeLock;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -22,7 +22,9 @@ use alloc::vec::Vec;
 use arch::context::{self, SavedContext, SavedSp};
 use arch::exception::TrapFrame;
 use core::sync::atomic::Ordering;
+use object::task::{ThreadState, UserStart};
 use object::wait::{Blocker, Waiter, Wake};
+use object::ZxResult;
 
 pub(super) struct Scheduler {
     pub(super) run_queue: VecDeque<Arc<Thread>>,
@@ -45,7 +47,11 @@ pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler
 /// counts on every call.
 #[inline(always)]
 fn current_ptr() -> *const Thread {
-    this_cpu().current.load(Ordering::Relaxed)
+    this_cpu()
+        .current
+        .load(Ordering::Relaxed)
+        .cast_const()
+        .cast()
 }
 
 pub fn current_thread() -> Option<Arc<Thread>> {
@@ -66,12 +72,6 @@ pub fn current_process() -> Option<Arc<Process>> {
     with_current_process(Arc::clone)
 }
 
-/// Who is running now, as a number no other running thread has (its `Thread`'s address; 0
-/// in the idle loop): for state that belongs to the thread that set it.
-pub fn current_token() -> usize {
-    current_ptr() as usize
-}
-
 /// Runs `f` on the current thread's process, without taking a reference.
 #[inline]
 pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> {
@@ -84,7 +84,7 @@ pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> 
     // (blocking, exiting, preemption points), so while code runs on behalf of this thread it
     // stays current: a `schedule` inside `f` returns only once this thread runs again, and a
     // thread that dies never returns from it.
-    Some(f(unsafe { &(*thread).process }))
+    Some(f(unsafe { (*thread).process() }))
 }
 
 /// Prints what the current thread was doing in the kernel, for the report of a panic or a
@@ -101,11 +101,11 @@ pub fn report_current_call() {
     // SAFETY: this CPU's reference to the running thread (see `with_current_process`); the
     // kernel has stopped, so it stays alive.
     let thread = unsafe { &*thread };
-    let frame_addr = context::user_frame_address(thread.stack_top());
+    let frame_addr = context::user_frame_address(thread.kernel().stack_top());
     // SAFETY: every entry from EL0 saves its frame there, at the top of this thread's own
     // kernel stack, which is mapped while the thread exists; plain integers, any bits valid.
     let frame = unsafe { &*(frame_addr as *const TrapFrame) };
-    let (thread_koid, process_koid) = (thread.base.koid(), thread.process.base.koid());
+    let (thread_koid, process_koid) = (thread.koid(), thread.process().koid());
     const EC_SVC64: u64 = 0x15;
     if frame.esr >> 26 == EC_SVC64 {
         let number = frame.x[16];
@@ -147,7 +147,12 @@ pub fn copying_frames(on: bool) {
     let thread = current_ptr();
     if !thread.is_null() {
         // SAFETY: as in `with_current_process`.
-        unsafe { (*thread).copying_frames.store(on, Ordering::Relaxed) };
+        unsafe {
+            (*thread)
+                .kernel()
+                .copying_frames
+                .store(on, Ordering::Relaxed)
+        };
     }
 }
 
@@ -159,7 +164,12 @@ pub fn take_fault_left() -> Option<(usize, bool)> {
         return None;
     }
     // SAFETY: as in `with_current_process`.
-    let left = unsafe { (*thread).fault_left.swap(NO_FAULT, Ordering::Relaxed) };
+    let left = unsafe {
+        (*thread)
+            .kernel()
+            .fault_left
+            .swap(NO_FAULT, Ordering::Relaxed)
+    };
     (left != NO_FAULT).then_some((left & !1, left & 1 != 0))
 }
 
@@ -167,7 +177,7 @@ pub fn take_fault_left() -> Option<(usize, bool)> {
 pub fn copy_holds_frames() -> bool {
     let thread = current_ptr();
     // SAFETY: as in `with_current_process`.
-    !thread.is_null() && unsafe { (*thread).copying_frames.load(Ordering::Relaxed) }
+    !thread.is_null() && unsafe { (*thread).kernel().copying_frames.load(Ordering::Relaxed) }
 }
 
 /// A fault of a copy marked by [`copying_frames`] that needs waiting: the copy fails, and
@@ -179,6 +189,7 @@ pub fn leave_fault_for_later(va: usize, write: bool) {
         // SAFETY: as in `with_current_process`.
         unsafe {
             (*thread)
+                .kernel()
                 .fault_left
                 .store(page | usize::from(write), Ordering::Relaxed)
         };
@@ -189,7 +200,7 @@ pub fn leave_fault_for_later(va: usize, write: bool) {
 pub fn current_is_dead() -> bool {
     let thread = current_ptr();
     // SAFETY: as in `with_current_process`.
-    !thread.is_null() && unsafe { (*thread).dead.load(Ordering::Relaxed) }
+    !thread.is_null() && unsafe { (*thread).is_dead() }
 }
 
 /// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
@@ -200,7 +211,7 @@ pub fn schedule() {
     {
         let mut scheduler = SCHEDULER.lock();
         cpu.need_resched.store(false, Ordering::Relaxed);
-        let current = cpu.current.load(Ordering::Relaxed);
+        let current: *const Thread = cpu.current.load(Ordering::Relaxed).cast_const().cast();
         // SAFETY: `current` is null or this CPU's reference to the running thread (from
         // `Arc::into_raw` below); it is taken over here, and `cpu.current` is overwritten with
         // the next thread's before the lock goes, with nothing on this CPU reading it between.
@@ -211,7 +222,7 @@ pub fn schedule() {
         let finishing = cpu.finishing.swap(false, Ordering::Relaxed);
         let mut previous_gone = false;
         if let Some(previous) = &previous {
-            let mut state = previous.state.lock();
+            let mut state = previous.state_lock().lock();
             if *state == ThreadState::Running {
                 *state = ThreadState::Runnable;
                 drop(state);
@@ -228,14 +239,16 @@ pub fn schedule() {
         let next = scheduler.run_queue.pop_front();
         if let (Some(previous), Some(next)) = (&previous, &next) {
             if Arc::ptr_eq(previous, next) {
-                let mut state = next.state.lock();
+                let mut state = next.state_lock().lock();
                 if *state != ThreadState::Dead {
                     *state = ThreadState::Running;
                 }
                 drop(state);
                 // The queue's reference becomes this CPU's; `previous` (the old one) drops.
-                cpu.current
-                    .store(Arc::into_raw(next.clone()).cast_mut(), Ordering::Relaxed);
+                cpu.current.store(
+                    Arc::into_raw(next.clone()).cast_mut().cast(),
+                    Ordering::Relaxed,
+                );
                 return;
             }
         }
@@ -243,31 +256,32 @@ pub fn schedule() {
             return;
         }
         if let Some(previous) = &previous {
-            previous.user_registers.lock().save();
+            previous.kernel().user_registers.lock().save();
         }
         match &next {
             Some(next) => {
-                let mut state = next.state.lock();
+                let mut state = next.state_lock().lock();
                 if *state != ThreadState::Dead {
                     *state = ThreadState::Running;
                 }
                 drop(state);
-                next.ran.store(true, Ordering::Relaxed);
-                next.user_registers.lock().restore();
-                aspace::switch_to(if next.process.has_exited() {
+                next.kernel().ran.store(true, Ordering::Relaxed);
+                next.kernel().user_registers.lock().restore();
+                let process = next.process();
+                aspace::switch_to(if process.has_exited() {
                     None
                 } else {
-                    Some(next.process.aspace.ttbr0())
+                    Some(process.aspace().ttbr0())
                 });
             }
             None => aspace::switch_to(None),
         }
         save_slot = match &previous {
-            Some(previous) => &previous.context,
+            Some(previous) => &previous.kernel().context,
             None => &cpu.idle,
         };
         next_sp = match &next {
-            Some(next) => next.context.saved_sp(),
+            Some(next) => next.kernel().context.saved_sp(),
             None => cpu.idle.saved_sp(),
         };
         // Keep the previous thread alive while its stack is still ours; a dead one is freed
@@ -278,14 +292,16 @@ pub fn schedule() {
             }
         }
         cpu.current.store(
-            next.map_or(core::ptr::null(), Arc::into_raw).cast_mut(),
+            next.map_or(core::ptr::null(), Arc::into_raw)
+                .cast_mut()
+                .cast(),
             Ordering::Relaxed,
         );
     }
     // SAFETY: IRQs are masked (our caller's duty). `save_slot` is the previous context's
     // slot, kept alive above (its thread is queued, current or a zombie until the next
     // switch completes; or this CPU's idle context, in a static), and `next_sp` a context
-    // prepared by `Thread::launch` or saved by an earlier switch, which only this switch
+    // prepared by `launch` or saved by an earlier switch, which only this switch
     // resumes: it was taken off the run queue (or is this CPU's idle context, which runs only
     // when no thread does on it).
     unsafe { context::switch(save_slot, next_sp) };
@@ -385,7 +401,7 @@ pub fn idle_loop() -> ! {
     }
 }
 
-/// Whether this CPU is in the idle loop's wait for an interrupt ([`super::percpu::PerCpu`]
+/// Whether this CPU is in the idle loop's wait for an interrupt ([`crate::percpu::PerCpu`]
 /// says why that matters).
 pub fn idle_waiting() -> bool {
     this_cpu().idle_waiting.load(Ordering::Relaxed)
@@ -400,7 +416,7 @@ pub fn tick() {
     while index < scheduler.sleepers.len() {
         if scheduler.sleepers[index].0 <= now {
             let (_, thread) = scheduler.sleepers.swap_remove(index);
-            let mut state = thread.state.lock();
+            let mut state = thread.state_lock().lock();
             if *state == ThreadState::Blocked {
                 *state = ThreadState::Runnable;
                 drop(state);
@@ -419,10 +435,69 @@ pub fn should_preempt() -> bool {
     this_cpu().need_resched.load(Ordering::Relaxed) && !SCHEDULER.lock().run_queue.is_empty()
 }
 
+/// Starts a new thread ([`object::task::TaskKernel::launch`]; its process's `inner` is
+/// held): New -> Runnable, its context prepared for `start`, queued, all under `SCHEDULER`,
+/// so a concurrent kill finds it either New (nothing queued; this then fails) or queued.
+pub(super) fn launch(thread: &Arc<Thread>, start: UserStart) -> ZxResult {
+    let mut scheduler = SCHEDULER.lock();
+    thread.set_runnable_locked()?;
+    let mut registers = [0u64; 31];
+    registers[0] = start.arg1;
+    registers[1] = start.arg2;
+    let frame = TrapFrame {
+        x: registers,
+        sp_el0: start.stack as u64,
+        elr: start.entry as u64,
+        spsr: 0, // EL0t, interrupts unmasked
+        ..TrapFrame::default()
+    };
+    let kernel = thread.kernel();
+    // SAFETY: the thread was New until `set_runnable_locked` just now (under `SCHEDULER`,
+    // still held), so its kernel stack, mapped with it, has never been switched to; it is
+    // not queued yet, so nothing switches to it before the context is ready.
+    unsafe { kernel.context.prepare(kernel.stack_top(), frame) };
+    scheduler.run_queue.push_back(thread.clone());
+    Ok(())
+}
+
+/// Kills a thread ([`object::task::TaskKernel::mark_dead`]): Dead under `SCHEDULER`, and off
+/// the sleepers; false if it already was. One that is blocked or preempted still runs once
+/// more, in the kernel, to unwind its stack (releasing what its frames hold) and leave
+/// through the scheduler; it never returns to user mode. One that was started but never ran
+/// is taken off the run queue: its stack holds nothing yet.
+pub(super) fn mark_dead(thread: &Arc<Thread>) -> bool {
+    let mut scheduler = SCHEDULER.lock();
+    let Some(was) = thread.set_dead_locked() else {
+        return false;
+    };
+    scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    // Taken out of the queue under the lock, dropped after it.
+    let mut unqueued = None;
+    match was {
+        // The current thread: it leaves at its next trip through the scheduler, which does
+        // not queue a Dead thread again.
+        ThreadState::Blocked => scheduler.run_queue.push_back(thread.clone()),
+        ThreadState::Runnable if !thread.kernel().ran.load(Ordering::Relaxed) => {
+            if let Some(index) = scheduler
+                .run_queue
+                .iter()
+                .position(|t| Arc::ptr_eq(t, thread))
+            {
+                unqueued = scheduler.run_queue.remove(index);
+            }
+        }
+        // Other runnable ones are queued and unwind when they run; new ones never ran.
+        _ => {}
+    }
+    drop(scheduler);
+    drop(unqueued);
+    true
+}
+
 /// Makes a blocked thread runnable.
 fn wake(thread: &Arc<Thread>) {
     let mut scheduler = SCHEDULER.lock();
-    let mut state = thread.state.lock();
+    let mut state = thread.state_lock().lock();
     if *state == ThreadState::Blocked {
         *state = ThreadState::Runnable;
         drop(state);
@@ -441,7 +516,7 @@ fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
         if !still_waiting() {
             return;
         }
-        let mut state = thread.state.lock();
+        let mut state = thread.state_lock().lock();
         // A killed thread never blocks again: it unwinds to the system-call boundary and
         // leaves there. Marking it Blocked would also hide that it is dead.
         if *state == ThreadState::Dead {

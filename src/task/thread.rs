@@ -1,5 +1,5 @@
-//! The thread object: its states, its kernel stack and saved contexts, starting it
-//! (`launch`), killing it (`mark_dead`, `die`) and the current thread's ways out
+//! The kernel's part of a thread (the object itself is `object::task::Thread`): its kernel
+//! stack and saved contexts ([`KernelThread`]), and the current thread's ways out
 //! (`exit_thread`, `exit_process`).
 //!
 //! Each thread has a 64 KiB kernel stack (in its own slot of the kernel stack region, with an
@@ -8,44 +8,24 @@
 //! callee-saved registers on it and moves SP to the next thread's stack. User FP/SIMD state
 //! and TPIDR_EL0 are saved and restored on every switch (the kernel itself never uses FP).
 //!
-//! Locking: `Thread::state` is an IRQ-safe lock (the tick takes it to wake sleepers); it
-//! nests inside `SCHEDULER` and `Process::inner` and nothing nests inside it.
-//! `Thread::user_registers` is taken only by `schedule`, inside `SCHEDULER`, IRQs masked.
+//! Locking: `KernelThread::user_registers` is taken only by `schedule`, inside `SCHEDULER`,
+//! IRQs masked, with nothing nested (the thread's state lock is not held with it).
 //! `FREE_STACK_SLOTS` is taken alone (IRQs as they are: no IRQ handler takes it). Nothing
 //! that may fault or sleep runs under any of them.
 
-use super::process::{check_entry, Process, ProcessInner, ProcessState};
-use super::scheduler::{current_process, current_thread, schedule, SCHEDULER};
+use super::scheduler::{current_process, current_thread, schedule};
 use crate::memory;
-use crate::sync::IrqSafeLock;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::context::{SavedContext, UserRegisters};
-use arch::exception::TrapFrame;
 use arch::mmu;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize};
 use mm::pool::PageUse;
-use object::object::{KernelObject, ObjectBase};
-use object::{Signals, Status, ZxResult};
+use object::{Status, ZxResult};
 
 const KERNEL_STACK_PAGES: usize = mmu::KERNEL_STACK_SIZE / 4096;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThreadState {
-    New,
-    Runnable,
-    Running,
-    Blocked,
-    Dead,
-}
-
-pub struct Thread {
-    pub(super) base: ObjectBase,
-    pub(super) process: Arc<Process>,
-    /// Nests inside `SCHEDULER` (and so inside `Process::inner`); IRQ-safe: the tick takes it.
-    pub(super) state: IrqSafeLock<ThreadState>,
-    /// `state` is Dead: read without the lock on every return to user mode.
-    pub(super) dead: AtomicBool,
+/// What the kernel keeps for each thread ([`object::task::Thread::kernel`]).
+pub struct KernelThread {
     /// The thread has been switched to at least once (its kernel stack is in use). Written
     /// and read under `SCHEDULER`.
     pub(super) ran: AtomicBool,
@@ -56,188 +36,32 @@ pub struct Thread {
     /// inside `SCHEDULER`, with nothing nested; IRQs masked.
     pub(super) user_registers: spin::Mutex<UserRegisters>,
     /// Set while the thread copies between user memory and frames no lock keeps
-    /// ([`copying_frames`]); only the thread itself reads or writes it.
+    /// ([`super::copying_frames`]); only the thread itself reads or writes it.
     pub(super) copying_frames: AtomicBool,
     /// The user page (address, bit 0: a write) such a copy faulted on and could not have
     /// served without waiting, or `NO_FAULT`; only the thread itself reads or writes it.
     pub(super) fault_left: AtomicUsize,
 }
 
-/// [`Thread::fault_left`]: none.
+/// [`KernelThread::fault_left`]: none.
 pub(super) const NO_FAULT: usize = usize::MAX;
 
-impl Thread {
-    /// `zx_thread_create`: a thread of `process`, not yet started.
-    pub fn create(process: &Arc<Process>, name: &[u8]) -> ZxResult<Arc<Thread>> {
-        if process.has_exited() {
-            return Err(Status::BAD_STATE);
-        }
-        let stack = KernelStack::new()?;
-        let base = ObjectBase::new(Signals::NONE);
-        base.set_name(name);
-        let thread = Arc::new(Thread {
-            base,
-            process: process.clone(),
-            state: IrqSafeLock::new(ThreadState::New),
-            dead: AtomicBool::new(false),
+impl KernelThread {
+    /// A new thread's part, with its kernel stack.
+    pub(super) fn new() -> ZxResult<KernelThread> {
+        Ok(KernelThread {
             ran: AtomicBool::new(false),
             context: SavedContext::new(),
-            stack,
+            stack: KernelStack::new()?,
             user_registers: spin::Mutex::new(UserRegisters::new()),
             copying_frames: AtomicBool::new(false),
             fault_left: AtomicUsize::new(NO_FAULT),
-        });
-        Ok(thread)
+        })
     }
 
-    pub fn process(&self) -> &Arc<Process> {
-        &self.process
-    }
-
-    pub fn state(&self) -> ThreadState {
-        *self.state.lock()
-    }
-
+    /// The top of the thread's kernel stack.
     pub(super) fn stack_top(&self) -> usize {
         self.stack.top
-    }
-
-    /// `zx_thread_start`: runs at EL0 from `entry` with `sp` = `stack`, `x0`/`x1` = args.
-    /// INVALID_ARGS for an entry or stack outside the user half; BAD_STATE if the thread was
-    /// started before or its process is not running (not yet started, as in Zircon: the first
-    /// thread starts with `zx_process_start`, or already ended).
-    pub fn start(self: &Arc<Self>, entry: usize, stack: usize, arg1: u64, arg2: u64) -> ZxResult {
-        check_entry(entry, stack)?;
-        let mut process = self.process.inner.lock();
-        if process.state != ProcessState::Running {
-            return Err(Status::BAD_STATE);
-        }
-        self.launch(&mut process, entry, stack, arg1, arg2)
-    }
-
-    /// Makes a new thread runnable and one of `process`'s live threads (its `inner`, held by
-    /// the caller). The state changes and the thread is queued under `SCHEDULER`, so a
-    /// concurrent kill finds it either New (nothing queued; this then fails) or queued.
-    pub(super) fn launch(
-        self: &Arc<Self>,
-        process: &mut ProcessInner,
-        entry: usize,
-        stack: usize,
-        arg1: u64,
-        arg2: u64,
-    ) -> ZxResult {
-        let mut scheduler = SCHEDULER.lock();
-        let mut state = self.state.lock();
-        if *state != ThreadState::New {
-            return Err(Status::BAD_STATE);
-        }
-        let mut registers = [0u64; 31];
-        registers[0] = arg1;
-        registers[1] = arg2;
-        let frame = TrapFrame {
-            x: registers,
-            sp_el0: stack as u64,
-            elr: entry as u64,
-            spsr: 0, // EL0t, interrupts unmasked
-            ..TrapFrame::default()
-        };
-        // SAFETY: the thread is New (checked above, under its lock), so its kernel stack,
-        // mapped with it, has never been switched to and nothing uses it.
-        unsafe { self.context.prepare(self.stack_top(), frame) };
-        *state = ThreadState::Runnable;
-        drop(state);
-        scheduler.run_queue.push_back(self.clone());
-        drop(scheduler);
-        process.threads.push(self.clone());
-        Ok(())
-    }
-
-    /// `zx_task_kill` on a thread.
-    pub fn kill(self: &Arc<Self>) {
-        self.die();
-    }
-
-    /// Marks the thread dead and takes it off its process's live threads; the process ends
-    /// (code 0) when that was its last one. Idempotent.
-    pub(super) fn die(self: &Arc<Self>) {
-        if !self.mark_dead() {
-            return;
-        }
-        let (this, last) = {
-            let mut inner = self.process.inner.lock();
-            match inner.threads.iter().position(|t| Arc::ptr_eq(t, self)) {
-                Some(index) => {
-                    let this = inner.threads.swap_remove(index);
-                    let last = inner.threads.is_empty() && inner.state == ProcessState::Running;
-                    (Some(this), last)
-                }
-                // Never started, or its process already ended.
-                None => (None, false),
-            }
-        };
-        drop(this);
-        if last {
-            self.process.terminate(0);
-        }
-    }
-
-    /// Marks the thread dead; false if it already was. One that is blocked or preempted still
-    /// runs once more, in the kernel, to unwind its stack (releasing what its frames hold)
-    /// and leave through the scheduler; it never returns to user mode. One that was started
-    /// but never ran is taken off the run queue: its stack holds nothing yet.
-    pub(super) fn mark_dead(self: &Arc<Self>) -> bool {
-        let mut scheduler = SCHEDULER.lock();
-        let mut state = self.state.lock();
-        if *state == ThreadState::Dead {
-            return false;
-        }
-        let was = *state;
-        *state = ThreadState::Dead;
-        self.dead.store(true, Ordering::Relaxed);
-        drop(state);
-        scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, self));
-        // Taken out of the queue under the lock, dropped after it.
-        let mut unqueued = None;
-        match was {
-            // The current thread: it leaves at its next trip through the scheduler, which
-            // does not queue a Dead thread again.
-            ThreadState::Blocked => scheduler.run_queue.push_back(self.clone()),
-            ThreadState::Runnable if !self.ran.load(Ordering::Relaxed) => {
-                if let Some(index) = scheduler
-                    .run_queue
-                    .iter()
-                    .position(|t| Arc::ptr_eq(t, self))
-                {
-                    unqueued = scheduler.run_queue.remove(index);
-                }
-            }
-            // Other runnable ones are queued and unwind when they run; new ones never ran.
-            _ => {}
-        }
-        drop(scheduler);
-        drop(unqueued);
-        self.base
-            .signals()
-            .update(Signals::NONE, Signals::THREAD_TERMINATED);
-        true
-    }
-}
-
-impl KernelObject for Thread {
-    fn base(&self) -> &ObjectBase {
-        &self.base
-    }
-
-    fn object_type(&self) -> u32 {
-        abi::ZX_OBJ_TYPE_THREAD
-    }
-
-    fn related_koid(&self) -> u64 {
-        self.process.base.koid()
-    }
-
-    fn has_name(&self) -> bool {
-        true
     }
 }
 

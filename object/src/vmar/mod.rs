@@ -20,6 +20,7 @@
 //! - `contract`: the traits the bookkeeping is written against ([`MapTarget`],
 //!   [`MappingObserver`], [`AddressSpace`]) and [`MappingPerms`];
 //! - `fault`: the fault path ([`Vmar::handle_fault`]);
+//! - `object`: the VMAR kernel object ([`VmarObject`]) and the rights of its handles;
 //! - `space`: the arena and its tree lock.
 //!
 //! # Locking
@@ -108,6 +109,7 @@ use crate::{Rights, Status, ZxResult};
 
 mod contract;
 mod fault;
+mod object;
 mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -117,6 +119,10 @@ use crate::frames::FrameAddr;
 
 pub use contract::{
     AddressSpace, MapTarget, MappingObserver, MappingPerms, PageForFault, TABLE_WORK, UNMAP_WORK,
+};
+pub use object::{
+    mapping_rights, rights_for_capabilities, vmar_handle, vmar_handle_with_rights, vmar_rights,
+    VmarObject,
 };
 
 use space::{

@@ -2,34 +2,37 @@
 //! (`arch::cpu::per_cpu_ptr`): the running thread, the idle context, the need-resched flag
 //! and whether the idle loop waits for an interrupt.
 //!
+//! The running thread is an opaque pointer here (the scheduler, `task::scheduler`, stores and
+//! reads it as its own thread type), so that code below the scheduler (the address space's
+//! TLB batches) can ask who runs ([`current_token`]) without knowing what a thread is.
+//!
 //! Locking: a CPU's block is written only by that CPU (the tick, `schedule`, the idle loop);
 //! its fields are atomics read without a lock. `current` changes only in `schedule`, under
-//! `SCHEDULER` with IRQs masked, so code running on behalf of a thread always reads itself
-//! there.
+//! the scheduler lock with IRQs masked, so code running on behalf of a thread always reads
+//! itself there.
 
-use super::thread::Thread;
 use arch::context::SavedContext;
-use core::sync::atomic::{AtomicBool, AtomicPtr};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 /// CPUs the kernel has room for; index 0 is the boot CPU.
 pub const MAX_CPUS: usize = 4;
 
 pub struct PerCpu {
-    /// The running thread: the reference the scheduler holds (from `Arc::into_raw`), null in
-    /// the idle loop and at boot. First in the block: the system-call path reads it through
-    /// TPIDR_EL1 at offset 0.
-    pub(super) current: AtomicPtr<Thread>,
+    /// The running thread: the reference the scheduler holds (from `Arc::into_raw` of its
+    /// thread type, cast), null in the idle loop and at boot. First in the block: the
+    /// system-call path reads it through TPIDR_EL1 at offset 0.
+    pub current: AtomicPtr<()>,
     /// Set by the tick: the time slice is over, switch at the next chance.
-    pub(super) need_resched: AtomicBool,
+    pub need_resched: AtomicBool,
     /// The idle loop waits for an interrupt with interrupts unmasked: a timer interrupt taken
     /// then is late only by what the emulator's clock did while the CPU slept, not by a
     /// stretch of kernel work (`irq::note_latency` skips it).
-    pub(super) idle_waiting: AtomicBool,
+    pub idle_waiting: AtomicBool,
     /// The idle context (on this CPU's boot stack) while switched out.
-    pub(super) idle: SavedContext,
-    /// Set by [`super::scheduler::finish_point`] just before it switches: the thread leaving
-    /// has work to finish and is queued again even if it was killed. `schedule` takes it.
-    pub(super) finishing: AtomicBool,
+    pub idle: SavedContext,
+    /// Set by the scheduler's `finish_point` just before it switches: the thread leaving has
+    /// work to finish and is queued again even if it was killed. `schedule` takes it.
+    pub finishing: AtomicBool,
 }
 
 impl PerCpu {
@@ -59,9 +62,16 @@ pub fn cpu_index() -> usize {
 
 /// This CPU's block.
 #[inline(always)]
-pub(super) fn this_cpu() -> &'static PerCpu {
+pub fn this_cpu() -> &'static PerCpu {
     // SAFETY: TPIDR_EL1 holds the address of an element of `PER_CPU` (a static), set by
     // `init_boot_cpu` at the top of `kernel_entry` before any task code runs, and never
     // changed after; nothing else writes TPIDR_EL1.
     unsafe { &*(arch::cpu::per_cpu_ptr() as *const PerCpu) }
+}
+
+/// Who is running now, as a number no other running thread has (its thread's address; 0 in
+/// the idle loop): for state that belongs to the thread that set it.
+#[inline]
+pub fn current_token() -> usize {
+    this_cpu().current.load(Ordering::Relaxed) as usize
 }

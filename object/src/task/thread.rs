@@ -1,0 +1,218 @@
+//! The thread object: its states, starting it (`start`, `launch`), killing it (`kill`,
+//! `mark_dead`) and dying (`die`: the last live thread of a process ends it, code 0).
+//!
+//! States: New -> Runnable (launched) -> Running <-> Runnable / Blocked; any -> Dead, which
+//! is final. Launching and killing are decided here ([`Thread::set_runnable_locked`],
+//! [`Thread::set_dead_locked`]), called by the kernel under its scheduler lock; the moves
+//! between Runnable, Running and Blocked are the scheduler's.
+//!
+//! Locking: `Thread::state` ([`TaskKernel::StateLock`]; the kernel's masks IRQs, as its tick
+//! takes it) nests inside the scheduler lock and `Process::inner`, and nothing nests inside
+//! it. Nothing that may fault or sleep runs under it.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::process::{ProcessInner, ProcessState};
+use super::{check_entry, Process, TaskKernel, UserStart};
+use crate::koid::Koid;
+use crate::object::{KernelObject, ObjectBase};
+use crate::{Signals, Status, ZxResult};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    New,
+    Runnable,
+    Running,
+    Blocked,
+    Dead,
+}
+
+/// The lock over a thread's state. The kernel's masks IRQs (its tick takes it); the
+/// scheduler, which knows the concrete type, takes it directly, in its own lock order.
+pub trait StateLock: Send + Sync {
+    fn new(state: ThreadState) -> Self;
+    /// Runs `f` with the lock held.
+    fn with<R>(&self, f: impl FnOnce(&mut ThreadState) -> R) -> R;
+}
+
+pub struct Thread<K: TaskKernel> {
+    base: ObjectBase,
+    process: Arc<Process<K>>,
+    /// Nests inside the scheduler lock (and so inside `Process::inner`).
+    state: K::StateLock,
+    /// `state` is Dead: read without the lock on every return to user mode.
+    dead: AtomicBool,
+    /// What only the kernel keeps: kernel stack, saved contexts.
+    kernel: K::ThreadPart,
+}
+
+impl<K: TaskKernel> Thread<K> {
+    /// `zx_thread_create`: a thread of `process`, not yet started. BAD_STATE if the process
+    /// has ended.
+    pub fn create(process: &Arc<Process<K>>, name: &[u8]) -> ZxResult<Arc<Self>> {
+        if process.has_exited() {
+            return Err(Status::BAD_STATE);
+        }
+        let kernel = K::new_thread_part()?;
+        let base = ObjectBase::new(Signals::NONE);
+        base.set_name(name);
+        Ok(Arc::new(Thread {
+            base,
+            process: process.clone(),
+            state: K::StateLock::new(ThreadState::New),
+            dead: AtomicBool::new(false),
+            kernel,
+        }))
+    }
+
+    pub fn koid(&self) -> Koid {
+        self.base.koid()
+    }
+
+    pub fn process(&self) -> &Arc<Process<K>> {
+        &self.process
+    }
+
+    /// The kernel's part.
+    #[inline(always)]
+    pub fn kernel(&self) -> &K::ThreadPart {
+        &self.kernel
+    }
+
+    /// The lock over the state, for the scheduler (see the module doc for its order).
+    #[inline(always)]
+    pub fn state_lock(&self) -> &K::StateLock {
+        &self.state
+    }
+
+    pub fn state(&self) -> ThreadState {
+        self.state.with(|state| *state)
+    }
+
+    /// Whether the thread was killed (or died): it must not return to user mode.
+    #[inline(always)]
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+    }
+
+    /// `zx_thread_start`: runs at EL0 from `entry` with `sp` = `stack`, `x0`/`x1` = args.
+    /// INVALID_ARGS for an entry or stack outside the user half; BAD_STATE if the thread was
+    /// started before or its process is not running (not yet started, as in Zircon: the first
+    /// thread starts with `zx_process_start`, or already ended).
+    pub fn start(self: &Arc<Self>, entry: usize, stack: usize, arg1: u64, arg2: u64) -> ZxResult {
+        check_entry(entry, stack)?;
+        let mut process = self.process.inner.lock();
+        if process.state != ProcessState::Running {
+            return Err(Status::BAD_STATE);
+        }
+        let start = UserStart {
+            entry,
+            stack,
+            arg1,
+            arg2,
+        };
+        self.launch(&mut process, start)
+    }
+
+    /// Makes a new thread runnable and one of its process's live threads (`process`, its
+    /// `inner`, held by the caller). The kernel changes the state and queues the thread
+    /// under its scheduler lock, so a concurrent kill finds it either New (nothing queued;
+    /// this then fails) or queued.
+    pub(super) fn launch(
+        self: &Arc<Self>,
+        process: &mut ProcessInner<K>,
+        start: UserStart,
+    ) -> ZxResult {
+        K::launch(self, start)?;
+        process.threads.push(self.clone());
+        Ok(())
+    }
+
+    /// New -> Runnable, for [`TaskKernel::launch`] under its scheduler lock; BAD_STATE from
+    /// any other state (started before, or killed).
+    pub fn set_runnable_locked(&self) -> ZxResult {
+        self.state.with(|state| {
+            if *state != ThreadState::New {
+                return Err(Status::BAD_STATE);
+            }
+            *state = ThreadState::Runnable;
+            Ok(())
+        })
+    }
+
+    /// Any state -> Dead, for [`TaskKernel::mark_dead`] under its scheduler lock: the state
+    /// it was in, or None if it already was Dead.
+    pub fn set_dead_locked(&self) -> Option<ThreadState> {
+        self.state.with(|state| {
+            if *state == ThreadState::Dead {
+                return None;
+            }
+            let was = *state;
+            *state = ThreadState::Dead;
+            self.dead.store(true, Ordering::Relaxed);
+            Some(was)
+        })
+    }
+
+    /// `zx_task_kill` on a thread.
+    pub fn kill(self: &Arc<Self>) {
+        self.die();
+    }
+
+    /// Marks the thread dead and takes it off its process's live threads; the process ends
+    /// (code 0) when that was its last one. Idempotent.
+    pub fn die(self: &Arc<Self>) {
+        if !self.mark_dead() {
+            return;
+        }
+        let (this, last) = {
+            let mut inner = self.process.inner.lock();
+            match inner.threads.iter().position(|t| Arc::ptr_eq(t, self)) {
+                Some(index) => {
+                    let this = inner.threads.swap_remove(index);
+                    let last = inner.threads.is_empty() && inner.state == ProcessState::Running;
+                    (Some(this), last)
+                }
+                // Never started, or its process already ended.
+                None => (None, false),
+            }
+        };
+        drop(this);
+        if last {
+            self.process.terminate(0);
+        }
+    }
+
+    /// Marks the thread dead (through the kernel, which takes it off its queues) and asserts
+    /// THREAD_TERMINATED; false if it already was dead. One that is blocked or preempted
+    /// still runs once more, in the kernel, to unwind its stack and leave through the
+    /// scheduler; it never returns to user mode.
+    pub(super) fn mark_dead(self: &Arc<Self>) -> bool {
+        if !K::mark_dead(self) {
+            return false;
+        }
+        self.base
+            .signals()
+            .update(Signals::NONE, Signals::THREAD_TERMINATED);
+        true
+    }
+}
+
+impl<K: TaskKernel> KernelObject for Thread<K> {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> u32 {
+        abi::ZX_OBJ_TYPE_THREAD
+    }
+
+    fn related_koid(&self) -> Koid {
+        self.process.koid()
+    }
+
+    fn has_name(&self) -> bool {
+        true
+    }
+}
