@@ -91,7 +91,7 @@ pub(super) fn read(
     if len != 0 && (offset % PAGE_SIZE) as usize + len <= page {
         // Within one page: the VMO checks the range (OUT_OF_RANGE first) before it hands
         // over the page, and the buffer is probed just before the copy.
-        return copy_in_parts(&buffer, true, |from, n, f| {
+        return copy_in_parts(&buffer, true, true, |from, n, f| {
             vmo.read_unlocked(offset + from, n, f)
         });
     }
@@ -100,7 +100,7 @@ pub(super) fn read(
         return Ok(());
     }
     buffer.probe()?;
-    copy_in_parts(&buffer, false, |from, n, f| {
+    copy_in_parts(&buffer, false, false, |from, n, f| {
         vmo.read_unlocked(offset + from, n, f)
     })
 }
@@ -110,22 +110,30 @@ pub(super) fn read(
 /// copies each chunk between its frames and `buffer` ([`transfer`]; `probe` first for a
 /// buffer not probed yet). The frames are kept by no lock, so a fault the copy takes must
 /// not wait ([`task::copying_frames`]): one that would fails the transfer, and
-/// [`copy_the_rest`] serves it and goes on.
+/// [`copy_the_rest`] serves it and goes on. `whole`: the request lies within one page, so
+/// the VMO's one-page transfer hands all of it to `f` at once, with no part to cut out.
 #[inline(always)]
 fn copy_in_parts<D: Direction>(
     buffer: &UserSlice<D>,
     probe: bool,
+    whole: bool,
     mut unlocked: impl FnMut(u64, u64, &mut ChunkFn<'_>) -> ZxResult,
 ) -> ZxResult {
     let len = buffer.len();
     let mut moved = 0;
     task::copying_frames(true);
     let result = unlocked(0, len as u64, &mut |frames, in_page, n, done| {
-        let part = buffer.part(done, n).ok_or(Status::INVALID_ARGS)?;
+        let cut;
+        let part = if whole && done == 0 && n == len {
+            buffer
+        } else {
+            cut = buffer.part(done, n).ok_or(Status::INVALID_ARGS)?;
+            &cut
+        };
         if probe {
             part.probe()?;
         }
-        transfer(frames, in_page, &part)?;
+        transfer(frames, in_page, part)?;
         moved = done + n;
         Ok(())
     });
@@ -205,7 +213,7 @@ pub(super) fn write(
     buffer.probe()?;
     if (offset % PAGE_SIZE) as usize + len <= PAGE_SIZE as usize {
         // One page: committed before the copy, it needs no frames set aside.
-        return copy_in_parts(&buffer, false, |from, n, f| {
+        return copy_in_parts(&buffer, false, true, |from, n, f| {
             vmo.write_unlocked(offset + from, n, f)
         });
     }
@@ -217,7 +225,7 @@ pub(super) fn write(
 fn write_pages(vmo: &Vmo, buffer: &UserSlice<In>, offset: u64) -> ZxResult {
     // The frames set aside for the range stay across the parts of the copy.
     let mut kept = WriteFrames::default();
-    copy_in_parts(buffer, false, |from, n, f| {
+    copy_in_parts(buffer, false, false, |from, n, f| {
         vmo.write_unlocked_in_parts(offset + from, n, f, &mut kept)
     })
 }

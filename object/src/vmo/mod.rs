@@ -235,14 +235,34 @@ impl Vmo {
 
     /// Checks `offset..offset+len` against the size; returns the node holding the pages and
     /// the byte offset there.
+    #[inline(always)]
     fn range(&self, family: &Family, offset: u64, len: u64) -> ZxResult<(NodeId, u64)> {
-        let size = family.node(self.node).size << PAGE_SHIFT;
+        self.range_node(family, offset, len)
+            .map(|(node, _, start)| (node, start))
+    }
+
+    /// [`Self::range`], with the node that holds the range: the VMO's own when it is not a
+    /// slice, looked up once (the one-page transfers take this path on every call).
+    #[inline(always)]
+    fn range_node<'f>(
+        &self,
+        family: &'f Family,
+        offset: u64,
+        len: u64,
+    ) -> ZxResult<(NodeId, &'f Node, u64)> {
+        let own = family.node(self.node);
         let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
-        if end > size {
+        if end > own.size << PAGE_SHIFT {
             return Err(Status::OUT_OF_RANGE);
         }
-        let (target, page_offset) = family.target(self.node);
-        Ok((target, offset + (page_offset << PAGE_SHIFT)))
+        Ok(match own.slice_of {
+            None => (self.node, own, offset),
+            Some((target, page_offset)) => (
+                target,
+                family.node(target),
+                offset + (page_offset << PAGE_SHIFT),
+            ),
+        })
     }
 }
 

@@ -165,10 +165,10 @@ impl Vmo {
     #[inline(never)]
     fn page_for_read(&self, offset: u64, len: u64) -> ZxResult<(FrameAddr, usize)> {
         let family = self.lock()?;
-        let (node, start) = self.range(&family, offset, len)?;
+        let (node, holder, start) = self.range_node(&family, offset, len)?;
         let index = start >> PAGE_SHIFT;
-        let frame = match family.node(node).link {
-            None => family.node(node).pages.get(index),
+        let frame = match holder.link {
+            None => holder.pages.get(index),
             Some(_) => family.frame_at(node, index),
         };
         let frame = frame.unwrap_or_else(|| family.frames().zero_page());
