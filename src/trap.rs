@@ -1,43 +1,13 @@
-//! What the kernel does with exceptions from user mode: system calls, page faults (served
-//! by the process's VMARs), and everything else, which ends the faulting process with one
-//! console line.
+//! What the kernel does with exceptions from user mode other than system calls (which enter
+//! at `syscall::kernel_syscall`): page faults (served by the process's VMARs), and
+//! everything else, which ends the faulting process with one console line.
 
 use crate::task;
 use arch::esr::{Esr, FaultKind};
 use arch::exception::TrapFrame;
 
-/// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
-/// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
-// Named by the vector assembly: the symbol must be unmangled and unique (it is).
-#[allow(unsafe_code)]
-#[no_mangle]
-extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
-    crate::syscall::dispatch(frame);
-    // What this call's dying objects left for later (address spaces, pages of large VMOs,
-    // queues of dead channel endpoints, VMO families' work, page tables), done here where no
-    // lock is held and the thread may be preempted between chunks. Not by a killed thread:
-    // it could not be preempted (it leaves at the next switch); the idle loop does it instead.
-    if object::preempt::take_deferred() && !task::current_is_dead() {
-        finish_deferred_work();
-    }
-    leave_if_dead();
-}
-
-/// Out of line: the way out of every system call tests one flag, and only this seldom path
-/// makes calls. The kernel's invariant checks (`kcheck`) run here too.
-#[inline(never)]
-fn finish_deferred_work() {
-    object::free_deferred();
-    // Last: the teardowns above release page tables.
-    crate::aspace::free_dead_tables();
-    // `kcheck` keeps this path taken after every call.
-    if crate::kcheck::enabled() {
-        crate::kcheck::after_syscall();
-    }
-}
-
 /// The page-fault entry: the vectors' path for a data or instruction abort from EL0 calls it
-/// with the frame `kernel_syscall` gets, plus ESR and FAR.
+/// with the frame `syscall::kernel_syscall` gets, plus ESR and FAR.
 // Named by the vector assembly: the symbol must be unmangled and unique (it is).
 #[allow(unsafe_code)]
 #[no_mangle]
@@ -52,7 +22,7 @@ pub fn user_sync(frame: &mut TrapFrame) {
     if must_kill(frame) {
         task::kill_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
     }
-    leave_if_dead();
+    task::leave_if_dead();
 }
 
 /// Serves what can be served (a system call, a fault a VMAR resolves); for anything else
@@ -121,13 +91,6 @@ fn report(what: core::fmt::Arguments<'_>) -> bool {
     true
 }
 
-/// A thread killed during its own system call does not go back to user mode.
-fn leave_if_dead() {
-    if task::current_is_dead() {
-        task::schedule();
-    }
-}
-
 /// A copy routine faulted on a user page: serve it through the current process's VMARs.
 pub fn user_access_fault(far: u64, write: bool) -> bool {
     if !servable(Esr(arch::exception::current_esr())) {
@@ -144,6 +107,6 @@ pub fn irq_exit(from_user: bool) {
         if task::should_preempt() {
             task::schedule();
         }
-        leave_if_dead();
+        task::leave_if_dead();
     }
 }

@@ -1,6 +1,7 @@
-//! The system-call layer: `svc #0` from EL0 lands in [`dispatch`], which decodes the call in
-//! `x16` and its arguments in `x0`..`x7`, runs it against the current process and writes the
-//! result back to `x0`.
+//! The system-call layer: `svc #0` from EL0 lands in [`kernel_syscall`] and [`dispatch`],
+//! which decodes the call in `x16` and its arguments in `x0`..`x7`, runs it against the
+//! current process and writes the result back to `x0`; then the work the call left for
+//! later is done before it returns to user mode.
 //!
 //! Rules every call follows (the contract is `shared/spec/zx-abi.md`):
 //! - handles are looked up first, in the order BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED
@@ -92,6 +93,36 @@ impl Args<'_> {
 /// A status as `x0` carries it: the `i32` sign-extended to 64 bits.
 fn status_word(status: Status) -> u64 {
     i64::from(status.into_raw()) as u64
+}
+
+/// The system-call entry: the vectors' path for `svc #0` from EL0 calls it with a frame that
+/// holds x0-x18, x30, SP_EL0, ELR and SPSR (see `syscall_entry` in arch's vectors.S).
+// Named by the vector assembly: the symbol must be unmangled and unique (it is).
+#[allow(unsafe_code)]
+#[no_mangle]
+extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
+    dispatch(frame);
+    // What this call's dying objects left for later (address spaces, pages of large VMOs,
+    // queues of dead channel endpoints, VMO families' work, page tables), done here where no
+    // lock is held and the thread may be preempted between chunks. Not by a killed thread:
+    // it could not be preempted (it leaves at the next switch); the idle loop does it instead.
+    if object::preempt::take_deferred() && !crate::task::current_is_dead() {
+        finish_deferred_work();
+    }
+    crate::task::leave_if_dead();
+}
+
+/// Out of line: the way out of every system call tests one flag, and only this seldom path
+/// makes calls. The kernel's invariant checks (`kcheck`) run here too.
+#[inline(never)]
+fn finish_deferred_work() {
+    object::free_deferred();
+    // Last: the teardowns above release page tables.
+    crate::aspace::free_dead_tables();
+    // `kcheck` keeps this path taken after every call.
+    if crate::kcheck::enabled() {
+        crate::kcheck::after_syscall();
+    }
 }
 
 /// One call: reads its arguments and returns the word for `x0`.

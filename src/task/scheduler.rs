@@ -203,6 +203,14 @@ pub fn current_is_dead() -> bool {
     !thread.is_null() && unsafe { (*thread).is_dead() }
 }
 
+/// A thread killed during its own system call or fault does not go back to user mode: it
+/// leaves through the scheduler here, on the way out of the kernel.
+pub fn leave_if_dead() {
+    if current_is_dead() {
+        schedule();
+    }
+}
+
 /// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
 /// the calling context runs again.
 pub fn schedule() {
