@@ -122,14 +122,18 @@ run_kernel() {
 # Two of them (a 2 GiB and a 128 MiB boot, one at each EL) boot QEMU's DTB with the
 # /reserved-memory ranges of qemu/no-map.dtsi merged in, so the no-map test runs in them
 # without a boot of its own; the others boot QEMU's DTB unchanged.
-no_map_dtb() { # out machine cpu mem: QEMU's DTB for this machine plus qemu/no-map.dtsi
-    local out=$1 machine=$2 cpu=$3 mem=$4
-    qemu-system-aarch64 -M "$machine,dumpdtb=$out.qemu" -cpu "$cpu" -m "$mem" \
+no_map_dtb() { # out machine cpu mem smp: QEMU's DTB for this machine plus qemu/no-map.dtsi
+    local out=$1 machine=$2 cpu=$3 mem=$4 smp=$5
+    qemu-system-aarch64 -M "$machine,dumpdtb=$out.qemu" -smp "$smp" -cpu "$cpu" -m "$mem" \
         > "$logs/dumpdtb-no-map.log" 2>&1 &&
         { dtc -q -I dtb -O dts "$out.qemu" && cat qemu/no-map.dtsi; } |
         dtc -q -I dts -O dtb -o "$out"
 }
 cpus=(cortex-a53 cortex-a72 max)
+# A fifth axis, the CPU count (1, 2, 4), is spread the same way: every GIC x EL pair (so both
+# PSCI conduits, hvc at EL1 and smc at EL2) boots with each count, on a different CPU model
+# each time; every boot with more than one checks that all came online.
+smp_counts=(1 2 4)
 for gic in 2 3; do
     for el in 1 2; do
         for c in 0 1 2; do
@@ -138,15 +142,17 @@ for gic in 2 3; do
             [ $(((gic + el + c) % 2)) = 0 ] && mem=2G
             machine="virt,gic-version=$gic"
             [ "$el" = 2 ] && machine="$machine,virtualization=on"
-            name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem"
+            smp=${smp_counts[$(((gic + 2 * el + c) % 3))]}
+            name="virt-gicv$gic-el$el-${cpu#cortex-}-$mem-smp$smp"
             tests=""
             [ "$cpu" = max ] && tests="pan_kernel_access_to_user_memory_faults"
+            [ "$smp" -gt 1 ] && tests="$tests every_cpu_the_device_tree_lists_is_online"
             dtb_args=()
             case "$name" in
-            virt-gicv2-el1-a72-2G | virt-gicv3-el2-max-128M)
+            virt-gicv2-el1-a72-2G-* | virt-gicv3-el2-max-128M-*)
                 name="$name-no-map"
                 tests="$tests mmu_no_map_reserved_memory_is_unmapped"
-                if ! no_map_dtb "build/$name.dtb" "$machine" "$cpu" "$mem"; then
+                if ! no_map_dtb "build/$name.dtb" "$machine" "$cpu" "$mem" "$smp"; then
                     fail "$name: the test DTB did not build"
                     continue
                 fi
@@ -155,7 +161,7 @@ for gic in 2 3; do
             esac
             echo "== $name"
             required_suites="ktest conformance-rust conformance-c" required_tests="$tests" \
-                run_kernel "$name" 0 "ktest:" -M "$machine" -cpu "$cpu" -m "$mem" \
+                run_kernel "$name" 0 "ktest:" -M "$machine" -smp "$smp" -cpu "$cpu" -m "$mem" \
                 "${dtb_args[@]}" -kernel "$image" -initrd "$initrd" -append test
         done
     done
@@ -173,6 +179,7 @@ if make -s sdcard > "$logs/sdcard.log" 2>&1; then
             name="$board-$mode"
             echo "== $name"
             required_suites="ktest conformance-rust conformance-c" \
+                required_tests="every_cpu_the_device_tree_lists_is_online" \
                 qemu="bash qemu/rpi-qemu.sh build/sdcard.img $board $mode" \
                 run_kernel "$name" 0 "ktest:" -append test
         done

@@ -256,6 +256,9 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
         _ => log::warn!("no usable interrupt controller or timer: running without a tick"),
     }
 
+    // 6. The other CPUs.
+    crate::smp::start_secondaries(&info);
+
     let board = Board {
         info,
         console,
@@ -366,6 +369,11 @@ fn banner(board: &Board, frequency: u64) {
         } else {
             "no PAN"
         }
+    );
+    println!(
+        "  cpus:       {} online ({}); threads run on the boot CPU",
+        crate::smp::online(),
+        crate::smp::method_name(info)
     );
     for region in &info.memory {
         println!(

@@ -38,6 +38,9 @@ mod memory;
 // TPIDR_EL1 holds the address of this CPU's block.
 #[allow(unsafe_code)]
 mod percpu;
+// Starting CPUs: their boot block and the firmware's spin-table word.
+#[allow(unsafe_code)]
+mod smp;
 mod sync;
 mod syscall;
 // The current-thread pointer and the context switch's stacks.

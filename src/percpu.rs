@@ -1,6 +1,6 @@
 //! Each CPU's own state, in one [`PerCpu`] per CPU reached through TPIDR_EL1
 //! (`arch::cpu::per_cpu_ptr`): the running thread, the idle context, the need-resched flag
-//! and whether the idle loop waits for an interrupt.
+//! whether the idle loop waits for an interrupt, and whether the CPU is online.
 //!
 //! The running thread is an opaque pointer here (the scheduler, `task::scheduler`, stores and
 //! reads it as its own thread type), so that code below the scheduler (the address space's
@@ -15,7 +15,7 @@ use arch::context::SavedContext;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 /// CPUs the kernel has room for; index 0 is the boot CPU.
-pub const MAX_CPUS: usize = 4;
+pub const MAX_CPUS: usize = arch::smp::MAX_CPUS;
 
 pub struct PerCpu {
     /// The running thread: the reference the scheduler holds (from `Arc::into_raw` of its
@@ -33,6 +33,9 @@ pub struct PerCpu {
     /// Set by the scheduler's `finish_point` just before it switches: the thread leaving has
     /// work to finish and is queued again even if it was killed. `schedule` takes it.
     pub finishing: AtomicBool,
+    /// The CPU runs the kernel: set by the CPU itself once its per-CPU state is in place
+    /// (Release), read by the boot CPU waiting for it (Acquire).
+    pub online: AtomicBool,
 }
 
 impl PerCpu {
@@ -43,6 +46,7 @@ impl PerCpu {
             idle_waiting: AtomicBool::new(false),
             idle: SavedContext::new(),
             finishing: AtomicBool::new(false),
+            online: AtomicBool::new(false),
         }
     }
 }
@@ -53,6 +57,26 @@ static PER_CPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 /// anything may ask for the current thread (a panic's report does).
 pub fn init_boot_cpu() {
     arch::cpu::set_per_cpu(&PER_CPU[0] as *const PerCpu as usize);
+    PER_CPU[0].online.store(true, Ordering::Release);
+}
+
+/// Points a secondary CPU's TPIDR_EL1 at block `index` (1 .. MAX_CPUS) and marks it online:
+/// the first thing the CPU does in the kernel. False (and nothing changed) for an index
+/// without a block.
+pub fn init_secondary_cpu(index: usize) -> bool {
+    let Some(block) = PER_CPU.get(index).filter(|_| index != 0) else {
+        return false;
+    };
+    arch::cpu::set_per_cpu(block as *const PerCpu as usize);
+    block.online.store(true, Ordering::Release);
+    true
+}
+
+/// Whether CPU `index` has come online.
+pub fn is_online(index: usize) -> bool {
+    PER_CPU
+        .get(index)
+        .is_some_and(|block| block.online.load(Ordering::Acquire))
 }
 
 /// This CPU's index in `PER_CPU` (0 for the boot CPU).

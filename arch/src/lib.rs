@@ -27,6 +27,8 @@ pub mod mmu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod semihosting;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod smp;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod timer;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod uart;

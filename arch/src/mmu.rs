@@ -302,14 +302,25 @@ impl KernelTables {
 /// The kernel's tables after boot, for mappings made later (thread stacks).
 static KERNEL_TABLES: spin::Once<spin::Mutex<KernelTables>> = spin::Once::new();
 
+/// The physical address of the final tables' root (TTBR1), set by [`install`].
+static KERNEL_ROOT_PA: AtomicU64 = AtomicU64::new(0);
+
+/// The physical address of the kernel tables' root, for CPUs that turn their MMU on later;
+/// 0 before [`install`].
+pub fn kernel_root_pa() -> u64 {
+    KERNEL_ROOT_PA.load(Ordering::Relaxed)
+}
+
 /// Keeps the final tables and switches to them.
 ///
 /// # Safety
 /// As for [`KernelTables::activate`]; call once.
 pub unsafe fn install(tables: KernelTables) {
     let tables = KERNEL_TABLES.call_once(|| spin::Mutex::new(tables));
+    let tables = tables.lock();
+    KERNEL_ROOT_PA.store(tables.mapping.root_address().0 as u64, Ordering::Relaxed);
     // SAFETY: forwarded; the tables live in a static and are never dropped.
-    unsafe { tables.lock().activate() };
+    unsafe { tables.activate() };
 }
 
 /// Maps a thread's kernel stack (`KERNEL_STACK_SIZE` bytes of physically contiguous RAM at

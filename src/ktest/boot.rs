@@ -1,5 +1,5 @@
 //! Boot: the exception level, the device tree against the page pool, the boot CPU's per-CPU
-//! block and the IRQ-safe lock.
+//! block, the secondary CPUs, and the IRQ-safe lock.
 
 use super::*;
 
@@ -8,6 +8,10 @@ pub(super) const TESTS: &[Test] = &[
     ("dtb_memory_matches_pool", dtb_memory_matches_pool),
     ("dtb_corrupt_copy_rejected", dtb_corrupt_copy_rejected),
     ("per_cpu_is_the_boot_cpus", per_cpu_is_the_boot_cpus),
+    (
+        "every_cpu_the_device_tree_lists_is_online",
+        every_cpu_the_device_tree_lists_is_online,
+    ),
     (
         "irq_safe_lock_masks_and_restores",
         irq_safe_lock_masks_and_restores,
@@ -19,6 +23,29 @@ fn per_cpu_is_the_boot_cpus(_: &Board) -> TestResult {
     check!(crate::task::cpu_index() == 0);
     check!(crate::task::current_token() == 0);
     check!(crate::task::current_thread().is_none());
+    Ok(())
+}
+
+/// Every CPU of `/cpus` (up to the kernel's limit) was started and came online, each in its
+/// own per-CPU block.
+fn every_cpu_the_device_tree_lists_is_online(board: &Board) -> TestResult {
+    let listed = board.info.cpus.len().clamp(1, crate::percpu::MAX_CPUS);
+    check!(
+        crate::smp::expected() == listed,
+        "{} CPUs expected online, {listed} listed",
+        crate::smp::expected()
+    );
+    check!(
+        crate::smp::online() == listed,
+        "{} of {listed} CPUs online",
+        crate::smp::online()
+    );
+    for index in 0..listed {
+        check!(crate::percpu::is_online(index), "CPU {index} is not online");
+    }
+    if listed < 2 {
+        return skip("one CPU: no secondary to start");
+    }
     Ok(())
 }
 

@@ -46,7 +46,9 @@ pub use scheduler::{
     schedule, should_preempt, sleep_until, take_fault_left, tick, with_current_process,
     KernelBlocker,
 };
-pub use thread::{end_current_process, exit_process, exit_thread, kill_current_process};
+pub use thread::{
+    end_current_process, exit_process, exit_thread, kill_current_process, new_cpu_stack,
+};
 
 /// The process object, with the kernel's part.
 pub type Process = object::task::Process<Kernel>;

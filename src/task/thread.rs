@@ -65,6 +65,16 @@ impl KernelThread {
     }
 }
 
+/// A kernel stack for a secondary CPU's own context (where it enters the kernel, later its
+/// idle loop), kept for as long as the kernel runs; returns its top.
+pub fn new_cpu_stack() -> ZxResult<usize> {
+    let stack = KernelStack::new()?;
+    let top = stack.top;
+    // A CPU never goes offline: its stack is never given back.
+    core::mem::forget(stack);
+    Ok(top)
+}
+
 /// A thread's kernel stack: pool pages mapped in a slot of the stack region, with the
 /// unmapped page below as its guard.
 pub(super) struct KernelStack {
