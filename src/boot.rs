@@ -246,18 +246,22 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
             .and_then(|t| t.frequency)
             .map_or(0, u64::from);
     }
-    match (gic, &info.timer) {
+    let tick_frequency = match (gic, &info.timer) {
         (Some(gic), Some(timer)) if frequency != 0 => {
             irq::install(gic);
             irq::enable_timer(timer.virt);
             arch::timer::start_periodic(frequency, TICK_HZ);
             arch::cpu::enable_irqs();
+            frequency
         }
-        _ => log::warn!("no usable interrupt controller or timer: running without a tick"),
-    }
+        _ => {
+            log::warn!("no usable interrupt controller or timer: running without a tick");
+            0
+        }
+    };
 
     // 6. The other CPUs.
-    crate::smp::start_secondaries(&info);
+    crate::smp::start_secondaries(&info, tick_frequency);
 
     let board = Board {
         info,

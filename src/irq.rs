@@ -33,11 +33,32 @@ impl Controller {
         }
     }
 
-    /// The interrupt to handle: a token for `end`, and its number.
-    fn acknowledge(&mut self) -> Option<(u32, u32)> {
+    /// Sets up the calling CPU, a secondary one (`core`: its MPIDR Aff0).
+    fn init_secondary(&mut self, core: usize) {
+        match self {
+            Controller::Gic(gic) => gic.init_secondary(core),
+            // Nothing per core until a source of the core is enabled.
+            Controller::Bcm2836(_) => {}
+        }
+    }
+
+    /// Enables a level-triggered interrupt of the calling CPU, `core` (a PPI, a local timer).
+    fn enable_on(&mut self, irq: u32, core: usize) {
+        match self {
+            Controller::Gic(gic) => gic.enable_on(irq, true, core),
+            Controller::Bcm2836(intc) => {
+                if !intc.enable_on(irq, core) {
+                    log::warn!("interrupt {irq} of core {core} does not exist on the BCM2836");
+                }
+            }
+        }
+    }
+
+    /// The interrupt for the calling CPU (`core`) to handle: a token for `end`, and its number.
+    fn acknowledge(&mut self, core: usize) -> Option<(u32, u32)> {
         match self {
             Controller::Gic(gic) => gic.acknowledge(),
-            Controller::Bcm2836(intc) => intc.pending().map(|irq| (irq, irq)),
+            Controller::Bcm2836(intc) => intc.pending_on(core).map(|irq| (irq, irq)),
         }
     }
 
@@ -65,6 +86,31 @@ pub fn install(mut controller: Controller) {
 /// Whether an interrupt controller was set up (without one there is no tick).
 pub fn installed() -> bool {
     CONTROLLER.lock().is_some()
+}
+
+/// The calling CPU's number for the interrupt controller: MPIDR Aff0 (the core within the
+/// cluster, which is how QEMU's virt and the Pi number GICv3 redistributors and BCM2836
+/// cores).
+fn this_core() -> usize {
+    (arch::cpu::mpidr() & 0xff) as usize
+}
+
+/// Sets up the calling secondary CPU's side of the interrupt controller and routes its own
+/// timer interrupt to it, if the boot CPU installed a controller and a timer; returns
+/// whether it did.
+pub fn init_secondary_cpu() -> bool {
+    let intid = TIMER_INTID.load(Ordering::Relaxed);
+    let mut controller = CONTROLLER.lock();
+    let Some(controller) = controller.as_mut() else {
+        return false;
+    };
+    if intid == u32::MAX {
+        return false;
+    }
+    let core = this_core();
+    controller.init_secondary(core);
+    controller.enable_on(intid, core);
+    true
 }
 
 /// Routes the timer's interrupt (numbered as its controller numbers it) to the tick handler.
@@ -121,9 +167,16 @@ pub fn handle(frame: &mut TrapFrame) {
     let Some(controller) = controller.as_mut() else {
         return;
     };
-    match controller.acknowledge() {
+    match controller.acknowledge(this_core()) {
         Some((token, intid)) => {
             if intid == TIMER_INTID.load(Ordering::Relaxed) {
+                crate::percpu::count_tick();
+                if crate::percpu::cpu_index() != 0 {
+                    // Threads run on the boot CPU only: another CPU's tick only counts.
+                    arch::timer::rearm();
+                    controller.end(token);
+                    return;
+                }
                 let late = arch::timer::handle_tick();
                 if WATCH_LATENCY.load(Ordering::Relaxed) {
                     if !crate::task::idle_waiting() {

@@ -12,7 +12,7 @@
 //! itself there.
 
 use arch::context::SavedContext;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// CPUs the kernel has room for; index 0 is the boot CPU.
 pub const MAX_CPUS: usize = arch::smp::MAX_CPUS;
@@ -36,6 +36,8 @@ pub struct PerCpu {
     /// The CPU runs the kernel: set by the CPU itself once its per-CPU state is in place
     /// (Release), read by the boot CPU waiting for it (Acquire).
     pub online: AtomicBool,
+    /// Timer ticks this CPU took (written by itself only).
+    pub ticks: AtomicU64,
 }
 
 impl PerCpu {
@@ -47,6 +49,7 @@ impl PerCpu {
             idle: SavedContext::new(),
             finishing: AtomicBool::new(false),
             online: AtomicBool::new(false),
+            ticks: AtomicU64::new(0),
         }
     }
 }
@@ -70,6 +73,19 @@ pub fn init_secondary_cpu(index: usize) -> bool {
     arch::cpu::set_per_cpu(block as *const PerCpu as usize);
     block.online.store(true, Ordering::Release);
     true
+}
+
+/// Counts a timer tick of this CPU.
+#[inline]
+pub fn count_tick() {
+    this_cpu().ticks.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Timer ticks CPU `index` took so far.
+pub fn ticks_of(index: usize) -> u64 {
+    PER_CPU
+        .get(index)
+        .map_or(0, |block| block.ticks.load(Ordering::Relaxed))
 }
 
 /// Whether CPU `index` has come online.

@@ -6,18 +6,22 @@
 //!
 //! A started CPU drops to EL1 and turns its MMU on in the boot assembly
 //! (`secondary_entry`), then [`kernel_secondary_entry`] sets its per-CPU state and marks it
-//! online. For now it then waits with interrupts masked: threads still run on the boot CPU
-//! only.
+//! online, sets up its side of the interrupt controller and its own tick, and waits for
+//! interrupts. For now its ticks only count: threads still run on the boot CPU only.
 //!
 //! Locking: none. The boot CPU starts the others one at a time, before any process exists;
 //! each secondary writes only its own per-CPU block (`percpu::init_secondary_cpu`).
 
 use crate::percpu::{self, MAX_CPUS};
 use arch::devicetree::{BoardInfo, EnableMethod, PsciMethod};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// How long the boot CPU waits for a started CPU to come online.
 const START_TIMEOUT_MS: u64 = 200;
+
+/// The generic counter's frequency the boot CPU's tick runs on (0: the boot CPU has no tick,
+/// so the others get none either).
+static TICK_FREQUENCY: AtomicU64 = AtomicU64::new(0);
 
 /// CPUs online (the boot CPU included), for the banner and the tests.
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
@@ -53,8 +57,10 @@ pub fn method_name(info: &BoardInfo<'_>) -> &'static str {
 }
 
 /// Starts every CPU the device tree lists besides this one, one at a time, each waited for.
-/// Called once, by the boot CPU, after the kernel tables and the page pool exist.
-pub fn start_secondaries(info: &BoardInfo<'_>) {
+/// Called once, by the boot CPU, after the kernel tables, the page pool and (when
+/// `tick_frequency` is not 0) the interrupt controller and the boot CPU's tick exist.
+pub fn start_secondaries(info: &BoardInfo<'_>, tick_frequency: u64) {
+    TICK_FREQUENCY.store(tick_frequency, Ordering::Relaxed);
     let me = arch::cpu::mpidr() & arch::smp::MPIDR_AFFINITY;
     let entry = arch::smp::entry_pa();
     let mut index = 0;
@@ -146,9 +152,19 @@ extern "C" fn kernel_secondary_entry(index: usize) -> ! {
         arch::cpu::halt();
     }
     arch::cpu::enable_pan();
-    // Online. Threads do not run here yet: wait, interrupts masked. `wfi`, not `wfe`: no
-    // interrupt is routed here yet, so the CPU sleeps (an emulator's vCPU thread too), where
-    // a `wfe` loop wakes at every event another CPU sends.
+    // Its own side of the interrupt controller and its own tick, as the boot CPU has them.
+    let tick_hz = TICK_FREQUENCY.load(Ordering::Relaxed);
+    if tick_hz != 0 && crate::irq::init_secondary_cpu() {
+        // The idle state, as far as the latency watch is concerned.
+        percpu::this_cpu()
+            .idle_waiting
+            .store(true, Ordering::Relaxed);
+        arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
+        arch::cpu::enable_irqs();
+    }
+    // Online. Threads do not run here yet: wait for interrupts (each tick only counts).
+    // `wfi`, not `wfe`: the CPU sleeps (an emulator's vCPU thread too), where a `wfe` loop
+    // wakes at every event another CPU sends.
     loop {
         arch::cpu::wait_for_interrupt();
     }

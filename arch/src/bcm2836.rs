@@ -115,14 +115,23 @@ impl Bcm2836 {
     /// Enables interrupt `irq` (numbered as in the module comment). Numbers this controller
     /// does not have are ignored; the result says whether it was enabled.
     pub fn enable(&mut self, irq: u32) -> bool {
+        self.enable_on(irq, self.core)
+    }
+
+    /// [`Self::enable`] for core `core` (0..=3): a local source (timers, mailboxes) of that
+    /// core; the peripheral controller's sources go to the core `init` chose whatever `core`.
+    pub fn enable_on(&mut self, irq: u32, core: usize) -> bool {
+        if core > 3 {
+            return false;
+        }
         match irq {
             0..=3 => {
-                let control = &self.local.timer_control[self.core];
+                let control = &self.local.timer_control[core];
                 control.set(control.get() | 1 << irq);
                 true
             }
             4..=7 => {
-                let control = &self.local.mailbox_control[self.core];
+                let control = &self.local.mailbox_control[core];
                 control.set(control.get() | 1 << (irq - 4));
                 true
             }
@@ -150,7 +159,13 @@ impl Bcm2836 {
     /// The pending interrupt to handle first, if any: local sources (the timers first), then
     /// the peripheral controller's.
     pub fn pending(&mut self) -> Option<u32> {
-        let source = self.local.irq_source[self.core].get() & 0xfff;
+        self.pending_on(self.core)
+    }
+
+    /// [`Self::pending`] as core `core` (0..=3) sees it: its own local sources, and the
+    /// peripheral controller's if they are routed to it.
+    pub fn pending_on(&mut self, core: usize) -> Option<u32> {
+        let source = self.local.irq_source.get(core)?.get() & 0xfff;
         let local = source & !(1 << GPU_CASCADE);
         if local != 0 {
             return Some(local.trailing_zeros());

@@ -162,8 +162,32 @@ impl Gic {
         }
     }
 
+    /// Sets up the CPU interface of the calling CPU, a secondary one (redistributor `cpu` for
+    /// GICv3; the banked registers of the calling CPU for GICv2), with every interrupt of its
+    /// own disabled; the distributor stays as [`Self::init`] left it.
+    pub fn init_secondary(&mut self, cpu: usize) {
+        match &mut self.inner {
+            Inner::V2(gic) => {
+                gic.cpu.pmr.set(0xff);
+                gic.cpu.bpr.set(0);
+                gic.cpu.ctlr.set(1);
+            }
+            Inner::V3(gic) => {
+                gic.init_cpu(cpu);
+                GicCpuInterface::enable_group1(true);
+                GicCpuInterface::set_priority_mask(0xff);
+            }
+        }
+    }
+
     /// Enables interrupt `intid` (a GIC INTID: PPIs 16-31, SPIs from 32).
     pub fn enable(&mut self, intid: u32, level_triggered: bool) {
+        self.enable_on(intid, level_triggered, 0)
+    }
+
+    /// [`Self::enable`]; an SGI or PPI on CPU `cpu` (its redistributor for GICv3; for GICv2
+    /// the banked registers of the calling CPU, which must be `cpu`).
+    pub fn enable_on(&mut self, intid: u32, level_triggered: bool, cpu: usize) {
         match &mut self.inner {
             Inner::V2(gic) => gic.enable(intid, level_triggered),
             Inner::V3(gic) => {
@@ -175,13 +199,13 @@ impl Gic {
                 } else {
                     IntId::spi(intid - 32)
                 };
-                let cpu = Some(0);
+                let cpu = Some(cpu);
                 let trigger = if level_triggered {
                     Trigger::Level
                 } else {
                     Trigger::Edge
                 };
-                // Only the boot CPU's redistributor exists for these calls; they cannot fail.
+                // Fail only for a CPU without a redistributor, which then gets nothing.
                 let _ = gic.set_interrupt_priority(id, cpu, DEFAULT_PRIORITY);
                 let _ = gic.set_trigger(id, cpu, trigger);
                 let _ = gic.enable_interrupt(id, cpu, true);

@@ -26,6 +26,15 @@ pub fn set_rate(frequency: u64, hz: u64) {
 /// masked are skipped, not replayed. Returns how many counter ticks after its deadline the
 /// interrupt was taken: how long interrupts were masked past it.
 pub fn handle_tick() -> u64 {
+    let late = rearm();
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    late
+}
+
+/// [`handle_tick`] without counting the tick in [`ticks`] (a CPU other than the boot CPU,
+/// whose ticks the scheduler does not use yet): arms this CPU's next tick; returns how late
+/// this one was taken.
+pub fn rearm() -> u64 {
     let interval = INTERVAL.load(Ordering::Relaxed);
     let now = crate::cpu::counter();
     let deadline = CNTV_CVAL_EL0.get();
@@ -35,7 +44,6 @@ pub fn handle_tick() -> u64 {
         next = now + interval;
     }
     CNTV_CVAL_EL0.set(next);
-    TICKS.fetch_add(1, Ordering::Relaxed);
     late
 }
 

@@ -12,6 +12,7 @@ pub(super) const TESTS: &[Test] = &[
         "every_cpu_the_device_tree_lists_is_online",
         every_cpu_the_device_tree_lists_is_online,
     ),
+    ("every_online_cpu_ticks", every_online_cpu_ticks),
     (
         "irq_safe_lock_masks_and_restores",
         irq_safe_lock_masks_and_restores,
@@ -45,6 +46,36 @@ fn every_cpu_the_device_tree_lists_is_online(board: &Board) -> TestResult {
     }
     if listed < 2 {
         return skip("one CPU: no secondary to start");
+    }
+    Ok(())
+}
+
+/// Every online CPU takes its own timer interrupts: over 100 ms (10 ticks at 100 Hz) each
+/// one's count moves by at least 3. The boot CPU takes its ticks while this test waits with
+/// interrupts unmasked; the others take theirs in their idle loop.
+fn every_online_cpu_ticks(_: &Board) -> TestResult {
+    if !crate::irq::installed() {
+        return skip("no interrupt controller: no tick");
+    }
+    let online = crate::smp::online();
+    let before: Vec<u64> = (0..online).map(crate::percpu::ticks_of).collect();
+    let frequency = arch::cpu::counter_frequency().max(1);
+    let deadline = arch::cpu::counter() + frequency / 10;
+    let were_unmasked = arch::cpu::disable_irqs();
+    arch::cpu::enable_irqs();
+    while arch::cpu::counter() < deadline {
+        arch::cpu::wait_for_interrupt();
+    }
+    if !were_unmasked {
+        arch::cpu::disable_irqs();
+    }
+    for (index, before) in before.iter().enumerate() {
+        let after = crate::percpu::ticks_of(index);
+        check!(
+            after >= before + 3,
+            "CPU {index} took {} ticks in 100 ms",
+            after - before
+        );
     }
     Ok(())
 }
