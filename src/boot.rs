@@ -336,6 +336,13 @@ fn interrupt_controller(controller: &InterruptController, cpus: usize) -> Option
                 .map(irq::Controller::Gic)
         }
         InterruptController::Bcm2836 { local, peripheral } => {
+            if local.size < 0x100 {
+                log::warn!(
+                    "the BCM2836 local registers are {:#x} bytes, not 0x100",
+                    local.size
+                );
+                return None;
+            }
             let local = mmu::phys_to_virt(local.base);
             let peripheral = peripheral.map(|p| mmu::phys_to_virt(p.base));
             let core = (arch::cpu::mpidr() & 0xff) as usize;

@@ -1,4 +1,5 @@
-//! Interrupt dispatch: the interrupt controller the device tree names, and the timer tick.
+//! Interrupt dispatch: the interrupt controller the device tree names, the timer tick of every
+//! CPU, and the inter-processor interrupt.
 
 use crate::sync::IrqSafeLock;
 use arch::bcm2836::Bcm2836;
@@ -13,11 +14,43 @@ pub enum Controller {
     Bcm2836(Bcm2836),
 }
 
+/// The SGI the kernel uses as its inter-processor interrupt on a GIC.
+const GIC_IPI: u32 = 0;
+/// The local source the kernel uses as its inter-processor interrupt on the BCM2836: the
+/// core's mailbox 0.
+const BCM2836_IPI: u32 = 4;
+
 impl Controller {
-    fn init(&mut self) {
+    fn init(&mut self, core: usize) {
         match self {
-            Controller::Gic(gic) => gic.init(),
+            Controller::Gic(gic) => gic.init(core),
             Controller::Bcm2836(intc) => intc.init(),
+        }
+    }
+
+    /// The number of the inter-processor interrupt.
+    fn ipi(&self) -> u32 {
+        match self {
+            Controller::Gic(_) => GIC_IPI,
+            Controller::Bcm2836(_) => BCM2836_IPI,
+        }
+    }
+
+    /// Sends the inter-processor interrupt to the CPU with MPIDR `mpidr`; false if it cannot.
+    fn send_ipi(&mut self, mpidr: u64) -> bool {
+        match self {
+            Controller::Gic(gic) => gic.send_sgi(GIC_IPI, mpidr),
+            Controller::Bcm2836(intc) => {
+                intc.send_mailbox((mpidr & 0xff) as usize, (BCM2836_IPI - 4) as usize, 1)
+            }
+        }
+    }
+
+    /// An inter-processor interrupt was taken by core `core`: what must be done before `end`.
+    fn take_ipi(&mut self, core: usize) {
+        if let Controller::Bcm2836(intc) = self {
+            // Level triggered: pending until the mailbox is cleared.
+            intc.clear_mailbox(core, (BCM2836_IPI - 4) as usize);
         }
     }
 
@@ -73,14 +106,32 @@ impl Controller {
 
 /// The root interrupt controller. IRQ-safe: the IRQ handler takes it. Held across the whole
 /// handler, so the tick's `SCHEDULER` and `Thread::state`, and the console (warnings), nest
-/// inside it; it is never taken under any of them.
+/// inside it; it is never taken under any of them. Every CPU's handler takes it (another
+/// CPU's tick or IPI waits for the handler running), and so does `send_ipi`.
+// With threads on every CPU this lock should cover only the controller's shared state;
+// acknowledging and ending are per-CPU registers and need none.
 static CONTROLLER: IrqSafeLock<Option<Controller>> = IrqSafeLock::new(None);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 
 pub fn install(mut controller: Controller) {
-    controller.init();
+    let core = this_core();
+    controller.init(core);
+    let ipi = controller.ipi();
+    controller.enable_on(ipi, core);
     *CONTROLLER.lock() = Some(controller);
+}
+
+/// Sends the inter-processor interrupt to CPU `index` (any online CPU, this one included);
+/// false if it is not online or the controller cannot reach it.
+pub fn send_ipi(index: usize) -> bool {
+    let Some(mpidr) = crate::percpu::mpidr_of(index) else {
+        return false;
+    };
+    CONTROLLER
+        .lock()
+        .as_mut()
+        .is_some_and(|controller| controller.send_ipi(mpidr))
 }
 
 /// Whether an interrupt controller was set up (without one there is no tick).
@@ -110,6 +161,8 @@ pub fn init_secondary_cpu() -> bool {
     let core = this_core();
     controller.init_secondary(core);
     controller.enable_on(intid, core);
+    let ipi = controller.ipi();
+    controller.enable_on(ipi, core);
     true
 }
 
@@ -167,8 +220,17 @@ pub fn handle(frame: &mut TrapFrame) {
     let Some(controller) = controller.as_mut() else {
         return;
     };
-    match controller.acknowledge(this_core()) {
+    let core = this_core();
+    match controller.acknowledge(core) {
         Some((token, intid)) => {
+            if intid == controller.ipi() {
+                // Nothing to do yet but count: it woke the CPU (the scheduler's wake-ups on
+                // other CPUs will use it).
+                crate::percpu::count_ipi();
+                controller.take_ipi(core);
+                controller.end(token);
+                return;
+            }
             if intid == TIMER_INTID.load(Ordering::Relaxed) {
                 crate::percpu::count_tick();
                 if crate::percpu::cpu_index() != 0 {

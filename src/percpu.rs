@@ -38,6 +38,10 @@ pub struct PerCpu {
     pub online: AtomicBool,
     /// Timer ticks this CPU took (written by itself only).
     pub ticks: AtomicU64,
+    /// Inter-processor interrupts this CPU took (written by itself only).
+    pub ipis: AtomicU64,
+    /// MPIDR_EL1 of the CPU, written once by itself before it is online.
+    pub mpidr: AtomicU64,
 }
 
 impl PerCpu {
@@ -50,6 +54,8 @@ impl PerCpu {
             finishing: AtomicBool::new(false),
             online: AtomicBool::new(false),
             ticks: AtomicU64::new(0),
+            ipis: AtomicU64::new(0),
+            mpidr: AtomicU64::new(0),
         }
     }
 }
@@ -60,6 +66,9 @@ static PER_CPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 /// anything may ask for the current thread (a panic's report does).
 pub fn init_boot_cpu() {
     arch::cpu::set_per_cpu(&PER_CPU[0] as *const PerCpu as usize);
+    PER_CPU[0]
+        .mpidr
+        .store(arch::cpu::mpidr(), Ordering::Relaxed);
     PER_CPU[0].online.store(true, Ordering::Release);
 }
 
@@ -71,6 +80,7 @@ pub fn init_secondary_cpu(index: usize) -> bool {
         return false;
     };
     arch::cpu::set_per_cpu(block as *const PerCpu as usize);
+    block.mpidr.store(arch::cpu::mpidr(), Ordering::Relaxed);
     block.online.store(true, Ordering::Release);
     true
 }
@@ -81,11 +91,32 @@ pub fn count_tick() {
     this_cpu().ticks.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Timer ticks CPU `index` took so far.
-pub fn ticks_of(index: usize) -> u64 {
+/// A counter of CPU `index`'s block (0 for an index without one).
+fn count_of(index: usize, counter: fn(&PerCpu) -> &AtomicU64) -> u64 {
     PER_CPU
         .get(index)
-        .map_or(0, |block| block.ticks.load(Ordering::Relaxed))
+        .map_or(0, |block| counter(block).load(Ordering::Relaxed))
+}
+
+/// Timer ticks CPU `index` took so far.
+pub fn ticks_of(index: usize) -> u64 {
+    count_of(index, |block| &block.ticks)
+}
+
+/// Counts an inter-processor interrupt this CPU took.
+#[inline]
+pub fn count_ipi() {
+    this_cpu().ipis.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Inter-processor interrupts CPU `index` took so far.
+pub fn ipis_of(index: usize) -> u64 {
+    count_of(index, |block| &block.ipis)
+}
+
+/// MPIDR_EL1 of CPU `index`, once it is online.
+pub fn mpidr_of(index: usize) -> Option<u64> {
+    is_online(index).then(|| PER_CPU[index].mpidr.load(Ordering::Relaxed))
 }
 
 /// Whether CPU `index` has come online.

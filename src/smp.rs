@@ -6,8 +6,9 @@
 //!
 //! A started CPU drops to EL1 and turns its MMU on in the boot assembly
 //! (`secondary_entry`), then [`kernel_secondary_entry`] sets its per-CPU state and marks it
-//! online, sets up its side of the interrupt controller and its own tick, and waits for
-//! interrupts. For now its ticks only count: threads still run on the boot CPU only.
+//! online, sets up its side of the interrupt controller, its own tick and the
+//! inter-processor interrupt (`irq::send_ipi`), and waits for interrupts. For now its ticks
+//! and IPIs only count: threads still run on the boot CPU only.
 //!
 //! Locking: none. The boot CPU starts the others one at a time, before any process exists;
 //! each secondary writes only its own per-CPU block (`percpu::init_secondary_cpu`).

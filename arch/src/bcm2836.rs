@@ -28,7 +28,12 @@ register_structs! {
         (0x40 => timer_control: [ReadWrite<u32>; 4]),
         (0x50 => mailbox_control: [ReadWrite<u32>; 4]),
         (0x60 => irq_source: [ReadOnly<u32>; 4]),
-        (0x70 => @END),
+        (0x70 => _reserved3),
+        // Core n's mailbox m: write-set at 0x80 + 16n + 4m, read and write-clear at
+        // 0xc0 + 16n + 4m.
+        (0x80 => mailbox_set: [[ReadWrite<u32>; 4]; 4]),
+        (0xc0 => mailbox_clear: [[ReadWrite<u32>; 4]; 4]),
+        (0x100 => @END),
     }
 }
 
@@ -68,7 +73,7 @@ unsafe impl Send for Bcm2836 {}
 
 impl Bcm2836 {
     /// # Safety
-    /// `local` must be the virtual address of the ARM local registers (at least 0x70 bytes)
+    /// `local` must be the virtual address of the ARM local registers (0x100 bytes)
     /// and `peripheral`, if given, that of the BCM2835 interrupt registers (0x28 bytes), both
     /// mapped as device memory and used by nothing else.
     pub unsafe fn new(local: usize, peripheral: Option<usize>, core: usize) -> Option<Bcm2836> {
@@ -153,6 +158,37 @@ impl Bcm2836 {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Sets the bits `bits` of mailbox `mailbox` (0..=3) of core `core` (0..=3): its
+    /// interrupt (local source 4 + `mailbox`) stays pending on that core until they are
+    /// cleared. False for a core or mailbox that does not exist.
+    pub fn send_mailbox(&mut self, core: usize, mailbox: usize, bits: u32) -> bool {
+        match self
+            .local
+            .mailbox_set
+            .get(core)
+            .and_then(|m| m.get(mailbox))
+        {
+            Some(register) => {
+                register.set(bits);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Clears every bit of mailbox `mailbox` of core `core` (its interrupt is then no longer
+    /// pending).
+    pub fn clear_mailbox(&mut self, core: usize, mailbox: usize) {
+        if let Some(register) = self
+            .local
+            .mailbox_clear
+            .get(core)
+            .and_then(|m| m.get(mailbox))
+        {
+            register.set(u32::MAX);
         }
     }
 

@@ -5,7 +5,7 @@
 //! would do nothing.
 
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
-use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use core::ptr::NonNull;
 use tock_registers::interfaces::{Readable, Writeable};
@@ -27,6 +27,8 @@ register_structs! {
         (0xbfc => _reserved3),
         (0xc00 => icfgr: [ReadWrite<u32>; 64]),
         (0xd00 => _reserved4),
+        (0xf00 => sgir: WriteOnly<u32>),
+        (0xf04 => _reserved5),
         (0x1000 => @END),
     }
 }
@@ -50,9 +52,20 @@ const DEFAULT_PRIORITY: u8 = 0xa0;
 struct GicV2 {
     distributor: &'static GicV2Distributor,
     cpu: &'static GicV2CpuInterface,
+    /// Each core's CPU interface bit (by MPIDR Aff0), read from its banked GICD_ITARGETSR0
+    /// when it sets itself up; 0 until then.
+    interface_bits: [u8; 8],
 }
 
 impl GicV2 {
+    /// Notes the calling CPU's interface bit (`core`: its MPIDR Aff0): GICD_ITARGETSR0 is
+    /// banked, and reads as the reading CPU's own bit in each byte.
+    fn note_interface(&mut self, core: usize) {
+        if let Some(bit) = self.interface_bits.get_mut(core) {
+            *bit = (self.distributor.itargetsr[0].get() & 0xff) as u8;
+        }
+    }
+
     fn init(&mut self) {
         let lines = ((self.distributor.typer.get() & 0x1f) + 1) * 32;
         // Group 0 when the GIC has a single security state (QEMU virt); in the Non-secure
@@ -127,7 +140,11 @@ impl Gic {
             )
         };
         Gic {
-            inner: Inner::V2(GicV2 { distributor, cpu }),
+            inner: Inner::V2(GicV2 {
+                distributor,
+                cpu,
+                interface_bits: [0; 8],
+            }),
         }
     }
 
@@ -151,10 +168,14 @@ impl Gic {
         }
     }
 
-    /// Resets the controller for this (the boot) CPU with every interrupt disabled.
-    pub fn init(&mut self) {
+    /// Resets the controller for this (the boot) CPU, `core` (its MPIDR Aff0), with every
+    /// interrupt disabled.
+    pub fn init(&mut self, core: usize) {
         match &mut self.inner {
-            Inner::V2(gic) => gic.init(),
+            Inner::V2(gic) => {
+                gic.init();
+                gic.note_interface(core);
+            }
             Inner::V3(gic) => {
                 gic.setup(0);
                 GicCpuInterface::set_priority_mask(0xff);
@@ -171,6 +192,7 @@ impl Gic {
                 gic.cpu.pmr.set(0xff);
                 gic.cpu.bpr.set(0);
                 gic.cpu.ctlr.set(1);
+                gic.note_interface(cpu);
             }
             Inner::V3(gic) => {
                 gic.init_cpu(cpu);
@@ -191,10 +213,9 @@ impl Gic {
         match &mut self.inner {
             Inner::V2(gic) => gic.enable(intid, level_triggered),
             Inner::V3(gic) => {
-                if intid < 16 {
-                    return; // SGIs are always enabled
-                }
-                let id = if intid < 32 {
+                let id = if intid < 16 {
+                    IntId::sgi(intid)
+                } else if intid < 32 {
                     IntId::ppi(intid - 16)
                 } else {
                     IntId::spi(intid - 32)
@@ -207,8 +228,46 @@ impl Gic {
                 };
                 // Fail only for a CPU without a redistributor, which then gets nothing.
                 let _ = gic.set_interrupt_priority(id, cpu, DEFAULT_PRIORITY);
-                let _ = gic.set_trigger(id, cpu, trigger);
+                if intid >= 16 {
+                    // An SGI's trigger is fixed (edge).
+                    let _ = gic.set_trigger(id, cpu, trigger);
+                }
                 let _ = gic.enable_interrupt(id, cpu, true);
+            }
+        }
+    }
+
+    /// Sends software-generated interrupt `sgi` (0..=15) to the CPU with MPIDR `mpidr`, which
+    /// must have set itself up ([`Self::init`], [`Self::init_secondary`]). False if it cannot
+    /// be reached that way.
+    pub fn send_sgi(&mut self, sgi: u32, mpidr: u64) -> bool {
+        if sgi > 15 {
+            return false;
+        }
+        match &mut self.inner {
+            Inner::V2(gic) => {
+                let core = (mpidr & 0xff) as usize;
+                let bit = gic.interface_bits.get(core).copied().unwrap_or(0);
+                if bit == 0 {
+                    return false;
+                }
+                // TargetListFilter 0: the CPUs of the list; NSATT 0; the SGI number.
+                gic.distributor.sgir.set(u32::from(bit) << 16 | sgi);
+                true
+            }
+            Inner::V3(_) => {
+                let aff0 = (mpidr & 0xff) as u32;
+                if aff0 > 15 {
+                    return false;
+                }
+                let target = SgiTarget::List {
+                    affinity3: ((mpidr >> 32) & 0xff) as u8,
+                    affinity2: ((mpidr >> 16) & 0xff) as u8,
+                    affinity1: ((mpidr >> 8) & 0xff) as u8,
+                    target_list: 1 << aff0,
+                };
+                GicCpuInterface::send_sgi(IntId::sgi(sgi), target, SgiTargetGroup::CurrentGroup1)
+                    .is_ok()
             }
         }
     }

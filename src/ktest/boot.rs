@@ -14,6 +14,10 @@ pub(super) const TESTS: &[Test] = &[
     ),
     ("every_online_cpu_ticks", every_online_cpu_ticks),
     (
+        "an_ipi_reaches_every_online_cpu",
+        an_ipi_reaches_every_online_cpu,
+    ),
+    (
         "irq_safe_lock_masks_and_restores",
         irq_safe_lock_masks_and_restores,
     ),
@@ -75,6 +79,43 @@ fn every_online_cpu_ticks(_: &Board) -> TestResult {
             after >= before + 3,
             "CPU {index} took {} ticks in 100 ms",
             after - before
+        );
+    }
+    Ok(())
+}
+
+/// Waits up to 100 ms, interrupts unmasked (so this CPU takes its own), until `done`.
+fn wait_with_irqs(done: impl Fn() -> bool) -> bool {
+    let frequency = arch::cpu::counter_frequency().max(1);
+    let deadline = arch::cpu::counter() + frequency / 10;
+    let were_unmasked = arch::cpu::disable_irqs();
+    arch::cpu::enable_irqs();
+    let mut ok = done();
+    while !ok && arch::cpu::counter() < deadline {
+        core::hint::spin_loop();
+        ok = done();
+    }
+    if !were_unmasked {
+        arch::cpu::disable_irqs();
+    }
+    ok
+}
+
+/// The kernel's inter-processor interrupt (an SGI on a GIC, a core mailbox on the BCM2836)
+/// sent from this CPU reaches every online CPU, this one included, within 100 ms.
+fn an_ipi_reaches_every_online_cpu(_: &Board) -> TestResult {
+    if !crate::irq::installed() {
+        return skip("no interrupt controller");
+    }
+    for index in 0..crate::smp::online() {
+        let before = crate::percpu::ipis_of(index);
+        check!(
+            crate::irq::send_ipi(index),
+            "CPU {index} cannot be sent an IPI"
+        );
+        check!(
+            wait_with_irqs(|| crate::percpu::ipis_of(index) > before),
+            "CPU {index} did not take the IPI within 100 ms"
         );
     }
     Ok(())
