@@ -59,10 +59,12 @@ struct GicV2 {
 
 impl GicV2 {
     /// Notes the calling CPU's interface bit (`core`: its MPIDR Aff0): GICD_ITARGETSR0 is
-    /// banked, and reads as the reading CPU's own bit in each byte.
+    /// banked, and reads as the reading CPU's own bit in each byte, except on a GIC with one
+    /// CPU interface, where it reads as zero: that CPU is interface 0.
     fn note_interface(&mut self, core: usize) {
         if let Some(bit) = self.interface_bits.get_mut(core) {
-            *bit = (self.distributor.itargetsr[0].get() & 0xff) as u8;
+            let read = (self.distributor.itargetsr[0].get() & 0xff) as u8;
+            *bit = if read == 0 { 1 } else { read };
         }
     }
 
