@@ -263,13 +263,19 @@ fn commit(args: &[&str]) -> i32 {
     m.leak();
     core::mem::forget(a);
     core::mem::forget(b);
+    ready_then_exit(ch, 30_000 * MS, SETUP + 6)
+}
+
+/// Says `ready` on `ch` (`failed` if it cannot), waits up to `timeout` for a message or the
+/// peer's close, then exits 0 with everything the process holds still open.
+fn ready_then_exit(ch: Owned, timeout: i64, failed: i32) -> i32 {
     if ch_write(ch.raw(), b"ready", &[]) != ZX_OK {
-        return SETUP + 6;
+        return failed;
     }
     wait(
         ch.raw(),
         ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
-        30_000 * MS,
+        timeout,
     );
     core::mem::forget(ch);
     // SAFETY: ends the process.
@@ -299,22 +305,8 @@ fn hold_handles(args: &[&str]) -> i32 {
         }
         held.push(v);
     }
-    if ch_write(ch.raw(), b"ready", &[]) != ZX_OK {
-        return SETUP + 4;
-    }
-    wait(
-        ch.raw(),
-        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
-        60_000 * MS,
-    );
     core::mem::forget(held);
-    core::mem::forget(ch);
-    // SAFETY: ends the process.
-    unsafe {
-        sys::zx_process_exit(0);
-    }
-    #[allow(unreachable_code)]
-    0
+    ready_then_exit(ch, 60_000 * MS, SETUP + 4)
 }
 
 /// Writes to a read-only mapping of a VMO (after reading it, so the page is mapped).

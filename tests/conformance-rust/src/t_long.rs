@@ -521,20 +521,7 @@ fn process_teardown() -> R {
 fn ending_a_process_with_many_handles(by_itself: bool) -> R {
     let before = kmem()?;
     let free_before = before.free_bytes + before.free_heap_bytes;
-    let (a, b) = channel()?;
-    let p = crate::util::spawn_child(&["hold-handles", "4000"], alloc::vec![b.into_raw()])?;
-    let (s, _) = wait(
-        a.raw(),
-        ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
-        30_000 * MS,
-    );
-    let msg = ch_read(a.raw(), 16, 0);
-    ensure!(
-        s == ZX_OK && msg.bytes == b"ready",
-        "child not ready: {} {:?}",
-        sname(s),
-        msg.bytes
-    );
+    let (p, a) = crate::t_process::spawn_ready_child(&["hold-handles", "4000"])?;
     let raw = p.raw();
     let what = if by_itself {
         "a process that holds 4,000 VMO handles exiting"

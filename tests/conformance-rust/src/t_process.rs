@@ -395,9 +395,14 @@ fn kill_closes_handles() -> R {
 /// mapping of another, and waits until it says it is ready; returns the process and the
 /// channel end to tell it `go` (it then exits 0) or to wait on.
 pub(crate) fn spawn_committing_child(pages: u64) -> Result<(Owned, Owned), String> {
+    spawn_ready_child(&["commit", format!("{pages}").as_str()])
+}
+
+/// Starts a child in `mode_args` with a channel end as its extra handle 0 and waits until it
+/// says `ready` there; returns the process and the other end.
+pub(crate) fn spawn_ready_child(mode_args: &[&str]) -> Result<(Owned, Owned), String> {
     let (a, b) = channel()?;
-    let pages_arg = format!("{pages}");
-    let p = spawn_child(&["commit", pages_arg.as_str()], vec![b.into_raw()])?;
+    let p = spawn_child(mode_args, vec![b.into_raw()])?;
     let (s, _) = wait(
         a.raw(),
         ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
