@@ -4,7 +4,7 @@
 use crate::sync::IrqSafeLock;
 use arch::mmu;
 use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use mm::heap::KernelHeap;
 use mm::memmap::PhysRange;
 use mm::pool::{PagePool, PageUse, PoolError, PoolStats};
@@ -32,13 +32,60 @@ fn grow_heap(bytes: usize) -> Option<(usize, usize)> {
         note_free_pages(pool.free_page_count());
         pa
     })
-    .ok()?;
+    .ok()
+    .or_else(take_spare_chunk)?;
     Some((mmu::phys_to_virt(pa), bytes))
+}
+
+/// Heap chunks taken from the pool at boot (physical addresses; 0: used) for when the pool
+/// has no free block of a chunk's size: the reserve the spend decisions keep
+/// ([`KERNEL_RESERVE_PAGES`]) is counted in pages, and may be scattered by then (single
+/// VMO pages freed and taken in any order, by several CPUs at once), while the heap grows
+/// by whole aligned chunks and must not fail. Refilled by the next chunk the heap gives
+/// back.
+static SPARE_CHUNKS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+/// Takes a spare chunk, if one is left.
+fn take_spare_chunk() -> Option<u64> {
+    SPARE_CHUNKS.iter().find_map(|slot| {
+        let pa = slot.swap(0, Ordering::AcqRel);
+        (pa != 0).then_some(pa)
+    })
+}
+
+/// Keeps a chunk the heap gave back as a spare if a slot is empty; false if none is.
+fn keep_spare_chunk(pa: u64) -> bool {
+    SPARE_CHUNKS.iter().any(|slot| {
+        slot.compare_exchange(0, pa, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    })
+}
+
+/// Bytes of the spare chunks kept now.
+fn spare_bytes() -> usize {
+    SPARE_CHUNKS
+        .iter()
+        .filter(|slot| slot.load(Ordering::Relaxed) != 0)
+        .count()
+        << HEAP_CHUNK_ORDER
+}
+
+/// Sets the spare chunks aside, once the pool exists (at boot, while it is one block).
+fn take_spares_from_pool() {
+    for slot in &SPARE_CHUNKS {
+        let pages = (1 << HEAP_CHUNK_ORDER) / mm::PAGE_SIZE;
+        if let Ok(pa) = with_pool(|pool| pool.alloc_pages(pages, PageUse::Heap)) {
+            slot.store(pa, Ordering::Release);
+        }
+    }
 }
 
 /// Takes back a chunk `grow_heap` gave the heap, now empty.
 fn release_heap(start: usize, len: usize) {
     let pa = (start - mmu::LINEAR_BASE) as u64;
+    if keep_spare_chunk(pa) {
+        return;
+    }
     let pages = len / mm::PAGE_SIZE;
     let freed = with_pool(|pool| {
         let freed = pool.free_pages(pa, pages, PageUse::Heap);
@@ -123,6 +170,7 @@ pub unsafe fn init_pool(ram: &[PhysRange], free: &[PhysRange]) -> Result<(), Poo
     // LINEAR_BASE (it leaves out only the image and no-map ranges, never free).
     let pool = unsafe { PagePool::new(mmu::LINEAR_BASE, ram, free)? };
     *POOL.lock() = Some(pool);
+    take_spares_from_pool();
     Ok(())
 }
 
@@ -138,7 +186,7 @@ pub fn pool_stats() -> PoolStats {
 pub fn heap_stats() -> mm::heap::HeapStats {
     let mut stats = HEAP.stats();
     let large = LARGE_BYTES.load(Ordering::Relaxed);
-    stats.bytes_from_pool += large;
+    stats.bytes_from_pool += large + spare_bytes();
     stats.bytes_allocated += large;
     stats
 }
