@@ -71,6 +71,15 @@ pub fn init() -> ZxResult {
     Ok(())
 }
 
+/// Enables TTBR0 walks on a secondary CPU as [`init`] did on the boot CPU (after it).
+pub fn init_secondary_cpu() {
+    let empty = EMPTY_ROOT.load(Ordering::Relaxed);
+    let bits = ASIDS.lock().bits;
+    // SAFETY: `empty` is the zeroed table `init` kept for good; this CPU has used no ASID
+    // but 0 yet (it ran no process).
+    unsafe { user_mmu::enable_user_tables(empty, bits) };
+}
+
 fn allocate_asid() -> ZxResult<u16> {
     let mut asids = ASIDS.lock();
     if let Some(asid) = asids.free.pop() {
@@ -246,11 +255,11 @@ impl Tables {
         (at, any)
     }
 
-    /// Frees every table page: at once when they are few, else the root now and the rest
-    /// in chunks later ([`free_dead_tables`]); an address space may have a table for every
-    /// 2 MiB it touched, hundreds of thousands of pages.
-    fn free(self) {
-        free_table_pages(&[self.tree.root()]);
+    /// Frees every table page below the root (the address space frees its root when it
+    /// drops): at once when they are few, else in chunks later ([`free_dead_tables`]); an
+    /// address space may have a table for every 2 MiB it touched, hundreds of thousands of
+    /// pages. The caller has cut them off the root and invalidated the TLB.
+    fn free_lower(self) {
         if self.lower.len() <= TABLES_AT_ONCE {
             free_table_pages(&self.lower);
             return;
@@ -290,9 +299,41 @@ static DEAD_TABLES_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Frees the table pages left in `DEAD_TABLES`, with a preemption point between chunks; a
 /// killed thread stops at its first point and leaves the rest to the idle loop.
+/// A chunk another CPU is freeing is waited for (it is short).
 pub fn free_dead_tables() {
-    while free_dead_tables_chunk() && object::preempt::point() {}
+    loop {
+        let more = if free_dead_tables_chunk() {
+            true
+        } else {
+            core::hint::spin_loop();
+            DEAD_TABLES_IN_FLIGHT.load(Ordering::Acquire) != 0
+        };
+        if !more || !object::preempt::point() {
+            return;
+        }
+    }
 }
+
+/// [`free_dead_tables`] to the end, with finish points between chunks (a process's end does
+/// it, maybe on its own killed thread).
+/// A chunk another CPU is freeing is waited for (it is short).
+pub fn free_dead_tables_finishing() {
+    loop {
+        if free_dead_tables_chunk() {
+            object::preempt::finish_point();
+        } else if DEAD_TABLES_IN_FLIGHT.load(Ordering::Acquire) != 0 {
+            object::preempt::finish_point();
+            core::hint::spin_loop();
+        } else {
+            return;
+        }
+    }
+}
+
+/// Chunks cut off `DEAD_TABLES` whose pages are being freed now (cut and counted under its
+/// lock).
+static DEAD_TABLES_IN_FLIGHT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
 
 /// Frees one chunk of `DEAD_TABLES`; true while more remain.
 pub fn free_dead_tables_chunk() -> bool {
@@ -320,8 +361,14 @@ pub fn free_dead_tables_chunk() -> bool {
                 chunk = pages;
             }
         }
+        if !chunk.is_empty() {
+            DEAD_TABLES_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        }
     }
     free_table_pages(&chunk);
+    if !chunk.is_empty() {
+        DEAD_TABLES_IN_FLIGHT.fetch_sub(1, Ordering::Release);
+    }
     DEAD_TABLES_PENDING.load(Ordering::Acquire)
 }
 
@@ -377,12 +424,19 @@ impl UserAddressSpace {
         user_mmu::ttbr0(self.root, self.asid)
     }
 
-    /// Frees the page tables and the ASID. The caller makes sure no CPU runs on them.
+    /// Frees the page tables below the root and the ASID; the root stays, empty, until the
+    /// address space drops. Threads of the process may still run on other CPUs until they
+    /// next enter the kernel (they are dead, interrupted, on their way out), with TTBR0 on
+    /// this root: cut off from the lower tables and with the ASID invalidated everywhere
+    /// (walk caches included) first, every access of theirs faults, and no CPU can reach the
+    /// freed tables. Nothing can fill the TLB with the ASID from an empty root either, so it
+    /// is free for another address space at once.
     pub fn release(&self) {
         let tables = self.tables.lock().take();
         if let Some(tables) = tables {
+            tables.tree.detach_root();
             user_mmu::flush_asid(self.asid);
-            tables.free();
+            tables.free_lower();
             ASIDS.lock().free.push(self.asid);
         }
     }
@@ -391,6 +445,9 @@ impl UserAddressSpace {
 impl Drop for UserAddressSpace {
     fn drop(&mut self) {
         self.release();
+        // No CPU has TTBR0 on it any more: a CPU's TTBR0 selects the address space of the
+        // thread it runs, which holds its process, which holds this.
+        free_table_pages(&[self.root]);
         if LISTED.load(Ordering::Relaxed) {
             let mut spaces = SPACES.lock();
             let me: *const UserAddressSpace = self;
@@ -467,6 +524,12 @@ pub fn table_owners(mut pages: Option<&mut Vec<u64>>) -> Result<TableOwners, Str
     for space in &spaces {
         let guard = space.tables.lock();
         let Some(tables) = guard.as_ref() else {
+            // Released: only the root is left.
+            owners.in_spaces += 1;
+            if let Some(pages) = pages.as_deref_mut() {
+                pages.try_reserve(1).map_err(|_| "no memory")?;
+                pages.push(space.root);
+            }
             continue;
         };
         owners.in_spaces += 1 + tables.lower.len();

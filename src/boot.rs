@@ -382,7 +382,7 @@ fn banner(board: &Board, frequency: u64) {
         }
     );
     println!(
-        "  cpus:       {} online ({}); threads run on the boot CPU",
+        "  cpus:       {} online ({})",
         crate::smp::online(),
         crate::smp::method_name(info)
     );

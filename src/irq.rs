@@ -104,12 +104,12 @@ impl Controller {
     }
 }
 
-/// The root interrupt controller. IRQ-safe: the IRQ handler takes it. Held across the whole
-/// handler, so the tick's `SCHEDULER` and `Thread::state`, and the console (warnings), nest
-/// inside it; it is never taken under any of them. Every CPU's handler takes it (another
-/// CPU's tick or IPI waits for the handler running), and so does `send_ipi`.
-// With threads on every CPU this lock should cover only the controller's shared state;
-// acknowledging and ending are per-CPU registers and need none.
+/// The root interrupt controller. IRQ-safe: every CPU's IRQ handler takes it. A leaf: held
+/// only for a controller operation (acknowledging, ending, sending an IPI, enabling a
+/// line), never while the handler's work runs (the tick takes the scheduler lock, which is
+/// held while IPIs are sent, and the console), and only the console's warning nests inside.
+// Acknowledging and ending are per-CPU registers and need no lock; one lock for all keeps
+// the controller types' `&mut self` interfaces (the arm-gic crate's).
 static CONTROLLER: IrqSafeLock<Option<Controller>> = IrqSafeLock::new(None);
 static TIMER_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -120,6 +120,7 @@ pub fn install(mut controller: Controller) {
     let ipi = controller.ipi();
     controller.enable_on(ipi, core);
     *CONTROLLER.lock() = Some(controller);
+    crate::percpu::set_ipi_sender(send_ipi);
 }
 
 /// Sends the inter-processor interrupt to CPU `index` (any online CPU, this one included);
@@ -185,7 +186,6 @@ pub const LATENCY_LIMIT_US: u64 = 1000;
 /// While latency is watched the timer interrupts this many times per scheduler tick (every
 /// 100 us at 100 Hz), so that every stretch longer than the limit spans a deadline.
 pub const LATENCY_SAMPLES_PER_TICK: u32 = 100;
-static SAMPLES: AtomicU32 = AtomicU32::new(0);
 
 /// Starts watching latency (`klatency`): see [`WATCH_LATENCY`].
 pub fn watch_latency() {
@@ -214,56 +214,63 @@ fn note_latency(late: u64, pc: u64) {
     crate::task::report_current_call();
 }
 
-/// IRQ entry (IRQs are masked here; the controller lock is never held with IRQs on).
+/// IRQ entry (IRQs are masked here). The controller lock is taken for each controller
+/// operation alone.
 pub fn handle(frame: &mut TrapFrame) {
-    let mut controller = CONTROLLER.lock();
-    let Some(controller) = controller.as_mut() else {
+    let core = this_core();
+    let (acknowledged, ipi) = {
+        let mut controller = CONTROLLER.lock();
+        let Some(controller) = controller.as_mut() else {
+            return;
+        };
+        (controller.acknowledge(core), controller.ipi())
+    };
+    let Some((token, intid)) = acknowledged else {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let core = this_core();
-    match controller.acknowledge(core) {
-        Some((token, intid)) => {
-            if intid == controller.ipi() {
-                // Nothing to do yet but count: it woke the CPU (the scheduler's wake-ups on
-                // other CPUs will use it).
-                crate::percpu::count_ipi();
+    let end = |take_ipi: bool| {
+        if let Some(controller) = CONTROLLER.lock().as_mut() {
+            if take_ipi {
                 controller.take_ipi(core);
-                controller.end(token);
-                return;
-            }
-            if intid == TIMER_INTID.load(Ordering::Relaxed) {
-                crate::percpu::count_tick();
-                if crate::percpu::cpu_index() != 0 {
-                    // Threads run on the boot CPU only: another CPU's tick only counts.
-                    arch::timer::rearm();
-                    controller.end(token);
-                    return;
-                }
-                let late = arch::timer::handle_tick();
-                if WATCH_LATENCY.load(Ordering::Relaxed) {
-                    if !crate::task::idle_waiting() {
-                        note_latency(late, frame.elr);
-                    }
-                    // The timer runs LATENCY_SAMPLES_PER_TICK times faster; the scheduler
-                    // still sees its own tick.
-                    if !SAMPLES
-                        .fetch_add(1, Ordering::Relaxed)
-                        .is_multiple_of(LATENCY_SAMPLES_PER_TICK)
-                    {
-                        controller.end(token);
-                        return;
-                    }
-                }
-                crate::task::tick();
-            } else {
-                log::warn!("unexpected interrupt {intid}");
             }
             controller.end(token);
         }
-        None => {
-            SPURIOUS.fetch_add(1, Ordering::Relaxed);
+    };
+    if intid == ipi {
+        // It woke this CPU (a thread was queued for it) or interrupted the thread it runs (a
+        // kill): the way back to that thread (`trap::irq_exit`) does the rest.
+        crate::percpu::count_ipi();
+        end(true);
+        return;
+    }
+    if intid != TIMER_INTID.load(Ordering::Relaxed) {
+        log::warn!("unexpected interrupt {intid}");
+        end(false);
+        return;
+    }
+    crate::percpu::count_tick();
+    let late = if crate::percpu::cpu_index() == 0 {
+        arch::timer::handle_tick()
+    } else {
+        arch::timer::rearm()
+    };
+    end(false);
+    if WATCH_LATENCY.load(Ordering::Relaxed) {
+        if !crate::task::idle_waiting() {
+            note_latency(late, frame.elr);
+        }
+        // The timer runs LATENCY_SAMPLES_PER_TICK times faster; the scheduler still sees its
+        // own tick.
+        if !crate::percpu::this_cpu()
+            .ticks
+            .load(Ordering::Relaxed)
+            .is_multiple_of(u64::from(LATENCY_SAMPLES_PER_TICK))
+        {
+            return;
         }
     }
+    crate::task::tick();
 }
 
 pub fn spurious_count() -> u32 {

@@ -41,6 +41,8 @@ mod percpu;
 // Starting CPUs: their boot block and the firmware's spin-table word.
 #[allow(unsafe_code)]
 mod smp;
+// Handing the scheduler's lock over a context switch.
+#[allow(unsafe_code)]
 mod sync;
 mod syscall;
 // The current-thread pointer and the context switch's stacks.

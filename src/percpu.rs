@@ -126,6 +126,29 @@ pub fn is_online(index: usize) -> bool {
         .is_some_and(|block| block.online.load(Ordering::Acquire))
 }
 
+/// CPU `index`'s block, once it is online.
+pub fn cpu(index: usize) -> Option<&'static PerCpu> {
+    PER_CPU
+        .get(index)
+        .filter(|block| block.online.load(Ordering::Acquire))
+}
+
+/// How the interrupt controller sends the inter-processor interrupt to CPU `index`, once
+/// it is set up (`irq::install` registers it; the scheduler, below the interrupt code, sends
+/// through it).
+static IPI_SENDER: spin::Once<fn(usize) -> bool> = spin::Once::new();
+
+/// Registers how to send the inter-processor interrupt (once; later calls change nothing).
+pub fn set_ipi_sender(sender: fn(usize) -> bool) {
+    IPI_SENDER.call_once(|| sender);
+}
+
+/// Sends the inter-processor interrupt to CPU `index`; false if there is no way yet, or the
+/// CPU is not online.
+pub fn send_ipi(index: usize) -> bool {
+    IPI_SENDER.get().is_some_and(|sender| sender(index))
+}
+
 /// This CPU's index in `PER_CPU` (0 for the boot CPU).
 pub fn cpu_index() -> usize {
     (arch::cpu::per_cpu_ptr() - PER_CPU.as_ptr() as usize) / core::mem::size_of::<PerCpu>()

@@ -6,9 +6,10 @@
 //!
 //! A started CPU drops to EL1 and turns its MMU on in the boot assembly
 //! (`secondary_entry`), then [`kernel_secondary_entry`] sets its per-CPU state and marks it
-//! online, sets up its side of the interrupt controller, its own tick and the
-//! inter-processor interrupt (`irq::send_ipi`), and waits for interrupts. For now its ticks
-//! and IPIs only count: threads still run on the boot CPU only.
+//! online, sets up its side of the interrupt controller, its own tick
+//! and the inter-processor interrupt (`irq::send_ipi`), and joins the scheduler
+//! (`task::run_secondary`, which enables its TTBR0 walks for user address spaces) once the
+//! boot CPU opened it.
 //!
 //! Locking: none. The boot CPU starts the others one at a time, before any process exists;
 //! each secondary writes only its own per-CPU block (`percpu::init_secondary_cpu`).
@@ -156,17 +157,8 @@ extern "C" fn kernel_secondary_entry(index: usize) -> ! {
     // Its own side of the interrupt controller and its own tick, as the boot CPU has them.
     let tick_hz = TICK_FREQUENCY.load(Ordering::Relaxed);
     if tick_hz != 0 && crate::irq::init_secondary_cpu() {
-        // The idle state, as far as the latency watch is concerned.
-        percpu::this_cpu()
-            .idle_waiting
-            .store(true, Ordering::Relaxed);
         arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
-        arch::cpu::enable_irqs();
     }
-    // Online. Threads do not run here yet: wait for interrupts (each tick only counts).
-    // `wfi`, not `wfe`: the CPU sleeps (an emulator's vCPU thread too), where a `wfe` loop
-    // wakes at every event another CPU sends.
-    loop {
-        arch::cpu::wait_for_interrupt();
-    }
+    // Online: runs threads once the boot CPU opens the scheduler.
+    crate::task::run_secondary()
 }

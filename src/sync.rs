@@ -32,6 +32,28 @@ impl<T: ?Sized> IrqSafeLock<T> {
             _restore: RestoreIrqs(irqs_were_on),
         }
     }
+
+    /// Releases the lock that a guard given up with [`IrqSafeGuard::keep_locked`] left held;
+    /// IRQs stay as they are.
+    ///
+    /// # Safety
+    /// The lock is held through such a guard, and whoever took it has handed it over to the
+    /// caller (the scheduler holds its lock across a context switch, and the context switched
+    /// to releases it).
+    #[inline]
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: the caller's promise: the lock is held and nobody else will release it.
+        unsafe { self.inner.force_unlock() };
+    }
+}
+
+impl<'a, T: ?Sized> IrqSafeGuard<'a, T> {
+    /// Gives the guard up without releasing the lock or unmasking IRQs: the lock stays held
+    /// until [`IrqSafeLock::force_unlock`].
+    #[inline]
+    pub fn keep_locked(self) {
+        core::mem::forget(self);
+    }
 }
 
 /// The lock held; IRQs masked until it drops (then as they were before `lock`). The fields

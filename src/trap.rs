@@ -19,7 +19,9 @@ pub fn user_sync(frame: &mut TrapFrame) {
     // The kill is decided (and reported) in a function of its own, so that nothing it held -
     // the process above all - is alive here when `kill_current_process`, which never returns,
     // abandons this frame.
-    if must_kill(frame) {
+    // A thread killed while it ran on another CPU faults once its process's tables are gone
+    // (or was about to enter anyway): it leaves, with no report.
+    if !task::current_is_dead() && must_kill(frame) {
         task::kill_current_process(abi::ZX_TASK_RETCODE_EXCEPTION_KILL);
     }
     task::leave_if_dead();

@@ -85,6 +85,8 @@ impl Default for UserRegisters {
 const SWITCH_FRAME_SIZE: usize = 96;
 /// The switch frame's slot of x30, where `arch_switch_context` returns to.
 const SWITCH_FRAME_X30: usize = 11;
+/// The switch frame's slot of x19: a new thread's first entry calls the function there.
+const SWITCH_FRAME_X19: usize = 0;
 
 /// Where the vectors save the trap frame of every entry from EL0 into a thread: the top of
 /// its kernel stack, which ends at `stack_top`.
@@ -112,13 +114,14 @@ impl SavedContext {
     }
 
     /// Prepares a new thread's first switch: `frame` at the top of its kernel stack, and
-    /// below it a switch frame whose return address enters the exception return, which
-    /// resumes `frame` (at EL0 for a user thread).
+    /// below it a switch frame whose return address calls `first_entry` (what the switch's
+    /// caller finishes after every switch: the scheduler releases its lock there), then
+    /// enters the exception return, which resumes `frame` (at EL0 for a user thread).
     ///
     /// # Safety
     /// `stack_top` is the 16-byte-aligned end of a mapped kernel stack that nothing uses,
     /// with room for both frames (384 bytes) below it, and no context runs from `self`.
-    pub unsafe fn prepare(&self, stack_top: usize, frame: TrapFrame) {
+    pub unsafe fn prepare(&self, stack_top: usize, frame: TrapFrame, first_entry: extern "C" fn()) {
         let frame_addr = user_frame_address(stack_top);
         let switch_addr = frame_addr - SWITCH_FRAME_SIZE;
         // SAFETY: both frames lie in the caller's unused stack, below `stack_top`.
@@ -128,6 +131,9 @@ impl SavedContext {
             for i in 0..SWITCH_FRAME_SIZE / 8 {
                 switch_frame.add(i).write(0);
             }
+            switch_frame
+                .add(SWITCH_FRAME_X19)
+                .write(first_entry as usize as u64);
             switch_frame
                 .add(SWITCH_FRAME_X30)
                 .write(arch_thread_first_entry as unsafe extern "C" fn() as usize as u64);

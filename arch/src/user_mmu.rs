@@ -305,6 +305,16 @@ impl UserTables {
         self.root
     }
 
+    /// Cuts the lower tables off the root: clears the root's entries, so that a walk from
+    /// it finds nothing. Another CPU that may still walk this tree (a thread of a dying
+    /// process, running elsewhere until it next enters the kernel) then faults instead of
+    /// reaching the lower tables, which may be freed once the TLB has been invalidated.
+    pub fn detach_root(&self) {
+        for entry in &self.table(self.root).0 {
+            entry.clear();
+        }
+    }
+
     #[inline]
     fn table(&self, pa: u64) -> &Table {
         // SAFETY: `pa` is the root or a table installed by `make_leaf` from a `TablePages`,

@@ -1044,6 +1044,9 @@ pub fn free_dead_chunk() -> bool {
     if !DEFERRED_PENDING.load(Ordering::Acquire) {
         return false;
     }
+    // Counted from before the endpoint leaves the list until it is back or done: a caller
+    // that must see all the work done waits for this chunk (`crate::free_deferred`).
+    preempt::begin_in_flight();
     let mut list = ReapList::new();
     {
         let mut deferred = DEFERRED.lock();
@@ -1060,6 +1063,7 @@ pub fn free_dead_chunk() -> bool {
         DEFERRED.lock().prepend(list);
         DEFERRED_PENDING.store(true, Ordering::Release);
     }
+    preempt::end_in_flight();
     DEFERRED_PENDING.load(Ordering::Acquire)
 }
 

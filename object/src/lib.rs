@@ -40,8 +40,39 @@ pub mod wait;
 /// ([`preempt::take_deferred`]), so a program finds the memory of what it closed free when
 /// the call returns. A killed thread stops at its first point: the rest waits for the idle
 /// loop ([`free_deferred_chunk`]) or the next call that leaves work.
+///
+/// Work another CPU has taken off a list for a chunk (an idle CPU helping) is waited for, as
+/// it may go back on its list with more left: the call returns once all is done.
 pub fn free_deferred() {
-    while free_deferred_chunk() && preempt::point() {}
+    loop {
+        let more = if free_deferred_chunk() {
+            true
+        } else {
+            core::hint::spin_loop();
+            preempt::work_in_flight()
+        };
+        if !more || !preempt::point() {
+            return;
+        }
+    }
+}
+
+/// [`free_deferred`] to the end, with finish points between chunks instead of preemption
+/// points: for a process's end, whose last thread (killed, maybe) does it before the process
+/// is seen to have ended, so that whoever waits for that finds its memory free, even when
+/// it runs on another CPU at the same time.
+/// Work another CPU has taken off a list for a chunk is waited for (a chunk is short), as it
+/// may go back on its list with more left.
+pub fn free_deferred_finishing() {
+    loop {
+        if !free_deferred_chunk() {
+            core::hint::spin_loop();
+            if !preempt::work_in_flight() {
+                return;
+            }
+        }
+        preempt::finish_point();
+    }
 }
 
 /// One chunk of [`free_deferred`]; true while more is left.

@@ -18,7 +18,7 @@
 //! holds it with IRQs masked.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Pages a chunk of per-page work touches between two points. Measured under `-icount`
 /// (one instruction per nanosecond): committing a page costs about 1,200 instructions, and
@@ -51,9 +51,28 @@ pub fn keep_deferred() {
     FRESH.store(true, Ordering::Relaxed);
 }
 
+/// Whether [`keep_deferred`] was called: the kernel's own record of who left work (see
+/// [`set_mark_hook`]) starts and stays set for every thread.
+pub fn keeps_deferred() -> bool {
+    KEEP.load(Ordering::Relaxed)
+}
+
+/// How the kernel records that the running thread left work: in that thread, so that with
+/// several CPUs it is that thread's system call that does the work, not whichever leaves the
+/// kernel first (the kernel then asks its own record, not [`take_deferred`]).
+static MARK_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Installs the kernel's hook for [`mark_deferred`], once at boot.
+pub fn set_mark_hook(hook: fn()) {
+    MARK_HOOK.call_once(|| hook);
+}
+
 /// Work was left for [`crate::free_deferred`].
 pub fn mark_deferred() {
-    FRESH.store(true, Ordering::Relaxed);
+    match MARK_HOOK.get() {
+        Some(hook) => hook(),
+        None => FRESH.store(true, Ordering::Relaxed),
+    }
 }
 
 /// Whether work was left for later since the last call (and clears the mark): the kernel
@@ -128,6 +147,26 @@ pub fn enabled() -> bool {
     HOOK.get().is_some()
 }
 
+/// Items taken off a [`WorkList`] by [`WorkList::work_one`] whose chunk runs now, on some
+/// CPU: between two chunks an item is on its list or counted here.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a chunk of deferred work taken off a list other than a [`WorkList`] (under that
+/// list's lock, with the item); [`end_in_flight`] once it is back or done.
+pub(crate) fn begin_in_flight() {
+    IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Ends what [`begin_in_flight`] counted.
+pub fn end_in_flight() {
+    IN_FLIGHT.fetch_sub(1, Ordering::Release);
+}
+
+/// Whether some CPU is doing a chunk of deferred work right now (its item off its list).
+pub fn work_in_flight() -> bool {
+    IN_FLIGHT.load(Ordering::Acquire) != 0
+}
+
 /// Objects with work left for later (a dying address space, a family with closes to finish,
 /// the pages of a dead VMO), which [`crate::free_deferred`] takes one at a time, does a chunk
 /// of, and puts back while work is left. A flag beside the list lets the kernel ask whether
@@ -185,17 +224,41 @@ impl<T> WorkList<T> {
     /// (true while work is left) and puts it back while work is left. With no room to put it
     /// back (the list shrank by one a moment ago, so only another thread's push can have
     /// taken the room) the item is finished here. Returns whether the list may hold more.
+    /// While the chunk runs the item is off the list but counted in flight
+    /// ([`work_in_flight`]), so that a caller that must see all work done can wait for it.
     pub fn work_one(&self, mut chunk: impl FnMut(&mut T) -> bool) -> bool {
-        let Some(mut item) = self.pop() else {
+        let Some(mut item) = self.pop_in_flight() else {
             return false;
         };
         if chunk(&mut item) {
             match self.put_back(item) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    IN_FLIGHT.fetch_sub(1, Ordering::Release);
+                    return true;
+                }
                 Err(mut item) => while chunk(&mut item) {},
             }
         }
+        IN_FLIGHT.fetch_sub(1, Ordering::Release);
         self.pending()
+    }
+
+    /// [`Self::pop`], counting the item in flight under the list's lock (so it is never
+    /// both off the list and uncounted): the caller calls [`end_in_flight`] once the item is
+    /// back or done.
+    pub fn pop_in_flight(&self) -> Option<T> {
+        if !self.pending() {
+            return None;
+        }
+        let mut items = self.items.lock();
+        let item = items.pop();
+        if items.is_empty() {
+            self.pending.store(false, Ordering::Release);
+        }
+        if item.is_some() {
+            IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        }
+        item
     }
 
     /// Takes the item pushed last, if any.

@@ -11,7 +11,7 @@ use abi::{
 };
 use object::handle::Handle;
 use object::object::{KernelObject, ObjectBase};
-use object::task::{StateLock, TaskKernel, ThreadState, UserStart, USER_END};
+use object::task::{Killed, StateLock, TaskKernel, ThreadState, UserStart, USER_END};
 use object::vmar::testing::FakeAddressSpace;
 use proptest::prelude::*;
 
@@ -78,13 +78,13 @@ impl TaskKernel for Fake {
         record(Call::Launch(thread.koid(), start));
         Ok(())
     }
-    fn mark_dead(thread: &Arc<Thread>) -> bool {
+    fn mark_dead(thread: &Arc<Thread>) -> Killed {
         match thread.set_dead_locked() {
             Some(was) => {
                 record(Call::Kill(thread.koid(), was));
-                true
+                Killed::Stopped
             }
-            None => false,
+            None => Killed::Already,
         }
     }
     fn now_ns() -> i64 {

@@ -101,12 +101,14 @@ fn status_word(status: Status) -> u64 {
 #[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn kernel_syscall(frame: &mut TrapFrame) {
+    // A thread killed while it ran on another CPU makes no more calls: it leaves here.
+    crate::task::leave_if_dead();
     dispatch(frame);
     // What this call's dying objects left for later (address spaces, pages of large VMOs,
     // queues of dead channel endpoints, VMO families' work, page tables), done here where no
     // lock is held and the thread may be preempted between chunks. Not by a killed thread:
     // it could not be preempted (it leaves at the next switch); the idle loop does it instead.
-    if object::preempt::take_deferred() && !crate::task::current_is_dead() {
+    if crate::task::take_left_work() && !crate::task::current_is_dead() {
         finish_deferred_work();
     }
     crate::task::leave_if_dead();

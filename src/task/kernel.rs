@@ -8,7 +8,7 @@ use super::{now_ns, process, Process, Thread};
 use crate::aspace::UserAddressSpace;
 use crate::sync::IrqSafeLock;
 use alloc::sync::Arc;
-use object::task::{StateLock, TaskKernel, ThreadState, UserStart};
+use object::task::{Killed, StateLock, TaskKernel, ThreadState, UserStart};
 use object::ZxResult;
 
 /// The kernel, as the task objects see it.
@@ -37,7 +37,7 @@ impl TaskKernel for Kernel {
     }
 
     #[inline]
-    fn mark_dead(thread: &Arc<Thread>) -> bool {
+    fn mark_dead(thread: &Arc<Thread>) -> Killed {
         scheduler::mark_dead(thread)
     }
 

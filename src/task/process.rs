@@ -17,13 +17,16 @@ pub(super) fn new_address_space() -> ZxResult<Arc<UserAddressSpace>> {
     UserAddressSpace::new()
 }
 
-/// Frees `process`'s page tables, first moving this CPU off them if it runs on them.
+/// Frees `process`'s page tables, first moving this CPU off them if it runs on them: all of
+/// them before the process is seen to have ended, with finish points between chunks when
+/// they are many.
 pub(super) fn release_address_space(process: &Process) {
     if with_current_process(|current| core::ptr::eq(&**current, process)).unwrap_or(false) {
         // Off this address space before its tables go.
         aspace::switch_to(None);
     }
     process.aspace().release();
+    aspace::free_dead_tables_finishing();
 }
 
 /// Lists a new process while the list is kept.

@@ -14,33 +14,143 @@
 use super::thread::NO_FAULT;
 use super::{now_ns, Process, Thread};
 use crate::aspace;
-use crate::percpu::this_cpu;
-use crate::sync::IrqSafeLock;
+use crate::percpu::{self, cpu_index, this_cpu, MAX_CPUS};
+use crate::sync::{IrqSafeGuard, IrqSafeLock};
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch::context::{self, SavedContext, SavedSp};
 use arch::exception::TrapFrame;
-use core::sync::atomic::Ordering;
-use object::task::{ThreadState, UserStart};
+use core::sync::atomic::{AtomicBool, Ordering};
+use object::task::{Killed, ThreadState, UserStart};
 use object::wait::{Blocker, Waiter, Wake};
-use object::ZxResult;
+use object::{Status, ZxResult};
 
 pub(super) struct Scheduler {
-    pub(super) run_queue: VecDeque<Arc<Thread>>,
+    /// Each CPU's threads waiting to run on it (by `percpu` index), round robin.
+    queues: [VecDeque<Arc<Thread>>; MAX_CPUS],
     /// Blocked threads with a deadline.
     pub(super) sleepers: Vec<(i64, Arc<Thread>)>,
     /// Dead threads whose kernel stack may still be in use until the next switch completes.
     zombies: Vec<Arc<Thread>>,
+    /// The CPUs that take threads, a bit per `percpu` index: the boot CPU from the start,
+    /// each other CPU once it joined ([`run_secondary`]).
+    joined: u32,
+    /// Threads launched and not yet gone. Every queue, the sleepers and the zombies have room
+    /// for this many (`launch` reserves it), so nothing allocates under this lock elsewhere.
+    threads: usize,
 }
 
 /// The threads waiting for a CPU or a deadline. IRQ-safe: the tick takes it. See the module
-/// doc for what nests inside.
+/// doc for what nests inside. A switch holds it across `context::switch`: the context
+/// switched to releases it ([`finish_switch`]).
 pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler {
-    run_queue: VecDeque::new(),
+    queues: [const { VecDeque::new() }; MAX_CPUS],
     sleepers: Vec::new(),
     zombies: Vec::new(),
+    joined: 1,
+    threads: 0,
 });
+
+/// Set once the boot CPU runs its idle loop: from then on the other CPUs join.
+static OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Inter-processor interrupts to send once the scheduler lock is released: a bit per CPU
+/// (each an idle CPU given a thread, or one running a thread just killed).
+#[must_use]
+struct Kicks(u32);
+
+impl Kicks {
+    fn send(self) {
+        for index in 0..MAX_CPUS {
+            if self.0 & (1 << index) != 0 {
+                percpu::send_ipi(index);
+            }
+        }
+    }
+}
+
+/// Whether CPU `index` runs a thread now (read under `SCHEDULER`, which every change of a
+/// CPU's `current` holds).
+fn runs_thread(index: usize) -> bool {
+    percpu::cpu(index).is_some_and(|cpu| !cpu.current.load(Ordering::Relaxed).is_null())
+}
+
+impl Scheduler {
+    fn takes(&self, index: usize) -> bool {
+        index < MAX_CPUS && self.joined & (1 << index) != 0
+    }
+
+    /// Threads on CPU `index`: queued there, and the one it runs.
+    fn load(&self, index: usize) -> usize {
+        self.queues[index].len() + usize::from(runs_thread(index))
+    }
+
+    /// Queues a runnable thread on the CPU that should run it: the one it ran on last if
+    /// nothing else waits for that one, else the least loaded CPU that takes threads (ties
+    /// go to the last one). Returns the CPU to interrupt: another CPU, idle until now.
+    fn enqueue(&mut self, thread: Arc<Thread>) -> Kicks {
+        let me = cpu_index();
+        let last = thread.kernel().cpu.load(Ordering::Relaxed);
+        let mut best = if self.takes(last) { last } else { me };
+        let mut best_load = self.load(best);
+        for index in 0..MAX_CPUS {
+            if best_load == 0 {
+                break;
+            }
+            if self.takes(index) && self.load(index) < best_load {
+                best = index;
+                best_load = self.load(index);
+            }
+        }
+        thread.kernel().cpu.store(best, Ordering::Relaxed);
+        self.queues[best].push_back(thread);
+        Kicks(if best != me && !runs_thread(best) {
+            1 << best
+        } else {
+            0
+        })
+    }
+
+    /// The next thread for CPU `me`: the first of its own queue, else one taken from the
+    /// front of the longest other queue; while `me` has a thread to go on with, only from a
+    /// queue that still has another one waiting (else nothing would gain).
+    fn take_next(&mut self, me: usize, has_thread: bool) -> Option<Arc<Thread>> {
+        if let Some(next) = self.queues[me].pop_front() {
+            return Some(next);
+        }
+        if !self.takes(me) {
+            return None;
+        }
+        let victim = (0..MAX_CPUS)
+            .filter(|&index| index != me)
+            .max_by_key(|&index| self.queues[index].len())?;
+        if self.queues[victim].len() < if has_thread { 2 } else { 1 } {
+            return None;
+        }
+        let next = self.queues[victim].pop_front()?;
+        next.kernel().cpu.store(me, Ordering::Relaxed);
+        Some(next)
+    }
+
+    /// Makes room for one more thread in every list a thread can be on.
+    fn reserve_thread(&mut self) -> ZxResult {
+        let threads = self.threads + 1;
+        for queue in &mut self.queues {
+            queue
+                .try_reserve(threads.saturating_sub(queue.len()))
+                .map_err(|_| Status::NO_MEMORY)?;
+        }
+        self.sleepers
+            .try_reserve(threads.saturating_sub(self.sleepers.len()))
+            .map_err(|_| Status::NO_MEMORY)?;
+        self.zombies
+            .try_reserve(threads.saturating_sub(self.zombies.len()))
+            .map_err(|_| Status::NO_MEMORY)?;
+        self.threads = threads;
+        Ok(())
+    }
+}
 
 /// The running thread's `Thread`, borrowed from this CPU's reference (null in the idle loop
 /// and at boot): the system-call path must not pay for the scheduler lock and reference
@@ -173,6 +283,35 @@ pub fn take_fault_left() -> Option<(usize, bool)> {
     (left != NO_FAULT).then_some((left & !1, left & 1 != 0))
 }
 
+/// The current thread's system call left work for later (`object::preempt::mark_deferred`'s
+/// hook). Outside a thread (the idle loop) nothing: the idle loop does such work anyway.
+fn note_left_work() {
+    let thread = current_ptr();
+    if !thread.is_null() {
+        // SAFETY: as in `with_current_process`.
+        unsafe { (*thread).kernel().left_work.store(true, Ordering::Relaxed) };
+    }
+}
+
+/// Whether the current thread's system call left work for later, clearing the mark (kept
+/// while the invariant checks run after every call).
+#[inline]
+pub fn take_left_work() -> bool {
+    let thread = current_ptr();
+    if thread.is_null() {
+        return false;
+    }
+    // SAFETY: as in `with_current_process`.
+    let left = unsafe { &(*thread).kernel().left_work };
+    if !left.load(Ordering::Relaxed) {
+        return false;
+    }
+    if !object::preempt::keeps_deferred() {
+        left.store(false, Ordering::Relaxed);
+    }
+    true
+}
+
 /// Whether the current thread is in a copy marked by [`copying_frames`].
 pub fn copy_holds_frames() -> bool {
     let thread = current_ptr();
@@ -212,12 +351,20 @@ pub fn leave_if_dead() {
 }
 
 /// Picks the next thread and switches to it. Must be called with IRQs masked. Returns when
-/// the calling context runs again.
+/// the calling context runs again, maybe on another CPU.
 pub fn schedule() {
+    switch_locked(SCHEDULER.lock());
+}
+
+/// [`schedule`] with the scheduler lock already held (by a thread that just blocked, which
+/// no other CPU may resume before its context is saved). The lock is held across the switch
+/// and released by the context switched to ([`finish_switch`]): until then no other CPU can
+/// take the previous thread off a queue and resume it while this CPU still runs on its stack.
+fn switch_locked(mut scheduler: IrqSafeGuard<'static, Scheduler>) {
     let cpu = this_cpu();
+    let me = cpu_index();
     let (save_slot, next_sp): (*const SavedContext, SavedSp);
     {
-        let mut scheduler = SCHEDULER.lock();
         cpu.need_resched.store(false, Ordering::Relaxed);
         let current: *const Thread = cpu.current.load(Ordering::Relaxed).cast_const().cast();
         // SAFETY: `current` is null or this CPU's reference to the running thread (from
@@ -229,22 +376,28 @@ pub fn schedule() {
         // finish what it must (and then leaves for good).
         let finishing = cpu.finishing.swap(false, Ordering::Relaxed);
         let mut previous_gone = false;
+        let mut goes_on = false;
         if let Some(previous) = &previous {
             let mut state = previous.state_lock().lock();
             if *state == ThreadState::Running {
                 *state = ThreadState::Runnable;
-                drop(state);
-                scheduler.run_queue.push_back(previous.clone());
+                goes_on = true;
             } else if *state == ThreadState::Dead {
-                drop(state);
-                if finishing {
-                    scheduler.run_queue.push_back(previous.clone());
-                } else {
-                    previous_gone = true;
+                goes_on = finishing;
+                previous_gone = !finishing;
+            }
+        }
+        let mut next = scheduler.take_next(me, goes_on);
+        if goes_on {
+            if let Some(previous) = &previous {
+                match next {
+                    // Nothing else to run here: it goes on.
+                    None => next = Some(previous.clone()),
+                    // Room reserved by `launch`.
+                    Some(_) => scheduler.queues[me].push_back(previous.clone()),
                 }
             }
         }
-        let next = scheduler.run_queue.pop_front();
         if let (Some(previous), Some(next)) = (&previous, &next) {
             if Arc::ptr_eq(previous, next) {
                 let mut state = next.state_lock().lock();
@@ -252,7 +405,7 @@ pub fn schedule() {
                     *state = ThreadState::Running;
                 }
                 drop(state);
-                // The queue's reference becomes this CPU's; `previous` (the old one) drops.
+                // The new reference becomes this CPU's; `previous` (the old one) drops.
                 cpu.current.store(
                     Arc::into_raw(next.clone()).cast_mut().cast(),
                     Ordering::Relaxed,
@@ -273,8 +426,10 @@ pub fn schedule() {
                     *state = ThreadState::Running;
                 }
                 drop(state);
-                next.kernel().ran.store(true, Ordering::Relaxed);
-                next.kernel().user_registers.lock().restore();
+                let kernel = next.kernel();
+                kernel.ran.store(true, Ordering::Relaxed);
+                kernel.cpu.store(me, Ordering::Relaxed);
+                kernel.user_registers.lock().restore();
                 let process = next.process();
                 aspace::switch_to(if process.has_exited() {
                     None
@@ -296,6 +451,8 @@ pub fn schedule() {
         // after the next switch.
         if let Some(previous) = previous {
             if previous_gone {
+                scheduler.threads -= 1;
+                // Room reserved by `launch`.
                 scheduler.zombies.push(previous);
             }
         }
@@ -306,27 +463,43 @@ pub fn schedule() {
             Ordering::Relaxed,
         );
     }
+    scheduler.keep_locked();
     // SAFETY: IRQs are masked (our caller's duty). `save_slot` is the previous context's
     // slot, kept alive above (its thread is queued, current or a zombie until the next
     // switch completes; or this CPU's idle context, in a static), and `next_sp` a context
-    // prepared by `launch` or saved by an earlier switch, which only this switch
-    // resumes: it was taken off the run queue (or is this CPU's idle context, which runs only
-    // when no thread does on it).
+    // prepared by `launch` or saved by an earlier switch, which only this switch resumes:
+    // it was taken off a run queue (or is this CPU's idle context, which runs only when no
+    // thread does on it), and its switch out completed before the lock it held was released
+    // (this CPU holds it now).
     unsafe { context::switch(save_slot, next_sp) };
+    finish_switch();
+}
+
+/// Finishes a switch in the context switched to (a new thread's first entry calls it too):
+/// releases the scheduler lock its switch held and frees the threads that left for good.
+extern "C" fn finish_switch() {
+    // SAFETY: the switch that resumed this context holds the lock (`switch_locked` kept it
+    // locked and handed it over); nothing else releases it.
+    unsafe { SCHEDULER.force_unlock() };
     reap_zombies();
 }
 
+/// Frees the threads that left for good, one at a time (no allocation: the list keeps the
+/// room `launch` reserved). Every zombie's switch out completed before the lock was released
+/// (the lock is held across a switch), so none of their stacks is in use.
 fn reap_zombies() {
-    let zombies = {
-        let mut scheduler = SCHEDULER.lock();
-        let current = current_ptr();
-        let (keep, free): (Vec<_>, Vec<_>) = core::mem::take(&mut scheduler.zombies)
-            .into_iter()
-            .partition(|z| core::ptr::eq(Arc::as_ptr(z), current));
-        scheduler.zombies = keep;
-        free
-    };
-    drop(zombies);
+    loop {
+        let zombie = SCHEDULER.lock().zombies.pop();
+        match zombie {
+            Some(zombie) => {
+                // Off its CPU for good: a thread killed while it ran on another CPU is seen
+                // to have ended only now.
+                zombie.left();
+                drop(zombie);
+            }
+            None => return,
+        }
+    }
 }
 
 /// The kernel's preemption point for long operations (`object::preempt`), called with no
@@ -386,11 +559,47 @@ pub fn wait_point() -> bool {
 /// How long [`wait_point`] sleeps; the tick rounds it up.
 const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
 
-/// Runs on the boot stack once the kernel has started `init`: sleeps until there is work.
+/// Runs on the boot stack once the kernel has started `init`: lets the other CPUs join the
+/// scheduler, then runs threads, or sleeps until there is work.
 pub fn idle_loop() -> ! {
     object::preempt::set_hook(preempt_point);
     object::preempt::set_wait_hook(wait_point);
     object::preempt::set_finish_hook(finish_point);
+    object::preempt::set_mark_hook(note_left_work);
+    OPEN.store(true, Ordering::Release);
+    for index in 1..MAX_CPUS {
+        if percpu::is_online(index) {
+            percpu::send_ipi(index);
+        }
+    }
+    idle_forever()
+}
+
+/// A secondary CPU, online with its interrupts and tick set up (IRQs masked): waits until the
+/// boot CPU opens the scheduler, joins it, and runs threads from then on.
+pub fn run_secondary() -> ! {
+    let cpu = this_cpu();
+    while !OPEN.load(Ordering::Acquire) {
+        wait_for_work(cpu);
+    }
+    // User address spaces exist by now (the boot CPU set them up before opening): TTBR0
+    // walks as the boot CPU has them, off the boot assembly's identity map.
+    aspace::init_secondary_cpu();
+    SCHEDULER.lock().joined |= 1 << cpu_index();
+    idle_forever()
+}
+
+/// Sleeps until an interrupt comes, and takes it. `wfi` with IRQs masked still wakes on a
+/// pending interrupt, so a wake-up's IPI that came after the caller last looked at its run
+/// queue is never slept through.
+fn wait_for_work(cpu: &percpu::PerCpu) {
+    cpu.idle_waiting.store(true, Ordering::Relaxed);
+    arch::cpu::wait_for_interrupt();
+    arch::cpu::take_pending_irqs();
+    cpu.idle_waiting.store(false, Ordering::Relaxed);
+}
+
+fn idle_forever() -> ! {
     loop {
         schedule();
         // What a thread which never came back (it exited) left for later (address spaces,
@@ -400,12 +609,8 @@ pub fn idle_loop() -> ! {
             arch::cpu::take_pending_irqs();
             continue;
         }
-        let cpu = this_cpu();
-        cpu.idle_waiting.store(true, Ordering::Relaxed);
-        arch::cpu::enable_irqs();
-        arch::cpu::wait_for_interrupt();
-        arch::cpu::disable_irqs();
-        cpu.idle_waiting.store(false, Ordering::Relaxed);
+        // This CPU's block: the loop may have run on no other (the idle context never moves).
+        wait_for_work(this_cpu());
     }
 }
 
@@ -419,124 +624,165 @@ pub fn idle_waiting() -> bool {
 /// reschedule at the end of the time slice.
 pub fn tick() {
     let now = now_ns();
-    let mut scheduler = SCHEDULER.lock();
-    let mut index = 0;
-    while index < scheduler.sleepers.len() {
-        if scheduler.sleepers[index].0 <= now {
-            let (_, thread) = scheduler.sleepers.swap_remove(index);
-            let mut state = thread.state_lock().lock();
-            if *state == ThreadState::Blocked {
-                *state = ThreadState::Runnable;
-                drop(state);
-                scheduler.run_queue.push_back(thread);
+    let mut kicks = Kicks(0);
+    {
+        let mut scheduler = SCHEDULER.lock();
+        let mut index = 0;
+        while index < scheduler.sleepers.len() {
+            if scheduler.sleepers[index].0 <= now {
+                let (_, thread) = scheduler.sleepers.swap_remove(index);
+                let mut state = thread.state_lock().lock();
+                if *state == ThreadState::Blocked {
+                    *state = ThreadState::Runnable;
+                    drop(state);
+                    kicks.0 |= scheduler.enqueue(thread).0;
+                }
+            } else {
+                index += 1;
             }
-        } else {
-            index += 1;
         }
     }
-    drop(scheduler);
+    kicks.send();
     this_cpu().need_resched.store(true, Ordering::Relaxed);
 }
 
-/// Whether an IRQ taken from EL0 should switch threads before returning.
+/// Whether the current thread should give the CPU up now (an IRQ taken from EL0, a
+/// preemption point): its time slice is over and another thread waits for this CPU, or
+/// waits behind another on a CPU this one could take it from.
 pub fn should_preempt() -> bool {
-    this_cpu().need_resched.load(Ordering::Relaxed) && !SCHEDULER.lock().run_queue.is_empty()
+    if !this_cpu().need_resched.load(Ordering::Relaxed) {
+        return false;
+    }
+    let scheduler = SCHEDULER.lock();
+    !scheduler.queues[cpu_index()].is_empty() || scheduler.queues.iter().any(|q| q.len() >= 2)
 }
 
 /// Starts a new thread ([`object::task::TaskKernel::launch`]; its process's `inner` is
-/// held): New -> Runnable, its context prepared for `start`, queued, all under `SCHEDULER`,
-/// so a concurrent kill finds it either New (nothing queued; this then fails) or queued.
+/// held): New -> Runnable, its context prepared for `start`, queued on the least loaded CPU,
+/// all under `SCHEDULER`, so a concurrent kill finds it either New (nothing queued; this
+/// then fails) or queued.
 pub(super) fn launch(thread: &Arc<Thread>, start: UserStart) -> ZxResult {
-    let mut scheduler = SCHEDULER.lock();
-    thread.set_runnable_locked()?;
-    let mut registers = [0u64; 31];
-    registers[0] = start.arg1;
-    registers[1] = start.arg2;
-    let frame = TrapFrame {
-        x: registers,
-        sp_el0: start.stack as u64,
-        elr: start.entry as u64,
-        spsr: 0, // EL0t, interrupts unmasked
-        ..TrapFrame::default()
+    let kicks = {
+        let mut scheduler = SCHEDULER.lock();
+        scheduler.reserve_thread()?;
+        if let Err(status) = thread.set_runnable_locked() {
+            scheduler.threads -= 1;
+            return Err(status);
+        }
+        let mut registers = [0u64; 31];
+        registers[0] = start.arg1;
+        registers[1] = start.arg2;
+        let frame = TrapFrame {
+            x: registers,
+            sp_el0: start.stack as u64,
+            elr: start.entry as u64,
+            spsr: 0, // EL0t, interrupts unmasked
+            ..TrapFrame::default()
+        };
+        let kernel = thread.kernel();
+        // SAFETY: the thread was New until `set_runnable_locked` just now (under `SCHEDULER`,
+        // still held), so its kernel stack, mapped with it, has never been switched to; it is
+        // not queued yet, so nothing switches to it before the context is ready.
+        unsafe {
+            kernel
+                .context
+                .prepare(kernel.stack_top(), frame, finish_switch)
+        };
+        // A new thread has no CPU of its own yet: the least loaded one.
+        kernel.cpu.store(usize::MAX, Ordering::Relaxed);
+        scheduler.enqueue(thread.clone())
     };
-    let kernel = thread.kernel();
-    // SAFETY: the thread was New until `set_runnable_locked` just now (under `SCHEDULER`,
-    // still held), so its kernel stack, mapped with it, has never been switched to; it is
-    // not queued yet, so nothing switches to it before the context is ready.
-    unsafe { kernel.context.prepare(kernel.stack_top(), frame) };
-    scheduler.run_queue.push_back(thread.clone());
+    kicks.send();
     Ok(())
 }
 
 /// Kills a thread ([`object::task::TaskKernel::mark_dead`]): Dead under `SCHEDULER`, and off
 /// the sleepers; false if it already was. One that is blocked or preempted still runs once
 /// more, in the kernel, to unwind its stack (releasing what its frames hold) and leave
-/// through the scheduler; it never returns to user mode. One that was started but never ran
-/// is taken off the run queue: its stack holds nothing yet.
-pub(super) fn mark_dead(thread: &Arc<Thread>) -> bool {
+/// through the scheduler; it never returns to user mode. One running on another CPU is
+/// interrupted there, so that it leaves at once. One that was started but never ran is taken
+/// off its run queue: its stack holds nothing yet.
+pub(super) fn mark_dead(thread: &Arc<Thread>) -> Killed {
     let mut scheduler = SCHEDULER.lock();
     let Some(was) = thread.set_dead_locked() else {
-        return false;
+        return Killed::Already;
     };
     scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
     // Taken out of the queue under the lock, dropped after it.
     let mut unqueued = None;
+    let mut kicks = Kicks(0);
+    let mut killed = Killed::Stopped;
+    let cpu = thread.kernel().cpu.load(Ordering::Relaxed);
     match was {
-        // The current thread: it leaves at its next trip through the scheduler, which does
-        // not queue a Dead thread again.
-        ThreadState::Blocked => scheduler.run_queue.push_back(thread.clone()),
+        ThreadState::Blocked => kicks = scheduler.enqueue(thread.clone()),
         ThreadState::Runnable if !thread.kernel().ran.load(Ordering::Relaxed) => {
-            if let Some(index) = scheduler
-                .run_queue
-                .iter()
-                .position(|t| Arc::ptr_eq(t, thread))
-            {
-                unqueued = scheduler.run_queue.remove(index);
+            if let Some(queue) = scheduler.queues.get_mut(cpu) {
+                if let Some(index) = queue.iter().position(|t| Arc::ptr_eq(t, thread)) {
+                    unqueued = queue.remove(index);
+                }
             }
+            if unqueued.is_some() {
+                scheduler.threads -= 1;
+            }
+        }
+        // Running on another CPU: interrupted, it leaves on the way back to user mode (or at
+        // the end of the system call it is in). The current thread leaves at its next trip
+        // through the scheduler, which does not queue a Dead thread again.
+        ThreadState::Running if cpu != cpu_index() => {
+            kicks = Kicks(1 << cpu);
+            killed = Killed::Leaving;
         }
         // Other runnable ones are queued and unwind when they run; new ones never ran.
         _ => {}
     }
     drop(scheduler);
+    kicks.send();
     drop(unqueued);
-    true
+    killed
 }
 
 /// Makes a blocked thread runnable.
 fn wake(thread: &Arc<Thread>) {
-    let mut scheduler = SCHEDULER.lock();
-    let mut state = thread.state_lock().lock();
-    if *state == ThreadState::Blocked {
+    let kicks = {
+        let mut scheduler = SCHEDULER.lock();
+        let mut state = thread.state_lock().lock();
+        if *state != ThreadState::Blocked {
+            return;
+        }
         *state = ThreadState::Runnable;
         drop(state);
         scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
-        scheduler.run_queue.push_back(thread.clone());
-    }
+        scheduler.enqueue(thread.clone())
+    };
+    kicks.send();
 }
 
-/// Blocks the current thread until `deadline` or until something wakes it.
+/// Blocks the current thread until `deadline` or until something wakes it. The scheduler
+/// lock is held from the check of `still_waiting` until the thread is switched out, so a
+/// waker on another CPU finds it either still running (and `still_waiting` false by then) or
+/// Blocked and switched out.
 fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
     let Some(thread) = current_thread() else {
         return;
     };
-    {
-        let mut scheduler = SCHEDULER.lock();
-        if !still_waiting() {
-            return;
-        }
-        let mut state = thread.state_lock().lock();
-        // A killed thread never blocks again: it unwinds to the system-call boundary and
-        // leaves there. Marking it Blocked would also hide that it is dead.
-        if *state == ThreadState::Dead {
-            return;
-        }
-        *state = ThreadState::Blocked;
-        drop(state);
-        if deadline != abi::ZX_TIME_INFINITE {
-            scheduler.sleepers.push((deadline, thread.clone()));
-        }
+    let mut scheduler = SCHEDULER.lock();
+    if !still_waiting() {
+        return;
     }
-    schedule();
+    let mut state = thread.state_lock().lock();
+    // A killed thread never blocks again: it unwinds to the system-call boundary and
+    // leaves there. Marking it Blocked would also hide that it is dead.
+    if *state == ThreadState::Dead {
+        return;
+    }
+    *state = ThreadState::Blocked;
+    drop(state);
+    if deadline != abi::ZX_TIME_INFINITE {
+        // Room reserved by `launch`.
+        scheduler.sleepers.push((deadline, thread.clone()));
+    }
+    drop(thread);
+    switch_locked(scheduler);
 }
 
 /// `zx_nanosleep`.

@@ -29,6 +29,9 @@ pub struct KernelThread {
     /// The thread has been switched to at least once (its kernel stack is in use). Written
     /// and read under `SCHEDULER`.
     pub(super) ran: AtomicBool,
+    /// The CPU whose run queue holds the thread, or that runs it or ran it last (a
+    /// `percpu` index). Written and read under `SCHEDULER`.
+    pub(super) cpu: AtomicUsize,
     /// The kernel context while switched out.
     pub(super) context: SavedContext,
     pub(super) stack: KernelStack,
@@ -41,6 +44,10 @@ pub struct KernelThread {
     /// The user page (address, bit 0: a write) such a copy faulted on and could not have
     /// served without waiting, or `NO_FAULT`; only the thread itself reads or writes it.
     pub(super) fault_left: AtomicUsize,
+    /// The thread's system call left work for later (`object::preempt::mark_deferred`): it
+    /// does that work on its way out ([`super::take_left_work`]). Only the thread itself
+    /// reads or writes it.
+    pub(super) left_work: AtomicBool,
 }
 
 /// [`KernelThread::fault_left`]: none.
@@ -51,11 +58,14 @@ impl KernelThread {
     pub(super) fn new() -> ZxResult<KernelThread> {
         Ok(KernelThread {
             ran: AtomicBool::new(false),
+            cpu: AtomicUsize::new(0),
             context: SavedContext::new(),
             stack: KernelStack::new()?,
             user_registers: spin::Mutex::new(UserRegisters::new()),
             copying_frames: AtomicBool::new(false),
             fault_left: AtomicUsize::new(NO_FAULT),
+            // Set for good while the invariant checks run on every way out.
+            left_work: AtomicBool::new(object::preempt::keeps_deferred()),
         })
     }
 

@@ -25,9 +25,11 @@ arch_switch_context:
     add     sp, sp, #96
     ret
 
-// A new thread's first switch returns here: its initial trap frame is at SP.
+// A new thread's first switch returns here: its initial trap frame is at SP, and x19 holds
+// the function that finishes a switch (it keeps SP as it is).
 .global arch_thread_first_entry
 arch_thread_first_entry:
+    blr     x19
     b       exception_return
 
 // The kernel is built without FP, so these two name the registers explicitly.

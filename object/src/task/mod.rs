@@ -63,6 +63,18 @@ fn check_entry(entry: usize, stack: usize) -> ZxResult {
     Ok(())
 }
 
+/// What [`TaskKernel::mark_dead`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Killed {
+    /// The thread already was dead.
+    Already,
+    /// It runs no user code any more (it may still unwind in the kernel).
+    Stopped,
+    /// It runs on another CPU, maybe in user mode, until that CPU takes the interrupt the
+    /// kernel sent it: the kernel calls [`Thread::left`] once it is off that CPU for good.
+    Leaving,
+}
+
 /// What the task objects need from the kernel binary. Every function is called with no lock
 /// of this module held unless it says otherwise.
 pub trait TaskKernel: Sized + Send + Sync + 'static {
@@ -91,8 +103,8 @@ pub trait TaskKernel: Sized + Send + Sync + 'static {
 
     /// Kills a thread: under the scheduler lock, [`Thread::set_dead_locked`], then takes it
     /// off whatever queue it waits in (a blocked one runs once more, to unwind its kernel
-    /// stack). False if it already was dead. May be called with its process's `inner` held.
-    fn mark_dead(thread: &Arc<Thread<Self>>) -> bool;
+    /// stack). May be called with its process's `inner` held.
+    fn mark_dead(thread: &Arc<Thread<Self>>) -> Killed;
 
     /// Monotonic time in nanoseconds.
     fn now_ns() -> i64;

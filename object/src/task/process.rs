@@ -219,6 +219,8 @@ impl<K: TaskKernel> Process<K> {
         // All closed before the process is seen to have ended, with finish points between
         // chunks (this may be the process's own last thread, killed).
         close_dying_table(self.handles.take_all());
+        // What those handles left for later (the pages of large VMOs) is freed too.
+        crate::free_deferred_finishing();
         self.base
             .signals()
             .update(Signals::NONE, Signals::PROCESS_TERMINATED);

@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::process::{ProcessInner, ProcessState};
-use super::{check_entry, Process, TaskKernel, UserStart};
+use super::{check_entry, Killed, Process, TaskKernel, UserStart};
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
 use crate::{Signals, Status, ZxResult};
@@ -185,17 +185,28 @@ impl<K: TaskKernel> Thread<K> {
     }
 
     /// Marks the thread dead (through the kernel, which takes it off its queues) and asserts
-    /// THREAD_TERMINATED; false if it already was dead. One that is blocked or preempted
+    /// THREAD_TERMINATED, or has the kernel assert it once the thread is off the CPU it runs
+    /// on ([`Thread::left`]); false if it already was dead. One that is blocked or preempted
     /// still runs once more, in the kernel, to unwind its stack and leave through the
     /// scheduler; it never returns to user mode.
     pub(super) fn mark_dead(self: &Arc<Self>) -> bool {
-        if !K::mark_dead(self) {
-            return false;
+        match K::mark_dead(self) {
+            Killed::Already => false,
+            Killed::Stopped => {
+                self.left();
+                true
+            }
+            Killed::Leaving => true,
         }
+    }
+
+    /// The dead thread runs no user code any more: asserts THREAD_TERMINATED (once; later
+    /// calls change nothing). The kernel calls it when a thread killed while it ran on
+    /// another CPU has left that CPU.
+    pub fn left(&self) {
         self.base
             .signals()
             .update(Signals::NONE, Signals::THREAD_TERMINATED);
-        true
     }
 }
 

@@ -2665,20 +2665,28 @@ pub fn deferred_work_pending() -> bool {
 
 /// One chunk of the work families left for later: true while some is left.
 pub fn settle_deferred_chunk() -> bool {
-    let Some(family_lock) = DEFERRED_FAMILIES.pop() else {
+    // Counted in flight while off the list (`preempt::work_in_flight`).
+    let Some(family_lock) = DEFERRED_FAMILIES.pop_in_flight() else {
         return false;
     };
+    settle_one_chunk(&family_lock);
+    preempt::end_in_flight();
+    true
+}
+
+/// A chunk of the work of a family taken off [`DEFERRED_FAMILIES`]; puts it back while work
+/// is left.
+fn settle_one_chunk(family_lock: &Arc<FamilyCell>) {
     let mut family = family_lock.lock();
     if family.deferred_chunk() {
         // Put back while still locked: another close in the family must not queue it twice.
         match DEFERRED_FAMILIES.put_back(family_lock.clone()) {
-            Ok(()) => return true,
+            Ok(()) => return,
             // No room (only another thread's push can have taken it): finish it here.
             Err(_) => while family.deferred_chunk() {},
         }
     }
     family.queued = false;
-    true
 }
 
 /// Pages a dying node may hold and still free them at once, under its family's lock (and
