@@ -398,11 +398,11 @@ static struct {
 
 static void channel_job(uint32_t me) {
     if (me < CH_WRITERS) {
-        uint64_t seq = 0;
+        uint64_t seq = 0, k = 0;
         while (seq < CH_MAX && racing()) {
             if (__atomic_load_n(&g_ch.written, __ATOMIC_SEQ_CST) >=
                 __atomic_load_n(&g_ch.read, __ATOMIC_SEQ_CST) + CH_IN_FLIGHT) {
-                pause_now_and_then(seq);
+                pause_now_and_then(++k);
                 continue;
             }
             uint64_t msg[2] = {me, seq};

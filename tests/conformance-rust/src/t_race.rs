@@ -591,9 +591,11 @@ fn channel_many_to_many() -> R {
     in_threads(CH_WRITERS + CH_READERS - 1, &|i| {
         if i < CH_WRITERS {
             let mut seq = 0usize;
+            let mut k = 0u64;
             while seq < CH_MAX && now() < deadline && !fail.failed() {
                 if written.load(Ordering::SeqCst) >= read.load(Ordering::SeqCst) + CH_IN_FLIGHT {
-                    pause(seq as u64);
+                    k += 1;
+                    pause(k);
                     continue;
                 }
                 let mut msg = [0u8; 16];
