@@ -19,7 +19,7 @@ comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
 
-.PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-linux fuzz test test-host test-qemu gdb clippy fmt clean FORCE
+.PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-linux fuzz test test-host test-qemu stress gdb clippy fmt clean FORCE
 
 all: kernel initrd
 
@@ -159,6 +159,13 @@ test-host: deps
 
 test-qemu: deps
 	@bash qemu/run-tests.sh --qemu-only
+
+# Not part of `test`: boots the racing cases (`test only=race_`) over and over for
+# STRESS_SECONDS (default 300) on virt with four vCPUs under MTTCG, GICv3 and GICv2
+# alternating; stops at the first failed boot (qemu/stress.sh).
+STRESS_SECONDS ?= 300
+stress: deps
+	@STRESS_SECONDS=$(STRESS_SECONDS) bash qemu/stress.sh
 
 # Starts QEMU halted with its gdbstub on :1234 and attaches gdb-multiarch with symbols.
 gdb: deps $(KERNEL_IMG) $(INITRD)

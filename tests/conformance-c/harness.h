@@ -237,6 +237,7 @@ extern const t_group t_group_channel;
 extern const t_group t_group_vmar;
 extern const t_group t_group_process;
 extern const t_group t_group_misc;
+extern const t_group t_group_race;
 extern const t_group t_group_stress;
 
 #endif /* CONFORMANCE_C_HARNESS_H_ */

@@ -23,6 +23,7 @@ mod t_hostile;
 mod t_info;
 mod t_long;
 mod t_process;
+mod t_race;
 mod t_thread;
 mod t_vmar;
 mod t_vmo;
@@ -60,6 +61,7 @@ fn main(args: &[&str]) -> i32 {
         t_thread::CASES,
         t_process::CASES,
         t_long::CASES,
+        t_race::CASES,
         // Last: the cases most likely to hang a broken kernel.
         t_hostile::CASES,
     ];
