@@ -86,6 +86,11 @@ fn report(what: core::fmt::Arguments<'_>) -> bool {
     let Some(process) = task::current_process() else {
         return false;
     };
+    // Killed meanwhile (by another thread, maybe on another CPU, which tore the address
+    // space down under this fault): it ends anyway, and nothing is wrong with it.
+    if process.has_exited() {
+        return true;
+    }
     let name = process.name();
     let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     let name = core::str::from_utf8(&name[..len]).unwrap_or("?");

@@ -1361,7 +1361,10 @@ fn vmo_info_of_a_vmo_mapped_many_times_walks_no_mapping() {
         .collect();
     let ids: Vec<u64> = observers
         .iter()
-        .map(|o| vmo.add_mapping(Arc::downgrade(o) as std::sync::Weak<dyn MappingObserver>))
+        .map(|o| {
+            vmo.add_mapping(Arc::downgrade(o) as std::sync::Weak<dyn MappingObserver>)
+                .expect("the VMO is alive")
+        })
         .collect();
     asked.store(0, SeqCst);
     let info = vmo.info();
@@ -2395,7 +2398,8 @@ fn closing_a_vmo_between_the_steps_of_its_shrink_takes_the_entries_away_before_i
         drop(Handle::new(v, Rights::DEFAULT_VMO));
         at_every_point(c);
     });
-    assert_eq!(vmo.set_size(0), Err(Status::BAD_STATE));
+    // As if the handle had been closed before the call.
+    assert_eq!(vmo.set_size(0), Err(Status::BAD_HANDLE));
     // The clone's entries go in steps, before the pages.
     let steps = do_deferred_work();
     stop_every_point();
@@ -2796,7 +2800,10 @@ fn a_registration_made_while_a_walk_is_partway_is_visited_before_the_page_goes()
     at_each_next_point(vec![
         Box::new(|| {}),
         Box::new(move || {
-            r.set(v.add_mapping(Arc::downgrade(&p) as std::sync::Weak<dyn MappingObserver>));
+            r.set(
+                v.add_mapping(Arc::downgrade(&p) as std::sync::Weak<dyn MappingObserver>)
+                    .expect("the VMO is alive"),
+            );
         }),
     ]);
     vmo.op_range(

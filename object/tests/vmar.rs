@@ -204,13 +204,13 @@ impl MapTarget for FakeTarget {
         self.state.lock().unwrap().resizable
     }
 
-    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64 {
+    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> Option<u64> {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = s.next_id;
         s.observers.insert(id, observer);
         s.adds += 1;
-        id
+        Some(id)
     }
 
     fn remove_mapping(&self, id: u64) {
@@ -1597,8 +1597,8 @@ fn fault_write_answered_read_only_is_access_denied() {
         fn is_resizable(&self) -> bool {
             false
         }
-        fn add_mapping(&self, _: Weak<dyn MappingObserver>) -> u64 {
-            1
+        fn add_mapping(&self, _: Weak<dyn MappingObserver>) -> Option<u64> {
+            Some(1)
         }
         fn remove_mapping(&self, _: u64) {}
         fn fault_page(&self, _: u64, _: bool, _: bool) -> ZxResult<PageForFault> {

@@ -32,8 +32,10 @@ pub trait MapTarget: Send + Sync {
     /// Current size in bytes (a page multiple).
     fn size(&self) -> u64;
     fn is_resizable(&self) -> bool;
-    /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`].
-    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64;
+    /// Registers a mapping; returns its id for [`MapTarget::remove_mapping`], or None when the
+    /// target is gone (a VMO whose last handle and mapping went while a call that looked it
+    /// up was on its way to map it).
+    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> Option<u64>;
     fn remove_mapping(&self, id: u64);
     /// The mapping registered as `id` shows at most `offset .. offset + len` of the target
     /// from now on (a registration covers the whole target until then): a target may skip

@@ -863,6 +863,11 @@ impl Vmar {
             origin,
         };
         let first = Prepared::new(self.space(), target.clone());
+        if !first.registered {
+            // The VMO's last handle was closed (by another thread) while this call was on its
+            // way: as if the handle had been closed before it.
+            return Err(Status::BAD_HANDLE);
+        }
         let origin = first.id;
         let registration = first.registration;
         let addr = self.transact(alloc::vec![first], |state, aspace, spares, removed| {

@@ -234,6 +234,9 @@ pub(crate) struct Prepared {
     pub id: u64,
     pub observer: Arc<Observer>,
     pub registration: u64,
+    /// The target took the registration (false: it was gone, see
+    /// [`MapTarget::add_mapping`]; the registration is then meaningless).
+    pub registered: bool,
     pub target: Arc<dyn MapTarget>,
 }
 
@@ -250,7 +253,8 @@ impl Prepared {
         Prepared {
             id,
             observer,
-            registration,
+            registration: registration.unwrap_or(0),
+            registered: registration.is_some(),
             target,
         }
     }

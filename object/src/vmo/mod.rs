@@ -201,10 +201,13 @@ impl Vmo {
         }
     }
 
+    /// The family, locked; BAD_HANDLE once the VMO is dead: its last handle and mapping
+    /// went while a call that had looked it up (another thread closed the handle meanwhile)
+    /// was on its way, which then fails as if the handle had been closed before it.
     fn lock(&self) -> ZxResult<spin::MutexGuard<'_, Family>> {
         let family = self.family.lock();
         if self.dead.load(Ordering::Relaxed) {
-            return Err(Status::BAD_STATE);
+            return Err(Status::BAD_HANDLE);
         }
         Ok(family)
     }
@@ -716,14 +719,15 @@ impl MapTarget for Vmo {
         self.resizable
     }
 
-    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> u64 {
+    fn add_mapping(&self, observer: Weak<dyn MappingObserver>) -> Option<u64> {
         let mut family = self.family.lock();
-        let id = family.new_mapping_id();
-        if !self.dead.load(Ordering::Relaxed) {
-            family.node_mut(self.node).mappings.insert(id, observer);
-            self.mapping_count.fetch_add(1, Ordering::Relaxed);
+        if self.dead.load(Ordering::Relaxed) {
+            return None;
         }
-        id
+        let id = family.new_mapping_id();
+        family.node_mut(self.node).mappings.insert(id, observer);
+        self.mapping_count.fetch_add(1, Ordering::Relaxed);
+        Some(id)
     }
 
     fn narrow_mapping(&self, id: u64, offset: u64, len: u64) {
