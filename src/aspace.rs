@@ -234,6 +234,7 @@ impl Tables {
         work: &mut usize,
     ) -> (usize, bool) {
         const TABLE: usize = object::vmar::TABLE_WORK;
+        let execute = perms.execute;
         let perms = user_perms(perms);
         let mut any = false;
         let mut at = va;
@@ -241,6 +242,11 @@ impl Tables {
             match self.tree.leaf_table(at) {
                 Ok(table) => {
                     for entry in table.leaf_entries(at, end) {
+                        if execute && entry.is_valid() {
+                            // As in `map_page`: code written through a writable mapping.
+                            let frame = entry.load().address();
+                            arch::cache::sync_instructions(arch::mmu::phys_to_virt(frame), PAGE);
+                        }
                         any |= entry.reprotect(perms);
                     }
                     *work -= TABLE;
@@ -623,6 +629,25 @@ impl AddressSpace for UserAddressSpace {
         if entry.clear() {
             user_mmu::flush_range(self.asid, va, PAGE);
         }
+        // An entry cleared by a batch still open (another thread's, which released this
+        // lock between two steps) may still be in some CPU's TLB: the batch's invalidation
+        // is done now, before a new entry could meet the stale one.
+        match tables.batch {
+            Batch::One(owner, start, len) => {
+                user_mmu::flush_range(self.asid, start, len);
+                tables.batch = Batch::Empty(owner);
+            }
+            Batch::Many(owner) => {
+                user_mmu::flush_asid(self.asid);
+                tables.batch = Batch::Empty(owner);
+            }
+            Batch::Off | Batch::Empty(_) => {}
+        }
+        if perms.execute {
+            // The page's contents were written through the data side (the linear map, or a
+            // writable mapping): every CPU must fetch them, not stale instructions.
+            arch::cache::sync_instructions(arch::mmu::phys_to_virt(frame), PAGE);
+        }
         entry.set_page(frame, user_perms(perms));
         user_mmu::sync_new_entries();
         Ok(())
@@ -687,8 +712,15 @@ impl AddressSpace for UserAddressSpace {
         let mut guard = self.tables.lock();
         let Some(tables) = guard.as_mut() else { return };
         let mut any = false;
+        let execute = perms.execute;
         let perms = user_perms(perms);
         tables.tree.for_each_page(va, len, |_, entry| {
+            if execute && entry.is_valid() {
+                // Code written through a writable mapping becomes executable: as in
+                // `map_page`.
+                let frame = entry.load().address();
+                arch::cache::sync_instructions(arch::mmu::phys_to_virt(frame), PAGE);
+            }
             any |= entry.reprotect(perms);
         });
         if any {

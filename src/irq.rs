@@ -242,6 +242,8 @@ pub fn handle(frame: &mut TrapFrame) {
         // kill): the way back to that thread (`trap::irq_exit`) does the rest.
         crate::percpu::count_ipi();
         end(true);
+        // Or another CPU stops the others (the invariant checks, a panic).
+        crate::percpu::park_if_asked();
         return;
     }
     if intid != TIMER_INTID.load(Ordering::Relaxed) {
@@ -250,6 +252,8 @@ pub fn handle(frame: &mut TrapFrame) {
         return;
     }
     crate::percpu::count_tick();
+    // After a panic on another CPU (which sends no interrupt), this CPU stops here.
+    crate::percpu::park_if_asked();
     let late = if crate::percpu::cpu_index() == 0 {
         arch::timer::handle_tick()
     } else {

@@ -24,8 +24,8 @@
 //! left work for later: `kcheck` keeps that flag set ([`object::preempt::keep_deferred`]),
 //! so the common way out is unchanged. (Not after the call of a thread killed meanwhile: it
 //! leaves its work to the idle loop, and the next call's checks see the result.) They hold
-//! no lock across each other and assume nothing else runs meanwhile (one CPU, IRQs masked,
-//! no preemption point): with more CPUs they would have to stop the others first.
+//! no lock across each other and assume nothing else runs meanwhile: IRQs masked, no
+//! preemption point, and the other CPUs parked (`percpu::with_others_stopped`).
 //!
 //! # Locking
 //! No lock of its own (the flags are atomics). The checks run with no lock held and take
@@ -95,7 +95,8 @@ pub fn enabled() -> bool {
 pub fn after_syscall() {
     let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     let census = calls.is_multiple_of(CENSUS_EVERY.load(Ordering::Relaxed));
-    match check_all(census) {
+    // The books hold still only while no other CPU runs.
+    match crate::percpu::with_others_stopped(|| check_all(census)) {
         Err(report) => panic!("kcheck after system call {calls}: {report}"),
         // Now and then a line saying what was checked, so a run shows the checks ran.
         Ok(seen) if census && (calls / CENSUS_EVERY.load(Ordering::Relaxed)).is_power_of_two() => {

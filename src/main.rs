@@ -180,6 +180,7 @@ pub fn stop() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     arch::cpu::disable_irqs();
+    percpu::stop_others_for_good();
     log::error!("PANIC: {info}");
     stop()
 }

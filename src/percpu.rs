@@ -12,7 +12,7 @@
 //! itself there.
 
 use arch::context::SavedContext;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// CPUs the kernel has room for; index 0 is the boot CPU.
 pub const MAX_CPUS: usize = arch::smp::MAX_CPUS;
@@ -168,4 +168,65 @@ pub fn this_cpu() -> &'static PerCpu {
 #[inline]
 pub fn current_token() -> usize {
     this_cpu().current.load(Ordering::Relaxed) as usize
+}
+
+// ---- stopping the other CPUs ---------------------------------------------------------------
+
+/// Set while one CPU has the others parked ([`with_others_stopped`], or for good after a
+/// panic): every other CPU spins in its inter-processor interrupt until it is clear.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// CPUs spinning in [`park_if_asked`].
+static PARKED: AtomicUsize = AtomicUsize::new(0);
+/// Held by the CPU that stops the others. Never waited for with IRQs masked: a CPU that
+/// wants it takes interrupts while it waits, so it parks when the holder asks.
+static STOPPER: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Runs `f` while every other online CPU is parked in its interrupt handler, so that `f` sees
+/// the kernel's books still (the invariant checks). Called with no lock held and IRQs masked
+/// (a CPU takes interrupts only where it holds no lock, so the parked ones hold none).
+pub fn with_others_stopped<R>(f: impl FnOnce() -> R) -> R {
+    let guard = loop {
+        if let Some(guard) = STOPPER.try_lock() {
+            break guard;
+        }
+        // Another CPU stops the others: park when it asks.
+        arch::cpu::take_pending_irqs();
+        core::hint::spin_loop();
+    };
+    let me = cpu_index();
+    STOP.store(true, Ordering::SeqCst);
+    // Those the interrupt reaches (all online ones, once an interrupt controller is set up).
+    let others = (0..MAX_CPUS)
+        .filter(|&index| index != me && is_online(index) && send_ipi(index))
+        .count();
+    while PARKED.load(Ordering::Acquire) < others {
+        core::hint::spin_loop();
+    }
+    let result = f();
+    STOP.store(false, Ordering::SeqCst);
+    while PARKED.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+    drop(guard);
+    result
+}
+
+/// Parks the other CPUs for good (a panic): each at its next tick or inter-processor
+/// interrupt. Sends nothing (the panic may have come from inside the interrupt controller's
+/// lock) and waits for nothing.
+pub fn stop_others_for_good() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// From the interrupt handler (the inter-processor interrupt and the tick): spins while
+/// another CPU has the others stopped.
+pub fn park_if_asked() {
+    if !STOP.load(Ordering::Acquire) {
+        return;
+    }
+    PARKED.fetch_add(1, Ordering::AcqRel);
+    while STOP.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    PARKED.fetch_sub(1, Ordering::AcqRel);
 }

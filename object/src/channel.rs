@@ -434,6 +434,11 @@ impl Channel {
         collector: Option<&mut Collector>,
     ) -> (ZxResult<usize>, Option<Message>) {
         let mut sides = self.shared.sides.lock();
+        if sides[self.side].closed {
+            // This endpoint's last handle was closed (by another thread) while the call that
+            // looked it up was on its way: as if it had been closed before the call.
+            return (Err(Status::BAD_HANDLE), Some(message));
+        }
         let destination = &mut sides[1 - self.side];
         let peer = match peer {
             Some(peer) if !destination.closed => peer,
@@ -533,6 +538,8 @@ impl Channel {
         let result = {
             let sides = self.shared.sides.lock();
             match &peer {
+                // Closed by another thread since the call looked it up.
+                _ if sides[self.side].closed => Err(Status::BAD_HANDLE),
                 Some(peer) if !sides[1 - self.side].closed => {
                     peer.base.signals().update(clear, set);
                     Ok(())

@@ -357,6 +357,10 @@ struct TableInner {
     free_tail: u32,
     free_count: usize,
     count: usize,
+    /// Set by [`HandleTable::take_all`] (its process ended): nothing is added any more. A
+    /// thread of the process still in a system call on another CPU could otherwise add a
+    /// handle nobody would ever close (one to the process itself would keep it forever).
+    closed: bool,
 }
 
 /// The handles of one process.
@@ -394,6 +398,7 @@ impl HandleTable {
                 free_tail: NIL,
                 free_count: 0,
                 count: 0,
+                closed: false,
             }),
         }
     }
@@ -445,6 +450,9 @@ impl HandleTable {
     /// A slot for one more handle (not yet marked used), or `NO_RESOURCES` at the limit /
     /// `NO_MEMORY`.
     fn alloc_slot(&self, inner: &mut TableInner) -> ZxResult<usize> {
+        if inner.closed {
+            return Err(Status::BAD_STATE);
+        }
         if inner.count >= self.max_handles {
             return Err(Status::NO_RESOURCES);
         }
@@ -770,9 +778,11 @@ impl HandleTable {
     }
 
     /// Removes every handle and returns them, for a caller that must drop them without
-    /// recursion (a process whose handles end other processes).
+    /// recursion (a process whose handles end other processes); from then on nothing can be
+    /// added (BAD_STATE).
     pub fn take_all(&self) -> Vec<Handle> {
         let mut inner = self.inner.lock();
+        inner.closed = true;
         let mut taken = Vec::new();
         for index in 0..inner.slots.len() {
             if let Some(handle) = self.take_slot(&mut inner, index) {

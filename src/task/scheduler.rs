@@ -33,6 +33,9 @@ pub(super) struct Scheduler {
     pub(super) sleepers: Vec<(i64, Arc<Thread>)>,
     /// Dead threads whose kernel stack may still be in use until the next switch completes.
     zombies: Vec<Arc<Thread>>,
+    /// References to dead threads a wake-up took under other locks, dropped at the next
+    /// switch (`ThreadWaker::wake`).
+    orphans: Vec<Arc<Thread>>,
     /// The CPUs that take threads, a bit per `percpu` index: the boot CPU from the start,
     /// each other CPU once it joined ([`run_secondary`]).
     joined: u32,
@@ -48,6 +51,7 @@ pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler
     queues: [const { VecDeque::new() }; MAX_CPUS],
     sleepers: Vec::new(),
     zombies: Vec::new(),
+    orphans: Vec::new(),
     joined: 1,
     threads: 0,
 });
@@ -484,20 +488,23 @@ extern "C" fn finish_switch() {
     reap_zombies();
 }
 
-/// Frees the threads that left for good, one at a time (no allocation: the list keeps the
+/// Frees the threads that left for good, and drops the references wake-ups handed over
+/// (`orphans`), one at a time (no allocation: the list keeps the
 /// room `launch` reserved). Every zombie's switch out completed before the lock was released
 /// (the lock is held across a switch), so none of their stacks is in use.
 fn reap_zombies() {
     loop {
-        let zombie = SCHEDULER.lock().zombies.pop();
-        match zombie {
-            Some(zombie) => {
-                // Off its CPU for good: a thread killed while it ran on another CPU is seen
-                // to have ended only now.
-                zombie.left();
-                drop(zombie);
-            }
-            None => return,
+        let (zombie, orphan) = {
+            let mut scheduler = SCHEDULER.lock();
+            (scheduler.zombies.pop(), scheduler.orphans.pop())
+        };
+        if zombie.is_none() && orphan.is_none() {
+            return;
+        }
+        if let Some(zombie) = zombie {
+            // Off its CPU for good: a thread killed while it ran on another CPU is seen to
+            // have ended only now.
+            zombie.left();
         }
     }
 }
@@ -796,9 +803,21 @@ pub fn sleep_until(deadline: i64) {
 struct ThreadWaker(Weak<Thread>);
 
 impl Wake for ThreadWaker {
+    /// Called under the signal lock of the object waited on (and maybe its owner's lock): the
+    /// reference taken here must not be the thread's last, whose drop could tear its process
+    /// down under those locks. A live thread is held by its process; a dead one (it may have
+    /// left and been reaped on another CPU meanwhile) is handed to the scheduler, dropped at
+    /// the next switch.
     fn wake(&self) {
-        if let Some(thread) = self.0.upgrade() {
-            self::wake(&thread);
+        let Some(thread) = self.0.upgrade() else {
+            return;
+        };
+        self::wake(&thread);
+        if thread.is_dead() {
+            let mut scheduler = SCHEDULER.lock();
+            if scheduler.orphans.try_reserve(1).is_ok() {
+                scheduler.orphans.push(thread);
+            }
         }
     }
 }

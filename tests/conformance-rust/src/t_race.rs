@@ -38,6 +38,10 @@ pub const CASES: &[Case] = &[
     ("race_wait_one_wakes_every_waiter_once_per_signal", || {
         expect_no_kernel_leak(1, 1, wait_one_wakes_all)
     }),
+    (
+        "race_a_page_replaced_under_a_reading_thread_is_gone_from_its_tlb",
+        || expect_no_kernel_leak(1, 1, replace_under_a_reader),
+    ),
 ];
 
 /// How long each racing run lasts (the case runs it twice: warm-up and measured).
@@ -912,4 +916,96 @@ fn wait_one_wakes_all() -> R {
     let rounds = rounds.load(Ordering::SeqCst);
     ensure!(rounds >= 3, "only {rounds} rounds");
     Ok(())
+}
+
+// ---- 7: a mapping replaced while another thread reads through it -------------------------------
+
+/// One thread reads a word through a mapping of VMO `old` in a tight loop (no system call, so
+/// with several CPUs it stays in user mode on its own CPU, its TLB holding the translation)
+/// while this one maps VMO `new` over it (SPECIFIC_OVERWRITE) and then keeps writing a third
+/// value into `old`'s page. The reader must come to see `new`'s word and, from then on, never
+/// `old`'s page again: the replacement's TLB invalidation reached its CPU.
+fn replace_under_a_reader() -> R {
+    const OLD: u64 = 0x01d_01d;
+    const NEW: u64 = 0x0e_e0e;
+    const STALE: u64 = 0x57a1e;
+    let old = vmo(PAGE)?;
+    let new = vmo(PAGE)?;
+    write_all(old.raw(), 0, &OLD.to_le_bytes())?;
+    write_all(new.raw(), 0, &NEW.to_le_bytes())?;
+    let sub = allocate(
+        root_vmar(),
+        ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+        0,
+        PAGEZ,
+    )?;
+    let addr = map_raw(
+        sub.h.raw(),
+        ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
+        0,
+        old.raw(),
+        0,
+        PAGEZ,
+    )
+    .map_err(|s| format!("zx_vmar_map setup: {}", sname(s)))?;
+    let reads = AtomicU64::new(0);
+    let seen_new = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let fail = Failure::new();
+    in_threads(1, &|i| {
+        if i == 0 {
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let word = peek_u64(addr);
+                reads.fetch_add(1, Ordering::Relaxed);
+                match word {
+                    OLD if seen_new.load(Ordering::Relaxed) => {
+                        return fail.set("read the replaced page after the new one".into())
+                    }
+                    OLD => {}
+                    NEW => seen_new.store(true, Ordering::Relaxed),
+                    STALE => {
+                        return fail
+                            .set("read the replaced VMO's page through a stale translation".into())
+                    }
+                    other => return fail.set(format!("read {other:#x}")),
+                }
+                k += 1;
+                // Only on one CPU does the reader need to let the other thread run.
+                if k.is_multiple_of(4096) {
+                    sleep_ns(100_000);
+                }
+            }
+            return;
+        }
+        // The reader's translation is in its TLB by now.
+        let until = now() + 2000 * MS;
+        while reads.load(Ordering::Relaxed) < 10_000 && now() < until {
+            sleep_ns(MS);
+        }
+        let s = map_raw(
+            sub.h.raw(),
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            0,
+            new.raw(),
+            0,
+            PAGEZ,
+        );
+        if let Err(s) = s {
+            fail.set(format!("zx_vmar_map(SPECIFIC_OVERWRITE): {}", sname(s)));
+        }
+        // The old page changes: a stale translation would show it.
+        let end = now() + RUN;
+        while now() < end && !fail.failed() {
+            if vmo_write(old.raw(), 0, &STALE.to_le_bytes()) != ZX_OK {
+                fail.set("zx_vmo_write(old)".into());
+            }
+            sleep_ns(MS);
+        }
+        if !seen_new.load(Ordering::Relaxed) && !fail.failed() {
+            fail.set("the reader never saw the new page".into());
+        }
+        stop.store(true, Ordering::Relaxed);
+    })?;
+    fail.result()
 }
