@@ -8,16 +8,17 @@ KERNEL_IMG := $(BUILD)/Image
 OBJCOPY    := aarch64-linux-gnu-objcopy
 
 # `make run` options: BOARD=virt|rpi3|rpi4; for virt GIC=2|3, EL=1|2 (EL=2 enters at EL2 like
-# a Pi), CPU, MEM. The Pi boards boot the SD card image (build/sdcard.img) in QEMU's raspi3b or
+# a Pi), CPU, MEM, SMP (CPUs, 4 like a Pi; the kernel runs at most 4). The Pi boards boot the SD card image (build/sdcard.img) in QEMU's raspi3b or
 # raspi4b machine, as the card's firmware would (qemu/rpi-qemu.sh).
 BOARD ?= virt
 GIC ?= 2
 EL  ?= 1
 CPU ?= cortex-a72
 MEM ?= 1G
+SMP ?= 4
 comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
-QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -nographic -semihosting
+QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -smp $(SMP) -nographic -semihosting
 
 .PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-linux fuzz test test-host test-qemu stress gdb clippy fmt clean FORCE
 

@@ -5,6 +5,15 @@
 //! reaches through a linear map (`virtual = physical + phys_offset`, wrapping). Nothing here
 //! allocates, so the pool works before the kernel heap exists (the heap grows from it).
 //!
+//! The buddy allocator is the pool's own rather than the `buddy_system_allocator` crate's
+//! (which the kernel heap still uses, per chunk): that crate finds a freed block's buddy by
+//! walking the free list of its order, so freeing costs as much as the list is long, and
+//! pages freed out of order leave long lists: two threads committing VMOs at once on two
+//! CPUs interleave their pages, and freeing one 1 GiB VMO then walked lists of thousands of
+//! single pages per page freed, seconds with the pool locked (found by the fuzzer at
+//! `-smp 4`). Here each list is doubly linked and the head page of a free block says its
+//! order in its frame-table entry, so a buddy is found and unlinked in constant time.
+//!
 //! # Frame table
 //!
 //! Every page frame of every RAM range has one `AtomicU32` entry holding a 3-bit state and a
@@ -13,7 +22,9 @@
 //! * *untracked*: RAM the pool does not own (kernel image, DTB, reserved memory, ...). Its
 //!   count may still be raised and lowered (e.g. for kernel pages mapped into user space),
 //!   but such pages are never freed into the pool.
-//! * *free*: on the buddy free lists; count 0, and reference operations fail.
+//! * *free*: on the buddy free lists (or the quick pages); no count, and reference operations
+//!   fail. The count's bits hold the block's order plus one in the first page of a block on
+//!   a free list, 0 in every other free page.
 //! * *allocated for a [`PageUse`]*: handed out by [`PagePool::alloc_pages`] with count 1.
 //! * *held*: given up by its owner while something may still read or write it (a copy that
 //!   runs without its owner's lock), so not reusable yet: instead of a count, the entry holds
@@ -32,12 +43,9 @@
 //! address space's tables; the heap grows only after releasing its own lock). The frame
 //! table's reference counts are atomics, but are changed with that lock held all the same.
 
-use core::alloc::Layout;
 use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
-
-use buddy_system_allocator::Heap;
 
 use crate::memmap::{PhysRange, RangeSet};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
@@ -49,10 +57,12 @@ const _: () = assert!(usize::BITS == 64);
 /// Maximum number of (merged) RAM ranges the frame table can describe.
 pub const MAX_RAM_RANGES: usize = 8;
 
-/// Buddy orders: blocks of up to 2^48 bytes, enough for any RAM range below 2^48.
-const ORDER: usize = 49;
-const MAX_BLOCK_BYTES: usize = 1 << (ORDER - 1);
-const MAX_BLOCK_PAGES: usize = MAX_BLOCK_BYTES >> PAGE_SHIFT;
+/// Buddy orders (a block of order `k` is 2^k pages): blocks of up to 2^48 bytes, enough for
+/// any RAM range below 2^48.
+const ORDERS: usize = 37;
+const MAX_ORDER: usize = ORDERS - 1;
+const MAX_BLOCK_PAGES: usize = 1 << MAX_ORDER;
+const MAX_BLOCK_BYTES: usize = MAX_BLOCK_PAGES << PAGE_SHIFT;
 const PAGE: u64 = PAGE_SIZE as u64;
 
 const TAG_SHIFT: u32 = 29;
@@ -248,7 +258,11 @@ struct RamSpan {
 
 /// The physical page allocator. See the module documentation.
 pub struct PagePool {
-    heap: Heap<ORDER>,
+    /// The first free block of each order (its virtual address; 0: none). Each free block's
+    /// first page starts with its [`FreeNode`].
+    free_lists: [usize; ORDERS],
+    /// Pages in blocks on the free lists.
+    buddy_pages: usize,
     phys_offset: usize,
     spans: [RamSpan; MAX_RAM_RANGES],
     span_count: usize,
@@ -373,7 +387,8 @@ impl PagePool {
         }
 
         let mut pool = PagePool {
-            heap: Heap::new(),
+            free_lists: [0; ORDERS],
+            buddy_pages: 0,
             phys_offset,
             spans,
             span_count: merged.len(),
@@ -414,10 +429,11 @@ impl PagePool {
                     }
                 }
                 let va = (piece.start as usize).wrapping_add(phys_offset);
-                // SAFETY: the piece is free RAM the caller gave us, writable at `va`, not
-                // overlapping the frame table or any other piece (free ranges were checked
-                // disjoint), and its virtual range does not wrap (`usable`).
-                unsafe { pool.heap.add_to_heap(va, va + piece.len() as usize) };
+                // SAFETY: the piece is free RAM the caller gave us (its entries just marked
+                // free), writable at `va`, not overlapping the frame table or any other piece
+                // (free ranges were checked disjoint), and its virtual range does not wrap
+                // (`usable`).
+                unsafe { pool.release(va, pages) };
                 pool.total_pages += pages;
                 pool.free_pages += pages;
             }
@@ -545,15 +561,9 @@ impl PagePool {
         if block_pages > MAX_BLOCK_PAGES {
             return Err(PoolError::OutOfMemory);
         }
-        let bytes = block_pages << PAGE_SHIFT;
-        // Size == align makes the buddy allocator hand out exactly one naturally aligned
-        // block of `bytes`.
-        let layout = Layout::from_size_align(bytes, bytes).map_err(|_| PoolError::OutOfMemory)?;
         let va = self
-            .heap
-            .alloc(layout)
-            .map_err(|()| PoolError::OutOfMemory)?
-            .as_ptr() as usize;
+            .take_block(block_pages.trailing_zeros() as usize)
+            .ok_or(PoolError::OutOfMemory)?;
         // SAFETY: the tail of the block we just took is unused by anyone.
         unsafe { self.release(va + (count << PAGE_SHIFT), block_pages - count) };
 
@@ -620,7 +630,12 @@ impl PagePool {
     /// report 0.
     pub fn page_ref(&self, pa: u64) -> Option<u32> {
         let i = self.frame_index(pa)?;
-        Some(refs_of(self.table()[i].load(Ordering::Acquire)))
+        let entry = self.table()[i].load(Ordering::Acquire);
+        Some(if tag_of(entry) == TAG_FREE {
+            0
+        } else {
+            refs_of(entry)
+        })
     }
 
     /// Adds a reference to the frame containing `pa`; returns the new count. Fails for
@@ -753,8 +768,8 @@ impl PagePool {
     ///
     /// # Safety
     ///
-    /// The pages must belong to the pool, be currently allocated from `self.heap` (as whole
-    /// blocks or parts of one), and be unused from now on.
+    /// The pages must belong to the pool, be marked free in the frame table but be on no
+    /// free list (taken off one, or just given up), and be unused from now on.
     unsafe fn release(&mut self, mut va: usize, mut pages: usize) {
         while pages > 0 {
             let page_index = va >> PAGE_SHIFT;
@@ -765,21 +780,114 @@ impl PagePool {
             };
             let prev_pow2 = 1usize << (usize::BITS - 1 - pages.leading_zeros());
             let block = align_pages.min(prev_pow2).min(MAX_BLOCK_PAGES);
-            let bytes = block << PAGE_SHIFT;
-            if let (Ok(layout), Some(ptr)) = (
-                Layout::from_size_align(bytes, bytes),
-                NonNull::new(va as *mut u8),
-            ) {
-                // SAFETY: the heap keeps no per-allocation metadata: a naturally aligned
-                // power-of-two block that is allocated is exactly what `alloc` with this
-                // layout returns, so giving it back is what `dealloc` expects. The caller
-                // guarantees the pages are allocated and unused.
-                unsafe { self.heap.dealloc(ptr, layout) };
-            }
-            va += bytes;
+            // SAFETY: the caller's promise, for this naturally aligned part of the range.
+            unsafe { self.free_block(va, block.trailing_zeros() as usize) };
+            va += block << PAGE_SHIFT;
             pages -= block;
         }
     }
+
+    /// The frame-table entry of the page at virtual address `va`, if the pool has one.
+    fn entry_at(&self, va: usize) -> Option<&AtomicU32> {
+        let pa = va.wrapping_sub(self.phys_offset) as u64;
+        self.frame_index(pa).map(|i| &self.table()[i])
+    }
+
+    /// Whether the block of 2^`order` pages at `va` is on the free list of that order.
+    fn is_free_head(&self, va: usize, order: usize) -> bool {
+        self.entry_at(va)
+            .is_some_and(|e| e.load(Ordering::Relaxed) == free_head_entry(order))
+    }
+
+    /// Frees the block of 2^`order` pages at `va`, merged with its buddy while that one is
+    /// free too (each a constant-time look at the buddy's frame-table entry).
+    ///
+    /// # Safety
+    /// As for [`PagePool::release`], for this naturally aligned block.
+    unsafe fn free_block(&mut self, mut va: usize, mut order: usize) {
+        while order < MAX_ORDER {
+            let buddy = va ^ (PAGE_SIZE << order);
+            if !self.is_free_head(buddy, order) {
+                break;
+            }
+            // SAFETY: its entry says the buddy heads a free block of this order, on its list.
+            unsafe { self.unlink_free(buddy, order) };
+            va = va.min(buddy);
+            order += 1;
+        }
+        // SAFETY: the caller's promise, for the merged block (made of free blocks).
+        unsafe { self.push_free(va, order) };
+    }
+
+    /// Takes a block of 2^`order` pages off the free lists (splitting a larger one, whose
+    /// other halves stay free); its pages stay marked free, none a list head.
+    fn take_block(&mut self, order: usize) -> Option<usize> {
+        let mut found = (order..ORDERS).find(|&o| self.free_lists[o] != 0)?;
+        let va = self.free_lists[found];
+        // SAFETY: the first block of a free list.
+        unsafe { self.unlink_free(va, found) };
+        while found > order {
+            found -= 1;
+            // SAFETY: the upper half of a block just taken off its list: free, on no list.
+            unsafe { self.push_free(va + (PAGE_SIZE << found), found) };
+        }
+        Some(va)
+    }
+
+    /// Links the free block of 2^`order` pages at `va` first on its list and marks its head.
+    ///
+    /// # Safety
+    /// The block belongs to the pool, is marked free, is on no list, and is unused.
+    unsafe fn push_free(&mut self, va: usize, order: usize) {
+        let next = self.free_lists[order];
+        // SAFETY: the block's first page is free and writable through the linear map
+        // (contract of `new`), page aligned, so its node fits and is aligned.
+        unsafe { (va as *mut FreeNode).write(FreeNode { next, prev: 0 }) };
+        if next != 0 {
+            // SAFETY: `next` heads a free block on this list: its node is ours to change.
+            unsafe { (*(next as *mut FreeNode)).prev = va };
+        }
+        self.free_lists[order] = va;
+        if let Some(entry) = self.entry_at(va) {
+            entry.store(free_head_entry(order), Ordering::Relaxed);
+        }
+        self.buddy_pages += 1 << order;
+    }
+
+    /// Takes the free block of 2^`order` pages at `va` off its list; its pages stay free.
+    ///
+    /// # Safety
+    /// The block is on the free list of `order`.
+    unsafe fn unlink_free(&mut self, va: usize, order: usize) {
+        // SAFETY: a block on a free list starts with its node.
+        let FreeNode { next, prev } = unsafe { (va as *const FreeNode).read() };
+        if prev == 0 {
+            self.free_lists[order] = next;
+        } else {
+            // SAFETY: `prev` and `next` are blocks on the same list: their nodes are ours.
+            unsafe { (*(prev as *mut FreeNode)).next = next };
+        }
+        if next != 0 {
+            // SAFETY: as above.
+            unsafe { (*(next as *mut FreeNode)).prev = prev };
+        }
+        if let Some(entry) = self.entry_at(va) {
+            entry.store(FREE_ENTRY, Ordering::Relaxed);
+        }
+        self.buddy_pages -= 1 << order;
+    }
+}
+
+/// The links at the start of a free block's first page (virtual addresses; 0: none).
+#[repr(C)]
+struct FreeNode {
+    next: usize,
+    prev: usize,
+}
+
+/// The frame-table entry of the first page of a free block of 2^`order` pages on its list.
+const fn free_head_entry(order: usize) -> u32 {
+    FREE_ENTRY | (order as u32 + 1)
 }
 
 /// What [`PagePool::audit`] or [`PagePool::census`] found wrong with the pool's accounting.
@@ -890,7 +998,7 @@ impl PagePool {
                 used,
             });
         }
-        let buddy = (self.heap.stats_total_bytes() - self.heap.stats_alloc_actual()) >> PAGE_SHIFT;
+        let buddy = self.buddy_pages;
         if self.free_pages != buddy + self.quick_len {
             return Err(PoolMismatch::FreeLists {
                 free: self.free_pages,
@@ -919,7 +1027,7 @@ impl PagePool {
         let mut held = 0usize;
         self.for_each_entry(|pa, entry| match tag_of(entry) {
             TAG_UNTRACKED => {}
-            TAG_FREE if refs_of(entry) == 0 => free += 1,
+            TAG_FREE if refs_of(entry) <= ORDERS as u32 => free += 1,
             TAG_HELD => held += 1,
             tag if (1..=PageUse::COUNT as u32).contains(&tag) => used[tag as usize - 1] += 1,
             _ => {

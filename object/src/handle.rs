@@ -173,19 +173,22 @@ pub(crate) fn zero_handles(object: &Arc<dyn KernelObject>) {
 }
 
 /// Batches of handles [`drop_handles`] still has to drop, and whether a caller is working
-/// them off. The flag lives under the same lock as the batches: a caller that finds it set
-/// leaves its batch to the worker, and the worker clears it only when it finds no batch,
-/// so no batch is left behind (with the flag apart, a worker could clear it just after
-/// another CPU pushed a batch and saw it still set). Taken alone, never around another
-/// lock but the heap's (a push may grow the list); IRQs masked, as all kernel code runs.
-static PENDING_DROPS: spin::Mutex<(Vec<Vec<Handle>>, bool)> = spin::Mutex::new((Vec::new(), false));
+/// them off, per CPU ([`preempt::cpu_slot`]): the nesting this breaks up happens within one
+/// call on one CPU, and a call on another CPU must drop its own handles before it returns,
+/// not leave them to a worker elsewhere. The flag lives under the same lock as the batches:
+/// a nested caller that finds it set leaves its batch to the worker, and the worker clears
+/// it only when it finds no batch. Taken alone, never around another lock but the heap's (a
+/// push may grow the list); IRQs masked, as all kernel code runs.
+static PENDING_DROPS: [spin::Mutex<(Vec<Vec<Handle>>, bool)>; preempt::CPU_SLOTS] =
+    [const { spin::Mutex::new((Vec::new(), false)) }; preempt::CPU_SLOTS];
 
 /// Drops `handles` without recursion: dropping a handle can end an object that drops
 /// handles of its own through here (a process's table, when its last handle goes); the
 /// first caller works off the chain in a loop, the nested ones only add to it.
 pub fn drop_handles(handles: Vec<Handle>) {
+    let pending_drops = &PENDING_DROPS[preempt::cpu_slot()];
     {
-        let mut pending = PENDING_DROPS.lock();
+        let mut pending = pending_drops.lock();
         pending.0.push(handles);
         if pending.1 {
             return;
@@ -194,7 +197,7 @@ pub fn drop_handles(handles: Vec<Handle>) {
     }
     loop {
         let batch = {
-            let mut pending = PENDING_DROPS.lock();
+            let mut pending = pending_drops.lock();
             match pending.0.pop() {
                 Some(batch) => batch,
                 None => {

@@ -147,6 +147,25 @@ pub fn enabled() -> bool {
     HOOK.get().is_some()
 }
 
+/// How many CPUs may keep state of their own here ([`cpu_slot`]).
+pub const CPU_SLOTS: usize = 8;
+
+/// How the kernel names the CPU the caller runs on (its index).
+static CPU_HOOK: spin::Once<fn() -> usize> = spin::Once::new();
+
+/// Installs the kernel's hook for [`cpu_slot`], once at boot.
+pub fn set_cpu_hook(hook: fn() -> usize) {
+    CPU_HOOK.call_once(|| hook);
+}
+
+/// The caller's CPU as an index below [`CPU_SLOTS`], for state that belongs to one call
+/// stack and must not be shared by two CPUs (the chain `handle::drop_handles` works off):
+/// nothing switches threads in such a stretch, so the CPU stands for the call. 0 without a
+/// hook (host tests).
+pub fn cpu_slot() -> usize {
+    CPU_HOOK.get().map_or(0, |hook| hook()) % CPU_SLOTS
+}
+
 /// Items taken off a [`WorkList`] by [`WorkList::work_one`] whose chunk runs now, on some
 /// CPU: between two chunks an item is on its list or counted here.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);

@@ -15,11 +15,13 @@
 //! `crate::percpu`, reached through TPIDR_EL1; the scheduler gives its opaque `current`
 //! pointer its type.
 //!
-//! One CPU today; the kernel runs with IRQs masked (they are taken at EL0, in the idle loop
-//! and at preemption points). Threads are switched preemptively on the timer tick when they
-//! run at EL0, round robin; a thread in the kernel gives the CPU up by blocking, by exiting,
-//! or at a preemption point ([`preempt_point`]): long operations work in bounded chunks and
-//! pass one between chunks, holding no lock, so no call keeps the CPU for more than a chunk.
+//! Threads run on every online CPU, each CPU round robin over its own run queue (placement
+//! and stealing: `scheduler`). The kernel runs with IRQs masked (they are taken at EL0, in
+//! the idle loop and at preemption points). Threads are switched preemptively on their CPU's
+//! tick when they run at EL0; a thread in the kernel gives the CPU up by blocking, by
+//! exiting, or at a preemption point ([`preempt_point`]): long operations work in bounded
+//! chunks and pass one between chunks, holding no lock, so no call keeps the CPU for more
+//! than a chunk.
 //!
 //! Lifetimes: see `object::task` (a process holds its started, live threads; each thread
 //! its process; the cycle ends when the last of them dies).

@@ -1,13 +1,23 @@
-//! The scheduler: the run queue and the sleepers, switching (`schedule`), the idle loop, the
-//! tick, blocking and waking, launching and killing threads (for `object::task`, through
-//! `Kernel`), the preemption, wait and finish points, and what the current thread is doing
-//! (`with_current_process`, `copying_frames` and the faults such a copy leaves for later).
+//! The scheduler: each CPU's run queue and the sleepers, placement and stealing, switching
+//! (`schedule`), the idle loops, the tick, blocking and waking, launching and killing threads
+//! (for `object::task`, through `Kernel`), the preemption, wait and finish points, and what
+//! the current thread is doing (`with_current_process`, `copying_frames` and the faults such
+//! a copy leaves for later).
 //!
-//! Locking: `SCHEDULER` is an IRQ-safe lock (the tick takes it from the IRQ handler). It
-//! nests inside `Process::inner` (`launch` and `mark_dead` are called with it held);
-//! `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers` (never both at
-//! once) nest inside it. Under it nothing may fault or sleep, and nothing is dropped that
-//! could run arbitrary teardown (a dying thread's last reference waits in `zombies`). The
+//! Placement: a thread made runnable goes to the CPU it ran on last if nothing else waits
+//! there, else to the least loaded CPU that joined (queued plus running), and that CPU is
+//! interrupted if it was idle. An idle CPU takes the oldest thread of the longest other
+//! queue; a CPU whose slice ended with nothing of its own queued takes one from a queue where
+//! two wait. A killed thread running on another CPU is interrupted there.
+//!
+//! Locking: `SCHEDULER` is one IRQ-safe lock over every CPU's queue (the tick takes it from
+//! the IRQ handler). It nests inside `Process::inner` (`launch` and `mark_dead` are called
+//! with it held); `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers`
+//! (never both at once) nest inside it. A switch holds it across `context::switch` and the
+//! context switched to releases it (`finish_switch`). Under it nothing may fault or sleep,
+//! nothing allocates (`launch` reserves room for every thread first) and nothing is dropped
+//! that could run arbitrary teardown (a dying thread's last reference waits in `zombies`).
+//! IPIs are sent after it is released (the interrupt controller's lock is a leaf). The
 //! current thread is this CPU's (`crate::percpu`), read without any lock: only this CPU
 //! changes it, in `schedule`, under `SCHEDULER`.
 
@@ -96,7 +106,14 @@ impl Scheduler {
     fn enqueue(&mut self, thread: Arc<Thread>) -> Kicks {
         let me = cpu_index();
         let last = thread.kernel().cpu.load(Ordering::Relaxed);
-        let mut best = if self.takes(last) { last } else { me };
+        // A CPU that has not joined yet (its tick may wake a sleeper) queues nothing on itself.
+        let mut best = if self.takes(last) {
+            last
+        } else if self.takes(me) {
+            me
+        } else {
+            0
+        };
         let mut best_load = self.load(best);
         for index in 0..MAX_CPUS {
             if best_load == 0 {
@@ -573,6 +590,7 @@ pub fn idle_loop() -> ! {
     object::preempt::set_wait_hook(wait_point);
     object::preempt::set_finish_hook(finish_point);
     object::preempt::set_mark_hook(note_left_work);
+    object::preempt::set_cpu_hook(cpu_index);
     OPEN.store(true, Ordering::Release);
     for index in 1..MAX_CPUS {
         if percpu::is_online(index) {

@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::alloc::Layout;
 use std::collections::BTreeMap;
 
 const BASE: u64 = 0x4000_0000;
@@ -176,6 +177,23 @@ fn split_and_merge() {
     let pa = pool.alloc_pages(biggest, PageUse::Kernel).unwrap();
     pool.free_pages(pa, biggest, PageUse::Kernel).unwrap();
     assert_eq!(pool.stats(), initial);
+}
+
+#[test]
+fn free_pages_report_no_references_whether_or_not_they_head_a_block() {
+    let ram = FakeRam::new(MIB, MIB);
+    let mut pool = simple(&ram);
+    let a = pool.alloc_pages(3, PageUse::Vmo).unwrap();
+    // Free pages (kept quick or heading a block on a free list) have no count.
+    pool.free_pages(a, 1, PageUse::Vmo).unwrap();
+    pool.free_pages(a + 2 * P, 1, PageUse::Vmo).unwrap();
+    for pa in [a, a + 2 * P] {
+        assert_eq!(pool.page_ref(pa), Some(0));
+        assert_eq!(pool.page_ref_inc(pa), Err(PoolError::NotAllocated));
+    }
+    assert_eq!(pool.page_ref(a + P), Some(1));
+    pool.free_pages(a + P, 1, PageUse::Vmo).unwrap();
+    check_invariant(&pool);
 }
 
 #[test]
@@ -994,13 +1012,11 @@ fn kcheck_pool_census_trips_on_an_entry_with_no_such_state() {
     let mut kernel_page = None;
     pool.for_each_page_of(PageUse::Kernel, |pa| kernel_page = Some(pa));
     let pa = kernel_page.unwrap();
-    // Every tag means a state; a free entry with a reference count is none.
-    pool.frames(pa, 1).unwrap()[0].store(TAG_FREE << TAG_SHIFT | 1, Ordering::Relaxed);
+    // Every tag means a state; a free entry with more than a block order is none.
+    let bad = TAG_FREE << TAG_SHIFT | (ORDERS as u32 + 1);
+    pool.frames(pa, 1).unwrap()[0].store(bad, Ordering::Relaxed);
     assert_eq!(
         pool.census(),
-        Err(PoolMismatch::BadEntry {
-            pa,
-            entry: TAG_FREE << TAG_SHIFT | 1
-        })
+        Err(PoolMismatch::BadEntry { pa, entry: bad })
     );
 }
