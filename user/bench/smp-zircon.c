@@ -29,6 +29,7 @@
 #define FAULT_ROUNDS_PER_WORKER 480u  /* map 1 MiB, fault its 256 pages, unmap */
 #define ZERO_ROUNDS_PER_WORKER 240u    /* the same with a fresh VMO each round */
 #define ROUND_TRIPS 20000u
+#define SPINS_PER_WORKER 300000000ull /* the control: a loop without system calls */
 
 static uint8_t stacks[WORKERS][STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t sources[WORKERS][ZX_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -101,6 +102,15 @@ static void zero_fill_worker(uintptr_t index, uintptr_t unused) {
         fault_round(w, vmo);
         zx_handle_close(vmo);
     }
+    finish(w);
+}
+
+/* The control: no kernel work at all, so its ratio is what the host gives two vCPUs. */
+static void spin_worker(uintptr_t index, uintptr_t unused) {
+    (void)unused;
+    struct worker* w = &workers[index];
+    wait_start(w);
+    bench_empty_loop(SPINS_PER_WORKER);
     finish(w);
 }
 
@@ -214,6 +224,8 @@ int bench_smp(void) {
     zxr_print_u64(WORKERS);
     zxr_puts(" worker threads, wall time\n");
     uint64_t ns;
+    if ((ns = run_workers(spin_worker)) == 0) return 1;
+    print_result("spin", "user-space loop (control)", (uint64_t)WORKERS * SPINS_PER_WORKER, ns);
     if ((ns = run_workers(write_worker)) == 0) return 1;
     print_result("write_4k", "vmo_write 4 KiB", (uint64_t)WORKERS * WRITES_PER_WORKER, ns);
     if ((ns = run_workers(fault_worker)) == 0) return 1;
