@@ -141,6 +141,7 @@ def parse_smp(path):
 
 SMP_LABELS = {
     "spin": "user-space loop (control)",
+    "null_syscall": "null syscall (control)",
     "write_4k": "vmo_write 4 KiB, own VMO",
     "fault_committed": "fault, committed page, own VMO",
     "fault_zero_fill": "fault, zero-fill, fresh VMO",

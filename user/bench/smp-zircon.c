@@ -30,6 +30,7 @@
 #define ZERO_ROUNDS_PER_WORKER 240u    /* the same with a fresh VMO each round */
 #define ROUND_TRIPS 20000u
 #define SPINS_PER_WORKER 300000000ull /* the control: a loop without system calls */
+#define NULLS_PER_WORKER 400000u      /* the second control: a system call that does nothing */
 
 static uint8_t stacks[WORKERS][STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t sources[WORKERS][ZX_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -111,6 +112,16 @@ static void spin_worker(uintptr_t index, uintptr_t unused) {
     struct worker* w = &workers[index];
     wait_start(w);
     bench_empty_loop(SPINS_PER_WORKER);
+    finish(w);
+}
+
+/* The second control: in and out of the kernel, touching no shared kernel state, so its ratio
+ * is what entering and leaving the kernel costs on two vCPUs at once. */
+static void null_worker(uintptr_t index, uintptr_t unused) {
+    (void)unused;
+    struct worker* w = &workers[index];
+    wait_start(w);
+    for (uint32_t i = 0; i < NULLS_PER_WORKER; i++) zx_handle_close(ZX_HANDLE_INVALID);
     finish(w);
 }
 
@@ -226,6 +237,8 @@ int bench_smp(void) {
     uint64_t ns;
     if ((ns = run_workers(spin_worker)) == 0) return 1;
     print_result("spin", "user-space loop (control)", (uint64_t)WORKERS * SPINS_PER_WORKER, ns);
+    if ((ns = run_workers(null_worker)) == 0) return 1;
+    print_result("null_syscall", "null syscall (control)", (uint64_t)WORKERS * NULLS_PER_WORKER, ns);
     if ((ns = run_workers(write_worker)) == 0) return 1;
     print_result("write_4k", "vmo_write 4 KiB", (uint64_t)WORKERS * WRITES_PER_WORKER, ns);
     if ((ns = run_workers(fault_worker)) == 0) return 1;
