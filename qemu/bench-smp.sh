@@ -11,22 +11,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mkdir -p build
-others="$(pgrep -fc qemu-system || true)"
-if [ "${others:-0}" -gt 0 ]; then
-    echo "make bench-smp: warning: $others other QEMU process(es) running, figures will be low" >&2
-fi
+# Other QEMUs (by process name, not the `timeout` wrappers around them), before and after
+# each boot: one seen means the figures of that boot are low.
+others() { pgrep -c '^qemu-system' || true; }
 logs=()
+busy=""
 for cpus in 1 2; do
     log=build/bench-smp-$cpus.log
     qemu_flags=(-M virt,gic-version=3 -cpu cortex-a72 -smp "$cpus" -m 1G -accel tcg,thread=multi)
+    before="$(others)"
     timeout --foreground 600 qemu-system-aarch64 "${qemu_flags[@]}" -nographic -semihosting \
         -no-reboot -kernel build/Image -initrd build/initrd.cpio -append "bench smp" \
         < /dev/null > "$log" 2>&1 || status=$?
+    after="$(others)"
     if [ "${status:-0}" -ne 0 ] || ! grep -q '^bench-smp: done' <(tr -d '\r' < "$log"); then
         cat "$log"
         echo "make bench-smp: the -smp $cpus run failed (log: $log)" >&2
         exit 1
     fi
+    if [ "$before" -gt 0 ] || [ "$after" -gt 0 ]; then
+        busy="$busy -smp $cpus (other QEMUs: $before before, $after after)"
+    fi
     logs+=("$log")
 done
 python3 qemu/bench-report.py --smp build/bench-smp.json "${logs[@]}"
+if [ -n "$busy" ]; then
+    echo "make bench-smp: warning: the host was busy during$busy: figures are low" >&2
+fi
