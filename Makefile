@@ -20,7 +20,7 @@ comma := ,
 VIRT_OPTS := virt,gic-version=$(GIC)$(if $(filter 2,$(EL)),$(comma)virtualization=on)
 QEMU_RUN := qemu-system-aarch64 -M $(VIRT_OPTS) -cpu $(CPU) -m $(MEM) -smp $(SMP) -nographic -semihosting
 
-.PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-linux fuzz test test-host test-qemu stress gdb clippy fmt clean FORCE
+.PHONY: all deps kernel user initrd user-cargo sdcard run bench bench-smp bench-linux fuzz test test-host test-qemu stress gdb clippy fmt clean FORCE
 
 all: kernel initrd
 
@@ -94,7 +94,8 @@ CONFORMANCE_C_SRCS := $(wildcard tests/conformance-c/*.c)
 
 $(USER_BUILD)/debug/hello-c: $(HELLO_C_SRCS) $(wildcard user/hello-c/*.h)
 $(USER_BUILD)/debug/conformance-c: $(CONFORMANCE_C_SRCS) $(wildcard tests/conformance-c/*.h)
-$(USER_BUILD)/debug/bench: user/bench/bench.c user/bench/ops-zircon.c user/bench/bench.h
+$(USER_BUILD)/debug/bench: user/bench/bench.c user/bench/ops-zircon.c user/bench/smp-zircon.c \
+                           user/bench/bench.h
 $(USER_BUILD)/debug/%: $(USER_HEADERS) $(USER_BUILD)/libzircon.a user/user.ld
 	@mkdir -p $(@D)
 	$(USER_CC) $(USER_CFLAGS) -o $@ $(filter %.c,$^) $(USER_LDFLAGS) $(USER_LIBS)
@@ -133,6 +134,11 @@ endif
 # runs the same operations on Debian's arm64 Linux and prints both side by side.
 bench: deps $(KERNEL_IMG) $(INITRD)
 	@bash qemu/bench.sh
+
+# Wall time under multi-threaded TCG at -smp 1 and -smp 2: two threads' throughput on their own
+# objects and the ratio between the boots, and a cross-CPU ping-pong (needs a quiet machine).
+bench-smp: deps $(KERNEL_IMG) $(INITRD)
+	@bash qemu/bench-smp.sh
 
 bench-linux: bench
 	@bash qemu/bench-linux.sh

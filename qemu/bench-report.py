@@ -4,6 +4,8 @@ the table.
 
   bench-report.py SYSTEM QEMU_FLAGS OUT_JSON             one system, with issue 6's targets
   bench-report.py --compare ZIRCON_JSON LINUX_JSON       both side by side, with ratios
+  bench-report.py --smp4 SMP1_JSON SMP4_JSON             make bench at -smp 1 and -smp 4
+  bench-report.py --smp OUT_JSON SMP1_LOG SMP2_LOG       make bench-smp: wall-time throughput
 """
 import json
 import sys
@@ -95,9 +97,92 @@ def compare(zircon_path, linux_path):
         print(f"{zl:32} {zs:>12} {tgt:>8} | {ll:30} {ls:>10} {ratio:>7}")
 
 
+# A row is flagged when its -smp 4 figure is this much above its -smp 1 figure.
+SMP4_TOLERANCE = 1.05
+
+
+def compare_smp4(one_path, four_path):
+    with open(one_path) as f:
+        one = {r["name"]: r for r in json.load(f)["results"]}
+    with open(four_path) as f:
+        four = {r["name"]: r for r in json.load(f)["results"]}
+    print("guest instructions per operation (qemu -icount shift=0); ratio = -smp 4 / -smp 1")
+    print(f"{'operation':34} {'-smp 1':>12} {'-smp 4':>12} {'ratio':>7}")
+    worse = 0
+    for name in list(one) + [n for n in four if n not in one]:
+        a, b = one.get(name), four.get(name)
+        label = LABELS.get(name, (name, name))[0]
+        sa = f"{a['per_op']:.1f}" if a else "-"
+        sb = f"{b['per_op']:.1f}" if b else "-"
+        ratio, flag = "-", ""
+        if a and b and a["per_op"] > 0:
+            r = b["per_op"] / a["per_op"]
+            ratio = f"{r:.3f}"
+            if r > SMP4_TOLERANCE:
+                flag = "  WORSE (>5%)"
+                worse += 1
+        print(f"{label:34} {sa:>12} {sb:>12} {ratio:>7}{flag}")
+    print(f"{worse} rows more than 5% worse at -smp 4")
+
+
+def parse_smp(path):
+    """The `bench-smp {...}` lines of one make bench-smp boot, by name."""
+    results = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("bench-smp {"):
+                r = json.loads(line[len("bench-smp "):])
+                results[r["name"]] = r
+    if not results:
+        sys.exit(f"{path}: no bench-smp lines")
+    return results
+
+
+SMP_LABELS = {
+    "spin": "user-space loop (control)",
+    "null_syscall": "null syscall (control)",
+    "write_4k": "vmo_write 4 KiB, own VMO",
+    "fault_committed": "fault, committed page, own VMO",
+    "fault_zero_fill": "fault, zero-fill, fresh VMO",
+}
+
+
+def report_smp(out, one_log, two_log):
+    one, two = parse_smp(one_log), parse_smp(two_log)
+    with open(out, "w") as f:
+        json.dump({"unit": "operations per second (wall time, MTTCG)", "smp1": one, "smp2": two},
+                  f, indent=2)
+        f.write("\n")
+    threads = next(iter(one.values()))["threads"]
+    print(f"{threads} threads, independent work, wall time under MTTCG; ops/s in thousands")
+    print(f"{'workload':34} {'-smp 1':>10} {'-smp 2':>10} {'ratio':>7}")
+    for name, label in SMP_LABELS.items():
+        a, b = one.get(name), two.get(name)
+        if not (a and b):
+            continue
+        ra = a["ops"] / a["ns"] * 1e9
+        rb = b["ops"] / b["ns"] * 1e9
+        if name in ("spin", "null_syscall"):
+            verdict = "(control)"
+        else:
+            verdict = "ok" if rb / ra >= 1.8 else "below 1.8x"
+        print(f"{label:34} {ra / 1e3:>10.1f} {rb / 1e3:>10.1f} {rb / ra:>6.2f}x  {verdict}")
+    for cpus, res in (("1", one), ("2", two)):
+        p = res.get("pingpong")
+        if p:
+            print(f"channel ping-pong round trip at -smp {cpus}: {p['ns'] / p['ops'] / 1e3:.1f} us "
+                  f"(mean of {p['ops']})")
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--compare":
         compare(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--smp4":
+        compare_smp4(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[1] == "--smp":
+        report_smp(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) == 4:
         report(sys.argv[1], sys.argv[2], sys.argv[3])
     else:

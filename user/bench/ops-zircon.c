@@ -1,6 +1,7 @@
 /* bin/bench: the benchmark operations on this kernel, through <zircon/syscalls.h>. init runs
  * it when the kernel is booted with `bench` (make bench). With the argument "exit" it exits at
- * once: the child of the process-lifecycle benchmark. */
+ * once: the child of the process-lifecycle benchmark; with "smp" it runs the multi-threaded
+ * wall-time benchmark of make bench-smp instead (smp-zircon.c). */
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
 
@@ -173,6 +174,8 @@ static const struct bench_op ops[] = {
     {"process_lifecycle", "process create+start+exit+wait", process_lifecycle, 1},
 };
 
+int bench_smp(void); /* smp-zircon.c */
+
 static int same(const char* a, const char* b) {
     while (*a != 0 && *a == *b) a++, b++;
     return *a == *b;
@@ -180,6 +183,7 @@ static int same(const char* a, const char* b) {
 
 int main(int argc, char** argv) {
     if (argc > 1 && same(argv[1], "exit")) return 0; /* the lifecycle child */
+    if (argc > 1 && same(argv[1], "smp")) return bench_smp();
     for (uint64_t i = 0; i < sizeof(buffer); i++) buffer[i] = (uint8_t)i;
     check(zx_vmo_create(MIB, 0, &vmo_1m), "vmo_create");
     check(zx_vmo_write(vmo_1m, buffer, 0, MIB), "vmo_write");
