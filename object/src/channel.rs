@@ -418,7 +418,11 @@ impl Channel {
         };
         drop(rejected);
         drop(peer);
-        if carries_endpoints && SEEDS_PENDING.load(Ordering::Acquire) {
+        // With several CPUs another one may be running the collection this message's handles
+        // seeded (an idle CPU doing deferred work): this call then waits for it on its way
+        // out, so that what the collection finds is freed before it returns.
+        if carries_endpoints && (SEEDS_PENDING.load(Ordering::SeqCst) || preempt::work_in_flight())
+        {
             collect_pending();
         }
         result
@@ -945,13 +949,24 @@ fn reaper_cost(message: &Message) -> usize {
 /// the kernel's preemption hook only a chunk (or a collection step) is done here, where locks
 /// may be held, and the rest goes to [`DEFERRED`]; without it (host tests, boot) all of it.
 fn reap(mut list: ReapList) {
-    while reap_chunk(&mut list) {
+    // In flight while this call holds endpoints or a collection's garbage off the list.
+    preempt::begin_in_flight();
+    let deferred = loop {
+        if !reap_chunk(&mut list) {
+            break false;
+        }
         if preempt::enabled() {
             DEFERRED.lock().prepend(list);
-            DEFERRED_PENDING.store(true, Ordering::Release);
+            DEFERRED_PENDING.store(true, Ordering::SeqCst);
             preempt::mark_deferred();
-            return;
+            break true;
         }
+    };
+    preempt::end_in_flight();
+    // Nothing left here, but another CPU may hold a chunk of it (the garbage of a collection
+    // it just finished): the caller's system call waits for that on its way out.
+    if !deferred && preempt::enabled() && preempt::work_in_flight() {
+        preempt::mark_deferred();
     }
 }
 
@@ -1048,7 +1063,7 @@ fn release_message(mut message: Message, list: &mut ReapList) {
 /// One chunk of the freeing left for later ([`DEFERRED`]); true while more is left. The
 /// kernel calls it with no lock held, with a preemption point between two calls.
 pub fn free_dead_chunk() -> bool {
-    if !DEFERRED_PENDING.load(Ordering::Acquire) {
+    if !DEFERRED_PENDING.load(Ordering::SeqCst) {
         return false;
     }
     // Counted from before the endpoint leaves the list until it is back or done: a caller
@@ -1063,15 +1078,15 @@ pub fn free_dead_chunk() -> bool {
         if deferred.is_empty() {
             // Under the lock, so that a concurrent deferral is not missed; set again below
             // if this chunk leaves work.
-            DEFERRED_PENDING.store(false, Ordering::Release);
+            DEFERRED_PENDING.store(false, Ordering::SeqCst);
         }
     }
     if reap_chunk(&mut list) {
         DEFERRED.lock().prepend(list);
-        DEFERRED_PENDING.store(true, Ordering::Release);
+        DEFERRED_PENDING.store(true, Ordering::SeqCst);
     }
     preempt::end_in_flight();
-    DEFERRED_PENDING.load(Ordering::Acquire)
+    DEFERRED_PENDING.load(Ordering::SeqCst)
 }
 
 /// Removes the first node of a list linked through `link`.
@@ -1337,7 +1352,7 @@ fn collect_step(collector: &mut Collector, garbage: &mut ReapList) {
     }
     SEEDS_PENDING.store(
         collector.phase != Phase::Idle || collector.seeds.is_some(),
-        Ordering::Release,
+        Ordering::SeqCst,
     );
 }
 

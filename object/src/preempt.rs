@@ -173,17 +173,17 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Counts a chunk of deferred work taken off a list other than a [`WorkList`] (under that
 /// list's lock, with the item); [`end_in_flight`] once it is back or done.
 pub(crate) fn begin_in_flight() {
-    IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Ends what [`begin_in_flight`] counted.
 pub fn end_in_flight() {
-    IN_FLIGHT.fetch_sub(1, Ordering::Release);
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Whether some CPU is doing a chunk of deferred work right now (its item off its list).
 pub fn work_in_flight() -> bool {
-    IN_FLIGHT.load(Ordering::Acquire) != 0
+    IN_FLIGHT.load(Ordering::SeqCst) != 0
 }
 
 /// Objects with work left for later (a dying address space, a family with closes to finish,
@@ -214,7 +214,7 @@ impl<T> WorkList<T> {
     /// Whether the list may hold work (one load, no lock).
     #[inline]
     pub fn pending(&self) -> bool {
-        self.pending.load(Ordering::Acquire)
+        self.pending.load(Ordering::SeqCst)
     }
 
     /// Leaves `item` for later and marks the running system call as having left work
@@ -235,7 +235,7 @@ impl<T> WorkList<T> {
             return Err(item);
         }
         items.push(item);
-        self.pending.store(true, Ordering::Release);
+        self.pending.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -252,13 +252,13 @@ impl<T> WorkList<T> {
         if chunk(&mut item) {
             match self.put_back(item) {
                 Ok(()) => {
-                    IN_FLIGHT.fetch_sub(1, Ordering::Release);
+                    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
                     return true;
                 }
                 Err(mut item) => while chunk(&mut item) {},
             }
         }
-        IN_FLIGHT.fetch_sub(1, Ordering::Release);
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         self.pending()
     }
 
@@ -270,12 +270,15 @@ impl<T> WorkList<T> {
             return None;
         }
         let mut items = self.items.lock();
+        // Counted before `pending` may be cleared (all SeqCst): whoever then finds the list
+        // not pending sees the count (`crate::free_deferred` waits for it).
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         let item = items.pop();
         if items.is_empty() {
-            self.pending.store(false, Ordering::Release);
+            self.pending.store(false, Ordering::SeqCst);
         }
-        if item.is_some() {
-            IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        if item.is_none() {
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         }
         item
     }
