@@ -286,6 +286,9 @@ pub unsafe trait TablePages {
 /// meanwhile.
 pub struct UserTables {
     root: u64,
+    /// The root's entries ever made valid, a bit per entry: what [`UserTables::detach_root`]
+    /// clears (a process uses a few of the 512).
+    root_used: [u64; ENTRIES / 64],
 }
 
 impl UserTables {
@@ -296,7 +299,10 @@ impl UserTables {
     /// this tree and nothing else while the tree is used; every table below it comes from a
     /// [`TablePages`] through [`UserTables::make_leaf`].
     pub unsafe fn new(root: u64) -> UserTables {
-        UserTables { root }
+        UserTables {
+            root,
+            root_used: [0; ENTRIES / 64],
+        }
     }
 
     /// The level-0 table's physical address.
@@ -310,8 +316,13 @@ impl UserTables {
     /// process, running elsewhere until it next enters the kernel) then faults instead of
     /// reaching the lower tables, which may be freed once the TLB has been invalidated.
     pub fn detach_root(&self) {
-        for entry in &self.table(self.root).0 {
-            entry.clear();
+        let root = self.table(self.root);
+        for (word, &used) in self.root_used.iter().enumerate() {
+            let mut bits = used;
+            while bits != 0 {
+                root.0[word * 64 + bits.trailing_zeros() as usize].clear();
+                bits &= bits - 1;
+            }
         }
     }
 
@@ -378,6 +389,10 @@ impl UserTables {
                 // The zeroed table is visible to the walker before the entry that points at
                 // it: `dsb ishst` comes before any use from EL0.
                 entry.store(Descriptor::table(pa), Ordering::Release);
+                if level == 0 {
+                    let i = index(va, 0);
+                    self.root_used[i / 64] |= 1 << (i % 64);
+                }
                 pa
             };
         }
@@ -851,6 +866,29 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(visited, 1);
+    }
+
+    #[test]
+    fn detaching_the_root_leaves_nothing_a_walk_can_reach() {
+        let mut pages = HostPages::default();
+        let mut tree = tree(&mut pages);
+        let rw = perms(true, true, false);
+        // Three root entries: the lowest, one in the middle and the top one.
+        let addresses = [0x1000, 0x0000_4000_0000_0000, 0x0000_ffff_ffff_f000];
+        for va in addresses {
+            tree.make_leaf(va, &mut pages).unwrap().set_page(FRAME, rw);
+        }
+        tree.detach_root();
+        for va in addresses {
+            assert_eq!(tree.existing_leaf(va).err(), Some(span(0)), "{va:#x}");
+        }
+        let mut visited = 0;
+        tree.visit_tables(|_, _, _, _| {
+            visited += 1;
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(visited, 0);
     }
 
     #[test]

@@ -249,17 +249,21 @@ impl<T> WorkList<T> {
         let Some(mut item) = self.pop_in_flight() else {
             return false;
         };
-        if chunk(&mut item) {
+        let put_back = if chunk(&mut item) {
             match self.put_back(item) {
-                Ok(()) => {
-                    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-                    return true;
+                Ok(()) => true,
+                Err(mut item) => {
+                    while chunk(&mut item) {}
+                    false
                 }
-                Err(mut item) => while chunk(&mut item) {},
             }
-        }
+        } else {
+            // Dropped while still counted: its drop may free what it held last.
+            drop(item);
+            false
+        };
         IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        self.pending()
+        put_back || self.pending()
     }
 
     /// [`Self::pop`], counting the item in flight under the list's lock (so it is never

@@ -691,7 +691,13 @@ impl Family {
     /// and is not there yet. Where the list cannot grow, the work is done now.
     #[inline]
     pub(super) fn queue_deferred(&mut self, cell: &Arc<FamilyCell>) {
-        if self.deferred.is_empty() || self.queued {
+        if self.deferred.is_empty() {
+            return;
+        }
+        if self.queued {
+            // On the list already, or being worked on by another CPU: this call's work joined
+            // it, and the call waits for it on its way out all the same.
+            preempt::mark_deferred();
             return;
         }
         if DEFERRED_FAMILIES.push(cell.clone()).is_err() {
@@ -2670,6 +2676,8 @@ pub fn settle_deferred_chunk() -> bool {
         return false;
     };
     settle_one_chunk(&family_lock);
+    // Dropped while still counted: it may be the family's last reference.
+    drop(family_lock);
     preempt::end_in_flight();
     true
 }
