@@ -603,9 +603,11 @@ impl Tables {
 /// Points TTBR0 at `ttbr0` (a process's tables and ASID, or the empty table when `None`).
 pub fn switch_to(ttbr0: Option<u64>) {
     let value = ttbr0.unwrap_or_else(|| EMPTY_ROOT.load(Ordering::Relaxed));
-    // SAFETY: the value names live tables, a process's (its tables are freed by `release`
-    // only once no CPU runs on them, the caller's promise there) or the empty one (never
-    // freed); their pages map only VMO frames the process's VMARs map.
+    // SAFETY: the value names live tables, a process's or the empty one (never freed). A
+    // process's root lives until its address space drops, after every thread of it left its
+    // CPU; `release` frees the lower tables only once they are cut off the root and the ASID
+    // is invalidated everywhere, so no walk from this root reaches them. Their pages map only
+    // VMO frames the process's VMARs map.
     unsafe { user_mmu::set_ttbr0(value) };
 }
 

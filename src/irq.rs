@@ -121,6 +121,7 @@ pub fn install(mut controller: Controller) {
     controller.enable_on(ipi, core);
     *CONTROLLER.lock() = Some(controller);
     crate::percpu::set_ipi_sender(send_ipi);
+    crate::percpu::note_takes_ipis();
 }
 
 /// Sends the inter-processor interrupt to CPU `index` (any online CPU, this one included);
@@ -164,6 +165,7 @@ pub fn init_secondary_cpu() -> bool {
     controller.enable_on(intid, core);
     let ipi = controller.ipi();
     controller.enable_on(ipi, core);
+    crate::percpu::note_takes_ipis();
     true
 }
 

@@ -42,6 +42,9 @@ pub struct PerCpu {
     pub ipis: AtomicU64,
     /// MPIDR_EL1 of the CPU, written once by itself before it is online.
     pub mpidr: AtomicU64,
+    /// The CPU takes inter-processor interrupts (its side of the interrupt controller is set
+    /// up): set once by itself.
+    pub takes_ipis: AtomicBool,
 }
 
 impl PerCpu {
@@ -56,6 +59,7 @@ impl PerCpu {
             ticks: AtomicU64::new(0),
             ipis: AtomicU64::new(0),
             mpidr: AtomicU64::new(0),
+            takes_ipis: AtomicBool::new(false),
         }
     }
 }
@@ -83,6 +87,11 @@ pub fn init_secondary_cpu(index: usize) -> bool {
     block.mpidr.store(arch::cpu::mpidr(), Ordering::Relaxed);
     block.online.store(true, Ordering::Release);
     true
+}
+
+/// This CPU takes inter-processor interrupts from now on.
+pub fn note_takes_ipis() {
+    this_cpu().takes_ipis.store(true, Ordering::Release);
 }
 
 /// Counts a timer tick of this CPU.
@@ -197,7 +206,11 @@ pub fn with_others_stopped<R>(f: impl FnOnce() -> R) -> R {
     STOP.store(true, Ordering::SeqCst);
     // Those the interrupt reaches (all online ones, once an interrupt controller is set up).
     let others = (0..MAX_CPUS)
-        .filter(|&index| index != me && is_online(index) && send_ipi(index))
+        .filter(|&index| {
+            index != me
+                && cpu(index).is_some_and(|block| block.takes_ipis.load(Ordering::Acquire))
+                && send_ipi(index)
+        })
         .count();
     while PARKED.load(Ordering::Acquire) < others {
         core::hint::spin_loop();

@@ -156,9 +156,15 @@ extern "C" fn kernel_secondary_entry(index: usize) -> ! {
     arch::cpu::enable_pan();
     // Its own side of the interrupt controller and its own tick, as the boot CPU has them.
     let tick_hz = TICK_FREQUENCY.load(Ordering::Relaxed);
-    if tick_hz != 0 && crate::irq::init_secondary_cpu() {
-        arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
+    if tick_hz == 0 || !crate::irq::init_secondary_cpu() {
+        // No tick and no IPI would ever reach it: it takes no threads (and nobody waits
+        // for it to park).
+        log::warn!("cpu {index}: no interrupts; it runs nothing");
+        loop {
+            arch::cpu::wait_for_interrupt();
+        }
     }
+    arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
     // Online: runs threads once the boot CPU opens the scheduler.
     crate::task::run_secondary()
 }

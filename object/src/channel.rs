@@ -950,7 +950,10 @@ fn reaper_cost(message: &Message) -> usize {
 /// may be held, and the rest goes to [`DEFERRED`]; without it (host tests, boot) all of it.
 fn reap(mut list: ReapList) {
     // In flight while this call holds endpoints or a collection's garbage off the list.
-    preempt::begin_in_flight();
+    let counted = !list.is_empty() || SEEDS_PENDING.load(Ordering::SeqCst);
+    if counted {
+        preempt::begin_in_flight();
+    }
     let deferred = loop {
         if !reap_chunk(&mut list) {
             break false;
@@ -962,7 +965,9 @@ fn reap(mut list: ReapList) {
             break true;
         }
     };
-    preempt::end_in_flight();
+    if counted {
+        preempt::end_in_flight();
+    }
     // Nothing left here, but another CPU may hold a chunk of it (the garbage of a collection
     // it just finished): the caller's system call waits for that on its way out.
     if !deferred && preempt::enabled() && preempt::work_in_flight() {

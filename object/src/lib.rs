@@ -36,8 +36,8 @@ pub mod wait;
 /// page-table entries a protect left when its thread was killed, the
 /// queues of dead channel endpoints, closes and merges in VMO families, the pages of large
 /// VMOs), a chunk at a time with a preemption point between chunks. The kernel
-/// runs it, holding no lock, before a system call that left such work returns
-/// ([`preempt::take_deferred`]), so a program finds the memory of what it closed free when
+/// runs it, holding no lock, before a system call that left such work returns (the call's
+/// thread was marked, [`preempt::mark_deferred`]), so a program finds the memory of what it closed free when
 /// the call returns. A killed thread stops at its first point: the rest waits for the idle
 /// loop ([`free_deferred_chunk`]) or the next call that leaves work.
 ///
@@ -45,16 +45,20 @@ pub mod wait;
 /// it may go back on its list with more left: the call returns once all is done.
 pub fn free_deferred() {
     loop {
-        let more = if free_deferred_chunk() {
-            true
-        } else {
-            core::hint::spin_loop();
-            preempt::work_in_flight()
-        };
+        let finished = preempt::work_finished();
+        let more = free_deferred_chunk() || all_done_elsewhere(finished);
         if !more || !preempt::point() {
             return;
         }
     }
+}
+
+/// After a round that found every list empty: false when nothing is left anywhere, true when
+/// another CPU still holds a chunk, or finished one since `finished` was read (it may have
+/// left work on a list this round had already found empty).
+fn all_done_elsewhere(finished: usize) -> bool {
+    core::hint::spin_loop();
+    preempt::work_in_flight() || preempt::work_finished() != finished
 }
 
 /// [`free_deferred`] to the end, with finish points between chunks instead of preemption
@@ -65,11 +69,9 @@ pub fn free_deferred() {
 /// may go back on its list with more left.
 pub fn free_deferred_finishing() {
     loop {
-        if !free_deferred_chunk() {
-            core::hint::spin_loop();
-            if !preempt::work_in_flight() {
-                return;
-            }
+        let finished = preempt::work_finished();
+        if !free_deferred_chunk() && !all_done_elsewhere(finished) {
+            return;
         }
         preempt::finish_point();
     }

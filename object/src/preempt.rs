@@ -169,6 +169,20 @@ pub fn cpu_slot() -> usize {
 /// Items taken off a [`WorkList`] by [`WorkList::work_one`] whose chunk runs now, on some
 /// CPU: between two chunks an item is on its list or counted here.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Chunks finished (counted out of [`IN_FLIGHT`]) so far: a chunk may leave work on a list a
+/// waiter already found empty, so the waiter also checks that none finished meanwhile.
+static IN_FLIGHT_DONE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many chunks of deferred work have finished so far ([`IN_FLIGHT_DONE`]).
+pub fn work_finished() -> usize {
+    IN_FLIGHT_DONE.load(Ordering::SeqCst)
+}
+
+/// Counts a chunk out of [`IN_FLIGHT`] and into [`IN_FLIGHT_DONE`] (in that order).
+fn leave_flight() {
+    IN_FLIGHT_DONE.fetch_add(1, Ordering::SeqCst);
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
 
 /// Counts a chunk of deferred work taken off a list other than a [`WorkList`] (under that
 /// list's lock, with the item); [`end_in_flight`] once it is back or done.
@@ -178,7 +192,7 @@ pub(crate) fn begin_in_flight() {
 
 /// Ends what [`begin_in_flight`] counted.
 pub fn end_in_flight() {
-    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    leave_flight();
 }
 
 /// Whether some CPU is doing a chunk of deferred work right now (its item off its list).
@@ -262,7 +276,7 @@ impl<T> WorkList<T> {
             drop(item);
             false
         };
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        leave_flight();
         put_back || self.pending()
     }
 

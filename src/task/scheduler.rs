@@ -126,11 +126,9 @@ impl Scheduler {
         }
         thread.kernel().cpu.store(best, Ordering::Relaxed);
         self.queues[best].push_back(thread);
-        Kicks(if best != me && !runs_thread(best) {
-            1 << best
-        } else {
-            0
-        })
+        // An idle CPU is interrupted, this one too: its idle loop may be about to sleep
+        // (a wake-up from its own interrupt handler or deferred work).
+        Kicks(if !runs_thread(best) { 1 << best } else { 0 })
     }
 
     /// The next thread for CPU `me`: the first of its own queue, else one taken from the
@@ -167,6 +165,9 @@ impl Scheduler {
             .map_err(|_| Status::NO_MEMORY)?;
         self.zombies
             .try_reserve(threads.saturating_sub(self.zombies.len()))
+            .map_err(|_| Status::NO_MEMORY)?;
+        self.orphans
+            .try_reserve(threads.saturating_sub(self.orphans.len()))
             .map_err(|_| Status::NO_MEMORY)?;
         self.threads = threads;
         Ok(())
@@ -766,20 +767,17 @@ pub(super) fn mark_dead(thread: &Arc<Thread>) -> Killed {
     killed
 }
 
-/// Makes a blocked thread runnable.
-fn wake(thread: &Arc<Thread>) {
-    let kicks = {
-        let mut scheduler = SCHEDULER.lock();
-        let mut state = thread.state_lock().lock();
-        if *state != ThreadState::Blocked {
-            return;
-        }
-        *state = ThreadState::Runnable;
-        drop(state);
-        scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
-        scheduler.enqueue(thread.clone())
-    };
-    kicks.send();
+/// Makes a blocked thread runnable, with the scheduler lock held; the IPIs to send once it is
+/// released.
+fn wake_locked(scheduler: &mut Scheduler, thread: &Arc<Thread>) -> Kicks {
+    let mut state = thread.state_lock().lock();
+    if *state != ThreadState::Blocked {
+        return Kicks(0);
+    }
+    *state = ThreadState::Runnable;
+    drop(state);
+    scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    scheduler.enqueue(thread.clone())
 }
 
 /// Blocks the current thread until `deadline` or until something wakes it. The scheduler
@@ -823,20 +821,30 @@ struct ThreadWaker(Weak<Thread>);
 impl Wake for ThreadWaker {
     /// Called under the signal lock of the object waited on (and maybe its owner's lock): the
     /// reference taken here must not be the thread's last, whose drop could tear its process
-    /// down under those locks. A live thread is held by its process; a dead one (it may have
-    /// left and been reaped on another CPU meanwhile) is handed to the scheduler, dropped at
-    /// the next switch.
+    /// down under those locks (the thread may die and be reaped on other CPUs meanwhile). It
+    /// is handed to the scheduler, dropped at the next switch, in the same hold of the lock
+    /// as the wake-up; only when the room `launch` reserved is taken (wake-ups of one thread
+    /// faster than switches) is it dropped here.
     fn wake(&self) {
         let Some(thread) = self.0.upgrade() else {
             return;
         };
-        self::wake(&thread);
-        if thread.is_dead() {
+        let mut kept = Some(thread);
+        let kicks = {
             let mut scheduler = SCHEDULER.lock();
-            if scheduler.orphans.try_reserve(1).is_ok() {
-                scheduler.orphans.push(thread);
+            let kicks = match kept.as_ref() {
+                Some(thread) => wake_locked(&mut scheduler, thread),
+                None => Kicks(0),
+            };
+            if scheduler.orphans.len() < scheduler.orphans.capacity() {
+                if let Some(thread) = kept.take() {
+                    scheduler.orphans.push(thread);
+                }
             }
-        }
+            kicks
+        };
+        kicks.send();
+        drop(kept);
     }
 }
 
