@@ -628,6 +628,9 @@ fn wait_for_work(cpu: &percpu::PerCpu) {
 fn idle_forever() -> ! {
     loop {
         schedule();
+        // What wake-ups handed over, dropped here too when no switch came (a CPU that only
+        // idles would otherwise keep a dead thread's stack and process until one does).
+        reap_zombies();
         // What a thread which never came back (it exited) left for later (address spaces,
         // pages of large VMOs, queues of dead channel endpoints, VMO families' work, page
         // tables): a chunk per round, so that a thread made runnable meanwhile runs after it.
