@@ -79,11 +79,15 @@ def report(system, flags, out):
         print(f"{sum(1 for r in results if TARGETS.get(r['name']) is not None) - missed} targets met, {missed} missed")
 
 
+def load_results(path):
+    """The rows of a bench JSON file, by operation name."""
+    with open(path) as f:
+        return {r["name"]: r for r in json.load(f)["results"]}
+
+
 def compare(zircon_path, linux_path):
-    with open(zircon_path) as f:
-        zircon = {r["name"]: r for r in json.load(f)["results"]}
-    with open(linux_path) as f:
-        linux = {r["name"]: r for r in json.load(f)["results"]}
+    zircon = load_results(zircon_path)
+    linux = load_results(linux_path)
     print("guest instructions per operation (qemu -icount shift=0); ratio = Linux / this kernel")
     print(f"{'operation':32} {'this kernel':>12} {'target':>8} | {'Linux equivalent':30} {'Linux':>10} {'ratio':>7}")
     for name in TARGETS:
@@ -102,10 +106,8 @@ SMP4_TOLERANCE = 1.05
 
 
 def compare_smp4(one_path, four_path):
-    with open(one_path) as f:
-        one = {r["name"]: r for r in json.load(f)["results"]}
-    with open(four_path) as f:
-        four = {r["name"]: r for r in json.load(f)["results"]}
+    one = load_results(one_path)
+    four = load_results(four_path)
     print("guest instructions per operation (qemu -icount shift=0); ratio = -smp 4 / -smp 1")
     print(f"{'operation':34} {'-smp 1':>12} {'-smp 4':>12} {'ratio':>7}")
     worse = 0

@@ -240,7 +240,7 @@ impl<T> WorkList<T> {
         Ok(())
     }
 
-    /// Puts back an item taken with [`Self::pop`] that still has work, without marking the
+    /// Puts back an item taken with [`Self::pop_in_flight`] that still has work, without marking the
     /// call (whoever took it is already doing deferred work). Gives `item` back when the list
     /// cannot grow.
     pub fn put_back(&self, item: T) -> Result<(), T> {
@@ -280,9 +280,9 @@ impl<T> WorkList<T> {
         put_back || self.pending()
     }
 
-    /// [`Self::pop`], counting the item in flight under the list's lock (so it is never
-    /// both off the list and uncounted): the caller calls [`end_in_flight`] once the item is
-    /// back or done.
+    /// Takes the item pushed last, if any, counting it in flight under the list's lock (so it
+    /// is never both off the list and uncounted): the caller calls [`end_in_flight`] once the
+    /// item is back or done.
     pub fn pop_in_flight(&self) -> Option<T> {
         if !self.pending() {
             return None;
@@ -297,19 +297,6 @@ impl<T> WorkList<T> {
         }
         if item.is_none() {
             IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        }
-        item
-    }
-
-    /// Takes the item pushed last, if any.
-    pub fn pop(&self) -> Option<T> {
-        if !self.pending() {
-            return None;
-        }
-        let mut items = self.items.lock();
-        let item = items.pop();
-        if items.is_empty() {
-            self.pending.store(false, Ordering::Release);
         }
         item
     }
