@@ -216,10 +216,11 @@ for case in "fuzz-virt-smp4:300000:-M virt -smp 4 -cpu cortex-a72 -m 1G" \
 done
 # The same image with the kernel's invariant checks (`kcheck`, src/kcheck.rs): pool
 # accounting, page-table owners and handle tables after every call, the frame-table census
-# every 64th (about 30 s of host time); a broken invariant panics with the figures.
+# every 64th (about 30 s of host time); a broken invariant panics with the figures. Two CPUs,
+# so the checks also stop a live second CPU (`percpu::with_others_stopped`) while they read.
 seed=$((fuzz_seed + fuzz_case))
 echo "== fuzz-virt-kcheck: kcheck=64 fuzz $seed 100000 4"
-required_suites="fuzz" run_kernel fuzz-virt-kcheck 0 "fuzz:" -M virt -cpu cortex-a72 -m 1G \
+required_suites="fuzz" run_kernel fuzz-virt-kcheck 0 "fuzz:" -M virt -smp 2 -cpu cortex-a72 -m 1G \
     -kernel "$image" -initrd "$initrd" -append "kcheck=64 fuzz $seed 100000 4"
 
 # Latency, exact under -icount (guest time is instructions, so a host stall cannot pass for
