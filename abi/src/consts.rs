@@ -69,6 +69,8 @@ abi_constants! {
     ZX_ERR_NOT_FOUND: zx_status_t = -25;
     /// The item already exists.
     ZX_ERR_ALREADY_EXISTS: zx_status_t = -26;
+    /// The object is already bound (an interrupt vector, a port binding).
+    ZX_ERR_ALREADY_BOUND: zx_status_t = -27;
     /// The operation is not available on this object (for example resizing a
     /// non-resizable VMO).
     ZX_ERR_UNAVAILABLE: zx_status_t = -28;
@@ -116,6 +118,8 @@ abi_constants! {
     ZX_RIGHT_MANAGE_PROCESS: zx_rights_t = 1 << 17;
     /// The thread may be managed.
     ZX_RIGHT_MANAGE_THREAD: zx_rights_t = 1 << 18;
+    /// The socket's dispositions may be changed (`zx_socket_set_disposition`).
+    ZX_RIGHT_MANAGE_SOCKET: zx_rights_t = 1 << 20;
     /// Not a right: asks `zx_handle_duplicate`/`zx_handle_replace` to keep the source rights.
     ZX_RIGHT_SAME_RIGHTS: zx_rights_t = 1 << 31;
 
@@ -167,6 +171,36 @@ abi_constants! {
         | ZX_RIGHT_DESTROY
         | ZX_RIGHT_SIGNAL
         | ZX_RIGHT_MANAGE_THREAD;
+    /// Rights of a new event: BASIC | SIGNAL (0xD003).
+    ZX_DEFAULT_EVENT_RIGHTS: zx_rights_t = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
+    /// Rights of each event-pair endpoint: BASIC | SIGNAL | SIGNAL_PEER (0xF003).
+    ZX_DEFAULT_EVENTPAIR_RIGHTS: zx_rights_t =
+        ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL | ZX_RIGHT_SIGNAL_PEER;
+    /// Rights of a new port: DUPLICATE | TRANSFER | READ | WRITE | INSPECT (0x800F; not
+    /// waitable, so no WAIT).
+    ZX_DEFAULT_PORT_RIGHTS: zx_rights_t = (ZX_RIGHTS_BASIC & !ZX_RIGHT_WAIT) | ZX_RIGHTS_IO;
+    /// Rights of a new timer: BASIC | WRITE | SIGNAL (0xD00B).
+    ZX_DEFAULT_TIMER_RIGHTS: zx_rights_t = ZX_RIGHTS_BASIC | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
+    /// Rights of each socket endpoint: BASIC | IO | PROPERTY | SIGNAL | SIGNAL_PEER |
+    /// MANAGE_SOCKET (0x10F0CF).
+    ZX_DEFAULT_SOCKET_RIGHTS: zx_rights_t = ZX_RIGHTS_BASIC
+        | ZX_RIGHTS_IO
+        | ZX_RIGHTS_PROPERTY
+        | ZX_RIGHT_SIGNAL
+        | ZX_RIGHT_SIGNAL_PEER
+        | ZX_RIGHT_MANAGE_SOCKET;
+    /// Rights of a new job: BASIC | IO | PROPERTY | POLICY | ENUMERATE | DESTROY | SIGNAL |
+    /// MANAGE_JOB | MANAGE_PROCESS | MANAGE_THREAD (0x7DFCF).
+    ZX_DEFAULT_JOB_RIGHTS: zx_rights_t = ZX_RIGHTS_BASIC
+        | ZX_RIGHTS_IO
+        | ZX_RIGHTS_PROPERTY
+        | ZX_RIGHTS_POLICY
+        | ZX_RIGHT_ENUMERATE
+        | ZX_RIGHT_DESTROY
+        | ZX_RIGHT_SIGNAL
+        | ZX_RIGHT_MANAGE_JOB
+        | ZX_RIGHT_MANAGE_PROCESS
+        | ZX_RIGHT_MANAGE_THREAD;
 
     // ---- Handles, time, sizes, limits (types.h) ----
     /// The value that never names a handle.
@@ -207,6 +241,22 @@ abi_constants! {
     ZX_OBJ_TYPE_CHANNEL: zx_obj_type_t = 4;
     /// A virtual memory address region.
     ZX_OBJ_TYPE_VMAR: zx_obj_type_t = 18;
+    /// An event.
+    ZX_OBJ_TYPE_EVENT: zx_obj_type_t = 5;
+    /// A port.
+    ZX_OBJ_TYPE_PORT: zx_obj_type_t = 6;
+    /// A socket endpoint.
+    ZX_OBJ_TYPE_SOCKET: zx_obj_type_t = 14;
+    /// An event-pair endpoint.
+    ZX_OBJ_TYPE_EVENTPAIR: zx_obj_type_t = 16;
+    /// A job.
+    ZX_OBJ_TYPE_JOB: zx_obj_type_t = 17;
+    /// A timer.
+    ZX_OBJ_TYPE_TIMER: zx_obj_type_t = 22;
+    /// `zx_info_handle_basic_t::props`: the object is not waitable (ports, VMARs).
+    ZX_OBJ_PROP_NONE: u32 = 0;
+    /// `zx_info_handle_basic_t::props`: the object can be waited on.
+    ZX_OBJ_PROP_WAITABLE: u32 = 1;
 
     // ---- Signals (types.h) ----
     /// No signal.
@@ -250,6 +300,34 @@ abi_constants! {
     ZX_THREAD_RUNNING: zx_signals_t = 1 << 4;
     /// Thread: it is suspended.
     ZX_THREAD_SUSPENDED: zx_signals_t = 1 << 5;
+    /// Event: signaled (`zx_object_signal`).
+    ZX_EVENT_SIGNALED: zx_signals_t = 1 << 3;
+    /// Event pair: signaled.
+    ZX_EVENTPAIR_SIGNALED: zx_signals_t = 1 << 3;
+    /// Event pair: the other endpoint is closed.
+    ZX_EVENTPAIR_PEER_CLOSED: zx_signals_t = 1 << 2;
+    /// Timer: its deadline passed.
+    ZX_TIMER_SIGNALED: zx_signals_t = 1 << 3;
+    /// Socket: data is waiting.
+    ZX_SOCKET_READABLE: zx_signals_t = 1 << 0;
+    /// Socket: there is room to write.
+    ZX_SOCKET_WRITABLE: zx_signals_t = 1 << 1;
+    /// Socket: the other endpoint is closed.
+    ZX_SOCKET_PEER_CLOSED: zx_signals_t = 1 << 2;
+    /// Socket: the other endpoint's writes are disabled.
+    ZX_SOCKET_PEER_WRITE_DISABLED: zx_signals_t = 1 << 4;
+    /// Socket: this endpoint's writes are disabled.
+    ZX_SOCKET_WRITE_DISABLED: zx_signals_t = 1 << 5;
+    /// Socket: never asserted (thresholds are not implemented).
+    ZX_SOCKET_READ_THRESHOLD: zx_signals_t = 1 << 10;
+    /// Socket: never asserted (thresholds are not implemented).
+    ZX_SOCKET_WRITE_THRESHOLD: zx_signals_t = 1 << 11;
+    /// Job: killed, and every task below it is gone.
+    ZX_JOB_TERMINATED: zx_signals_t = 1 << 3;
+    /// Job: it has no live child job.
+    ZX_JOB_NO_JOBS: zx_signals_t = 1 << 4;
+    /// Job: it has no live child process.
+    ZX_JOB_NO_PROCESSES: zx_signals_t = 1 << 5;
 
     // ---- Task return codes (types.h) ----
     /// `zx_info_process_t::return_code` of a process ended by `zx_task_kill`.
@@ -258,6 +336,70 @@ abi_constants! {
     /// the kernel could not resolve, or a policy violation such as a channel write past the
     /// queue limit).
     ZX_TASK_RETCODE_EXCEPTION_KILL: i64 = -1028;
+    /// Return code of a task killed for lack of memory.
+    ZX_TASK_RETCODE_OOM_KILL: i64 = -1025;
+    /// Return code of a task killed for a policy violation.
+    ZX_TASK_RETCODE_POLICY_KILL: i64 = -1026;
+    /// Return code of a task killed for a vDSO misuse.
+    ZX_TASK_RETCODE_VDSO_KILL: i64 = -1027;
+    /// Return code of a task killed because a critical process died.
+    ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL: i64 = -1029;
+
+    // ---- Ports (syscalls/port.h) ----
+    /// `zx_port_create` option: the port also takes interrupt packets.
+    ZX_PORT_BIND_TO_INTERRUPT: u32 = 1 << 0;
+    /// A packet queued by `zx_port_queue`.
+    ZX_PKT_TYPE_USER: u32 = 0x00;
+    /// A packet of a one-shot `zx_object_wait_async`.
+    ZX_PKT_TYPE_SIGNAL_ONE: u32 = 0x01;
+    /// Reserved (hypervisor).
+    ZX_PKT_TYPE_GUEST_BELL: u32 = 0x03;
+    /// Reserved (hypervisor).
+    ZX_PKT_TYPE_GUEST_MEM: u32 = 0x04;
+    /// Reserved (hypervisor).
+    ZX_PKT_TYPE_GUEST_IO: u32 = 0x05;
+    /// Reserved (hypervisor).
+    ZX_PKT_TYPE_GUEST_VCPU: u32 = 0x06;
+    /// A packet of an interrupt bound to the port.
+    ZX_PKT_TYPE_INTERRUPT: u32 = 0x07;
+    /// Reserved (pager).
+    ZX_PKT_TYPE_PAGE_REQUEST: u32 = 0x09;
+    /// `zx_object_wait_async` option: one packet, then the registration ends.
+    ZX_WAIT_ASYNC_ONCE: u32 = 0;
+    /// `zx_object_wait_async` option: the packet carries the time of the trigger.
+    ZX_WAIT_ASYNC_TIMESTAMP: u32 = 1;
+
+    // ---- Timers and clocks (syscalls.h, types.h) ----
+    /// `zx_timer_create` option: slack on both sides of the deadline.
+    ZX_TIMER_SLACK_CENTER: u32 = 0;
+    /// `zx_timer_create` option: slack before the deadline only.
+    ZX_TIMER_SLACK_EARLY: u32 = 1;
+    /// `zx_timer_create` option: slack after the deadline only.
+    ZX_TIMER_SLACK_LATE: u32 = 2;
+    /// The monotonic clock.
+    ZX_CLOCK_MONOTONIC: u32 = 0;
+
+    // ---- zx_object_wait_many (syscalls.h) ----
+    /// Most items of one `zx_object_wait_many`.
+    ZX_WAIT_MANY_MAX_ITEMS: usize = 64;
+
+    // ---- Sockets (syscalls.h) ----
+    /// `zx_socket_create` option: a byte stream.
+    ZX_SOCKET_STREAM: u32 = 0;
+    /// `zx_socket_create` option: datagrams, kept whole.
+    ZX_SOCKET_DATAGRAM: u32 = 1 << 0;
+    /// `zx_socket_read` option: copy without removing.
+    ZX_SOCKET_PEEK: u32 = 1 << 3;
+    /// `zx_socket_set_disposition`: writes disabled.
+    ZX_SOCKET_DISPOSITION_WRITE_DISABLED: u32 = 1 << 0;
+    /// `zx_socket_set_disposition`: writes enabled again.
+    ZX_SOCKET_DISPOSITION_WRITE_ENABLED: u32 = 1 << 1;
+
+    // ---- Randomness (syscalls.h) ----
+    /// Chunk size of `zx_cprng_draw` (kept for source compatibility; any length works).
+    ZX_CPRNG_DRAW_MAX_LEN: usize = 256;
+    /// Most bytes one `zx_cprng_add_entropy` takes.
+    ZX_CPRNG_ADD_ENTROPY_MAX_LEN: usize = 256;
 
     // ---- zx_info_vmo_t::flags (types.h) ----
     /// The VMO is backed by allocated pages.
@@ -278,6 +420,50 @@ abi_constants! {
     ZX_INFO_HANDLE_BASIC: zx_object_info_topic_t = 2;
     /// One `zx_info_process_t`.
     ZX_INFO_PROCESS: zx_object_info_topic_t = 3;
+    /// `zx_koid_t[]` of a process's live threads.
+    ZX_INFO_PROCESS_THREADS: zx_object_info_topic_t = 4;
+    /// `zx_koid_t[]` of a job's live child jobs.
+    ZX_INFO_JOB_CHILDREN: zx_object_info_topic_t = 8;
+    /// `zx_koid_t[]` of a job's live child processes.
+    ZX_INFO_JOB_PROCESSES: zx_object_info_topic_t = 9;
+    /// One `zx_info_thread_t`.
+    ZX_INFO_THREAD: zx_object_info_topic_t = 10;
+    /// One `zx_info_socket_t`.
+    ZX_INFO_SOCKET: zx_object_info_topic_t = 22;
+    /// One `zx_info_job_t`.
+    ZX_INFO_JOB: zx_object_info_topic_t = 24;
+    /// One `zx_info_timer_t`.
+    ZX_INFO_TIMER: zx_object_info_topic_t = 25;
+    /// `zx_info_thread_t::state`: created, not started.
+    ZX_THREAD_STATE_NEW: u32 = 0;
+    /// `zx_info_thread_t::state`: running or runnable.
+    ZX_THREAD_STATE_RUNNING: u32 = 1;
+    /// `zx_info_thread_t::state`: suspended.
+    ZX_THREAD_STATE_SUSPENDED: u32 = 2;
+    /// `zx_info_thread_t::state`: blocked (never alone: one of the `BLOCKED_*` values).
+    ZX_THREAD_STATE_BLOCKED: u32 = 3;
+    /// `zx_info_thread_t::state`: being torn down.
+    ZX_THREAD_STATE_DYING: u32 = 4;
+    /// `zx_info_thread_t::state`: gone.
+    ZX_THREAD_STATE_DEAD: u32 = 5;
+    /// Blocked in an exception.
+    ZX_THREAD_STATE_BLOCKED_EXCEPTION: u32 = 0x103;
+    /// Blocked in `zx_nanosleep`.
+    ZX_THREAD_STATE_BLOCKED_SLEEPING: u32 = 0x203;
+    /// Blocked in `zx_futex_wait`.
+    ZX_THREAD_STATE_BLOCKED_FUTEX: u32 = 0x303;
+    /// Blocked in `zx_port_wait`.
+    ZX_THREAD_STATE_BLOCKED_PORT: u32 = 0x403;
+    /// Blocked in `zx_channel_call`.
+    ZX_THREAD_STATE_BLOCKED_CHANNEL: u32 = 0x503;
+    /// Blocked in `zx_object_wait_one`.
+    ZX_THREAD_STATE_BLOCKED_WAIT_ONE: u32 = 0x603;
+    /// Blocked in `zx_object_wait_many`.
+    ZX_THREAD_STATE_BLOCKED_WAIT_MANY: u32 = 0x703;
+    /// Blocked in `zx_interrupt_wait`.
+    ZX_THREAD_STATE_BLOCKED_INTERRUPT: u32 = 0x803;
+    /// Blocked on a pager.
+    ZX_THREAD_STATE_BLOCKED_PAGER: u32 = 0x903;
     /// One `zx_info_vmar_t`.
     ZX_INFO_VMAR: zx_object_info_topic_t = 7;
     /// One `zx_info_kmem_stats_t` (Zircon's number; 9 is its `ZX_INFO_JOB_PROCESSES`).
@@ -478,6 +664,54 @@ abi_constants! {
     ZX_SYS_nanosleep: u32 = Syscall::Nanosleep as u32;
     /// `zx_debug_send_command`.
     ZX_SYS_debug_send_command: u32 = Syscall::DebugSendCommand as u32;
+    /// `zx_futex_wait`.
+    ZX_SYS_futex_wait: u32 = Syscall::FutexWait as u32;
+    /// `zx_futex_wake`.
+    ZX_SYS_futex_wake: u32 = Syscall::FutexWake as u32;
+    /// `zx_futex_requeue`.
+    ZX_SYS_futex_requeue: u32 = Syscall::FutexRequeue as u32;
+    /// `zx_port_create`.
+    ZX_SYS_port_create: u32 = Syscall::PortCreate as u32;
+    /// `zx_port_queue`.
+    ZX_SYS_port_queue: u32 = Syscall::PortQueue as u32;
+    /// `zx_port_wait`.
+    ZX_SYS_port_wait: u32 = Syscall::PortWait as u32;
+    /// `zx_port_cancel`.
+    ZX_SYS_port_cancel: u32 = Syscall::PortCancel as u32;
+    /// `zx_object_wait_async`.
+    ZX_SYS_object_wait_async: u32 = Syscall::ObjectWaitAsync as u32;
+    /// `zx_event_create`.
+    ZX_SYS_event_create: u32 = Syscall::EventCreate as u32;
+    /// `zx_eventpair_create`.
+    ZX_SYS_eventpair_create: u32 = Syscall::EventpairCreate as u32;
+    /// `zx_object_signal_peer`.
+    ZX_SYS_object_signal_peer: u32 = Syscall::ObjectSignalPeer as u32;
+    /// `zx_timer_create`.
+    ZX_SYS_timer_create: u32 = Syscall::TimerCreate as u32;
+    /// `zx_timer_set`.
+    ZX_SYS_timer_set: u32 = Syscall::TimerSet as u32;
+    /// `zx_timer_cancel`.
+    ZX_SYS_timer_cancel: u32 = Syscall::TimerCancel as u32;
+    /// `zx_object_wait_many`.
+    ZX_SYS_object_wait_many: u32 = Syscall::ObjectWaitMany as u32;
+    /// `zx_socket_create`.
+    ZX_SYS_socket_create: u32 = Syscall::SocketCreate as u32;
+    /// `zx_socket_write`.
+    ZX_SYS_socket_write: u32 = Syscall::SocketWrite as u32;
+    /// `zx_socket_read`.
+    ZX_SYS_socket_read: u32 = Syscall::SocketRead as u32;
+    /// `zx_socket_set_disposition`.
+    ZX_SYS_socket_set_disposition: u32 = Syscall::SocketSetDisposition as u32;
+    /// `zx_job_create`.
+    ZX_SYS_job_create: u32 = Syscall::JobCreate as u32;
+    /// `zx_object_get_child`.
+    ZX_SYS_object_get_child: u32 = Syscall::ObjectGetChild as u32;
+    /// `zx_channel_call`.
+    ZX_SYS_channel_call: u32 = Syscall::ChannelCall as u32;
+    /// `zx_cprng_draw`.
+    ZX_SYS_cprng_draw: u32 = Syscall::CprngDraw as u32;
+    /// `zx_cprng_add_entropy`.
+    ZX_SYS_cprng_add_entropy: u32 = Syscall::CprngAddEntropy as u32;
     /// Number of system calls; every number below it is assigned.
     ZX_SYS_COUNT: u32 = Syscall::COUNT as u32;
 }
@@ -579,7 +813,7 @@ mod tests {
             ("ZX_SYS_vmo_create", 9),
             ("ZX_SYS_nanosleep", 35),
             ("ZX_SYS_debug_send_command", 36),
-            ("ZX_SYS_COUNT", 37),
+            ("ZX_SYS_COUNT", 61),
         ];
         for (name, value) in expect {
             let c = ALL_CONSTANTS.iter().find(|c| c.name == *name);

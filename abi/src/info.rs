@@ -11,7 +11,9 @@
 
 use core::mem::{offset_of, size_of};
 
-use crate::{zx_koid_t, zx_obj_type_t, zx_rights_t, zx_time_t};
+use crate::{
+    zx_handle_t, zx_koid_t, zx_obj_type_t, zx_rights_t, zx_signals_t, zx_status_t, zx_time_t,
+};
 
 /// A `repr(C)` ABI struct that converts to and from its C memory image without `unsafe`.
 pub trait AbiStruct: Copy + Default + Sized {
@@ -53,7 +55,7 @@ macro_rules! int_field {
     )*};
 }
 
-int_field!(u32, u64, i64, usize);
+int_field!(u8, u32, i32, u64, i64, usize);
 
 impl<const N: usize> Field for [u8; N] {
     const LEN: usize = N;
@@ -101,8 +103,8 @@ pub struct zx_info_handle_basic_t {
     pub type_: zx_obj_type_t,
     /// The koid of the related object (a channel's peer, ...) or 0.
     pub related_koid: zx_koid_t,
-    /// Zero.
-    pub reserved: u32,
+    /// `ZX_OBJ_PROP_WAITABLE` if the object can be waited on, else `ZX_OBJ_PROP_NONE`.
+    pub props: u32,
     /// Zero.
     pub padding1: [u8; 4],
 }
@@ -195,12 +197,217 @@ pub struct zx_info_kmem_stats_t {
     pub other_bytes: u64,
 }
 
+/// `ZX_INFO_THREAD`: a thread's state. 8 bytes (without the `cpu_affinity_mask` later Zircon
+/// appends).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_info_thread_t {
+    /// `ZX_THREAD_STATE_*`.
+    pub state: u32,
+    /// Zero (no exception channels).
+    pub wait_exception_channel_type: u32,
+}
+
+/// `ZX_INFO_JOB`: a job's state. 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_info_job_t {
+    /// `ZX_TASK_RETCODE_SYSCALL_KILL` once killed, else 0.
+    pub return_code: i64,
+    /// 1 once the job was killed and everything below it is gone.
+    pub exited: u8,
+    /// Zero.
+    pub kill_on_oom: u8,
+    /// Zero.
+    pub debugger_attached: u8,
+    /// Zero.
+    pub padding1: [u8; 5],
+}
+
+/// `ZX_INFO_SOCKET`: a socket endpoint's buffers. 48 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_info_socket_t {
+    /// The `zx_socket_create` options.
+    pub options: u32,
+    /// Zero.
+    pub padding1: [u8; 4],
+    /// Capacity of this endpoint's receive buffer.
+    pub rx_buf_max: usize,
+    /// Bytes in it.
+    pub rx_buf_size: usize,
+    /// Stream: `rx_buf_size`; datagram: the size of the next datagram.
+    pub rx_buf_available: usize,
+    /// Capacity of the peer's receive buffer.
+    pub tx_buf_max: usize,
+    /// Bytes in the peer's receive buffer (0 once the peer closed).
+    pub tx_buf_size: usize,
+}
+
+/// `ZX_INFO_TIMER`: a timer's state. 24 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_info_timer_t {
+    /// The `zx_timer_create` options.
+    pub options: u32,
+    /// Zero.
+    pub padding1: [u8; 4],
+    /// The armed deadline, or 0.
+    pub deadline: zx_time_t,
+    /// The armed slack, or 0.
+    pub slack: i64,
+}
+
+/// One port packet, `zx_port_packet_t`. 48 bytes. In C the last 32 bytes are a union of
+/// `user` (`zx_packet_user_t`), `signal` ([`zx_packet_signal_t`]) and `interrupt`
+/// ([`zx_packet_interrupt_t`]); here they are the raw bytes, converted with those structs'
+/// [`AbiStruct`] methods.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_port_packet_t {
+    /// The key given to `zx_port_queue` / `zx_object_wait_async` / `zx_interrupt_bind`.
+    pub key: u64,
+    /// `ZX_PKT_TYPE_*` (C name: `type`).
+    pub type_: u32,
+    /// A status, `ZX_OK` for kernel packets.
+    pub status: zx_status_t,
+    /// The union (C name of its first member: `user`).
+    pub payload: [u8; 32],
+}
+
+/// The payload of a `ZX_PKT_TYPE_SIGNAL_ONE` packet. 32 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_packet_signal_t {
+    /// The signals the wait asked for.
+    pub trigger: zx_signals_t,
+    /// The object's whole signal state when the packet was queued.
+    pub observed: zx_signals_t,
+    /// 1.
+    pub count: u64,
+    /// The time of the trigger with `ZX_WAIT_ASYNC_TIMESTAMP`, else 0.
+    pub timestamp: zx_time_t,
+    /// Zero.
+    pub reserved1: u64,
+}
+
+/// The payload of a `ZX_PKT_TYPE_INTERRUPT` packet. 32 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_packet_interrupt_t {
+    /// When the interrupt fired.
+    pub timestamp: zx_time_t,
+    /// Zero.
+    pub reserved0: u64,
+    /// Zero.
+    pub reserved1: u64,
+    /// Zero.
+    pub reserved2: u64,
+}
+
+/// One item of `zx_object_wait_many`. 12 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_wait_item_t {
+    /// The handle to wait on.
+    pub handle: zx_handle_t,
+    /// The signals that end the wait.
+    pub waitfor: zx_signals_t,
+    /// Written back: the object's signals when the wait ended.
+    pub pending: zx_signals_t,
+}
+
+/// The arguments of `zx_channel_call`. 48 bytes. The four buffers are user addresses (C:
+/// `const void* wr_bytes`, `const zx_handle_t* wr_handles`, `void* rd_bytes`,
+/// `zx_handle_t* rd_handles`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zx_channel_call_args_t {
+    /// The request's bytes; the first four are the transaction id.
+    pub wr_bytes: usize,
+    /// The request's handles.
+    pub wr_handles: usize,
+    /// Where the reply's bytes go.
+    pub rd_bytes: usize,
+    /// Where the reply's handles go.
+    pub rd_handles: usize,
+    /// Size of the request.
+    pub wr_num_bytes: u32,
+    /// Handles in the request.
+    pub wr_num_handles: u32,
+    /// Room for the reply's bytes.
+    pub rd_num_bytes: u32,
+    /// Room for the reply's handles.
+    pub rd_num_handles: u32,
+}
+
+abi_struct!(zx_info_thread_t {
+    state,
+    wait_exception_channel_type
+});
+abi_struct!(zx_info_job_t {
+    return_code,
+    exited,
+    kill_on_oom,
+    debugger_attached,
+    padding1
+});
+abi_struct!(zx_info_socket_t {
+    options,
+    padding1,
+    rx_buf_max,
+    rx_buf_size,
+    rx_buf_available,
+    tx_buf_max,
+    tx_buf_size,
+});
+abi_struct!(zx_info_timer_t {
+    options,
+    padding1,
+    deadline,
+    slack
+});
+abi_struct!(zx_port_packet_t {
+    key,
+    type_,
+    status,
+    payload
+});
+abi_struct!(zx_packet_signal_t {
+    trigger,
+    observed,
+    count,
+    timestamp,
+    reserved1
+});
+abi_struct!(zx_packet_interrupt_t {
+    timestamp,
+    reserved0,
+    reserved1,
+    reserved2
+});
+abi_struct!(zx_wait_item_t {
+    handle,
+    waitfor,
+    pending
+});
+abi_struct!(zx_channel_call_args_t {
+    wr_bytes,
+    wr_handles,
+    rd_bytes,
+    rd_handles,
+    wr_num_bytes,
+    wr_num_handles,
+    rd_num_bytes,
+    rd_num_handles,
+});
+
 abi_struct!(zx_info_handle_basic_t {
     koid,
     rights,
     type_,
     related_koid,
-    reserved,
+    props,
     padding1
 });
 abi_struct!(zx_info_process_t {
@@ -251,7 +458,7 @@ mod tests {
         assert_eq!(offset_of!(T, rights), 8);
         assert_eq!(offset_of!(T, type_), 12);
         assert_eq!(offset_of!(T, related_koid), 16);
-        assert_eq!(offset_of!(T, reserved), 24);
+        assert_eq!(offset_of!(T, props), 24);
         assert_eq!(offset_of!(T, padding1), 28);
     }
 
@@ -368,7 +575,7 @@ mod tests {
             rights: 0xFF,
             type_: crate::ZX_OBJ_TYPE_VMO,
             related_koid: 7,
-            reserved: 0,
+            props: 0,
             padding1: [0; 4],
         };
         let hb = h.to_bytes();
@@ -388,7 +595,7 @@ mod tests {
             rights: 0x8000_0001,
             type_: 18,
             related_koid: 1,
-            reserved: 0xdead_beef,
+            props: 0xdead_beef,
             padding1: [1, 2, 3, 4],
         };
         assert_eq!(zx_info_handle_basic_t::from_bytes(&h.to_bytes()), Some(h));

@@ -30,8 +30,10 @@ pub mod syscall;
 
 pub use consts::*;
 pub use info::{
-    zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t, zx_info_process_t,
-    zx_info_vmar_t, zx_info_vmo_t, AbiStruct,
+    zx_channel_call_args_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_job_t,
+    zx_info_kmem_stats_t, zx_info_process_t, zx_info_socket_t, zx_info_thread_t, zx_info_timer_t,
+    zx_info_vmar_t, zx_info_vmo_t, zx_packet_interrupt_t, zx_packet_signal_t, zx_port_packet_t,
+    zx_wait_item_t, AbiStruct,
 };
 pub use rights::Rights;
 pub use signals::Signals;
@@ -64,6 +66,12 @@ pub type zx_obj_type_t = u32;
 pub type zx_vm_option_t = u32;
 /// A topic of `zx_object_get_info` (`ZX_INFO_*`).
 pub type zx_object_info_topic_t = u32;
+/// A futex: a 32-bit word in user memory, 4-byte aligned.
+pub type zx_futex_t = i32;
+/// A clock id (`ZX_CLOCK_MONOTONIC`).
+pub type zx_clock_t = u32;
+/// A `zx_channel_call` transaction id: the first four bytes of a message.
+pub type zx_txid_t = u32;
 
 /// One entry of [`ALL_CONSTANTS`]: an ABI constant by its C name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

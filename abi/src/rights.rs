@@ -31,6 +31,7 @@ const NAMES: &[(u32, &str)] = &[
     (ZX_RIGHT_MANAGE_JOB, "MANAGE_JOB"),
     (ZX_RIGHT_MANAGE_PROCESS, "MANAGE_PROCESS"),
     (ZX_RIGHT_MANAGE_THREAD, "MANAGE_THREAD"),
+    (ZX_RIGHT_MANAGE_SOCKET, "MANAGE_SOCKET"),
     (ZX_RIGHT_SAME_RIGHTS, "SAME_RIGHTS"),
 ];
 
@@ -75,6 +76,8 @@ impl Rights {
     pub const MANAGE_PROCESS: Rights = Rights(ZX_RIGHT_MANAGE_PROCESS);
     /// `ZX_RIGHT_MANAGE_THREAD`.
     pub const MANAGE_THREAD: Rights = Rights(ZX_RIGHT_MANAGE_THREAD);
+    /// `ZX_RIGHT_MANAGE_SOCKET`.
+    pub const MANAGE_SOCKET: Rights = Rights(ZX_RIGHT_MANAGE_SOCKET);
     /// `ZX_RIGHT_SAME_RIGHTS`: not a right, a request to keep the source handle's rights.
     pub const SAME_RIGHTS: Rights = Rights(ZX_RIGHT_SAME_RIGHTS);
 
@@ -98,6 +101,18 @@ impl Rights {
     pub const DEFAULT_PROCESS: Rights = Rights(ZX_DEFAULT_PROCESS_RIGHTS);
     /// `ZX_DEFAULT_THREAD_RIGHTS` (see the constant for the list).
     pub const DEFAULT_THREAD: Rights = Rights(ZX_DEFAULT_THREAD_RIGHTS);
+    /// `ZX_DEFAULT_EVENT_RIGHTS`.
+    pub const DEFAULT_EVENT: Rights = Rights(ZX_DEFAULT_EVENT_RIGHTS);
+    /// `ZX_DEFAULT_EVENTPAIR_RIGHTS`.
+    pub const DEFAULT_EVENTPAIR: Rights = Rights(ZX_DEFAULT_EVENTPAIR_RIGHTS);
+    /// `ZX_DEFAULT_PORT_RIGHTS`.
+    pub const DEFAULT_PORT: Rights = Rights(ZX_DEFAULT_PORT_RIGHTS);
+    /// `ZX_DEFAULT_TIMER_RIGHTS`.
+    pub const DEFAULT_TIMER: Rights = Rights(ZX_DEFAULT_TIMER_RIGHTS);
+    /// `ZX_DEFAULT_SOCKET_RIGHTS`.
+    pub const DEFAULT_SOCKET: Rights = Rights(ZX_DEFAULT_SOCKET_RIGHTS);
+    /// `ZX_DEFAULT_JOB_RIGHTS`.
+    pub const DEFAULT_JOB: Rights = Rights(ZX_DEFAULT_JOB_RIGHTS);
 }
 
 impl_bitset!(Rights, NAMES);
@@ -243,9 +258,9 @@ mod tests {
         assert_eq!(
             format!(
                 "{:?}",
-                Rights::from_bits(ZX_RIGHT_MAP | (1 << 20) | (1 << 21))
+                Rights::from_bits(ZX_RIGHT_MAP | (1 << 21) | (1 << 22))
             ),
-            "Rights(MAP | 0x300000)"
+            "Rights(MAP | 0x600000)"
         );
         assert_eq!(format!("{:?}", Rights::SAME_RIGHTS), "Rights(SAME_RIGHTS)");
         assert_eq!(

@@ -72,6 +72,30 @@ impl Signals {
     pub const THREAD_RUNNING: Signals = Signals(ZX_THREAD_RUNNING);
     /// `ZX_THREAD_SUSPENDED`.
     pub const THREAD_SUSPENDED: Signals = Signals(ZX_THREAD_SUSPENDED);
+    /// `ZX_EVENT_SIGNALED`.
+    pub const EVENT_SIGNALED: Signals = Signals(ZX_EVENT_SIGNALED);
+    /// `ZX_EVENTPAIR_SIGNALED`.
+    pub const EVENTPAIR_SIGNALED: Signals = Signals(ZX_EVENTPAIR_SIGNALED);
+    /// `ZX_EVENTPAIR_PEER_CLOSED`.
+    pub const EVENTPAIR_PEER_CLOSED: Signals = Signals(ZX_EVENTPAIR_PEER_CLOSED);
+    /// `ZX_TIMER_SIGNALED`.
+    pub const TIMER_SIGNALED: Signals = Signals(ZX_TIMER_SIGNALED);
+    /// `ZX_SOCKET_READABLE`.
+    pub const SOCKET_READABLE: Signals = Signals(ZX_SOCKET_READABLE);
+    /// `ZX_SOCKET_WRITABLE`.
+    pub const SOCKET_WRITABLE: Signals = Signals(ZX_SOCKET_WRITABLE);
+    /// `ZX_SOCKET_PEER_CLOSED`.
+    pub const SOCKET_PEER_CLOSED: Signals = Signals(ZX_SOCKET_PEER_CLOSED);
+    /// `ZX_SOCKET_PEER_WRITE_DISABLED`.
+    pub const SOCKET_PEER_WRITE_DISABLED: Signals = Signals(ZX_SOCKET_PEER_WRITE_DISABLED);
+    /// `ZX_SOCKET_WRITE_DISABLED`.
+    pub const SOCKET_WRITE_DISABLED: Signals = Signals(ZX_SOCKET_WRITE_DISABLED);
+    /// `ZX_JOB_TERMINATED`.
+    pub const JOB_TERMINATED: Signals = Signals(ZX_JOB_TERMINATED);
+    /// `ZX_JOB_NO_JOBS`.
+    pub const JOB_NO_JOBS: Signals = Signals(ZX_JOB_NO_JOBS);
+    /// `ZX_JOB_NO_PROCESSES`.
+    pub const JOB_NO_PROCESSES: Signals = Signals(ZX_JOB_NO_PROCESSES);
 }
 
 impl_bitset!(Signals, NAMES);

@@ -33,6 +33,7 @@ const NAMES: &[(zx_status_t, &str)] = &[
     (ZX_ERR_PEER_CLOSED, "ZX_ERR_PEER_CLOSED"),
     (ZX_ERR_NOT_FOUND, "ZX_ERR_NOT_FOUND"),
     (ZX_ERR_ALREADY_EXISTS, "ZX_ERR_ALREADY_EXISTS"),
+    (ZX_ERR_ALREADY_BOUND, "ZX_ERR_ALREADY_BOUND"),
     (ZX_ERR_UNAVAILABLE, "ZX_ERR_UNAVAILABLE"),
     (ZX_ERR_ACCESS_DENIED, "ZX_ERR_ACCESS_DENIED"),
 ];
@@ -77,6 +78,8 @@ impl Status {
     pub const NOT_FOUND: Status = Status(ZX_ERR_NOT_FOUND);
     /// `ZX_ERR_ALREADY_EXISTS`.
     pub const ALREADY_EXISTS: Status = Status(ZX_ERR_ALREADY_EXISTS);
+    /// `ZX_ERR_ALREADY_BOUND`.
+    pub const ALREADY_BOUND: Status = Status(ZX_ERR_ALREADY_BOUND);
     /// `ZX_ERR_UNAVAILABLE`.
     pub const UNAVAILABLE: Status = Status(ZX_ERR_UNAVAILABLE);
     /// `ZX_ERR_ACCESS_DENIED`.
@@ -176,7 +179,7 @@ mod tests {
     use super::*;
     use std::format;
 
-    const ALL: [Status; 20] = [
+    const ALL: [Status; 21] = [
         Status::OK,
         Status::INTERNAL,
         Status::NOT_SUPPORTED,
@@ -195,6 +198,7 @@ mod tests {
         Status::PEER_CLOSED,
         Status::NOT_FOUND,
         Status::ALREADY_EXISTS,
+        Status::ALREADY_BOUND,
         Status::UNAVAILABLE,
         Status::ACCESS_DENIED,
     ];
@@ -203,7 +207,7 @@ mod tests {
     fn values_match_contract() {
         let expected = [
             0, -1, -2, -3, -4, -10, -11, -12, -13, -14, -15, -20, -21, -22, -23, -24, -25, -26,
-            -28, -30,
+            -27, -28, -30,
         ];
         for (s, e) in ALL.iter().zip(expected) {
             assert_eq!(s.into_raw(), e);

@@ -84,11 +84,60 @@ pub enum Syscall {
     /// `zx_debug_send_command(resource, buffer, buffer_size)`: a command to the kernel's
     /// debug facilities; only on a kernel booted with `kdebug`.
     DebugSendCommand = 36,
+    /// `zx_futex_wait(value_ptr, current_value, new_futex_owner, deadline)`
+    FutexWait = 37,
+    /// `zx_futex_wake(value_ptr, wake_count)`
+    FutexWake = 38,
+    /// `zx_futex_requeue(value_ptr, wake_count, current_value, requeue_ptr,
+    /// requeue_count, new_requeue_owner)`
+    FutexRequeue = 39,
+    /// `zx_port_create(options, out)`
+    PortCreate = 40,
+    /// `zx_port_queue(handle, packet)`
+    PortQueue = 41,
+    /// `zx_port_wait(handle, deadline, packet)`
+    PortWait = 42,
+    /// `zx_port_cancel(handle, source, key)`
+    PortCancel = 43,
+    /// `zx_object_wait_async(handle, port, key, signals, options)`
+    ObjectWaitAsync = 44,
+    /// `zx_event_create(options, out)`
+    EventCreate = 45,
+    /// `zx_eventpair_create(options, out0, out1)`
+    EventpairCreate = 46,
+    /// `zx_object_signal_peer(handle, clear_mask, set_mask)`
+    ObjectSignalPeer = 47,
+    /// `zx_timer_create(options, clock_id, out)`
+    TimerCreate = 48,
+    /// `zx_timer_set(handle, deadline, slack)`
+    TimerSet = 49,
+    /// `zx_timer_cancel(handle)`
+    TimerCancel = 50,
+    /// `zx_object_wait_many(items, num_items, deadline)`
+    ObjectWaitMany = 51,
+    /// `zx_socket_create(options, out0, out1)`
+    SocketCreate = 52,
+    /// `zx_socket_write(handle, options, buffer, buffer_size, actual)`
+    SocketWrite = 53,
+    /// `zx_socket_read(handle, options, buffer, buffer_size, actual)`
+    SocketRead = 54,
+    /// `zx_socket_set_disposition(handle, disposition, disposition_peer)`
+    SocketSetDisposition = 55,
+    /// `zx_job_create(parent_job, options, out)`
+    JobCreate = 56,
+    /// `zx_object_get_child(handle, koid, rights, out)`
+    ObjectGetChild = 57,
+    /// `zx_channel_call(handle, options, deadline, args, actual_bytes, actual_handles)`
+    ChannelCall = 58,
+    /// `zx_cprng_draw(buffer, buffer_size)`; returns nothing (x0 unspecified).
+    CprngDraw = 59,
+    /// `zx_cprng_add_entropy(buffer, buffer_size)`
+    CprngAddEntropy = 60,
 }
 
 impl Syscall {
     /// Number of system calls; the numbers are exactly `0..COUNT`.
-    pub const COUNT: usize = 37;
+    pub const COUNT: usize = 61;
 
     /// Every system call, indexed by its number.
     pub const ALL: [Syscall; Syscall::COUNT] = [
@@ -129,6 +178,30 @@ impl Syscall {
         Syscall::SystemGetPageSize,
         Syscall::Nanosleep,
         Syscall::DebugSendCommand,
+        Syscall::FutexWait,
+        Syscall::FutexWake,
+        Syscall::FutexRequeue,
+        Syscall::PortCreate,
+        Syscall::PortQueue,
+        Syscall::PortWait,
+        Syscall::PortCancel,
+        Syscall::ObjectWaitAsync,
+        Syscall::EventCreate,
+        Syscall::EventpairCreate,
+        Syscall::ObjectSignalPeer,
+        Syscall::TimerCreate,
+        Syscall::TimerSet,
+        Syscall::TimerCancel,
+        Syscall::ObjectWaitMany,
+        Syscall::SocketCreate,
+        Syscall::SocketWrite,
+        Syscall::SocketRead,
+        Syscall::SocketSetDisposition,
+        Syscall::JobCreate,
+        Syscall::ObjectGetChild,
+        Syscall::ChannelCall,
+        Syscall::CprngDraw,
+        Syscall::CprngAddEntropy,
     ];
 
     /// The system call with number `number` (the full `x16` value), or `None` if there is
@@ -187,6 +260,30 @@ impl Syscall {
             Syscall::SystemGetPageSize => "zx_system_get_page_size",
             Syscall::Nanosleep => "zx_nanosleep",
             Syscall::DebugSendCommand => "zx_debug_send_command",
+            Syscall::FutexWait => "zx_futex_wait",
+            Syscall::FutexWake => "zx_futex_wake",
+            Syscall::FutexRequeue => "zx_futex_requeue",
+            Syscall::PortCreate => "zx_port_create",
+            Syscall::PortQueue => "zx_port_queue",
+            Syscall::PortWait => "zx_port_wait",
+            Syscall::PortCancel => "zx_port_cancel",
+            Syscall::ObjectWaitAsync => "zx_object_wait_async",
+            Syscall::EventCreate => "zx_event_create",
+            Syscall::EventpairCreate => "zx_eventpair_create",
+            Syscall::ObjectSignalPeer => "zx_object_signal_peer",
+            Syscall::TimerCreate => "zx_timer_create",
+            Syscall::TimerSet => "zx_timer_set",
+            Syscall::TimerCancel => "zx_timer_cancel",
+            Syscall::ObjectWaitMany => "zx_object_wait_many",
+            Syscall::SocketCreate => "zx_socket_create",
+            Syscall::SocketWrite => "zx_socket_write",
+            Syscall::SocketRead => "zx_socket_read",
+            Syscall::SocketSetDisposition => "zx_socket_set_disposition",
+            Syscall::JobCreate => "zx_job_create",
+            Syscall::ObjectGetChild => "zx_object_get_child",
+            Syscall::ChannelCall => "zx_channel_call",
+            Syscall::CprngDraw => "zx_cprng_draw",
+            Syscall::CprngAddEntropy => "zx_cprng_add_entropy",
         }
     }
 
@@ -198,34 +295,58 @@ impl Syscall {
             | Syscall::VmarDestroy
             | Syscall::ProcessExit
             | Syscall::TaskKill
-            | Syscall::Nanosleep => 1,
+            | Syscall::Nanosleep
+            | Syscall::TimerCancel => 1,
             Syscall::HandleCloseMany
             | Syscall::VmoGetSize
             | Syscall::VmoSetSize
-            | Syscall::DebugWrite => 2,
+            | Syscall::DebugWrite
+            | Syscall::FutexWake
+            | Syscall::PortCreate
+            | Syscall::PortQueue
+            | Syscall::EventCreate
+            | Syscall::CprngDraw
+            | Syscall::CprngAddEntropy => 2,
             Syscall::HandleDuplicate
             | Syscall::HandleReplace
             | Syscall::ObjectSignal
             | Syscall::VmoCreate
             | Syscall::VmarUnmap
             | Syscall::ChannelCreate
-            | Syscall::DebugSendCommand => 3,
+            | Syscall::DebugSendCommand
+            | Syscall::PortWait
+            | Syscall::PortCancel
+            | Syscall::EventpairCreate
+            | Syscall::ObjectSignalPeer
+            | Syscall::TimerCreate
+            | Syscall::TimerSet
+            | Syscall::ObjectWaitMany
+            | Syscall::SocketCreate
+            | Syscall::SocketSetDisposition
+            | Syscall::JobCreate => 3,
             Syscall::ObjectGetProperty
             | Syscall::ObjectSetProperty
             | Syscall::ObjectWaitOne
             | Syscall::VmoRead
             | Syscall::VmoWrite
-            | Syscall::VmarProtect => 4,
+            | Syscall::VmarProtect
+            | Syscall::FutexWait
+            | Syscall::ObjectGetChild => 4,
             Syscall::VmoClone
             | Syscall::VmoCreateChild
             | Syscall::ThreadCreate
-            | Syscall::ThreadStart => 5,
+            | Syscall::ThreadStart
+            | Syscall::ObjectWaitAsync
+            | Syscall::SocketWrite
+            | Syscall::SocketRead => 5,
             Syscall::ObjectGetInfo
             | Syscall::VmoOpRange
             | Syscall::VmarAllocate
             | Syscall::ProcessCreate
             | Syscall::ProcessStart
-            | Syscall::ChannelWrite => 6,
+            | Syscall::ChannelWrite
+            | Syscall::FutexRequeue
+            | Syscall::ChannelCall => 6,
             Syscall::VmarMap => 7,
             Syscall::ChannelRead => 8,
         }

@@ -166,7 +166,7 @@ macro_rules! layout {
 
 fn struct_layouts() -> Vec<StructLayout> {
     vec![
-        layout!(zx_info_handle_basic_t { koid, rights, type_ => type, related_koid, reserved, padding1 }),
+        layout!(zx_info_handle_basic_t { koid, rights, type_ => type, related_koid, props, padding1 }),
         layout!(zx_info_process_t {
             return_code,
             start_time,
@@ -174,6 +174,61 @@ fn struct_layouts() -> Vec<StructLayout> {
             padding1
         }),
         layout!(zx_info_handle_count_t { handle_count }),
+        layout!(zx_info_thread_t {
+            state,
+            wait_exception_channel_type
+        }),
+        layout!(zx_info_job_t {
+            return_code,
+            exited,
+            kill_on_oom,
+            debugger_attached,
+            padding1
+        }),
+        layout!(zx_info_socket_t {
+            options,
+            padding1,
+            rx_buf_max,
+            rx_buf_size,
+            rx_buf_available,
+            tx_buf_max,
+            tx_buf_size,
+        }),
+        layout!(zx_info_timer_t {
+            options,
+            padding1,
+            deadline,
+            slack
+        }),
+        layout!(zx_port_packet_t { key, type_ => type, status, payload => user }),
+        layout!(zx_packet_signal_t {
+            trigger,
+            observed,
+            count,
+            timestamp,
+            reserved1
+        }),
+        layout!(zx_packet_interrupt_t {
+            timestamp,
+            reserved0,
+            reserved1,
+            reserved2
+        }),
+        layout!(zx_wait_item_t {
+            handle,
+            waitfor,
+            pending
+        }),
+        layout!(zx_channel_call_args_t {
+            wr_bytes,
+            wr_handles,
+            rd_bytes,
+            rd_handles,
+            wr_num_bytes,
+            wr_num_handles,
+            rd_num_bytes,
+            rd_num_handles,
+        }),
         layout!(zx_info_vmar_t { base, len }),
         layout!(zx_info_vmo_t {
             koid,
@@ -224,7 +279,10 @@ fn type_facts() -> Vec<(&'static str, usize, bool)> {
         zx_duration_t,
         zx_obj_type_t,
         zx_vm_option_t,
-        zx_object_info_topic_t
+        zx_object_info_topic_t,
+        zx_futex_t,
+        zx_clock_t,
+        zx_txid_t
     )
 }
 

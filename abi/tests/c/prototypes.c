@@ -67,6 +67,40 @@ zx_time_t zx_clock_get_monotonic(void);
 uint32_t zx_system_get_page_size(void);
 zx_status_t zx_nanosleep(zx_time_t deadline);
 zx_status_t zx_debug_send_command(zx_handle_t resource, const char* buffer, size_t buffer_size);
+zx_status_t zx_futex_wait(const zx_futex_t* value_ptr, zx_futex_t current_value,
+                          zx_handle_t new_futex_owner, zx_time_t deadline);
+zx_status_t zx_futex_wake(const zx_futex_t* value_ptr, uint32_t wake_count);
+zx_status_t zx_futex_requeue(const zx_futex_t* value_ptr, uint32_t wake_count,
+                             zx_futex_t current_value, const zx_futex_t* requeue_ptr,
+                             uint32_t requeue_count, zx_handle_t new_requeue_owner);
+zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);
+zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);
+zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_t* packet);
+zx_status_t zx_port_cancel(zx_handle_t handle, zx_handle_t source, uint64_t key);
+zx_status_t zx_object_wait_async(zx_handle_t handle, zx_handle_t port, uint64_t key,
+                                 zx_signals_t signals, uint32_t options);
+zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);
+zx_status_t zx_eventpair_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);
+zx_status_t zx_object_signal_peer(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask);
+zx_status_t zx_timer_create(uint32_t options, zx_clock_t clock_id, zx_handle_t* out);
+zx_status_t zx_timer_set(zx_handle_t handle, zx_time_t deadline, zx_duration_t slack);
+zx_status_t zx_timer_cancel(zx_handle_t handle);
+zx_status_t zx_object_wait_many(zx_wait_item_t* items, size_t num_items, zx_time_t deadline);
+zx_status_t zx_socket_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);
+zx_status_t zx_socket_write(zx_handle_t handle, uint32_t options, const void* buffer,
+                            size_t buffer_size, size_t* actual);
+zx_status_t zx_socket_read(zx_handle_t handle, uint32_t options, void* buffer,
+                           size_t buffer_size, size_t* actual);
+zx_status_t zx_socket_set_disposition(zx_handle_t handle, uint32_t disposition,
+                                      uint32_t disposition_peer);
+zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);
+zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights,
+                                zx_handle_t* out);
+zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_time_t deadline,
+                            const zx_channel_call_args_t* args, uint32_t* actual_bytes,
+                            uint32_t* actual_handles);
+void zx_cprng_draw(void* buffer, size_t buffer_size);
+zx_status_t zx_cprng_add_entropy(const void* buffer, size_t buffer_size);
 #endif
 
 /* Function pointers with the documented signatures. */
@@ -123,6 +157,33 @@ zx_time_t (*p_clock_get_monotonic)(void) = zx_clock_get_monotonic;
 uint32_t (*p_system_get_page_size)(void) = zx_system_get_page_size;
 zx_status_t (*p_nanosleep)(zx_time_t) = zx_nanosleep;
 zx_status_t (*p_debug_send_command)(zx_handle_t, const char*, size_t) = zx_debug_send_command;
+zx_status_t (*p_futex_wait)(const zx_futex_t*, zx_futex_t, zx_handle_t, zx_time_t) = zx_futex_wait;
+zx_status_t (*p_futex_wake)(const zx_futex_t*, uint32_t) = zx_futex_wake;
+zx_status_t (*p_futex_requeue)(const zx_futex_t*, uint32_t, zx_futex_t, const zx_futex_t*, uint32_t,
+                               zx_handle_t) = zx_futex_requeue;
+zx_status_t (*p_port_create)(uint32_t, zx_handle_t*) = zx_port_create;
+zx_status_t (*p_port_queue)(zx_handle_t, const zx_port_packet_t*) = zx_port_queue;
+zx_status_t (*p_port_wait)(zx_handle_t, zx_time_t, zx_port_packet_t*) = zx_port_wait;
+zx_status_t (*p_port_cancel)(zx_handle_t, zx_handle_t, uint64_t) = zx_port_cancel;
+zx_status_t (*p_object_wait_async)(zx_handle_t, zx_handle_t, uint64_t, zx_signals_t,
+                                   uint32_t) = zx_object_wait_async;
+zx_status_t (*p_event_create)(uint32_t, zx_handle_t*) = zx_event_create;
+zx_status_t (*p_eventpair_create)(uint32_t, zx_handle_t*, zx_handle_t*) = zx_eventpair_create;
+zx_status_t (*p_object_signal_peer)(zx_handle_t, uint32_t, uint32_t) = zx_object_signal_peer;
+zx_status_t (*p_timer_create)(uint32_t, zx_clock_t, zx_handle_t*) = zx_timer_create;
+zx_status_t (*p_timer_set)(zx_handle_t, zx_time_t, zx_duration_t) = zx_timer_set;
+zx_status_t (*p_timer_cancel)(zx_handle_t) = zx_timer_cancel;
+zx_status_t (*p_object_wait_many)(zx_wait_item_t*, size_t, zx_time_t) = zx_object_wait_many;
+zx_status_t (*p_socket_create)(uint32_t, zx_handle_t*, zx_handle_t*) = zx_socket_create;
+zx_status_t (*p_socket_write)(zx_handle_t, uint32_t, const void*, size_t, size_t*) = zx_socket_write;
+zx_status_t (*p_socket_read)(zx_handle_t, uint32_t, void*, size_t, size_t*) = zx_socket_read;
+zx_status_t (*p_socket_set_disposition)(zx_handle_t, uint32_t, uint32_t) = zx_socket_set_disposition;
+zx_status_t (*p_job_create)(zx_handle_t, uint32_t, zx_handle_t*) = zx_job_create;
+zx_status_t (*p_object_get_child)(zx_handle_t, uint64_t, zx_rights_t, zx_handle_t*) = zx_object_get_child;
+zx_status_t (*p_channel_call)(zx_handle_t, uint32_t, zx_time_t, const zx_channel_call_args_t*,
+                              uint32_t*, uint32_t*) = zx_channel_call;
+void (*p_cprng_draw)(void*, size_t) = zx_cprng_draw;
+zx_status_t (*p_cprng_add_entropy)(const void*, size_t) = zx_cprng_add_entropy;
 zx_time_t (*p_deadline_after)(zx_duration_t) = zx_deadline_after;
 
 /* The exit calls must be declared noreturn: a noreturn function ending in a call to them

@@ -755,6 +755,31 @@ impl Fuzzer {
             }
             // Ending this thread or process is the caller's decision, not a draw.
             Syscall::ProcessExit | Syscall::ThreadExit => {}
+            // The calls of issue 15, drawn with arguments for them as their objects land.
+            Syscall::FutexWait
+            | Syscall::FutexWake
+            | Syscall::FutexRequeue
+            | Syscall::PortCreate
+            | Syscall::PortQueue
+            | Syscall::PortWait
+            | Syscall::PortCancel
+            | Syscall::ObjectWaitAsync
+            | Syscall::EventCreate
+            | Syscall::EventpairCreate
+            | Syscall::ObjectSignalPeer
+            | Syscall::TimerCreate
+            | Syscall::TimerSet
+            | Syscall::TimerCancel
+            | Syscall::ObjectWaitMany
+            | Syscall::SocketCreate
+            | Syscall::SocketWrite
+            | Syscall::SocketRead
+            | Syscall::SocketSetDisposition
+            | Syscall::JobCreate
+            | Syscall::ObjectGetChild
+            | Syscall::ChannelCall
+            | Syscall::CprngDraw
+            | Syscall::CprngAddEntropy => {}
         }
     }
 
@@ -814,48 +839,7 @@ fn rng_next(rng: &mut Rng) -> u64 {
 }
 
 fn syscall(number: u64) -> Option<Syscall> {
-    use Syscall::*;
-    const TABLE: [Syscall; Syscall::COUNT] = [
-        HandleClose,
-        HandleCloseMany,
-        HandleDuplicate,
-        HandleReplace,
-        ObjectGetProperty,
-        ObjectSetProperty,
-        ObjectGetInfo,
-        ObjectWaitOne,
-        ObjectSignal,
-        VmoCreate,
-        VmoRead,
-        VmoWrite,
-        VmoGetSize,
-        VmoSetSize,
-        VmoClone,
-        VmoCreateChild,
-        VmoOpRange,
-        VmarMap,
-        VmarUnmap,
-        VmarProtect,
-        VmarAllocate,
-        VmarDestroy,
-        ProcessCreate,
-        ProcessStart,
-        ProcessExit,
-        ThreadCreate,
-        ThreadStart,
-        ThreadExit,
-        TaskKill,
-        ChannelCreate,
-        ChannelWrite,
-        ChannelRead,
-        DebugWrite,
-        ClockGetMonotonic,
-        SystemGetPageSize,
-        Nanosleep,
-        DebugSendCommand,
-    ];
-    let call = *TABLE.get(usize::try_from(number).ok()?)?;
-    (call as u64 == number).then_some(call)
+    Syscall::from_number(number)
 }
 
 /// A call broke the contract in a way the fuzzer can see: counted as a failure and printed

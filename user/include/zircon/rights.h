@@ -28,6 +28,7 @@
 #define ZX_RIGHT_MANAGE_JOB ((zx_rights_t)1u << 16)
 #define ZX_RIGHT_MANAGE_PROCESS ((zx_rights_t)1u << 17)
 #define ZX_RIGHT_MANAGE_THREAD ((zx_rights_t)1u << 18)
+#define ZX_RIGHT_MANAGE_SOCKET ((zx_rights_t)1u << 20)
 /* Not a right: zx_handle_duplicate()/zx_handle_replace() keep the source rights. */
 #define ZX_RIGHT_SAME_RIGHTS ((zx_rights_t)1u << 31)
 
@@ -60,5 +61,28 @@
 #define ZX_DEFAULT_THREAD_RIGHTS                                                           \
     (ZX_RIGHTS_BASIC | ZX_RIGHTS_IO | ZX_RIGHTS_PROPERTY | ZX_RIGHT_DESTROY |              \
      ZX_RIGHT_SIGNAL | ZX_RIGHT_MANAGE_THREAD)
+
+/* A new event (0xD003). */
+#define ZX_DEFAULT_EVENT_RIGHTS (ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL)
+
+/* Each event-pair endpoint (0xF003). */
+#define ZX_DEFAULT_EVENTPAIR_RIGHTS (ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL | ZX_RIGHT_SIGNAL_PEER)
+
+/* A new port (0x800F): not waitable, so no WAIT. */
+#define ZX_DEFAULT_PORT_RIGHTS ((ZX_RIGHTS_BASIC & ~ZX_RIGHT_WAIT) | ZX_RIGHTS_IO)
+
+/* A new timer (0xD00B). */
+#define ZX_DEFAULT_TIMER_RIGHTS (ZX_RIGHTS_BASIC | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL)
+
+/* Each socket endpoint (0x10F0CF). */
+#define ZX_DEFAULT_SOCKET_RIGHTS                                                           \
+    (ZX_RIGHTS_BASIC | ZX_RIGHTS_IO | ZX_RIGHTS_PROPERTY | ZX_RIGHT_SIGNAL |               \
+     ZX_RIGHT_SIGNAL_PEER | ZX_RIGHT_MANAGE_SOCKET)
+
+/* A new job (0x7DFCF). */
+#define ZX_DEFAULT_JOB_RIGHTS                                                              \
+    (ZX_RIGHTS_BASIC | ZX_RIGHTS_IO | ZX_RIGHTS_PROPERTY | ZX_RIGHTS_POLICY |              \
+     ZX_RIGHT_ENUMERATE | ZX_RIGHT_DESTROY | ZX_RIGHT_SIGNAL | ZX_RIGHT_MANAGE_JOB |       \
+     ZX_RIGHT_MANAGE_PROCESS | ZX_RIGHT_MANAGE_THREAD)
 
 #endif /* ZIRCON_RIGHTS_H_ */

@@ -43,7 +43,31 @@
 #define ZX_SYS_system_get_page_size 34
 #define ZX_SYS_nanosleep 35
 #define ZX_SYS_debug_send_command 36
+#define ZX_SYS_futex_wait 37
+#define ZX_SYS_futex_wake 38
+#define ZX_SYS_futex_requeue 39
+#define ZX_SYS_port_create 40
+#define ZX_SYS_port_queue 41
+#define ZX_SYS_port_wait 42
+#define ZX_SYS_port_cancel 43
+#define ZX_SYS_object_wait_async 44
+#define ZX_SYS_event_create 45
+#define ZX_SYS_eventpair_create 46
+#define ZX_SYS_object_signal_peer 47
+#define ZX_SYS_timer_create 48
+#define ZX_SYS_timer_set 49
+#define ZX_SYS_timer_cancel 50
+#define ZX_SYS_object_wait_many 51
+#define ZX_SYS_socket_create 52
+#define ZX_SYS_socket_write 53
+#define ZX_SYS_socket_read 54
+#define ZX_SYS_socket_set_disposition 55
+#define ZX_SYS_job_create 56
+#define ZX_SYS_object_get_child 57
+#define ZX_SYS_channel_call 58
+#define ZX_SYS_cprng_draw 59
+#define ZX_SYS_cprng_add_entropy 60
 
-#define ZX_SYS_COUNT 37
+#define ZX_SYS_COUNT 61
 
 #endif /* ZIRCON_SYSCALL_NUMBERS_H_ */

@@ -15,6 +15,29 @@
 #include <zircon/rights.h>
 #include <zircon/syscall-numbers.h>
 #include <zircon/syscalls/object.h>
+#include <zircon/syscalls/port.h>
+
+/* zx_timer_create() options and clocks. */
+#define ZX_TIMER_SLACK_CENTER ((uint32_t)0u)
+#define ZX_TIMER_SLACK_EARLY ((uint32_t)1u)
+#define ZX_TIMER_SLACK_LATE ((uint32_t)2u)
+#define ZX_CLOCK_MONOTONIC ((zx_clock_t)0u)
+
+/* zx_object_wait_many() */
+#define ZX_WAIT_MANY_MAX_ITEMS ((size_t)64u)
+/* zx_wait_item_t and zx_channel_call_args_t are in <zircon/types.h>. */
+
+/* zx_socket_*() options. */
+#define ZX_SOCKET_STREAM ((uint32_t)0u)
+#define ZX_SOCKET_DATAGRAM ((uint32_t)1u << 0)
+#define ZX_SOCKET_PEEK ((uint32_t)1u << 3)
+#define ZX_SOCKET_DISPOSITION_WRITE_DISABLED ((uint32_t)1u << 0)
+#define ZX_SOCKET_DISPOSITION_WRITE_ENABLED ((uint32_t)1u << 1)
+
+
+/* zx_cprng_*() */
+#define ZX_CPRNG_DRAW_MAX_LEN ((size_t)256u)
+#define ZX_CPRNG_ADD_ENTROPY_MAX_LEN ((size_t)256u)
 
 /* zx_vmo_create() options. 0 makes a resizable VMO. */
 #define ZX_VMO_NON_RESIZABLE ((uint32_t)1u)
@@ -174,6 +197,58 @@ zx_status_t zx_nanosleep(zx_time_t deadline);
 /* Kernel debug commands; only on a kernel booted with `kdebug` (else ZX_ERR_NOT_SUPPORTED).
  * `resource` is not checked yet (there are no resource objects). */
 zx_status_t zx_debug_send_command(zx_handle_t resource, const char* buffer, size_t buffer_size);
+
+/* Futexes */
+zx_status_t zx_futex_wait(const zx_futex_t* value_ptr, zx_futex_t current_value,
+                          zx_handle_t new_futex_owner, zx_time_t deadline);
+zx_status_t zx_futex_wake(const zx_futex_t* value_ptr, uint32_t wake_count);
+zx_status_t zx_futex_requeue(const zx_futex_t* value_ptr, uint32_t wake_count,
+                             zx_futex_t current_value, const zx_futex_t* requeue_ptr,
+                             uint32_t requeue_count, zx_handle_t new_requeue_owner);
+
+/* Ports and asynchronous waits */
+zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);
+zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);
+zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_t* packet);
+zx_status_t zx_port_cancel(zx_handle_t handle, zx_handle_t source, uint64_t key);
+zx_status_t zx_object_wait_async(zx_handle_t handle, zx_handle_t port, uint64_t key,
+                                 zx_signals_t signals, uint32_t options);
+
+/* Events, event pairs, peers' signals */
+zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);
+zx_status_t zx_eventpair_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);
+zx_status_t zx_object_signal_peer(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask);
+
+/* Timers */
+zx_status_t zx_timer_create(uint32_t options, zx_clock_t clock_id, zx_handle_t* out);
+zx_status_t zx_timer_set(zx_handle_t handle, zx_time_t deadline, zx_duration_t slack);
+zx_status_t zx_timer_cancel(zx_handle_t handle);
+
+/* Waiting on several objects */
+zx_status_t zx_object_wait_many(zx_wait_item_t* items, size_t num_items, zx_time_t deadline);
+
+/* Sockets */
+zx_status_t zx_socket_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);
+zx_status_t zx_socket_write(zx_handle_t handle, uint32_t options, const void* buffer,
+                            size_t buffer_size, size_t* actual);
+zx_status_t zx_socket_read(zx_handle_t handle, uint32_t options, void* buffer,
+                           size_t buffer_size, size_t* actual);
+zx_status_t zx_socket_set_disposition(zx_handle_t handle, uint32_t disposition,
+                                      uint32_t disposition_peer);
+
+/* Jobs and children */
+zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);
+zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights,
+                                zx_handle_t* out);
+
+/* Synchronous channel calls */
+zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_time_t deadline,
+                            const zx_channel_call_args_t* args, uint32_t* actual_bytes,
+                            uint32_t* actual_handles);
+
+/* Randomness */
+void zx_cprng_draw(void* buffer, size_t buffer_size);
+zx_status_t zx_cprng_add_entropy(const void* buffer, size_t buffer_size);
 
 /* The monotonic time `nanoseconds` from now, saturating at ZX_TIME_INFINITE and
  * ZX_TIME_INFINITE_PAST instead of overflowing. */

@@ -230,6 +230,152 @@ extern "C" {
         buffer: *const u8,
         buffer_size: usize,
     ) -> zx_status_t;
+
+    // ---- Futexes ----
+    /// `zx_futex_wait(value_ptr, current_value, new_futex_owner, deadline)`.
+    pub fn zx_futex_wait(
+        value_ptr: *const zx_futex_t,
+        current_value: zx_futex_t,
+        new_futex_owner: zx_handle_t,
+        deadline: zx_time_t,
+    ) -> zx_status_t;
+    /// `zx_futex_wake(value_ptr, wake_count)`.
+    pub fn zx_futex_wake(value_ptr: *const zx_futex_t, wake_count: u32) -> zx_status_t;
+    /// `zx_futex_requeue(value_ptr, wake_count, current_value, requeue_ptr, requeue_count,
+    /// new_requeue_owner)`.
+    pub fn zx_futex_requeue(
+        value_ptr: *const zx_futex_t,
+        wake_count: u32,
+        current_value: zx_futex_t,
+        requeue_ptr: *const zx_futex_t,
+        requeue_count: u32,
+        new_requeue_owner: zx_handle_t,
+    ) -> zx_status_t;
+
+    // ---- Ports ----
+    /// `zx_port_create(options, out)`.
+    pub fn zx_port_create(options: u32, out: *mut zx_handle_t) -> zx_status_t;
+    /// `zx_port_queue(handle, packet)`.
+    pub fn zx_port_queue(handle: zx_handle_t, packet: *const zx_port_packet_t) -> zx_status_t;
+    /// `zx_port_wait(handle, deadline, packet)`.
+    pub fn zx_port_wait(
+        handle: zx_handle_t,
+        deadline: zx_time_t,
+        packet: *mut zx_port_packet_t,
+    ) -> zx_status_t;
+    /// `zx_port_cancel(handle, source, key)`.
+    pub fn zx_port_cancel(handle: zx_handle_t, source: zx_handle_t, key: u64) -> zx_status_t;
+    /// `zx_object_wait_async(handle, port, key, signals, options)`.
+    pub fn zx_object_wait_async(
+        handle: zx_handle_t,
+        port: zx_handle_t,
+        key: u64,
+        signals: zx_signals_t,
+        options: u32,
+    ) -> zx_status_t;
+
+    // ---- Events and event pairs ----
+    /// `zx_event_create(options, out)`.
+    pub fn zx_event_create(options: u32, out: *mut zx_handle_t) -> zx_status_t;
+    /// `zx_eventpair_create(options, out0, out1)`.
+    pub fn zx_eventpair_create(
+        options: u32,
+        out0: *mut zx_handle_t,
+        out1: *mut zx_handle_t,
+    ) -> zx_status_t;
+    /// `zx_object_signal_peer(handle, clear_mask, set_mask)`.
+    pub fn zx_object_signal_peer(
+        handle: zx_handle_t,
+        clear_mask: u32,
+        set_mask: u32,
+    ) -> zx_status_t;
+
+    // ---- Timers ----
+    /// `zx_timer_create(options, clock_id, out)`.
+    pub fn zx_timer_create(
+        options: u32,
+        clock_id: zx_clock_t,
+        out: *mut zx_handle_t,
+    ) -> zx_status_t;
+    /// `zx_timer_set(handle, deadline, slack)`.
+    pub fn zx_timer_set(
+        handle: zx_handle_t,
+        deadline: zx_time_t,
+        slack: zx_duration_t,
+    ) -> zx_status_t;
+    /// `zx_timer_cancel(handle)`.
+    pub fn zx_timer_cancel(handle: zx_handle_t) -> zx_status_t;
+
+    // ---- Waiting on several objects ----
+    /// `zx_object_wait_many(items, num_items, deadline)`.
+    pub fn zx_object_wait_many(
+        items: *mut zx_wait_item_t,
+        num_items: usize,
+        deadline: zx_time_t,
+    ) -> zx_status_t;
+
+    // ---- Sockets ----
+    /// `zx_socket_create(options, out0, out1)`.
+    pub fn zx_socket_create(
+        options: u32,
+        out0: *mut zx_handle_t,
+        out1: *mut zx_handle_t,
+    ) -> zx_status_t;
+    /// `zx_socket_write(handle, options, buffer, buffer_size, actual)`.
+    pub fn zx_socket_write(
+        handle: zx_handle_t,
+        options: u32,
+        buffer: *const u8,
+        buffer_size: usize,
+        actual: *mut usize,
+    ) -> zx_status_t;
+    /// `zx_socket_read(handle, options, buffer, buffer_size, actual)`.
+    pub fn zx_socket_read(
+        handle: zx_handle_t,
+        options: u32,
+        buffer: *mut u8,
+        buffer_size: usize,
+        actual: *mut usize,
+    ) -> zx_status_t;
+    /// `zx_socket_set_disposition(handle, disposition, disposition_peer)`.
+    pub fn zx_socket_set_disposition(
+        handle: zx_handle_t,
+        disposition: u32,
+        disposition_peer: u32,
+    ) -> zx_status_t;
+
+    // ---- Jobs ----
+    /// `zx_job_create(parent_job, options, out)`.
+    pub fn zx_job_create(
+        parent_job: zx_handle_t,
+        options: u32,
+        out: *mut zx_handle_t,
+    ) -> zx_status_t;
+    /// `zx_object_get_child(handle, koid, rights, out)`.
+    pub fn zx_object_get_child(
+        handle: zx_handle_t,
+        koid: u64,
+        rights: zx_rights_t,
+        out: *mut zx_handle_t,
+    ) -> zx_status_t;
+
+    // ---- Synchronous channel calls ----
+    /// `zx_channel_call(handle, options, deadline, args, actual_bytes, actual_handles)`.
+    pub fn zx_channel_call(
+        handle: zx_handle_t,
+        options: u32,
+        deadline: zx_time_t,
+        args: *const zx_channel_call_args_t,
+        actual_bytes: *mut u32,
+        actual_handles: *mut u32,
+    ) -> zx_status_t;
+
+    // ---- Randomness ----
+    /// `zx_cprng_draw(buffer, buffer_size)`: fills the buffer; cannot fail (a bad buffer
+    /// kills the process).
+    pub fn zx_cprng_draw(buffer: *mut u8, buffer_size: usize);
+    /// `zx_cprng_add_entropy(buffer, buffer_size)`.
+    pub fn zx_cprng_add_entropy(buffer: *const u8, buffer_size: usize) -> zx_status_t;
 }
 
 /// The monotonic time `nanoseconds` from now, saturating at `ZX_TIME_INFINITE` and
@@ -308,6 +454,30 @@ syscall_stubs! {
     zx_system_get_page_size = SystemGetPageSize;
     zx_nanosleep = Nanosleep;
     zx_debug_send_command = DebugSendCommand;
+    zx_futex_wait = FutexWait;
+    zx_futex_wake = FutexWake;
+    zx_futex_requeue = FutexRequeue;
+    zx_port_create = PortCreate;
+    zx_port_queue = PortQueue;
+    zx_port_wait = PortWait;
+    zx_port_cancel = PortCancel;
+    zx_object_wait_async = ObjectWaitAsync;
+    zx_event_create = EventCreate;
+    zx_eventpair_create = EventpairCreate;
+    zx_object_signal_peer = ObjectSignalPeer;
+    zx_timer_create = TimerCreate;
+    zx_timer_set = TimerSet;
+    zx_timer_cancel = TimerCancel;
+    zx_object_wait_many = ObjectWaitMany;
+    zx_socket_create = SocketCreate;
+    zx_socket_write = SocketWrite;
+    zx_socket_read = SocketRead;
+    zx_socket_set_disposition = SocketSetDisposition;
+    zx_job_create = JobCreate;
+    zx_object_get_child = ObjectGetChild;
+    zx_channel_call = ChannelCall;
+    zx_cprng_draw = CprngDraw;
+    zx_cprng_add_entropy = CprngAddEntropy;
 }
 
 /// The stub list covers every call exactly once, each under its own C name: entry `i` is
