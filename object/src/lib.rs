@@ -18,6 +18,8 @@ pub type ZxResult<T = ()> = Result<T, Status>;
 
 pub mod bootfs;
 pub mod channel;
+pub mod cprng;
+pub mod deadline;
 pub mod frames;
 pub mod handle;
 pub mod koid;
@@ -28,6 +30,7 @@ pub mod pins;
 pub mod preempt;
 pub mod signal;
 pub mod task;
+pub mod timer;
 pub mod vmar;
 pub mod vmo;
 pub mod wait;
