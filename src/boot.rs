@@ -192,6 +192,7 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
         core::slice::from_raw_parts(mmu::phys_to_virt(dtb_pa) as *const u8, dtb_size as usize)
     };
     let info = parse(dtb_bytes, dtb_pa);
+    crate::cprng::seed_at_boot(info.rng_seed, info.kaslr_seed);
 
     // 3. Console.
     let header = header_uart(&info);
@@ -250,7 +251,10 @@ pub fn start(dtb_pa: u64, boot_el: u8, image_pa: u64) -> Board {
         (Some(gic), Some(timer)) if frequency != 0 => {
             irq::install(gic);
             irq::enable_timer(timer.virt);
-            arch::timer::start_periodic(frequency, TICK_HZ);
+            let first_tick = arch::timer::start_periodic(frequency, TICK_HZ);
+            crate::percpu::this_cpu()
+                .next_tick
+                .store(first_tick, core::sync::atomic::Ordering::Relaxed);
             arch::cpu::enable_irqs();
             frequency
         }

@@ -253,30 +253,54 @@ pub fn handle(frame: &mut TrapFrame) {
         end(false);
         return;
     }
-    crate::percpu::count_tick();
     // After a panic on another CPU (which sends no interrupt), this CPU stops here.
     crate::percpu::park_if_asked();
-    let late = if crate::percpu::cpu_index() == 0 {
-        arch::timer::handle_tick()
-    } else {
-        arch::timer::rearm()
-    };
-    end(false);
-    if WATCH_LATENCY.load(Ordering::Relaxed) {
-        if !crate::task::idle_waiting() {
-            note_latency(late, frame.elr);
+    // The comparator was set for the earlier of this CPU's next scheduling tick and its
+    // earliest deadline: see which came, then set it for the next such moment.
+    let cpu = crate::percpu::this_cpu();
+    let now = arch::cpu::counter();
+    let late = now.saturating_sub(arch::timer::compare());
+    let mut next_tick = cpu.next_tick.load(Ordering::Relaxed);
+    let tick_due = now >= next_tick;
+    if tick_due {
+        next_tick = arch::timer::next_tick(next_tick, now);
+        cpu.next_tick.store(next_tick, Ordering::Relaxed);
+        if crate::percpu::cpu_index() == 0 {
+            arch::timer::count_tick();
         }
-        // The timer runs LATENCY_SAMPLES_PER_TICK times faster; the scheduler still sees its
-        // own tick.
-        if !crate::percpu::this_cpu()
+    }
+    let deadline = crate::task::expire_deadlines();
+    arch::timer::set_compare(deadline.map_or(next_tick, |deadline| {
+        crate::counter_at_nanos(deadline).min(next_tick)
+    }));
+    end(false);
+    if WATCH_LATENCY.load(Ordering::Relaxed) && !crate::task::idle_waiting() {
+        note_latency(late, frame.elr);
+    }
+    if !tick_due {
+        return;
+    }
+    crate::percpu::count_tick();
+    // While latency is watched the timer runs LATENCY_SAMPLES_PER_TICK times faster; the
+    // scheduler still sees its own tick.
+    if WATCH_LATENCY.load(Ordering::Relaxed)
+        && !cpu
             .ticks
             .load(Ordering::Relaxed)
             .is_multiple_of(u64::from(LATENCY_SAMPLES_PER_TICK))
-        {
-            return;
-        }
+    {
+        return;
     }
     crate::task::tick();
+}
+
+/// A deadline `deadline` (monotonic ns) became the calling CPU's earliest (IRQs masked, under
+/// the scheduler lock): pulls its comparator in if it is set for later.
+pub fn deadline_queued(deadline: i64) {
+    let at = crate::counter_at_nanos(deadline);
+    if at < arch::timer::compare() {
+        arch::timer::set_compare(at);
+    }
 }
 
 pub fn spurious_count() -> u32 {

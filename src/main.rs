@@ -27,6 +27,7 @@ mod aspace;
 // Bring-up: the boot window onto the DTB and initrd, the final tables, the page pool's RAM.
 #[allow(unsafe_code)]
 mod boot;
+mod cprng;
 mod irq;
 mod kcheck;
 // Deliberate faults and raw memory checks of the in-kernel tests.
@@ -86,6 +87,17 @@ pub fn uptime_nanos() -> u64 {
     }
     let ticks = arch::cpu::counter().saturating_sub(BOOT_COUNTER.load(Ordering::Relaxed));
     (u128::from(ticks) * 1_000_000_000 / u128::from(frequency)) as u64
+}
+
+/// The generic counter's value at `nanos` ns after `kernel_entry` (rounded up, so a timer
+/// programmed for it never fires before that time; saturating).
+pub fn counter_at_nanos(nanos: i64) -> u64 {
+    let frequency = COUNTER_FREQUENCY.load(Ordering::Relaxed);
+    let nanos = u128::try_from(nanos).unwrap_or(0);
+    let ticks = (nanos * u128::from(frequency)).div_ceil(1_000_000_000);
+    u64::try_from(ticks)
+        .unwrap_or(u64::MAX)
+        .saturating_add(BOOT_COUNTER.load(Ordering::Relaxed))
 }
 
 /// Microseconds since `kernel_entry`.

@@ -12,7 +12,7 @@
 //! itself there.
 
 use arch::context::SavedContext;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// CPUs the kernel has room for; index 0 is the boot CPU.
 pub const MAX_CPUS: usize = arch::smp::MAX_CPUS;
@@ -38,6 +38,13 @@ pub struct PerCpu {
     pub online: AtomicBool,
     /// Timer ticks this CPU took (written by itself only).
     pub ticks: AtomicU64,
+    /// The counter value of this CPU's next scheduling tick (written by itself only): its
+    /// timer is programmed for the earlier of this and its earliest deadline (`irq::handle`).
+    pub next_tick: AtomicU64,
+    /// The earliest deadline (monotonic ns) in this CPU's deadline heap, `i64::MAX` if none:
+    /// a copy kept under the scheduler lock by whoever changes that heap, read without it by
+    /// this CPU's timer interrupt (which takes the lock only when something is due).
+    pub earliest_deadline: AtomicI64,
     /// Inter-processor interrupts this CPU took (written by itself only).
     pub ipis: AtomicU64,
     /// MPIDR_EL1 of the CPU, written once by itself before it is online.
@@ -57,6 +64,8 @@ impl PerCpu {
             finishing: AtomicBool::new(false),
             online: AtomicBool::new(false),
             ticks: AtomicU64::new(0),
+            next_tick: AtomicU64::new(u64::MAX),
+            earliest_deadline: AtomicI64::new(i64::MAX),
             ipis: AtomicU64::new(0),
             mpidr: AtomicU64::new(0),
             takes_ipis: AtomicBool::new(false),

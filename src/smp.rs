@@ -164,7 +164,10 @@ extern "C" fn kernel_secondary_entry(index: usize) -> ! {
             arch::cpu::wait_for_interrupt();
         }
     }
-    arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
+    let first_tick = arch::timer::start_periodic(tick_hz, crate::TICK_HZ);
+    crate::percpu::this_cpu()
+        .next_tick
+        .store(first_tick, core::sync::atomic::Ordering::Relaxed);
     // Online: runs threads once the boot CPU opens the scheduler.
     crate::task::run_secondary()
 }

@@ -109,7 +109,12 @@ pub fn user_access_fault(far: u64, write: bool) -> bool {
 /// After an IRQ: the tick may switch threads, but only when the CPU was in user mode. An IRQ
 /// taken in the kernel (idle loop, preemption point) returns where it came from, which
 /// switches by itself if it should.
+///
+/// Every interrupt's way out is also where expired timers are signaled
+/// ([`task::fire_timers`]): the handler has ended and released its locks, and the CPU took
+/// the interrupt where it held none.
 pub fn irq_exit(from_user: bool) {
+    task::fire_timers();
     if from_user {
         if task::should_preempt() {
             task::schedule();

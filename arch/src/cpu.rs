@@ -192,3 +192,32 @@ pub fn counter() -> u64 {
     asm::barrier::isb(asm::barrier::SY);
     CNTVCT_EL0.get()
 }
+
+/// Whether the CPU implements FEAT_RNG (ID_AA64ISAR0_EL1.RNDR, bits 63:60, non-zero): the
+/// RNDR random-number register exists.
+pub fn has_rndr() -> bool {
+    (ID_AA64ISAR0_EL1.get() >> 60) & 0xf != 0
+}
+
+/// A 64-bit random number from RNDR, or `None` if the hardware could not give one in
+/// reasonable time (it then sets NZCV to 0b0100) or the CPU has no FEAT_RNG.
+pub fn rndr() -> Option<u64> {
+    if !has_rndr() {
+        return None;
+    }
+    let value: u64;
+    let nzcv: u64;
+    // SAFETY: RNDR (S3_3_C2_C4_0, named so for an assembler without ARMv8.5) exists because
+    // FEAT_RNG does; reading it only sets the flags, which are read right after.
+    unsafe {
+        core::arch::asm!(
+            "mrs {v}, S3_3_C2_C4_0",
+            "mrs {f}, nzcv",
+            v = out(reg) value,
+            f = out(reg) nzcv,
+            options(nomem, nostack)
+        )
+    };
+    // Z set: no random number.
+    (nzcv & (1 << 30) == 0).then_some(value)
+}

@@ -274,6 +274,10 @@ pub struct BoardInfo<'a> {
     /// `/chosen` linux,initrd-start .. linux,initrd-end.
     pub initrd: Option<Region>,
     pub bootargs: Option<&'a str>,
+    /// `/chosen/rng-seed` and `/chosen/kaslr-seed`: random bytes the firmware or the
+    /// emulator put there for the kernel's generator (QEMU's virt fills both, fresh each boot).
+    pub rng_seed: Option<&'a [u8]>,
+    pub kaslr_seed: Option<&'a [u8]>,
     /// The UART `/chosen/stdout-path` names (whatever its status).
     pub console: Option<Console<'a>>,
     /// Every PL011 and BCM2835 mini UART node, enabled or not, in document order (at most 8).
@@ -331,6 +335,8 @@ impl<'a> BoardInfo<'a> {
                 .map(|c| c.prop_str("bootargs"))
                 .transpose()?
                 .flatten(),
+            rng_seed: chosen.as_ref().and_then(|c| c.prop("rng-seed")),
+            kaslr_seed: chosen.as_ref().and_then(|c| c.prop("kaslr-seed")),
             console: chosen
                 .as_ref()
                 .map(|c| console(&blob, c))

@@ -42,6 +42,14 @@ impl<T: Slotted> DeadlineHeap<T> {
         }
     }
 
+    /// Gives a heap made with id [`NOT_QUEUED`] (as a `const` array of heaps must be) its id
+    /// `id`; a heap that has one keeps it.
+    pub fn name_once(&mut self, id: usize) {
+        if self.id == NOT_QUEUED {
+            self.id = id;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -87,7 +95,10 @@ impl<T: Slotted> DeadlineHeap<T> {
     }
 
     fn index_of(&self, entry: &T) -> Option<usize> {
-        let slot = entry.slot().load(Ordering::Relaxed);
+        self.index_in(entry.slot().load(Ordering::Relaxed))
+    }
+
+    fn index_in(&self, slot: usize) -> Option<usize> {
         if slot == NOT_QUEUED || slot >> 32 != self.id {
             return None;
         }
@@ -95,10 +106,22 @@ impl<T: Slotted> DeadlineHeap<T> {
         (index < self.entries.len()).then_some(index)
     }
 
+    /// The id of the heap a slot value names (`None` for [`NOT_QUEUED`]).
+    pub fn heap_of(slot: usize) -> Option<usize> {
+        (slot != NOT_QUEUED).then_some(slot >> 32)
+    }
+
     /// Takes out the entry `entry` designates (the same one: its slot says where), if it is in
     /// this heap.
     pub fn remove(&mut self, entry: &T) -> Option<(i64, T)> {
         let index = self.index_of(entry)?;
+        Some(self.remove_at(index))
+    }
+
+    /// Takes out the entry whose slot holds `slot` (read under the heap's lock), if it is in
+    /// this heap.
+    pub fn remove_slot(&mut self, slot: usize) -> Option<(i64, T)> {
+        let index = self.index_in(slot)?;
         Some(self.remove_at(index))
     }
 

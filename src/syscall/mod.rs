@@ -27,6 +27,7 @@ mod handle;
 mod misc;
 mod objects;
 mod task;
+mod timer;
 mod vmar;
 // The VMO transfers copy between frames (through the linear map) and probed user memory.
 #[allow(unsafe_code)]
@@ -397,9 +398,13 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::ObjectSignalPeer => not_yet_implemented,
 
         // ---- Timers ----
-        Syscall::TimerCreate => not_yet_implemented,
-        Syscall::TimerSet => not_yet_implemented,
-        Syscall::TimerCancel => not_yet_implemented,
+        Syscall::TimerCreate => {
+            |a| on_table(|table| timer::create(table, a.u32(0), a.u32(1), a.out(2)))
+        }
+        Syscall::TimerSet => {
+            |a| on_table(|table| timer::set(table, a.handle(0), a.i64(1), a.i64(2)))
+        }
+        Syscall::TimerCancel => |a| on_table(|table| timer::cancel(table, a.handle(0))),
 
         // ---- Waiting on several objects ----
         Syscall::ObjectWaitMany => not_yet_implemented,
@@ -418,8 +423,16 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::ChannelCall => not_yet_implemented,
 
         // ---- Randomness ----
-        Syscall::CprngDraw => not_yet_implemented,
-        Syscall::CprngAddEntropy => not_yet_implemented,
+        // Returns nothing: x0 is left 0.
+        Syscall::CprngDraw => |a| {
+            timer::cprng_draw(a.bytes_out(0, a.usize(1)));
+            0
+        },
+        Syscall::CprngAddEntropy => |a| {
+            status_word(Status::from_result(timer::cprng_add_entropy(
+                a.bytes_in(0, a.usize(1)),
+            )))
+        },
     }
 }
 

@@ -5,7 +5,7 @@
 //! - HANDLE_VALID, HANDLE_BASIC: none (as in Zircon);
 //! - VMO: none (the seed-era kernel asked for none, and the seed's VMO handles have no
 //!   INSPECT);
-//! - PROCESS, VMAR: INSPECT (their default rights include it);
+//! - PROCESS, VMAR, TIMER: INSPECT (their default rights include it);
 //! - HANDLE_COUNT: INSPECT, except on a VMO handle (same reason as VMO);
 //! - KMEM_STATS: there are no resource objects, so any valid handle or ZX_HANDLE_INVALID
 //!   will do (a non-zero unknown value is still BAD_HANDLE).
@@ -15,14 +15,15 @@ use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
     zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
-    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_VMAR, ZX_INFO_VMO,
-    ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
+    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_TIMER, ZX_INFO_VMAR,
+    ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
 };
 use alloc::sync::Arc;
 use mm::pool::PageUse;
 use object::channel::Channel;
 use object::handle::HandleTable;
 use object::object::{downcast, KernelObject};
+use object::timer::Timer;
 use object::vmar::VmarObject;
 use object::vmo::Vmo;
 use object::{Rights, Signals, Status, ZxResult};
@@ -207,6 +208,13 @@ pub(super) fn get_info(
             info.handle_rights = rights.bits();
             info.flags |= ZX_INFO_VMO_VIA_HANDLE;
             drop((vmo, object));
+            single_record(&info, out)
+        }
+        ZX_INFO_TIMER => {
+            let timer = downcast::<Timer>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let info = timer.info();
+            drop((timer, object));
             single_record(&info, out)
         }
         ZX_INFO_HANDLE_COUNT => {

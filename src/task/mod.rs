@@ -43,10 +43,10 @@ pub use kernel::Kernel;
 pub use object::task::ROOT_BASE;
 pub use process::{all_processes, keep_process_list};
 pub use scheduler::{
-    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread, idle_loop,
-    idle_waiting, leave_fault_for_later, leave_if_dead, preempt_point, report_current_call,
-    run_secondary, schedule, should_preempt, sleep_until, take_fault_left, take_left_work, tick,
-    with_current_process, KernelBlocker,
+    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
+    expire_deadlines, fire_timers, idle_loop, idle_waiting, leave_fault_for_later, leave_if_dead,
+    preempt_point, report_current_call, run_secondary, schedule, should_preempt, sleep_until,
+    take_fault_left, take_left_work, tick, with_current_process, KernelBlocker, KERNEL_TIMERS,
 };
 pub use thread::{
     end_current_process, exit_process, exit_thread, kill_current_process, new_cpu_stack,

@@ -31,16 +31,61 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch::context::{self, SavedContext, SavedSp};
 use arch::exception::TrapFrame;
+use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::{AtomicBool, Ordering};
+use object::deadline::{DeadlineHeap, Slotted, NOT_QUEUED};
 use object::task::{Killed, ThreadState, UserStart};
+use object::timer::{Timer, TimerQueue};
 use object::wait::{Blocker, Waiter, Wake};
 use object::{Status, ZxResult};
+
+/// What waits for a deadline: a blocked thread, or an armed timer with the generation it was
+/// armed with ([`object::timer::Timer::fire`]).
+pub(super) enum Sleeper {
+    Thread(Arc<Thread>),
+    Timer(Arc<Timer>, u64),
+}
+
+impl Slotted for Sleeper {
+    fn slot(&self) -> &AtomicUsize {
+        match self {
+            Sleeper::Thread(thread) => &thread.kernel().sleep_slot,
+            Sleeper::Timer(timer, _) => &timer.queue_slot,
+        }
+    }
+}
+
+/// Most expired deadlines one timer interrupt handles, and most fired timers one
+/// [`fire_timers`] signals: a burst of thousands due at once is spread over interrupts that
+/// come back at once, so none keeps IRQs masked for long.
+const DEADLINE_BATCH: usize = 32;
 
 pub(super) struct Scheduler {
     /// Each CPU's threads waiting to run on it (by `percpu` index), round robin.
     queues: [VecDeque<Arc<Thread>>; MAX_CPUS],
-    /// Blocked threads with a deadline.
-    pub(super) sleepers: Vec<(i64, Arc<Thread>)>,
+    /// Each CPU's deadlines: the threads that blocked there with a deadline and the timers
+    /// armed there, earliest first.
+    ///
+    /// Why per CPU: a deadline is always queued by the CPU that arms it (a thread blocks on
+    /// the CPU it runs on; `zx_timer_set` runs on the caller's CPU), so that CPU only has to
+    /// pull its own comparator earlier (a register write, no IPI), and only it is interrupted
+    /// when the deadline comes. One global earliest deadline folded into every CPU's
+    /// comparator would interrupt all four CPUs for each deadline, or need IPIs to pull the
+    /// others' comparators in. Taking an entry out (an early wake-up, a cancel) may happen on
+    /// any CPU and leaves the owner's comparator as it is: at worst one early interrupt that
+    /// finds nothing due. The price: a deadline waits for its own CPU, which may have IRQs
+    /// masked for up to the ~1 ms the kernel allows a stretch.
+    ///
+    /// A binary heap with removal by slot: O(log n) under this lock, never a scan of the
+    /// sleepers. Room: every heap holds `threads + timer_entries` (reserved by `launch` and
+    /// by arming a timer), so pushing never allocates.
+    deadlines: [DeadlineHeap<Sleeper>; MAX_CPUS],
+    /// Timers whose deadline passed, with the generation they were armed with, waiting for a
+    /// safe point to assert their signal ([`fire_timers`]): the timer interrupt may not take
+    /// a signal-state lock (`object::signal`). Room for `timer_entries`.
+    fired: Vec<(Arc<Timer>, u64)>,
+    /// Timer entries in `deadlines` plus entries in `fired`.
+    timer_entries: usize,
     /// Dead threads whose kernel stack may still be in use until the next switch completes.
     zombies: Vec<Arc<Thread>>,
     /// References to dead threads a wake-up took under other locks, dropped at the next
@@ -59,7 +104,9 @@ pub(super) struct Scheduler {
 /// switched to releases it ([`finish_switch`]).
 pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler {
     queues: [const { VecDeque::new() }; MAX_CPUS],
-    sleepers: Vec::new(),
+    deadlines: [const { DeadlineHeap::new(NOT_QUEUED) }; MAX_CPUS],
+    fired: Vec::new(),
+    timer_entries: 0,
     zombies: Vec::new(),
     orphans: Vec::new(),
     joined: 1,
@@ -160,9 +207,9 @@ impl Scheduler {
                 .try_reserve(threads.saturating_sub(queue.len()))
                 .map_err(|_| Status::NO_MEMORY)?;
         }
-        self.sleepers
-            .try_reserve(threads.saturating_sub(self.sleepers.len()))
-            .map_err(|_| Status::NO_MEMORY)?;
+        for heap in &mut self.deadlines {
+            heap.try_reserve(threads + self.timer_entries)?;
+        }
         self.zombies
             .try_reserve(threads.saturating_sub(self.zombies.len()))
             .map_err(|_| Status::NO_MEMORY)?;
@@ -171,6 +218,37 @@ impl Scheduler {
             .map_err(|_| Status::NO_MEMORY)?;
         self.threads = threads;
         Ok(())
+    }
+
+    /// CPU `cpu`'s deadline heap (named on first use: a `const` array cannot number them).
+    fn heap(&mut self, cpu: usize) -> &mut DeadlineHeap<Sleeper> {
+        let heap = &mut self.deadlines[cpu];
+        heap.name_once(cpu);
+        heap
+    }
+
+    /// Queues `sleeper` at `deadline` on this CPU and pulls its comparator in if that is now
+    /// its earliest deadline. Needs the room reserved.
+    fn push_deadline(&mut self, deadline: i64, sleeper: Sleeper) -> Result<(), Sleeper> {
+        let me = cpu_index();
+        let heap = self.heap(me);
+        heap.push(deadline, sleeper)?;
+        if heap.earliest() == Some(deadline) {
+            percpu::cpu(me).map(|cpu| cpu.earliest_deadline.store(deadline, Ordering::Relaxed));
+            crate::irq::deadline_queued(deadline);
+        }
+        Ok(())
+    }
+
+    /// Takes the entry whose slot holds `slot` (a thread's `sleep_slot`, a timer's
+    /// `queue_slot`, read under this lock) out of whichever CPU's heap holds it.
+    fn remove_deadline(&mut self, slot: usize) -> Option<Sleeper> {
+        let cpu = DeadlineHeap::<Sleeper>::heap_of(slot)?;
+        let heap = self.deadlines.get_mut(cpu)?;
+        let (_, removed) = heap.remove_slot(slot)?;
+        let earliest = heap.earliest().unwrap_or(i64::MAX);
+        percpu::cpu(cpu).map(|c| c.earliest_deadline.store(earliest, Ordering::Relaxed));
+        Some(removed)
     }
 }
 
@@ -649,30 +727,150 @@ pub fn idle_waiting() -> bool {
     this_cpu().idle_waiting.load(Ordering::Relaxed)
 }
 
-/// The timer tick (IRQs masked): wakes sleepers whose deadline passed and asks for a
-/// reschedule at the end of the time slice.
+/// The scheduling tick (IRQs masked): asks for a reschedule at the end of the time slice.
+/// Deadlines are [`expire_deadlines`]'s.
 pub fn tick() {
+    this_cpu().need_resched.store(true, Ordering::Relaxed);
+}
+
+/// From the timer interrupt (IRQs masked): wakes this CPU's threads whose deadline passed and
+/// moves its expired timers to `fired` (signaled at the next safe point, [`fire_timers`]), at
+/// most [`DEADLINE_BATCH`] of them. Returns the earliest deadline left on this CPU (now, if
+/// the batch was cut short), for the comparator. Takes no lock unless something is due.
+pub fn expire_deadlines() -> Option<i64> {
+    let cpu = this_cpu();
     let now = now_ns();
+    let earliest = cpu.earliest_deadline.load(Ordering::Relaxed);
+    if earliest > now {
+        return (earliest != i64::MAX).then_some(earliest);
+    }
+    let me = cpu_index();
     let mut kicks = Kicks(0);
-    {
+    let left = {
         let mut scheduler = SCHEDULER.lock();
-        let mut index = 0;
-        while index < scheduler.sleepers.len() {
-            if scheduler.sleepers[index].0 <= now {
-                let (_, thread) = scheduler.sleepers.swap_remove(index);
-                let mut state = thread.state_lock().lock();
-                if *state == ThreadState::Blocked {
-                    *state = ThreadState::Runnable;
-                    drop(state);
-                    kicks.0 |= scheduler.enqueue(thread).0;
+        let mut handled = 0;
+        while handled < DEADLINE_BATCH {
+            let Some((_, sleeper)) = scheduler.heap(me).pop_expired(now) else {
+                break;
+            };
+            handled += 1;
+            match sleeper {
+                Sleeper::Thread(thread) => {
+                    let mut state = thread.state_lock().lock();
+                    if *state == ThreadState::Blocked {
+                        *state = ThreadState::Runnable;
+                        drop(state);
+                        kicks.0 |= scheduler.enqueue(thread).0;
+                    } else {
+                        drop(state);
+                        // Not reached (a thread leaves the heap when it stops being Blocked);
+                        // its reference goes where wake-ups leave theirs, dropped at a switch.
+                        if scheduler.orphans.len() < scheduler.orphans.capacity() {
+                            scheduler.orphans.push(thread);
+                        }
+                    }
                 }
-            } else {
-                index += 1;
+                // Room reserved when it was armed (`timer_entries` counts it in both).
+                Sleeper::Timer(timer, generation) => scheduler.fired.push((timer, generation)),
             }
         }
-    }
+        let earliest = scheduler.heap(me).earliest();
+        cpu.earliest_deadline
+            .store(earliest.unwrap_or(i64::MAX), Ordering::Relaxed);
+        if handled == DEADLINE_BATCH {
+            earliest.map(|deadline| deadline.min(now))
+        } else {
+            earliest
+        }
+    };
     kicks.send();
-    this_cpu().need_resched.store(true, Ordering::Relaxed);
+    left
+}
+
+/// Signals the timers whose deadline passed ([`expire_deadlines`] left them in `fired`), at
+/// most [`DEADLINE_BATCH`] per call. Runs at a safe point: on the way out of every interrupt
+/// (`trap::irq_exit`), after the handler released every lock it took; a CPU takes
+/// interrupts only where it holds no lock (user mode, the idle loop, preemption points), so
+/// the signal-state and timer locks taken here nest in nothing. (`object::signal` forbids
+/// them in the interrupt handler proper, which may not assume that.)
+pub fn fire_timers() {
+    for _ in 0..DEADLINE_BATCH {
+        let fired = {
+            let mut scheduler = SCHEDULER.lock();
+            let fired = scheduler.fired.pop();
+            if fired.is_some() {
+                scheduler.timer_entries -= 1;
+            }
+            fired
+        };
+        let Some((timer, generation)) = fired else {
+            return;
+        };
+        timer.fire(generation);
+        // Maybe the last reference (its last handle closed meanwhile): dropped with no lock.
+        drop(timer);
+    }
+}
+
+/// The deadline queue timer objects arm themselves in ([`object::timer::TimerQueue`]).
+pub struct KernelTimers;
+
+/// The one [`KernelTimers`], given to every timer.
+pub static KERNEL_TIMERS: KernelTimers = KernelTimers;
+
+impl TimerQueue for KernelTimers {
+    fn now(&self) -> i64 {
+        now_ns()
+    }
+
+    fn arm(&self, timer: &Arc<Timer>, deadline: i64, generation: u64) -> ZxResult {
+        let old = {
+            let mut scheduler = SCHEDULER.lock();
+            let old = scheduler.remove_deadline(timer.queue_slot.load(Ordering::Relaxed));
+            if old.is_none() {
+                // A new entry: room for it in every heap and in `fired`.
+                let entries = scheduler.timer_entries + 1;
+                let total = scheduler.threads + entries;
+                for heap in &mut scheduler.deadlines {
+                    heap.try_reserve(total)?;
+                }
+                let fired = entries.saturating_sub(scheduler.fired.len());
+                scheduler
+                    .fired
+                    .try_reserve(fired)
+                    .map_err(|_| Status::NO_MEMORY)?;
+                scheduler.timer_entries = entries;
+            }
+            if let Err(sleeper) =
+                scheduler.push_deadline(deadline, Sleeper::Timer(timer.clone(), generation))
+            {
+                // Not reached: room was made above or freed by `old`.
+                if old.is_none() {
+                    scheduler.timer_entries -= 1;
+                }
+                drop(scheduler);
+                drop((sleeper, old));
+                return Err(Status::NO_MEMORY);
+            }
+            old
+        };
+        // The timer's previous entry: its caller holds a reference, so not the last one.
+        drop(old);
+        Ok(())
+    }
+
+    fn disarm(&self, timer: &Timer) {
+        let removed = {
+            let mut scheduler = SCHEDULER.lock();
+            let removed = scheduler.remove_deadline(timer.queue_slot.load(Ordering::Relaxed));
+            if removed.is_some() {
+                scheduler.timer_entries -= 1;
+            }
+            removed
+        };
+        // May be the timer's last reference (its last handle is going): dropped with no lock.
+        drop(removed);
+    }
 }
 
 /// Whether the current thread should give the CPU up now (an IRQ taken from EL0, a
@@ -736,7 +934,9 @@ pub(super) fn mark_dead(thread: &Arc<Thread>) -> Killed {
     let Some(was) = thread.set_dead_locked() else {
         return Killed::Already;
     };
-    scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    // Not the thread's last reference (the caller holds one): dropped here.
+    let slot = thread.kernel().sleep_slot.load(Ordering::Relaxed);
+    drop(scheduler.remove_deadline(slot));
     // Taken out of the queue under the lock, dropped after it.
     let mut unqueued = None;
     let mut kicks = Kicks(0);
@@ -779,7 +979,9 @@ fn wake_locked(scheduler: &mut Scheduler, thread: &Arc<Thread>) -> Kicks {
     }
     *state = ThreadState::Runnable;
     drop(state);
-    scheduler.sleepers.retain(|(_, t)| !Arc::ptr_eq(t, thread));
+    // Not the thread's last reference (the caller holds one): dropped here.
+    let slot = thread.kernel().sleep_slot.load(Ordering::Relaxed);
+    drop(scheduler.remove_deadline(slot));
     scheduler.enqueue(thread.clone())
 }
 
@@ -804,8 +1006,9 @@ fn block_current(deadline: i64, still_waiting: impl Fn() -> bool) {
     *state = ThreadState::Blocked;
     drop(state);
     if deadline != abi::ZX_TIME_INFINITE {
-        // Room reserved by `launch`.
-        scheduler.sleepers.push((deadline, thread.clone()));
+        // Room reserved by `launch`, so this cannot fail; if it did, the thread would wait
+        // without its deadline rather than the kernel allocate here.
+        let _ = scheduler.push_deadline(deadline, Sleeper::Thread(thread.clone()));
     }
     drop(thread);
     switch_locked(scheduler);

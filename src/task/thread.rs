@@ -48,6 +48,9 @@ pub struct KernelThread {
     /// does that work on its way out ([`super::take_left_work`]). Only the thread itself
     /// reads or writes it.
     pub(super) left_work: AtomicBool,
+    /// Where the thread sits in a CPU's deadline queue while it sleeps with a deadline
+    /// (`object::deadline`): written only by that queue, under `SCHEDULER`.
+    pub(super) sleep_slot: AtomicUsize,
 }
 
 /// [`KernelThread::fault_left`]: none.
@@ -66,6 +69,7 @@ impl KernelThread {
             fault_left: AtomicUsize::new(NO_FAULT),
             // Set for good while the invariant checks run on every way out.
             left_work: AtomicBool::new(object::preempt::keeps_deferred()),
+            sleep_slot: AtomicUsize::new(object::deadline::NOT_QUEUED),
         })
     }
 
