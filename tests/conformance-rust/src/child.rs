@@ -49,6 +49,18 @@ pub fn main(args: &[&str]) -> i32 {
             SURVIVED
         }
         "exec-rw" => exec_rw(),
+        // zx_cprng_draw(ADDR, LEN) into a bad buffer: the process is killed (-1028).
+        "cprng-draw-addr" => match (
+            rest.first().and_then(|s| parse_hex(s)),
+            rest.get(1).and_then(|s| s.parse::<usize>().ok()),
+        ) {
+            (Some(a), Some(len)) => {
+                // SAFETY: deliberately bad: the kernel must kill this process, not write.
+                unsafe { sys::zx_cprng_draw(a as usize as *mut u8, len) };
+                SURVIVED
+            }
+            _ => SETUP,
+        },
         "use-handle" => use_handle(rest),
         "self-handle" => proc_self() as i32,
         "map-shared" => map_shared(),

@@ -25,6 +25,7 @@ mod t_long;
 mod t_process;
 mod t_race;
 mod t_thread;
+mod t_timer;
 mod t_vmar;
 mod t_vmo;
 mod t_vmo_child;
@@ -56,6 +57,7 @@ fn main(args: &[&str]) -> i32 {
         t_handle::CASES,
         t_info::CASES,
         t_wait::CASES,
+        t_timer::CASES,
         t_channel::CASES,
         t_vmar::CASES,
         t_thread::CASES,

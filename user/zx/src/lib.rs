@@ -38,6 +38,7 @@ pub mod sys;
 mod task;
 pub mod thread;
 mod time;
+mod timer;
 mod vmar;
 mod vmo;
 
@@ -46,13 +47,14 @@ pub use channel::{Channel, MessageBuf, ReadError as ChannelReadError};
 pub use handle::{AsHandleRef, Handle, HandleBased, HandleBasicInfo, Koid, ObjectType, Unowned};
 pub use task::{Process, Thread};
 pub use time::{Duration, MonotonicDuration, MonotonicInstant, Time};
+pub use timer::{cprng_add_entropy, cprng_draw, Slack as TimerSlack, Timer};
 pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoCloneOptions, VmoOp, VmoOptions};
 
 /// The info records of `zx_object_get_info`, as the kernel writes them.
 pub use abi::{
     zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t, zx_info_process_t,
-    zx_info_vmar_t, zx_info_vmo_t,
+    zx_info_timer_t, zx_info_vmar_t, zx_info_vmo_t,
 };
 
 /// `Result` of this crate's calls: the value, or the [`Status`] the kernel returned.
