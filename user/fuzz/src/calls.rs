@@ -753,6 +753,53 @@ impl Fuzzer {
                 };
                 self.call(n, [resource, buffer, len, 0, 0, 0, 0, 0]);
             }
+            Syscall::TimerCreate => {
+                let wild = self.rng.bits(u32::MAX);
+                let options = self.rng.pick(&[0, 1, 2, 3, wild]);
+                let clock = if self.rng.one_in(4) {
+                    self.rng.bits(u32::MAX)
+                } else {
+                    sys::ZX_CLOCK_MONOTONIC
+                };
+                let (out, ok) = self.arena.record(&mut self.rng, 4);
+                let status = self.call(
+                    n,
+                    [u64::from(options), u64::from(clock), out, 0, 0, 0, 0, 0],
+                );
+                self.take_out(status, out, ok);
+            }
+            Syscall::TimerSet => {
+                let h = self.h(Kind::Other);
+                let deadline = self.rng.deadline() as u64;
+                let some = self.rng.below(2_000_000) as i64;
+                let slack = self.rng.pick(&[0, -1, i64::MIN, i64::MAX, some]);
+                self.call(n, [h, deadline, slack as u64, 0, 0, 0, 0, 0]);
+            }
+            Syscall::TimerCancel => {
+                let h = self.h(Kind::Other);
+                self.call(n, [h, 0, 0, 0, 0, 0, 0, 0]);
+            }
+            // Only buffers it can write: a bad one ends the caller's process (section 9),
+            // which would end the fuzzer; a bad pointer goes only with size 0.
+            Syscall::CprngDraw => {
+                let want = self.rng.len();
+                let (buffer, len) = self.arena.writable(&mut self.rng, want);
+                let (buffer, len) = if self.rng.one_in(8) {
+                    (self.arena.out_ptr(&mut self.rng, 0), 0)
+                } else {
+                    (buffer, len)
+                };
+                self.call(n, [buffer, len, 0, 0, 0, 0, 0, 0]);
+            }
+            Syscall::CprngAddEntropy => {
+                let len = if self.rng.one_in(2) {
+                    self.rng.below(300)
+                } else {
+                    self.rng.len()
+                };
+                let buffer = self.arena.in_ptr(&mut self.rng, len);
+                self.call(n, [buffer, len, 0, 0, 0, 0, 0, 0]);
+            }
             // Ending this thread or process is the caller's decision, not a draw.
             Syscall::ProcessExit | Syscall::ThreadExit => {}
             // The calls of issue 15, drawn with arguments for them as their objects land.
@@ -767,9 +814,6 @@ impl Fuzzer {
             | Syscall::EventCreate
             | Syscall::EventpairCreate
             | Syscall::ObjectSignalPeer
-            | Syscall::TimerCreate
-            | Syscall::TimerSet
-            | Syscall::TimerCancel
             | Syscall::ObjectWaitMany
             | Syscall::SocketCreate
             | Syscall::SocketWrite
@@ -777,9 +821,7 @@ impl Fuzzer {
             | Syscall::SocketSetDisposition
             | Syscall::JobCreate
             | Syscall::ObjectGetChild
-            | Syscall::ChannelCall
-            | Syscall::CprngDraw
-            | Syscall::CprngAddEntropy => {}
+            | Syscall::ChannelCall => {}
         }
     }
 

@@ -361,6 +361,15 @@ impl Arena {
         (unwritable, false)
     }
 
+    /// A buffer the kernel can write whole: its address and a length of at most `len` (cut
+    /// to the room there is). For a call whose bad pointer would end the fuzzer's own
+    /// process (`zx_cprng_draw`).
+    pub fn writable(&self, rng: &mut Rng, len: u64) -> (u64, u64) {
+        let room = ((SCRATCH_PAGES - RECORD_PAGES) * PAGE) as u64;
+        let len = len.min(room);
+        (self.valid(rng, len), len)
+    }
+
     fn valid(&self, rng: &mut Rng, len: u64) -> u64 {
         let room = ((SCRATCH_PAGES - RECORD_PAGES) * PAGE) as u64;
         let len = len.min(room);
