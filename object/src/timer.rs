@@ -23,7 +23,7 @@ use core::sync::atomic::AtomicUsize;
 
 use abi::{
     zx_info_timer_t, ZX_CLOCK_MONOTONIC, ZX_OBJ_TYPE_TIMER, ZX_TIMER_SLACK_CENTER,
-    ZX_TIMER_SLACK_LATE,
+    ZX_TIMER_SLACK_EARLY, ZX_TIMER_SLACK_LATE,
 };
 
 use crate::deadline::NOT_QUEUED;
@@ -66,10 +66,13 @@ impl Timer {
     /// `zx_timer_create`: options CENTER, EARLY or LATE and the monotonic clock, else
     /// `INVALID_ARGS`.
     pub fn create(options: u32, clock: u32, queue: &'static dyn TimerQueue) -> ZxResult<Arc<Self>> {
-        if options > ZX_TIMER_SLACK_LATE || clock != ZX_CLOCK_MONOTONIC {
+        let known = matches!(
+            options,
+            ZX_TIMER_SLACK_CENTER | ZX_TIMER_SLACK_EARLY | ZX_TIMER_SLACK_LATE
+        );
+        if !known || clock != ZX_CLOCK_MONOTONIC {
             return Err(Status::INVALID_ARGS);
         }
-        debug_assert!(ZX_TIMER_SLACK_CENTER == 0);
         Ok(Arc::new(Timer {
             base: ObjectBase::new(Signals::NONE),
             options,

@@ -113,6 +113,11 @@ pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler
     threads: 0,
 });
 
+/// How many timers wait in `Scheduler::fired` (changed under `SCHEDULER`): read without the
+/// lock by [`fire_timers`] on every interrupt's way out, so that an interrupt with no timer
+/// to fire does not take the lock.
+static FIRED: AtomicUsize = AtomicUsize::new(0);
+
 /// Set once the boot CPU runs its idle loop: from then on the other CPUs join.
 static OPEN: AtomicBool = AtomicBool::new(false);
 
@@ -234,7 +239,9 @@ impl Scheduler {
         let heap = self.heap(me);
         heap.push(deadline, sleeper)?;
         if heap.earliest() == Some(deadline) {
-            percpu::cpu(me).map(|cpu| cpu.earliest_deadline.store(deadline, Ordering::Relaxed));
+            if let Some(cpu) = percpu::cpu(me) {
+                cpu.earliest_deadline.store(deadline, Ordering::Relaxed);
+            }
             crate::irq::deadline_queued(deadline);
         }
         Ok(())
@@ -247,7 +254,9 @@ impl Scheduler {
         let heap = self.deadlines.get_mut(cpu)?;
         let (_, removed) = heap.remove_slot(slot)?;
         let earliest = heap.earliest().unwrap_or(i64::MAX);
-        percpu::cpu(cpu).map(|c| c.earliest_deadline.store(earliest, Ordering::Relaxed));
+        if let Some(cpu) = percpu::cpu(cpu) {
+            cpu.earliest_deadline.store(earliest, Ordering::Relaxed);
+        }
         Some(removed)
     }
 }
@@ -659,7 +668,7 @@ pub fn wait_point() -> bool {
     !current_is_dead()
 }
 
-/// How long [`wait_point`] sleeps; the tick rounds it up.
+/// How long [`wait_point`] sleeps.
 const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
 
 /// Runs on the boot stack once the kernel has started `init`: lets the other CPUs join the
@@ -771,7 +780,10 @@ pub fn expire_deadlines() -> Option<i64> {
                     }
                 }
                 // Room reserved when it was armed (`timer_entries` counts it in both).
-                Sleeper::Timer(timer, generation) => scheduler.fired.push((timer, generation)),
+                Sleeper::Timer(timer, generation) => {
+                    scheduler.fired.push((timer, generation));
+                    FIRED.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         let earliest = scheduler.heap(me).earliest();
@@ -794,12 +806,16 @@ pub fn expire_deadlines() -> Option<i64> {
 /// the signal-state and timer locks taken here nest in nothing. (`object::signal` forbids
 /// them in the interrupt handler proper, which may not assume that.)
 pub fn fire_timers() {
+    if FIRED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
     for _ in 0..DEADLINE_BATCH {
         let fired = {
             let mut scheduler = SCHEDULER.lock();
             let fired = scheduler.fired.pop();
             if fired.is_some() {
                 scheduler.timer_entries -= 1;
+                FIRED.fetch_sub(1, Ordering::Relaxed);
             }
             fired
         };

@@ -374,6 +374,9 @@ static void hostile_bad_handle_values_are_bad_handle_everywhere(void) {
                  ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_object_wait_one(h, ZX_USER_SIGNAL_0, 0, &obs), ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_object_signal(h, 0, ZX_USER_SIGNAL_0), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_timer_set(h, 0, 0), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_timer_set(h, INT64_MAX, -1), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_timer_cancel(h), ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_channel_write(h, 0, buf, 4, NULL, 0), ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_channel_read(h, 0, buf, NULL, sizeof(buf), 0, &ab, &ah), ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_vmar_map(h, ZX_VM_PERM_READ, 0, vmo, 0, PAGE, &addr), ZX_ERR_BAD_HANDLE);

@@ -22,6 +22,10 @@ pub const CASES: &[Case] = &[
         registers_preserved,
     ),
     ("hostile_null_pointers_invalid_args", null_pointers),
+    (
+        "hostile_timer_and_cprng_extreme_arguments",
+        timer_cprng_extremes,
+    ),
     ("hostile_kernel_half_pointers_invalid_args", kernel_pointers),
     ("hostile_unmapped_pointers_invalid_args", unmapped_pointers),
     ("hostile_wrapping_pointers_invalid_args", wrapping_pointers),
@@ -1185,5 +1189,64 @@ fn channel_flood() -> R {
         avail(&before),
         avail(&after)
     );
+    Ok(())
+}
+
+/// Timers and the generator at the ends of every argument's range: nothing crashes, every
+/// call answers as section 4 and 9 say, and a timer armed at any deadline can be canceled.
+fn timer_cprng_extremes() -> R {
+    let mut t = 0u32;
+    // SAFETY: valid out pointer.
+    zx_ok!(unsafe { sys::zx_timer_create(0, ZX_CLOCK_MONOTONIC, &mut t) });
+    let t = Owned::from_raw(t);
+    for deadline in [i64::MIN, -1, 0, 1, i64::MAX - 1, i64::MAX] {
+        for slack in [0i64, 1, i64::MAX] {
+            zx_ok!(unsafe { sys::zx_timer_set(t.raw(), deadline, slack) });
+        }
+        check!(ZX_ERR_OUT_OF_RANGE, unsafe {
+            sys::zx_timer_set(t.raw(), deadline, i64::MIN)
+        });
+    }
+    zx_ok!(unsafe { sys::zx_timer_cancel(t.raw()) });
+    // Raw words with garbage in the upper halves of the 32-bit options and clock.
+    let mut out = 0u32;
+    let r = raw_svc(
+        ZX_SYS_timer_create as u64,
+        [
+            0xdead_beef_0000_0000,
+            0xffff_ffff_0000_0000,
+            &mut out as *mut u32 as u64,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+    );
+    eq!(sname(svc_status(r)?), sname(ZX_OK));
+    zx_ok!(unsafe { sys::zx_handle_close(out) });
+    for p in [
+        0usize,
+        1,
+        0xffff_0000_0000_0000,
+        0x0000_8000_0000_0000,
+        usize::MAX,
+    ] {
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_timer_create(0, ZX_CLOCK_MONOTONIC, p as *mut u32)
+        });
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_cprng_add_entropy(p as *const u8, 8)
+        });
+        // Size 0: nothing is touched, whatever the pointer.
+        unsafe { sys::zx_cprng_draw(p as *mut u8, 0) };
+        zx_ok!(unsafe { sys::zx_cprng_add_entropy(p as *const u8, 0) });
+    }
+    for len in [257usize, 4096, usize::MAX / 2, usize::MAX] {
+        let b = [0u8; 8];
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_cprng_add_entropy(b.as_ptr(), len)
+        });
+    }
     Ok(())
 }
