@@ -1,4 +1,4 @@
-//! The scheduler: each CPU's run queue and the sleepers, placement and stealing, switching
+//! The scheduler: each CPU's run queue and deadline queue, placement and stealing, switching
 //! (`schedule`), the idle loops, the tick, blocking and waking, launching and killing threads
 //! (for `object::task`, through `Kernel`), the preemption, wait and finish points, and what
 //! the current thread is doing (`with_current_process`, `copying_frames` and the faults such
@@ -10,8 +10,14 @@
 //! queue; a CPU whose slice ended with nothing of its own queued takes one from a queue where
 //! two wait. A killed thread running on another CPU is interrupted there.
 //!
-//! Locking: `SCHEDULER` is one IRQ-safe lock over every CPU's queue (the tick takes it from
-//! the IRQ handler). It nests inside `Process::inner` (`launch` and `mark_dead` are called
+//! Deadlines: each CPU keeps the deadlines armed on it (sleeping threads, timer objects) in
+//! a heap, and its timer interrupts at the earlier of its next 10 ms scheduling tick and its
+//! earliest deadline (`irq::handle`), so a deadline is met to within the interrupt's latency
+//! instead of rounded up to the tick. See `Scheduler::deadlines` for why per CPU.
+//!
+//! Locking: `SCHEDULER` is one IRQ-safe lock over every CPU's queues (the timer interrupt
+//! takes it from the IRQ handler when a deadline is due). Timer objects take it inside their
+//! own state lock (`object::timer`) to arm and disarm. It nests inside `Process::inner` (`launch` and `mark_dead` are called
 //! with it held); `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers`
 //! (never both at once) nest inside it. A switch holds it across `context::switch` and the
 //! context switched to releases it (`finish_switch`). Under it nothing may fault or sleep,
@@ -94,7 +100,7 @@ pub(super) struct Scheduler {
     /// The CPUs that take threads, a bit per `percpu` index: the boot CPU from the start,
     /// each other CPU once it joined ([`run_secondary`]).
     joined: u32,
-    /// Threads launched and not yet gone. Every queue, the sleepers and the zombies have room
+    /// Threads launched and not yet gone. Every queue, deadline heap and the zombies have room
     /// for this many (`launch` reserves it), so nothing allocates under this lock elsewhere.
     threads: usize,
 }
@@ -652,8 +658,8 @@ pub fn finish_point() {
 }
 
 /// The kernel's wait point (`object::preempt::wait_point`), called with no lock held and IRQs
-/// masked by a thread that waits for another thread's long operation: sleeps until the next
-/// tick (at most a time slice), so that the long operation runs undisturbed meanwhile; a
+/// masked by a thread that waits for another thread's long operation: sleeps for half a time
+/// slice, so that the long operation runs undisturbed meanwhile; a
 /// thread that only yielded was switched to at every preemption point of the operation and
 /// slowed it (twice as long on the raspi machines, where a switch costs more). Returns false
 /// when the current thread was killed.
@@ -668,8 +674,9 @@ pub fn wait_point() -> bool {
     !current_is_dead()
 }
 
-/// How long [`wait_point`] sleeps.
-const WAIT_POINT_SLEEP_NS: i64 = 1_000_000;
+/// How long [`wait_point`] sleeps: half a time slice, what its old 1 ms rounded up to the
+/// next tick came to on average before deadlines were precise.
+const WAIT_POINT_SLEEP_NS: i64 = 5_000_000;
 
 /// Runs on the boot stack once the kernel has started `init`: lets the other CPUs join the
 /// scheduler, then runs threads, or sleeps until there is work.
