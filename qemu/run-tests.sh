@@ -167,6 +167,26 @@ for gic in 2 3; do
     done
 done
 
+# --- the CSPRNG differs between boots of the same image --------------------------------
+# Two boots under -icount (everything the guest measures, counter jitter included, is then
+# deterministic): only the DTB's rng-seed, fresh from QEMU at each boot, can make the draws
+# differ (src/cprng.rs). conformance-rust prints its first 32-byte draw.
+draws=()
+for boot in 1 2; do
+    log="$logs/cprng-boot$boot.log"
+    timeout --foreground -k 5 "$timeout_s" $qemu -M virt -smp 1 -cpu cortex-a72 -m 1G \
+        -icount shift=0 -kernel "$image" -initrd "$initrd" -append "test only=cprng_two" \
+        -nographic -semihosting -no-reboot < /dev/null > "$log" 2>&1
+    draws+=("$(tr -d '\r\000' < "$log" | grep -a '^  cprng draw: ' | head -1)")
+done
+echo "== cprng: ${draws[0]:-none} / ${draws[1]:-none}"
+if [ -n "${draws[0]}" ] && [ -n "${draws[1]}" ] && [ "${draws[0]}" != "${draws[1]}" ]; then
+    passed=$((passed + 1))
+    echo "test cprng_two_boots_under_icount_draw_differently ... ok"
+else
+    fail "cprng: two -icount boots drew the same bytes or none (logs: $logs/cprng-boot*.log)"
+fi
+
 # --- Raspberry Pi 3 and 4: the SD card image, booted in QEMU ------------------------------
 # The card's kernel8.img, initrd.cpio and, for each board, the DTB its config.txt names;
 # qemu/rpi-qemu.sh explains the two modes: "firmware" does what the Pi firmware does with the
