@@ -755,10 +755,14 @@ pub fn tick() {
 /// the batch was cut short), for the comparator. Takes no lock unless something is due.
 pub fn expire_deadlines() -> Option<i64> {
     let cpu = this_cpu();
-    let now = now_ns();
     let earliest = cpu.earliest_deadline.load(Ordering::Relaxed);
+    if earliest == i64::MAX {
+        // The common tick: nothing queued here, not even the clock read.
+        return None;
+    }
+    let now = now_ns();
     if earliest > now {
-        return (earliest != i64::MAX).then_some(earliest);
+        return Some(earliest);
     }
     let me = cpu_index();
     let mut kicks = Kicks(0);
