@@ -19,6 +19,7 @@ pub type ZxResult<T = ()> = Result<T, Status>;
 pub mod bootfs;
 pub mod channel;
 pub mod frames;
+pub mod futex;
 pub mod handle;
 pub mod koid;
 pub mod maxtree;

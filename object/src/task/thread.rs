@@ -190,7 +190,13 @@ impl<K: TaskKernel> Thread<K> {
     /// still runs once more, in the kernel, to unwind its stack and leave through the
     /// scheduler; it never returns to user mode.
     pub(super) fn mark_dead(self: &Arc<Self>) -> bool {
-        match K::mark_dead(self) {
+        let killed = K::mark_dead(self);
+        if killed != Killed::Already {
+            // An exiting owner leaves its futexes unowned (after `dead` is set, so a wait
+            // that names it as owner later sees it dead).
+            self.process.futexes().owner_exited(self.koid());
+        }
+        match killed {
             Killed::Already => false,
             Killed::Stopped => {
                 self.left();
