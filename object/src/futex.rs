@@ -71,6 +71,21 @@ pub struct FutexWaiter {
 }
 
 impl FutexWaiter {
+    /// A thread's waiter, made once (at its first futex wait) and reused by each of its
+    /// waits: a thread waits on at most one futex at a time, and [`FutexTable::enqueue`]
+    /// resets it under the table lock, after every wake or requeue that could still touch
+    /// it has let go of that lock.
+    pub fn new(hook: Arc<dyn Wake>) -> Arc<Self> {
+        Arc::new(FutexWaiter {
+            waiter: Waiter::new(hook),
+            key: AtomicUsize::new(0),
+            woken_key: AtomicUsize::new(0),
+            woken_stamp: AtomicU64::new(0),
+            moved_from: AtomicUsize::new(0),
+            moved_stamp: AtomicU64::new(0),
+        })
+    }
+
     /// Whether a wake or requeue-wake has woken it.
     pub fn is_woken(&self) -> bool {
         !self.waiter.is_pending()
@@ -211,24 +226,17 @@ impl FutexTable {
         }
     }
 
-    /// Step 1 of `zx_futex_wait`: queues thread `thread` at the tail of futex `key`.
-    /// INVALID_ARGS if `owner` waits on `key`; NO_MEMORY if there is no room. Changes
-    /// nothing on failure.
+    /// Step 1 of `zx_futex_wait`: queues `waiter` (thread `thread`'s, not queued now) at
+    /// the tail of futex `key`. INVALID_ARGS if `owner` waits on `key`; NO_MEMORY if there
+    /// is no room; nothing changed then. Returns whether [`FutexTable::confirm`] has owner
+    /// bookkeeping to do (an owner is given, or the futex has one to clear).
     pub fn enqueue(
         &self,
         key: usize,
         thread: Koid,
         owner: Option<Koid>,
-        hook: Arc<dyn Wake>,
-    ) -> ZxResult<Arc<FutexWaiter>> {
-        let waiter = Arc::new(FutexWaiter {
-            waiter: Waiter::new(hook),
-            key: AtomicUsize::new(key),
-            woken_key: AtomicUsize::new(0),
-            woken_stamp: AtomicU64::new(0),
-            moved_from: AtomicUsize::new(0),
-            moved_stamp: AtomicU64::new(0),
-        });
+        waiter: &Arc<FutexWaiter>,
+    ) -> ZxResult<bool> {
         let mut q = self.inner.lock();
         if let Some(owner) = owner {
             if q.waits_on(owner, key) {
@@ -236,12 +244,12 @@ impl FutexTable {
             }
         }
         let need = q.entries.len() + 1;
-        let room = |v: &mut Vec<_>| v.try_reserve(need.saturating_sub(v.len()));
-        if room(&mut q.entries).is_err() {
+        let entries_len = q.entries.len();
+        if q.entries.try_reserve(need - entries_len).is_err() {
             return Err(Status::NO_MEMORY);
         }
-        let need_spare = need.saturating_sub(q.spare.len());
-        if q.spare.try_reserve(need_spare).is_err() {
+        let spare_len = q.spare.len();
+        if q.spare.try_reserve(need.saturating_sub(spare_len)).is_err() {
             return Err(Status::NO_MEMORY);
         }
         let owners_len = q.owners.len();
@@ -251,6 +259,13 @@ impl FutexTable {
         {
             return Err(Status::NO_MEMORY);
         }
+        // Nothing else refers to it now: its last wait left the list under this lock.
+        waiter.waiter.reset();
+        waiter.key.store(key, Ordering::Relaxed);
+        waiter.woken_key.store(0, Ordering::Relaxed);
+        waiter.woken_stamp.store(0, Ordering::Relaxed);
+        waiter.moved_from.store(0, Ordering::Relaxed);
+        waiter.moved_stamp.store(0, Ordering::Relaxed);
         let arrival = q.tick();
         q.entries.push(Entry {
             key,
@@ -258,7 +273,7 @@ impl FutexTable {
             thread,
             waiter: waiter.clone(),
         });
-        Ok(waiter)
+        Ok(owner.is_some() || q.owners.iter().any(|&(k, _)| k == key))
     }
 
     /// Step 3a: the value matched, so the wait succeeds in blocking: the futex's owner

@@ -63,7 +63,9 @@ impl Blocker for StdBlocker {
 }
 
 fn enqueue(table: &FutexTable, key: usize, thread: u64) -> Arc<FutexWaiter> {
-    table.enqueue(key, thread, None, Arc::new(NoWake)).unwrap()
+    let w = FutexWaiter::new(Arc::new(NoWake));
+    table.enqueue(key, thread, None, &w).unwrap();
+    w
 }
 
 #[test]
@@ -88,7 +90,8 @@ fn owner_rules() {
     assert_eq!(t.owner(0x10), Some(7));
     // The owner may not be a waiter of the futex.
     assert_eq!(
-        t.enqueue(0x10, 2, Some(1), Arc::new(NoWake)).err(),
+        t.enqueue(0x10, 2, Some(1), &FutexWaiter::new(Arc::new(NoWake)))
+            .err(),
         Some(Status::INVALID_ARGS)
     );
     assert_eq!(
@@ -139,7 +142,8 @@ fn withdraw_passes_a_requeue_on() {
 fn deadline_and_block() {
     let t = Arc::new(FutexTable::new());
     let blocker = StdBlocker::default();
-    let w = t.enqueue(0x10, 1, None, blocker.wake_hook()).unwrap();
+    let w = FutexWaiter::new(blocker.wake_hook());
+    assert_eq!(t.enqueue(0x10, 1, None, &w), Ok(false));
     let start = clock_now();
     assert_eq!(
         t.block(&w, start + 20_000_000, &blocker),
@@ -160,11 +164,13 @@ fn threads_are_woken_exactly_once() {
             let done = done.clone();
             std::thread::spawn(move || {
                 let blocker = StdBlocker::default();
-                let w = t
-                    .enqueue(0x40, i as u64 + 1, None, blocker.wake_hook())
-                    .unwrap();
+                let w = FutexWaiter::new(blocker.wake_hook());
+                t.enqueue(0x40, i as u64 + 1, None, &w).unwrap();
                 t.confirm(&w, 0x40, None);
                 assert_eq!(t.block(&w, ZX_TIME_INFINITE, &blocker), Ok(()));
+                // Reused for a second wait, as the kernel does.
+                t.enqueue(0x44, i as u64 + 1, None, &w).unwrap();
+                assert_eq!(t.block(&w, 0, &blocker), Err(Status::TIMED_OUT));
                 done.fetch_add(1, Ordering::SeqCst);
             })
         })

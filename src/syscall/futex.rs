@@ -12,6 +12,7 @@ use crate::task::{KernelBlocker, Thread};
 use crate::usercopy::UserIn;
 use abi::{zx_handle_t, zx_time_t, ZX_HANDLE_INVALID};
 use alloc::sync::Arc;
+use object::futex::FutexWaiter;
 use object::handle::HandleTable;
 use object::koid::Koid;
 use object::task::ThreadState;
@@ -20,7 +21,7 @@ use object::{Rights, Status, ZxResult};
 
 /// The futex at user address `ptr`: INVALID_ARGS if NULL or not 4-aligned.
 fn futex_key(ptr: usize) -> ZxResult<usize> {
-    if ptr == 0 || ptr % 4 != 0 {
+    if ptr == 0 || !ptr.is_multiple_of(4) {
         return Err(Status::INVALID_ARGS);
     }
     Ok(ptr)
@@ -69,21 +70,41 @@ pub(super) fn wait(
     deadline: zx_time_t,
 ) -> ZxResult {
     let key = futex_key(ptr)?;
-    let owner = lookup_owner(table, owner);
-    if read_value(ptr)? != current_value {
-        return Err(Status::BAD_STATE);
-    }
-    let me = crate::task::current_thread().ok_or(Status::BAD_STATE)?;
-    let owner = check_owner(owner?, &me)?;
     let blocker = KernelBlocker;
-    if blocker.now() >= deadline {
-        return Err(Status::TIMED_OUT);
-    }
+    let me = crate::task::current_thread().ok_or(Status::BAD_STATE)?;
+    let owner = if owner == ZX_HANDLE_INVALID && blocker.now() < deadline {
+        // The common case, without an owner: the read after queueing (below) is the only
+        // one, as no owner error or time-out can come before its BAD_STATE.
+        None
+    } else {
+        let owner = lookup_owner(table, owner);
+        if read_value(ptr)? != current_value {
+            return Err(Status::BAD_STATE);
+        }
+        let owner = check_owner(owner?, &me)?;
+        if blocker.now() >= deadline {
+            return Err(Status::TIMED_OUT);
+        }
+        owner
+    };
     let process = me.process().clone();
     let futexes = process.futexes();
-    // Queue first, then read the value again with no lock held (see `object::futex`): a
-    // wake after the queueing finds this thread, one before it changed the value first.
-    let waiter = futexes.enqueue(key, me.koid(), owner, blocker.wake_hook())?;
+    let waiter = me
+        .futex_waiter(|| FutexWaiter::new(blocker.wake_hook()))
+        .clone();
+    // Queue first, then read the value with no lock held (see `object::futex`): a wake
+    // after the queueing finds this thread, one before it changed the value first.
+    let confirm = match futexes.enqueue(key, me.koid(), owner, &waiter) {
+        Ok(confirm) => confirm,
+        // The value's errors still come first.
+        Err(status) => {
+            return match read_value(ptr) {
+                Ok(value) if value == current_value => Err(status),
+                Ok(_) => Err(Status::BAD_STATE),
+                Err(read) => Err(read),
+            }
+        }
+    };
     drop(me);
     match read_value(ptr) {
         Ok(value) if value == current_value => {}
@@ -95,7 +116,9 @@ pub(super) fn wait(
             };
         }
     }
-    futexes.confirm(&waiter, key, owner);
+    if confirm {
+        futexes.confirm(&waiter, key, owner);
+    }
     futexes.block(&waiter, deadline, &blocker)
 }
 

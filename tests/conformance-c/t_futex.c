@@ -1,7 +1,7 @@
 /* Futexes (zx-abi-objects.md section 1) from C, and the libzircon helpers built on them:
- * zxr_mutex_t (<zircon/zxr/mutex.h>) and zxr_thread_create/join (<zircon/zxr/thread.h>). */
-#include <zircon/zxr/mutex.h>
-#include <zircon/zxr/thread.h>
+ * zxr_mutex_t (<zxr/mutex.h>) and zxr_thread_create/join (<zxr/thread.h>). */
+#include <zxr/mutex.h>
+#include <zxr/thread.h>
 
 #include "harness.h"
 

@@ -4,7 +4,7 @@
  * wall-time benchmark of make bench-smp instead (smp-zircon.c). */
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
-#include <zircon/zxr/thread.h>
+#include <zxr/thread.h>
 
 #include "bench.h"
 

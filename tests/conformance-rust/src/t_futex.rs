@@ -615,7 +615,7 @@ fn process_exit_waiters() -> R {
     expect_no_kernel_leak(2, 8, || {
         round += 1;
         let p = spawn_child(&["futex-waiters"], Vec::new())?;
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             // Killed from outside while its threads wait.
             sleep_ns(20 * MS);
             zx_ok!(unsafe { sys::zx_task_kill(p.raw()) });

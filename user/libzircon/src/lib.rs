@@ -5,7 +5,7 @@
 //!   then `zx_process_exit` with its result;
 //! - `<zircon/process.h>`: the startup handles, the launcher (`zxr_spawn`, `zxr_wait_exit`)
 //!   and console helpers; `<zircon/status.h>`: `zx_status_get_string`;
-//! - `<zircon/zxr/mutex.h>` (`zxr_mutex_t` on a futex) and `<zircon/zxr/thread.h>`
+//! - `<zxr/mutex.h>` (`zxr_mutex_t` on a futex) and `<zxr/thread.h>`
 //!   (`zxr_thread_create`/`zxr_thread_join`, joined through a futex);
 //! - the few C library functions a `-nostdlib` program needs: `memcpy`, `memmove`,
 //!   `memset`, `memcmp`, `bcmp` and `strlen` come from Rust's `compiler_builtins` (weak
@@ -20,7 +20,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use zx::sys::{self, zx_handle_t, zx_status_t, ZX_HANDLE_INVALID};
 use zx::{Handle, Process, Status};
@@ -263,7 +263,7 @@ pub unsafe extern "C" fn strncmp(a: *const c_char, b: *const c_char, n: usize) -
     0
 }
 
-// ---- <zircon/zxr/mutex.h> ---------------------------------------------------------------
+// ---- <zxr/mutex.h> ---------------------------------------------------------------
 
 /// `zxr_mutex_t`: one futex word, 0 free, 1 held, 2 held with possible sleepers.
 #[repr(C)]
@@ -337,7 +337,7 @@ pub unsafe extern "C" fn zxr_mutex_unlock(mutex: *mut zxr_mutex_t) {
     }
 }
 
-// ---- <zircon/zxr/thread.h> --------------------------------------------------------------
+// ---- <zxr/thread.h> --------------------------------------------------------------
 
 /// `zxr_thread_t`, laid out as the header declares it.
 #[repr(C)]
@@ -353,6 +353,30 @@ pub struct zxr_thread_t {
 }
 
 const THREAD_DEFAULT_STACK: usize = 64 * 1024;
+
+/// Default-size stacks of joined threads, kept mapped for the next `zxr_thread_create`
+/// (0: empty slot). A joined thread touches its stack no more (see `thread_trampoline`),
+/// so its stack can serve a new thread at once; this spares the VMO, the mapping and the
+/// first page faults of most threads.
+static STACK_CACHE: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+/// A cached default-size stack, if any.
+fn take_cached_stack() -> Option<usize> {
+    STACK_CACHE
+        .iter()
+        .find_map(|slot| match slot.swap(0, Ordering::Acquire) {
+            0 => None,
+            base => Some(base),
+        })
+}
+
+/// Keeps a default-size stack for reuse; false if the cache is full.
+fn cache_stack(base: usize) -> bool {
+    STACK_CACHE.iter().any(|slot| {
+        slot.compare_exchange(0, base, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    })
+}
 
 /// `zxr_thread_create`.
 ///
@@ -383,14 +407,21 @@ pub unsafe extern "C" fn zxr_thread_create(
     // SAFETY: NULL or a C string, by the contract.
     let name = unsafe { c_str(name) }.unwrap_or("thread");
     let root = zx::Vmar::root_self();
-    let base = match zx::Vmo::create(size as u64).and_then(|vmo| {
-        root.map(
-            0,
-            &vmo,
-            0,
-            size,
-            zx::VmarFlags::PERM_READ | zx::VmarFlags::PERM_WRITE,
-        )
+    let cached = if size == THREAD_DEFAULT_STACK {
+        take_cached_stack()
+    } else {
+        None
+    };
+    let base = match cached.map(Ok).unwrap_or_else(|| {
+        zx::Vmo::create(size as u64).and_then(|vmo| {
+            root.map(
+                0,
+                &vmo,
+                0,
+                size,
+                zx::VmarFlags::PERM_READ | zx::VmarFlags::PERM_WRITE,
+            )
+        })
     }) {
         Ok(base) => base,
         Err(status) => return status.into_raw(),
@@ -424,8 +455,10 @@ pub unsafe extern "C" fn zxr_thread_create(
     match started {
         Ok(_) => sys::ZX_OK,
         Err(status) => {
-            // SAFETY: no thread runs on the stack: it was never started.
-            let _ = unsafe { root.unmap(base, size) };
+            if size != THREAD_DEFAULT_STACK || !cache_stack(base) {
+                // SAFETY: no thread runs on the stack: it was never started.
+                let _ = unsafe { root.unmap(base, size) };
+            }
             status.into_raw()
         }
     }
@@ -491,8 +524,11 @@ pub unsafe extern "C" fn zxr_thread_join(
         // SAFETY: writable by the contract.
         unsafe { result.write(record.result) };
     }
-    // SAFETY: the thread's function returned and its last steps use no stack.
-    let _ = unsafe { zx::Vmar::root_self().unmap(record.stack_base, record.stack_size) };
+    // The thread's function returned and its last steps use no stack.
+    if record.stack_size != THREAD_DEFAULT_STACK || !cache_stack(record.stack_base) {
+        // SAFETY: as said.
+        let _ = unsafe { zx::Vmar::root_self().unmap(record.stack_base, record.stack_size) };
+    }
     // SAFETY: the handle came from `zxr_thread_create` and is closed once.
     unsafe {
         sys::zx_handle_close(record.handle);

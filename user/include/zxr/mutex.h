@@ -1,11 +1,11 @@
-/* <zircon/zxr/mutex.h>: a mutex on a futex, from libzircon.a.
+/* <zxr/mutex.h>: a mutex on a futex, from libzircon.a.
  *
  * The word is 0 (free), 1 (held) or 2 (held, sleepers possible). An uncontended lock or
  * unlock is one atomic instruction and no system call; a contender marks the word 2 and
  * sleeps in zx_futex_wait; unlock wakes one sleeper only when the word was 2. Not
  * recursive; unlocking a mutex the caller does not hold is undefined. */
-#ifndef ZIRCON_ZXR_MUTEX_H_
-#define ZIRCON_ZXR_MUTEX_H_
+#ifndef ZXR_MUTEX_H_
+#define ZXR_MUTEX_H_
 
 #include <zircon/types.h>
 

@@ -1,13 +1,14 @@
-/* <zircon/zxr/thread.h>: threads of the calling process running a C function, joined
+/* <zxr/thread.h>: threads of the calling process running a C function, joined
  * through a futex, from libzircon.a.
  *
  * zxr_thread_create maps a stack, creates and starts the thread. When `entry` returns, the
  * thread stores its result, sets `done` to 1 with a release store, wakes `done` and ends,
  * touching its stack no more after the store. zxr_thread_join sleeps on `done` until it
- * reads 1, then closes the thread handle and unmaps the stack. The caller owns the
+ * reads 1, then closes the thread handle and unmaps the stack (default-size stacks are kept
+ * mapped, a few at most, for the next zxr_thread_create). The caller owns the
  * zxr_thread_t and must keep it alive until the join returns; join each thread once. */
-#ifndef ZIRCON_ZXR_THREAD_H_
-#define ZIRCON_ZXR_THREAD_H_
+#ifndef ZXR_THREAD_H_
+#define ZXR_THREAD_H_
 
 #include <zircon/types.h>
 
