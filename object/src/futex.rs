@@ -48,7 +48,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use abi::zx_time_t;
+use abi::{zx_time_t, ZX_TIME_INFINITE};
 
 use crate::koid::Koid;
 use crate::signal::{SignalWaker, Wakeup};
@@ -165,6 +165,21 @@ impl Queues {
     /// Wakes up to `count` waiters of `key` that arrived before `stamp`, first come first;
     /// returns how many.
     fn wake_before(&mut self, key: usize, count: u32, stamp: u64) -> u32 {
+        if count == 1 {
+            // The common case (a mutex's unlock), without `retain`'s pass over the rest.
+            let Some(index) = self
+                .entries
+                .iter()
+                .position(|e| e.key == key && e.arrival < stamp)
+            else {
+                return 0;
+            };
+            let e = self.entries.remove(index);
+            e.waiter.woken_key.store(key, Ordering::Relaxed);
+            e.waiter.woken_stamp.store(stamp, Ordering::Relaxed);
+            e.waiter.waiter.complete(Wakeup::Satisfied(Signals::NONE));
+            return 1;
+        }
         let mut left = count;
         self.entries.retain(|e| {
             if left == 0 || e.key != key || e.arrival >= stamp {
@@ -243,21 +258,23 @@ impl FutexTable {
                 return Err(Status::INVALID_ARGS);
             }
         }
+        // Room for one more entry in the list, its scratch and its owners (reserved ahead,
+        // so nothing allocates later); grown only when full.
         let need = q.entries.len() + 1;
-        let entries_len = q.entries.len();
-        if q.entries.try_reserve(need - entries_len).is_err() {
-            return Err(Status::NO_MEMORY);
-        }
-        let spare_len = q.spare.len();
-        if q.spare.try_reserve(need.saturating_sub(spare_len)).is_err() {
-            return Err(Status::NO_MEMORY);
-        }
-        let owners_len = q.owners.len();
-        if q.owners
-            .try_reserve(need.saturating_sub(owners_len))
-            .is_err()
-        {
-            return Err(Status::NO_MEMORY);
+        if q.entries.capacity() < need || q.spare.capacity() < need || q.owners.capacity() < need {
+            let Queues {
+                entries,
+                spare,
+                owners,
+                ..
+            } = &mut *q;
+            let grow = |len: usize| need.saturating_sub(len);
+            if entries.try_reserve(grow(entries.len())).is_err()
+                || spare.try_reserve(grow(spare.len())).is_err()
+                || owners.try_reserve(grow(owners.len())).is_err()
+            {
+                return Err(Status::NO_MEMORY);
+            }
         }
         // Nothing else refers to it now: its last wait left the list under this lock.
         waiter.waiter.reset();
@@ -338,7 +355,8 @@ impl FutexTable {
             if waiter.is_woken() {
                 return Ok(());
             }
-            if blocker.now() >= deadline {
+            // An infinite deadline never passes: no clock read.
+            if deadline != ZX_TIME_INFINITE && blocker.now() >= deadline {
                 let mut q = self.inner.lock();
                 return match q
                     .entries

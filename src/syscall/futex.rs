@@ -10,7 +10,7 @@
 
 use crate::task::{KernelBlocker, Thread};
 use crate::usercopy::UserIn;
-use abi::{zx_handle_t, zx_time_t, ZX_HANDLE_INVALID};
+use abi::{zx_handle_t, zx_time_t, ZX_HANDLE_INVALID, ZX_TIME_INFINITE};
 use alloc::sync::Arc;
 use object::futex::FutexWaiter;
 use object::handle::HandleTable;
@@ -72,7 +72,9 @@ pub(super) fn wait(
     let key = futex_key(ptr)?;
     let blocker = KernelBlocker;
     let me = crate::task::current_thread().ok_or(Status::BAD_STATE)?;
-    let owner = if owner == ZX_HANDLE_INVALID && blocker.now() < deadline {
+    let owner = if owner == ZX_HANDLE_INVALID
+        && (deadline == ZX_TIME_INFINITE || blocker.now() < deadline)
+    {
         // The common case, without an owner: the read after queueing (below) is the only
         // one, as no owner error or time-out can come before its BAD_STATE.
         None
@@ -87,14 +89,13 @@ pub(super) fn wait(
         }
         owner
     };
-    let process = me.process().clone();
-    let futexes = process.futexes();
-    let waiter = me
-        .futex_waiter(|| FutexWaiter::new(blocker.wake_hook()))
-        .clone();
+    // `me` (the caller's own thread) is kept until the call ends: a killed thread unwinds
+    // through here and drops it before it leaves.
+    let futexes = me.process().futexes();
+    let waiter = me.futex_waiter(|| FutexWaiter::new(blocker.wake_hook()));
     // Queue first, then read the value with no lock held (see `object::futex`): a wake
     // after the queueing finds this thread, one before it changed the value first.
-    let confirm = match futexes.enqueue(key, me.koid(), owner, &waiter) {
+    let confirm = match futexes.enqueue(key, me.koid(), owner, waiter) {
         Ok(confirm) => confirm,
         // The value's errors still come first.
         Err(status) => {
@@ -105,11 +106,10 @@ pub(super) fn wait(
             }
         }
     };
-    drop(me);
     match read_value(ptr) {
         Ok(value) if value == current_value => {}
         other => {
-            futexes.withdraw(&waiter);
+            futexes.withdraw(waiter);
             return match other {
                 Ok(_) => Err(Status::BAD_STATE),
                 Err(status) => Err(status),
@@ -117,9 +117,9 @@ pub(super) fn wait(
         }
     }
     if confirm {
-        futexes.confirm(&waiter, key, owner);
+        futexes.confirm(waiter, key, owner);
     }
-    futexes.block(&waiter, deadline, &blocker)
+    futexes.block(waiter, deadline, &blocker)
 }
 
 /// `zx_futex_wake`: the word is not read (an unmapped address is fine).
