@@ -60,8 +60,6 @@ use crate::{Signals, Status, ZxResult};
 pub struct FutexWaiter {
     /// The result (Satisfied once woken) and the wake-up hook of the thread.
     waiter: Waiter,
-    /// The futex whose queue holds it now (a requeue changes it).
-    key: AtomicUsize,
     /// The wake that removed it: its futex and stamp (for passing it on).
     woken_key: AtomicUsize,
     woken_stamp: AtomicU64,
@@ -78,7 +76,6 @@ impl FutexWaiter {
     pub fn new(hook: Arc<dyn Wake>) -> Arc<Self> {
         Arc::new(FutexWaiter {
             waiter: Waiter::new(hook),
-            key: AtomicUsize::new(0),
             woken_key: AtomicUsize::new(0),
             woken_stamp: AtomicU64::new(0),
             moved_from: AtomicUsize::new(0),
@@ -174,7 +171,14 @@ impl Queues {
             else {
                 return 0;
             };
-            let e = self.entries.remove(index);
+            let e = if index + 1 == self.entries.len() {
+                self.entries.pop()
+            } else {
+                Some(self.entries.remove(index))
+            };
+            let Some(e) = e else {
+                return 0;
+            };
             e.waiter.woken_key.store(key, Ordering::Relaxed);
             e.waiter.woken_stamp.store(stamp, Ordering::Relaxed);
             e.waiter.waiter.complete(Wakeup::Satisfied(Signals::NONE));
@@ -208,7 +212,6 @@ impl Queues {
                 return true;
             }
             left -= 1;
-            e.waiter.key.store(to, Ordering::Relaxed);
             e.waiter.moved_from.store(from, Ordering::Relaxed);
             e.waiter.moved_stamp.store(stamp, Ordering::Relaxed);
             spare.push(Entry {
@@ -278,10 +281,8 @@ impl FutexTable {
         }
         // Nothing else refers to it now: its last wait left the list under this lock.
         waiter.waiter.reset();
-        waiter.key.store(key, Ordering::Relaxed);
-        waiter.woken_key.store(0, Ordering::Relaxed);
-        waiter.woken_stamp.store(0, Ordering::Relaxed);
-        waiter.moved_from.store(0, Ordering::Relaxed);
+        // `woken_*` are read only once a wake has set them, `moved_from` only with a
+        // `moved_stamp`.
         waiter.moved_stamp.store(0, Ordering::Relaxed);
         let arrival = q.tick();
         q.entries.push(Entry {
@@ -347,6 +348,10 @@ impl FutexTable {
         deadline: zx_time_t,
         blocker: &dyn Blocker,
     ) -> ZxResult {
+        // First sleep at once: the blocker itself re-checks that the waiter is still pending
+        // (and the thread alive) before it sleeps, so a wake or kill that came first only
+        // makes it return; the checks below then sort out why.
+        blocker.block_until(&waiter.waiter, deadline);
         loop {
             if blocker.interrupted() {
                 self.withdraw(waiter);
