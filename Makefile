@@ -59,7 +59,7 @@ USER_CFLAGS  := -std=c11 -ffreestanding -nostdlib -static -fno-pic -no-pie -O2 -
                 -mno-outline-atomics -fno-stack-protector -I user/include
 USER_LDFLAGS := -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 -Wl,--gc-sections
 USER_LIBS    := $(USER_BUILD)/libzircon.a -lgcc
-USER_HEADERS := $(wildcard user/include/zircon/*.h user/include/zircon/*/*.h)
+USER_HEADERS := $(wildcard user/include/zircon/*.h user/include/zircon/*/*.h user/include/zxr/*.h)
 # Programs under bin/ in the archive, besides `init`.
 USER_RUST_BINS := demo-child conformance-rust fuzz
 USER_C_BINS    := hello-c conformance-c bench

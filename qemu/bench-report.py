@@ -25,6 +25,9 @@ TARGETS = {
     "clone_256": None,
     "channel_64": 800,
     "process_lifecycle": 60000,
+    # Issue 15.
+    "futex_roundtrip": 2000,
+    "thread_create_join": 8000,
 }
 
 LABELS = {
@@ -41,6 +44,8 @@ LABELS = {
     "clone_256": ("clone of 256 committed pages", "-"),
     "channel_64": ("channel write+read 64 B", "pipe write+read 64 B"),
     "process_lifecycle": ("process create+start+exit+wait", "fork+exit+wait"),
+    "futex_roundtrip": ("futex round trip, two threads", "futex ping-pong (FUTEX_WAIT/WAKE)"),
+    "thread_create_join": ("thread create+start+join", "pthread_create+join"),
 }
 
 

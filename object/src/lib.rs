@@ -21,6 +21,7 @@ pub mod channel;
 pub mod cprng;
 pub mod deadline;
 pub mod frames;
+pub mod futex;
 pub mod handle;
 pub mod koid;
 pub mod maxtree;

@@ -86,6 +86,12 @@ impl Waiter {
         matches!(self.state(), WaitState::Pending)
     }
 
+    /// Pending again, for a waiter reused by its thread's next wait (futexes): only once
+    /// nothing can complete it any more (see `crate::futex`).
+    pub(crate) fn reset(&self) {
+        *self.state.lock() = WaitState::Pending;
+    }
+
     /// Calls the wake-up hook (without changing the state).
     pub fn wake(&self) {
         self.hook.wake();

@@ -20,9 +20,10 @@
 //!
 //! One file per area: `handle` (close, duplicate, replace), `objects` (properties, info,
 //! waiting, signals), `vmo`, `vmar` (with the VMAR kernel object), `channel`, `task`
-//! (processes and threads) and `misc` (console, clock, sleep).
+//! (processes and threads), `futex` and `misc` (console, clock, sleep).
 
 mod channel;
+mod futex;
 mod handle;
 mod misc;
 mod objects;
@@ -381,9 +382,26 @@ const fn handler(call: Syscall) -> Handler {
         },
 
         // ---- Futexes ----
-        Syscall::FutexWait => not_yet_implemented,
-        Syscall::FutexWake => not_yet_implemented,
-        Syscall::FutexRequeue => not_yet_implemented,
+        // The futex value is an `int32_t`, the counts `uint32_t`: low halves of their registers.
+        Syscall::FutexWait => |a| {
+            on_table(|table| futex::wait(table, a.usize(0), a.u32(1) as i32, a.handle(2), a.i64(3)))
+        },
+        Syscall::FutexWake => {
+            |a| status_word(Status::from_result(futex::wake(a.usize(0), a.u32(1))))
+        }
+        Syscall::FutexRequeue => |a| {
+            on_table(|table| {
+                futex::requeue(
+                    table,
+                    a.usize(0),
+                    a.u32(1),
+                    a.u32(2) as i32,
+                    a.usize(3),
+                    a.u32(4),
+                    a.handle(5),
+                )
+            })
+        },
 
         // ---- Ports and asynchronous waits ----
         Syscall::PortCreate => not_yet_implemented,

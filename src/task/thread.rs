@@ -10,7 +10,7 @@
 //!
 //! Locking: `KernelThread::user_registers` is taken only by `schedule`, inside `SCHEDULER`,
 //! IRQs masked, with nothing nested (the thread's state lock is not held with it).
-//! `FREE_STACK_SLOTS` is taken alone (IRQs as they are: no IRQ handler takes it). Nothing
+//! `SPARE_STACK` and `FREE_STACK_SLOTS` are taken alone (IRQs as they are: no IRQ handler takes it). Nothing
 //! that may fault or sleep runs under any of them.
 
 use super::scheduler::{current_process, current_thread, schedule};
@@ -102,8 +102,18 @@ pub(super) struct KernelStack {
 /// not mask IRQs itself (they are masked today, as all kernel code runs).
 static FREE_STACK_SLOTS: spin::Mutex<(Vec<usize>, usize)> = spin::Mutex::new((Vec::new(), 0));
 
+/// One kernel stack of a freed thread, kept mapped for the next thread (slot, physical base,
+/// top): mapping and unmapping a stack is most of what creating and ending a thread costs.
+/// One at most (16 pages stay allocated for it), enough for a program that starts and joins
+/// threads one after another. Taken alone, briefly, never around another lock; IRQs as they
+/// are (no IRQ handler takes it).
+static SPARE_STACK: spin::Mutex<Option<(usize, u64, usize)>> = spin::Mutex::new(None);
+
 impl KernelStack {
     fn new() -> ZxResult<KernelStack> {
+        if let Some((slot, pa, top)) = SPARE_STACK.lock().take() {
+            return Ok(KernelStack { slot, pa, top });
+        }
         // Mapping may need a few page-table pages on top of the stack itself.
         if !memory::can_spend(KERNEL_STACK_PAGES + 4) {
             return Err(Status::NO_MEMORY);
@@ -142,6 +152,15 @@ impl KernelStack {
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
+        // Nothing runs on a dropped thread's stack any more (the thread was switched out for
+        // good), so the next thread may have it as it is.
+        {
+            let mut spare = SPARE_STACK.lock();
+            if spare.is_none() {
+                *spare = Some((self.slot, self.pa, self.top));
+                return;
+            }
+        }
         mmu::unmap_kernel_stack(self.slot);
         let _ =
             memory::with_pool(|pool| pool.free_pages(self.pa, KERNEL_STACK_PAGES, PageUse::Kernel));

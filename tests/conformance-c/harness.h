@@ -240,5 +240,6 @@ extern const t_group t_group_misc;
 extern const t_group t_group_race;
 extern const t_group t_group_stress;
 extern const t_group t_group_timer;
+extern const t_group t_group_futex;
 
 #endif /* CONFORMANCE_C_HARNESS_H_ */

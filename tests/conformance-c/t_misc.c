@@ -675,6 +675,52 @@ typedef struct named_value {
 
 #define NV(c, v) {#c, (uint64_t)(c), (uint64_t)(v)}
 
+static void hostile_futex_arguments_are_refused_cleanly(void) {
+    static zx_futex_t word;
+    static zx_futex_t other;
+    const zx_futex_t* bad[] = {
+        NULL,
+        (const zx_futex_t*)KERNEL_PTR,
+        (const zx_futex_t*)KERNEL_PTR2,
+        (const zx_futex_t*)LOW_PTR,
+        (const zx_futex_t*)NONCANON_PTR,
+        (const zx_futex_t*)(uintptr_t)(UINT64_MAX - 3),
+        (const zx_futex_t*)((const char*)&word + 1),
+        (const zx_futex_t*)((const char*)&word + 2),
+        (const zx_futex_t*)((const char*)&word + 3),
+    };
+    for (uint32_t i = 0; i < T_COUNT(bad); i++) {
+        t_context("pointer", (uint64_t)(uintptr_t)bad[i]);
+        CHECK_ST(zx_futex_wait(bad[i], 0, ZX_HANDLE_INVALID, ZX_TIME_INFINITE),
+                 ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_futex_requeue(bad[i], 1, 0, &other, 1, ZX_HANDLE_INVALID),
+                 ZX_ERR_INVALID_ARGS);
+        /* Misaligned/NULL requeue targets are refused; other bad targets are not read. */
+        zx_status_t s = zx_futex_requeue(&word, 1, 0, bad[i], 1, ZX_HANDLE_INVALID);
+        bool misaligned = bad[i] == NULL || ((uintptr_t)bad[i] & 3) != 0;
+        CHECK_EQ(s, misaligned ? ZX_ERR_INVALID_ARGS : ZX_OK);
+        s = zx_futex_wake(bad[i], UINT32_MAX);
+        CHECK_EQ(s, misaligned ? ZX_ERR_INVALID_ARGS : ZX_OK);
+    }
+    /* Counts near 2^32 and deadlines at both ends. */
+    const uint32_t counts[] = {0, 1, 0x7fffffffu, 0x80000000u, UINT32_MAX - 1, UINT32_MAX};
+    for (uint32_t i = 0; i < T_COUNT(counts); i++) {
+        t_context("count", counts[i]);
+        CHECK_OK(zx_futex_wake(&word, counts[i]));
+        CHECK_OK(zx_futex_requeue(&word, counts[i], 0, &other, counts[i], ZX_HANDLE_INVALID));
+    }
+    CHECK_ST(zx_futex_wait(&word, 0, ZX_HANDLE_INVALID, INT64_MIN), ZX_ERR_TIMED_OUT);
+    CHECK_ST(zx_futex_wait(&word, 0, ZX_HANDLE_INVALID, 0), ZX_ERR_TIMED_OUT);
+    CHECK_ST(zx_futex_wait(&word, 1, ZX_HANDLE_INVALID, INT64_MAX), ZX_ERR_BAD_STATE);
+    /* Random owner handle values. */
+    const zx_handle_t owners[] = {1u, 0x7fffffffu, 0xfffffffeu, UINT32_MAX};
+    for (uint32_t i = 0; i < T_COUNT(owners); i++) {
+        t_context("owner", owners[i]);
+        CHECK_ST(zx_futex_wait(&word, 0, owners[i], 0), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_futex_requeue(&word, 1, 0, &other, 1, owners[i]), ZX_ERR_BAD_HANDLE);
+    }
+}
+
 static void abi_header_constants_match_the_contract(void) {
     static const named_value k[] = {
         NV(ZX_OK, 0), NV(ZX_ERR_INTERNAL, -1), NV(ZX_ERR_NOT_SUPPORTED, -2),
@@ -756,6 +802,7 @@ static const t_case k_cases[] = {
     T_CASE(hostile_wrapping_buffers_are_invalid_args),
     T_CASE(hostile_unknown_option_bits_are_invalid_args),
     T_CASE(hostile_overflowing_lengths_are_rejected),
+    T_CASE(hostile_futex_arguments_are_refused_cleanly),
 };
 
 const t_group t_group_misc = {k_cases, T_COUNT(k_cases)};

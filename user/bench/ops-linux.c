@@ -4,6 +4,8 @@
  * flags as `make bench`. Powers the machine off when done so QEMU exits. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -160,6 +162,45 @@ static uint64_t process_lifecycle(uint64_t n) {
     return 0;
 }
 
+/* Futex ping-pong between two threads, the same protocol as ops-zircon.c's. */
+static int pingpong;
+
+static long futex(int* word, int op, int value) {
+    return syscall(SYS_futex, word, op, value, 0, 0, 0);
+}
+
+static void* pingpong_loop(void* arg) {
+    (void)arg;
+    for (;;) {
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) == 0)
+            futex(&pingpong, FUTEX_WAIT_PRIVATE, 0);
+        __atomic_store_n(&pingpong, 0, __ATOMIC_RELEASE);
+        futex(&pingpong, FUTEX_WAKE_PRIVATE, 1);
+    }
+    return 0;
+}
+
+static uint64_t futex_roundtrip(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        __atomic_store_n(&pingpong, 1, __ATOMIC_RELEASE);
+        futex(&pingpong, FUTEX_WAKE_PRIVATE, 1);
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) == 1)
+            futex(&pingpong, FUTEX_WAIT_PRIVATE, 1);
+    }
+    return 0;
+}
+
+static void* thread_noop(void* arg) { return arg; }
+
+static uint64_t thread_create_join(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        pthread_t t;
+        check(pthread_create(&t, 0, thread_noop, 0) == 0, "pthread_create");
+        check(pthread_join(t, 0) == 0, "pthread_join");
+    }
+    return 0;
+}
+
 static const struct bench_op ops[] = {
     {"null_syscall", "getppid", null_syscall, 1},
     {"handle_dup_close", "dup+close", handle_dup_close, 1},
@@ -175,6 +216,8 @@ static const struct bench_op ops[] = {
     {"clone_256", "-", 0, 1},
     {"channel_64", "pipe write+read 64 B", channel_write_read_64, 1},
     {"process_lifecycle", "fork+exit+wait", process_lifecycle, 1},
+    {"futex_roundtrip", "futex ping-pong (FUTEX_WAIT/WAKE)", futex_roundtrip, 1},
+    {"thread_create_join", "pthread_create+join", thread_create_join, 1},
 };
 
 /* Our archive has no /dev/console. Debian's kernel supplies one (its built-in initramfs has
@@ -198,6 +241,8 @@ int main(void) {
     memfd_1m = memfd_create("bench-1m", 0);
     check(memfd_1m >= 0, "memfd_create");
     check(pwrite(memfd_1m, buffer, MIB, 0) == MIB, "pwrite");
+    pthread_t partner;
+    check(pthread_create(&partner, 0, pingpong_loop, 0) == 0, "pthread_create");
     check(pipe(pipe_fds) == 0, "pipe");
     if (!failed) bench_run_all("linux", ops, (int)(sizeof(ops) / sizeof(ops[0])));
     /* pid 1 must not exit (the kernel would panic); powering off makes QEMU exit. */

@@ -4,6 +4,7 @@
  * wall-time benchmark of make bench-smp instead (smp-zircon.c). */
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
+#include <zxr/thread.h>
 
 #include "bench.h"
 
@@ -158,6 +159,46 @@ static uint64_t process_lifecycle(uint64_t n) {
     return 0;
 }
 
+/* Futex round trip between two threads (issue 15): the partner, started once, sleeps on
+ * `pingpong` while it reads 0; each round trip stores 1 and wakes it, then sleeps while the
+ * word reads 1, until the partner has stored 0 and woken this thread. At most one thread
+ * sleeps on the word at any time. */
+static zx_futex_t pingpong;
+static zxr_thread_t pingpong_partner;
+
+static int pingpong_loop(void* arg) {
+    (void)arg;
+    for (;;) {
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) == 0)
+            zx_futex_wait(&pingpong, 0, ZX_HANDLE_INVALID, ZX_TIME_INFINITE);
+        __atomic_store_n(&pingpong, 0, __ATOMIC_RELEASE);
+        zx_futex_wake(&pingpong, 1);
+    }
+    return 0;
+}
+
+static uint64_t futex_roundtrip(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        __atomic_store_n(&pingpong, 1, __ATOMIC_RELEASE);
+        zx_futex_wake(&pingpong, 1);
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) == 1)
+            zx_futex_wait(&pingpong, 1, ZX_HANDLE_INVALID, ZX_TIME_INFINITE);
+    }
+    return 0;
+}
+
+static int thread_noop(void* arg) { return (int)(uintptr_t)arg; }
+
+/* Thread create + start + join through libzircon's futex-joined threads. */
+static uint64_t thread_create_join(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        zxr_thread_t t;
+        check(zxr_thread_create(&t, thread_noop, 0, "bench", 0), "zxr_thread_create");
+        check(zxr_thread_join(&t, 0), "zxr_thread_join");
+    }
+    return 0;
+}
+
 static const struct bench_op ops[] = {
     {"null_syscall", "null syscall", null_syscall, 1},
     {"handle_dup_close", "handle duplicate+close", handle_dup_close, 1},
@@ -172,6 +213,8 @@ static const struct bench_op ops[] = {
     {"clone_256", "clone of 256 committed pages", vmo_clone_256, 1},
     {"channel_64", "channel write+read 64 B", channel_write_read_64, 1},
     {"process_lifecycle", "process create+start+exit+wait", process_lifecycle, 1},
+    {"futex_roundtrip", "futex round trip, two threads", futex_roundtrip, 1},
+    {"thread_create_join", "thread create+start+join", thread_create_join, 1},
 };
 
 int bench_smp(void); /* smp-zircon.c */
@@ -188,6 +231,7 @@ int main(int argc, char** argv) {
     check(zx_vmo_create(MIB, 0, &vmo_1m), "vmo_create");
     check(zx_vmo_write(vmo_1m, buffer, 0, MIB), "vmo_write");
     check(zx_channel_create(0, &channel[0], &channel[1]), "channel_create");
+    check(zxr_thread_create(&pingpong_partner, pingpong_loop, 0, "pingpong", 0), "partner");
     if (failed) return 1;
     int count = (int)(sizeof(ops) / sizeof(ops[0]));
     if (argc > 2) {

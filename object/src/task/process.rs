@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::thread::{Thread, ThreadState};
 use super::{check_entry, TaskKernel, UserStart};
+use crate::futex::FutexTable;
 use crate::handle::{close_dying_table, drop_handles, Handle, HandleTable};
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
@@ -48,6 +49,8 @@ pub struct Process<K: TaskKernel> {
     handles: HandleTable,
     aspace: Arc<K::Space>,
     root_vmar: Arc<Vmar>,
+    /// The futexes its threads wait on (own lock: see `crate::futex`).
+    futexes: FutexTable,
     /// Lifecycle and threads. A plain spin lock: no IRQ handler takes it (the kernel takes it
     /// with IRQs masked, as all its code runs). The scheduler lock and `Thread::state` nest
     /// inside it, nothing else.
@@ -87,6 +90,7 @@ impl<K: TaskKernel> Process<K> {
             handles: HandleTable::new(secret, MAX_HANDLES),
             aspace,
             root_vmar,
+            futexes: FutexTable::new(),
             inner: spin::Mutex::new(ProcessInner {
                 state: ProcessState::New,
                 threads: Vec::new(),
@@ -106,6 +110,11 @@ impl<K: TaskKernel> Process<K> {
 
     pub fn handles(&self) -> &HandleTable {
         &self.handles
+    }
+
+    /// Its futex wait queues.
+    pub fn futexes(&self) -> &FutexTable {
+        &self.futexes
     }
 
     pub fn root_vmar(&self) -> &Arc<Vmar> {

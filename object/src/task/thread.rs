@@ -15,6 +15,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::process::{ProcessInner, ProcessState};
 use super::{check_entry, Killed, Process, TaskKernel, UserStart};
+use crate::futex::FutexWaiter;
 use crate::koid::Koid;
 use crate::object::{KernelObject, ObjectBase};
 use crate::{Signals, Status, ZxResult};
@@ -45,6 +46,8 @@ pub struct Thread<K: TaskKernel> {
     dead: AtomicBool,
     /// What only the kernel keeps: kernel stack, saved contexts.
     kernel: K::ThreadPart,
+    /// Its futex waiter, made at its first futex wait and reused by the next ones.
+    futex_waiter: spin::Once<Arc<FutexWaiter>>,
 }
 
 impl<K: TaskKernel> Thread<K> {
@@ -63,6 +66,7 @@ impl<K: TaskKernel> Thread<K> {
             state: K::StateLock::new(ThreadState::New),
             dead: AtomicBool::new(false),
             kernel,
+            futex_waiter: spin::Once::new(),
         }))
     }
 
@@ -78,6 +82,12 @@ impl<K: TaskKernel> Thread<K> {
     #[inline(always)]
     pub fn kernel(&self) -> &K::ThreadPart {
         &self.kernel
+    }
+
+    /// The thread's futex waiter (`make` builds it the first time). Only the thread itself
+    /// uses it, in one futex wait at a time.
+    pub fn futex_waiter(&self, make: impl FnOnce() -> Arc<FutexWaiter>) -> &Arc<FutexWaiter> {
+        self.futex_waiter.call_once(make)
     }
 
     /// The lock over the state, for the scheduler (see the module doc for its order).
@@ -190,7 +200,13 @@ impl<K: TaskKernel> Thread<K> {
     /// still runs once more, in the kernel, to unwind its stack and leave through the
     /// scheduler; it never returns to user mode.
     pub(super) fn mark_dead(self: &Arc<Self>) -> bool {
-        match K::mark_dead(self) {
+        let killed = K::mark_dead(self);
+        if killed != Killed::Already {
+            // An exiting owner leaves its futexes unowned (after `dead` is set, so a wait
+            // that names it as owner later sees it dead).
+            self.process.futexes().owner_exited(self.koid());
+        }
+        match killed {
             Killed::Already => false,
             Killed::Stopped => {
                 self.left();

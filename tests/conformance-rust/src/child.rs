@@ -61,6 +61,7 @@ pub fn main(args: &[&str]) -> i32 {
             }
             _ => SETUP,
         },
+        "futex-waiters" => crate::t_futex::child_futex_waiters(),
         "use-handle" => use_handle(rest),
         "self-handle" => proc_self() as i32,
         "map-shared" => map_shared(),

@@ -666,6 +666,16 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
     ("zx_debug_write.buffer", Dir::In, |p| {
         Ok(unsafe { sys::zx_debug_write(p as *const _, 16) })
     }),
+    // The futex word is read (never written); the deadline would not be reached.
+    ("zx_futex_wait.value_ptr", Dir::In, |p| {
+        Ok(unsafe { sys::zx_futex_wait(p as *const _, 0, ZX_HANDLE_INVALID, ZX_TIME_INFINITE) })
+    }),
+    ("zx_futex_requeue.value_ptr", Dir::In, |p| {
+        let other = core::sync::atomic::AtomicI32::new(0);
+        Ok(unsafe {
+            sys::zx_futex_requeue(p as *const _, 1, 0, other.as_ptr(), 1, ZX_HANDLE_INVALID)
+        })
+    }),
 ];
 
 /// After a failed clone/child with a bad out pointer: no child may exist.

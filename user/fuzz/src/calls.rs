@@ -10,6 +10,10 @@ use crate::gen::{kind_of, Arena, Kind, Pool, Rng, PAGE};
 /// Threads whose last call is recorded for the report of a stall.
 pub const MAX_THREADS: usize = 8;
 
+/// The futex words the fuzzing threads of a process share.
+static FUTEXES: [core::sync::atomic::AtomicI32; 4] =
+    [const { core::sync::atomic::AtomicI32::new(0) }; 4];
+
 /// The last call of each thread (number, eight argument registers, index), so that a stall
 /// or a failure names it.
 pub static LAST_CALL: [[AtomicU64; 10]; MAX_THREADS] = {
@@ -802,11 +806,27 @@ impl Fuzzer {
             }
             // Ending this thread or process is the caller's decision, not a draw.
             Syscall::ProcessExit | Syscall::ThreadExit => {}
+            Syscall::FutexWait => {
+                let (ptr, value) = self.futex();
+                let owner = self.futex_owner();
+                let deadline = self.rng.deadline() as u64;
+                self.call(n, [ptr, value, owner, deadline, 0, 0, 0, 0]);
+            }
+            Syscall::FutexWake => {
+                let (ptr, _) = self.futex();
+                let count = self.futex_count();
+                self.call(n, [ptr, count, 0, 0, 0, 0, 0, 0]);
+            }
+            Syscall::FutexRequeue => {
+                let (ptr, value) = self.futex();
+                let (to, _) = self.futex();
+                let wake = self.futex_count();
+                let count = self.futex_count();
+                let owner = self.futex_owner();
+                self.call(n, [ptr, wake, value, to, count, owner, 0, 0]);
+            }
             // The calls of issue 15, drawn with arguments for them as their objects land.
-            Syscall::FutexWait
-            | Syscall::FutexWake
-            | Syscall::FutexRequeue
-            | Syscall::PortCreate
+            Syscall::PortCreate
             | Syscall::PortQueue
             | Syscall::PortWait
             | Syscall::PortCancel
@@ -823,6 +843,47 @@ impl Fuzzer {
             | Syscall::ObjectGetChild
             | Syscall::ChannelCall => {}
         }
+    }
+
+    /// A futex pointer and a value to compare: mostly one of the fuzzer's shared futex
+    /// words (whose value it passes half the time, so waits do block until their short
+    /// deadline or another fuzzing thread's wake), else a pointer from the arena that may be
+    /// NULL, unaligned, unmapped or a kernel address, with any value.
+    fn futex(&mut self) -> (u64, u64) {
+        if self.rng.below(4) < 3 {
+            let word = &FUTEXES[self.rng.below(FUTEXES.len() as u64) as usize];
+            if self.rng.one_in(8) {
+                word.fetch_add(1, Ordering::Relaxed);
+            }
+            let value = if self.rng.one_in(2) {
+                word.load(Ordering::Relaxed) as u32
+            } else {
+                self.rng.next() as u32
+            };
+            return (word.as_ptr() as u64, u64::from(value));
+        }
+        let ptr = self.arena.in_ptr(&mut self.rng, 4);
+        (ptr, self.rng.next() & 0xffff_ffff)
+    }
+
+    /// A futex owner: none, a thread, or any other handle.
+    fn futex_owner(&mut self) -> u64 {
+        match self.rng.below(3) {
+            0 => 0,
+            1 => self.look(Kind::Thread),
+            _ => {
+                let kind = self.any_kind();
+                self.look(kind)
+            }
+        }
+    }
+
+    /// A wake or requeue count, near both ends of `u32` too.
+    fn futex_count(&mut self) -> u64 {
+        u64::from(
+            self.rng
+                .pick(&[0u32, 1, 2, 0x7fff_ffff, 0x8000_0000, u32::MAX - 1, u32::MAX]),
+        )
     }
 
     /// An entry point or stack for a new thread: for this process only an entry that exits

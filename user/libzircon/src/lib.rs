@@ -5,6 +5,8 @@
 //!   then `zx_process_exit` with its result;
 //! - `<zircon/process.h>`: the startup handles, the launcher (`zxr_spawn`, `zxr_wait_exit`)
 //!   and console helpers; `<zircon/status.h>`: `zx_status_get_string`;
+//! - `<zxr/mutex.h>` (`zxr_mutex_t` on a futex) and `<zxr/thread.h>`
+//!   (`zxr_thread_create`/`zxr_thread_join`, joined through a futex);
 //! - the few C library functions a `-nostdlib` program needs: `memcpy`, `memmove`,
 //!   `memset`, `memcmp`, `bcmp` and `strlen` come from Rust's `compiler_builtins` (weak
 //!   symbols, included in this archive); `strcmp` and `strncmp` are defined here.
@@ -16,8 +18,9 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_char, c_int, c_void, CStr};
 use core::fmt::Write;
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use zx::sys::{self, zx_handle_t, zx_status_t, ZX_HANDLE_INVALID};
 use zx::{Handle, Process, Status};
@@ -258,4 +261,278 @@ pub unsafe extern "C" fn strncmp(a: *const c_char, b: *const c_char, n: usize) -
         }
     }
     0
+}
+
+// ---- <zxr/mutex.h> ---------------------------------------------------------------
+
+/// `zxr_mutex_t`: one futex word, 0 free, 1 held, 2 held with possible sleepers.
+#[repr(C)]
+pub struct zxr_mutex_t {
+    futex: sys::zx_futex_t,
+}
+
+const MUTEX_FREE: i32 = 0;
+const MUTEX_HELD: i32 = 1;
+const MUTEX_CONTENDED: i32 = 2;
+
+/// The mutex's word as an atomic.
+///
+/// # Safety
+/// `mutex` points to a live, aligned `zxr_mutex_t` only used atomically.
+unsafe fn mutex_word<'a>(mutex: *mut zxr_mutex_t) -> &'a AtomicI32 {
+    // SAFETY: forwarded to the caller; `zxr_mutex_t` is one aligned `int32_t`.
+    unsafe { AtomicI32::from_ptr(mutex.cast()) }
+}
+
+/// `zxr_mutex_lock`: one compare-and-swap when free, else sleeps on the word.
+///
+/// # Safety
+/// `mutex` points to a live `zxr_mutex_t`.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_mutex_lock(mutex: *mut zxr_mutex_t) {
+    // SAFETY: forwarded to the caller.
+    let word = unsafe { mutex_word(mutex) };
+    if word
+        .compare_exchange(MUTEX_FREE, MUTEX_HELD, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return;
+    }
+    // Taken with CONTENDED: others may sleep behind this thread.
+    while word.swap(MUTEX_CONTENDED, Ordering::Acquire) != MUTEX_FREE {
+        // SAFETY: the word is live and aligned. Any result means: try again.
+        unsafe {
+            sys::zx_futex_wait(word.as_ptr(), MUTEX_CONTENDED, ZX_HANDLE_INVALID, i64::MAX);
+        }
+    }
+}
+
+/// `zxr_mutex_trylock`: ZX_OK if taken, ZX_ERR_BAD_STATE if held.
+///
+/// # Safety
+/// `mutex` points to a live `zxr_mutex_t`.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_mutex_trylock(mutex: *mut zxr_mutex_t) -> zx_status_t {
+    // SAFETY: forwarded to the caller.
+    let word = unsafe { mutex_word(mutex) };
+    match word.compare_exchange(MUTEX_FREE, MUTEX_HELD, Ordering::Acquire, Ordering::Relaxed) {
+        Ok(_) => sys::ZX_OK,
+        Err(_) => sys::ZX_ERR_BAD_STATE,
+    }
+}
+
+/// `zxr_mutex_unlock`: wakes one sleeper only if there may be one.
+///
+/// # Safety
+/// `mutex` points to a live `zxr_mutex_t` the caller holds.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_mutex_unlock(mutex: *mut zxr_mutex_t) {
+    // SAFETY: forwarded to the caller.
+    let word = unsafe { mutex_word(mutex) };
+    if word.swap(MUTEX_FREE, Ordering::Release) == MUTEX_CONTENDED {
+        // SAFETY: the kernel does not touch the word.
+        unsafe {
+            sys::zx_futex_wake(word.as_ptr(), 1);
+        }
+    }
+}
+
+// ---- <zxr/thread.h> --------------------------------------------------------------
+
+/// `zxr_thread_t`, laid out as the header declares it.
+#[repr(C)]
+pub struct zxr_thread_t {
+    done: sys::zx_futex_t,
+    result: c_int,
+    handle: zx_handle_t,
+    reserved: u32,
+    entry: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+    arg: *mut c_void,
+    stack_base: usize,
+    stack_size: usize,
+}
+
+const THREAD_DEFAULT_STACK: usize = 64 * 1024;
+
+/// Default-size stacks of joined threads, kept mapped for the next `zxr_thread_create`
+/// (0: empty slot). A joined thread touches its stack no more (see `thread_trampoline`),
+/// so its stack can serve a new thread at once; this spares the VMO, the mapping and the
+/// first page faults of most threads.
+static STACK_CACHE: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+/// A cached default-size stack, if any.
+fn take_cached_stack() -> Option<usize> {
+    STACK_CACHE
+        .iter()
+        .find_map(|slot| match slot.swap(0, Ordering::Acquire) {
+            0 => None,
+            base => Some(base),
+        })
+}
+
+/// Keeps a default-size stack for reuse; false if the cache is full.
+fn cache_stack(base: usize) -> bool {
+    STACK_CACHE.iter().any(|slot| {
+        slot.compare_exchange(0, base, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    })
+}
+
+/// `zxr_thread_create`.
+///
+/// # Safety
+/// `thread` points to a `zxr_thread_t` that stays alive until `zxr_thread_join` returns;
+/// `name` is NULL or a C string; `entry` may run on another thread with `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_thread_create(
+    thread: *mut zxr_thread_t,
+    entry: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+    arg: *mut c_void,
+    name: *const c_char,
+    stack_size: usize,
+) -> zx_status_t {
+    if thread.is_null() || entry.is_none() {
+        return sys::ZX_ERR_INVALID_ARGS;
+    }
+    let size = match if stack_size == 0 {
+        THREAD_DEFAULT_STACK
+    } else {
+        stack_size
+    }
+    .checked_next_multiple_of(zx::PAGE_SIZE)
+    {
+        Some(size) => size,
+        None => return sys::ZX_ERR_INVALID_ARGS,
+    };
+    // SAFETY: NULL or a C string, by the contract.
+    let name = unsafe { c_str(name) }.unwrap_or("thread");
+    let root = zx::Vmar::root_self();
+    let cached = if size == THREAD_DEFAULT_STACK {
+        take_cached_stack()
+    } else {
+        None
+    };
+    let base = match cached.map(Ok).unwrap_or_else(|| {
+        zx::Vmo::create(size as u64).and_then(|vmo| {
+            root.map(
+                0,
+                &vmo,
+                0,
+                size,
+                zx::VmarFlags::PERM_READ | zx::VmarFlags::PERM_WRITE,
+            )
+        })
+    }) {
+        Ok(base) => base,
+        Err(status) => return status.into_raw(),
+    };
+    let started = zx::Thread::create(&zx::Process::self_handle(), name).and_then(|t| {
+        // SAFETY: `thread` is valid by the contract; the new thread reads it only after
+        // the start below.
+        unsafe {
+            thread.write(zxr_thread_t {
+                done: 0,
+                result: 0,
+                handle: t.raw_handle(),
+                reserved: 0,
+                entry,
+                arg,
+                stack_base: base,
+                stack_size: size,
+            });
+        }
+        // SAFETY: `thread_trampoline` runs on the new stack, mapped until the join.
+        unsafe {
+            t.start(
+                thread_trampoline as *const () as usize,
+                base + size,
+                thread as usize,
+                0,
+            )
+        }?;
+        Ok(t.into_raw())
+    });
+    match started {
+        Ok(_) => sys::ZX_OK,
+        Err(status) => {
+            if size != THREAD_DEFAULT_STACK || !cache_stack(base) {
+                // SAFETY: no thread runs on the stack: it was never started.
+                let _ = unsafe { root.unmap(base, size) };
+            }
+            status.into_raw()
+        }
+    }
+}
+
+/// First code of a `zxr_thread_create` thread: runs the function, then publishes the result
+/// and ends without touching the stack after the store (the joiner may unmap it at once).
+unsafe extern "C" fn thread_trampoline(thread: *mut zxr_thread_t) -> ! {
+    // SAFETY: `zxr_thread_create` filled the record before starting this thread.
+    let (entry, arg) = unsafe { ((*thread).entry, (*thread).arg) };
+    // SAFETY: the caller of `zxr_thread_create` vouched for `entry(arg)`.
+    let result = match entry {
+        Some(entry) => unsafe { entry(arg) },
+        None => -1,
+    };
+    // SAFETY: stores the result and `done` = 1 (release), then `zx_futex_wake(&done,
+    // UINT32_MAX)` and `zx_thread_exit()`, in registers only.
+    unsafe {
+        core::arch::asm!(
+            "str w10, [x9, #4]",
+            "mov w11, #1",
+            "stlr w11, [x9]",
+            "mov x0, x9",
+            "mov w1, #-1",
+            "mov x16, #{wake}",
+            "svc #0",
+            "mov x16, #{exit}",
+            "svc #0",
+            "brk #0",
+            wake = const sys::Syscall::FutexWake as u32,
+            exit = const sys::Syscall::ThreadExit as u32,
+            in("x9") thread,
+            in("w10") result,
+            options(noreturn),
+        )
+    }
+}
+
+/// `zxr_thread_join`.
+///
+/// # Safety
+/// `thread` was filled by a successful `zxr_thread_create` and is not joined yet; `result`
+/// is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_thread_join(
+    thread: *mut zxr_thread_t,
+    result: *mut c_int,
+) -> zx_status_t {
+    if thread.is_null() {
+        return sys::ZX_ERR_INVALID_ARGS;
+    }
+    // SAFETY: a live record by the contract; `done` is only used atomically.
+    let done = unsafe { AtomicI32::from_ptr(core::ptr::addr_of_mut!((*thread).done)) };
+    while done.load(Ordering::Acquire) == 0 {
+        // SAFETY: the word is live and aligned. BAD_STATE (it changed) ends the loop above.
+        unsafe {
+            sys::zx_futex_wait(done.as_ptr(), 0, ZX_HANDLE_INVALID, i64::MAX);
+        }
+    }
+    // SAFETY: as above; the thread wrote these before `done`.
+    let record = unsafe { &mut *thread };
+    if !result.is_null() {
+        // SAFETY: writable by the contract.
+        unsafe { result.write(record.result) };
+    }
+    // The thread's function returned and its last steps use no stack.
+    if record.stack_size != THREAD_DEFAULT_STACK || !cache_stack(record.stack_base) {
+        // SAFETY: as said.
+        let _ = unsafe { zx::Vmar::root_self().unmap(record.stack_base, record.stack_size) };
+    }
+    // SAFETY: the handle came from `zxr_thread_create` and is closed once.
+    unsafe {
+        sys::zx_handle_close(record.handle);
+    }
+    record.handle = ZX_HANDLE_INVALID;
+    sys::ZX_OK
 }

@@ -10,6 +10,7 @@
 //!   (`user/README.md`), sets up the heap ([`alloc`] works) and calls `main`; [`startup`]
 //!   hands out the startup handles; [`println!`] prints through `zx_debug_write`; a panic
 //!   prints its message and exits the process with -1.
+//! - [`sync`]: [`sync::Mutex`] and [`sync::Condvar`] on futexes.
 //! - The launcher: [`process::spawn`] starts a program of the boot archive.
 //!
 //! Host builds (`cargo test -p zx`) compile only the pure parts and their unit tests: the
@@ -34,6 +35,7 @@ pub mod print;
 pub mod process;
 pub mod runtime;
 pub mod startup;
+pub mod sync;
 pub mod sys;
 mod task;
 pub mod thread;
