@@ -807,6 +807,9 @@ impl HandleTable {
         blocker: &dyn Blocker,
     ) -> Result<Signals, (Status, Signals)> {
         let (object, _, _) = self.get(value).map_err(|s| (s, Signals::NONE))?;
+        if !object.waitable() {
+            return Err((Status::NOT_SUPPORTED, Signals::NONE));
+        }
         let koid = object.koid();
         wait::wait_with(&object, signals, deadline, blocker, |waker| {
             let inner = self.inner.lock();
@@ -820,6 +823,30 @@ impl HandleTable {
                 _ => Err(Status::BAD_HANDLE),
             }
         })
+    }
+}
+
+impl HandleTable {
+    /// Adds `waker` as an observer of `signals` on the object behind `value`, under the
+    /// table lock, provided `value` still names the handle `handle_id`; else `BAD_HANDLE`
+    /// (it was closed since the caller looked it up). Holding the lock across the
+    /// registration means a close either comes before (and is seen here) or after (and
+    /// cancels the observer): never in between, unseen.
+    pub fn observe(
+        &self,
+        value: zx_handle_t,
+        handle_id: u64,
+        signals: Signals,
+        waker: Arc<dyn crate::signal::SignalWaker>,
+    ) -> ZxResult<crate::signal::Observe> {
+        let inner = self.inner.lock();
+        match self.lookup(&inner, value) {
+            Some(handle) if handle.id() == handle_id => handle
+                .object()
+                .signals()
+                .add_observer(handle_id, signals, waker),
+            _ => Err(Status::BAD_HANDLE),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub type ZxResult<T = ()> = Result<T, Status>;
 
 pub mod bootfs;
 pub mod channel;
+pub mod event;
 pub mod frames;
 pub mod handle;
 pub mod koid;
@@ -25,6 +26,7 @@ pub mod maxtree;
 pub mod object;
 pub mod pagemap;
 pub mod pins;
+pub mod port;
 pub mod preempt;
 pub mod signal;
 pub mod task;

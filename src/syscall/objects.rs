@@ -182,6 +182,11 @@ pub(super) fn get_info(
                 rights: rights.bits(),
                 type_: object.object_type(),
                 related_koid: object.related_koid(),
+                props: if object.waitable() {
+                    abi::ZX_OBJ_PROP_WAITABLE
+                } else {
+                    0
+                },
                 ..Default::default()
             };
             drop(object);
