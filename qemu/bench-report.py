@@ -25,6 +25,8 @@ TARGETS = {
     "clone_256": None,
     "channel_64": 800,
     "process_lifecycle": 60000,
+    "event_signal_clear": 250,
+    "port_queue_wait": 500,
 }
 
 LABELS = {
@@ -41,6 +43,8 @@ LABELS = {
     "clone_256": ("clone of 256 committed pages", "-"),
     "channel_64": ("channel write+read 64 B", "pipe write+read 64 B"),
     "process_lifecycle": ("process create+start+exit+wait", "fork+exit+wait"),
+    "event_signal_clear": ("event signal+clear", "eventfd write+read"),
+    "port_queue_wait": ("port queue+wait", "eventfd write+epoll_wait+read"),
 }
 
 

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -149,6 +151,31 @@ static uint64_t channel_write_read_64(uint64_t n) {
     return 0;
 }
 
+static int event_fd;
+static int epoll_fd;
+
+static uint64_t event_signal_clear(uint64_t n) {
+    uint64_t value = 1;
+    for (uint64_t i = 0; i < n; i++) {
+        write(event_fd, &value, 8);
+        read(event_fd, &value, 8);
+    }
+    return 0;
+}
+
+/* The nearest Linux equivalent of queueing a packet on a port and taking it: make an
+ * eventfd readable, take the readiness from epoll_wait, then consume it. */
+static uint64_t port_queue_wait(uint64_t n) {
+    uint64_t value = 1;
+    struct epoll_event got;
+    for (uint64_t i = 0; i < n; i++) {
+        write(event_fd, &value, 8);
+        epoll_wait(epoll_fd, &got, 1, -1);
+        read(event_fd, &value, 8);
+    }
+    return 0;
+}
+
 static uint64_t process_lifecycle(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         pid_t pid = fork();
@@ -175,6 +202,8 @@ static const struct bench_op ops[] = {
     {"clone_256", "-", 0, 1},
     {"channel_64", "pipe write+read 64 B", channel_write_read_64, 1},
     {"process_lifecycle", "fork+exit+wait", process_lifecycle, 1},
+    {"event_signal_clear", "eventfd write+read", event_signal_clear, 1},
+    {"port_queue_wait", "eventfd write+epoll_wait+read", port_queue_wait, 1},
 };
 
 /* Our archive has no /dev/console. Debian's kernel supplies one (its built-in initramfs has
@@ -199,6 +228,12 @@ int main(void) {
     check(memfd_1m >= 0, "memfd_create");
     check(pwrite(memfd_1m, buffer, MIB, 0) == MIB, "pwrite");
     check(pipe(pipe_fds) == 0, "pipe");
+    event_fd = eventfd(0, 0);
+    check(event_fd >= 0, "eventfd");
+    epoll_fd = epoll_create1(0);
+    check(epoll_fd >= 0, "epoll_create1");
+    struct epoll_event interest = {.events = EPOLLIN};
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, event_fd, &interest) == 0, "epoll_ctl");
     if (!failed) bench_run_all("linux", ops, (int)(sizeof(ops) / sizeof(ops[0])));
     /* pid 1 must not exit (the kernel would panic); powering off makes QEMU exit. */
     reboot(RB_POWER_OFF);
