@@ -207,6 +207,12 @@ impl fmt::Debug for dyn KernelObject {
     }
 }
 
+/// The object as a `&T`, or `None` if it is of another type (no reference count touched).
+pub fn downcast_ref<T: KernelObject>(object: &dyn KernelObject) -> Option<&T> {
+    let any: &dyn Any = object;
+    any.downcast_ref::<T>()
+}
+
 /// The object as a `T`, or `None` if it is of another type.
 pub fn downcast<T: KernelObject>(object: &Arc<dyn KernelObject>) -> Option<Arc<T>> {
     let any: Arc<dyn Any + Send + Sync> = object.clone();

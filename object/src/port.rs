@@ -61,12 +61,47 @@ pub const MAX_SIGNAL_PACKETS: usize = 4096;
 /// The monotonic clock, for `ZX_WAIT_ASYNC_TIMESTAMP` (read where a signal fires).
 pub type Clock = fn() -> zx_time_t;
 
+/// A packet as user memory holds it (`zx_port_packet_t`, 48 bytes): kept in this form so
+/// that queueing and taking one copy bytes and convert nothing.
+pub type PacketBytes = [u8; PACKET_SIZE];
+
+/// Size of a `zx_port_packet_t`.
+pub const PACKET_SIZE: usize = 48;
+
+/// Byte offsets of `key` and `type` in a packet.
+const KEY_AT: usize = 0;
+const TYPE_AT: usize = 8;
+
 /// One queued packet; `source` is the id of the handle a signal packet's wait was
 /// registered through (for `zx_port_cancel`), 0 for a user packet.
 #[derive(Clone, Copy)]
 struct Queued {
-    packet: zx_port_packet_t,
+    packet: PacketBytes,
     source: u64,
+}
+
+impl Queued {
+    fn key(&self) -> u64 {
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&self.packet[KEY_AT..KEY_AT + 8]);
+        u64::from_ne_bytes(key)
+    }
+
+    fn is_user(&self) -> bool {
+        self.source == 0
+    }
+}
+
+/// The bytes of `packet`.
+pub fn packet_bytes(packet: &zx_port_packet_t) -> PacketBytes {
+    let mut bytes = [0u8; PACKET_SIZE];
+    bytes.copy_from_slice(packet.to_bytes().as_ref());
+    bytes
+}
+
+/// The packet of `bytes`.
+pub fn packet_of(bytes: &PacketBytes) -> zx_port_packet_t {
+    zx_port_packet_t::from_bytes(bytes).unwrap_or_default()
 }
 
 struct PortState {
@@ -129,8 +164,7 @@ impl Port {
 
     /// `zx_port_queue`: `type` forced to USER, the rest kept. `SHOULD_WAIT` at
     /// [`MAX_USER_PACKETS`]; `BAD_HANDLE` if the port was closed meanwhile.
-    pub fn queue_user(&self, mut packet: zx_port_packet_t) -> ZxResult {
-        packet.type_ = ZX_PKT_TYPE_USER;
+    pub fn queue_user(&self, packet: &PacketBytes) -> ZxResult {
         let mut state = self.queue.state.lock();
         if state.closed {
             return Err(Status::BAD_HANDLE);
@@ -145,11 +179,30 @@ impl Port {
                 .try_reserve(room)
                 .map_err(|_| Status::NO_MEMORY)?;
         }
-        let queued = Queued { packet, source: 0 };
+        let mut queued = Queued {
+            packet: *packet,
+            source: 0,
+        };
+        queued.packet[TYPE_AT..TYPE_AT + 4].copy_from_slice(&ZX_PKT_TYPE_USER.to_ne_bytes());
         if state.deliver(queued) {
             state.user_count += 1;
         }
         Ok(())
+    }
+
+    /// Takes the oldest packet into `out` if there is one: `zx_port_wait`'s path that does
+    /// not block.
+    #[inline]
+    pub fn try_pop(&self, out: &mut PacketBytes) -> bool {
+        let mut state = self.queue.state.lock();
+        match state.queue.pop_front() {
+            Some(queued) => {
+                state.count_out(&queued);
+                *out = queued.packet;
+                true
+            }
+            None => false,
+        }
     }
 
     /// `zx_port_wait`: the oldest packet, blocking until one comes, the deadline passes
@@ -162,7 +215,7 @@ impl Port {
         deadline: zx_time_t,
         blocker: &dyn Blocker,
         register: impl FnOnce(Arc<dyn SignalWaker>) -> ZxResult<Observe>,
-    ) -> ZxResult<zx_port_packet_t> {
+    ) -> ZxResult<PacketBytes> {
         if let Some(packet) = self.queue.state.lock().pop() {
             return Ok(packet);
         }
@@ -190,7 +243,7 @@ impl Port {
         waiter: &Arc<PortWaiter>,
         deadline: zx_time_t,
         blocker: &dyn Blocker,
-    ) -> ZxResult<zx_port_packet_t> {
+    ) -> ZxResult<PacketBytes> {
         {
             let mut state = self.queue.state.lock();
             if let Some(packet) = state.pop() {
@@ -301,11 +354,9 @@ impl Port {
                 if !removed_packets {
                     removed_packets = true;
                     let before = state.queue.len();
-                    state.queue.retain(|q| {
-                        !(q.source == handle_id
-                            && q.packet.key == key
-                            && q.packet.type_ == ZX_PKT_TYPE_SIGNAL_ONE)
-                    });
+                    state
+                        .queue
+                        .retain(|q| q.is_user() || !(q.source == handle_id && q.key() == key));
                     let gone = before - state.queue.len();
                     state.signal_count -= gone;
                     removed_any |= gone > 0;
@@ -410,14 +461,20 @@ impl PortState {
     }
 
     /// The oldest packet, if any.
-    fn pop(&mut self) -> Option<zx_port_packet_t> {
+    fn pop(&mut self) -> Option<PacketBytes> {
         let queued = self.queue.pop_front()?;
-        if queued.packet.type_ == ZX_PKT_TYPE_USER {
+        self.count_out(&queued);
+        Some(queued.packet)
+    }
+
+    /// `queued` left the queue.
+    #[inline]
+    fn count_out(&mut self, queued: &Queued) {
+        if queued.is_user() {
             self.user_count -= 1;
         } else {
             self.signal_count -= 1;
         }
-        Some(queued.packet)
     }
 
     fn remove_waiter(&mut self, waiter: &Arc<PortWaiter>) -> bool {
@@ -515,12 +572,12 @@ impl AsyncWait {
         let mut payload = [0u8; 32];
         payload.copy_from_slice(signal.to_bytes().as_ref());
         let queued = Queued {
-            packet: zx_port_packet_t {
+            packet: packet_bytes(&zx_port_packet_t {
                 key: self.key,
                 type_: ZX_PKT_TYPE_SIGNAL_ONE,
                 status: 0,
                 payload,
-            },
+            }),
             source: self.handle_id,
         };
         if state.deliver(queued) {
@@ -559,12 +616,12 @@ impl SignalWaker for AsyncWait {
 /// only the close of the handle it waits through) and receives a packet directly.
 pub struct PortWaiter {
     waiter: Waiter,
-    packet: spin::Mutex<Option<zx_port_packet_t>>,
+    packet: spin::Mutex<Option<PacketBytes>>,
     port: Arc<PortQueue>,
 }
 
 impl PortWaiter {
-    fn take(&self) -> ZxResult<zx_port_packet_t> {
+    fn take(&self) -> ZxResult<PacketBytes> {
         self.packet.lock().take().ok_or(Status::CANCELED)
     }
 }

@@ -14,8 +14,8 @@
 //! # Locking
 //! `SignalState::inner` (one per object): the active signals and the observers. Taken inside
 //! any object lock that changes signals (a channel's `sides`, a handle table's during a wait
-//! registration, a VMO family's) and by itself. Inside it only: the completing waker (the
-//! [`crate::wait::Waiter`]'s state lock, then, after that is released, the kernel's wake-up,
+//! registration or a `zx_object_signal`, a VMO family's) and by itself. Inside it only: the completing waker (a port's queue lock for
+//! an asynchronous wait, see [`crate::port`]; the [`crate::wait::Waiter`]'s state lock, then, after that is released, the kernel's wake-up,
 //! which takes the scheduler lock and a thread's state lock) and the heap (the observer list
 //! grows). Never two signal states at once. No IRQ handler takes it; the kernel holds it
 //! with IRQs masked, as it runs every system call. With it held: no user memory, no sleep, no

@@ -7,10 +7,11 @@
 
 use super::{publish, publish_pair, HandleOut};
 use crate::usercopy::{In, Out, UserSlice};
-use abi::{zx_handle_t, zx_port_packet_t, AbiStruct, ZX_OBJ_TYPE_CHANNEL, ZX_OBJ_TYPE_EVENTPAIR};
+use abi::{zx_handle_t, AbiStruct, ZX_OBJ_TYPE_CHANNEL, ZX_OBJ_TYPE_EVENTPAIR};
 use object::event::{Event, EventPair};
 use object::handle::{Handle, HandleTable};
-use object::port::Port;
+use object::object::downcast_ref;
+use object::port::{Port, PACKET_SIZE};
 use object::wait::{WaitItem, MAX_WAIT_ITEMS};
 use object::{Rights, Signals, Status, ZxResult};
 
@@ -76,35 +77,52 @@ pub(super) fn port_create(table: &HandleTable, options: u32, out: HandleOut) -> 
     publish(table, Handle::new(port, Rights::DEFAULT_PORT), out)
 }
 
-/// `zx_port_queue`: WRITE; the packet is read whole before anything is queued.
+/// `zx_port_queue`: WRITE; the packet is read whole before anything is queued. The packet is
+/// copied in first but its failure reported after the handle's (lookup order); the port is
+/// used under the table lock, with no reference taken (its queue lock nests inside it).
 pub(super) fn port_queue(
     table: &HandleTable,
     value: zx_handle_t,
     packet: UserSlice<In>,
 ) -> ZxResult {
-    let (port, _) = table.get_object::<Port>(value, Rights::WRITE)?;
-    let mut bytes = [0u8; zx_port_packet_t::SIZE];
-    packet.read(&mut bytes)?;
-    let packet = zx_port_packet_t::from_bytes(&bytes).ok_or(Status::INVALID_ARGS)?;
-    port.queue_user(packet)
+    let mut bytes = [0u8; PACKET_SIZE];
+    let copied = packet.read(&mut bytes);
+    table.with_handle(value, |handle| {
+        let port = downcast_ref::<Port>(&**handle.object()).ok_or(Status::WRONG_TYPE)?;
+        if !handle.rights().contains(Rights::WRITE) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        copied?;
+        port.queue_user(&bytes)
+    })?
 }
 
-/// `zx_port_wait`: READ; the packet pointer is checked before blocking. A close of the port
-/// handle by another thread during the wait gives CANCELED.
+/// `zx_port_wait`: READ; the packet pointer is checked before blocking. A packet already
+/// queued is taken under the table lock; otherwise the thread blocks, and a close of the
+/// port handle by another thread during the wait gives CANCELED.
 pub(super) fn port_wait(
     table: &HandleTable,
     value: zx_handle_t,
     deadline: i64,
     out: UserSlice<Out>,
 ) -> ZxResult {
-    let (port, _) = table.get_object::<Port>(value, Rights::READ)?;
-    let (_, _, handle_id) = table.get(value)?;
-    out.probe()?;
-    let packet = port.wait(deadline, &crate::task::KernelBlocker, |waker| {
-        table.observe(value, handle_id, Signals::NONE, waker)
-    })?;
-    drop(port);
-    out.write_record(&packet)
+    let probed = out.probe();
+    let mut packet = [0u8; PACKET_SIZE];
+    let taken = table.with_handle(value, |handle| {
+        let port = downcast_ref::<Port>(&**handle.object()).ok_or(Status::WRONG_TYPE)?;
+        if !handle.rights().contains(Rights::READ) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        probed?;
+        Ok(port.try_pop(&mut packet))
+    })??;
+    if !taken {
+        let (port, _, handle_id) = table.get_object_with_id::<Port>(value, Rights::READ)?;
+        packet = port.wait(deadline, &crate::task::KernelBlocker, |waker| {
+            table.observe(value, handle_id, Signals::NONE, waker)
+        })?;
+    }
+    out.write(&packet)
 }
 
 /// `zx_port_cancel(port, source, key)`: the port (WRITE), then the source (not waitable ->
