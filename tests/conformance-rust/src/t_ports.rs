@@ -58,6 +58,10 @@ pub const CASES: &[Case] = &[
     ("port_close_with_armed_waits_no_leak", port_close_no_leak),
     ("port_full_queue_close_no_leak", port_full_no_leak),
     ("port_safe_api", port_safe_api),
+    (
+        "port_process_exit_ends_its_registrations",
+        port_process_exit,
+    ),
     // ---- wait_many ----
     ("wait_many_more_than_64_out_of_range", wait_many_bound),
     ("wait_many_bad_items_invalid_args", wait_many_bad_items),
@@ -1150,4 +1154,29 @@ fn wait_many_safe_api() -> R {
         items[0].pending()
     );
     Ok(())
+}
+
+fn port_process_exit() -> R {
+    let e = event()?;
+    let p = port()?;
+    expect_no_kernel_leak(1, 4, || {
+        let child_event = dup(e.raw(), ZX_RIGHT_SAME_RIGHTS)?;
+        let child_port = dup(p.raw(), ZX_RIGHT_SAME_RIGHTS)?;
+        let code = run_child(
+            &["wait-async-exit"],
+            alloc::vec![child_event.into_raw(), child_port.into_raw()],
+            10_000 * MS,
+        )?;
+        eq!(code, 0);
+        // The child's registrations went with its handles: no signal packet comes.
+        zx_ok!(signal(e.raw(), 0, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1));
+        zx_ok!(signal(e.raw(), ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1, 0));
+        // Its queued packet on the shared port stays, alone.
+        let (s, got) = port_wait(p.raw(), 0);
+        eq!(sname(s), sname(ZX_OK));
+        eq!(got.key, 2);
+        eq!(got.type_, ZX_PKT_TYPE_USER);
+        check!(ZX_ERR_TIMED_OUT, port_wait(p.raw(), 0).0);
+        Ok(())
+    })
 }
