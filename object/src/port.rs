@@ -375,9 +375,7 @@ impl Port {
                 index < state.registrations.len()
             };
             removed_any |= !taken.is_empty();
-            for wait in taken {
-                wait.remove_observer();
-            }
+            purge_watched(&mut taken);
             if !more {
                 break;
             }
@@ -433,9 +431,8 @@ impl KernelObject for Port {
                 core::mem::take(&mut state.waiters),
             )
         };
-        for wait in &registrations {
-            wait.remove_observer();
-        }
+        let mut registrations = registrations;
+        purge_watched(&mut registrations);
         for waiter in &waiters {
             waiter
                 .waiter
@@ -585,21 +582,31 @@ impl AsyncWait {
         }
     }
 
-    /// Removes the observer from the watched object (after the wait was taken out of the
-    /// armed list, with no port lock held). An id not known yet is removed by the arming
-    /// call itself.
-    fn remove_observer(&self) {
-        let id = self.observer.load(Ordering::SeqCst);
-        if id == 0 {
-            return;
-        }
-        if let Some(watched) = self.watched.upgrade() {
-            watched.signals().remove_observer(id);
+    /// The watched object's address, to group waits by object.
+    fn watched_key(&self) -> usize {
+        self.watched.as_ptr() as *const () as usize
+    }
+}
+
+/// Removes the observers of `waits` (taken out of their port's armed list, so dead) from
+/// their watched objects, with no port lock held: sorted by object, one pass over each
+/// object's observer list ([`crate::signal::SignalState::purge`]), so the work is linear
+/// in the observers however many of the waits share an object. An observer whose id was not
+/// known yet is removed by its arming call itself.
+fn purge_watched(waits: &mut [Arc<AsyncWait>]) {
+    waits.sort_unstable_by_key(|wait| wait.watched_key());
+    for run in waits.chunk_by(|a, b| a.watched_key() == b.watched_key()) {
+        if let Some(watched) = run[0].watched.upgrade() {
+            watched.signals().purge();
         }
     }
 }
 
 impl SignalWaker for AsyncWait {
+    fn is_dead(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
     fn complete(&self, wakeup: Wakeup) {
         // The watched object's signal lock is held: only the port's lock is taken.
         match wakeup {

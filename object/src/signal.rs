@@ -45,6 +45,12 @@ pub enum Wakeup {
 /// signal-state lock held: see the module documentation for what it may do.
 pub trait SignalWaker: Send + Sync {
     fn complete(&self, wakeup: Wakeup);
+
+    /// `true` once the observer's owner has ended it without a completion (an asynchronous
+    /// wait taken out of its port): [`SignalState::purge`] then drops it.
+    fn is_dead(&self) -> bool {
+        false
+    }
 }
 
 /// Result of [`SignalState::add_observer`].
@@ -168,6 +174,18 @@ impl SignalState {
             inner.observers = Vec::new();
         }
         Some(inner.current)
+    }
+
+    /// Drops every observer whose waker says it is dead ([`SignalWaker::is_dead`]), without
+    /// calling it: one pass over the list, for an owner that ended many observers of this
+    /// object at once (a port closing with thousands of waits on one object would otherwise
+    /// remove them one search at a time).
+    pub fn purge(&self) {
+        let mut inner = self.inner.lock();
+        inner.observers.retain(|observer| !observer.waker.is_dead());
+        if inner.observers.is_empty() {
+            inner.observers = Vec::new();
+        }
     }
 
     /// The handle `handle_id` is gone: every observer registered through it completes as
