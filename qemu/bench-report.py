@@ -28,6 +28,8 @@ TARGETS = {
     # Issue 15.
     "futex_roundtrip": 2000,
     "thread_create_join": 8000,
+    "event_signal_clear": 250,
+    "port_queue_wait": 500,
 }
 
 LABELS = {
@@ -46,6 +48,8 @@ LABELS = {
     "process_lifecycle": ("process create+start+exit+wait", "fork+exit+wait"),
     "futex_roundtrip": ("futex round trip, two threads", "futex ping-pong (FUTEX_WAIT/WAKE)"),
     "thread_create_join": ("thread create+start+join", "pthread_create+join"),
+    "event_signal_clear": ("event signal+clear", "eventfd write+read"),
+    "port_queue_wait": ("port queue+wait", "eventfd write+epoll_wait+read"),
 }
 
 

@@ -690,6 +690,26 @@ impl KernelObject for Channel {
         queued_handle_dropped(this);
     }
 
+    /// The peer's user signals; `PEER_CLOSED` once the peer is closed. Under `sides`, so a
+    /// peer closing at the same time is either seen closed or signaled while open.
+    fn signal_peer(&self, clear: Signals, set: Signals) -> ZxResult {
+        if !Signals::USER_ALL.contains(clear | set) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let sides = self.shared.sides.lock();
+        if sides[1 - self.side].closed {
+            return Err(Status::PEER_CLOSED);
+        }
+        let Some(peer) = self.peer.upgrade() else {
+            return Err(Status::PEER_CLOSED);
+        };
+        peer.base.signals().update(clear, set);
+        drop(sides);
+        // The last reference to the peer may be this one: dropped with no lock held.
+        drop(peer);
+        Ok(())
+    }
+
     fn torn_down(&self) -> Option<&'static str> {
         self.reap_claimed
             .load(Ordering::Acquire)

@@ -14,8 +14,10 @@
 //! # Locking
 //! - `HandleTable::inner` (per table): the slots, the free list and the count. Inside it
 //!   only the heap (slot growth, [`HandleTable::audit`]'s list) and, for
-//!   [`HandleTable::wait_one`]'s registration, the object's signal state (so a close cannot
-//!   slip between the lookup and the registration); nothing in this module takes it inside
+//!   [`HandleTable::wait_one`]'s and [`HandleTable::observe`]'s registrations (so a close
+//!   cannot slip between the lookup and the registration) and [`HandleTable::with_handle`]'s
+//!   signal updates, the object's signal state (with what nests in it: waiters, ports, the
+//!   scheduler's wake-up); nothing in this module takes it inside
 //!   another lock of its own. A handle dropped under it could run `on_zero_handles` and take
 //!   it again: handles and rejected handles leave through the return value and are dropped
 //!   after it; an `Arc` dropped under it is never the object's last (the table still holds a
@@ -555,6 +557,38 @@ impl HandleTable {
         Ok((handle.object().clone(), handle.rights(), handle.id()))
     }
 
+    /// Runs `f` on the handle behind `value` with the table lock held (`BAD_HANDLE` if
+    /// there is none): a lookup that takes no reference to the object, for the short calls
+    /// where that costs more than the work (`zx_object_signal`). `f` may only take the
+    /// object's signal state (and what nests inside it: waiters, ports, the scheduler's
+    /// wake-up); it must not drop a handle or touch user memory.
+    #[inline]
+    pub fn with_handle<R>(&self, value: zx_handle_t, f: impl FnOnce(&Handle) -> R) -> ZxResult<R> {
+        let inner = self.inner.lock();
+        let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+        Ok(f(handle))
+    }
+
+    /// [`HandleTable::get_object`] that also returns the handle's id (for waits registered
+    /// through it), in one lookup.
+    pub fn get_object_with_id<T: KernelObject>(
+        &self,
+        value: zx_handle_t,
+        required: Rights,
+    ) -> ZxResult<(Arc<T>, Rights, u64)> {
+        let (any, rights, id) = {
+            let inner = self.inner.lock();
+            let handle = self.lookup(&inner, value).ok_or(Status::BAD_HANDLE)?;
+            let any: Arc<dyn Any + Send + Sync> = handle.object().clone();
+            (any, handle.rights(), handle.id())
+        };
+        let object = any.downcast::<T>().map_err(|_| Status::WRONG_TYPE)?;
+        if !rights.contains(required) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        Ok((object, rights, id))
+    }
+
     /// The object behind `value` as a `T`, checked in the contract's order: `BAD_HANDLE`, then
     /// `WRONG_TYPE`, then `ACCESS_DENIED` if the handle lacks any of `required`.
     pub fn get_object<T: KernelObject>(
@@ -807,6 +841,9 @@ impl HandleTable {
         blocker: &dyn Blocker,
     ) -> Result<Signals, (Status, Signals)> {
         let (object, _, _) = self.get(value).map_err(|s| (s, Signals::NONE))?;
+        if !object.waitable() {
+            return Err((Status::NOT_SUPPORTED, Signals::NONE));
+        }
         let koid = object.koid();
         wait::wait_with(&object, signals, deadline, blocker, |waker| {
             let inner = self.inner.lock();
@@ -820,6 +857,30 @@ impl HandleTable {
                 _ => Err(Status::BAD_HANDLE),
             }
         })
+    }
+}
+
+impl HandleTable {
+    /// Adds `waker` as an observer of `signals` on the object behind `value`, under the
+    /// table lock, provided `value` still names the handle `handle_id`; else `BAD_HANDLE`
+    /// (it was closed since the caller looked it up). Holding the lock across the
+    /// registration means a close either comes before (and is seen here) or after (and
+    /// cancels the observer): never in between, unseen.
+    pub fn observe(
+        &self,
+        value: zx_handle_t,
+        handle_id: u64,
+        signals: Signals,
+        waker: Arc<dyn crate::signal::SignalWaker>,
+    ) -> ZxResult<crate::signal::Observe> {
+        let inner = self.inner.lock();
+        match self.lookup(&inner, value) {
+            Some(handle) if handle.id() == handle_id => handle
+                .object()
+                .signals()
+                .add_observer(handle_id, signals, waker),
+            _ => Err(Status::BAD_HANDLE),
+        }
     }
 }
 

@@ -62,6 +62,20 @@ pub trait KernelObject: Any + Send + Sync {
         Signals::USER_ALL
     }
 
+    /// `false` for objects no wait call accepts (ports, VMARs): every wait on them gives
+    /// `NOT_SUPPORTED`, and `ZX_INFO_HANDLE_BASIC.props` lacks `ZX_OBJ_PROP_WAITABLE`.
+    fn waitable(&self) -> bool {
+        true
+    }
+
+    /// `zx_object_signal_peer`: clears then sets signals of the object's peer. Objects
+    /// without a peer say `NOT_SUPPORTED` (the default); peered ones check the bits
+    /// (`INVALID_ARGS`), then `PEER_CLOSED` once the peer is gone.
+    fn signal_peer(&self, clear: Signals, set: Signals) -> ZxResult {
+        let _ = (clear, set);
+        Err(Status::NOT_SUPPORTED)
+    }
+
     /// `true` if the object supports `ZX_PROP_NAME`.
     fn has_name(&self) -> bool {
         false
@@ -191,6 +205,12 @@ impl fmt::Debug for dyn KernelObject {
             .field("koid", &self.koid())
             .finish()
     }
+}
+
+/// The object as a `&T`, or `None` if it is of another type (no reference count touched).
+pub fn downcast_ref<T: KernelObject>(object: &dyn KernelObject) -> Option<&T> {
+    let any: &dyn Any = object;
+    any.downcast_ref::<T>()
 }
 
 /// The object as a `T`, or `None` if it is of another type.

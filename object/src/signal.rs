@@ -14,8 +14,8 @@
 //! # Locking
 //! `SignalState::inner` (one per object): the active signals and the observers. Taken inside
 //! any object lock that changes signals (a channel's `sides`, a handle table's during a wait
-//! registration, a VMO family's) and by itself. Inside it only: the completing waker (the
-//! [`crate::wait::Waiter`]'s state lock, then, after that is released, the kernel's wake-up,
+//! registration or a `zx_object_signal`, a VMO family's) and by itself. Inside it only: the completing waker (a port's queue lock for
+//! an asynchronous wait, see [`crate::port`]; the [`crate::wait::Waiter`]'s state lock, then, after that is released, the kernel's wake-up,
 //! which takes the scheduler lock and a thread's state lock) and the heap (the observer list
 //! grows). Never two signal states at once. No IRQ handler takes it; the kernel holds it
 //! with IRQs masked, as it runs every system call. With it held: no user memory, no sleep, no
@@ -45,6 +45,12 @@ pub enum Wakeup {
 /// signal-state lock held: see the module documentation for what it may do.
 pub trait SignalWaker: Send + Sync {
     fn complete(&self, wakeup: Wakeup);
+
+    /// `true` once the observer's owner has ended it without a completion (an asynchronous
+    /// wait taken out of its port): [`SignalState::purge`] then drops it.
+    fn is_dead(&self) -> bool {
+        false
+    }
 }
 
 /// Result of [`SignalState::add_observer`].
@@ -168,6 +174,18 @@ impl SignalState {
             inner.observers = Vec::new();
         }
         Some(inner.current)
+    }
+
+    /// Drops every observer whose waker says it is dead ([`SignalWaker::is_dead`]), without
+    /// calling it: one pass over the list, for an owner that ended many observers of this
+    /// object at once (a port closing with thousands of waits on one object would otherwise
+    /// remove them one search at a time).
+    pub fn purge(&self) {
+        let mut inner = self.inner.lock();
+        inner.observers.retain(|observer| !observer.waker.is_dead());
+        if inner.observers.is_empty() {
+            inner.observers = Vec::new();
+        }
     }
 
     /// The handle `handle_id` is gone: every observer registered through it completes as

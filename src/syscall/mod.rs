@@ -27,6 +27,7 @@ mod futex;
 mod handle;
 mod misc;
 mod objects;
+mod ports;
 mod task;
 mod timer;
 mod vmar;
@@ -404,16 +405,41 @@ const fn handler(call: Syscall) -> Handler {
         },
 
         // ---- Ports and asynchronous waits ----
-        Syscall::PortCreate => not_yet_implemented,
-        Syscall::PortQueue => not_yet_implemented,
-        Syscall::PortWait => not_yet_implemented,
-        Syscall::PortCancel => not_yet_implemented,
-        Syscall::ObjectWaitAsync => not_yet_implemented,
+        Syscall::PortCreate => |a| on_table(|table| ports::port_create(table, a.u32(0), a.out(1))),
+        Syscall::PortQueue => {
+            |a| on_table(|table| ports::port_queue(table, a.handle(0), a.bytes_in(1, PACKET_SIZE)))
+        }
+        Syscall::PortWait => |a| {
+            on_table(|table| {
+                ports::port_wait(table, a.handle(0), a.i64(1), a.bytes_out(2, PACKET_SIZE))
+            })
+        },
+        Syscall::PortCancel => {
+            |a| on_table(|table| ports::port_cancel(table, a.handle(0), a.handle(1), a.u64(2)))
+        }
+        Syscall::ObjectWaitAsync => |a| {
+            on_table(|table| {
+                ports::wait_async(
+                    table,
+                    a.handle(0),
+                    a.handle(1),
+                    a.u64(2),
+                    a.signals(3),
+                    a.u32(4),
+                )
+            })
+        },
 
         // ---- Events, event pairs, peers' signals ----
-        Syscall::EventCreate => not_yet_implemented,
-        Syscall::EventpairCreate => not_yet_implemented,
-        Syscall::ObjectSignalPeer => not_yet_implemented,
+        Syscall::EventCreate => {
+            |a| on_table(|table| ports::event_create(table, a.u32(0), a.out(1)))
+        }
+        Syscall::EventpairCreate => {
+            |a| on_table(|table| ports::eventpair_create(table, a.u32(0), a.out(1), a.out(2)))
+        }
+        Syscall::ObjectSignalPeer => {
+            |a| on_table(|table| ports::signal_peer(table, a.handle(0), a.signals(1), a.signals(2)))
+        }
 
         // ---- Timers ----
         Syscall::TimerCreate => {
@@ -425,7 +451,9 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::TimerCancel => |a| on_table(|table| timer::cancel(table, a.handle(0))),
 
         // ---- Waiting on several objects ----
-        Syscall::ObjectWaitMany => not_yet_implemented,
+        Syscall::ObjectWaitMany => {
+            |a| on_table(|table| ports::wait_many(table, a.usize(0), a.usize(1), a.i64(2)))
+        }
 
         // ---- Sockets ----
         Syscall::SocketCreate => not_yet_implemented,
@@ -469,6 +497,9 @@ fn publish(table: &HandleTable, handle: Handle, out: UserOut<zx_handle_t>) -> Zx
     }
     Ok(())
 }
+
+/// Size of a `zx_port_packet_t`.
+const PACKET_SIZE: usize = <abi::zx_port_packet_t as abi::AbiStruct>::SIZE;
 
 /// Where a new handle's value goes.
 type HandleOut = UserOut<zx_handle_t>;

@@ -183,6 +183,11 @@ pub(super) fn get_info(
                 rights: rights.bits(),
                 type_: object.object_type(),
                 related_koid: object.related_koid(),
+                props: if object.waitable() {
+                    abi::ZX_OBJ_PROP_WAITABLE
+                } else {
+                    0
+                },
                 ..Default::default()
             };
             drop(object);
@@ -270,7 +275,10 @@ pub(super) fn signal(
     clear: Signals,
     set: Signals,
 ) -> ZxResult {
-    let (object, rights, _) = table.get(value)?;
-    require(rights, Rights::SIGNAL)?;
-    object.user_signal(clear, set)
+    // Under the table lock, with no reference taken: the whole call is a few dozen
+    // instructions of work.
+    table.with_handle(value, |handle| {
+        require(handle.rights(), Rights::SIGNAL)?;
+        handle.object().user_signal(clear, set)
+    })?
 }

@@ -1,6 +1,8 @@
 /* conformance-c: the calling convention, time, the console, and hostile arguments. */
 #include "harness.h"
 
+#include <zircon/syscalls/port.h>
+
 /* ---- calling convention --------------------------------------------------------------- */
 
 static void unknown_syscall_is_bad_syscall(void) {
@@ -779,6 +781,41 @@ static void abi_header_constants_match_the_contract(void) {
     }
 }
 
+/* Ports, events, event pairs and wait_many: bad handles, pointers everywhere it matters,
+ * counts near 2^32 and 2^64, deadlines at both ends. */
+static void hostile_ports_events_and_wait_many(void) {
+    zx_handle_t h;
+    const zx_handle_t bad[] = {ZX_HANDLE_INVALID, 0x7ffffff3u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        zx_port_packet_t packet = {0};
+        t_context("handle index", i);
+        CHECK_ST(zx_port_queue(bad[i], &packet), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_port_wait(bad[i], ZX_TIME_INFINITE, &packet), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_port_cancel(bad[i], bad[i], 0), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_object_wait_async(bad[i], bad[i], 0, 1, 0), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_object_signal_peer(bad[i], 0, 0), ZX_ERR_BAD_HANDLE);
+    }
+    void* const ptrs[] = {NULL, KERNEL_PTR, KERNEL_PTR2, NONCANON_PTR, LOW_PTR};
+    zx_handle_t port;
+    CHECK_OK(zx_port_create(0, &port));
+    t_track(port);
+    for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++) {
+        t_context("pointer index", i);
+        CHECK_ST(zx_event_create(0, ptrs[i]), ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_port_create(0, ptrs[i]), ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_eventpair_create(0, ptrs[i], &h), ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_port_queue(port, ptrs[i]), ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_port_wait(port, ZX_TIME_INFINITE, ptrs[i]), ZX_ERR_INVALID_ARGS);
+        CHECK_ST(zx_object_wait_many(ptrs[i], 3, ZX_TIME_INFINITE), ZX_ERR_INVALID_ARGS);
+    }
+    CHECK_ST(zx_object_wait_many(NULL, (size_t)1 << 32, 0), ZX_ERR_OUT_OF_RANGE);
+    CHECK_ST(zx_object_wait_many(NULL, SIZE_MAX, 0), ZX_ERR_OUT_OF_RANGE);
+    zx_port_packet_t packet;
+    CHECK_ST(zx_port_wait(port, INT64_MIN, &packet), ZX_ERR_TIMED_OUT);
+    CHECK_ST(zx_port_wait(port, 0, &packet), ZX_ERR_TIMED_OUT);
+    CHECK_ST(zx_object_wait_async(port, port, 0, 1, UINT32_MAX), ZX_ERR_NOT_SUPPORTED);
+}
+
 static const t_case k_cases[] = {
     T_CASE(abi_header_constants_match_the_contract),
     T_CASE(unknown_syscall_is_bad_syscall),
@@ -803,6 +840,7 @@ static const t_case k_cases[] = {
     T_CASE(hostile_unknown_option_bits_are_invalid_args),
     T_CASE(hostile_overflowing_lengths_are_rejected),
     T_CASE(hostile_futex_arguments_are_refused_cleanly),
+    T_CASE(hostile_ports_events_and_wait_many),
 };
 
 const t_group t_group_misc = {k_cases, T_COUNT(k_cases)};

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -151,6 +153,31 @@ static uint64_t channel_write_read_64(uint64_t n) {
     return 0;
 }
 
+static int event_fd;
+static int epoll_fd;
+
+static uint64_t event_signal_clear(uint64_t n) {
+    uint64_t value = 1;
+    for (uint64_t i = 0; i < n; i++) {
+        write(event_fd, &value, 8);
+        read(event_fd, &value, 8);
+    }
+    return 0;
+}
+
+/* The nearest Linux equivalent of queueing a packet on a port and taking it: make an
+ * eventfd readable, take the readiness from epoll_wait, then consume it. */
+static uint64_t port_queue_wait(uint64_t n) {
+    uint64_t value = 1;
+    struct epoll_event got;
+    for (uint64_t i = 0; i < n; i++) {
+        write(event_fd, &value, 8);
+        epoll_wait(epoll_fd, &got, 1, -1);
+        read(event_fd, &value, 8);
+    }
+    return 0;
+}
+
 static uint64_t process_lifecycle(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         pid_t pid = fork();
@@ -218,6 +245,8 @@ static const struct bench_op ops[] = {
     {"process_lifecycle", "fork+exit+wait", process_lifecycle, 1},
     {"futex_roundtrip", "futex ping-pong (FUTEX_WAIT/WAKE)", futex_roundtrip, 1},
     {"thread_create_join", "pthread_create+join", thread_create_join, 1},
+    {"event_signal_clear", "eventfd write+read", event_signal_clear, 1},
+    {"port_queue_wait", "eventfd write+epoll_wait+read", port_queue_wait, 1},
 };
 
 /* Our archive has no /dev/console. Debian's kernel supplies one (its built-in initramfs has
@@ -244,6 +273,12 @@ int main(void) {
     pthread_t partner;
     check(pthread_create(&partner, 0, pingpong_loop, 0) == 0, "pthread_create");
     check(pipe(pipe_fds) == 0, "pipe");
+    event_fd = eventfd(0, 0);
+    check(event_fd >= 0, "eventfd");
+    epoll_fd = epoll_create1(0);
+    check(epoll_fd >= 0, "epoll_create1");
+    struct epoll_event interest = {.events = EPOLLIN};
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, event_fd, &interest) == 0, "epoll_ctl");
     if (!failed) bench_run_all("linux", ops, (int)(sizeof(ops) / sizeof(ops[0])));
     /* pid 1 must not exit (the kernel would panic); powering off makes QEMU exit. */
     reboot(RB_POWER_OFF);

@@ -5,6 +5,7 @@
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
 #include <zxr/thread.h>
+#include <zircon/syscalls/port.h>
 
 #include "bench.h"
 
@@ -147,6 +148,27 @@ static uint64_t channel_write_read_64(uint64_t n) {
     return 0;
 }
 
+static zx_handle_t event;
+static zx_handle_t port;
+
+static uint64_t event_signal_clear(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        zx_object_signal(event, 0, ZX_EVENT_SIGNALED);
+        zx_object_signal(event, ZX_EVENT_SIGNALED, 0);
+    }
+    return 0;
+}
+
+static uint64_t port_queue_wait(uint64_t n) {
+    zx_port_packet_t packet = {0};
+    for (uint64_t i = 0; i < n; i++) {
+        packet.key = i;
+        zx_port_queue(port, &packet);
+        zx_port_wait(port, ZX_TIME_INFINITE, &packet);
+    }
+    return 0;
+}
+
 static uint64_t process_lifecycle(uint64_t n) {
     static const char* const argv[] = {"bin/bench", "exit"};
     for (uint64_t i = 0; i < n; i++) {
@@ -215,6 +237,8 @@ static const struct bench_op ops[] = {
     {"process_lifecycle", "process create+start+exit+wait", process_lifecycle, 1},
     {"futex_roundtrip", "futex round trip, two threads", futex_roundtrip, 1},
     {"thread_create_join", "thread create+start+join", thread_create_join, 1},
+    {"event_signal_clear", "event signal+clear", event_signal_clear, 1},
+    {"port_queue_wait", "port queue+wait", port_queue_wait, 1},
 };
 
 int bench_smp(void); /* smp-zircon.c */
@@ -232,6 +256,8 @@ int main(int argc, char** argv) {
     check(zx_vmo_write(vmo_1m, buffer, 0, MIB), "vmo_write");
     check(zx_channel_create(0, &channel[0], &channel[1]), "channel_create");
     check(zxr_thread_create(&pingpong_partner, pingpong_loop, 0, "pingpong", 0), "partner");
+    check(zx_event_create(0, &event), "event_create");
+    check(zx_port_create(0, &port), "port_create");
     if (failed) return 1;
     int count = (int)(sizeof(ops) / sizeof(ops[0]));
     if (argc > 2) {

@@ -41,6 +41,11 @@ impl KernelObject for VmarObject {
     fn object_type(&self) -> u32 {
         ZX_OBJ_TYPE_VMAR
     }
+
+    /// A VMAR has no signals anyone could wait for (the contract: not waitable).
+    fn waitable(&self) -> bool {
+        false
+    }
 }
 
 /// READ, WRITE and EXECUTE.

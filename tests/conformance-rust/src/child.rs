@@ -92,6 +92,7 @@ pub fn main(args: &[&str]) -> i32 {
         "exit-from-thread" => exit_from_thread(),
         "thread-fault" => thread_fault(),
         "thread-start-outside-user-half" => start_outside_user_half(),
+        "wait-async-exit" => wait_async_exit(),
         "kill-self" => {
             // SAFETY: no pointers; must not return.
             unsafe {
@@ -670,6 +671,43 @@ fn start_outside_user_half() -> i32 {
     stack.leak();
     if s != ZX_OK {
         return 42;
+    }
+    0
+}
+
+/// `wait-async-exit`: extra handles 0 (an event) and 1 (a port). Arms a wait on the event
+/// through the port, a port of its own with armed waits and queued packets, queues a user
+/// packet (key 2) on the given port, and exits without closing anything.
+fn wait_async_exit() -> i32 {
+    let (event, port) = (take_extra(0), take_extra(1));
+    // SAFETY: no pointers but valid out/in ones.
+    unsafe {
+        if sys::zx_object_wait_async(event, port, 1, ZX_USER_SIGNAL_0, 0) != ZX_OK {
+            return SETUP;
+        }
+        let mut own = 0u32;
+        if sys::zx_port_create(0, &mut own) != ZX_OK {
+            return SETUP + 1;
+        }
+        for key in 0..100u64 {
+            if sys::zx_object_wait_async(event, own, key, ZX_USER_SIGNAL_1, 0) != ZX_OK {
+                return SETUP + 2;
+            }
+            let packet = zx_port_packet_t {
+                key,
+                ..Default::default()
+            };
+            if sys::zx_port_queue(own, &packet) != ZX_OK {
+                return SETUP + 3;
+            }
+        }
+        let packet = zx_port_packet_t {
+            key: 2,
+            ..Default::default()
+        };
+        if sys::zx_port_queue(port, &packet) != ZX_OK {
+            return SETUP + 4;
+        }
     }
     0
 }

@@ -23,6 +23,7 @@ mod t_handle;
 mod t_hostile;
 mod t_info;
 mod t_long;
+mod t_ports;
 mod t_process;
 mod t_race;
 mod t_thread;
@@ -59,6 +60,7 @@ fn main(args: &[&str]) -> i32 {
         t_info::CASES,
         t_wait::CASES,
         t_timer::CASES,
+        t_ports::CASES,
         t_channel::CASES,
         t_vmar::CASES,
         t_thread::CASES,

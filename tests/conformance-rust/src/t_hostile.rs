@@ -47,6 +47,10 @@ pub const CASES: &[Case] = &[
     ),
     ("hostile_huge_lengths_refused", huge_lengths),
     ("hostile_unknown_options_invalid_args", unknown_options),
+    (
+        "hostile_ports_events_wait_many_bounds_and_deadlines",
+        ports_bounds_and_deadlines,
+    ),
     ("hostile_random_handle_values_bad_handle", random_handles),
     (
         "hostile_pointer_into_shrunk_mapping_invalid_args",
@@ -565,6 +569,33 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
     ("zx_channel_create.out1", Dir::Out, |p| {
         let mut a = 0u32;
         Ok(unsafe { sys::zx_channel_create(0, &mut a, p as *mut _) })
+    }),
+    ("zx_event_create.out", Dir::Out, |p| {
+        Ok(unsafe { sys::zx_event_create(0, p as *mut _) })
+    }),
+    ("zx_eventpair_create.out0", Dir::Out, |p| {
+        let mut b = 0u32;
+        Ok(unsafe { sys::zx_eventpair_create(0, p as *mut _, &mut b) })
+    }),
+    ("zx_eventpair_create.out1", Dir::Out, |p| {
+        let mut a = 0u32;
+        Ok(unsafe { sys::zx_eventpair_create(0, &mut a, p as *mut _) })
+    }),
+    ("zx_port_create.out", Dir::Out, |p| {
+        Ok(unsafe { sys::zx_port_create(0, p as *mut _) })
+    }),
+    ("zx_port_queue.packet", Dir::In, |p| {
+        let port = new_port()?;
+        Ok(unsafe { sys::zx_port_queue(port.raw(), p as *const _) })
+    }),
+    ("zx_port_wait.packet", Dir::Out, |p| {
+        let port = new_port()?;
+        let packet = zx_port_packet_t::default();
+        unsafe { sys::zx_port_queue(port.raw(), &packet) };
+        Ok(unsafe { sys::zx_port_wait(port.raw(), ZX_TIME_INFINITE, p as *mut _) })
+    }),
+    ("zx_object_wait_many.items", Dir::In, |p| {
+        Ok(unsafe { sys::zx_object_wait_many(p as *mut _, 2, ZX_TIME_INFINITE) })
     }),
     ("zx_channel_write.bytes", Dir::In, |p| {
         let (a, _b) = channel()?;
@@ -1258,5 +1289,89 @@ fn timer_cprng_extremes() -> R {
             sys::zx_cprng_add_entropy(b.as_ptr(), len)
         });
     }
+    Ok(())
+}
+
+fn new_port() -> Result<Owned, String> {
+    let mut h = 0u32;
+    let s = unsafe { sys::zx_port_create(0, &mut h) };
+    if s != ZX_OK {
+        return Err(format!("zx_port_create setup: {}", sname(s)));
+    }
+    Ok(Owned::from_raw(h))
+}
+
+/// Ports, events and wait_many with counts near 2^32 and 2^64, unknown options and
+/// packet types, and deadlines at both ends.
+fn ports_bounds_and_deadlines() -> R {
+    let p = new_port()?;
+    let mut h = 0u32;
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_event_create(u32::MAX, &mut h)
+    });
+    check!(ZX_ERR_NOT_SUPPORTED, unsafe {
+        sys::zx_eventpair_create(u32::MAX, &mut h, &mut h)
+    });
+    check!(ZX_ERR_INVALID_ARGS, unsafe {
+        sys::zx_port_create(u32::MAX, &mut h)
+    });
+    let mut e = 0u32;
+    zx_ok!(unsafe { sys::zx_event_create(0, &mut e) });
+    let e = Owned::from_raw(e);
+    for options in [2u32, 3, 1 << 31, u32::MAX] {
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_object_wait_async(e.raw(), p.raw(), 0, 1, options)
+        });
+    }
+    // Any packet type is accepted and becomes USER.
+    for type_ in [0u32, 1, 7, 0xFFFF_FFFF] {
+        let packet = zx_port_packet_t {
+            key: u64::MAX,
+            type_,
+            status: i32::MIN,
+            payload: [0xFF; 32],
+        };
+        zx_ok!(unsafe { sys::zx_port_queue(p.raw(), &packet) });
+        let mut got = zx_port_packet_t::default();
+        zx_ok!(unsafe { sys::zx_port_wait(p.raw(), i64::MIN, &mut got) });
+        eq!(got.type_, ZX_PKT_TYPE_USER);
+        eq!(got.key, u64::MAX);
+        eq!(got.status, i32::MIN);
+    }
+    let mut got = zx_port_packet_t::default();
+    check!(ZX_ERR_TIMED_OUT, unsafe {
+        sys::zx_port_wait(p.raw(), i64::MIN, &mut got)
+    });
+    for count in [
+        65usize,
+        1 << 32,
+        (1 << 32) + 1,
+        usize::MAX,
+        usize::MAX / 12 + 1,
+    ] {
+        check!(ZX_ERR_OUT_OF_RANGE, unsafe {
+            sys::zx_object_wait_many(KERNEL_ADDR as *mut _, count, i64::MIN)
+        });
+    }
+    let mut items = [zx_wait_item_t {
+        handle: e.raw(),
+        waitfor: 0,
+        pending: 0,
+    }];
+    // Waiting for no signal with a past deadline times out at once.
+    check!(ZX_ERR_TIMED_OUT, unsafe {
+        sys::zx_object_wait_many(items.as_mut_ptr(), 1, i64::MIN)
+    });
+    for (clear, set) in [(u32::MAX, 0), (0, u32::MAX), (1 << 23, 0)] {
+        check!(ZX_ERR_INVALID_ARGS, unsafe {
+            sys::zx_object_signal(e.raw(), clear, set)
+        });
+    }
+    check!(ZX_ERR_NOT_SUPPORTED, unsafe {
+        sys::zx_object_signal_peer(e.raw(), 0, 0)
+    });
+    check!(ZX_ERR_NOT_FOUND, unsafe {
+        sys::zx_port_cancel(p.raw(), e.raw(), u64::MAX)
+    });
     Ok(())
 }

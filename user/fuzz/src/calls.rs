@@ -804,6 +804,109 @@ impl Fuzzer {
                 let buffer = self.arena.in_ptr(&mut self.rng, len);
                 self.call(n, [buffer, len, 0, 0, 0, 0, 0, 0]);
             }
+            // Ports, events and event pairs are `Kind::Other` in the pool.
+            Syscall::PortCreate | Syscall::EventCreate => {
+                let options = if self.rng.one_in(4) {
+                    self.rng.next() as u32
+                } else {
+                    self.rng.bits(1)
+                };
+                let (out, ok) = self.arena.record(&mut self.rng, 4);
+                let status = self.call(n, [u64::from(options), out, 0, 0, 0, 0, 0, 0]);
+                self.take_out(status, out, ok);
+            }
+            Syscall::EventpairCreate => {
+                let options = self.rng.bits(1);
+                let (a, ok_a) = self.arena.record(&mut self.rng, 4);
+                let (b, ok_b) = self.arena.record(&mut self.rng, 4);
+                let status = self.call(n, [u64::from(options), a, b, 0, 0, 0, 0, 0]);
+                self.take_out(status, a, ok_a);
+                self.take_out(status, b, ok_b);
+            }
+            Syscall::PortQueue => {
+                let h = self.h(Kind::Other);
+                let packet = self.arena.in_ptr(&mut self.rng, 48);
+                self.call(n, [h, packet, 0, 0, 0, 0, 0, 0]);
+            }
+            Syscall::PortWait => {
+                let h = self.h(Kind::Other);
+                let deadline = self.rng.deadline() as u64;
+                let packet = self.arena.out_ptr(&mut self.rng, 48);
+                self.call(n, [h, deadline, packet, 0, 0, 0, 0, 0]);
+            }
+            Syscall::PortCancel => {
+                let port = self.h(Kind::Other);
+                let kind = self.any_kind();
+                let source = if self.rng.one_in(2) {
+                    self.h(Kind::Other)
+                } else {
+                    self.look(kind)
+                };
+                let key = self.rng.below(4);
+                self.call(n, [port, source, key, 0, 0, 0, 0, 0]);
+            }
+            Syscall::ObjectWaitAsync => {
+                let kind = self.any_kind();
+                let h = if self.rng.one_in(2) {
+                    self.h(Kind::Other)
+                } else {
+                    self.look(kind)
+                };
+                let port = self.h(Kind::Other);
+                let key = self.rng.below(4);
+                let signals = self.rng.bits(u32::MAX);
+                let options = self.rng.bits(3);
+                self.call(
+                    n,
+                    [
+                        h,
+                        port,
+                        key,
+                        u64::from(signals),
+                        u64::from(options),
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+            }
+            Syscall::ObjectSignalPeer => {
+                let kind = self.any_kind();
+                let h = if self.rng.one_in(2) {
+                    self.h(Kind::Other)
+                } else {
+                    self.h(kind)
+                };
+                let clear = self.rng.bits(u32::MAX);
+                let set = self.rng.bits(u32::MAX);
+                self.call(n, [h, u64::from(clear), u64::from(set), 0, 0, 0, 0, 0]);
+            }
+            Syscall::ObjectWaitMany => {
+                // Items of three words (handle, waitfor, pending), at most 21 filled.
+                let filled = self.rng.below(22) as usize;
+                let mut words = [0u32; 63];
+                for item in words.chunks_exact_mut(3).take(filled) {
+                    let kind = if self.rng.one_in(2) {
+                        Kind::Other
+                    } else {
+                        self.any_kind()
+                    };
+                    item[0] = self.look(kind) as u32;
+                    item[1] = self.rng.bits(u32::MAX);
+                }
+                let items = if self.rng.one_in(5) {
+                    self.arena.in_ptr(&mut self.rng, 12 * filled as u64)
+                } else {
+                    self.arena.handles(&words[..3 * filled])
+                };
+                let count = match self.rng.below(8) {
+                    0 => self.rng.len(),
+                    1 => 64 + self.rng.below(3),
+                    _ => filled as u64,
+                };
+                let deadline = self.rng.deadline() as u64;
+                self.call(n, [items, count, deadline, 0, 0, 0, 0, 0]);
+            }
             // Ending this thread or process is the caller's decision, not a draw.
             Syscall::ProcessExit | Syscall::ThreadExit => {}
             Syscall::FutexWait => {
@@ -826,16 +929,7 @@ impl Fuzzer {
                 self.call(n, [ptr, wake, value, to, count, owner, 0, 0]);
             }
             // The calls of issue 15, drawn with arguments for them as their objects land.
-            Syscall::PortCreate
-            | Syscall::PortQueue
-            | Syscall::PortWait
-            | Syscall::PortCancel
-            | Syscall::ObjectWaitAsync
-            | Syscall::EventCreate
-            | Syscall::EventpairCreate
-            | Syscall::ObjectSignalPeer
-            | Syscall::ObjectWaitMany
-            | Syscall::SocketCreate
+            Syscall::SocketCreate
             | Syscall::SocketWrite
             | Syscall::SocketRead
             | Syscall::SocketSetDisposition

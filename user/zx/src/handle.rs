@@ -222,6 +222,27 @@ pub trait AsHandleRef {
         ok(unsafe { sys::zx_object_signal(self.raw_handle(), clear_mask.bits(), set_mask.bits()) })
     }
 
+    /// Clears then sets signals of the object's peer (`zx_object_signal_peer`; event pairs,
+    /// channels, sockets).
+    fn signal_peer(&self, clear_mask: Signals, set_mask: Signals) -> Result<()> {
+        // SAFETY: no memory is passed.
+        ok(unsafe {
+            sys::zx_object_signal_peer(self.raw_handle(), clear_mask.bits(), set_mask.bits())
+        })
+    }
+
+    /// Arms a one-shot wait for `signals` on this handle whose packet (with `key`) goes to
+    /// `port` (`zx_object_wait_async`).
+    fn wait_async_handle(
+        &self,
+        port: &crate::Port,
+        key: u64,
+        signals: Signals,
+        options: crate::WaitAsyncOpts,
+    ) -> Result<()> {
+        port.wait_async(self, key, signals, options)
+    }
+
     /// One info record of `topic` (`zx_object_get_info`).
     fn get_info<T: AbiStruct>(&self, topic: u32) -> Result<T> {
         let mut bytes = T::default().to_bytes();
@@ -518,6 +539,26 @@ macro_rules! inherent_handle_methods {
                 set_mask: $crate::Signals,
             ) -> $crate::Result<()> {
                 $crate::AsHandleRef::signal_handle(self, clear_mask, set_mask)
+            }
+
+            /// See [`AsHandleRef::signal_peer`](crate::AsHandleRef::signal_peer).
+            pub fn signal_peer_handle(
+                &self,
+                clear_mask: $crate::Signals,
+                set_mask: $crate::Signals,
+            ) -> $crate::Result<()> {
+                $crate::AsHandleRef::signal_peer(self, clear_mask, set_mask)
+            }
+
+            /// See [`AsHandleRef::wait_async_handle`](crate::AsHandleRef::wait_async_handle).
+            pub fn wait_async_handle(
+                &self,
+                port: &$crate::Port,
+                key: u64,
+                signals: $crate::Signals,
+                options: $crate::WaitAsyncOpts,
+            ) -> $crate::Result<()> {
+                $crate::AsHandleRef::wait_async_handle(self, port, key, signals, options)
             }
 
             /// See [`AsHandleRef::basic_info`](crate::AsHandleRef::basic_info).

@@ -31,6 +31,7 @@ mod handle;
 // The allocator is only installed on the target; host builds keep it for its unit tests.
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod heap;
+mod port;
 pub mod print;
 pub mod process;
 pub mod runtime;
@@ -47,6 +48,9 @@ mod vmo;
 pub use abi::{Rights, Signals, Status};
 pub use channel::{Channel, MessageBuf, ReadError as ChannelReadError};
 pub use handle::{AsHandleRef, Handle, HandleBased, HandleBasicInfo, Koid, ObjectType, Unowned};
+pub use port::{
+    object_wait_many, Event, EventPair, Packet, PacketContents, Port, WaitAsyncOpts, WaitItem,
+};
 pub use task::{Process, Thread};
 pub use time::{Duration, MonotonicDuration, MonotonicInstant, Time};
 pub use timer::{cprng_add_entropy, cprng_draw, Slack as TimerSlack, Timer};
