@@ -27,6 +27,7 @@ pub mod pagemap;
 pub mod pins;
 pub mod preempt;
 pub mod signal;
+pub mod socket;
 pub mod task;
 pub mod vmar;
 pub mod vmo;
