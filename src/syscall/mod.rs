@@ -433,9 +433,9 @@ const fn handler(call: Syscall) -> Handler {
                 )
             })
         },
-        Syscall::SocketSetDisposition => |a| {
-            on_table(|table| socket::set_disposition(table, a.handle(0), a.u32(1), a.u32(2)))
-        },
+        Syscall::SocketSetDisposition => {
+            |a| on_table(|table| socket::set_disposition(table, a.handle(0), a.u32(1), a.u32(2)))
+        }
 
         // ---- Jobs ----
         Syscall::JobCreate => not_yet_implemented,

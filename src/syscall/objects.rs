@@ -15,8 +15,8 @@ use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
     zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
-    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_SOCKET, ZX_INFO_VMAR, ZX_INFO_VMO,
-    ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
+    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_SOCKET, ZX_INFO_VMAR,
+    ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
 };
 use alloc::sync::Arc;
 use mm::pool::PageUse;

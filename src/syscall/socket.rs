@@ -76,8 +76,7 @@ pub(super) fn read(
     actual: UserOut<usize>,
 ) -> ZxResult {
     let (socket, _) = table.get_object::<Socket>(value, Rights::READ)?;
-    if (options != 0 && options != ZX_SOCKET_PEEK) || (buffer_addr == 0 && !buffer.is_empty())
-    {
+    if (options != 0 && options != ZX_SOCKET_PEEK) || (buffer_addr == 0 && !buffer.is_empty()) {
         return Err(Status::INVALID_ARGS);
     }
     if !actual.is_null() {
