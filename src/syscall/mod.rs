@@ -442,7 +442,19 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::ObjectGetChild => not_yet_implemented,
 
         // ---- Synchronous channel calls ----
-        Syscall::ChannelCall => not_yet_implemented,
+        Syscall::ChannelCall => |a| {
+            on_table(|table| {
+                channel::call(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.i64(2),
+                    a.usize(3),
+                    a.out(4),
+                    a.out(5),
+                )
+            })
+        },
 
         // ---- Randomness ----
         Syscall::CprngDraw => not_yet_implemented,
