@@ -24,6 +24,7 @@ mod t_info;
 mod t_long;
 mod t_process;
 mod t_race;
+mod t_socket;
 mod t_thread;
 mod t_vmar;
 mod t_vmo;
@@ -57,6 +58,7 @@ fn main(args: &[&str]) -> i32 {
         t_info::CASES,
         t_wait::CASES,
         t_channel::CASES,
+        t_socket::CASES,
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,
