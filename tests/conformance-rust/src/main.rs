@@ -17,6 +17,7 @@ mod util;
 mod harness;
 
 mod child;
+mod t_call;
 mod t_channel;
 mod t_handle;
 mod t_hostile;
@@ -59,6 +60,7 @@ fn main(args: &[&str]) -> i32 {
         t_wait::CASES,
         t_channel::CASES,
         t_socket::CASES,
+        t_call::CASES,
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,
