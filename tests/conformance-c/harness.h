@@ -234,6 +234,7 @@ extern const t_group t_group_vmo_child;
 extern const t_group t_group_handle;
 extern const t_group t_group_object;
 extern const t_group t_group_channel;
+extern const t_group t_group_socket;
 extern const t_group t_group_vmar;
 extern const t_group t_group_process;
 extern const t_group t_group_misc;

@@ -12,7 +12,7 @@ const char* t_failure_message(void);
 
 static const t_group* const k_groups[] = {
     &t_group_misc,   &t_group_vmo,   &t_group_vmo_child, &t_group_handle,
-    &t_group_object, &t_group_channel, &t_group_vmar,  &t_group_process,
+    &t_group_object, &t_group_channel, &t_group_socket, &t_group_vmar,  &t_group_process,
     &t_group_race,   &t_group_stress,
 };
 
