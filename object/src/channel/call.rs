@@ -175,10 +175,10 @@ impl Channel {
                 let removed = {
                     let mut sides = self.shared.sides.lock();
                     let calls = &mut sides[self.side].calls;
-                    match calls.iter().position(|call| Arc::ptr_eq(call, slot)) {
-                        Some(index) => Some(calls.swap_remove(index)),
-                        None => None,
-                    }
+                    calls
+                        .iter()
+                        .position(|call| Arc::ptr_eq(call, slot))
+                        .map(|index| calls.swap_remove(index))
                 };
                 if removed.is_some() {
                     drop(removed);
