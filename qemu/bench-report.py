@@ -24,6 +24,7 @@ TARGETS = {
     "fault_cow": 1200,
     "clone_256": None,
     "channel_64": 800,
+    "channel_call_64": 1500,
     "process_lifecycle": 60000,
     # Issue 15.
     "futex_roundtrip": 2000,
@@ -45,6 +46,7 @@ LABELS = {
     "fault_cow": ("fault, copy-on-write", "fault, MAP_PRIVATE write"),
     "clone_256": ("clone of 256 committed pages", "-"),
     "channel_64": ("channel write+read 64 B", "pipe write+read 64 B"),
+    "channel_call_64": ("channel_call round trip, 2 procs, 64 B", "pipe ping-pong, 2 procs, 64 B"),
     "process_lifecycle": ("process create+start+exit+wait", "fork+exit+wait"),
     "futex_roundtrip": ("futex round trip, two threads", "futex ping-pong (FUTEX_WAIT/WAKE)"),
     "thread_create_join": ("thread create+start+join", "pthread_create+join"),

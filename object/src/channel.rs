@@ -115,6 +115,9 @@ use crate::object::{downcast, KernelObject, ObjectBase};
 use crate::preempt;
 use crate::ZxResult;
 
+mod call;
+pub use call::CallSlot;
+
 /// Most bytes in one message.
 pub const MAX_MSG_BYTES: usize = ZX_CHANNEL_MAX_MSG_BYTES as usize;
 /// Most handles in one message.
@@ -169,6 +172,11 @@ struct Side {
     /// zero, while it is zero: the queue then holds nothing the collector counts).
     scan_from: usize,
     scan_to: usize,
+    /// `zx_channel_call`s waiting on this endpoint for their replies (one per calling
+    /// thread). A message for this endpoint whose txid matches one goes to it, not the queue.
+    calls: Vec<Arc<CallSlot>>,
+    /// The next kernel txid to try for a call from this endpoint (0x80000000..=u32::MAX).
+    next_txid: u32,
 }
 
 impl Side {
@@ -396,6 +404,18 @@ impl Channel {
     /// [`Channel::write`] of bytes the caller already holds in a `Vec`, which becomes the
     /// message as it is (no second copy).
     pub fn write_vec(&self, data: Vec<u8>, handles: Vec<Handle>) -> ZxResult<usize> {
+        self.write_inner(data, handles, None)
+    }
+
+    /// [`Channel::write_vec`], or with `call` the request of a `zx_channel_call`: the slot is
+    /// registered on this endpoint and its txid put in the message's first 4 bytes, in the
+    /// same hold of the lock that queues the message, so no reply can miss it.
+    fn write_inner(
+        &self,
+        data: Vec<u8>,
+        handles: Vec<Handle>,
+        call: Option<&Arc<CallSlot>>,
+    ) -> ZxResult<usize> {
         if data.len() > MAX_MSG_BYTES || handles.len() > MAX_MSG_HANDLES {
             return Err(Status::OUT_OF_RANGE);
         }
@@ -414,7 +434,7 @@ impl Channel {
         let (result, rejected) = {
             // Only a message carrying endpoint handles changes queued counts.
             let mut collector = carries_endpoints.then(|| COLLECTOR.lock());
-            self.enqueue(peer.as_ref(), message, collector.as_deref_mut())
+            self.enqueue(peer.as_ref(), message, collector.as_deref_mut(), call)
         };
         drop(rejected);
         drop(peer);
@@ -434,8 +454,9 @@ impl Channel {
     fn enqueue(
         &self,
         peer: Option<&Arc<Channel>>,
-        message: Message,
+        mut message: Message,
         collector: Option<&mut Collector>,
+        call: Option<&Arc<CallSlot>>,
     ) -> (ZxResult<usize>, Option<Message>) {
         let mut sides = self.shared.sides.lock();
         if sides[self.side].closed {
@@ -443,16 +464,51 @@ impl Channel {
             // looked it up was on its way: as if it had been closed before the call.
             return (Err(Status::BAD_HANDLE), Some(message));
         }
-        let destination = &mut sides[1 - self.side];
         let peer = match peer {
-            Some(peer) if !destination.closed => peer,
+            Some(peer) if !sides[1 - self.side].closed => peer,
             _ => return (Err(Status::PEER_CLOSED), Some(message)),
         };
+        if let Some(slot) = call {
+            if let Err(status) = call::register(&mut sides[self.side], self, slot, &mut message) {
+                return (Err(status), Some(message));
+            }
+        }
+        let destination = &mut sides[1 - self.side];
+        if !destination.calls.is_empty() {
+            if let Some(message) = call::deliver(destination, message) {
+                if destination.queue.len() == destination.queue.capacity()
+                    && destination.queue.try_reserve(1).is_err()
+                {
+                    if let Some(slot) = call {
+                        call::unregister(&mut sides[self.side], slot);
+                    }
+                    return (Err(Status::NO_MEMORY), Some(message));
+                }
+                return self.queue_message(destination, peer, message, collector);
+            }
+            // Went straight to the waiting caller: not queued, no READABLE.
+            return (Ok(destination.queue.len()), None);
+        }
         if destination.queue.len() == destination.queue.capacity()
             && destination.queue.try_reserve(1).is_err()
         {
+            if let Some(slot) = call {
+                call::unregister(&mut sides[self.side], slot);
+            }
             return (Err(Status::NO_MEMORY), Some(message));
         }
+        self.queue_message(destination, peer, message, collector)
+    }
+
+    /// Queues `message` at `destination` (room reserved), the peer's side.
+    #[inline(always)]
+    fn queue_message(
+        &self,
+        destination: &mut Side,
+        peer: &Arc<Channel>,
+        message: Message,
+        collector: Option<&mut Collector>,
+    ) -> (ZxResult<usize>, Option<Message>) {
         destination.queue.push_back(message);
         if let Some(collector) = collector {
             queue_handles(collector, destination, peer);
@@ -558,8 +614,13 @@ impl Channel {
     /// Marks this endpoint closed and tells the peer.
     fn close_side(&self) {
         let peer = self.peer.upgrade();
-        {
+        let ended = {
             let mut sides = self.shared.sides.lock();
+            // Calls from this endpoint are canceled, calls from the peer see it closed.
+            let ended = (
+                call::end_all(&mut sides[self.side], Status::CANCELED),
+                call::end_all(&mut sides[1 - self.side], Status::PEER_CLOSED),
+            );
             let was_closed = sides[self.side].closed;
             sides[self.side].closed = true;
             if !was_closed {
@@ -569,7 +630,9 @@ impl Channel {
                         .update(Signals::CHANNEL_WRITABLE, Signals::CHANNEL_PEER_CLOSED);
                 }
             }
-        }
+            ended
+        };
+        drop(ended);
         drop(peer);
     }
 
@@ -681,6 +744,10 @@ impl KernelObject for Channel {
     // Not `on_zero_handles`: an endpoint whose last rooted handle is gone may still have
     // queued handles.
     fn last_handle_gone(&self, this: &Arc<dyn KernelObject>) {
+        // Calls waiting on the endpoint end now (CANCELED), even if queued handles keep it
+        // alive: none of its handles is left where the caller could use it.
+        let ended = call::end_all(&mut self.shared.sides.lock()[self.side], Status::CANCELED);
+        drop(ended);
         if let Some(endpoint) = downcast::<Channel>(this) {
             last_root_gone(endpoint);
         }

@@ -32,6 +32,7 @@ pub mod pins;
 pub mod port;
 pub mod preempt;
 pub mod signal;
+pub mod socket;
 pub mod task;
 pub mod timer;
 pub mod vmar;

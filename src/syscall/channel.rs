@@ -1,12 +1,12 @@
-//! `zx_channel_create`, `zx_channel_write`, `zx_channel_read`.
+//! `zx_channel_create`, `zx_channel_write`, `zx_channel_read`, `zx_channel_call`.
 
 use super::{publish_pair, HandleOut};
 use crate::usercopy::{In, Out, UserOut, UserSlice};
 use crate::{memory, task};
-use abi::zx_handle_t;
+use abi::{zx_channel_call_args_t, zx_handle_t, AbiStruct};
 use alloc::vec::Vec;
 use object::channel::{
-    Channel, Message, ReadError, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES,
+    CallSlot, Channel, Message, ReadError, MAX_MSG_BYTES, MAX_MSG_HANDLES, MAX_PENDING_MESSAGES,
 };
 use object::handle::{Handle, HandleTable};
 use object::koid::Koid;
@@ -135,6 +135,28 @@ pub(super) fn write(
         consume_listed(table, handles, num_handles);
         return Err(status);
     }
+    let (data, taken) = gather(table, &channel, bytes, handles, num_handles)?;
+    let unread = channel.write_vec(data, taken)?;
+    if unread > MAX_PENDING_MESSAGES {
+        drop(channel);
+        queue_limit_broken(unread);
+    }
+    Ok(())
+}
+
+/// The message a write or call sends: its bytes copied in and its handles taken from the
+/// table (at most [`MAX_MSG_HANDLES`] and [`MAX_MSG_BYTES`], checked by the caller). Every
+/// listed handle is consumed on failure too, unless the list itself cannot be read.
+/// Inlined: on the path of every channel write.
+#[inline(always)]
+fn gather(
+    table: &HandleTable,
+    channel: &Channel,
+    bytes: UserSlice<In>,
+    handles: usize,
+    num_handles: usize,
+) -> ZxResult<(Vec<u8>, Vec<Handle>)> {
+    let num_bytes = bytes.len();
     // Cleared only when used: most messages carry no handles.
     let mut storage;
     let values: &mut [zx_handle_t] = if num_handles == 0 {
@@ -143,7 +165,7 @@ pub(super) fn write(
         storage = [0 as zx_handle_t; MAX_MSG_HANDLES];
         &mut storage[..num_handles]
     };
-    // At most MAX_MSG_HANDLES (checked above): no overflow.
+    // At most MAX_MSG_HANDLES (checked by the caller): no overflow.
     read_values(values, &UserSlice::new(handles, num_handles * 4))?;
 
     let mut data: Vec<u8> = Vec::new();
@@ -156,23 +178,79 @@ pub(super) fn write(
         consume(table, values);
         return Err(status);
     }
-    let unread = if values.is_empty() {
-        channel.write_vec(data, Vec::new())?
-    } else {
-        let own = channel.base().koid();
-        if let Some(status) = transfer_error(table, values, own) {
-            drop(data);
-            consume(table, values);
-            return Err(status);
-        }
-        let taken = table.take_for_transfer(values, Some(own))?;
-        channel.write_vec(data, taken)?
-    };
-    if unread > MAX_PENDING_MESSAGES {
-        drop(channel);
-        queue_limit_broken(unread);
+    if values.is_empty() {
+        return Ok((data, Vec::new()));
     }
-    Ok(())
+    let own = channel.base().koid();
+    if let Some(status) = transfer_error(table, values, own) {
+        drop(data);
+        consume(table, values);
+        return Err(status);
+    }
+    let taken = table.take_for_transfer(values, Some(own))?;
+    Ok((data, taken))
+}
+
+/// `zx_channel_call`: needs READ and WRITE. The arguments record is read after the lookup
+/// (unreadable: INVALID_ARGS, nothing consumed since the handle values are unknown); from
+/// then on the listed handles are consumed on every path. The request goes out with a
+/// kernel txid; the reply comes straight back (see `object::channel::call`).
+pub(super) fn call(
+    table: &HandleTable,
+    value: zx_handle_t,
+    options: u32,
+    deadline: i64,
+    args: usize,
+    actual_bytes: UserOut<u32>,
+    actual_handles: UserOut<u32>,
+) -> ZxResult {
+    let (channel, _) = table.get_object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+    let mut raw = [0u8; zx_channel_call_args_t::SIZE];
+    UserSlice::<In>::new(args, raw.len()).read(&mut raw)?;
+    let args = zx_channel_call_args_t::from_bytes(&raw).ok_or(Status::INVALID_ARGS)?;
+    let (num_bytes, num_handles) = (args.wr_num_bytes as usize, args.wr_num_handles as usize);
+    let refusal = if options != 0 || num_bytes < 4 {
+        Some(Status::INVALID_ARGS)
+    } else if num_handles > MAX_MSG_HANDLES || num_bytes > MAX_MSG_BYTES {
+        Some(Status::OUT_OF_RANGE)
+    } else {
+        let outputs = [actual_bytes, actual_handles];
+        outputs
+            .iter()
+            .filter(|out| !out.is_null())
+            .find_map(|out| out.check().err())
+    };
+    if let Some(status) = refusal {
+        consume_listed(table, args.wr_handles, num_handles);
+        return Err(status);
+    }
+    let bytes = UserSlice::<In>::new(args.wr_bytes, num_bytes);
+    let (data, taken) = gather(table, &channel, bytes, args.wr_handles, num_handles)?;
+    let blocker = task::KernelBlocker;
+    let slot = CallSlot::new(&blocker);
+    let unread = channel.call_begin(data, taken, &slot)?;
+    if unread > MAX_PENDING_MESSAGES {
+        drop((channel, slot));
+        queue_limit_broken(unread);
+        return Err(Status::BAD_STATE);
+    }
+    let reply = channel.call_wait(&slot, deadline, &blocker);
+    drop((channel, slot));
+    let reply = reply?;
+    let (rd_bytes, rd_handles) = (args.rd_num_bytes as usize, args.rd_num_handles as usize);
+    if reply.bytes.len() > rd_bytes || reply.handles.len() > rd_handles {
+        // Discarded, handles and all.
+        drop(reply);
+        return Err(Status::BUFFER_TOO_SMALL);
+    }
+    let buffers = ReadBuffers {
+        bytes: UserSlice::new(args.rd_bytes, rd_bytes),
+        handles: UserSlice::new(args.rd_handles, rd_handles.saturating_mul(4)),
+        num_handles: rd_handles,
+        actual_bytes,
+        actual_handles,
+    };
+    deliver(table, &buffers, reply)
 }
 
 /// The policy violation of a write past the queue limit: ends the writer's process.
@@ -274,10 +352,21 @@ pub(super) fn read(
         Err(error) => return Err(error.status),
     };
     drop(channel);
-    write_actuals(&buffers, message.bytes.len(), message.handles.len())?;
+    deliver(table, &buffers, message)
+}
+
+/// Copies a message out to a reader (bytes, then its handles installed in `table`), and
+/// the `actual` counts. A fault loses the message; installed handles whose values could
+/// not be written are closed again, never leaked. Inlined: on the path of every read.
+#[inline(always)]
+fn deliver(table: &HandleTable, buffers: &ReadBuffers, message: Message) -> ZxResult {
+    write_actuals(buffers, message.bytes.len(), message.handles.len())?;
     buffers.bytes.write(&message.bytes)?;
     if message.handles.is_empty() {
         return Ok(());
+    }
+    if message.handles.len() > table.available() {
+        return Err(Status::NO_RESOURCES);
     }
     let values = table.insert_many(message.handles)?;
     let mut raw = [0u8; MAX_MSG_HANDLES * 4];

@@ -28,6 +28,7 @@ mod handle;
 mod misc;
 mod objects;
 mod ports;
+mod socket;
 mod task;
 mod timer;
 mod vmar;
@@ -456,17 +457,55 @@ const fn handler(call: Syscall) -> Handler {
         }
 
         // ---- Sockets ----
-        Syscall::SocketCreate => not_yet_implemented,
-        Syscall::SocketWrite => not_yet_implemented,
-        Syscall::SocketRead => not_yet_implemented,
-        Syscall::SocketSetDisposition => not_yet_implemented,
+        Syscall::SocketCreate => {
+            |a| on_table(|table| socket::create(table, a.u32(0), a.out(1), a.out(2)))
+        }
+        Syscall::SocketWrite => |a| {
+            on_table(|table| {
+                socket::write(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.bytes_in(2, a.usize(3)),
+                    a.usize(2),
+                    a.out(4),
+                )
+            })
+        },
+        Syscall::SocketRead => |a| {
+            on_table(|table| {
+                socket::read(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.bytes_out(2, a.usize(3)),
+                    a.usize(2),
+                    a.out(4),
+                )
+            })
+        },
+        Syscall::SocketSetDisposition => {
+            |a| on_table(|table| socket::set_disposition(table, a.handle(0), a.u32(1), a.u32(2)))
+        }
 
         // ---- Jobs ----
         Syscall::JobCreate => not_yet_implemented,
         Syscall::ObjectGetChild => not_yet_implemented,
 
         // ---- Synchronous channel calls ----
-        Syscall::ChannelCall => not_yet_implemented,
+        Syscall::ChannelCall => |a| {
+            on_table(|table| {
+                channel::call(
+                    table,
+                    a.handle(0),
+                    a.u32(1),
+                    a.i64(2),
+                    a.usize(3),
+                    a.out(4),
+                    a.out(5),
+                )
+            })
+        },
 
         // ---- Randomness ----
         // Returns nothing: x0 is left 0.

@@ -15,14 +15,15 @@ use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
     zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
-    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_TIMER, ZX_INFO_VMAR,
-    ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
+    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_SOCKET, ZX_INFO_TIMER,
+    ZX_INFO_VMAR, ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
 };
 use alloc::sync::Arc;
 use mm::pool::PageUse;
 use object::channel::Channel;
 use object::handle::HandleTable;
 use object::object::{downcast, KernelObject};
+use object::socket::Socket;
 use object::timer::Timer;
 use object::vmar::VmarObject;
 use object::vmo::Vmo;
@@ -220,6 +221,13 @@ pub(super) fn get_info(
             require(rights, Rights::INSPECT)?;
             let info = timer.info();
             drop((timer, object));
+            single_record(&info, out)
+        }
+        ZX_INFO_SOCKET => {
+            let socket = downcast::<Socket>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let info = socket.info();
+            drop((socket, object));
             single_record(&info, out)
         }
         ZX_INFO_HANDLE_COUNT => {

@@ -155,6 +155,25 @@ int t_child_main(int argc, char** argv, int first) {
         zx_cprng_draw((void*)(uintptr_t)value, 32);
         return CHILD_SURVIVED;
     }
+    if (t_streq(mode, "call-server")) {
+        /* Extra handle 0: a channel. Answers each request with the same txid and the
+         * payload's bytes + 1; ends when the peer closes. */
+        zx_handle_t ch = zxr_take_startup_handle(CHILD_EXTRA_HANDLE_INDEX);
+        if (ch == ZX_HANDLE_INVALID) return CHILD_SETUP + 1;
+        uint8_t msg[64];
+        for (;;) {
+            zx_signals_t seen = 0;
+            zx_status_t s = zx_object_wait_one(ch, ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED,
+                                               zx_deadline_after(ZX_SEC(30)), &seen);
+            if (s != ZX_OK) return CHILD_SETUP + 2;
+            uint32_t n = 0, nh = 0;
+            s = zx_channel_read(ch, 0, msg, NULL, sizeof(msg), 0, &n, &nh);
+            if (s == ZX_ERR_PEER_CLOSED) return 0;
+            if (s != ZX_OK || n < 4) return CHILD_SETUP + 3;
+            for (uint32_t i = 4; i < n; i++) msg[i]++;
+            if (zx_channel_write(ch, 0, msg, n, NULL, 0) != ZX_OK) return CHILD_SETUP + 4;
+        }
+    }
     if (t_streq(mode, "read")) {
         g_sink = *(volatile uint8_t*)(uintptr_t)value;
         return CHILD_SURVIVED;

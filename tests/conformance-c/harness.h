@@ -235,6 +235,7 @@ extern const t_group t_group_handle;
 extern const t_group t_group_object;
 extern const t_group t_group_ports;
 extern const t_group t_group_channel;
+extern const t_group t_group_socket;
 extern const t_group t_group_vmar;
 extern const t_group t_group_process;
 extern const t_group t_group_misc;

@@ -178,6 +178,31 @@ static uint64_t port_queue_wait(uint64_t n) {
     return 0;
 }
 
+/* The Linux equivalent of channel_call_64: a ping-pong of 64 bytes through two pipes with a
+ * child process that echoes. */
+static int pp_to_child[2], pp_to_parent[2];
+static pid_t pp_child = -1;
+
+static uint64_t pipe_ping_pong_64(uint64_t n) {
+    if (pp_child < 0) {
+        check(pipe(pp_to_child) == 0 && pipe(pp_to_parent) == 0, "pipe");
+        pp_child = fork();
+        check(pp_child >= 0, "fork");
+        if (pp_child == 0) {
+            uint8_t msg[64];
+            for (;;) {
+                if (read(pp_to_child[0], msg, 64) != 64) _exit(0);
+                if (write(pp_to_parent[1], msg, 64) != 64) _exit(0);
+            }
+        }
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        write(pp_to_child[1], buffer, 64);
+        read(pp_to_parent[0], buffer + 4096, 64);
+    }
+    return 0;
+}
+
 static uint64_t process_lifecycle(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         pid_t pid = fork();
@@ -242,6 +267,7 @@ static const struct bench_op ops[] = {
     /* No Linux equivalent of a copy-on-write clone of a memory object: skipped. */
     {"clone_256", "-", 0, 1},
     {"channel_64", "pipe write+read 64 B", channel_write_read_64, 1},
+    {"channel_call_64", "pipe ping-pong, 2 processes, 64 B", pipe_ping_pong_64, 1},
     {"process_lifecycle", "fork+exit+wait", process_lifecycle, 1},
     {"futex_roundtrip", "futex ping-pong (FUTEX_WAIT/WAKE)", futex_roundtrip, 1},
     {"thread_create_join", "pthread_create+join", thread_create_join, 1},

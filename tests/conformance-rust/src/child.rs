@@ -81,6 +81,7 @@ pub fn main(args: &[&str]) -> i32 {
             SURVIVED
         }
         "hold-exit" => hold_exit(),
+        "call-server" => crate::t_call::serve(),
         "commit" => commit(rest),
         "hold-handles" => hold_handles(rest),
         "write-ro-mapping" => write_ro_mapping(),

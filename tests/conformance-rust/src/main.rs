@@ -17,6 +17,7 @@ mod util;
 mod harness;
 
 mod child;
+mod t_call;
 mod t_channel;
 mod t_futex;
 mod t_handle;
@@ -26,6 +27,7 @@ mod t_long;
 mod t_ports;
 mod t_process;
 mod t_race;
+mod t_socket;
 mod t_thread;
 mod t_timer;
 mod t_vmar;
@@ -62,6 +64,8 @@ fn main(args: &[&str]) -> i32 {
         t_timer::CASES,
         t_ports::CASES,
         t_channel::CASES,
+        t_socket::CASES,
+        t_call::CASES,
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,

@@ -61,6 +61,10 @@ pub const CASES: &[Case] = &[
         commit_beyond_memory,
     ),
     ("hostile_channel_flood_refused_cleanly", channel_flood),
+    (
+        "hostile_socket_and_call_arguments_refused",
+        socket_and_call_arguments,
+    ),
     ("hostile_vmo_write_from_own_mapping", write_from_own_mapping),
     ("hostile_vmo_read_into_own_mapping", read_into_own_mapping),
     (
@@ -706,6 +710,76 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
         Ok(unsafe {
             sys::zx_futex_requeue(p as *const _, 1, 0, other.as_ptr(), 1, ZX_HANDLE_INVALID)
         })
+    }),
+    ("zx_socket_create.out1", Dir::Out, |p| {
+        let mut a = 0u32;
+        Ok(unsafe { sys::zx_socket_create(0, &mut a, p as *mut _) })
+    }),
+    ("zx_socket_write.buffer", Dir::In, |p| {
+        let (a, b) = crate::t_socket::socket(0)?;
+        let s =
+            unsafe { sys::zx_socket_write(a.raw(), 0, p as *const _, 16, core::ptr::null_mut()) };
+        if signals(b.raw())? & ZX_SOCKET_READABLE != 0 {
+            return Err(String::from("a refused write queued bytes"));
+        }
+        Ok(s)
+    }),
+    ("zx_socket_write.actual", Dir::OptionalOut, |p| {
+        let (a, _b) = crate::t_socket::socket(0)?;
+        Ok(unsafe { sys::zx_socket_write(a.raw(), 0, b"data".as_ptr(), 4, p as *mut _) })
+    }),
+    ("zx_socket_read.buffer", Dir::Out, |p| {
+        let (a, b) = crate::t_socket::socket(ZX_SOCKET_DATAGRAM)?;
+        crate::t_socket::sk_write(a.raw(), b"0123456789abcdef");
+        let s = unsafe { sys::zx_socket_read(b.raw(), 0, p as *mut _, 16, core::ptr::null_mut()) };
+        if crate::t_socket::sk_read(b.raw(), 64, 0).1.len() != 16 {
+            return Err(String::from("a faulting read lost the datagram"));
+        }
+        Ok(s)
+    }),
+    ("zx_socket_read.actual", Dir::OptionalOut, |p| {
+        let (a, b) = crate::t_socket::socket(0)?;
+        crate::t_socket::sk_write(a.raw(), b"data");
+        let mut buf = [0u8; 4];
+        Ok(unsafe { sys::zx_socket_read(b.raw(), 0, buf.as_mut_ptr(), 4, p as *mut _) })
+    }),
+    ("zx_channel_call.args", Dir::In, |p| {
+        let (a, b) = channel()?;
+        let mut ab = 0u32;
+        let mut ah = 0u32;
+        let s = unsafe { sys::zx_channel_call(a.raw(), 0, 0, p as *const _, &mut ab, &mut ah) };
+        if signals(b.raw())? & ZX_CHANNEL_READABLE != 0 {
+            return Err(String::from("a refused call sent its request"));
+        }
+        Ok(s)
+    }),
+    ("zx_channel_call.actual_bytes", Dir::OptionalOut, |p| {
+        let (a, b) = channel()?;
+        let args = zx_channel_call_args_t {
+            wr_bytes: b"abcd".as_ptr() as usize,
+            wr_num_bytes: 4,
+            ..Default::default()
+        };
+        let mut ah = 0u32;
+        let s = unsafe { sys::zx_channel_call(a.raw(), 0, 0, &args, p as *mut _, &mut ah) };
+        if signals(b.raw())? & ZX_CHANNEL_READABLE != 0 {
+            return Err(String::from("a refused call sent its request"));
+        }
+        Ok(s)
+    }),
+    ("zx_channel_call.wr_bytes", Dir::In, |p| {
+        let (a, b) = channel()?;
+        let args = zx_channel_call_args_t {
+            wr_bytes: p,
+            wr_num_bytes: 16,
+            ..Default::default()
+        };
+        let (mut ab, mut ah) = (0u32, 0u32);
+        let s = unsafe { sys::zx_channel_call(a.raw(), 0, 0, &args, &mut ab, &mut ah) };
+        if signals(b.raw())? & ZX_CHANNEL_READABLE != 0 {
+            return Err(String::from("a refused call sent its request"));
+        }
+        Ok(s)
     }),
 ];
 
@@ -1373,5 +1447,94 @@ fn ports_bounds_and_deadlines() -> R {
     check!(ZX_ERR_NOT_FOUND, unsafe {
         sys::zx_port_cancel(p.raw(), e.raw(), u64::MAX)
     });
+    Ok(())
+}
+
+/// Sockets and `zx_channel_call` with hostile scalars: huge sizes (past u32::MAX), every
+/// option bit, counts near 2^32, deadlines at both ends; nothing hangs, leaks or changes.
+fn socket_and_call_arguments() -> R {
+    let before = kmem()?;
+    let (a, b) = crate::t_socket::socket(0)?;
+    let buf = [0u8; 64];
+    let mut actual = 0usize;
+    for size in [1usize << 32, usize::MAX, usize::MAX - 15, 1 << 40] {
+        let s = unsafe { sys::zx_socket_write(a.raw(), 0, buf.as_ptr(), size, &mut actual) };
+        ensure!(
+            s == ZX_ERR_INVALID_ARGS,
+            "write of {size:#x} bytes: {}",
+            sname(s)
+        );
+        let s =
+            unsafe { sys::zx_socket_read(b.raw(), 0, buf.as_ptr() as *mut u8, size, &mut actual) };
+        ensure!(
+            s == ZX_ERR_SHOULD_WAIT,
+            "read of {size:#x} bytes: {}",
+            sname(s)
+        );
+    }
+    for bit in 0..32 {
+        let options = 1u32 << bit;
+        let s = unsafe { sys::zx_socket_write(a.raw(), options, buf.as_ptr(), 4, &mut actual) };
+        eq!(sname(s), sname(ZX_ERR_INVALID_ARGS));
+        if options != ZX_SOCKET_PEEK {
+            let s = unsafe {
+                sys::zx_socket_read(b.raw(), options, buf.as_ptr() as *mut u8, 4, &mut actual)
+            };
+            eq!(sname(s), sname(ZX_ERR_INVALID_ARGS));
+        }
+        if options > ZX_SOCKET_DATAGRAM {
+            let (mut x, mut y) = (0u32, 0u32);
+            let s = unsafe { sys::zx_socket_create(options, &mut x, &mut y) };
+            eq!(sname(s), sname(ZX_ERR_INVALID_ARGS));
+        }
+        if options > 2 {
+            let s = unsafe { sys::zx_socket_set_disposition(a.raw(), options, 0) };
+            eq!(sname(s), sname(ZX_ERR_INVALID_ARGS));
+        }
+    }
+    let (c, d) = channel()?;
+    for (nb, nh) in [
+        (u32::MAX, 0u32),
+        (4, u32::MAX),
+        (u32::MAX, u32::MAX),
+        (65537, 0),
+        (4, 65),
+    ] {
+        let args = zx_channel_call_args_t {
+            wr_bytes: buf.as_ptr() as usize,
+            wr_num_bytes: nb,
+            wr_num_handles: nh,
+            rd_num_bytes: u32::MAX,
+            rd_num_handles: u32::MAX,
+            ..Default::default()
+        };
+        let (mut ab, mut ah) = (0u32, 0u32);
+        let s = unsafe { sys::zx_channel_call(c.raw(), 0, i64::MIN, &args, &mut ab, &mut ah) };
+        ensure!(
+            s < 0 && s != ZX_ERR_TIMED_OUT,
+            "counts {nb:#x}/{nh:#x}: {}",
+            sname(s)
+        );
+    }
+    eq!(ch_read(d.raw(), 64, 0).status, ZX_ERR_SHOULD_WAIT);
+    // Deadlines at both ends: the request goes out each time.
+    for deadline in [i64::MIN, -1, 0, 1] {
+        let args = zx_channel_call_args_t {
+            wr_bytes: buf.as_ptr() as usize,
+            wr_num_bytes: 8,
+            ..Default::default()
+        };
+        let (mut ab, mut ah) = (0u32, 0u32);
+        let s = unsafe { sys::zx_channel_call(c.raw(), 0, deadline, &args, &mut ab, &mut ah) };
+        eq!(sname(s), sname(ZX_ERR_TIMED_OUT));
+    }
+    drop((a, b, c, d));
+    sleep_ns(5 * MS);
+    let after_ = kmem()?;
+    ensure!(
+        heap_used(&after_) <= heap_used(&before) + 8192,
+        "kernel heap grew by {} bytes",
+        heap_used(&after_).saturating_sub(heap_used(&before))
+    );
     Ok(())
 }

@@ -432,7 +432,8 @@ fn unknown_topic() -> R {
     let v = vmo(PAGE)?;
     let mut buf = [0u8; 256];
     let (mut actual, mut avail) = (0usize, 0usize);
-    for topic in [0u32, 4, 5, 6, 8, 10, 18, 20, 22, 24, 1000, u32::MAX] {
+    // 22 (ZX_INFO_SOCKET) is known now: on a VMO it is WRONG_TYPE (t_socket checks it).
+    for topic in [0u32, 4, 5, 6, 8, 10, 18, 20, 24, 1000, u32::MAX] {
         // The contract does not name the code: Zircon answers NOT_SUPPORTED.
         check_in!([ZX_ERR_NOT_SUPPORTED, ZX_ERR_INVALID_ARGS], unsafe {
             sys::zx_object_get_info(

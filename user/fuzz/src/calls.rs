@@ -162,6 +162,7 @@ impl Fuzzer {
             Kind::Channel,
             Kind::Thread,
             Kind::Process,
+            Kind::Socket,
         ])
     }
 
@@ -656,6 +657,129 @@ impl Fuzzer {
                 self.recheck(&moved[..count]);
                 self.recheck(&[h]);
             }
+            Syscall::SocketCreate => {
+                let options = self.rng.bits(1);
+                let (a, ok_a) = self.arena.record(&mut self.rng, 4);
+                let (b, ok_b) = self.arena.record(&mut self.rng, 4);
+                let status = self.call(n, [u64::from(options), a, b, 0, 0, 0, 0, 0]);
+                self.take_out(status, a, ok_a);
+                self.take_out(status, b, ok_b);
+            }
+            Syscall::SocketWrite | Syscall::SocketRead => {
+                let h = self.h(Kind::Socket);
+                let options = self.rng.bits(if call == Syscall::SocketRead {
+                    sys::ZX_SOCKET_PEEK
+                } else {
+                    0
+                });
+                let any = self.rng.len();
+                // Around the buffer bound (257,024) and past u32::MAX too.
+                let len = self
+                    .rng
+                    .pick(&[0, 1, 64, 4096, 257_024, 257_025, 1 << 32, any]);
+                let buffer = if call == Syscall::SocketRead {
+                    self.arena.out_ptr(&mut self.rng, len)
+                } else {
+                    self.arena.in_ptr(&mut self.rng, len)
+                };
+                let (actual, _) = self.arena.record(&mut self.rng, 8);
+                let actual = if self.rng.one_in(4) { 0 } else { actual };
+                self.call(n, [h, u64::from(options), buffer, len, actual, 0, 0, 0]);
+            }
+            Syscall::SocketSetDisposition => {
+                let h = self.h(Kind::Socket);
+                let mut disposition = || match self.rng.below(4) {
+                    0 => 0,
+                    1 => u64::from(sys::ZX_SOCKET_DISPOSITION_WRITE_DISABLED),
+                    2 => u64::from(sys::ZX_SOCKET_DISPOSITION_WRITE_ENABLED),
+                    _ => u64::from(self.rng.bits(3)),
+                };
+                let (own, peer) = (disposition(), disposition());
+                self.call(n, [h, own, peer, 0, 0, 0, 0, 0]);
+            }
+            Syscall::ChannelCall => {
+                let h = self.h(Kind::Channel);
+                let count = match self.rng.below(4) {
+                    0 | 1 => 0,
+                    2 => 1,
+                    _ => self.rng.below(65),
+                } as usize;
+                let mut values = [0u32; 64];
+                for value in values.iter_mut().take(count) {
+                    let kind = if self.rng.one_in(2) {
+                        Kind::Channel
+                    } else {
+                        self.any_kind()
+                    };
+                    *value = self.h(kind) as u32;
+                }
+                let handles = self.arena.handles(&values[..count]);
+                let any = self.rng.len();
+                let wr_num_bytes = self.rng.pick(&[0, 3, 4, 64, 65536, 65537, any]);
+                let wr_bytes = self.arena.in_ptr(&mut self.rng, wr_num_bytes);
+                let any = self.rng.len();
+                let rd_num_bytes = self.rng.pick(&[0, 4, 64, 65536, any]);
+                let rd_bytes = self.arena.out_ptr(&mut self.rng, rd_num_bytes);
+                let (rd_handles, rd_ok) = self.arena.record(&mut self.rng, 4 * 64);
+                let rd_num_handles = self.rng.pick(&[0u64, 1, 64, 1000]);
+                // The 48-byte argument record, in the record pages (or a bad pointer).
+                let (args, args_ok) = self.arena.record(&mut self.rng, 48);
+                if args_ok {
+                    let fields = [
+                        wr_bytes,
+                        if self.rng.one_in(6) {
+                            self.arena.in_ptr(&mut self.rng, 4 * count as u64)
+                        } else {
+                            handles
+                        },
+                        rd_bytes,
+                        rd_handles,
+                        (wr_num_bytes & 0xffff_ffff) | ((count as u64) << 32),
+                        (rd_num_bytes & 0xffff_ffff) | (rd_num_handles << 32),
+                    ];
+                    for (i, field) in fields.iter().enumerate() {
+                        // SAFETY: the record is 48 writable bytes of this thread's record
+                        // pages (maybe unaligned).
+                        unsafe {
+                            core::ptr::write_unaligned((args as *mut u64).add(i), *field);
+                        }
+                    }
+                }
+                let (actual_bytes, _) = self.arena.record(&mut self.rng, 4);
+                let (actual_handles, _) = self.arena.record(&mut self.rng, 4);
+                let options = self.rng.bits(0);
+                let deadline = self.rng.deadline();
+                let status = self.call(
+                    n,
+                    [
+                        h,
+                        u64::from(options),
+                        deadline as u64,
+                        args,
+                        actual_bytes,
+                        actual_handles,
+                        0,
+                        0,
+                    ],
+                );
+                let moved = values.map(u64::from);
+                self.recheck(&moved[..count]);
+                self.recheck(&[h]);
+                // A reply's handles (only a concurrent thread of the fuzzer answers, with
+                // the request it read) may sit anywhere in the reply array.
+                if status == sys::ZX_OK && rd_ok {
+                    for i in 0..64u64 {
+                        let handle = self.arena.get_u32(rd_handles + 4 * i);
+                        if let Some(kind) = kind_of(handle) {
+                            if self.pool.kind(handle).is_none()
+                                && !self.pool.protected.contains(&handle)
+                            {
+                                self.pool.add(handle, kind);
+                            }
+                        }
+                    }
+                }
+            }
             Syscall::ChannelRead => {
                 let h = self.h(Kind::Channel);
                 let options = self.rng.bits(1);
@@ -929,13 +1053,7 @@ impl Fuzzer {
                 self.call(n, [ptr, wake, value, to, count, owner, 0, 0]);
             }
             // The calls of issue 15, drawn with arguments for them as their objects land.
-            Syscall::SocketCreate
-            | Syscall::SocketWrite
-            | Syscall::SocketRead
-            | Syscall::SocketSetDisposition
-            | Syscall::JobCreate
-            | Syscall::ObjectGetChild
-            | Syscall::ChannelCall => {}
+            Syscall::JobCreate | Syscall::ObjectGetChild => {}
         }
     }
 

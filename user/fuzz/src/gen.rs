@@ -95,6 +95,7 @@ pub enum Kind {
     Channel,
     Thread,
     Process,
+    Socket,
     Other,
 }
 
@@ -106,6 +107,7 @@ impl Kind {
             sys::ZX_OBJ_TYPE_CHANNEL => Kind::Channel,
             sys::ZX_OBJ_TYPE_THREAD => Kind::Thread,
             sys::ZX_OBJ_TYPE_PROCESS => Kind::Process,
+            sys::ZX_OBJ_TYPE_SOCKET => Kind::Socket,
             _ => Kind::Other,
         }
     }

@@ -202,3 +202,60 @@ impl Channel {
         }
     }
 }
+
+impl Channel {
+    /// A synchronous request and its reply (`zx_channel_call`): writes `bytes` (its first 4
+    /// bytes are replaced by the kernel's txid in the sent copy; at least 4) and `handles`
+    /// (consumed in all cases), then waits until `deadline` for the reply, which replaces the
+    /// contents of `reply`. The reply buffer grows to `max_bytes` / `max_handles` first;
+    /// a larger reply gives `BUFFER_TOO_SMALL` (and is discarded).
+    pub fn call(
+        &self,
+        deadline: crate::Time,
+        bytes: &[u8],
+        handles: &mut Vec<Handle>,
+        reply: &mut MessageBuf,
+        max_bytes: usize,
+        max_handles: usize,
+    ) -> Result<()> {
+        let raw: Vec<zx_handle_t> = handles.drain(..).map(Handle::into_raw).collect();
+        reply.clear();
+        reply.ensure_capacity(max_bytes, max_handles);
+        let rd_bytes = reply.bytes.spare_capacity_mut();
+        let rd_handles = reply.handles.spare_capacity_mut();
+        let args = sys::zx_channel_call_args_t {
+            wr_bytes: buf_ptr(bytes) as usize,
+            wr_handles: buf_ptr(&raw) as usize,
+            rd_bytes: rd_bytes.as_mut_ptr() as usize,
+            rd_handles: rd_handles.as_mut_ptr() as usize,
+            wr_num_bytes: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            wr_num_handles: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+            rd_num_bytes: u32::try_from(rd_bytes.len()).unwrap_or(u32::MAX),
+            rd_num_handles: u32::try_from(rd_handles.len()).unwrap_or(u32::MAX),
+        };
+        let (mut nb, mut nh) = (0u32, 0u32);
+        // SAFETY: `args` names buffers readable (request) and writable (reply) for the
+        // lengths it gives; `Handle` is a transparent `zx_handle_t`.
+        ok(unsafe {
+            sys::zx_channel_call(
+                self.raw_handle(),
+                0,
+                deadline.into_nanos(),
+                &args,
+                &mut nb,
+                &mut nh,
+            )
+        })?;
+        let (nb, nh) = (nb as usize, nh as usize);
+        if nb > reply.bytes.capacity() || nh > reply.handles.capacity() {
+            return Err(Status::INTERNAL);
+        }
+        // SAFETY: the kernel wrote `nb` bytes and `nh` handles (now this process's), within
+        // the capacities.
+        unsafe {
+            reply.bytes.set_len(nb);
+            reply.handles.set_len(nh);
+        }
+        Ok(())
+    }
+}

@@ -35,6 +35,7 @@ mod port;
 pub mod print;
 pub mod process;
 pub mod runtime;
+mod socket;
 pub mod startup;
 pub mod sync;
 pub mod sys;
@@ -51,6 +52,7 @@ pub use handle::{AsHandleRef, Handle, HandleBased, HandleBasicInfo, Koid, Object
 pub use port::{
     object_wait_many, Event, EventPair, Packet, PacketContents, Port, WaitAsyncOpts, WaitItem,
 };
+pub use socket::Socket;
 pub use task::{Process, Thread};
 pub use time::{Duration, MonotonicDuration, MonotonicInstant, Time};
 pub use timer::{cprng_add_entropy, cprng_draw, Slack as TimerSlack, Timer};
