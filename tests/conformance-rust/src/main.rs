@@ -18,6 +18,7 @@ mod harness;
 
 mod child;
 mod t_channel;
+mod t_executor;
 mod t_handle;
 mod t_hostile;
 mod t_info;
@@ -62,6 +63,7 @@ fn main(args: &[&str]) -> i32 {
         t_process::CASES,
         t_long::CASES,
         t_race::CASES,
+        t_executor::CASES,
         // Last: the cases most likely to hang a broken kernel.
         t_hostile::CASES,
     ];
