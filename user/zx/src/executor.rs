@@ -164,6 +164,10 @@ impl Reactor {
         !self.state.lock().ready.is_empty()
     }
 
+    fn ready_len(&self) -> usize {
+        self.state.lock().ready.len()
+    }
+
     /// Registers a wait for `signals` on `handle`; its key.
     fn register_wait(&self, handle: zx_handle_t, signals: Signals, waker: &Waker) -> Result<u64> {
         let key = {
@@ -329,9 +333,9 @@ impl Reactor {
         }
     }
 
-    /// Blocks until a packet comes, then handles it and every other packet already queued.
-    fn wait_for_packets(&self) -> Result<()> {
-        let mut deadline = Time::INFINITE;
+    /// Waits for a packet until `deadline` (`INFINITE_PAST`: only looks), then handles it and
+    /// every other packet already queued.
+    fn wait_for_packets(&self, mut deadline: Time) -> Result<()> {
         loop {
             let mut packet = zx_port_packet_t::default();
             // SAFETY: `packet` is a writable packet.
@@ -340,7 +344,7 @@ impl Reactor {
             };
             match ok(status) {
                 Ok(()) => self.dispatch(&packet),
-                Err(Status::TIMED_OUT) if deadline == Time::INFINITE_PAST => return Ok(()),
+                Err(Status::TIMED_OUT) => return Ok(()),
                 Err(status) => return Err(status),
             }
             // Drain what else is there without blocking.
@@ -446,7 +450,12 @@ impl LocalExecutor {
         self.reactor.make_ready(MAIN_TASK);
         loop {
             self.take_spawned();
-            while let Some(id) = self.reactor.pop_ready() {
+            // One round polls the tasks ready when it starts: a task that keeps waking itself
+            // cannot keep the port (and so every other task) waiting.
+            for _ in 0..self.reactor.ready_len() {
+                let Some(id) = self.reactor.pop_ready() else {
+                    break;
+                };
                 if id == MAIN_TASK {
                     let mut context = Context::from_waker(&main_waker);
                     if let Poll::Ready(output) = main.as_mut().poll(&mut context) {
@@ -464,16 +473,20 @@ impl LocalExecutor {
             if let Err(status) = self.reactor.service_timers() {
                 panic!("zx::executor: the timer failed: {status}");
             }
-            if self.reactor.has_ready() {
-                continue;
-            }
-            self.reactor.parked.store(true, Ordering::Release);
-            // A wake between the check above and `parked` would queue no packet: look again.
-            if self.reactor.has_ready() {
-                self.reactor.parked.store(false, Ordering::Release);
-                continue;
-            }
-            let waited = self.reactor.wait_for_packets();
+            // Still work to do: only take the packets already there. Else block until one
+            // comes; `parked` tells a waker on another thread to send one.
+            let deadline = if self.reactor.has_ready() {
+                Time::INFINITE_PAST
+            } else {
+                self.reactor.parked.store(true, Ordering::Release);
+                // A wake between the check above and `parked` queued no packet: look again.
+                if self.reactor.has_ready() {
+                    Time::INFINITE_PAST
+                } else {
+                    Time::INFINITE
+                }
+            };
+            let waited = self.reactor.wait_for_packets(deadline);
             self.reactor.parked.store(false, Ordering::Release);
             if let Err(status) = waited {
                 panic!("zx::executor: zx_port_wait failed: {status}");
