@@ -20,6 +20,7 @@ mod child;
 mod t_call;
 mod t_channel;
 mod t_futex;
+mod t_executor;
 mod t_handle;
 mod t_hostile;
 mod t_info;
@@ -72,6 +73,7 @@ fn main(args: &[&str]) -> i32 {
         t_long::CASES,
         t_race::CASES,
         t_futex::CASES,
+        t_executor::CASES,
         // Last: the cases most likely to hang a broken kernel.
         t_hostile::CASES,
     ];

@@ -26,6 +26,7 @@ pub mod bootfs;
 mod bootstrap;
 mod channel;
 mod elf;
+pub mod executor;
 mod flags;
 mod handle;
 // The allocator is only installed on the target; host builds keep it for its unit tests.
