@@ -240,9 +240,8 @@ fn no_leak() -> R {
         let seen = executor.block_on(OnSignals::new(&*b_handle, Signals::CHANNEL_READABLE));
         executor.block_on(Timer::after(Duration::from_millis(1)));
         seen.map_err(|s| alloc::format!("wait: {s}"))?;
-        // A wait left registered when the executor goes away.
-        // SAFETY: a fresh duplicate, owned by the task from here on.
-        let pending = unsafe { Handle::from_raw(dup(a.raw(), ZX_RIGHT_SAME_RIGHTS)?.into_raw()) };
+        // A wait left registered when the executor goes away (on an event the task owns).
+        let pending = event()?;
         executor.spawn(async move {
             let _ = OnSignals::new(&pending, Signals::USER_0).await;
         });
