@@ -261,7 +261,17 @@ impl Port {
         }
         loop {
             match waiter.waiter.state() {
-                WaitState::Satisfied(_) => return waiter.take(),
+                WaitState::Satisfied(_) => {
+                    let queued = waiter.take()?;
+                    if blocker.interrupted() {
+                        // Killed while the packet was on its way: the thread never returns
+                        // to user mode, so the packet goes to the next waiter or back to
+                        // the head of the queue instead of being lost with it.
+                        self.queue.state.lock().give_back(queued);
+                        return Err(Status::CANCELED);
+                    }
+                    return Ok(queued.packet);
+                }
                 WaitState::Canceled(_) => return Err(Status::CANCELED),
                 WaitState::Pending => {}
             }
@@ -447,7 +457,7 @@ impl PortState {
     /// whether it was queued.
     fn deliver(&mut self, queued: Queued) -> bool {
         if let Some(waiter) = self.waiters.pop_front() {
-            *waiter.packet.lock() = Some(queued.packet);
+            *waiter.packet.lock() = Some(queued);
             waiter.waiter.complete(Wakeup::Satisfied(Signals::NONE));
             false
         } else {
@@ -455,6 +465,26 @@ impl PortState {
             self.queue.push_back(queued);
             true
         }
+    }
+
+    /// A packet handed to a waiter that will not take it (killed): to the next waiter, or
+    /// back at the head of the queue. Room for the armed waits' packets stays reserved; if
+    /// the heap cannot give one more slot, or the port was closed, the packet is dropped.
+    fn give_back(&mut self, queued: Queued) {
+        if let Some(waiter) = self.waiters.pop_front() {
+            *waiter.packet.lock() = Some(queued);
+            waiter.waiter.complete(Wakeup::Satisfied(Signals::NONE));
+            return;
+        }
+        if self.closed || self.queue.try_reserve(self.reserved + 1).is_err() {
+            return;
+        }
+        if queued.is_user() {
+            self.user_count += 1;
+        } else {
+            self.signal_count += 1;
+        }
+        self.queue.push_front(queued);
     }
 
     /// The oldest packet, if any.
@@ -623,12 +653,12 @@ impl SignalWaker for AsyncWait {
 /// only the close of the handle it waits through) and receives a packet directly.
 pub struct PortWaiter {
     waiter: Waiter,
-    packet: spin::Mutex<Option<PacketBytes>>,
+    packet: spin::Mutex<Option<Queued>>,
     port: Arc<PortQueue>,
 }
 
 impl PortWaiter {
-    fn take(&self) -> ZxResult<PacketBytes> {
+    fn take(&self) -> ZxResult<Queued> {
         self.packet.lock().take().ok_or(Status::CANCELED)
     }
 }

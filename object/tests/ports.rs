@@ -542,3 +542,54 @@ proptest! {
         }
     }
 }
+
+/// A blocker whose thread is killed once `killed` is set.
+struct KilledBlocker {
+    inner: StdBlocker,
+    killed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blocker for KilledBlocker {
+    fn now(&self) -> zx_time_t {
+        self.inner.now()
+    }
+    fn wake_hook(&self) -> Arc<dyn Wake> {
+        self.inner.wake_hook()
+    }
+    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
+        self.inner.block_until(waiter, deadline)
+    }
+    fn interrupted(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+}
+
+/// A packet handed to a waiter killed before it took it is not lost: it goes back to the
+/// port, where the next wait finds it.
+#[test]
+fn packet_handed_to_a_killed_waiter_goes_back() {
+    let table = Arc::new(HandleTable::new(7, 64));
+    let port = new_port();
+    let (value, id) = install(&table, port.clone());
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waiter = {
+        let (table, port, killed) = (table.clone(), port.clone(), killed.clone());
+        thread::spawn(move || {
+            let blocker = KilledBlocker {
+                inner: StdBlocker::default(),
+                killed,
+            };
+            port.wait(ZX_TIME_INFINITE, &blocker, |waker| {
+                table.observe(value, id, Signals::NONE, waker)
+            })
+        })
+    };
+    // Let the waiter block, then kill it and hand it a packet.
+    thread::sleep(Duration::from_millis(50));
+    killed.store(true, Ordering::SeqCst);
+    port.queue_user(&user(7, 0xAA)).unwrap();
+    assert_eq!(waiter.join().unwrap(), Err(Status::CANCELED));
+    let packet = port_wait(&table, value, ms(1000)).unwrap();
+    assert_eq!(key_of(&packet), 7);
+    assert_eq!(port_wait(&table, value, ms(1)), Err(Status::TIMED_OUT));
+}
