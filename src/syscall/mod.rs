@@ -371,7 +371,11 @@ const fn handler(call: Syscall) -> Handler {
             )))
         },
         // No reference to the caller's thread or process is held while it sleeps.
-        Syscall::Nanosleep => |a| status_word(Status::from_result(misc::nanosleep(a.i64(0)))),
+        Syscall::Nanosleep => |a| {
+            let sleep = || misc::nanosleep(a.i64(0));
+            let result = crate::task::blocked_in(object::task::Blocked::Sleeping, sleep);
+            status_word(Status::from_result(result))
+        },
         Syscall::DebugSendCommand => |a| {
             status_word(Status::from_result(misc::debug_send_command(
                 a.u32(0),
@@ -411,8 +415,12 @@ const fn handler(call: Syscall) -> Handler {
         Syscall::SocketSetDisposition => not_yet_implemented,
 
         // ---- Jobs ----
-        Syscall::JobCreate => not_yet_implemented,
-        Syscall::ObjectGetChild => not_yet_implemented,
+        Syscall::JobCreate => {
+            |a| on_table(|table| task::job_create(table, a.handle(0), a.u32(1), a.out(2)))
+        }
+        Syscall::ObjectGetChild => |a| {
+            on_table(|table| task::get_child(table, a.handle(0), a.u64(1), a.rights(2), a.out(3)))
+        },
 
         // ---- Synchronous channel calls ----
         Syscall::ChannelCall => not_yet_implemented,

@@ -513,7 +513,14 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
     ("zx_process_create.name", Dir::In, |p| {
         let (mut a, mut b) = (0u32, 0u32);
         Ok(unsafe {
-            sys::zx_process_create(ZX_HANDLE_INVALID, p as *const _, 4, 0, &mut a, &mut b)
+            sys::zx_process_create(
+                zx::startup::job_default(),
+                p as *const _,
+                4,
+                0,
+                &mut a,
+                &mut b,
+            )
         })
     }),
     ("zx_process_create.proc_handle", Dir::Out, |p| {
@@ -521,7 +528,7 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
         let n = b"hostile";
         Ok(unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 n.as_ptr().cast(),
                 n.len(),
                 0,
@@ -535,7 +542,7 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
         let n = b"hostile";
         Ok(unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 n.as_ptr().cast(),
                 n.len(),
                 0,
@@ -988,7 +995,7 @@ fn unknown_options() -> R {
     });
     expect("zx_process_create(options 1)", unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             1,
             1,

@@ -991,7 +991,7 @@ fn process_with_mappings(
     // SAFETY: valid pointers.
     zx_ok!(unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             name.len(),
             0,

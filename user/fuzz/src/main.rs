@@ -388,7 +388,7 @@ fn run_round(seed: u64, calls: u64) -> Result<u64, (u64, String)> {
 /// A round's process: a watchdog, then [`one_round`]; exits with 0 when nothing failed, 1
 /// when a call broke the contract, 3 when a call stalled.
 fn round_process(seed: u64, calls: u64) -> i32 {
-    let counter = zx::startup::take_startup_handle(3).map(zx::Vmo::from);
+    let counter = zx::startup::take_startup_handle(4).map(zx::Vmo::from);
     let watch: &'static Watch = alloc::boxed::Box::leak(alloc::boxed::Box::new(Watch {
         stop: AtomicBool::new(false),
     }));

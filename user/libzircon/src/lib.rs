@@ -57,10 +57,10 @@ pub extern "C" fn zx_vmar_root_self() -> zx_handle_t {
     zx::startup::vmar_root_self()
 }
 
-/// There are no jobs: `ZX_HANDLE_INVALID`.
+/// Startup handle 3, the default job (`PA_JOB_DEFAULT`).
 #[no_mangle]
 pub extern "C" fn zx_job_default() -> zx_handle_t {
-    ZX_HANDLE_INVALID
+    zx::startup::job_default()
 }
 
 /// Startup handle 2, the boot archive.
@@ -69,7 +69,7 @@ pub extern "C" fn zxr_bootfs() -> zx_handle_t {
     zx::startup::bootfs()
 }
 
-/// Takes startup handle `index` (3 = first extra).
+/// Takes startup handle `index` (4 = first extra).
 #[no_mangle]
 pub extern "C" fn zxr_take_startup_handle(index: u32) -> zx_handle_t {
     zx::startup::take_startup_handle(index).map_or(ZX_HANDLE_INVALID, Handle::into_raw)

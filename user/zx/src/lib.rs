@@ -44,7 +44,7 @@ mod vmo;
 pub use abi::{Rights, Signals, Status};
 pub use channel::{Channel, MessageBuf, ReadError as ChannelReadError};
 pub use handle::{AsHandleRef, Handle, HandleBased, HandleBasicInfo, Koid, ObjectType, Unowned};
-pub use task::{Process, Thread};
+pub use task::{Job, Process, Thread};
 pub use time::{Duration, MonotonicDuration, MonotonicInstant, Time};
 pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoCloneOptions, VmoOp, VmoOptions};
