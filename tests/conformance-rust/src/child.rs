@@ -67,6 +67,14 @@ pub fn main(args: &[&str]) -> i32 {
             }
             SURVIVED
         }
+        "kill-own-job" => {
+            // Kills its own default job, so itself: the call must not return.
+            // SAFETY: no pointers.
+            unsafe {
+                sys::zx_task_kill(zx::startup::job_default());
+            }
+            SURVIVED
+        }
         "hold-exit" => hold_exit(),
         "commit" => commit(rest),
         "hold-handles" => hold_handles(rest),

@@ -21,6 +21,7 @@ mod t_channel;
 mod t_handle;
 mod t_hostile;
 mod t_info;
+mod t_job;
 mod t_long;
 mod t_process;
 mod t_race;
@@ -60,6 +61,7 @@ fn main(args: &[&str]) -> i32 {
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,
+        t_job::CASES,
         t_long::CASES,
         t_race::CASES,
         // Last: the cases most likely to hang a broken kernel.
