@@ -46,6 +46,12 @@ zx_handle_t zxr_take_startup_handle(uint32_t index);
 zx_status_t zxr_spawn(const char* path, int argc, const char* const* argv,
                       const zx_handle_t* handles, uint32_t num_handles, zx_handle_t* proc_out);
 
+/* zxr_spawn in `job` (MANAGE_PROCESS), which the new program also gets as its default job;
+ * `job` is not consumed. */
+zx_status_t zxr_spawn_in(zx_handle_t job, const char* path, int argc, const char* const* argv,
+                         const zx_handle_t* handles, uint32_t num_handles,
+                         zx_handle_t* proc_out);
+
 /* Waits until process `proc` has terminated and stores its return code (from
  * ZX_INFO_PROCESS; negative ZX_TASK_RETCODE_* values when it was killed) in *code_out, which
  * may be NULL. Does not close `proc`. */
