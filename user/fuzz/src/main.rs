@@ -117,6 +117,8 @@ fn startup_handles() -> Vec<zx_handle_t> {
     handles.push(zx::startup::process_self());
     handles.push(zx::startup::vmar_root_self());
     handles.push(zx::startup::bootfs());
+    // The fuzzer's own job: never killed (only looked at and created in).
+    handles.push(zx::startup::job_default());
     handles
 }
 
