@@ -551,6 +551,34 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
             )
         })
     }),
+    ("zx_job_create.out", Dir::Out, |p| {
+        Ok(unsafe { sys::zx_job_create(zx::startup::job_default(), 0, p as *mut _) })
+    }),
+    ("zx_object_get_child.out", Dir::Out, |p| {
+        // This process's own koid as a child of its job: found, so only `out` can fail.
+        let koid = koid_of(proc_self())?;
+        Ok(unsafe {
+            sys::zx_object_get_child(
+                zx::startup::job_default(),
+                koid,
+                ZX_RIGHT_SAME_RIGHTS,
+                p as *mut _,
+            )
+        })
+    }),
+    ("zx_object_get_info.job_processes", Dir::Out, |p| {
+        let (mut a, mut v) = (0usize, 0usize);
+        Ok(unsafe {
+            sys::zx_object_get_info(
+                zx::startup::job_default(),
+                ZX_INFO_JOB_PROCESSES,
+                p as *mut _,
+                8,
+                &mut a,
+                &mut v,
+            )
+        })
+    }),
     ("zx_thread_create.name", Dir::In, |p| {
         let mut t = 0u32;
         Ok(unsafe { sys::zx_thread_create(proc_self(), p as *const _, 4, 0, &mut t) })
@@ -992,6 +1020,9 @@ fn unknown_options() -> R {
             &mut ab,
             &mut ah,
         )
+    });
+    expect("zx_job_create(options 1)", unsafe {
+        sys::zx_job_create(zx::startup::job_default(), 1, &mut h)
     });
     expect("zx_process_create(options 1)", unsafe {
         sys::zx_process_create(
