@@ -739,3 +739,139 @@ fn job_kill_races_process_creation() {
         assert!(signals(&*job).contains(Signals::JOB_TERMINATED));
     }
 }
+
+// ---- the job tree against a model ---------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum JobOp {
+    /// A child job of the `n`th live job (mod count).
+    CreateJob(usize),
+    /// A started process in the `n`th job.
+    StartProcess(usize),
+    /// An unstarted process in the `n`th job.
+    NewProcess(usize),
+    /// Kills the `n`th process.
+    KillProcess(usize),
+    /// Kills the `n`th job.
+    KillJob(usize),
+}
+
+fn job_op() -> impl Strategy<Value = JobOp> {
+    prop_oneof![
+        3 => (0..64usize).prop_map(JobOp::CreateJob),
+        3 => (0..64usize).prop_map(JobOp::StartProcess),
+        1 => (0..64usize).prop_map(JobOp::NewProcess),
+        2 => (0..64usize).prop_map(JobOp::KillProcess),
+        1 => (0..64usize).prop_map(JobOp::KillJob),
+    ]
+}
+
+/// The model: which jobs were killed (by koid) and each process's job and whether it lives.
+struct Model {
+    /// (job, parent index or None for the root, killed).
+    jobs: Vec<(Arc<Job>, Option<usize>, bool)>,
+    /// (process, job index, alive).
+    processes: Vec<(Arc<Process>, usize, bool)>,
+}
+
+impl Model {
+    fn killed(&self, mut job: usize) -> bool {
+        loop {
+            let (_, parent, killed) = &self.jobs[job];
+            if *killed {
+                return true;
+            }
+            match parent {
+                Some(p) => job = *p,
+                None => return false,
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn job_tree_follows_the_model(ops in proptest::collection::vec(job_op(), 1..60)) {
+        let root = Job::new_root();
+        let mut m = Model { jobs: vec![(root, None, false)], processes: Vec::new() };
+        for op in ops {
+            match op {
+                JobOp::CreateJob(n) => {
+                    let at = n % m.jobs.len();
+                    let depth = {
+                        let mut d = 0;
+                        let mut j = at;
+                        while let Some(p) = m.jobs[j].1 { d += 1; j = p; }
+                        d
+                    };
+                    let got = m.jobs[at].0.create_child();
+                    if m.killed(at) {
+                        prop_assert_eq!(got.err(), Some(Status::BAD_STATE));
+                    } else if depth >= 32 {
+                        prop_assert_eq!(got.err(), Some(Status::OUT_OF_RANGE));
+                    } else {
+                        m.jobs.push((got.unwrap(), Some(at), false));
+                    }
+                }
+                JobOp::StartProcess(n) | JobOp::NewProcess(n) => {
+                    let at = n % m.jobs.len();
+                    let got = Process::create(&m.jobs[at].0, b"p");
+                    if m.killed(at) {
+                        prop_assert_eq!(got.err(), Some(Status::BAD_STATE));
+                    } else {
+                        let p = got.unwrap();
+                        if matches!(op, JobOp::StartProcess(_)) {
+                            let t = Thread::create(&p, b"t").unwrap();
+                            p.start(&t, ENTRY, STACK, None, 0).unwrap();
+                        }
+                        m.processes.push((p, at, true));
+                    }
+                }
+                JobOp::KillProcess(n) => {
+                    if !m.processes.is_empty() {
+                        let at = n % m.processes.len();
+                        m.processes[at].0.kill();
+                        m.processes[at].2 = false;
+                    }
+                }
+                JobOp::KillJob(n) => {
+                    let at = n % m.jobs.len();
+                    m.jobs[at].0.kill();
+                    m.jobs[at].2 = true;
+                    for p in m.processes.iter_mut() {
+                        let mut j = p.1;
+                        loop {
+                            if j == at { p.2 = false; break; }
+                            match m.jobs[j].1 { Some(parent) => j = parent, None => break }
+                        }
+                    }
+                }
+            }
+            // Every job's lists, signals and state against the model.
+            for (index, (job, _, _)) in m.jobs.iter().enumerate() {
+                let live_procs: Vec<u64> = m.processes.iter()
+                    .filter(|p| p.1 == index && p.2)
+                    .map(|p| p.0.koid())
+                    .collect();
+                prop_assert_eq!(job.process_koids().unwrap(), live_procs.clone());
+                // A child job is live until it terminated (killed and empty); the model keeps
+                // every job object alive, so none is freed here.
+                let live_jobs: Vec<u64> = m.jobs.iter()
+                    .filter(|c| c.1 == Some(index) && c.0.info().exited == 0)
+                    .map(|c| c.0.koid())
+                    .collect();
+                prop_assert_eq!(job.child_koids().unwrap(), live_jobs.clone());
+                let s = signals(&**job);
+                prop_assert_eq!(s.contains(Signals::JOB_NO_PROCESSES), live_procs.is_empty());
+                prop_assert_eq!(s.contains(Signals::JOB_NO_JOBS), live_jobs.is_empty());
+                let dead = m.killed(index) && live_procs.is_empty() && live_jobs.is_empty();
+                prop_assert_eq!(job.info().exited == 1, dead);
+                prop_assert_eq!(s.contains(Signals::JOB_TERMINATED), dead);
+            }
+            for (p, _, alive) in &m.processes {
+                prop_assert_eq!(!p.has_exited(), *alive);
+            }
+        }
+    }
+}
