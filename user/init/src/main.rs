@@ -9,7 +9,9 @@
 //! signals and memory figures, and then stays alive.
 //!
 //! It gets the root job as its default job and starts every program in a child job of it,
-//! "programs" (created first; if that fails, in the root job).
+//! "programs" (created first; if that fails, in the root job). With `killroot` among its
+//! arguments it kills the root job at once (so itself and everything else): the kernel then
+//! prints a line and powers off (a check of that path).
 #![no_std]
 #![no_main]
 
@@ -50,6 +52,12 @@ fn main(args: &[&str]) -> i32 {
             PROGRAMS.store(job.into_raw(), Ordering::Release);
         }
         Err(status) => println!("init: no job for programs ({status}): using the root job"),
+    }
+    if args.iter().skip(1).any(|a| *a == "killroot") {
+        println!("init: killing the root job");
+        let status = zx::Job::default_job().kill();
+        println!("init: zx_task_kill of the root job returned: {status:?}");
+        return 1;
     }
     let koid = zx::Process::self_handle()
         .get_koid()
