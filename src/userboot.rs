@@ -112,7 +112,7 @@ fn start_init(board: &Board) -> ZxResult<()> {
     bootfs.write(0, archive)?;
     bootfs.base().set_name(b"bootfs");
 
-    let process = Process::create(b"init")?;
+    let process = Process::create(crate::task::root_job(), b"init")?;
     let entry = load_elf(&process, image)?;
     let stack = Vmo::create(vm::frames(), STACK_SIZE as u64, 0)?;
     let stack_base = process.root_vmar().map(
@@ -134,6 +134,8 @@ fn start_init(board: &Board) -> ZxResult<()> {
             bootfs,
             Rights::DEFAULT_VMO.difference(Rights::WRITE | Rights::SET_PROPERTY),
         ),
+        // [3]: its default job (`PA_JOB_DEFAULT`), the root job.
+        Handle::new(crate::task::root_job().clone(), Rights::DEFAULT_JOB),
     ];
     let (ours, theirs) = Channel::create()?;
     ours.write(&bootstrap_bytes(&args, handles.len() as u32), handles)?;

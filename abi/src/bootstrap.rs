@@ -4,14 +4,18 @@
 //!
 //! Bytes: `{ char magic[8] = "zxstart1"; u32 handle_count; u32 argc; }` (little endian)
 //! followed by `argc` NUL-terminated strings. Handles: process, root VMAR, boot archive,
-//! then the extras.
+//! the default job, then the extras.
 
 /// The first eight bytes.
 pub const MAGIC: [u8; 8] = *b"zxstart1";
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 16;
-/// Index of the first extra handle (0: the process, 1: its root VMAR, 2: the boot archive).
-pub const FIRST_EXTRA: usize = 3;
+/// Index of the program's default job handle (what `zx_job_default()` returns), which is
+/// also Zircon's tag for it, `PA_JOB_DEFAULT` (0x03).
+pub const JOB_DEFAULT: usize = 3;
+/// Index of the first extra handle (0: the process, 1: its root VMAR, 2: the boot archive,
+/// 3: the default job).
+pub const FIRST_EXTRA: usize = 4;
 
 /// A parsed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

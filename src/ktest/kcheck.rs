@@ -32,7 +32,8 @@ fn kcheck_passes_on_a_process_with_mappings_and_handles(_: &Board) -> TestResult
     use object::vmar::{AddressSpace, MappingPerms};
     crate::kcheck::check_all(true)?;
     let before = crate::kcheck::check_page_tables(true)?.total();
-    let process = crate::task::Process::create(b"kcheck").map_err(|e| format!("{e:?}"))?;
+    let process = crate::task::Process::create(crate::task::root_job(), b"kcheck")
+        .map_err(|e| format!("{e:?}"))?;
     let vmo: alloc::sync::Arc<dyn object::object::KernelObject> =
         object::vmo::Vmo::create(crate::vm::frames(), 4096, 0).map_err(|e| format!("{e:?}"))?;
     for _ in 0..2 {

@@ -150,11 +150,6 @@ fn bad_syscall(_: &Args<'_>) -> u64 {
     status_word(Status::BAD_SYSCALL)
 }
 
-/// The calls of issue 15 whose objects are being built: numbered, not yet served.
-fn not_yet_implemented(_: &Args<'_>) -> u64 {
-    status_word(Status::NOT_SUPPORTED)
-}
-
 /// Runs a call that returns a plain status against the current process's handle table.
 #[inline(always)]
 fn on_table(call: impl FnOnce(&HandleTable) -> ZxResult) -> u64 {
@@ -375,7 +370,11 @@ const fn handler(call: Syscall) -> Handler {
             )))
         },
         // No reference to the caller's thread or process is held while it sleeps.
-        Syscall::Nanosleep => |a| status_word(Status::from_result(misc::nanosleep(a.i64(0)))),
+        Syscall::Nanosleep => |a| {
+            let sleep = || misc::nanosleep(a.i64(0));
+            let result = crate::task::blocked_in(object::task::Blocked::Sleeping, sleep);
+            status_word(Status::from_result(result))
+        },
         Syscall::DebugSendCommand => |a| {
             status_word(Status::from_result(misc::debug_send_command(
                 a.u32(0),
@@ -489,8 +488,12 @@ const fn handler(call: Syscall) -> Handler {
         }
 
         // ---- Jobs ----
-        Syscall::JobCreate => not_yet_implemented,
-        Syscall::ObjectGetChild => not_yet_implemented,
+        Syscall::JobCreate => {
+            |a| on_table(|table| task::job_create(table, a.handle(0), a.u32(1), a.out(2)))
+        }
+        Syscall::ObjectGetChild => |a| {
+            on_table(|table| task::get_child(table, a.handle(0), a.u64(1), a.rights(2), a.out(3)))
+        },
 
         // ---- Synchronous channel calls ----
         Syscall::ChannelCall => |a| {

@@ -8,15 +8,21 @@
 //! - PROCESS, VMAR, TIMER: INSPECT (their default rights include it);
 //! - HANDLE_COUNT: INSPECT, except on a VMO handle (same reason as VMO);
 //! - KMEM_STATS: there are no resource objects, so any valid handle or ZX_HANDLE_INVALID
-//!   will do (a non-zero unknown value is still BAD_HANDLE).
+//!   will do (a non-zero unknown value is still BAD_HANDLE);
+//! - JOB, THREAD: INSPECT; JOB_CHILDREN, JOB_PROCESSES, PROCESS_THREADS: ENUMERATE (koid
+//!   lists: no BUFFER_TOO_SMALL, `actual` = what fits, `avail` = all).
+//!
+//! An unknown topic gives NOT_SUPPORTED; a known topic on the wrong object WRONG_TYPE.
 
-use crate::task::Process;
+use crate::task::{Job, Process, Thread};
 use crate::usercopy::{In, Out, UserOut, UserSlice};
 use abi::{
     zx_handle_t, zx_info_handle_basic_t, zx_info_handle_count_t, zx_info_kmem_stats_t,
     zx_info_vmar_t, AbiStruct, ZX_HANDLE_INVALID, ZX_INFO_HANDLE_BASIC, ZX_INFO_HANDLE_COUNT,
-    ZX_INFO_HANDLE_VALID, ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_SOCKET, ZX_INFO_TIMER,
-    ZX_INFO_VMAR, ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN, ZX_PROP_NAME,
+    ZX_INFO_HANDLE_VALID, ZX_INFO_JOB, ZX_INFO_JOB_CHILDREN, ZX_INFO_JOB_PROCESSES,
+    ZX_INFO_KMEM_STATS, ZX_INFO_PROCESS, ZX_INFO_PROCESS_THREADS, ZX_INFO_SOCKET, ZX_INFO_THREAD,
+    ZX_INFO_TIMER, ZX_INFO_VMAR, ZX_INFO_VMO, ZX_INFO_VMO_VIA_HANDLE, ZX_MAX_NAME_LEN,
+    ZX_PROP_NAME,
 };
 use alloc::sync::Arc;
 use mm::pool::PageUse;
@@ -244,8 +250,87 @@ pub(super) fn get_info(
             };
             single_record(&info, out)
         }
-        _ => Err(Status::INVALID_ARGS),
+        ZX_INFO_JOB => {
+            let job = downcast::<Job>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let info = job.info();
+            drop((job, object));
+            single_record(&info, out)
+        }
+        ZX_INFO_THREAD => {
+            let thread = downcast::<Thread>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::INSPECT)?;
+            let info = thread.info();
+            drop((thread, object));
+            single_record(&info, out)
+        }
+        ZX_INFO_JOB_CHILDREN | ZX_INFO_JOB_PROCESSES => {
+            let job = downcast::<Job>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::ENUMERATE)?;
+            let koids = if topic == ZX_INFO_JOB_CHILDREN {
+                job.child_koids()?
+            } else {
+                job.process_koids()?
+            };
+            drop((job, object));
+            koid_list(&koids, out)
+        }
+        ZX_INFO_PROCESS_THREADS => {
+            let process = downcast::<Process>(&object).ok_or(Status::WRONG_TYPE)?;
+            require(rights, Rights::ENUMERATE)?;
+            let koids = process.thread_koids()?;
+            drop((process, object));
+            koid_list(&koids, out)
+        }
+        _ => Err(Status::NOT_SUPPORTED),
     }
+}
+
+/// Writes a list of koids the way Zircon's list topics do: as many as fit (no
+/// BUFFER_TOO_SMALL), `actual` = how many were written, `avail` = how many there are. Every
+/// pointer is checked before anything is written.
+fn koid_list(koids: &[u64], out: InfoOut) -> ZxResult {
+    let InfoOut {
+        buffer,
+        actual,
+        avail,
+    } = out;
+    const KOID: usize = core::mem::size_of::<u64>();
+    let count = koids.len().min(buffer.len() / KOID);
+    let records = if count == 0 {
+        None
+    } else {
+        let part = buffer.part(0, count * KOID).ok_or(Status::INVALID_ARGS)?;
+        part.probe()?;
+        Some(part)
+    };
+    if !actual.is_null() {
+        actual.check()?;
+    }
+    if !avail.is_null() {
+        avail.check()?;
+    }
+    if let Some(records) = records {
+        // Through a small buffer on the stack, a chunk of koids at a time.
+        const CHUNK: usize = 64;
+        let mut bytes = [0u8; CHUNK * KOID];
+        for (index, chunk) in koids[..count].chunks(CHUNK).enumerate() {
+            for (slot, koid) in bytes.chunks_exact_mut(KOID).zip(chunk) {
+                slot.copy_from_slice(&koid.to_le_bytes());
+            }
+            let part = records
+                .part(index * CHUNK * KOID, chunk.len() * KOID)
+                .ok_or(Status::INVALID_ARGS)?;
+            part.write(&bytes[..chunk.len() * KOID])?;
+        }
+    }
+    if !actual.is_null() {
+        actual.write(count)?;
+    }
+    if !avail.is_null() {
+        avail.write(koids.len())?;
+    }
+    Ok(())
 }
 
 /// `zx_object_wait_one`: no right needed (seed era). `observed` may be NULL (as in Zircon);
@@ -264,8 +349,8 @@ pub(super) fn wait_one(
     if !observed.is_null() {
         observed.check()?;
     }
-    let (result, seen) = match table.wait_one(value, signals, deadline, &crate::task::KernelBlocker)
-    {
+    let wait = || table.wait_one(value, signals, deadline, &crate::task::KernelBlocker);
+    let (result, seen) = match crate::task::blocked_in(object::task::Blocked::WaitOne, wait) {
         Ok(seen) => (Ok(()), seen),
         Err((Status::BAD_HANDLE, _)) => return Err(Status::BAD_HANDLE),
         Err((status, seen)) => (Err(status), seen),

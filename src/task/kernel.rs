@@ -56,6 +56,10 @@ impl TaskKernel for Kernel {
     fn process_dropped(process: &Process) {
         process::process_dropped(process)
     }
+
+    fn root_job_terminated() {
+        process::root_job_terminated()
+    }
 }
 
 /// A thread's state lock masks IRQs: the tick takes it.

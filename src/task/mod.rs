@@ -41,12 +41,13 @@ mod thread;
 pub use crate::percpu::{cpu_index, current_token, init_boot_cpu};
 pub use kernel::Kernel;
 pub use object::task::ROOT_BASE;
-pub use process::{all_processes, keep_process_list};
+pub use process::{all_processes, keep_process_list, root_job};
 pub use scheduler::{
-    copy_holds_frames, copying_frames, current_is_dead, current_process, current_thread,
-    expire_deadlines, fire_timers, idle_loop, idle_waiting, leave_fault_for_later, leave_if_dead,
-    preempt_point, report_current_call, run_secondary, schedule, should_preempt, sleep_until,
-    take_fault_left, take_left_work, tick, with_current_process, KernelBlocker, KERNEL_TIMERS,
+    blocked_in, copy_holds_frames, copying_frames, current_is_dead, current_process,
+    current_thread, expire_deadlines, fire_timers, idle_loop, idle_waiting, leave_fault_for_later,
+    leave_if_dead, preempt_point, report_current_call, run_secondary, schedule, should_preempt,
+    sleep_until, take_fault_left, take_left_work, tick, with_current_process, KernelBlocker,
+    KERNEL_TIMERS,
 };
 pub use thread::{
     end_current_process, exit_process, exit_thread, kill_current_process, new_cpu_stack,
@@ -56,6 +57,8 @@ pub use thread::{
 pub type Process = object::task::Process<Kernel>;
 /// The thread object, with the kernel's part.
 pub type Thread = object::task::Thread<Kernel>;
+/// The job object.
+pub type Job = object::task::Job<Kernel>;
 
 /// Monotonic time in nanoseconds since boot.
 pub fn now_ns() -> i64 {

@@ -1,11 +1,11 @@
 //! The kernel's side of processes (the object itself is `object::task::Process`): their
-//! address spaces, and the list of live processes `kcheck` walks.
+//! address spaces, the list of live processes `kcheck` walks, and the root job.
 //!
 //! Locking: `PROCESSES` is taken alone, never around another lock (IRQs masked, as all
 //! kernel code runs). `release_address_space` runs with no task lock held.
 
 use super::scheduler::with_current_process;
-use super::Process;
+use super::{Job, Process};
 use crate::aspace::{self, UserAddressSpace};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -75,4 +75,23 @@ pub fn all_processes() -> Vec<Arc<Process>> {
         live.extend(processes.iter().filter_map(Weak::upgrade));
     }
     live
+}
+
+/// The root job: made on first use (before `init`), lives as long as the system.
+static ROOT_JOB: spin::Once<Arc<Job>> = spin::Once::new();
+
+/// The root job ("root"), parent of `init`'s process.
+pub fn root_job() -> &'static Arc<Job> {
+    ROOT_JOB.call_once(Job::new_root)
+}
+
+/// The root job was killed and everything below it is gone: the system powers off (Zircon
+/// halts too). Under an emulator with semihosting this ends it (status 1 in a test boot,
+/// whose suites could not finish, else 0); on a board the CPUs halt.
+pub(super) fn root_job_terminated() -> ! {
+    arch::cpu::disable_irqs();
+    log::info!("root job killed: every process is gone, powering off");
+    crate::percpu::stop_others_for_good();
+    arch::semihosting::exit(u32::from(crate::test_mode()));
+    arch::cpu::halt()
 }

@@ -312,6 +312,23 @@ pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> 
     Some(f(unsafe { (*thread).process() }))
 }
 
+/// Runs `call` with the current thread marked as blocked in `why` for `ZX_INFO_THREAD`
+/// (`object::task::Blocked`; cleared when `call` returns, also when it sleeps and the
+/// thread is killed meanwhile, as the stack unwinds). Every system call that may sleep wraps
+/// the part that may sleep in it: `zx_object_wait_one` (WaitOne), `zx_nanosleep` (Sleeping);
+/// futex, port, wait_many and channel_call waits are to use Futex, Port, WaitMany and
+/// Channel. Without a current thread `call` just runs. Takes no reference to the thread.
+pub fn blocked_in<R>(why: object::task::Blocked, call: impl FnOnce() -> R) -> R {
+    let thread = current_ptr();
+    if thread.is_null() {
+        return call();
+    }
+    // SAFETY: this CPU's reference to the running thread, which stays current while code
+    // runs on its behalf, across switches inside `call` (see `with_current_process`).
+    let _blocked = unsafe { (*thread).blocked_in(why) };
+    call()
+}
+
 /// Prints what the current thread was doing in the kernel, for the report of a panic or a
 /// fatal exception: the system call and its arguments, or the user fault, of its last entry
 /// from EL0 (the frame the vectors saved at the top of its kernel stack), so that a fuzzer's

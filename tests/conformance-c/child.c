@@ -438,6 +438,11 @@ int t_child_main(int argc, char** argv, int first) {
             return CHILD_SETUP + 7;
         return 0;
     }
+    if (t_streq(mode, "kill-own-job")) {
+        /* Kills its default job, so itself: the call must not return. */
+        zx_task_kill(zx_job_default());
+        return CHILD_SURVIVED;
+    }
     if (t_streq(mode, "sleep")) {
         zx_nanosleep(ZX_TIME_INFINITE);
         return CHILD_SURVIVED;

@@ -11,7 +11,8 @@
 #define CHILD_UNKNOWN_MODE 98
 
 /* Index for zxr_take_startup_handle() of the first extra handle a starter passed: indices
- * count in the bootstrap message, where 0-2 are the process, its root VMAR and the archive. */
-#define CHILD_EXTRA_HANDLE_INDEX 3u
+ * count in the bootstrap message, where 0-3 are the process, its root VMAR, the archive and
+ * the default job. */
+#define CHILD_EXTRA_HANDLE_INDEX 4u
 
 #endif /* CONFORMANCE_C_CHILD_H_ */

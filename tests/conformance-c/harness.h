@@ -30,6 +30,9 @@ zx_handle_t zx_job_default(void);
 zx_status_t zxr_spawn(const char* path, int argc, const char* const* argv,
                       const zx_handle_t* handles, uint32_t num_handles, zx_handle_t* proc_out);
 zx_status_t zxr_wait_exit(zx_handle_t proc, int64_t* code_out);
+zx_status_t zxr_spawn_in(zx_handle_t job, const char* path, int argc, const char* const* argv,
+                         const zx_handle_t* handles, uint32_t num_handles,
+                         zx_handle_t* proc_out);
 zx_handle_t zxr_take_startup_handle(uint32_t index);
 #endif
 
@@ -243,5 +246,6 @@ extern const t_group t_group_race;
 extern const t_group t_group_stress;
 extern const t_group t_group_timer;
 extern const t_group t_group_futex;
+extern const t_group t_group_job;
 
 #endif /* CONFORMANCE_C_HARNESS_H_ */

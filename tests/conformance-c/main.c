@@ -14,7 +14,7 @@ static const t_group* const k_groups[] = {
     &t_group_misc,   &t_group_vmo,   &t_group_vmo_child, &t_group_handle,
     &t_group_object, &t_group_ports, &t_group_channel,   &t_group_vmar,
     &t_group_process, &t_group_race, &t_group_stress,    &t_group_timer,
-    &t_group_futex,   &t_group_socket,
+    &t_group_futex,   &t_group_socket,    &t_group_job,
 };
 
 static char g_line[600];

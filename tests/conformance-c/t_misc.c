@@ -390,6 +390,9 @@ static void hostile_bad_handle_values_are_bad_handle_everywhere(void) {
                  ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_vmar_destroy(h), ZX_ERR_BAD_HANDLE);
         CHECK_ST(zx_task_kill(h), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_job_create(h, 0, &out), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_object_get_child(h, 1, ZX_RIGHT_SAME_RIGHTS, &out), ZX_ERR_BAD_HANDLE);
+        CHECK_ST(zx_process_create(h, "p", 1, 0, &out, &out), ZX_ERR_BAD_HANDLE);
     }
     /* ZX_HANDLE_INVALID is never a handle either (closing it is the one exception). */
     CHECK_ST(zx_vmo_read(ZX_HANDLE_INVALID, buf, 0, 8), ZX_ERR_BAD_HANDLE);
@@ -443,6 +446,13 @@ static void bad_out_pointers(void* p, bool optional_too) {
              ZX_ERR_INVALID_ARGS);
     CHECK_ST(zx_vmar_allocate(zx_vmar_root_self(), ZX_VM_CAN_MAP_READ, 0, 4 * PAGE, &out,
                               (zx_vaddr_t*)p),
+             ZX_ERR_INVALID_ARGS);
+    /* Jobs: a new job, this process as a child of its job, a job's koid list. */
+    CHECK_ST(zx_job_create(zx_job_default(), 0, (zx_handle_t*)p), ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_object_get_child(zx_job_default(), t_koid(zx_process_self()),
+                                 ZX_RIGHT_SAME_RIGHTS, (zx_handle_t*)p),
+             ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_object_get_info(zx_job_default(), ZX_INFO_JOB_PROCESSES, p, 8, &actual, &avail),
              ZX_ERR_INVALID_ARGS);
     /* Channel reads: a message is waiting; every output is bad in turn. */
     CHECK_OK(zx_channel_write(c0, 0, "msg", 3, NULL, 0));
@@ -610,6 +620,8 @@ static void hostile_unknown_option_bits_are_invalid_args(void) {
                               4 * PAGE, &out, &addr),
              ZX_ERR_INVALID_ARGS);
     CHECK_ST(zx_channel_create(1, &out, &out), ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_job_create(zx_job_default(), 1, &out), ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_job_create(zx_job_default(), 1u << 31, &out), ZX_ERR_INVALID_ARGS);
     CHECK_ST(zx_channel_write(a, 1u << 7, "x", 1, NULL, 0), ZX_ERR_INVALID_ARGS);
     CHECK_OK(zx_channel_write(a, 0, "x", 1, NULL, 0));
     CHECK_ST(zx_channel_read(b, 1u << 7, buf, NULL, sizeof(buf), 0, &ab, &ah),

@@ -324,7 +324,7 @@ static void process_exit_frees_its_memory(void) {
 
 static void process_create_gives_a_process_and_its_root_vmar(void) {
     zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
-    CHECK_OK(zx_process_create(ZX_HANDLE_INVALID, "created", 7, 0, &proc, &vmar));
+    CHECK_OK(zx_process_create(zx_job_default(), "created", 7, 0, &proc, &vmar));
     t_track(proc);
     t_track(vmar);
     zx_info_handle_basic_t pb, vb;
@@ -363,7 +363,7 @@ static void process_create_gives_a_process_and_its_root_vmar(void) {
 
 static void process_create_name_is_its_name_property(void) {
     zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
-    CHECK_OK(zx_process_create(ZX_HANDLE_INVALID, "named-process", 13, 0, &proc, &vmar));
+    CHECK_OK(zx_process_create(zx_job_default(), "named-process", 13, 0, &proc, &vmar));
     t_track(proc);
     t_track(vmar);
     char name[ZX_MAX_NAME_LEN];
@@ -375,13 +375,13 @@ static void process_create_name_is_its_name_property(void) {
 static void process_create_checks_its_arguments(void) {
     zx_handle_t proc = 0x77, vmar = 0x77;
     NEW_VMO(vmo, PAGE, 0);
-    CHECK_ST(zx_process_create(ZX_HANDLE_INVALID, "p", 1, 1, &proc, &vmar), ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_process_create(zx_job_default(), "p", 1, 1, &proc, &vmar), ZX_ERR_INVALID_ARGS);
     CHECK_ST(zx_process_create(0x12345, "p", 1, 0, &proc, &vmar), ZX_ERR_BAD_HANDLE);
     CHECK_ST(zx_process_create(vmo, "p", 1, 0, &proc, &vmar), ZX_ERR_WRONG_TYPE);
-    CHECK_ST(zx_process_create(ZX_HANDLE_INVALID, (const char*)KERNEL_PTR, 4, 0, &proc, &vmar),
+    CHECK_ST(zx_process_create(zx_job_default(), (const char*)KERNEL_PTR, 4, 0, &proc, &vmar),
              ZX_ERR_INVALID_ARGS);
-    CHECK_ST(zx_process_create(ZX_HANDLE_INVALID, "p", 1, 0, NULL, &vmar), ZX_ERR_INVALID_ARGS);
-    CHECK_ST(zx_process_create(ZX_HANDLE_INVALID, "p", 1, 0, &proc, (zx_handle_t*)KERNEL_PTR),
+    CHECK_ST(zx_process_create(zx_job_default(), "p", 1, 0, NULL, &vmar), ZX_ERR_INVALID_ARGS);
+    CHECK_ST(zx_process_create(zx_job_default(), "p", 1, 0, &proc, (zx_handle_t*)KERNEL_PTR),
              ZX_ERR_INVALID_ARGS);
     CHECK_EQ(proc, 0x77);
     CHECK_EQ(vmar, 0x77);
@@ -389,7 +389,7 @@ static void process_create_checks_its_arguments(void) {
 
 static void process_start_at_a_garbage_entry_kills_only_that_process(void) {
     zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID, thread = ZX_HANDLE_INVALID;
-    CHECK_OK(zx_process_create(ZX_HANDLE_INVALID, "garbage", 7, 0, &proc, &vmar));
+    CHECK_OK(zx_process_create(zx_job_default(), "garbage", 7, 0, &proc, &vmar));
     t_track(proc);
     t_track(vmar);
     CHECK_OK(zx_thread_create(proc, "t", 1, 0, &thread));
@@ -427,7 +427,7 @@ static void process_start_consumes_the_argument_handle_on_failure(void) {
  * and the argument handle is consumed as on every failure. */
 static void process_start_outside_user_half_is_invalid_args(void) {
     zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID, thread = ZX_HANDLE_INVALID;
-    CHECK_OK(zx_process_create(ZX_HANDLE_INVALID, "outside", 7, 0, &proc, &vmar));
+    CHECK_OK(zx_process_create(zx_job_default(), "outside", 7, 0, &proc, &vmar));
     t_track(proc);
     t_track(vmar);
     CHECK_OK(zx_thread_create(proc, "t", 1, 0, &thread));

@@ -2,7 +2,10 @@
 //!
 //! - `process`: [`Process`] (its handle table, address space and root VMAR, its lifecycle
 //!   New -> Running -> Exited, `start`, `terminate`, `kill`, `ZX_INFO_PROCESS`);
-//! - `thread`: [`Thread`] (its states, `start`, `kill`, dying, THREAD_TERMINATED).
+//! - `thread`: [`Thread`] (its states, `start`, `kill`, dying, THREAD_TERMINATED, what it is
+//!   blocked in for `ZX_INFO_THREAD`);
+//! - `job`: [`Job`] (the job tree, its signals, `kill` of a whole subtree, the lists behind
+//!   `ZX_INFO_JOB_CHILDREN` / `_PROCESSES` and `zx_object_get_child`).
 //!
 //! What only the kernel binary can do (kernel stacks and saved contexts, page tables, the
 //! run queue, the clock) is behind [`TaskKernel`]; the kernel implements it once (its
@@ -18,6 +21,7 @@
 //! process running nor is killed with it (as in Zircon).
 //!
 //! # Locking
+//! `Job::inner` is taken alone (with only its signal state inside): see `job`.
 //! Lock order: `Process::inner` -> the kernel's scheduler lock (taken inside
 //! [`TaskKernel::launch`] and [`TaskKernel::mark_dead`]) -> `Thread::state`. `Process::inner`
 //! is a spin lock that masks no IRQs (no IRQ handler takes it; the kernel holds it with IRQs
@@ -33,11 +37,13 @@ use alloc::sync::Arc;
 use crate::vmar::AddressSpace;
 use crate::ZxResult;
 
+mod job;
 mod process;
 mod thread;
 
+pub use job::{Job, ROOT_JOB_MAX_HEIGHT};
 pub use process::{Process, MAX_HANDLES, ROOT_BASE, ROOT_END};
-pub use thread::{StateLock, Thread, ThreadState};
+pub use thread::{Blocked, BlockedGuard, StateLock, Thread, ThreadState};
 
 /// First address above the user half the kernel gives EL0 (TTBR0 covers 48 bits): user
 /// pointers, entry points and stacks lie below it.
@@ -124,4 +130,7 @@ pub trait TaskKernel: Sized + Send + Sync + 'static {
     fn process_dropped(process: &Process<Self>) {
         let _ = process;
     }
+
+    /// The root job was killed and everything below it is gone (the kernel powers off).
+    fn root_job_terminated() {}
 }

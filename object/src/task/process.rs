@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::job::Job;
 use super::thread::{Thread, ThreadState};
 use super::{check_entry, TaskKernel, UserStart};
 use crate::futex::FutexTable;
@@ -46,6 +47,8 @@ pub(super) struct ProcessInner<K: TaskKernel> {
 
 pub struct Process<K: TaskKernel> {
     base: ObjectBase,
+    /// The job the process belongs to (it lists the process until the process ends).
+    job: Arc<Job<K>>,
     handles: HandleTable,
     aspace: Arc<K::Space>,
     root_vmar: Arc<Vmar>,
@@ -74,8 +77,13 @@ fn handle_secret(koid: Koid, seed: u64) -> u32 {
 }
 
 impl<K: TaskKernel> Process<K> {
-    /// A new process with an empty address space and handle table.
-    pub fn create(name: &[u8]) -> ZxResult<Arc<Self>> {
+    /// A new process of `job` with an empty address space and handle table. BAD_STATE if the
+    /// job was killed (also when the kill races this call: the job either lists the process
+    /// before it is marked killed, and the kill then finds it, or refuses it).
+    pub fn create(job: &Arc<Job<K>>, name: &[u8]) -> ZxResult<Arc<Self>> {
+        if job.is_killed() {
+            return Err(Status::BAD_STATE);
+        }
         let aspace = K::new_address_space()?;
         let root_vmar = Vmar::new_root(
             aspace.clone() as Arc<dyn AddressSpace>,
@@ -87,6 +95,7 @@ impl<K: TaskKernel> Process<K> {
         let secret = handle_secret(base.koid(), K::handle_seed());
         let process = Arc::new(Process {
             base,
+            job: job.clone(),
             handles: HandleTable::new(secret, MAX_HANDLES),
             aspace,
             root_vmar,
@@ -101,7 +110,35 @@ impl<K: TaskKernel> Process<K> {
             exit_hook: spin::Once::new(),
         });
         K::process_created(&process)?;
+        // On failure the process is dropped, unlisted.
+        job.add_process(&process)?;
         Ok(process)
+    }
+
+    /// The job the process belongs to.
+    pub fn job(&self) -> &Arc<Job<K>> {
+        &self.job
+    }
+
+    /// `ZX_INFO_PROCESS_THREADS`: the koids of the started threads that have not died, in
+    /// creation order (koid order). NO_MEMORY if no list can be had.
+    pub fn thread_koids(&self) -> ZxResult<Vec<Koid>> {
+        let mut koids = Vec::new();
+        {
+            let inner = self.inner.lock();
+            koids
+                .try_reserve_exact(inner.threads.len())
+                .map_err(|_| Status::NO_MEMORY)?;
+            koids.extend(inner.threads.iter().map(|t| t.koid()));
+        }
+        koids.sort_unstable();
+        Ok(koids)
+    }
+
+    /// The started, live thread `koid` (`zx_object_get_child`).
+    pub fn thread_by_koid(&self, koid: Koid) -> Option<Arc<Thread<K>>> {
+        let inner = self.inner.lock();
+        inner.threads.iter().find(|t| t.koid() == koid).cloned()
     }
 
     pub fn koid(&self) -> Koid {
@@ -233,6 +270,8 @@ impl<K: TaskKernel> Process<K> {
         self.base
             .signals()
             .update(Signals::NONE, Signals::PROCESS_TERMINATED);
+        // Gone from its job once everything of it is (which may end a killed job).
+        self.job.remove_process(self.koid());
         if let Some(hook) = self.exit_hook.get() {
             hook(code);
         }
@@ -264,6 +303,10 @@ impl<K: TaskKernel> KernelObject for Process<K> {
         abi::ZX_OBJ_TYPE_PROCESS
     }
 
+    fn related_koid(&self) -> Koid {
+        self.job.koid()
+    }
+
     fn has_name(&self) -> bool {
         true
     }
@@ -272,6 +315,8 @@ impl<K: TaskKernel> KernelObject for Process<K> {
 impl<K: TaskKernel> Drop for Process<K> {
     fn drop(&mut self) {
         drop_handles(self.handles.take_all());
+        // A process freed without having ended (never started) leaves its job here.
+        self.job.remove_process(self.koid());
         K::process_dropped(self);
     }
 }

@@ -11,7 +11,7 @@
 //! it. Nothing that may fault or sleep runs under it.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::process::{ProcessInner, ProcessState};
 use super::{check_entry, Killed, Process, TaskKernel, UserStart};
@@ -29,6 +29,38 @@ pub enum ThreadState {
     Dead,
 }
 
+/// What a thread is blocked in, as `ZX_INFO_THREAD` reports it (`ZX_THREAD_STATE_BLOCKED_*`).
+/// A blocking system call marks its thread for as long as it may sleep
+/// ([`Thread::blocked_in`]); whether the scheduler has it off the CPU at that moment does
+/// not matter (as in Zircon, the state describes the call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Blocked {
+    Exception = abi::ZX_THREAD_STATE_BLOCKED_EXCEPTION,
+    Sleeping = abi::ZX_THREAD_STATE_BLOCKED_SLEEPING,
+    Futex = abi::ZX_THREAD_STATE_BLOCKED_FUTEX,
+    Port = abi::ZX_THREAD_STATE_BLOCKED_PORT,
+    Channel = abi::ZX_THREAD_STATE_BLOCKED_CHANNEL,
+    WaitOne = abi::ZX_THREAD_STATE_BLOCKED_WAIT_ONE,
+    WaitMany = abi::ZX_THREAD_STATE_BLOCKED_WAIT_MANY,
+    Interrupt = abi::ZX_THREAD_STATE_BLOCKED_INTERRUPT,
+    Pager = abi::ZX_THREAD_STATE_BLOCKED_PAGER,
+}
+
+/// Marks a thread blocked while it lives ([`Thread::blocked_in`]).
+pub struct BlockedGuard<'a, K: TaskKernel> {
+    thread: &'a Thread<K>,
+}
+
+impl<K: TaskKernel> Drop for BlockedGuard<'_, K> {
+    fn drop(&mut self) {
+        self.thread.blocked.store(NOT_BLOCKED, Ordering::Release);
+    }
+}
+
+/// [`Thread::blocked`]: in no blocking call.
+const NOT_BLOCKED: u32 = 0;
+
 /// The lock over a thread's state. The kernel's masks IRQs (its tick takes it); the
 /// scheduler, which knows the concrete type, takes it directly, in its own lock order.
 pub trait StateLock: Send + Sync {
@@ -44,6 +76,9 @@ pub struct Thread<K: TaskKernel> {
     state: K::StateLock,
     /// `state` is Dead: read without the lock on every return to user mode.
     dead: AtomicBool,
+    /// The [`Blocked`] value of the blocking call the thread is in, or `NOT_BLOCKED`. Written
+    /// only by the thread itself ([`Thread::blocked_in`]), read by `ZX_INFO_THREAD`.
+    blocked: AtomicU32,
     /// What only the kernel keeps: kernel stack, saved contexts.
     kernel: K::ThreadPart,
     /// Its futex waiter, made at its first futex wait and reused by the next ones.
@@ -65,6 +100,7 @@ impl<K: TaskKernel> Thread<K> {
             process: process.clone(),
             state: K::StateLock::new(ThreadState::New),
             dead: AtomicBool::new(false),
+            blocked: AtomicU32::new(NOT_BLOCKED),
             kernel,
             futex_waiter: spin::Once::new(),
         }))
@@ -98,6 +134,43 @@ impl<K: TaskKernel> Thread<K> {
 
     pub fn state(&self) -> ThreadState {
         self.state.with(|state| *state)
+    }
+
+    /// Marks the thread as blocked in `why` until the guard is dropped: a blocking call takes
+    /// it around the part that may sleep, on its own thread. Calls do not nest.
+    pub fn blocked_in(&self, why: Blocked) -> BlockedGuard<'_, K> {
+        self.blocked.store(why as u32, Ordering::Release);
+        BlockedGuard { thread: self }
+    }
+
+    /// `ZX_INFO_THREAD`: NEW until started; BLOCKED_* while in a blocking call; RUNNING
+    /// otherwise; once killed DYING until it has left its CPU (THREAD_TERMINATED), then DEAD.
+    pub fn info(&self) -> abi::zx_info_thread_t {
+        let state = match self.state() {
+            ThreadState::New => abi::ZX_THREAD_STATE_NEW,
+            ThreadState::Dead => {
+                let left = self
+                    .base
+                    .signals()
+                    .get()
+                    .contains(Signals::THREAD_TERMINATED);
+                if left {
+                    abi::ZX_THREAD_STATE_DEAD
+                } else {
+                    abi::ZX_THREAD_STATE_DYING
+                }
+            }
+            ThreadState::Runnable | ThreadState::Running | ThreadState::Blocked => {
+                match self.blocked.load(Ordering::Acquire) {
+                    NOT_BLOCKED => abi::ZX_THREAD_STATE_RUNNING,
+                    why => why,
+                }
+            }
+        };
+        abi::zx_info_thread_t {
+            state,
+            ..Default::default()
+        }
     }
 
     /// Whether the thread was killed (or died): it must not return to user mode.

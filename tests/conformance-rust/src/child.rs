@@ -11,9 +11,9 @@ pub const UNKNOWN_MODE: i32 = 98;
 pub const SETUP: i32 = 60;
 
 /// The `i`th extra startup handle (the first one the starter passed is 0; it is startup
-/// handle 3 of the bootstrap message).
+/// handle 4 of the bootstrap message).
 pub fn take_extra(i: u32) -> u32 {
-    zx::startup::take_startup_handle(3 + i).map_or(ZX_HANDLE_INVALID, |h| h.into_raw())
+    zx::startup::take_startup_handle(4 + i).map_or(ZX_HANDLE_INVALID, |h| h.into_raw())
 }
 
 fn parse_hex(s: &str) -> Option<u64> {
@@ -77,6 +77,14 @@ pub fn main(args: &[&str]) -> i32 {
             // SAFETY: no pointers.
             unsafe {
                 sys::zx_nanosleep(ZX_TIME_INFINITE);
+            }
+            SURVIVED
+        }
+        "kill-own-job" => {
+            // Kills its own default job, so itself: the call must not return.
+            // SAFETY: no pointers.
+            unsafe {
+                sys::zx_task_kill(zx::startup::job_default());
             }
             SURVIVED
         }

@@ -24,6 +24,7 @@ mod t_futex;
 mod t_handle;
 mod t_hostile;
 mod t_info;
+mod t_job;
 mod t_long;
 mod t_ports;
 mod t_process;
@@ -70,6 +71,7 @@ fn main(args: &[&str]) -> i32 {
         t_vmar::CASES,
         t_thread::CASES,
         t_process::CASES,
+        t_job::CASES,
         t_long::CASES,
         t_race::CASES,
         t_futex::CASES,

@@ -604,7 +604,7 @@ fn bad_out_no_leak() -> R {
                     (
                         "zx_process_create.vmar",
                         sys::zx_process_create(
-                            ZX_HANDLE_INVALID,
+                            zx::startup::job_default(),
                             name.as_ptr(),
                             4,
                             0,

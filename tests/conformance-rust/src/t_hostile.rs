@@ -525,7 +525,14 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
     ("zx_process_create.name", Dir::In, |p| {
         let (mut a, mut b) = (0u32, 0u32);
         Ok(unsafe {
-            sys::zx_process_create(ZX_HANDLE_INVALID, p as *const _, 4, 0, &mut a, &mut b)
+            sys::zx_process_create(
+                zx::startup::job_default(),
+                p as *const _,
+                4,
+                0,
+                &mut a,
+                &mut b,
+            )
         })
     }),
     ("zx_process_create.proc_handle", Dir::Out, |p| {
@@ -533,7 +540,7 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
         let n = b"hostile";
         Ok(unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 n.as_ptr().cast(),
                 n.len(),
                 0,
@@ -547,12 +554,40 @@ const PTR_CASES: &[(&str, Dir, PtrFn)] = &[
         let n = b"hostile";
         Ok(unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 n.as_ptr().cast(),
                 n.len(),
                 0,
                 &mut a,
                 p as *mut _,
+            )
+        })
+    }),
+    ("zx_job_create.out", Dir::Out, |p| {
+        Ok(unsafe { sys::zx_job_create(zx::startup::job_default(), 0, p as *mut _) })
+    }),
+    ("zx_object_get_child.out", Dir::Out, |p| {
+        // This process's own koid as a child of its job: found, so only `out` can fail.
+        let koid = koid_of(proc_self())?;
+        Ok(unsafe {
+            sys::zx_object_get_child(
+                zx::startup::job_default(),
+                koid,
+                ZX_RIGHT_SAME_RIGHTS,
+                p as *mut _,
+            )
+        })
+    }),
+    ("zx_object_get_info.job_processes", Dir::Out, |p| {
+        let (mut a, mut v) = (0usize, 0usize);
+        Ok(unsafe {
+            sys::zx_object_get_info(
+                zx::startup::job_default(),
+                ZX_INFO_JOB_PROCESSES,
+                p as *mut _,
+                8,
+                &mut a,
+                &mut v,
             )
         })
     }),
@@ -1105,9 +1140,12 @@ fn unknown_options() -> R {
             &mut ah,
         )
     });
+    expect("zx_job_create(options 1)", unsafe {
+        sys::zx_job_create(zx::startup::job_default(), 1, &mut h)
+    });
     expect("zx_process_create(options 1)", unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             1,
             1,

@@ -262,21 +262,17 @@ fn kmem_topic_17() -> R {
         k.total_bytes,
         k.free_bytes
     );
-    // No jobs here: JOB_PROCESSES on a process handle is refused (as an unknown topic or as
-    // the wrong object type).
-    check_in!(
-        [ZX_ERR_NOT_SUPPORTED, ZX_ERR_INVALID_ARGS, ZX_ERR_WRONG_TYPE],
-        unsafe {
-            sys::zx_object_get_info(
-                kmem_handle(),
-                9,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut actual,
-                &mut avail,
-            )
-        }
-    );
+    // JOB_PROCESSES on a process handle: a known topic on the wrong object.
+    check!(ZX_ERR_WRONG_TYPE, unsafe {
+        sys::zx_object_get_info(
+            kmem_handle(),
+            9,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut actual,
+            &mut avail,
+        )
+    });
     Ok(())
 }
 
@@ -432,10 +428,22 @@ fn unknown_topic() -> R {
     let v = vmo(PAGE)?;
     let mut buf = [0u8; 256];
     let (mut actual, mut avail) = (0usize, 0usize);
-    // 22 (ZX_INFO_SOCKET) is known now: on a VMO it is WRONG_TYPE (t_socket checks it).
-    for topic in [0u32, 4, 5, 6, 8, 10, 18, 20, 24, 1000, u32::MAX] {
-        // The contract does not name the code: Zircon answers NOT_SUPPORTED.
-        check_in!([ZX_ERR_NOT_SUPPORTED, ZX_ERR_INVALID_ARGS], unsafe {
+    // zx-abi-objects.md section 12: an unknown topic is NOT_SUPPORTED ...
+    for topic in [0u32, 5, 6, 20, 1000, u32::MAX] {
+        check!(ZX_ERR_NOT_SUPPORTED, unsafe {
+            sys::zx_object_get_info(
+                v.raw(),
+                topic,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut actual,
+                &mut avail,
+            )
+        });
+    }
+    // ... and a known one on the wrong object WRONG_TYPE (the task topics on a VMO).
+    for topic in [4u32, 8, 9, 10, 22, 24, 25] {
+        check!(ZX_ERR_WRONG_TYPE, unsafe {
             sys::zx_object_get_info(
                 v.raw(),
                 topic,

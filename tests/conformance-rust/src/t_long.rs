@@ -54,6 +54,10 @@ pub const CASES: &[Case] = &[
         || again_if_the_host_stalled(process_teardown),
     ),
     (
+        "long_killing_a_job_tree_of_1000_processes_lets_others_run",
+        || again_if_the_host_stalled(kill_a_big_job_tree),
+    ),
+    (
         "long_killing_a_process_that_holds_4000_vmo_handles_lets_others_run",
         || again_if_the_host_stalled(|| ending_a_process_with_many_handles(false)),
     ),
@@ -552,6 +556,63 @@ fn ending_a_process_with_many_handles(by_itself: bool) -> R {
     Ok(())
 }
 
+/// A job tree four levels deep holding 1,000 processes (never started, each with its address
+/// space and root VMAR) and two running children, killed with one `zx_task_kill`: the kill
+/// walks the tree one process at a time with points between, so the watcher keeps running;
+/// everything ends with -1024 and the pages come back.
+fn kill_a_big_job_tree() -> R {
+    const PROCESSES: usize = 1000;
+    let before = kmem()?.free_bytes;
+    let mut jobs: Vec<Owned> = Vec::new();
+    let mut parent = zx::startup::job_default();
+    for _ in 0..4 {
+        let mut out = 0u32;
+        // SAFETY: valid out pointer.
+        zx_ok!(unsafe { sys::zx_job_create(parent, 0, &mut out) });
+        jobs.push(Owned::from_raw(out));
+        parent = out;
+    }
+    let mut procs: Vec<Owned> = Vec::with_capacity(PROCESSES);
+    for i in 0..PROCESSES {
+        let job = jobs[i % jobs.len()].raw();
+        let (mut p, mut v) = (0u32, 0u32);
+        let name = b"many";
+        // SAFETY: valid name and out pointers.
+        zx_ok!(unsafe {
+            sys::zx_process_create(job, name.as_ptr().cast(), name.len(), 0, &mut p, &mut v)
+        });
+        drop(Owned::from_raw(v));
+        procs.push(Owned::from_raw(p));
+    }
+    let mut running = Vec::new();
+    for job in [&jobs[1], &jobs[3]] {
+        // SAFETY: `job` stays open for the call.
+        let job = unsafe { zx::Unowned::<zx::Job>::from_raw_static(job.raw()) };
+        let argv = [SELF_PATH, "child", "sleep"];
+        let archive = zx::startup::bootfs_vmo();
+        match zx::process::spawn_in(&job, &archive, SELF_PATH, &argv, Vec::new()) {
+            Ok(p) => running.push(Owned::from_raw(p.into_raw())),
+            Err(s) => fail!("spawn in a job: {s}"),
+        }
+    }
+    let top = jobs[0].raw();
+    while_watched("killing a job tree of 1,000 processes", ZX_OK, || {
+        // SAFETY: no pointers; the job is this case's.
+        let s = unsafe { sys::zx_task_kill(top) };
+        if s != ZX_OK {
+            return s;
+        }
+        wait(top, ZX_JOB_TERMINATED, 30_000 * MS).0
+    })?;
+    for p in procs.iter().chain(&running) {
+        let info: zx_info_process_t = get_info(p.raw(), ZX_INFO_PROCESS)?;
+        eq!(info.return_code, ZX_TASK_RETCODE_SYSCALL_KILL);
+    }
+    drop((procs, running, jobs));
+    sleep_ns(10 * MS);
+    pages_came_back(before)
+}
+
 /// Levels of the snapshot chain: deep, and well within a process's 4,096 handles. Not
 /// deeper: handing a page down walks every level, so a 64-page chunk at the top of a chain
 /// 1,000 deep costs about 13 ms on virt and 140 ms on QEMU's raspi machines (the cost per
@@ -991,7 +1052,7 @@ fn process_with_mappings(
     // SAFETY: valid pointers.
     zx_ok!(unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             name.len(),
             0,

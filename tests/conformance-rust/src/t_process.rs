@@ -479,7 +479,7 @@ fn create_bad_args() -> R {
     });
     check!(ZX_ERR_INVALID_ARGS, unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             name.len(),
             1,
@@ -489,11 +489,18 @@ fn create_bad_args() -> R {
     });
     for bad in [0usize, KERNEL_ADDR, UNMAPPED_ADDR] {
         check!(ZX_ERR_INVALID_ARGS, unsafe {
-            sys::zx_process_create(ZX_HANDLE_INVALID, bad as *const _, 4, 0, &mut p, &mut v)
+            sys::zx_process_create(
+                zx::startup::job_default(),
+                bad as *const _,
+                4,
+                0,
+                &mut p,
+                &mut v,
+            )
         });
         check!(ZX_ERR_INVALID_ARGS, unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 name.as_ptr().cast(),
                 name.len(),
                 0,
@@ -503,7 +510,7 @@ fn create_bad_args() -> R {
         });
         check!(ZX_ERR_INVALID_ARGS, unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 name.as_ptr().cast(),
                 name.len(),
                 0,
@@ -515,7 +522,7 @@ fn create_bad_args() -> R {
     // A created but never started process can be closed.
     zx_ok!(unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr().cast(),
             name.len(),
             0,
@@ -657,7 +664,7 @@ fn new_process(name: &[u8]) -> Result<(Owned, Owned, Owned), String> {
     let (mut p, mut v, mut t) = (0u32, 0u32, 0u32);
     let s = unsafe {
         sys::zx_process_create(
-            ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr(),
             name.len(),
             0,

@@ -10,7 +10,7 @@ zx::entry!(main);
 const ANSWER: &[u8] = b"hello back from demo-child\0";
 
 fn main(_args: &[&str]) -> i32 {
-    let Some(handle) = zx::startup::take_startup_handle(3) else {
+    let Some(handle) = zx::startup::take_startup_handle(4) else {
         println!("demo-child: no VMO was passed as startup handle 3");
         return 1;
     };

@@ -96,6 +96,7 @@ pub enum Kind {
     Thread,
     Process,
     Socket,
+    Job,
     Other,
 }
 
@@ -108,6 +109,7 @@ impl Kind {
             sys::ZX_OBJ_TYPE_THREAD => Kind::Thread,
             sys::ZX_OBJ_TYPE_PROCESS => Kind::Process,
             sys::ZX_OBJ_TYPE_SOCKET => Kind::Socket,
+            sys::ZX_OBJ_TYPE_JOB => Kind::Job,
             _ => Kind::Other,
         }
     }
@@ -245,6 +247,28 @@ pub fn kind_of(handle: zx_handle_t) -> Option<Kind> {
         )
     };
     (status == sys::ZX_OK).then(|| Kind::of_type(info.type_))
+}
+
+/// The koid of `handle`, 0 if it names nothing.
+pub fn koid_of(handle: zx_handle_t) -> u64 {
+    let mut info = sys::zx_info_handle_basic_t::default();
+    let (mut actual, mut avail) = (0usize, 0usize);
+    // SAFETY: the buffer is a local record of the size passed.
+    let status = unsafe {
+        sys::zx_object_get_info(
+            handle,
+            sys::ZX_INFO_HANDLE_BASIC,
+            (&mut info as *mut sys::zx_info_handle_basic_t).cast(),
+            core::mem::size_of::<sys::zx_info_handle_basic_t>(),
+            &mut actual,
+            &mut avail,
+        )
+    };
+    if status == sys::ZX_OK {
+        info.koid
+    } else {
+        0
+    }
 }
 
 /// Pages of an arena: scratch memory the kernel may read and write (records first, the

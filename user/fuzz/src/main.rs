@@ -117,6 +117,8 @@ fn startup_handles() -> Vec<zx_handle_t> {
     handles.push(zx::startup::process_self());
     handles.push(zx::startup::vmar_root_self());
     handles.push(zx::startup::bootfs());
+    // The fuzzer's own job: never killed (only looked at and created in).
+    handles.push(zx::startup::job_default());
     handles
 }
 
@@ -388,7 +390,7 @@ fn run_round(seed: u64, calls: u64) -> Result<u64, (u64, String)> {
 /// A round's process: a watchdog, then [`one_round`]; exits with 0 when nothing failed, 1
 /// when a call broke the contract, 3 when a call stalled.
 fn round_process(seed: u64, calls: u64) -> i32 {
-    let counter = zx::startup::take_startup_handle(3).map(zx::Vmo::from);
+    let counter = zx::startup::take_startup_handle(4).map(zx::Vmo::from);
     let watch: &'static Watch = alloc::boxed::Box::leak(alloc::boxed::Box::new(Watch {
         stop: AtomicBool::new(false),
     }));

@@ -231,7 +231,7 @@ impl Script {
         // SAFETY: out pointers to locals; the name is readable.
         let s = unsafe {
             sys::zx_process_create(
-                ZX_HANDLE_INVALID,
+                zx::startup::job_default(),
                 name.as_ptr(),
                 name.len(),
                 0,

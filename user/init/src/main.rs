@@ -7,6 +7,11 @@
 //! the keyword) and exits with its code. Otherwise it
 //! shows what the kernel does: VMOs, copy-on-write clones, a second process sharing a clone,
 //! signals and memory figures, and then stays alive.
+//!
+//! It gets the root job as its default job and starts every program in a child job of it,
+//! "programs" (created first; if that fails, in the root job). With `killroot` among its
+//! arguments it kills the root job at once (so itself and everything else): the kernel then
+//! prints a line and powers off (a check of that path).
 #![no_std]
 #![no_main]
 
@@ -15,13 +20,45 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use zx::prelude::*;
 use zx::{bootfs, println, Rights, Signals, Time, Vmo, VmoCloneOptions};
 
 zx::entry!(main);
 
+/// The job programs are started in ("programs", a child of the root job), kept open for the
+/// life of init; ZX_HANDLE_INVALID until made (then the root job is used).
+static PROGRAMS: AtomicU32 = AtomicU32::new(zx::sys::ZX_HANDLE_INVALID);
+
+/// Starts `path` of the boot archive with `argv` = `[path, args...]` in the programs' job.
+fn spawn(path: &str, args: &[&str], extra_handles: Vec<zx::Handle>) -> zx::Result<zx::Process> {
+    let raw = PROGRAMS.load(Ordering::Acquire);
+    let job = if raw == zx::sys::ZX_HANDLE_INVALID {
+        zx::Job::default_job()
+    } else {
+        // SAFETY: init never closes the programs' job handle.
+        unsafe { zx::Unowned::from_raw_static(raw) }
+    };
+    let mut argv = vec![path];
+    argv.extend_from_slice(args);
+    zx::process::spawn_in(&job, &zx::startup::bootfs_vmo(), path, &argv, extra_handles)
+}
+
 fn main(args: &[&str]) -> i32 {
+    match zx::Job::create(&zx::Job::default_job()) {
+        Ok(job) => {
+            let _ = job.set_name("programs");
+            PROGRAMS.store(job.into_raw(), Ordering::Release);
+        }
+        Err(status) => println!("init: no job for programs ({status}): using the root job"),
+    }
+    if args.iter().skip(1).any(|a| *a == "killroot") {
+        println!("init: killing the root job");
+        let status = zx::Job::default_job().kill();
+        println!("init: zx_task_kill of the root job returned: {status:?}");
+        return 1;
+    }
     let koid = zx::Process::self_handle()
         .get_koid()
         .map_or(0, |k| k.raw_koid());
@@ -52,7 +89,7 @@ fn main(args: &[&str]) -> i32 {
 /// Runs `path` (`bin/bench` for make bench, `bin/fuzz` for make fuzz) with the arguments that
 /// follow its keyword and returns its exit code.
 fn run_program(path: &str, args: &[&str]) -> i32 {
-    match zx::process::spawn(path, args, Vec::new()).and_then(|p| p.wait_exit()) {
+    match spawn(path, args, Vec::new()).and_then(|p| p.wait_exit()) {
         Ok(code) => i32::try_from(code).unwrap_or(1),
         Err(status) => {
             println!("init: {path} could not be run: {status}");
@@ -84,7 +121,7 @@ fn run_suites(only: &[&str]) -> i32 {
     for path in &suites {
         let name = path.rsplit('/').next().unwrap_or(path);
         println!("init: running {path}");
-        let code = match zx::process::spawn(path, only, Vec::new()) {
+        let code = match spawn(path, only, Vec::new()) {
             Ok(process) => process.wait_exit(),
             Err(status) => Err(status),
         };
@@ -160,7 +197,7 @@ fn demo() -> zx::Result<()> {
 
     // The child gets a duplicate of the clone; init keeps one to read what it wrote.
     let for_child = clone.duplicate_handle(Rights::SAME_RIGHTS)?;
-    let child = zx::process::spawn("bin/demo-child", &[], vec![for_child.into_handle()])?;
+    let child = spawn("bin/demo-child", &[], vec![for_child.into_handle()])?;
     let code = child.wait_exit()?;
     println!("init: demo-child exited with {code}");
 
@@ -180,7 +217,7 @@ fn demo() -> zx::Result<()> {
     kmem("after closing both");
 
     // A C program on libzircon.
-    let hello = zx::process::spawn("bin/hello-c", &["from", "init"], Vec::new())?;
+    let hello = spawn("bin/hello-c", &["from", "init"], Vec::new())?;
     println!("init: hello-c exited with {}", hello.wait_exit()?);
     Ok(())
 }

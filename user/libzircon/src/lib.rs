@@ -60,10 +60,10 @@ pub extern "C" fn zx_vmar_root_self() -> zx_handle_t {
     zx::startup::vmar_root_self()
 }
 
-/// There are no jobs: `ZX_HANDLE_INVALID`.
+/// Startup handle 3, the default job (`PA_JOB_DEFAULT`).
 #[no_mangle]
 pub extern "C" fn zx_job_default() -> zx_handle_t {
-    ZX_HANDLE_INVALID
+    zx::startup::job_default()
 }
 
 /// Startup handle 2, the boot archive.
@@ -72,7 +72,7 @@ pub extern "C" fn zxr_bootfs() -> zx_handle_t {
     zx::startup::bootfs()
 }
 
-/// Takes startup handle `index` (3 = first extra).
+/// Takes startup handle `index` (4 = first extra).
 #[no_mangle]
 pub extern "C" fn zxr_take_startup_handle(index: u32) -> zx_handle_t {
     zx::startup::take_startup_handle(index).map_or(ZX_HANDLE_INVALID, Handle::into_raw)
@@ -90,12 +90,40 @@ unsafe fn c_str<'a>(s: *const c_char) -> Option<&'a str> {
     unsafe { CStr::from_ptr(s) }.to_str().ok()
 }
 
-/// Starts `path` of the boot archive; see `<zircon/process.h>`.
+/// Starts `path` of the boot archive in the default job; see `<zircon/process.h>`.
 ///
 /// # Safety
 /// The pointers must be valid as the header describes.
 #[no_mangle]
 pub unsafe extern "C" fn zxr_spawn(
+    path: *const c_char,
+    argc: c_int,
+    argv: *const *const c_char,
+    handles: *const zx_handle_t,
+    num_handles: u32,
+    proc_out: *mut zx_handle_t,
+) -> zx_status_t {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        zxr_spawn_in(
+            zx::startup::job_default(),
+            path,
+            argc,
+            argv,
+            handles,
+            num_handles,
+            proc_out,
+        )
+    }
+}
+
+/// Starts `path` of the boot archive in `job`; see `<zircon/process.h>`.
+///
+/// # Safety
+/// The pointers must be valid as the header describes.
+#[no_mangle]
+pub unsafe extern "C" fn zxr_spawn_in(
+    job: zx_handle_t,
     path: *const c_char,
     argc: c_int,
     argv: *const *const c_char,
@@ -132,7 +160,10 @@ pub unsafe extern "C" fn zxr_spawn(
         };
         args.push(arg);
     }
-    match zx::process::spawn_argv(path, &args, extra) {
+    // SAFETY: `job` is only borrowed for the call; the caller keeps it.
+    let job = unsafe { zx::Unowned::<zx::Job>::from_raw_static(job) };
+    let archive = zx::startup::bootfs_vmo();
+    match zx::process::spawn_in(&job, &archive, path, &args, extra) {
         Ok(process) => {
             // SAFETY: `proc_out` is a valid place for the result.
             unsafe { proc_out.write(process.into_raw()) };

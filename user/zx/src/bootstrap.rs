@@ -1,7 +1,7 @@
 //! The bootstrap message (`user/README.md`, "Program start"), whose format `abi` defines:
 //! here, the launcher's encoder into a `Vec`.
 
-pub(crate) use abi::bootstrap::{parse, FIRST_EXTRA};
+pub(crate) use abi::bootstrap::{parse, FIRST_EXTRA, JOB_DEFAULT};
 use alloc::vec::Vec;
 
 /// The message bytes for `argv` and `handle_count` handles.

@@ -54,7 +54,7 @@ pub use port::{
     object_wait_many, Event, EventPair, Packet, PacketContents, Port, WaitAsyncOpts, WaitItem,
 };
 pub use socket::Socket;
-pub use task::{Process, Thread};
+pub use task::{Job, Process, Thread};
 pub use time::{Duration, MonotonicDuration, MonotonicInstant, Time};
 pub use timer::{cprng_add_entropy, cprng_draw, Slack as TimerSlack, Timer};
 pub use vmar::{Vmar, VmarFlags};

@@ -5,7 +5,8 @@
 //! file bytes copied in, the rest zero), maps a 256 KiB stack below a guard page, creates
 //! the first thread and starts it at the ELF entry with the bootstrap channel in `x0`.
 //! The bootstrap message (`user/README.md`) carries `argv` = `[path, args...]` and the
-//! handles: the new process, its root VMAR, the boot archive (read-only) and the extras.
+//! handles: the new process, its root VMAR, the boot archive (read-only), its job (a
+//! duplicate of the job it was created in: its default job) and the extras.
 
 use alloc::format;
 use alloc::vec::Vec;
@@ -14,15 +15,15 @@ use crate::bootfs::{self, Entry};
 use crate::elf::{self, Segment, EHDR_LEN, PF_R, PF_W, PF_X, PHDR_LEN, PT_LOAD};
 use crate::thread::map_stack;
 use crate::{
-    bootstrap, startup, AsHandleRef, Channel, Handle, Process, Result, Rights, Status, Thread,
+    bootstrap, startup, AsHandleRef, Channel, Handle, Job, Process, Result, Rights, Status, Thread,
     Vmar, VmarFlags, Vmo, VmoOp, PAGE_SIZE,
 };
 
 /// Stack size of a new process's first thread.
 pub const STACK_SIZE: usize = 256 * 1024;
 
-/// Starts `path` from this program's boot archive with `argv` = `[path, args...]` and
-/// `extra_handles` as startup handles 3, 4, ... of the new process. The extra handles are
+/// Starts `path` from this program's boot archive, in the default job, with `argv` =
+/// `[path, args...]` and `extra_handles` as startup handles 4, 5, ... of the new process. The extra handles are
 /// consumed whether it succeeds or not. Errors: `NOT_FOUND` (no such file), `INVALID_ARGS` /
 /// `NOT_SUPPORTED` (not a loadable aarch64 static executable), `OUT_OF_RANGE` (arguments or
 /// handles too many for one message), or what a system call returned.
@@ -47,6 +48,17 @@ pub fn spawn_from(
     argv: &[&str],
     extra_handles: Vec<Handle>,
 ) -> Result<Process> {
+    spawn_in(&Job::default_job(), archive, path, argv, extra_handles)
+}
+
+/// Like [`spawn_from`], in `job` (which the new process gets as its default job).
+pub fn spawn_in(
+    job: &Job,
+    archive: &Vmo,
+    path: &str,
+    argv: &[&str],
+    extra_handles: Vec<Handle>,
+) -> Result<Process> {
     let bootstrap_handles = bootstrap::FIRST_EXTRA + extra_handles.len();
     if bootstrap_handles > crate::sys::ZX_CHANNEL_MAX_MSG_HANDLES as usize {
         return Err(Status::OUT_OF_RANGE);
@@ -65,7 +77,7 @@ pub fn spawn_from(
     let file = bootfs::find(archive, path)?;
     let name = path.rsplit('/').next().unwrap_or(path);
     let name = truncate(name, crate::sys::ZX_MAX_NAME_LEN - 1);
-    let (process, vmar) = Process::create(name, 0)?;
+    let (process, vmar) = Process::create_in(job, name, 0)?;
     let entry = load_elf(archive, &file, &vmar, name)?;
     let stack = map_stack(&vmar, STACK_SIZE, &format!("{name}:stack"))?;
     let thread = Thread::create(&process, name)?;
@@ -74,6 +86,7 @@ pub fn spawn_from(
     handles.push(process.duplicate_handle(Rights::SAME_RIGHTS)?.into_handle());
     handles.push(vmar.into_handle());
     handles.push(read_only(archive)?);
+    handles.push(job.duplicate_handle(Rights::SAME_RIGHTS)?.into_handle());
     handles.extend(extra_handles);
     let (ours, theirs) = Channel::create()?;
     ours.write(&message, &mut handles)?;

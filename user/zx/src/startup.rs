@@ -1,12 +1,12 @@
 //! The handles and arguments a program starts with (from the bootstrap message).
 //!
-//! Startup handles 0..2 (process, root VMAR, boot archive) stay owned by the runtime for the
-//! life of the program and are lent out as [`Unowned`] views; the extras (index 3 and up) are
-//! handed out once each by [`take_startup_handle`].
+//! Startup handles 0..3 (process, root VMAR, boot archive, default job) stay owned by the
+//! runtime for the life of the program and are lent out as [`Unowned`] views; the extras
+//! (index 4 and up) are handed out once each by [`take_startup_handle`].
 
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
-use crate::bootstrap::FIRST_EXTRA;
+use crate::bootstrap::{FIRST_EXTRA, JOB_DEFAULT};
 use crate::sys::{self, zx_handle_t, ZX_HANDLE_INVALID};
 use crate::{Handle, Unowned, Vmo};
 
@@ -16,9 +16,10 @@ pub(crate) const MAX_HANDLES: usize = sys::ZX_CHANNEL_MAX_MSG_HANDLES as usize;
 static PROCESS: AtomicU32 = AtomicU32::new(ZX_HANDLE_INVALID);
 static VMAR_ROOT: AtomicU32 = AtomicU32::new(ZX_HANDLE_INVALID);
 static BOOTFS: AtomicU32 = AtomicU32::new(ZX_HANDLE_INVALID);
+static JOB: AtomicU32 = AtomicU32::new(ZX_HANDLE_INVALID);
 #[allow(clippy::declare_interior_mutable_const)]
 const NO_HANDLE: AtomicU32 = AtomicU32::new(ZX_HANDLE_INVALID);
-/// Startup handles by index; 0..2 are never taken.
+/// Startup handles by index; 0..3 are never taken.
 static HANDLES: [AtomicU32; MAX_HANDLES] = [NO_HANDLE; MAX_HANDLES];
 
 static ARGS_PTR: AtomicPtr<&'static str> = AtomicPtr::new(core::ptr::null_mut());
@@ -30,6 +31,7 @@ pub(crate) fn set_handles(handles: &[zx_handle_t]) {
     PROCESS.store(get(0), Ordering::Release);
     VMAR_ROOT.store(get(1), Ordering::Release);
     BOOTFS.store(get(2), Ordering::Release);
+    JOB.store(get(JOB_DEFAULT), Ordering::Release);
     for (slot, raw) in HANDLES.iter().zip(handles).skip(FIRST_EXTRA) {
         slot.store(*raw, Ordering::Release);
     }
@@ -60,15 +62,28 @@ pub fn bootfs() -> zx_handle_t {
     BOOTFS.load(Ordering::Acquire)
 }
 
+/// The program's default job (startup handle 3, Zircon's `PA_JOB_DEFAULT`): where its
+/// launcher put it, and where [`crate::Process::create`] and the launcher put new processes.
+/// Raw and kept open by the runtime; `ZX_HANDLE_INVALID` if the program got none.
+pub fn job_default() -> zx_handle_t {
+    JOB.load(Ordering::Acquire)
+}
+
+/// The default job as a borrowed [`crate::Job`].
+pub fn job_default_ref() -> Unowned<'static, crate::Job> {
+    // SAFETY: the runtime never closes startup handle 3.
+    unsafe { Unowned::from_raw_static(job_default()) }
+}
+
 /// The boot archive as a borrowed [`Vmo`].
 pub fn bootfs_vmo() -> Unowned<'static, Vmo> {
     // SAFETY: the runtime never closes startup handle 2.
     unsafe { Unowned::from_raw_static(bootfs()) }
 }
 
-/// Takes startup handle `index`, counted in the bootstrap message: 3 is the first extra
-/// handle the starter passed, 4 the second, ... Each is handed out once; `None` for indices
-/// below 3 (the runtime keeps those), out of range, already taken or absent.
+/// Takes startup handle `index`, counted in the bootstrap message: 4 is the first extra
+/// handle the starter passed, 5 the second, ... Each is handed out once; `None` for indices
+/// below 4 (the runtime keeps those), out of range, already taken or absent.
 pub fn take_startup_handle(index: u32) -> Option<Handle> {
     let index = index as usize;
     if index < FIRST_EXTRA {
