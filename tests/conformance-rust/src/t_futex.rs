@@ -171,7 +171,7 @@ fn wait_owner_invalid() -> R {
     let (mut p, mut vmar) = (0u32, 0u32);
     zx_ok!(unsafe {
         sys::zx_process_create(
-            zx::sys::ZX_HANDLE_INVALID,
+            zx::startup::job_default(),
             name.as_ptr(),
             name.len(),
             0,
