@@ -234,7 +234,9 @@ pub(super) fn call(
         queue_limit_broken(unread);
         return Err(Status::BAD_STATE);
     }
-    let reply = channel.call_wait(&slot, deadline, &blocker);
+    let reply = task::blocked_in(object::task::Blocked::Channel, || {
+        channel.call_wait(&slot, deadline, &blocker)
+    });
     drop((channel, slot));
     let reply = reply?;
     let (rd_bytes, rd_handles) = (args.rd_num_bytes as usize, args.rd_num_handles as usize);

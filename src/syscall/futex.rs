@@ -119,7 +119,9 @@ pub(super) fn wait(
     if confirm {
         futexes.confirm(waiter, key, owner);
     }
-    futexes.block(waiter, deadline, &blocker)
+    crate::task::blocked_in(object::task::Blocked::Futex, || {
+        futexes.block(waiter, deadline, &blocker)
+    })
 }
 
 /// `zx_futex_wake`: the word is not read (an unmapped address is fine).

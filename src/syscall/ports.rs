@@ -118,8 +118,10 @@ pub(super) fn port_wait(
     })??;
     if !taken {
         let (port, _, handle_id) = table.get_object_with_id::<Port>(value, Rights::READ)?;
-        packet = port.wait(deadline, &crate::task::KernelBlocker, |waker| {
-            table.observe(value, handle_id, Signals::NONE, waker)
+        packet = crate::task::blocked_in(object::task::Blocked::Port, || {
+            port.wait(deadline, &crate::task::KernelBlocker, |waker| {
+                table.observe(value, handle_id, Signals::NONE, waker)
+            })
         })?;
     }
     out.write(&packet)
@@ -193,7 +195,9 @@ pub(super) fn wait_many(
         item.handle = record.handle;
         item.waitfor = Signals::from_bits(record.waitfor);
     }
-    let result = object::wait::wait_many(table, items, deadline, &crate::task::KernelBlocker);
+    let result = crate::task::blocked_in(object::task::Blocked::WaitMany, || {
+        object::wait::wait_many(table, items, deadline, &crate::task::KernelBlocker)
+    });
     match result {
         Ok(()) | Err(Status::TIMED_OUT) | Err(Status::CANCELED) => {
             for (item, bytes) in items.iter().zip(raw.chunks_exact_mut(ITEM)) {

@@ -315,9 +315,10 @@ pub fn with_current_process<R>(f: impl FnOnce(&Arc<Process>) -> R) -> Option<R> 
 /// Runs `call` with the current thread marked as blocked in `why` for `ZX_INFO_THREAD`
 /// (`object::task::Blocked`; cleared when `call` returns, also when it sleeps and the
 /// thread is killed meanwhile, as the stack unwinds). Every system call that may sleep wraps
-/// the part that may sleep in it: `zx_object_wait_one` (WaitOne), `zx_nanosleep` (Sleeping);
-/// futex, port, wait_many and channel_call waits are to use Futex, Port, WaitMany and
-/// Channel. Without a current thread `call` just runs. Takes no reference to the thread.
+/// the part that may sleep in it: `zx_object_wait_one` (WaitOne), `zx_nanosleep` (Sleeping),
+/// `zx_futex_wait` (Futex), `zx_port_wait` (Port), `zx_object_wait_many` (WaitMany),
+/// `zx_channel_call` (Channel). Without a current thread `call` just runs. Takes no
+/// reference to the thread.
 pub fn blocked_in<R>(why: object::task::Blocked, call: impl FnOnce() -> R) -> R {
     let thread = current_ptr();
     if thread.is_null() {

@@ -34,6 +34,10 @@ pub const CASES: &[Case] = &[
         "job_thread_blocked_in_wait_one_seen_by_another",
         blocked_wait_one,
     ),
+    (
+        "job_thread_state_names_each_blocking_call",
+        blocked_in_each_call,
+    ),
     ("job_no_kernel_leak", no_leak),
 ];
 
@@ -832,6 +836,91 @@ fn blocked_wait_one() -> R {
     await_state(t.raw(), ZX_THREAD_STATE_BLOCKED_WAIT_ONE)?;
     zx_ok!(ch_write(b.raw(), b"wake", &[]));
     t.join(5000 * MS)?;
+    Ok(())
+}
+
+static BLOCK_KIND: AtomicU32 = AtomicU32::new(0);
+static BLOCK_FUTEX: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+
+/// Blocks in the call `BLOCK_KIND` names on `WAIT_ON` (or the futex word), until that
+/// handle's peer writes or closes (the futex word is woken).
+extern "C" fn blocker(_: usize, _: usize) -> ! {
+    let h = WAIT_ON.load(Ordering::Acquire);
+    // SAFETY: valid pointers to this function's locals and statics.
+    unsafe {
+        match BLOCK_KIND.load(Ordering::Acquire) {
+            0 => {
+                sys::zx_futex_wait(BLOCK_FUTEX.as_ptr(), 0, ZX_HANDLE_INVALID, ZX_TIME_INFINITE);
+            }
+            1 => {
+                let mut packet = zx_port_packet_t::default();
+                sys::zx_port_wait(h, ZX_TIME_INFINITE, &mut packet);
+            }
+            2 => {
+                let mut items = [zx_wait_item_t {
+                    handle: h,
+                    waitfor: ZX_CHANNEL_READABLE,
+                    pending: 0,
+                }];
+                sys::zx_object_wait_many(items.as_mut_ptr(), 1, ZX_TIME_INFINITE);
+            }
+            _ => {
+                let mut request = [0u8; 8];
+                let mut reply = [0u8; 8];
+                let args = zx_channel_call_args_t {
+                    wr_bytes: request.as_mut_ptr() as usize,
+                    wr_num_bytes: 8,
+                    rd_bytes: reply.as_mut_ptr() as usize,
+                    rd_num_bytes: 8,
+                    ..Default::default()
+                };
+                let (mut bytes, mut handles) = (0u32, 0u32);
+                sys::zx_channel_call(h, 0, ZX_TIME_INFINITE, &args, &mut bytes, &mut handles);
+            }
+        }
+    }
+    thread_exit()
+}
+
+/// Each blocking call of issue 15 names itself in ZX_INFO_THREAD while it sleeps.
+fn blocked_in_each_call() -> R {
+    let expected = [
+        ZX_THREAD_STATE_BLOCKED_FUTEX,
+        ZX_THREAD_STATE_BLOCKED_PORT,
+        ZX_THREAD_STATE_BLOCKED_WAIT_MANY,
+        ZX_THREAD_STATE_BLOCKED_CHANNEL,
+    ];
+    for (kind, want) in expected.into_iter().enumerate() {
+        let (a, b) = channel()?;
+        let mut port = 0u32;
+        // SAFETY: valid out pointer.
+        zx_ok!(unsafe { sys::zx_port_create(0, &mut port) });
+        let port = Owned::from_raw(port);
+        BLOCK_FUTEX.store(0, Ordering::Release);
+        WAIT_ON.store(
+            if kind == 1 { port.raw() } else { a.raw() },
+            Ordering::Release,
+        );
+        BLOCK_KIND.store(kind as u32, Ordering::Release);
+        let t = start_thread(blocker, 0, 0)?;
+        await_state(t.raw(), want)?;
+        // Wake it: the futex word, a user packet, a message, the peer's close.
+        match kind {
+            0 => {
+                BLOCK_FUTEX.store(1, Ordering::Release);
+                // SAFETY: a valid futex word.
+                zx_ok!(unsafe { sys::zx_futex_wake(BLOCK_FUTEX.as_ptr(), u32::MAX) });
+            }
+            1 => {
+                let packet = zx_port_packet_t::default();
+                // SAFETY: a valid packet.
+                zx_ok!(unsafe { sys::zx_port_queue(port.raw(), &packet) });
+            }
+            2 => zx_ok!(ch_write(b.raw(), b"wake", &[])),
+            _ => drop(b),
+        }
+        t.join(5000 * MS)?;
+    }
     Ok(())
 }
 
