@@ -8,9 +8,18 @@
 //!
 //! User memory is never touched with the lock held: a write copies the user's bytes into a
 //! chunk of its own first (a closure the caller passes, outside the lock) and then links it
-//! in; a read takes the bytes out into a buffer of its own under the lock and hands them to
-//! the caller's copy afterwards; if that copy fails the bytes go back to the front of the
-//! buffer, so a read that faults loses nothing.
+//! in. A read runs in three steps: it claims the endpoint's read side (`Side::reading`),
+//! copies the bytes it will return into a buffer of its own under the lock, hands them to the
+//! caller's copy without the lock, and only then removes them (commit). Until the commit the
+//! bytes stay in the receive buffer, so they still count against its room (a writer cannot
+//! overfill it), keep READABLE set and keep the endpoint non-empty for `set_disposition` and
+//! for "data written before the peer closed stays readable"; a copy that faults just drops
+//! the claim, nothing to put back, nothing to allocate, nothing lost.
+//!
+//! One read (or peek) of an endpoint is in flight at a time: while one is, another read of
+//! the same endpoint returns SHOULD_WAIT even though READABLE is set (it may retry at once;
+//! the claim lasts one copy). This keeps the stream in order between concurrent readers and
+//! makes every read a fixed number of lock holds, with no retry loop.
 //!
 //! Signals of an endpoint E (recomputed after every change):
 //! - `SOCKET_READABLE` while E's receive buffer holds data;
@@ -127,25 +136,6 @@ impl ByteQueue {
             self.head = 0;
         }
     }
-
-    /// Puts `data` back in front (a read whose copy out failed). NO_MEMORY if the list
-    /// cannot grow.
-    fn push_front(&mut self, data: Vec<u8>) -> ZxResult {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.chunks.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
-        if self.head > 0 {
-            // The first chunk's read part must not come back: split it off.
-            if let Some(first) = self.chunks.front_mut() {
-                first.drain(..self.head);
-            }
-            self.head = 0;
-        }
-        self.len += data.len();
-        self.chunks.push_front(data);
-        Ok(())
-    }
 }
 
 /// One endpoint's receive side.
@@ -158,6 +148,9 @@ struct Side {
     closed: bool,
     /// The endpoint's own writes are disabled.
     write_disabled: bool,
+    /// A read (or peek) of this endpoint is in flight: the bytes it returns are still in
+    /// `bytes` (removed at its commit) and other reads get SHOULD_WAIT meanwhile.
+    reading: bool,
 }
 
 /// What the two endpoints share.
@@ -356,69 +349,95 @@ impl Socket {
     }
 
     /// `zx_socket_read` of at most `size` bytes (`peek`: without removing them). `copy_out`
-    /// gets the bytes without the lock held; if it fails, its error is returned and the
-    /// bytes stay buffered (in front, where they were). Empty buffer: PEER_CLOSED if the peer
-    /// is gone, BAD_STATE if its writes are disabled, else SHOULD_WAIT. Datagrams: the first
-    /// one, cut to `size` (the rest of it is discarded). NO_MEMORY: nothing changed.
+    /// gets the bytes without the lock held; if it fails, its error is returned and nothing
+    /// changed (the bytes never left the buffer). Empty buffer: PEER_CLOSED if the peer is
+    /// gone, BAD_STATE if its writes are disabled, else SHOULD_WAIT; SHOULD_WAIT also while
+    /// another read of this endpoint is in flight. Datagrams: the first one, cut to `size`
+    /// (the rest of it is discarded). NO_MEMORY: nothing changed.
     pub fn read(
         &self,
         size: usize,
         peek: bool,
         copy_out: impl FnOnce(&[u8]) -> ZxResult,
     ) -> ZxResult<usize> {
-        // The bytes are copied into a buffer allocated without the lock; if what the first
-        // look said is stale by the time it is taken (another reader), look again.
-        let mut capacity = 0;
-        let mut staging: Vec<u8> = Vec::new();
-        let peer = self.peer.upgrade();
-        let mut attempts = 0;
-        let (taken, held) = loop {
-            attempts += 1;
-            let mut sides = self.shared.sides.lock();
-            let (count, whole) = self.next_read(&sides, size)?;
-            // What leaves the buffer is held until the copy out succeeded (a datagram whole,
-            // also when cut), so that a failed copy can put it back.
-            let held = if peek { count } else { whole };
-            if held > capacity {
-                drop(sides);
-                // Bounded: a third try takes the largest any read can need.
-                let need = if attempts >= 3 { RX_BUF_MAX } else { held };
-                staging = Vec::new();
-                staging
-                    .try_reserve_exact(need)
-                    .map_err(|_| Status::NO_MEMORY)?;
-                capacity = need;
-                continue;
+        let count = self.read_claim(size)?;
+        let staging = match self.read_take(count) {
+            Ok(staging) => staging,
+            Err(status) => {
+                self.read_release();
+                return Err(status);
             }
-            staging.resize(held, 0);
-            let own = &mut sides[self.side];
-            own.bytes.peek(&mut staging);
-            if !peek {
-                own.bytes.discard(whole);
-                if self.shared.datagram {
-                    own.datagrams.pop_front();
-                    if own.datagrams.is_empty() {
-                        own.datagrams = VecDeque::new();
-                    }
-                }
-                self.update_signals(&sides, peer.as_ref());
-            }
-            break (count, held);
         };
-        let result = copy_out(&staging[..taken]);
-        if let Err(status) = result {
-            if !peek {
-                staging.truncate(held);
-                self.put_back(staging, peer.as_ref())?;
-            }
-            return Err(status);
-        }
+        let result = copy_out(&staging);
+        let peer = self.peer.upgrade();
+        self.read_commit(result.is_ok() && !peek, count, peer.as_ref());
+        // Freed without the lock.
+        drop(staging);
         drop(peer);
-        Ok(taken)
+        result.map(|()| count)
     }
 
-    /// How many bytes the next read of `size` copies and how many it removes (lock held).
-    fn next_read(&self, sides: &[Side; 2], size: usize) -> ZxResult<(usize, usize)> {
+    /// Read step 1: claims the read side and returns how many bytes the read copies. The
+    /// claim keeps the front of the buffer as it is now until [`Socket::read_commit`] or
+    /// [`Socket::read_release`]: only a read removes bytes (or a close, which ends it all).
+    fn read_claim(&self, size: usize) -> ZxResult<usize> {
+        let mut sides = self.shared.sides.lock();
+        let count = self.next_read(&sides, size)?;
+        sides[self.side].reading = true;
+        Ok(count)
+    }
+
+    /// Read step 2: the first `count` bytes, copied into a buffer allocated without the lock
+    /// (still in the receive buffer). BAD_HANDLE if the endpoint closed since the claim.
+    fn read_take(&self, count: usize) -> ZxResult<Vec<u8>> {
+        let mut staging = Vec::new();
+        staging
+            .try_reserve_exact(count)
+            .map_err(|_| Status::NO_MEMORY)?;
+        let sides = self.shared.sides.lock();
+        let own = &sides[self.side];
+        if own.closed {
+            return Err(Status::BAD_HANDLE);
+        }
+        // Within the capacity reserved above: no allocation under the lock. The claim keeps
+        // at least `count` bytes buffered (see `read_claim`).
+        staging.resize(count, 0);
+        own.bytes.peek(&mut staging);
+        Ok(staging)
+    }
+
+    /// Read step 3: drops the claim; `remove` (the copy out succeeded and it was no peek):
+    /// the `count` bytes read leave the buffer now (a datagram whole, also when cut).
+    fn read_commit(&self, remove: bool, count: usize, peer: Option<&Arc<Socket>>) {
+        let mut sides = self.shared.sides.lock();
+        let own = &mut sides[self.side];
+        own.reading = false;
+        if !remove || own.closed {
+            return;
+        }
+        // The claim kept the front as it was when the bytes were copied: the stream's first
+        // `count` bytes, the datagram at the front.
+        let whole = if self.shared.datagram {
+            let whole = own.datagrams.pop_front().map_or(0, |n| n as usize);
+            if own.datagrams.is_empty() {
+                own.datagrams = VecDeque::new();
+            }
+            whole
+        } else {
+            count
+        };
+        own.bytes.discard(whole);
+        self.update_signals(&sides, peer);
+    }
+
+    /// Drops the claim of a read that took nothing.
+    fn read_release(&self) {
+        self.shared.sides.lock()[self.side].reading = false;
+    }
+
+    /// How many bytes the next read of `size` copies (lock held): errors as
+    /// [`Socket::read`].
+    fn next_read(&self, sides: &[Side; 2], size: usize) -> ZxResult<usize> {
         let (own, other) = (&sides[self.side], &sides[1 - self.side]);
         if own.closed {
             return Err(Status::BAD_HANDLE);
@@ -432,34 +451,16 @@ impl Socket {
                 Status::SHOULD_WAIT
             });
         }
+        if own.reading {
+            // Another read's bytes are still in front (see the module doc).
+            return Err(Status::SHOULD_WAIT);
+        }
         if self.shared.datagram {
             let whole = own.datagrams.front().map_or(0, |&n| n as usize);
-            Ok((whole.min(size), whole))
+            Ok(whole.min(size))
         } else {
-            let n = own.bytes.len.min(size);
-            Ok((n, n))
+            Ok(own.bytes.len.min(size))
         }
-    }
-
-    /// A read whose copy out failed: what it took (a datagram whole) goes back to the front.
-    fn put_back(&self, staging: Vec<u8>, peer: Option<&Arc<Socket>>) -> ZxResult {
-        let len = staging.len();
-        let mut sides = self.shared.sides.lock();
-        let datagram = self.shared.datagram;
-        let own = &mut sides[self.side];
-        if own.closed {
-            return Ok(());
-        }
-        if datagram && own.datagrams.try_reserve(1).is_err() {
-            return Err(Status::NO_MEMORY);
-        }
-        own.bytes.push_front(staging)?;
-        if datagram {
-            // At most RX_BUF_MAX: fits.
-            own.datagrams.push_front(len as u32);
-        }
-        self.update_signals(&sides, peer);
-        Ok(())
     }
 
     /// `zx_socket_set_disposition`: each argument 0, WRITE_DISABLED or WRITE_ENABLED

@@ -218,3 +218,39 @@ fn txids_are_unique_among_pending_calls() {
     assert_eq!(ids.len(), 5);
     drop(b);
 }
+
+/// Two endpoints calling each other at once: each request reaches the other side as a
+/// message (not as the "reply" of the call pending there), since their txids differ.
+#[test]
+fn crossed_calls_do_not_collide() {
+    let table = HandleTable::new(0x1000, 64);
+    let (a, b, _, _) = pair(&table);
+    let blocker = StdBlocker::default();
+    let (slot_a, slot_b) = (CallSlot::new(&blocker), CallSlot::new(&blocker));
+    a.call_begin(vec![0, 0, 0, 0, 1], Vec::new(), &slot_a)
+        .unwrap();
+    b.call_begin(vec![0, 0, 0, 0, 2], Vec::new(), &slot_b)
+        .unwrap();
+    assert_ne!(slot_a.txid(), slot_b.txid());
+    assert_eq!((a.pending_calls(), b.pending_calls()), (1, 1));
+    assert_eq!(b.read(100, 0).unwrap().bytes[4], 1);
+    assert_eq!(a.read(100, 0).unwrap().bytes[4], 2);
+}
+
+/// A call abandoned right after its request went out (the syscall's queue-limit path): the
+/// slot is off the list and a reply with its txid is queued as an ordinary message.
+#[test]
+fn abandoned_call_reply_is_queued() {
+    let table = HandleTable::new(0x1000, 64);
+    let (a, b, _, _) = pair(&table);
+    let blocker = StdBlocker::default();
+    let slot = CallSlot::new(&blocker);
+    a.call_begin(vec![0, 0, 0, 0], Vec::new(), &slot).unwrap();
+    assert!(a.call_abandon(&slot));
+    assert!(!a.call_abandon(&slot));
+    assert_eq!(a.pending_calls(), 0);
+    let request = b.read(100, 0).unwrap();
+    b.write(&request.bytes, Vec::new()).unwrap();
+    assert_eq!(a.pending_messages(), 1);
+    assert!(a.base().signals().get().contains(Signals::CHANNEL_READABLE));
+}

@@ -230,6 +230,9 @@ pub(super) fn call(
     let slot = CallSlot::new(&blocker);
     let unread = channel.call_begin(data, taken, &slot)?;
     if unread > MAX_PENDING_MESSAGES {
+        // The process dies without waiting: the slot must not stay registered, or a reply
+        // with its txid would vanish into it instead of being queued.
+        channel.call_abandon(&slot);
         drop((channel, slot));
         queue_limit_broken(unread);
         return Err(Status::BAD_STATE);

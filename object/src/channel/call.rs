@@ -12,7 +12,9 @@
 //!
 //! Txids of calls are 0x80000000..=0xFFFFFFFF, unused by the calls pending on the endpoint:
 //! each call takes the next value of a per-endpoint counter that no pending call holds, which
-//! takes at most one try more than there are pending calls.
+//! takes at most one try more than there are pending calls. Endpoint 0's counter starts at
+//! 0x80000000, endpoint 1's at 0xC0000000, so that two endpoints calling each other do not
+//! take a request from the other for a reply (until a counter has gone 2^30 calls ahead).
 //!
 //! # Locking
 //! `CallSlot::result` is a leaf, taken under `sides` (completion) or alone (the caller); the
@@ -33,6 +35,8 @@ use crate::ZxResult;
 
 /// First txid the kernel gives a call; smaller ones belong to user code.
 pub const FIRST_CALL_TXID: u32 = 0x8000_0000;
+/// Where endpoint 1's call txids start (endpoint 0's start at [`FIRST_CALL_TXID`]).
+pub const SECOND_SIDE_FIRST_TXID: u32 = 0xC000_0000;
 
 /// One call waiting for its reply.
 pub struct CallSlot {
@@ -88,7 +92,18 @@ pub(super) fn register(
     own.calls.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
     // At most calls.len() + 1 candidates: one of them is free.
     let txid = loop {
-        let candidate = own.next_txid.max(FIRST_CALL_TXID);
+        // The two endpoints start apart (side 1 half way up the range): a request from
+        // the other endpoint carries its own txid and must not look like the reply of one
+        // of this endpoint's calls. Once the counters wrap they may meet again.
+        let candidate = if own.next_txid == 0 {
+            if endpoint.side == 0 {
+                FIRST_CALL_TXID
+            } else {
+                SECOND_SIDE_FIRST_TXID
+            }
+        } else {
+            own.next_txid.max(FIRST_CALL_TXID)
+        };
         own.next_txid = candidate.checked_add(1).unwrap_or(FIRST_CALL_TXID);
         if !own.calls.iter().any(|call| call.txid() == candidate) {
             break candidate;
@@ -172,16 +187,7 @@ impl Channel {
             }
             let interrupted = blocker.interrupted();
             if interrupted || blocker.now() >= deadline {
-                let removed = {
-                    let mut sides = self.shared.sides.lock();
-                    let calls = &mut sides[self.side].calls;
-                    calls
-                        .iter()
-                        .position(|call| Arc::ptr_eq(call, slot))
-                        .map(|index| calls.swap_remove(index))
-                };
-                if removed.is_some() {
-                    drop(removed);
+                if self.call_abandon(slot) {
                     return Err(if interrupted {
                         Status::CANCELED
                     } else {
@@ -193,6 +199,24 @@ impl Channel {
             }
             blocker.block_until(&slot.waiter, deadline);
         }
+    }
+
+    /// Takes `slot` off this endpoint's pending calls (a call that gives up: deadline,
+    /// kill, or a request the caller must not wait for); a reply arriving later is queued
+    /// as any message. False if it had ended already (its result is stored).
+    pub fn call_abandon(&self, slot: &Arc<CallSlot>) -> bool {
+        let removed = {
+            let mut sides = self.shared.sides.lock();
+            let calls = &mut sides[self.side].calls;
+            calls
+                .iter()
+                .position(|call| Arc::ptr_eq(call, slot))
+                .map(|index| calls.swap_remove(index))
+        };
+        // Not the slot's last reference (the caller holds one): dropped after the lock anyway.
+        let abandoned = removed.is_some();
+        drop(removed);
+        abandoned
     }
 
     /// Calls pending on this endpoint (for tests).

@@ -140,6 +140,115 @@ fn failed_copy_out_loses_nothing() {
     }
 }
 
+/// The interleavings a reviewer found with the old take/copy/put-back read, run in order
+/// from inside the first read's copy out (the lock is not held there): while a read is in
+/// flight its bytes keep their room, other reads wait, and a faulting copy changes nothing.
+#[test]
+fn read_in_flight_keeps_room_and_order() {
+    for options in [ZX_SOCKET_STREAM, ZX_SOCKET_DATAGRAM] {
+        let (a, b) = Socket::create(options).unwrap();
+        let big = alloc::vec![7u8; 1000];
+        // Fill the buffer to the byte.
+        let mut filled = 0;
+        while filled < RX_BUF_MAX {
+            let n = (RX_BUF_MAX - filled).min(big.len());
+            filled += write(&a, &big[..n]).unwrap();
+        }
+        assert_eq!(write(&a, b"x"), Err(Status::SHOULD_WAIT));
+        for fault in [true, false] {
+            let before = b.buffered();
+            let got = b.read(1000, false, |bytes| {
+                assert_eq!(bytes.len(), 1000);
+                // The bytes in flight still take their room: a writer cannot refill it.
+                assert_eq!(write(&a, &big), Err(Status::SHOULD_WAIT));
+                assert!(!sig(&a).contains(Signals::SOCKET_WRITABLE));
+                // Another reader (or peek) waits instead of reading out of order.
+                assert_eq!(read(&b, 10, false), Err(Status::SHOULD_WAIT));
+                assert_eq!(read(&b, 10, true), Err(Status::SHOULD_WAIT));
+                assert!(sig(&b).contains(Signals::SOCKET_READABLE));
+                assert!(b.info().rx_buf_size <= RX_BUF_MAX);
+                if fault {
+                    Err(Status::INVALID_ARGS)
+                } else {
+                    Ok(())
+                }
+            });
+            if fault {
+                assert_eq!(got, Err(Status::INVALID_ARGS));
+                assert_eq!(b.buffered(), before);
+            } else {
+                assert_eq!(got, Ok(1000));
+                assert_eq!(b.buffered(), before - 1000);
+                assert!(sig(&a).contains(Signals::SOCKET_WRITABLE));
+            }
+            assert!(b.info().rx_buf_size <= RX_BUF_MAX);
+        }
+        // Room freed by a committed read is usable again, never beyond the maximum.
+        assert_eq!(write(&a, &big), Ok(1000));
+        assert_eq!(b.buffered(), RX_BUF_MAX);
+    }
+}
+
+/// The peer closes (after disabling its writes) while a read is in flight and its copy
+/// faults: the data written before stays readable, other readers meanwhile see SHOULD_WAIT
+/// (not PEER_CLOSED / BAD_STATE), and re-enabling the peer's writes sees the unread data.
+#[test]
+fn read_in_flight_then_peer_closes() {
+    for options in [ZX_SOCKET_STREAM, ZX_SOCKET_DATAGRAM] {
+        let (a, b) = Socket::create(options).unwrap();
+        write(&a, b"hello").unwrap();
+        a.set_disposition(ZX_SOCKET_DISPOSITION_WRITE_DISABLED, 0)
+            .unwrap();
+        let a = core::cell::RefCell::new(Some(a));
+        let got = b.read(5, false, |bytes| {
+            assert_eq!(bytes, b"hello");
+            assert_eq!(read(&b, 5, false), Err(Status::SHOULD_WAIT));
+            let writer = a.borrow();
+            let writer = writer.as_ref().unwrap();
+            assert_eq!(
+                writer.set_disposition(ZX_SOCKET_DISPOSITION_WRITE_ENABLED, 0),
+                Err(Status::BAD_STATE)
+            );
+            assert_eq!(
+                b.set_disposition(0, ZX_SOCKET_DISPOSITION_WRITE_ENABLED),
+                Err(Status::BAD_STATE)
+            );
+            Err(Status::INVALID_ARGS)
+        });
+        assert_eq!(got, Err(Status::INVALID_ARGS));
+        drop(a.borrow_mut().take());
+        assert!(sig(&b).contains(Signals::SOCKET_PEER_CLOSED));
+        assert_eq!(read(&b, 5, false).unwrap(), b"hello");
+        assert_eq!(read(&b, 5, false), Err(Status::PEER_CLOSED));
+    }
+}
+
+/// A read whose endpoint closes under it (its last handle closed by another thread) ends
+/// without touching the freed buffer; a peek leaves the claim free again.
+#[test]
+fn read_in_flight_own_close_and_peek() {
+    let (a, b) = Socket::create(ZX_SOCKET_STREAM).unwrap();
+    write(&a, b"abcdef").unwrap();
+    assert_eq!(
+        b.read(3, true, |bytes| {
+            assert_eq!(bytes, b"abc");
+            assert_eq!(read(&b, 3, true), Err(Status::SHOULD_WAIT));
+            Ok(())
+        }),
+        Ok(3)
+    );
+    assert_eq!(
+        b.read(3, false, |bytes| {
+            assert_eq!(bytes, b"abc");
+            b.close();
+            Ok(())
+        }),
+        Ok(3)
+    );
+    assert_eq!(read(&b, 3, false), Err(Status::BAD_HANDLE));
+    assert_eq!(write(&a, b"x"), Err(Status::PEER_CLOSED));
+}
+
 #[test]
 fn failed_copy_in_changes_nothing() {
     let (a, b) = Socket::create(ZX_SOCKET_STREAM).unwrap();
