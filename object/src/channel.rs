@@ -588,29 +588,6 @@ impl Channel {
         Ok(message)
     }
 
-    /// `zx_object_signal_peer`: clears then sets user signals on the peer. `INVALID_ARGS`
-    /// for a bit outside the user signals, `PEER_CLOSED` if the peer is gone.
-    pub fn signal_peer(&self, clear: Signals, set: Signals) -> ZxResult {
-        if !Signals::USER_ALL.contains(clear | set) {
-            return Err(Status::INVALID_ARGS);
-        }
-        let peer = self.peer.upgrade();
-        let result = {
-            let sides = self.shared.sides.lock();
-            match &peer {
-                // Closed by another thread since the call looked it up.
-                _ if sides[self.side].closed => Err(Status::BAD_HANDLE),
-                Some(peer) if !sides[1 - self.side].closed => {
-                    peer.base.signals().update(clear, set);
-                    Ok(())
-                }
-                _ => Err(Status::PEER_CLOSED),
-            }
-        };
-        drop(peer);
-        result
-    }
-
     /// Marks this endpoint closed and tells the peer.
     fn close_side(&self) {
         let peer = self.peer.upgrade();
@@ -757,24 +734,30 @@ impl KernelObject for Channel {
         queued_handle_dropped(this);
     }
 
-    /// The peer's user signals; `PEER_CLOSED` once the peer is closed. Under `sides`, so a
-    /// peer closing at the same time is either seen closed or signaled while open.
+    /// `zx_object_signal_peer` (the syscall's path): clears then sets user signals on the
+    /// peer. INVALID_ARGS for a bit outside the user signals, BAD_HANDLE if this endpoint was
+    /// closed by another thread since the call looked it up, PEER_CLOSED once the peer is
+    /// closed. Under `sides`, so a peer closing at the same time is either seen closed or
+    /// signaled while open.
     fn signal_peer(&self, clear: Signals, set: Signals) -> ZxResult {
         if !Signals::USER_ALL.contains(clear | set) {
             return Err(Status::INVALID_ARGS);
         }
-        let sides = self.shared.sides.lock();
-        if sides[1 - self.side].closed {
-            return Err(Status::PEER_CLOSED);
-        }
-        let Some(peer) = self.peer.upgrade() else {
-            return Err(Status::PEER_CLOSED);
+        let peer = self.peer.upgrade();
+        let result = {
+            let sides = self.shared.sides.lock();
+            match &peer {
+                _ if sides[self.side].closed => Err(Status::BAD_HANDLE),
+                Some(peer) if !sides[1 - self.side].closed => {
+                    peer.base.signals().update(clear, set);
+                    Ok(())
+                }
+                _ => Err(Status::PEER_CLOSED),
+            }
         };
-        peer.base.signals().update(clear, set);
-        drop(sides);
         // The last reference to the peer may be this one: dropped with no lock held.
         drop(peer);
-        Ok(())
+        result
     }
 
     fn torn_down(&self) -> Option<&'static str> {

@@ -297,15 +297,34 @@ impl FutexTable {
     /// Step 3a: the value matched, so the wait succeeds in blocking: the futex's owner
     /// becomes `owner` (or none), if the waiter is still queued on the futex it came for (a
     /// wake or requeue meanwhile already settled the owner).
-    pub fn confirm(&self, waiter: &FutexWaiter, key: usize, owner: Option<Koid>) {
+    ///
+    /// `owner_dead` tells whether the owner has died since the caller checked it: an owner
+    /// that died is dropped (its `owner_exited` ran, or will run, after its dead flag was
+    /// set, and takes this lock, so reading the flag here cannot miss both). INVALID_ARGS,
+    /// nothing changed, if the owner now waits on `key` itself (it may have queued since
+    /// [`FutexTable::enqueue`] checked); the caller then withdraws.
+    pub fn confirm(
+        &self,
+        waiter: &FutexWaiter,
+        key: usize,
+        owner: Option<Koid>,
+        owner_dead: impl FnOnce() -> bool,
+    ) -> ZxResult {
         let mut q = self.inner.lock();
         let queued = q
             .entries
             .iter()
             .any(|e| e.key == key && core::ptr::eq(&*e.waiter, waiter));
         if queued {
+            let owner = owner.filter(|_| !owner_dead());
+            if let Some(owner) = owner {
+                if q.waits_on(owner, key) {
+                    return Err(Status::INVALID_ARGS);
+                }
+            }
             q.set_owner(key, owner);
         }
+        Ok(())
     }
 
     /// Step 3b (and the way out of a killed waiter): leaves the queue as if the wait had
@@ -405,8 +424,11 @@ impl FutexTable {
         to: usize,
         requeue_count: u32,
         owner: Option<Koid>,
+        owner_dead: impl FnOnce() -> bool,
     ) -> ZxResult<(u32, u32)> {
         let mut q = self.inner.lock();
+        // As in `confirm`: an owner that died since the caller's check is no owner.
+        let owner = owner.filter(|_| !owner_dead());
         if let Some(owner) = owner {
             if q.waits_on(owner, key) || q.waits_on(owner, to) {
                 return Err(Status::INVALID_ARGS);

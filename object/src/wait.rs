@@ -338,9 +338,13 @@ pub fn wait_many(
         return Err(status);
     }
     fill(items, &objects);
-    for (item, (waker, _)) in items.iter_mut().zip(&wakers) {
-        if waker.canceled.load(Ordering::Acquire) {
-            item.pending |= Signals::HANDLE_CLOSED;
+    // Only a CANCELED wait reports closed handles: an item closed after another item had
+    // already satisfied the wait (before its observer was removed) is not why it returned.
+    if status == Status::CANCELED {
+        for (item, (waker, _)) in items.iter_mut().zip(&wakers) {
+            if waker.canceled.load(Ordering::Acquire) {
+                item.pending |= Signals::HANDLE_CLOSED;
+            }
         }
     }
     status.into_result()

@@ -307,7 +307,8 @@ fn channel_dropped_without_handles_frees_its_messages() {
 #[test]
 fn channel_signal_peer_sets_user_signals_on_the_peer() {
     let _serial = serial();
-    let (a, _ha, b, hb) = pair();
+    let (a, ha, b, hb) = pair();
+    // Through the trait, as the syscall calls it.
     a.signal_peer(Signals::NONE, Signals::USER_0 | Signals::USER_7)
         .unwrap();
     assert_eq!(
@@ -325,6 +326,12 @@ fn channel_signal_peer_sets_user_signals_on_the_peer() {
     assert_eq!(
         a.signal_peer(Signals::NONE, Signals::USER_1),
         Err(Status::PEER_CLOSED)
+    );
+    // This endpoint closed by another thread after the lookup: BAD_HANDLE.
+    drop(ha);
+    assert_eq!(
+        a.signal_peer(Signals::NONE, Signals::USER_1),
+        Err(Status::BAD_HANDLE)
     );
 }
 

@@ -86,7 +86,7 @@ fn wake_is_fifo_and_counted() {
 fn owner_rules() {
     let t = FutexTable::new();
     let a = enqueue(&t, 0x10, 1);
-    t.confirm(&a, 0x10, Some(7));
+    assert_eq!(t.confirm(&a, 0x10, Some(7), || false), Ok(()));
     assert_eq!(t.owner(0x10), Some(7));
     // The owner may not be a waiter of the futex.
     assert_eq!(
@@ -95,19 +95,43 @@ fn owner_rules() {
         Some(Status::INVALID_ARGS)
     );
     assert_eq!(
-        t.requeue(0x20, 0, 0x10, 0, Some(1)),
+        t.requeue(0x20, 0, 0x10, 0, Some(1), || false),
         Err(Status::INVALID_ARGS)
     );
     assert_eq!(t.owner(0x10), Some(7));
     t.owner_exited(7);
     assert_eq!(t.owner(0x10), None);
-    t.confirm(&a, 0x10, Some(8));
+    assert_eq!(t.confirm(&a, 0x10, Some(8), || false), Ok(()));
     t.wake(0x10, 0);
     assert_eq!(t.owner(0x10), None);
-    t.confirm(&a, 0x10, Some(8));
+    assert_eq!(t.confirm(&a, 0x10, Some(8), || false), Ok(()));
     // The last waiter leaving takes the owner with it.
     t.withdraw(&a);
     assert_eq!(t.owner(0x10), None);
+}
+
+/// The owner checked alive by the syscall may die (and run `owner_exited`) before the
+/// wait confirms, or start waiting on the futex itself: neither may end up recorded.
+#[test]
+fn confirm_and_requeue_recheck_the_owner() {
+    let t = FutexTable::new();
+    let a = enqueue(&t, 0x10, 1);
+    // Died after the check: `owner_exited(7)` already ran, the flag reads dead.
+    t.owner_exited(7);
+    assert_eq!(t.confirm(&a, 0x10, Some(7), || true), Ok(()));
+    assert_eq!(t.owner(0x10), None);
+    assert_eq!(t.requeue(0x20, 0, 0x10, 0, Some(7), || true), Ok((0, 0)));
+    assert_eq!(t.owner(0x10), None);
+    // Queued on the futex since the enqueue check: INVALID_ARGS, nothing recorded.
+    let b = enqueue(&t, 0x10, 2);
+    assert_eq!(
+        t.confirm(&a, 0x10, Some(2), || false),
+        Err(Status::INVALID_ARGS)
+    );
+    assert_eq!(t.owner(0x10), None);
+    t.withdraw(&a);
+    t.withdraw(&b);
+    assert_eq!(t.total_waiters(), 0);
 }
 
 #[test]
@@ -131,7 +155,7 @@ fn withdraw_passes_a_requeue_on() {
     let t = FutexTable::new();
     let a = enqueue(&t, 0x10, 1);
     let _b = enqueue(&t, 0x10, 2);
-    assert_eq!(t.requeue(0x10, 0, 0x20, 1, None), Ok((0, 1)));
+    assert_eq!(t.requeue(0x10, 0, 0x20, 1, None, || false), Ok((0, 1)));
     assert_eq!(t.queue(0x20), vec![1]);
     t.withdraw(&a);
     assert_eq!(t.queue(0x20), vec![2]);
@@ -166,7 +190,7 @@ fn threads_are_woken_exactly_once() {
                 let blocker = StdBlocker::default();
                 let w = FutexWaiter::new(blocker.wake_hook());
                 t.enqueue(0x40, i as u64 + 1, None, &w).unwrap();
-                t.confirm(&w, 0x40, None);
+                t.confirm(&w, 0x40, None, || false).unwrap();
                 assert_eq!(t.block(&w, ZX_TIME_INFINITE, &blocker), Ok(()));
                 // Reused for a second wait, as the kernel does.
                 t.enqueue(0x44, i as u64 + 1, None, &w).unwrap();
@@ -254,7 +278,7 @@ proptest! {
                         if mleft > 0 && kk == key { mleft -= 1; moved.push((t, to)); false } else { true }
                     });
                     model.extend(moved);
-                    prop_assert_eq!(table.requeue(key, n, to, m, None), Ok((n - left, m - mleft)));
+                    prop_assert_eq!(table.requeue(key, n, to, m, None, || false), Ok((n - left, m - mleft)));
                 }
                 Op::Withdraw(i) | Op::Timeout(i) => {
                     // Only waiters not woken (a woken one's wake would be passed on, which

@@ -455,6 +455,62 @@ fn wait_many_ok_timeout_cancel() {
     );
 }
 
+/// Satisfies the wait through item 0, then closes item 1's handle while the observers are
+/// still registered: the wait returns OK, and no item says HANDLE_CLOSED.
+struct SatisfyThenClose {
+    inner: StdBlocker,
+    table: Arc<HandleTable>,
+    event: Arc<Event>,
+    close: zx_handle_t,
+}
+
+impl Blocker for SatisfyThenClose {
+    fn now(&self) -> zx_time_t {
+        self.inner.now()
+    }
+    fn wake_hook(&self) -> Arc<dyn Wake> {
+        self.inner.wake_hook()
+    }
+    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
+        if waiter.is_pending() {
+            self.event.base().signals().set(Signals::USER_0);
+            let _ = self.table.close(self.close);
+        }
+        self.inner.block_until(waiter, deadline);
+    }
+}
+
+#[test]
+fn wait_many_ok_never_reports_handle_closed() {
+    let table = Arc::new(HandleTable::new(7, 128));
+    let e1 = Event::new();
+    let e2 = Event::new();
+    let (v1, _) = install(&table, e1.clone());
+    let (v2, _) = install(&table, e2.clone());
+    let mut items = [
+        WaitItem {
+            handle: v1,
+            waitfor: Signals::USER_0,
+            pending: Signals::NONE,
+        },
+        WaitItem {
+            handle: v2,
+            waitfor: Signals::USER_1,
+            pending: Signals::NONE,
+        },
+    ];
+    let blocker = SatisfyThenClose {
+        inner: StdBlocker::default(),
+        table: table.clone(),
+        event: e1.clone(),
+        close: v2,
+    };
+    assert_eq!(wait_many(&table, &mut items, ms(5000), &blocker), Ok(()));
+    assert_eq!(items[0].pending, Signals::USER_0);
+    assert!(!items[1].pending.contains(Signals::HANDLE_CLOSED));
+    assert_eq!(e1.base().signals().observer_count(), 0);
+}
+
 // ---- the queue against a model -------------------------------------------------------------
 
 #[derive(Clone, Debug)]

@@ -42,10 +42,10 @@ fn lookup_owner(table: &HandleTable, handle: zx_handle_t) -> ZxResult<Option<Arc
     Ok(Some(thread))
 }
 
-/// The owner's koid, or none: a dying or dead thread counts as no owner; one of another
-/// process, not yet started, or the caller itself is INVALID_ARGS. (Whether it waits on the
-/// futex is checked under the table's lock.)
-fn check_owner(owner: Option<Arc<Thread>>, me: &Arc<Thread>) -> ZxResult<Option<Koid>> {
+/// The owner, or none: a dying or dead thread counts as no owner; one of another process,
+/// not yet started, or the caller itself is INVALID_ARGS. (Whether it waits on the futex,
+/// and whether it died since, is checked again under the table's lock.)
+fn check_owner(owner: Option<Arc<Thread>>, me: &Arc<Thread>) -> ZxResult<Option<Arc<Thread>>> {
     let Some(owner) = owner else {
         return Ok(None);
     };
@@ -58,7 +58,14 @@ fn check_owner(owner: Option<Arc<Thread>>, me: &Arc<Thread>) -> ZxResult<Option<
     {
         return Err(Status::INVALID_ARGS);
     }
-    Ok(Some(owner.koid()))
+    Ok(Some(owner))
+}
+
+/// The owner's koid, and whether it is dead by now (read under the table's lock).
+fn owner_koid(owner: &Option<Arc<Thread>>) -> (Option<Koid>, impl FnOnce() -> bool + '_) {
+    (owner.as_ref().map(|t| t.koid()), move || {
+        owner.as_ref().is_some_and(|t| t.is_dead())
+    })
 }
 
 /// `zx_futex_wait`.
@@ -95,7 +102,7 @@ pub(super) fn wait(
     let waiter = me.futex_waiter(|| FutexWaiter::new(blocker.wake_hook()));
     // Queue first, then read the value with no lock held (see `object::futex`): a wake
     // after the queueing finds this thread, one before it changed the value first.
-    let confirm = match futexes.enqueue(key, me.koid(), owner, waiter) {
+    let confirm = match futexes.enqueue(key, me.koid(), owner_koid(&owner).0, waiter) {
         Ok(confirm) => confirm,
         // The value's errors still come first.
         Err(status) => {
@@ -117,7 +124,11 @@ pub(super) fn wait(
         }
     }
     if confirm {
-        futexes.confirm(waiter, key, owner);
+        let (koid, dead) = owner_koid(&owner);
+        if let Err(status) = futexes.confirm(waiter, key, koid, dead) {
+            futexes.withdraw(waiter);
+            return Err(status);
+        }
     }
     crate::task::blocked_in(object::task::Blocked::Futex, || {
         futexes.block(waiter, deadline, &blocker)
@@ -157,8 +168,9 @@ pub(super) fn requeue(
     }
     let me = crate::task::current_thread().ok_or(Status::BAD_STATE)?;
     let owner = check_owner(owner?, &me)?;
+    let (koid, dead) = owner_koid(&owner);
     me.process()
         .futexes()
-        .requeue(key, wake_count, to, requeue_count, owner)?;
+        .requeue(key, wake_count, to, requeue_count, koid, dead)?;
     Ok(())
 }

@@ -114,10 +114,16 @@ pub(super) fn port_wait(
             return Err(Status::ACCESS_DENIED);
         }
         probed?;
-        Ok(port.try_pop(&mut packet))
+        Ok((port.try_pop(&mut packet), handle.id()))
     })??;
-    if !taken {
-        let (port, _, handle_id) = table.get_object_with_id::<Port>(value, Rights::READ)?;
+    if !taken.0 {
+        // A second lookup, to hold the port while blocking: if another thread closed the
+        // handle since the first (its value maybe reused by now), that close counts as one
+        // during the wait, which the contract makes CANCELED, not BAD_HANDLE.
+        let (port, _, handle_id) = match table.get_object_with_id::<Port>(value, Rights::READ) {
+            Ok(found) if found.2 == taken.1 => found,
+            _ => return Err(Status::CANCELED),
+        };
         packet = crate::task::blocked_in(object::task::Blocked::Port, || {
             port.wait(deadline, &crate::task::KernelBlocker, |waker| {
                 table.observe(value, handle_id, Signals::NONE, waker)

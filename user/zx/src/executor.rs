@@ -22,7 +22,13 @@
 //! - Tasks are polled on the thread that runs [`LocalExecutor::block_on`]; their futures
 //!   need not be `Send`. A waker may be called from any thread: it puts the task in the
 //!   ready queue and, when the executor is blocked in `zx_port_wait`, queues a user packet
-//!   (key [`WAKE_KEY`]) so that the wait returns.
+//!   (key [`WAKE_KEY`]) so that the wait returns. A queue that fails for lack of kernel
+//!   memory (not a full port: that already holds packets ending the wait) would lose that
+//!   wake, so the waker then signals the reactor's wake event instead: a standing
+//!   `zx_object_wait_async` on it, whose packet room the kernel reserved when it was armed,
+//!   delivers a [`WAKE_KEY`] signal packet. Signaling allocates nothing, so that way cannot
+//!   fail. The executor re-arms the watch after it fired, before it blocks again; while
+//!   re-arming fails (no memory) it blocks for at most [`UNWATCHED_PARK`] at a time.
 //!
 //! The runtime has no thread-local storage, so the futures find the port of the executor
 //! that polls them through one process-wide slot, set while `block_on` runs: one executor
@@ -51,6 +57,10 @@ pub const TIMER_KEY: u64 = 1;
 /// The first key of signal waits.
 const FIRST_WAIT_KEY: u64 = 2;
 
+/// The longest the executor blocks while its wake event is not watched (re-arming it
+/// failed): a wake signaled meanwhile is then seen this late at worst.
+const UNWATCHED_PARK: Duration = Duration::from_millis(1);
+
 /// The task id of the future given to `block_on`.
 const MAIN_TASK: u64 = 0;
 
@@ -63,6 +73,9 @@ struct Reactor {
     port: Handle,
     /// One timer object, armed for the earliest sleep.
     timer: Handle,
+    /// The fallback wake: an event whose `USER_0` a waker sets when queueing the wake packet
+    /// failed; watched through the port with key [`WAKE_KEY`] (module doc).
+    wake_event: Handle,
     state: Mutex<ReactorState>,
     /// True while the executor thread is (about to be) blocked in `zx_port_wait`: a wake then
     /// queues a [`WAKE_KEY`] packet.
@@ -84,6 +97,8 @@ struct ReactorState {
     armed: Time,
     /// Whether a wait_async on the timer's SIGNALED is registered (one packet each).
     timer_watched: bool,
+    /// Whether a wait_async on the wake event's USER_0 is registered.
+    wake_watched: bool,
 }
 
 /// One registered signal wait.
@@ -112,9 +127,15 @@ impl Reactor {
         })?;
         // SAFETY: the kernel just created the handle for this process.
         let timer = unsafe { Handle::from_raw(timer) };
-        Ok(Reactor {
+        let mut wake_event = ZX_HANDLE_INVALID;
+        // SAFETY: `wake_event` is a valid place for the result.
+        ok(unsafe { sys::zx_event_create(0, &mut wake_event) })?;
+        // SAFETY: the kernel just created the handle for this process.
+        let wake_event = unsafe { Handle::from_raw(wake_event) };
+        let reactor = Reactor {
             port,
             timer,
+            wake_event,
             state: Mutex::new(ReactorState {
                 ready: VecDeque::new(),
                 queued: BTreeSet::new(),
@@ -124,9 +145,31 @@ impl Reactor {
                 next_sleep: 0,
                 armed: Time::INFINITE,
                 timer_watched: false,
+                wake_watched: false,
             }),
             parked: AtomicBool::new(false),
-        })
+        };
+        reactor.watch_wake_event()?;
+        Ok(reactor)
+    }
+
+    /// Arms the watch of the wake event if it is not (a set `USER_0` fires it at once).
+    fn watch_wake_event(&self) -> Result<()> {
+        if self.state.lock().wake_watched {
+            return Ok(());
+        }
+        // SAFETY: no memory is passed.
+        ok(unsafe {
+            sys::zx_object_wait_async(
+                self.wake_event.raw_handle(),
+                self.port.raw_handle(),
+                WAKE_KEY,
+                sys::ZX_USER_SIGNAL_0,
+                sys::ZX_WAIT_ASYNC_ONCE,
+            )
+        })?;
+        self.state.lock().wake_watched = true;
+        Ok(())
     }
 
     /// The reactor of the executor running now.
@@ -147,9 +190,17 @@ impl Reactor {
                 key: WAKE_KEY,
                 ..Default::default()
             };
-            // SAFETY: `packet` is a readable packet. A full port (SHOULD_WAIT) already holds
-            // packets that end the wait, so the status does not matter.
-            unsafe { sys::zx_port_queue(self.port.raw_handle(), &packet) };
+            // SAFETY: `packet` is a readable packet.
+            let status = unsafe { sys::zx_port_queue(self.port.raw_handle(), &packet) };
+            // A full port (SHOULD_WAIT) already holds packets that end the wait. Any other
+            // failure (NO_MEMORY; BAD_HANDLE cannot happen while the reactor lives) would
+            // lose the wake: the event's watch cannot (module doc).
+            if status != sys::ZX_OK && status != Status::SHOULD_WAIT.into_raw() {
+                // SAFETY: no memory is passed. Setting a signal allocates nothing.
+                unsafe {
+                    sys::zx_object_signal(self.wake_event.raw_handle(), 0, sys::ZX_USER_SIGNAL_0)
+                };
+            }
         }
     }
 
@@ -301,6 +352,17 @@ impl Reactor {
     /// Handles one packet of the port.
     fn dispatch(&self, packet: &zx_port_packet_t) {
         match packet.key {
+            // The wake event's watch fired: it is re-armed before the executor blocks again.
+            // Cleared first, so a later fallback wake sets it anew (and a wake cleared here
+            // put its task in the ready queue first, which the executor checks before it
+            // blocks).
+            WAKE_KEY if packet.type_ == sys::ZX_PKT_TYPE_SIGNAL_ONE => {
+                // SAFETY: no memory is passed.
+                unsafe {
+                    sys::zx_object_signal(self.wake_event.raw_handle(), sys::ZX_USER_SIGNAL_0, 0)
+                };
+                self.state.lock().wake_watched = false;
+            }
             WAKE_KEY => {}
             TIMER_KEY => {
                 let mut state = self.state.lock();
@@ -475,6 +537,8 @@ impl LocalExecutor {
             }
             // Still work to do: only take the packets already there. Else block until one
             // comes; `parked` tells a waker on another thread to send one.
+            // Unwatched wake event (no memory to re-arm it): block only briefly.
+            let watched = self.reactor.watch_wake_event().is_ok();
             let deadline = if self.reactor.has_ready() {
                 Time::INFINITE_PAST
             } else {
@@ -482,8 +546,10 @@ impl LocalExecutor {
                 // A wake between the check above and `parked` queued no packet: look again.
                 if self.reactor.has_ready() {
                     Time::INFINITE_PAST
-                } else {
+                } else if watched {
                     Time::INFINITE
+                } else {
+                    Time::after(UNWATCHED_PARK)
                 }
             };
             let waited = self.reactor.wait_for_packets(deadline);

@@ -14,6 +14,7 @@
 //! BAD_STATE at once and no notification is lost.
 
 use core::cell::UnsafeCell;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicI32, Ordering};
 
@@ -99,8 +100,32 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 /// The lock of a [`Mutex`] while held; unlocks when dropped.
+///
+/// A shared guard gives `&T` to every thread that has it, so the guard is `Sync` only when
+/// `T` is (a `Cell` behind a shared guard would otherwise be raced on):
+///
+/// ```
+/// fn is_sync<S: Sync>() {}
+/// is_sync::<zx::sync::MutexGuard<'static, i32>>();
+/// ```
+/// ```compile_fail
+/// fn is_sync<S: Sync>() {}
+/// is_sync::<zx::sync::MutexGuard<'static, core::cell::Cell<i32>>>();
+/// ```
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
+    /// Makes the guard `Sync` only when `T` is (with `&Mutex<T>` alone it would be whenever
+    /// `T: Send`): the auto traits then need `T: Send + Sync`, no `unsafe impl`.
+    _value: PhantomData<&'a mut T>,
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    fn new(mutex: &'a Mutex<T>) -> Self {
+        MutexGuard {
+            mutex,
+            _value: PhantomData,
+        }
+    }
 }
 
 impl<T> Mutex<T> {
@@ -128,7 +153,7 @@ impl<T: ?Sized> Mutex<T> {
         {
             self.lock_contended();
         }
-        MutexGuard { mutex: self }
+        MutexGuard::new(self)
     }
 
     #[cold]
@@ -147,7 +172,7 @@ impl<T: ?Sized> Mutex<T> {
             .word()
             .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| MutexGuard { mutex: self })
+            .map(|_| MutexGuard::new(self))
     }
 
     /// The value, through a unique reference (no locking needed).
@@ -216,7 +241,7 @@ impl Condvar {
         let result = self.sequence.wait(seen, None, deadline);
         // Relocked as contended: other woken waiters may queue behind this one.
         mutex.lock_contended();
-        (MutexGuard { mutex }, result == Err(Status::TIMED_OUT))
+        (MutexGuard::new(mutex), result == Err(Status::TIMED_OUT))
     }
 
     /// Wakes one waiter, if any.
