@@ -69,6 +69,28 @@ impl<T: Slotted> DeadlineHeap<T> {
             .map_err(|_| Status::NO_MEMORY)
     }
 
+    /// An empty buffer with room for `total` entries, for [`DeadlineHeap::adopt`]: made where
+    /// allocating is allowed (outside the lock that guards the heap).
+    pub fn storage(total: usize) -> Result<Vec<(i64, T)>, Status> {
+        let mut storage = Vec::new();
+        storage
+            .try_reserve_exact(total)
+            .map_err(|_| Status::NO_MEMORY)?;
+        Ok(storage)
+    }
+
+    /// Moves the entries into `storage` ([`DeadlineHeap::storage`]) if it is empty and has
+    /// more room than the heap has now; never allocates (the entries are moved, in order, so
+    /// their slots stay right). Returns the buffer left over (the old one, or `storage`
+    /// itself), for the caller to drop where freeing is allowed.
+    pub fn adopt(&mut self, mut storage: Vec<(i64, T)>) -> Vec<(i64, T)> {
+        if !storage.is_empty() || storage.capacity() <= self.entries.capacity() {
+            return storage;
+        }
+        storage.append(&mut self.entries);
+        core::mem::replace(&mut self.entries, storage)
+    }
+
     /// The earliest deadline.
     pub fn earliest(&self) -> Option<i64> {
         self.entries.first().map(|(deadline, _)| *deadline)
@@ -200,6 +222,26 @@ mod tests {
         fn slot(&self) -> &AtomicUsize {
             &self.1
         }
+    }
+
+    #[test]
+    fn adopt_keeps_entries_and_slots() {
+        let mut heap = DeadlineHeap::new(3);
+        heap.try_reserve(2).unwrap();
+        let items: Vec<_> = (0..2)
+            .map(|i| Arc::new(Item(i, AtomicUsize::new(NOT_QUEUED))))
+            .collect();
+        heap.push(5, items[0].clone()).ok().unwrap();
+        heap.push(2, items[1].clone()).ok().unwrap();
+        // Too small: given back, nothing moved.
+        let small = DeadlineHeap::<Arc<Item>>::storage(1).unwrap();
+        assert!(heap.adopt(small).capacity() == 1);
+        let old = heap.adopt(DeadlineHeap::storage(8).unwrap());
+        assert!(old.is_empty() && old.capacity() >= 2);
+        assert!(heap.capacity() >= 8);
+        assert!(heap.holds(&items[0]) && heap.holds(&items[1]));
+        assert_eq!(heap.remove(&items[0]).map(|(d, _)| d), Some(5));
+        assert_eq!(heap.pop_expired(10).map(|(d, _)| d), Some(2));
     }
 
     #[test]

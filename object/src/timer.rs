@@ -9,7 +9,11 @@
 //!
 //! The queue holds a reference to the timer while it is armed; the last handle closing
 //! disarms it ([`KernelObject::on_zero_handles`]), so a timer nobody can reach is freed, and it
-//! holds nothing of the process that created it.
+//! holds nothing of the process that created it. A `set` that took its reference to the
+//! timer before the last handle closed, and locks the state after, must not arm it again (the
+//! queue would then hold the only reference, forever): `on_zero_handles` marks the state
+//! `closed` under the state lock, and from then on `set` fails with `BAD_HANDLE` (as if it had
+//! looked the handle up a moment later) and `cancel` changes nothing.
 //!
 //! # Locking
 //! `Timer::state` (one per timer): the armed deadline, slack and generation. Taken alone by
@@ -49,6 +53,8 @@ struct State {
     armed: bool,
     /// Bumped by every set, cancel and disarm: a firing armed earlier is stale.
     generation: u64,
+    /// The last handle closed ([`KernelObject::on_zero_handles`]): never armed again.
+    closed: bool,
 }
 
 pub struct Timer {
@@ -82,12 +88,16 @@ impl Timer {
         }))
     }
 
-    /// `zx_timer_set` (the WRITE right checked by the caller): slack < 0 -> `OUT_OF_RANGE`.
+    /// `zx_timer_set` (the WRITE right checked by the caller): slack < 0 -> `OUT_OF_RANGE`;
+    /// `BAD_HANDLE` (nothing armed) if the last handle closed since the caller looked it up.
     pub fn set(self: &Arc<Self>, deadline: i64, slack: i64) -> ZxResult {
         if slack < 0 {
             return Err(Status::OUT_OF_RANGE);
         }
         let mut state = self.state.lock();
+        if state.closed {
+            return Err(Status::BAD_HANDLE);
+        }
         let generation = state.generation.wrapping_add(1);
         let past = deadline <= self.queue.now();
         if past {
@@ -112,9 +122,13 @@ impl Timer {
         Ok(())
     }
 
-    /// `zx_timer_cancel` (WRITE checked by the caller): disarms, clears SIGNALED.
+    /// `zx_timer_cancel` (WRITE checked by the caller): disarms, clears SIGNALED. After the
+    /// last handle closed (a racing call) nothing is armed and nothing changes.
     pub fn cancel(&self) {
         let mut state = self.state.lock();
+        if state.closed {
+            return;
+        }
         self.disarm_locked(&mut state);
         self.base.signals().clear(Signals::TIMER_SIGNALED);
     }
@@ -123,6 +137,7 @@ impl Timer {
         self.queue.disarm(self);
         *state = State {
             generation: state.generation.wrapping_add(1),
+            closed: state.closed,
             ..State::default()
         };
     }
@@ -162,10 +177,12 @@ impl KernelObject for Timer {
         ZX_OBJ_TYPE_TIMER
     }
 
-    /// Nobody can set, cancel or wait on it any more: out of the queue, which frees it.
+    /// Nobody can set, cancel or wait on it any more: out of the queue, which frees it, and
+    /// closed, so that a `set` already past the handle lookup does not arm it again.
     fn on_zero_handles(&self) {
         let mut state = self.state.lock();
         self.disarm_locked(&mut state);
+        state.closed = true;
     }
 }
 
@@ -266,6 +283,33 @@ mod tests {
         timer.on_zero_handles();
         assert!(q.entries.lock().unwrap().is_empty());
         assert_eq!(Arc::strong_count(&timer), 1);
+    }
+
+    /// The race of a `set` that looked the handle up before the last handle closed and locks
+    /// the state after: it must not arm the timer (the queue would hold its only reference).
+    #[test]
+    fn set_after_last_handle_closed_arms_nothing() {
+        let q = queue();
+        let timer = Timer::create(0, 0, q).unwrap();
+        timer.set(1000, 0).unwrap();
+        // Thread B closes the last handle while thread A holds its `Arc` from the lookup.
+        timer.on_zero_handles();
+        assert_eq!(
+            timer.set(1_000_000_000_000_000_000, 0),
+            Err(Status::BAD_HANDLE)
+        );
+        assert_eq!(timer.set(50, 0), Err(Status::BAD_HANDLE));
+        timer.cancel();
+        assert!(q.entries.lock().unwrap().is_empty());
+        assert!(!signaled(&timer));
+        assert_eq!(timer.info().deadline, 0);
+        assert_eq!(Arc::strong_count(&timer), 1);
+        // An idle timer closed, then set: the same.
+        let idle = Timer::create(0, 0, q).unwrap();
+        idle.on_zero_handles();
+        assert_eq!(idle.set(1_000_000, 0), Err(Status::BAD_HANDLE));
+        assert!(q.entries.lock().unwrap().is_empty());
+        assert_eq!(Arc::strong_count(&idle), 1);
     }
 
     #[test]

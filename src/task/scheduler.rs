@@ -21,7 +21,8 @@
 //! with it held); `Thread::state` (an `IrqSafeLock` too) or `KernelThread::user_registers`
 //! (never both at once) nest inside it. A switch holds it across `context::switch` and the
 //! context switched to releases it (`finish_switch`). Under it nothing may fault or sleep,
-//! nothing allocates (`launch` reserves room for every thread first) and nothing is dropped
+//! nothing allocates (`launch` reserves room for every thread first; arming a timer
+//! makes its room with the lock released, `KernelTimers::arm`) and nothing is dropped
 //! that could run arbitrary teardown (a dying thread's last reference waits in `zombies`).
 //! IPIs are sent after it is released (the interrupt controller's lock is a leaf). The
 //! current thread is this CPU's (`crate::percpu`), read without any lock: only this CPU
@@ -88,8 +89,9 @@ pub(super) struct Scheduler {
     deadlines: [DeadlineHeap<Sleeper>; MAX_CPUS],
     /// Timers whose deadline passed, with the generation they were armed with, waiting for a
     /// safe point to assert their signal ([`fire_timers`]): the timer interrupt may not take
-    /// a signal-state lock (`object::signal`). Room for `timer_entries`.
-    fired: Vec<(Arc<Timer>, u64)>,
+    /// a signal-state lock (`object::signal`). Room for `timer_entries`. First in, first out:
+    /// the timers that expired first are signaled first.
+    fired: VecDeque<(Arc<Timer>, u64)>,
     /// Timer entries in `deadlines` plus entries in `fired`.
     timer_entries: usize,
     /// Dead threads whose kernel stack may still be in use until the next switch completes.
@@ -111,7 +113,7 @@ pub(super) struct Scheduler {
 pub(super) static SCHEDULER: IrqSafeLock<Scheduler> = IrqSafeLock::new(Scheduler {
     queues: [const { VecDeque::new() }; MAX_CPUS],
     deadlines: [const { DeadlineHeap::new(NOT_QUEUED) }; MAX_CPUS],
-    fired: Vec::new(),
+    fired: VecDeque::new(),
     timer_entries: 0,
     zombies: Vec::new(),
     orphans: Vec::new(),
@@ -229,6 +231,63 @@ impl Scheduler {
             .map_err(|_| Status::NO_MEMORY)?;
         self.threads = threads;
         Ok(())
+    }
+
+    /// Moves the heaps and `fired` into the bigger buffers of `room` (made outside this lock),
+    /// where they are bigger; returns the buffers left over, to be dropped after the lock.
+    /// No allocation: the entries are moved into room already there.
+    fn adopt(&mut self, room: Room) -> Room {
+        let Room { heaps, mut fired } = room;
+        let mut index = 0;
+        let heaps = heaps.map(|storage| {
+            let left = self.deadlines[index].adopt(storage);
+            index += 1;
+            left
+        });
+        if fired.is_empty() && fired.capacity() > self.fired.capacity() {
+            fired.append(&mut self.fired);
+            core::mem::swap(&mut fired, &mut self.fired);
+        }
+        Room { heaps, fired }
+    }
+
+    /// Queues `timer` at `deadline` on this CPU, replacing its entry if it has one (returned,
+    /// to be dropped after this lock). A new entry needs room for one more in every heap and
+    /// in `fired`; without it nothing changes and the room wanted comes back.
+    fn arm_timer(
+        &mut self,
+        timer: &Arc<Timer>,
+        deadline: i64,
+        generation: u64,
+    ) -> Result<Option<Sleeper>, Short> {
+        let slot = timer.queue_slot.load(Ordering::Relaxed);
+        let fresh = DeadlineHeap::<Sleeper>::heap_of(slot).is_none();
+        if fresh {
+            let fired_total = self.timer_entries + 1;
+            let heap_total = self.threads + fired_total;
+            let short_heaps = self.deadlines.each_ref().map(|h| h.capacity() < heap_total);
+            let short_fired = self.fired.capacity() < fired_total;
+            if short_fired || short_heaps.contains(&true) {
+                return Err(Short::Room(Wanted {
+                    heap_total,
+                    fired_total,
+                    short_heaps,
+                    short_fired,
+                }));
+            }
+            self.timer_entries = fired_total;
+        }
+        let old = self.remove_deadline(slot);
+        match self.push_deadline(deadline, Sleeper::Timer(timer.clone(), generation)) {
+            Ok(()) => Ok(old),
+            Err(sleeper) => {
+                // Not reached: room was checked above or freed by `old`.
+                if fresh {
+                    self.timer_entries -= 1;
+                }
+                Err(Short::Full(sleeper, old))
+            }
+        }
     }
 
     /// CPU `cpu`'s deadline heap (named on first use: a `const` array cannot number them).
@@ -770,8 +829,20 @@ pub fn tick() {
 /// From the timer interrupt (IRQs masked): wakes this CPU's threads whose deadline passed and
 /// moves its expired timers to `fired` (signaled at the next safe point, [`fire_timers`]), at
 /// most [`DEADLINE_BATCH`] of them. Returns the earliest deadline left on this CPU (now, if
-/// the batch was cut short), for the comparator. Takes no lock unless something is due.
+/// the batch was cut short or more timers wait in `fired` than the next [`fire_timers`]
+/// signals), for the comparator. Takes no lock unless something is due.
 pub fn expire_deadlines() -> Option<i64> {
+    let left = expire_due();
+    // More fired timers than this interrupt's `fire_timers` signals: the comparator comes
+    // back at once for the rest rather than leave them until the next deadline or tick.
+    if FIRED.load(Ordering::Relaxed) > DEADLINE_BATCH {
+        return Some(now_ns());
+    }
+    left
+}
+
+/// [`expire_deadlines`] but for the timers left in `fired`.
+fn expire_due() -> Option<i64> {
     let cpu = this_cpu();
     let earliest = cpu.earliest_deadline.load(Ordering::Relaxed);
     if earliest == i64::MAX {
@@ -810,7 +881,7 @@ pub fn expire_deadlines() -> Option<i64> {
                 }
                 // Room reserved when it was armed (`timer_entries` counts it in both).
                 Sleeper::Timer(timer, generation) => {
-                    scheduler.fired.push((timer, generation));
+                    scheduler.fired.push_back((timer, generation));
                     FIRED.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -841,7 +912,7 @@ pub fn fire_timers() {
     for _ in 0..DEADLINE_BATCH {
         let fired = {
             let mut scheduler = SCHEDULER.lock();
-            let fired = scheduler.fired.pop();
+            let fired = scheduler.fired.pop_front();
             if fired.is_some() {
                 scheduler.timer_entries -= 1;
                 FIRED.fetch_sub(1, Ordering::Relaxed);
@@ -857,6 +928,54 @@ pub fn fire_timers() {
     }
 }
 
+/// Most rounds [`KernelTimers::arm`] makes bigger buffers and finds them outgrown by other
+/// CPUs' timers before giving up with `NO_MEMORY` (each round asks for twice the room).
+const ARM_TRIES: usize = 8;
+
+/// The room a timer entry needs ([`Scheduler::arm_timer`] found it missing): entries in
+/// every heap and in `fired`, and which of them are short of it.
+struct Wanted {
+    heap_total: usize,
+    fired_total: usize,
+    short_heaps: [bool; MAX_CPUS],
+    short_fired: bool,
+}
+
+/// Buffers made outside `SCHEDULER` for [`Scheduler::adopt`] (empty where nothing is short).
+struct Room {
+    heaps: [Vec<(i64, Sleeper)>; MAX_CPUS],
+    fired: VecDeque<(Arc<Timer>, u64)>,
+}
+
+impl Room {
+    /// Twice the room wanted, so that arming timers one by one copies each entry O(1) times
+    /// on average. `NO_MEMORY` if the allocator has not that much.
+    fn new(wanted: &Wanted) -> ZxResult<Room> {
+        let heap_total = wanted.heap_total.saturating_mul(2);
+        let mut heaps = [const { Vec::new() }; MAX_CPUS];
+        for (heap, short) in heaps.iter_mut().zip(wanted.short_heaps) {
+            if short {
+                *heap = DeadlineHeap::<Sleeper>::storage(heap_total)?;
+            }
+        }
+        let mut fired = VecDeque::new();
+        if wanted.short_fired {
+            fired
+                .try_reserve_exact(wanted.fired_total.saturating_mul(2))
+                .map_err(|_| Status::NO_MEMORY)?;
+        }
+        Ok(Room { heaps, fired })
+    }
+}
+
+/// Why [`Scheduler::arm_timer`] armed nothing.
+enum Short {
+    /// A new entry needs more room than there is.
+    Room(Wanted),
+    /// Not reached (room was checked): the entry and the timer's previous one.
+    Full(Sleeper, Option<Sleeper>),
+}
+
 /// The deadline queue timer objects arm themselves in ([`object::timer::TimerQueue`]).
 pub struct KernelTimers;
 
@@ -868,40 +987,35 @@ impl TimerQueue for KernelTimers {
         now_ns()
     }
 
+    /// Room for a new entry is made outside `SCHEDULER` (nothing allocates or frees under
+    /// it): under the lock, a timer that needs room no heap or `fired` has gets back the sizes
+    /// wanted; bigger buffers are allocated with the lock released, and under the lock again
+    /// the entries are moved into them (a copy, no allocation) before the timer is queued.
+    /// Other CPUs may arm meanwhile and outgrow them: at most [`ARM_TRIES`] rounds, each
+    /// asking for twice the room needed, then `NO_MEMORY`. Nothing is armed on failure.
     fn arm(&self, timer: &Arc<Timer>, deadline: i64, generation: u64) -> ZxResult {
-        let old = {
+        let mut room: Option<Room> = None;
+        for _ in 0..ARM_TRIES {
             let mut scheduler = SCHEDULER.lock();
-            let old = scheduler.remove_deadline(timer.queue_slot.load(Ordering::Relaxed));
-            if old.is_none() {
-                // A new entry: room for it in every heap and in `fired`.
-                let entries = scheduler.timer_entries + 1;
-                let total = scheduler.threads + entries;
-                for heap in &mut scheduler.deadlines {
-                    heap.try_reserve(total)?;
+            let left = room.take().map(|room| scheduler.adopt(room));
+            let armed = scheduler.arm_timer(timer, deadline, generation);
+            drop(scheduler);
+            // The buffers replaced (or not needed), the previous entry: freed with no lock.
+            drop(left);
+            match armed {
+                Ok(old) => {
+                    // The caller holds a reference to the timer: not the last one.
+                    drop(old);
+                    return Ok(());
                 }
-                let fired = entries.saturating_sub(scheduler.fired.len());
-                scheduler
-                    .fired
-                    .try_reserve(fired)
-                    .map_err(|_| Status::NO_MEMORY)?;
-                scheduler.timer_entries = entries;
-            }
-            if let Err(sleeper) =
-                scheduler.push_deadline(deadline, Sleeper::Timer(timer.clone(), generation))
-            {
-                // Not reached: room was made above or freed by `old`.
-                if old.is_none() {
-                    scheduler.timer_entries -= 1;
+                Err(Short::Room(wanted)) => room = Some(Room::new(&wanted)?),
+                Err(Short::Full(sleeper, old)) => {
+                    drop((sleeper, old));
+                    return Err(Status::NO_MEMORY);
                 }
-                drop(scheduler);
-                drop((sleeper, old));
-                return Err(Status::NO_MEMORY);
             }
-            old
-        };
-        // The timer's previous entry: its caller holds a reference, so not the last one.
-        drop(old);
-        Ok(())
+        }
+        Err(Status::NO_MEMORY)
     }
 
     fn disarm(&self, timer: &Timer) {
