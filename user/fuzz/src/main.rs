@@ -507,7 +507,12 @@ fn one_round(seed: u64, calls: u64) -> Result<(), String> {
                 refused += 1;
                 None
             }
-            Err(_) => None,
+            Err(status) => {
+                // Says which call of the launch refused it (the round fails only when no
+                // child started at all).
+                println!("fuzz: a child process could not be started: {status:?}");
+                None
+            }
         };
         fuzz(&mut main, calls / 2 / slices, stop);
         if let Some(child) = child {
