@@ -1065,10 +1065,11 @@ impl Fuzzer {
                     item[0] = self.look(kind) as u32;
                     item[1] = self.rng.bits(u32::MAX);
                 }
-                let items = if self.rng.one_in(5) {
-                    self.arena.in_ptr(&mut self.rng, 12 * filled as u64)
-                } else {
+                let written = !self.rng.one_in(5);
+                let items = if written {
                     self.arena.handles(&words[..3 * filled])
+                } else {
+                    self.arena.in_ptr(&mut self.rng, 12 * filled as u64)
                 };
                 let count = match self.rng.below(8) {
                     0 => self.rng.len(),
@@ -1077,6 +1078,13 @@ impl Fuzzer {
                 };
                 let deadline = self.rng.deadline() as u64;
                 self.call(n, [items, count, deadline, 0, 0, 0, 0, 0]);
+                if written {
+                    // The items may name protected handles (`look`): wiped, so that a later
+                    // handle-consuming call (channel_write, channel_call) whose handle array is
+                    // a random pointer into these buffers cannot close this program's own
+                    // process, job or boot archive handle.
+                    self.arena.handles(&[0u32; 63][..3 * filled]);
+                }
             }
             Syscall::JobCreate => {
                 // Its own job (protected: only created in) or a pool job; any handle at times.

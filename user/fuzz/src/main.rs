@@ -507,7 +507,12 @@ fn one_round(seed: u64, calls: u64) -> Result<(), String> {
                 refused += 1;
                 None
             }
-            Err(_) => None,
+            Err(status) => {
+                // Says which call of the launch refused it (the round fails only when no
+                // child started at all).
+                println!("fuzz: a child process could not be started: {status:?}");
+                None
+            }
         };
         fuzz(&mut main, calls / 2 / slices, stop);
         if let Some(child) = child {
@@ -529,6 +534,27 @@ fn one_round(seed: u64, calls: u64) -> Result<(), String> {
         sys::zx_handle_close(ground.0);
         sys::zx_vmar_destroy(main.arena.vmar);
         sys::zx_handle_close(main.arena.vmar);
+    }
+    // The fuzzer may only look at these (see `Fuzzer::look`): a call that closed one closed
+    // a handle it was never given.
+    for handle in startup_handles() {
+        let (mut actual, mut avail) = (0usize, 0usize);
+        // SAFETY: no buffer (length 0); out pointers to locals.
+        let status = unsafe {
+            sys::zx_object_get_info(
+                handle,
+                sys::ZX_INFO_HANDLE_VALID,
+                core::ptr::null_mut(),
+                0,
+                &mut actual,
+                &mut avail,
+            )
+        };
+        if status != sys::ZX_OK {
+            return Err(format!(
+                "the protected handle {handle:#x} was closed during the round"
+            ));
+        }
     }
     if spawned == 0 && refused == 0 {
         return Err(String::from("no child process could be started"));
