@@ -1,60 +1,17 @@
 //! `zx_channel_call`'s object part with real threads: txids, replies straight to the
 //! caller, timeouts, peer closed, cancel by close, several callers at once.
 
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use abi::{zx_time_t, Rights, Signals, Status, ZX_TIME_INFINITE};
+use abi::{Rights, Signals, Status, ZX_TIME_INFINITE};
 use object::channel::{CallSlot, Channel};
 use object::handle::{Handle, HandleTable};
 use object::object::KernelObject;
-use object::wait::{Blocker, Waiter, Wake};
 
-fn clock_now() -> zx_time_t {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    start.elapsed().as_nanos() as zx_time_t + 1
-}
-
-#[derive(Default)]
-struct Parker {
-    lock: Mutex<()>,
-    condvar: Condvar,
-}
-
-impl Wake for Parker {
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.condvar.notify_all();
-    }
-}
-
-#[derive(Default)]
-struct StdBlocker {
-    parker: Arc<Parker>,
-}
-
-impl Blocker for StdBlocker {
-    fn now(&self) -> zx_time_t {
-        clock_now()
-    }
-    fn wake_hook(&self) -> Arc<dyn Wake> {
-        self.parker.clone()
-    }
-    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
-        let mut guard = self.parker.lock.lock().unwrap();
-        while waiter.is_pending() && self.now() < deadline {
-            let left = Duration::from_nanos((deadline - self.now()).max(0) as u64)
-                .min(Duration::from_millis(50));
-            guard = self.parker.condvar.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-}
-
-fn ms(n: i64) -> zx_time_t {
-    clock_now() + n * 1_000_000
-}
+mod common;
+use common::*;
 
 /// A pair whose endpoints each have a handle in `table` (so they count as open).
 fn pair(table: &HandleTable) -> (Arc<Channel>, Arc<Channel>, u32, u32) {

@@ -4,62 +4,21 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use abi::{zx_time_t, ZX_TIME_INFINITE};
+use abi::ZX_TIME_INFINITE;
 use object::futex::{FutexTable, FutexWaiter};
-use object::wait::{Blocker, Waiter, Wake};
+use object::wait::{Blocker, Wake};
 use object::Status;
 use proptest::prelude::*;
+
+mod common;
+use common::*;
 
 struct NoWake;
 impl Wake for NoWake {
     fn wake(&self) {}
-}
-
-fn clock_now() -> zx_time_t {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    start.elapsed().as_nanos() as zx_time_t + 1
-}
-
-#[derive(Default)]
-struct Parker {
-    lock: Mutex<()>,
-    condvar: Condvar,
-}
-
-impl Wake for Parker {
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.condvar.notify_all();
-    }
-}
-
-#[derive(Default)]
-struct StdBlocker {
-    parker: Arc<Parker>,
-}
-
-impl Blocker for StdBlocker {
-    fn now(&self) -> zx_time_t {
-        clock_now()
-    }
-    fn wake_hook(&self) -> Arc<dyn Wake> {
-        self.parker.clone()
-    }
-    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
-        let mut guard = self.parker.lock.lock().unwrap();
-        while waiter.is_pending() {
-            let now = clock_now();
-            if now >= deadline {
-                return;
-            }
-            let wait = Duration::from_nanos((deadline - now).min(50_000_000) as u64);
-            guard = self.parker.condvar.wait_timeout(guard, wait).unwrap().0;
-        }
-    }
 }
 
 fn enqueue(table: &FutexTable, key: usize, thread: u64) -> Arc<FutexWaiter> {

@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use abi::{
     zx_handle_t, zx_packet_signal_t, zx_time_t, AbiStruct, Rights, Signals, Status,
@@ -18,58 +18,8 @@ use object::port::{packet_of, PacketBytes, Port, MAX_SIGNAL_PACKETS, MAX_USER_PA
 use object::wait::{wait_many, Blocker, WaitItem, Waiter, Wake};
 use proptest::prelude::*;
 
-fn clock_now() -> zx_time_t {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    start.elapsed().as_nanos() as zx_time_t + 1
-}
-
-#[derive(Default)]
-struct Parker {
-    lock: Mutex<()>,
-    condvar: Condvar,
-}
-
-impl Wake for Parker {
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.condvar.notify_all();
-    }
-}
-
-#[derive(Default)]
-struct StdBlocker {
-    parker: Arc<Parker>,
-}
-
-impl Blocker for StdBlocker {
-    fn now(&self) -> zx_time_t {
-        clock_now()
-    }
-
-    fn wake_hook(&self) -> Arc<dyn Wake> {
-        self.parker.clone()
-    }
-
-    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
-        let mut guard = self.parker.lock.lock().unwrap();
-        loop {
-            if !waiter.is_pending() {
-                return;
-            }
-            let now = self.now();
-            if now >= deadline {
-                return;
-            }
-            let left = Duration::from_nanos((deadline - now) as u64).min(Duration::from_millis(50));
-            guard = self.parker.condvar.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-}
-
-fn ms(n: i64) -> zx_time_t {
-    clock_now() + n * 1_000_000
-}
+mod common;
+use common::*;
 
 fn user(key: u64, fill: u8) -> PacketBytes {
     let mut p = [fill; 48];

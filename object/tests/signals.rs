@@ -1,7 +1,7 @@
 //! Signal state, observers and waiting with deadlines, with real threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,61 +11,11 @@ use object::object::{downcast, KernelObject, ObjectBase};
 use object::signal::{Observe, SignalState, SignalWaker, Wakeup};
 use object::wait::{wait_one, Blocker, Waiter, Wake};
 
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------------------------------
 // A Blocker on std: a monotonic nanosecond clock and a condition variable per thread.
-
-fn clock_now() -> zx_time_t {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    start.elapsed().as_nanos() as zx_time_t + 1
-}
-
-#[derive(Default)]
-struct Parker {
-    lock: Mutex<()>,
-    condvar: Condvar,
-}
-
-impl Wake for Parker {
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.condvar.notify_all();
-    }
-}
-
-#[derive(Default)]
-struct StdBlocker {
-    parker: Arc<Parker>,
-}
-
-impl Blocker for StdBlocker {
-    fn now(&self) -> zx_time_t {
-        clock_now()
-    }
-
-    fn wake_hook(&self) -> Arc<dyn Wake> {
-        self.parker.clone()
-    }
-
-    fn block_until(&self, waiter: &Waiter, deadline: zx_time_t) {
-        let mut guard = self.parker.lock.lock().unwrap();
-        loop {
-            if !waiter.is_pending() {
-                return;
-            }
-            let now = self.now();
-            if now >= deadline {
-                return;
-            }
-            let left = Duration::from_nanos((deadline - now) as u64).min(Duration::from_secs(1));
-            guard = self.parker.condvar.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-}
-
-fn ms(n: i64) -> zx_time_t {
-    clock_now() + n * 1_000_000
-}
 
 // ---------------------------------------------------------------------------------------
 // A test object.
