@@ -294,18 +294,6 @@ pub fn handle(frame: &mut TrapFrame) {
     crate::task::tick();
 }
 
-/// A deadline `deadline` (monotonic ns) became the calling CPU's earliest (IRQs masked, under
-/// the scheduler lock): pulls its comparator in if it is set for later.
-pub fn deadline_queued(deadline: i64) {
-    // A deadline already passed interrupts at once, counted from now: `klatency` measures
-    // how late an interrupt is taken against the comparator, which must not look late for
-    // a deadline that was due before it was queued.
-    let at = crate::counter_at_nanos(deadline).max(arch::cpu::counter());
-    if at < arch::timer::compare() {
-        arch::timer::set_compare(at);
-    }
-}
-
 pub fn spurious_count() -> u32 {
     SPURIOUS.load(Ordering::Relaxed)
 }

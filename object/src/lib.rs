@@ -38,6 +38,7 @@ pub mod timer;
 pub mod vmar;
 pub mod vmo;
 pub mod wait;
+pub mod wait_many;
 
 /// Does what dying objects left for later (the mappings of torn-down address spaces, the
 /// page-table entries a protect left when its thread was killed, the

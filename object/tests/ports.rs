@@ -15,7 +15,8 @@ use object::event::{Event, EventPair};
 use object::handle::{Handle, HandleTable};
 use object::object::KernelObject;
 use object::port::{packet_of, PacketBytes, Port, MAX_SIGNAL_PACKETS, MAX_USER_PACKETS};
-use object::wait::{wait_many, Blocker, WaitItem, Waiter, Wake};
+use object::wait::{Blocker, Waiter, Wake};
+use object::wait_many::{wait_many, WaitItem};
 use proptest::prelude::*;
 
 mod common;

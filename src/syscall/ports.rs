@@ -12,7 +12,7 @@ use object::event::{Event, EventPair};
 use object::handle::{Handle, HandleTable};
 use object::object::downcast_ref;
 use object::port::{Port, PACKET_SIZE};
-use object::wait::{WaitItem, MAX_WAIT_ITEMS};
+use object::wait_many::{WaitItem, MAX_WAIT_ITEMS};
 use object::{Rights, Signals, Status, ZxResult};
 
 /// The peered object types `zx_object_signal_peer` serves (sockets once they exist).
@@ -173,7 +173,7 @@ pub(super) fn wait_async(
 }
 
 /// `zx_object_wait_many`: OUT_OF_RANGE above 64 items (before `items` is read), the items
-/// copied in and the array checked writable (INVALID_ARGS), then `object::wait::wait_many`;
+/// copied in and the array checked writable (INVALID_ARGS), then `object::wait_many::wait_many`;
 /// every item's `pending` is written back on OK, TIMED_OUT and CANCELED.
 pub(super) fn wait_many(
     table: &HandleTable,
@@ -202,7 +202,7 @@ pub(super) fn wait_many(
         item.waitfor = Signals::from_bits(record.waitfor);
     }
     let result = crate::task::blocked_in(object::task::Blocked::WaitMany, || {
-        object::wait::wait_many(table, items, deadline, &crate::task::KernelBlocker)
+        object::wait_many::wait_many(table, items, deadline, &crate::task::KernelBlocker)
     });
     match result {
         Ok(()) | Err(Status::TIMED_OUT) | Err(Status::CANCELED) => {

@@ -307,7 +307,7 @@ impl Scheduler {
             if let Some(cpu) = percpu::cpu(me) {
                 cpu.earliest_deadline.store(deadline, Ordering::Relaxed);
             }
-            crate::irq::deadline_queued(deadline);
+            pull_comparator_in(deadline);
         }
         Ok(())
     }
@@ -1234,5 +1234,17 @@ impl Blocker for KernelBlocker {
 
     fn interrupted(&self) -> bool {
         current_is_dead()
+    }
+}
+
+/// A deadline `deadline` (monotonic ns) became the calling CPU's earliest (IRQs masked, under
+/// the scheduler lock): pulls its comparator in if it is set for later.
+fn pull_comparator_in(deadline: i64) {
+    // A deadline already passed interrupts at once, counted from now: `klatency` measures
+    // how late an interrupt is taken against the comparator, which must not look late for
+    // a deadline that was due before it was queued.
+    let at = crate::counter_at_nanos(deadline).max(arch::cpu::counter());
+    if at < arch::timer::compare() {
+        arch::timer::set_compare(at);
     }
 }
